@@ -1,0 +1,48 @@
+# ecs-delegate-controller: the project's commands. `make test` and `make demo` work on a fresh
+# machine: they install what they need (the pinned moto server in a project-local virtualenv).
+
+CARGO       ?= cargo
+PYTHON      ?= python3
+VENV        ?= $(CURDIR)/.venv
+MOTO_VERSION = 5.2.5
+MOTO_STAMP   = $(VENV)/.moto-$(MOTO_VERSION)
+BIN          = target/debug/ecs-delegate-controller
+
+export MOTO_VENV = $(VENV)
+
+.PHONY: all build test unit lint fmt schema setup clean
+
+all: build
+
+## setup: the local ECS endpoint (moto server, pinned) in .venv; skipped when already there
+setup: $(MOTO_STAMP)
+
+$(MOTO_STAMP):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)'
+	touch $@
+
+## build: the controller binary
+build:
+	$(CARGO) build --locked
+
+## lint: formatting and clippy, as CI enforces them
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+## fmt: format the code
+fmt:
+	$(CARGO) fmt --all
+
+## test: lint, then every test (unit and end to end against a local moto server)
+test: lint setup
+	$(CARGO) test --locked --workspace --all-targets
+
+## schema: regenerate schema/delegategroup.schema.json
+schema:
+	UPDATE_SCHEMA=1 $(CARGO) test --locked -p ecs-delegate-spec --test validation checked_in_schema_is_up_to_date
+
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV)

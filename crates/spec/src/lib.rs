@@ -1,0 +1,22 @@
+//! The DelegateGroup resource: types, located YAML loading and validation, rendering to ECS
+//! request documents, the spec-hash and the JSON Schema. Pure: no AWS, no network.
+
+pub mod diagnostic;
+pub mod document;
+pub mod hash;
+pub mod load;
+pub mod location;
+pub mod render;
+pub mod types;
+pub mod validate;
+
+pub use diagnostic::{Diagnostic, Diagnostics};
+pub use load::{load, load_str, parse_group, LoadedGroup};
+pub use location::{FieldPath, Position};
+pub use render::{render, RenderError, Rendered};
+pub use types::*;
+
+/// The JSON Schema of a DelegateGroup document, for editors and CI linters.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(DelegateGroup)).unwrap_or_default()
+}

@@ -1,0 +1,352 @@
+//! DelegateGroup -> the RegisterTaskDefinition and CreateService documents. Pure: no IO.
+//!
+//! The shape follows Harness's `ecs-task-spec.json`: one essential container `ecs-delegate`, task
+//! cpu/memory as strings, container memory equal to the task memory, `requiresCompatibilities`,
+//! and for services the spread placement over zone and instance on EC2.
+
+use std::collections::BTreeMap;
+
+use crate::document::{
+    AwsVpcConfiguration, ContainerDefinition, DeploymentCircuitBreaker, DeploymentConfiguration,
+    HealthCheck, KeyValue, LogConfiguration, NetworkConfiguration, PlacementStrategy, Secret,
+    ServiceDocument, Tag, TaskDefinitionDocument,
+};
+use crate::hash::spec_hash;
+use crate::location::FieldPath;
+use crate::types::{DelegateGroup, Flavor, LaunchType, Mode, NetworkMode};
+
+/// The name of the delegate container, as in Harness's template.
+pub const CONTAINER_NAME: &str = "ecs-delegate";
+/// Prefix of every tag the controller owns; users may not set tags under it.
+pub const TAG_PREFIX: &str = "ecs-delegate-controller.io/";
+/// Tag: id of the controller that manages the resource.
+pub const TAG_MANAGED_BY: &str = "ecs-delegate-controller.io/managed-by";
+/// Tag: the DelegateGroup name.
+pub const TAG_GROUP: &str = "ecs-delegate-controller.io/group";
+/// Tag: hash of the canonical rendered task definition document.
+pub const TAG_SPEC_HASH: &str = "ecs-delegate-controller.io/spec-hash";
+/// Tag (services): the task definition ARN the service was last pointed at.
+pub const TAG_TASK_DEFINITION: &str = "ecs-delegate-controller.io/task-definition";
+/// Tag: the Delegate Selectors, space-separated (ECS tag values may not contain commas).
+pub const TAG_SELECTORS: &str = "ecs-delegate-controller.io/selectors";
+/// Tag (services): the last `spec.service.restartedAt` applied.
+pub const TAG_RESTARTED_AT: &str = "ecs-delegate-controller.io/restarted-at";
+/// `startedBy` of standalone tasks.
+pub const STARTED_BY: &str = "ecs-delegate-controller";
+/// The health check of the NextGen delegate.
+pub const HEALTH_CHECK_COMMAND: &str = "curl -f http://localhost:3460/api/health || exit 1";
+
+/// Variables the controller sets for a NextGen delegate (DELEGATE_TOKEN is a secret).
+pub const NEXTGEN_OWNED: &[&str] = &[
+    "ACCOUNT_ID",
+    "DELEGATE_TOKEN",
+    "MANAGER_HOST_AND_PORT",
+    "NEXT_GEN",
+    "DELEGATE_NAME",
+    "DELEGATE_TYPE",
+    "DEPLOY_MODE",
+    "DELEGATE_TAGS",
+    "DELEGATE_ORG_IDENTIFIER",
+    "DELEGATE_PROJECT_IDENTIFIER",
+];
+/// Variables the controller sets for a FirstGen delegate (ACCOUNT_SECRET is a secret).
+pub const FIRSTGEN_OWNED: &[&str] = &[
+    "ACCOUNT_ID",
+    "ACCOUNT_SECRET",
+    "MANAGER_HOST_AND_PORT",
+    "DELEGATE_GROUP_NAME",
+    "DELEGATE_PROFILE",
+    "DELEGATE_TYPE",
+    "DEPLOY_MODE",
+    "POLL_FOR_TASKS",
+];
+
+/// What a group becomes in ECS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// The RegisterTaskDefinition request (overrides applied, canonical order).
+    pub task_definition: TaskDefinitionDocument,
+    /// Hash of the canonical task definition document.
+    pub spec_hash: String,
+    /// The CreateService request (service mode only).
+    pub service: Option<ServiceDocument>,
+    /// The user's tags and the selectors tag; the ownership tags are added when applying.
+    pub tags: Vec<Tag>,
+}
+
+/// A `taskDefinitionOverrides` patch that does not produce a task definition this controller can
+/// send.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct RenderError {
+    /// The offending field, under `spec.taskDefinitionOverrides`.
+    pub path: FieldPath,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Renders a validated group.
+///
+/// `region` is the region the group runs in (`spec.region`, else the configuration chain's); it
+/// is needed by the awslogs driver.
+///
+/// # Errors
+/// Fails only when `taskDefinitionOverrides` yields a document that is not a task definition.
+pub fn render(group: &DelegateGroup, region: &str) -> Result<Rendered, RenderError> {
+    let task_definition = apply_overrides(group, base_task_definition(group, region))?;
+    let spec_hash = spec_hash(&task_definition);
+    let service = (group.spec.mode == Mode::Service).then(|| service_document(group));
+    Ok(Rendered {
+        task_definition,
+        spec_hash,
+        service,
+        tags: user_tags(group),
+    })
+}
+
+fn base_task_definition(group: &DelegateGroup, region: &str) -> TaskDefinitionDocument {
+    let spec = &group.spec;
+    let delegate = &spec.delegate;
+    let network_mode = spec.effective_network_mode();
+    let memory = i32::try_from(spec.resources.memory).unwrap_or(i32::MAX);
+    let hostname = match (spec.launch_type, network_mode) {
+        (LaunchType::Ec2, NetworkMode::Bridge | NetworkMode::Host) => spec.hostname.clone(),
+        _ => None,
+    };
+    let health_check = delegate
+        .health_check
+        .unwrap_or(delegate.flavor == Flavor::Nextgen)
+        .then(|| HealthCheck {
+            command: vec!["CMD-SHELL".into(), HEALTH_CHECK_COMMAND.into()],
+            interval: Some(30),
+            timeout: Some(5),
+            retries: Some(3),
+            start_period: Some(120),
+        });
+    let log_configuration = delegate
+        .log_group
+        .as_ref()
+        .map(|log_group| LogConfiguration {
+            log_driver: "awslogs".into(),
+            options: BTreeMap::from([
+                ("awslogs-group".into(), log_group.clone()),
+                (
+                    "awslogs-region".into(),
+                    spec.region.as_deref().unwrap_or(region).into(),
+                ),
+                ("awslogs-stream-prefix".into(), group.metadata.name.clone()),
+            ]),
+        });
+    let container = ContainerDefinition {
+        name: CONTAINER_NAME.into(),
+        image: delegate.image.clone(),
+        essential: Some(true),
+        memory: Some(memory),
+        environment: environment(group),
+        secrets: vec![Secret {
+            name: token_variable(delegate.flavor).into(),
+            value_from: delegate.token.secret_arn.clone(),
+        }],
+        hostname,
+        health_check,
+        log_configuration,
+        ..ContainerDefinition::default()
+    };
+    TaskDefinitionDocument {
+        family: group.metadata.name.clone(),
+        container_definitions: vec![container],
+        requires_compatibilities: vec![spec.launch_type.as_str().into()],
+        network_mode: Some(network_mode.as_str().into()),
+        cpu: Some(spec.resources.cpu.to_string()),
+        memory: Some(spec.resources.memory.to_string()),
+        task_role_arn: spec.roles.task.clone(),
+        execution_role_arn: Some(spec.roles.execution.clone()),
+        volumes: Vec::new(),
+        placement_constraints: Vec::new(),
+        runtime_platform: None,
+        ephemeral_storage: None,
+        pid_mode: None,
+    }
+}
+
+/// The variable that carries the token secret.
+pub fn token_variable(flavor: Flavor) -> &'static str {
+    match flavor {
+        Flavor::Nextgen => "DELEGATE_TOKEN",
+        Flavor::Firstgen => "ACCOUNT_SECRET",
+    }
+}
+
+/// The variables the controller owns for a flavor.
+pub fn owned_variables(flavor: Flavor) -> &'static [&'static str] {
+    match flavor {
+        Flavor::Nextgen => NEXTGEN_OWNED,
+        Flavor::Firstgen => FIRSTGEN_OWNED,
+    }
+}
+
+fn environment(group: &DelegateGroup) -> Vec<KeyValue> {
+    let delegate = &group.spec.delegate;
+    let name = group.metadata.name.as_str();
+    let mut vars: BTreeMap<&str, String> = BTreeMap::new();
+    vars.insert("ACCOUNT_ID", delegate.account_id.clone());
+    vars.insert("MANAGER_HOST_AND_PORT", delegate.manager_url.clone());
+    match delegate.flavor {
+        Flavor::Nextgen => {
+            vars.insert("NEXT_GEN", "true".into());
+            vars.insert("DELEGATE_NAME", name.into());
+            vars.insert("DELEGATE_TYPE", "DOCKER".into());
+            vars.insert("DEPLOY_MODE", "KUBERNETES".into());
+            vars.insert("DELEGATE_TAGS", group.spec.selectors.join(","));
+            if let Some(org) = &delegate.org {
+                vars.insert("DELEGATE_ORG_IDENTIFIER", org.clone());
+            }
+            if let Some(project) = &delegate.project {
+                vars.insert("DELEGATE_PROJECT_IDENTIFIER", project.clone());
+            }
+        }
+        Flavor::Firstgen => {
+            vars.insert("DELEGATE_GROUP_NAME", name.into());
+            if let Some(profile) = &group.spec.profile {
+                vars.insert("DELEGATE_PROFILE", profile.clone());
+            }
+            vars.insert("DELEGATE_TYPE", "ECS".into());
+            vars.insert("DEPLOY_MODE", "KUBERNETES".into());
+            vars.insert("POLL_FOR_TASKS", "false".into());
+        }
+    }
+    // Validation refuses user variables that collide with these; `or_insert` keeps the
+    // controller's value should an unvalidated group get here.
+    for (key, value) in &delegate.env {
+        vars.entry(key.as_str()).or_insert_with(|| value.clone());
+    }
+    vars.into_iter()
+        .map(|(name, value)| KeyValue {
+            name: name.into(),
+            value,
+        })
+        .collect()
+}
+
+fn service_document(group: &DelegateGroup) -> ServiceDocument {
+    let spec = &group.spec;
+    let settings = spec.service.clone().unwrap_or_default();
+    let breaker = settings.circuit_breaker.map_or(
+        DeploymentCircuitBreaker {
+            enable: true,
+            rollback: true,
+        },
+        |b| DeploymentCircuitBreaker {
+            enable: b.enable,
+            rollback: b.rollback,
+        },
+    );
+    let placement_strategy = match spec.launch_type {
+        LaunchType::Ec2 => ["attribute:ecs.availability-zone", "instanceId"]
+            .into_iter()
+            .map(|field| PlacementStrategy {
+                kind: "spread".into(),
+                field: Some(field.into()),
+            })
+            .collect(),
+        LaunchType::Fargate => Vec::new(),
+    };
+    ServiceDocument {
+        service_name: group.service_name().into(),
+        cluster: spec.cluster.clone(),
+        desired_count: i32::try_from(spec.count).unwrap_or(i32::MAX),
+        launch_type: spec.launch_type.as_str().into(),
+        scheduling_strategy: "REPLICA".into(),
+        placement_strategy,
+        network_configuration: network_configuration(group),
+        deployment_configuration: DeploymentConfiguration {
+            minimum_healthy_percent: settings.minimum_healthy_percent.unwrap_or(100),
+            maximum_percent: settings.maximum_percent.unwrap_or(200),
+            deployment_circuit_breaker: breaker,
+        },
+        enable_execute_command: settings.enable_execute_command,
+        propagate_tags: "SERVICE".into(),
+    }
+}
+
+/// The awsvpc configuration of a group's service or tasks, when it uses awsvpc.
+pub fn network_configuration(group: &DelegateGroup) -> Option<NetworkConfiguration> {
+    if group.spec.effective_network_mode() != NetworkMode::Awsvpc {
+        return None;
+    }
+    let network = group.spec.network.as_ref()?;
+    Some(NetworkConfiguration {
+        awsvpc_configuration: AwsVpcConfiguration {
+            subnets: network.subnets.clone(),
+            security_groups: network.security_groups.clone(),
+            assign_public_ip: if network.assign_public_ip {
+                "ENABLED"
+            } else {
+                "DISABLED"
+            }
+            .into(),
+        },
+    })
+}
+
+fn user_tags(group: &DelegateGroup) -> Vec<Tag> {
+    let mut tags: Vec<Tag> = group
+        .spec
+        .tags
+        .iter()
+        .map(|(key, value)| Tag {
+            key: key.clone(),
+            value: value.clone(),
+        })
+        .collect();
+    if !group.spec.selectors.is_empty() {
+        tags.push(Tag {
+            key: TAG_SELECTORS.into(),
+            value: group.spec.selectors.join(" "),
+        });
+    }
+    tags.sort();
+    tags
+}
+
+/// Applies `taskDefinitionOverrides` as an RFC 7396 merge patch and brings the result back to
+/// canonical order (environment and secrets sorted by name).
+fn apply_overrides(
+    group: &DelegateGroup,
+    base: TaskDefinitionDocument,
+) -> Result<TaskDefinitionDocument, RenderError> {
+    let overrides_path = FieldPath::new("spec.taskDefinitionOverrides");
+    let mut document = match &group.spec.task_definition_overrides {
+        None => base,
+        Some(patch) => {
+            let mut value = serde_json::to_value(&base).map_err(|e| RenderError {
+                path: overrides_path.clone(),
+                message: e.to_string(),
+            })?;
+            json_patch::merge(&mut value, &serde_json::Value::Object(patch.clone()));
+            serde_path_to_error::deserialize(value).map_err(|e| {
+                let mut path = overrides_path.clone();
+                for segment in e.path().iter() {
+                    path = match segment {
+                        serde_path_to_error::Segment::Seq { index } => path.index(*index),
+                        serde_path_to_error::Segment::Map { key } => path.key(key),
+                        serde_path_to_error::Segment::Enum { variant } => path.key(variant),
+                        serde_path_to_error::Segment::Unknown => path,
+                    };
+                }
+                RenderError {
+                    path,
+                    message: format!(
+                        "the patched task definition is not valid: {}",
+                        e.into_inner()
+                    ),
+                }
+            })?
+        }
+    };
+    for container in &mut document.container_definitions {
+        container.environment.sort_by(|a, b| a.name.cmp(&b.name));
+        container.secrets.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    Ok(document)
+}

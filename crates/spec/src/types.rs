@@ -1,0 +1,336 @@
+//! The `DelegateGroup` resource (`ecs-delegate-controller.io/v1alpha1`), as users write it.
+//!
+//! Unknown fields are not rejected by serde here: the loader collects every one of them (with
+//! `serde_ignored`) so that a file with three typos reports three errors at once. The schema still
+//! says `additionalProperties: false` for editors.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The only apiVersion this controller reads.
+pub const API_VERSION: &str = "ecs-delegate-controller.io/v1alpha1";
+/// The only kind this controller reads.
+pub const KIND: &str = "DelegateGroup";
+
+/// A fleet of Harness Delegates run as one ECS service (or a set of standalone tasks).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields, title = "DelegateGroup")]
+pub struct DelegateGroup {
+    /// Must be `ecs-delegate-controller.io/v1alpha1`.
+    #[schemars(extend("const" = "ecs-delegate-controller.io/v1alpha1"))]
+    pub api_version: String,
+    /// Must be `DelegateGroup`.
+    #[schemars(extend("const" = "DelegateGroup"))]
+    pub kind: String,
+    /// Name and labels.
+    pub metadata: Metadata,
+    /// What the fleet should look like.
+    pub spec: DelegateGroupSpec,
+}
+
+/// Identity of a group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct Metadata {
+    /// DNS-1123 label of at most 63 characters; the Harness Delegate Group name.
+    pub name: String,
+    /// Free-form labels, matched by `--selector k=v`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// The desired state of a group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct DelegateGroupSpec {
+    /// ECS cluster name or ARN.
+    pub cluster: String,
+    /// AWS region; when absent, the AWS configuration chain decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Number of delegate tasks wanted (>= 0).
+    #[schemars(range(min = 0, max = 2147483647))]
+    pub count: i64,
+    /// `service` (an ECS service keeps the count) or `tasks` (the controller keeps standalone tasks).
+    #[serde(default)]
+    pub mode: Mode,
+    /// `EC2` or `FARGATE`.
+    #[serde(default)]
+    pub launch_type: LaunchType,
+    /// `bridge` (EC2 default), `host` or `awsvpc` (forced by FARGATE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_mode: Option<NetworkMode>,
+    /// Subnets and security groups; required with awsvpc, refused otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<Network>,
+    /// Container hostname; EC2 with bridge or host networking only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// Delegate Selectors, joined with commas into DELEGATE_TAGS.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selectors: Vec<String>,
+    /// FirstGen delegate profile (DELEGATE_PROFILE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// IAM roles of the task.
+    pub roles: Roles,
+    /// Task-level CPU units and memory (MiB).
+    #[serde(default)]
+    pub resources: Resources,
+    /// The delegate container.
+    pub delegate: Delegate,
+    /// ECS service settings (service mode only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<ServiceSettings>,
+    /// A JSON merge patch (RFC 7396) applied to the rendered task definition document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_definition_overrides: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Tags put on the task definition and the service (keys may not use the controller's prefix).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// Observe and report only; change nothing.
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+/// How the delegate tasks are kept running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// An ECS service (recommended).
+    #[default]
+    Service,
+    /// Standalone tasks started and replaced by the controller.
+    Tasks,
+}
+
+/// Where the tasks run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub enum LaunchType {
+    /// Container instances of the cluster.
+    #[default]
+    #[serde(rename = "EC2")]
+    Ec2,
+    /// Serverless; needs awsvpc networking.
+    #[serde(rename = "FARGATE")]
+    Fargate,
+}
+
+impl LaunchType {
+    /// The ECS spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LaunchType::Ec2 => "EC2",
+            LaunchType::Fargate => "FARGATE",
+        }
+    }
+}
+
+/// Docker networking mode of the task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// Docker's bridge network (EC2 only).
+    Bridge,
+    /// The host's network (EC2 only).
+    Host,
+    /// An elastic network interface per task.
+    Awsvpc,
+}
+
+impl NetworkMode {
+    /// The ECS spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetworkMode::Bridge => "bridge",
+            NetworkMode::Host => "host",
+            NetworkMode::Awsvpc => "awsvpc",
+        }
+    }
+}
+
+/// awsvpc network configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct Network {
+    /// At least one subnet ID.
+    pub subnets: Vec<String>,
+    /// Security group IDs.
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+    /// Give each task a public IP (needed on FARGATE in a public subnet without NAT).
+    #[serde(default)]
+    pub assign_public_ip: bool,
+}
+
+/// IAM roles of the delegate task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct Roles {
+    /// taskRoleArn: what the delegate itself may do in AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    /// executionRoleArn: lets ECS pull the image and inject the token secret. Required.
+    pub execution: String,
+}
+
+/// Task-level resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct Resources {
+    /// CPU units (1024 = one vCPU).
+    #[serde(default = "Resources::default_cpu")]
+    pub cpu: u32,
+    /// Memory in MiB; the container gets all of it.
+    #[serde(default = "Resources::default_memory")]
+    pub memory: u32,
+}
+
+impl Resources {
+    fn default_cpu() -> u32 {
+        1024
+    }
+    fn default_memory() -> u32 {
+        6144
+    }
+}
+
+impl Default for Resources {
+    fn default() -> Self {
+        Resources {
+            cpu: Self::default_cpu(),
+            memory: Self::default_memory(),
+        }
+    }
+}
+
+/// Which Harness delegate is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Flavor {
+    /// Harness NextGen delegate.
+    #[default]
+    Nextgen,
+    /// Harness FirstGen ECS delegate.
+    Firstgen,
+}
+
+/// The delegate container.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct Delegate {
+    /// `nextgen` or `firstgen`.
+    #[serde(default)]
+    pub flavor: Flavor,
+    /// Delegate image, e.g. `harness/delegate:24.10.84200`.
+    pub image: String,
+    /// Harness account identifier (ACCOUNT_ID).
+    pub account_id: String,
+    /// Harness Manager URL (MANAGER_HOST_AND_PORT), http or https.
+    pub manager_url: String,
+    /// Where the delegate token is stored; never a plaintext value.
+    pub token: TokenRef,
+    /// NextGen organization identifier (DELEGATE_ORG_IDENTIFIER).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    /// NextGen project identifier (DELEGATE_PROJECT_IDENTIFIER).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// Extra environment variables; may not override the controller's own.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// CloudWatch Logs group for the awslogs driver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_group: Option<String>,
+    /// Container health check on the delegate's /api/health (default: on for nextgen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<bool>,
+}
+
+/// A reference to the delegate token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct TokenRef {
+    /// ARN of a Secrets Manager secret or an SSM parameter holding the token.
+    pub secret_arn: String,
+}
+
+/// ECS service settings.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct ServiceSettings {
+    /// Service name; default `metadata.name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Lower bound of running tasks during a deployment, in percent of count (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 100))]
+    pub minimum_healthy_percent: Option<i32>,
+    /// Upper bound of tasks during a deployment, in percent of count (default 200).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 100))]
+    pub maximum_percent: Option<i32>,
+    /// Deployment circuit breaker (default: enabled, with rollback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circuit_breaker: Option<CircuitBreaker>,
+    /// Allow `aws ecs execute-command` into the delegate.
+    #[serde(default)]
+    pub enable_execute_command: bool,
+    /// Changing this value forces a new deployment (for example after a token rotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restarted_at: Option<String>,
+}
+
+/// ECS deployment circuit breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct CircuitBreaker {
+    /// Stop a deployment whose tasks keep failing.
+    pub enable: bool,
+    /// Roll back to the last completed deployment when it stops one.
+    pub rollback: bool,
+}
+
+impl DelegateGroupSpec {
+    /// The network mode in force: the one given, else awsvpc on FARGATE and bridge on EC2.
+    pub fn effective_network_mode(&self) -> NetworkMode {
+        match (self.network_mode, self.launch_type) {
+            (Some(mode), _) => mode,
+            (None, LaunchType::Fargate) => NetworkMode::Awsvpc,
+            (None, LaunchType::Ec2) => NetworkMode::Bridge,
+        }
+    }
+}
+
+impl DelegateGroup {
+    /// The ECS service name: `spec.service.name`, else the group name.
+    pub fn service_name(&self) -> &str {
+        self.spec
+            .service
+            .as_ref()
+            .and_then(|s| s.name.as_deref())
+            .unwrap_or(&self.metadata.name)
+    }
+
+    /// The task definition family: `taskDefinitionOverrides.family`, else the group name.
+    pub fn family(&self) -> &str {
+        self.spec
+            .task_definition_overrides
+            .as_ref()
+            .and_then(|o| o.get("family"))
+            .and_then(|f| f.as_str())
+            .unwrap_or(&self.metadata.name)
+    }
+}

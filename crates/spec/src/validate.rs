@@ -1,0 +1,510 @@
+//! The semantic rules of a DelegateGroup, beyond what its types already enforce.
+//!
+//! Each rule reports the field at fault; the loader turns fields into file positions. Rules are
+//! independent so that one pass reports every problem.
+
+use crate::location::FieldPath;
+use crate::render::{owned_variables, render, TAG_PREFIX};
+use crate::types::{DelegateGroup, Flavor, LaunchType, Mode, NetworkMode, API_VERSION, KIND};
+
+/// ECS allows 50 tags per resource; the controller keeps up to five for itself.
+const MAX_USER_TAGS: usize = 45;
+
+/// Checks one group, calling `report` for every problem.
+pub fn validate_group(group: &DelegateGroup, report: &mut dyn FnMut(FieldPath, String)) {
+    let mut err = |path: &str, message: String| report(FieldPath::new(path), message);
+    let spec = &group.spec;
+
+    if group.api_version != API_VERSION {
+        err(
+            "apiVersion",
+            format!("must be {API_VERSION:?}, got {:?}", group.api_version),
+        );
+    }
+    if group.kind != KIND {
+        err("kind", format!("must be {KIND:?}, got {:?}", group.kind));
+    }
+    if let Some(problem) = dns1123_label_problem(&group.metadata.name) {
+        err("metadata.name", problem);
+    }
+
+    if let Some(problem) = cluster_problem(&spec.cluster) {
+        err("spec.cluster", problem);
+    }
+    if let Some(region) = &spec.region {
+        if region.is_empty()
+            || !region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            err(
+                "spec.region",
+                format!("{region:?} is not an AWS region name"),
+            );
+        }
+    }
+    if spec.count < 0 {
+        err("spec.count", format!("must be >= 0, got {}", spec.count));
+    } else if spec.count > i64::from(i32::MAX) {
+        err(
+            "spec.count",
+            format!("must be <= {}, got {}", i32::MAX, spec.count),
+        );
+    }
+
+    // Networking.
+    let network_mode = spec.effective_network_mode();
+    if spec.launch_type == LaunchType::Fargate && network_mode != NetworkMode::Awsvpc {
+        err(
+            "spec.networkMode",
+            format!(
+                "FARGATE requires awsvpc, got {}; remove networkMode or set it to awsvpc",
+                network_mode.as_str()
+            ),
+        );
+    }
+    match (&spec.network, network_mode) {
+        (None, NetworkMode::Awsvpc) => {
+            let (field, why) = if spec.network_mode.is_some() {
+                ("spec.networkMode", "awsvpc")
+            } else {
+                ("spec.launchType", "FARGATE (which uses awsvpc)")
+            };
+            err(
+                field,
+                format!("{why} requires spec.network with at least one subnet"),
+            );
+        }
+        (Some(_), NetworkMode::Bridge | NetworkMode::Host) => err(
+            "spec.network",
+            format!(
+                "network is only used with awsvpc networking, but the network mode is {}",
+                network_mode.as_str()
+            ),
+        ),
+        (Some(network), NetworkMode::Awsvpc) => {
+            if network.subnets.is_empty() {
+                err(
+                    "spec.network.subnets",
+                    "must list at least one subnet".into(),
+                );
+            }
+            for (i, subnet) in network.subnets.iter().enumerate() {
+                if subnet.trim().is_empty() {
+                    err(
+                        &format!("spec.network.subnets[{i}]"),
+                        "must not be empty".into(),
+                    );
+                }
+            }
+            for (i, group) in network.security_groups.iter().enumerate() {
+                if group.trim().is_empty() {
+                    err(
+                        &format!("spec.network.securityGroups[{i}]"),
+                        "must not be empty".into(),
+                    );
+                }
+            }
+        }
+        (None, _) => {}
+    }
+    if spec.hostname.is_some() && network_mode == NetworkMode::Awsvpc {
+        err(
+            "spec.hostname",
+            "ECS refuses a hostname with awsvpc networking (and so on FARGATE); remove it".into(),
+        );
+    }
+
+    // Selectors and profile.
+    for (i, selector) in spec.selectors.iter().enumerate() {
+        let path = format!("spec.selectors[{i}]");
+        if selector.contains(',') {
+            err(
+                &path,
+                format!("{selector:?} contains a comma; list each selector as its own item"),
+            );
+        } else if selector.is_empty() || selector.chars().any(char::is_whitespace) {
+            err(
+                &path,
+                format!("{selector:?} must be non-empty and contain no white space"),
+            );
+        }
+    }
+    let flavor = spec.delegate.flavor;
+    if spec.profile.is_some() && flavor != Flavor::Firstgen {
+        err(
+            "spec.profile",
+            "profile applies to firstgen delegates only (DELEGATE_PROFILE)".into(),
+        );
+    }
+
+    // Roles and token.
+    if let Some(task) = &spec.roles.task {
+        if !is_role_arn(task) {
+            err("spec.roles.task", role_message(task));
+        }
+    }
+    if !is_role_arn(&spec.roles.execution) {
+        err("spec.roles.execution", role_message(&spec.roles.execution));
+    }
+    let token = &spec.delegate.token.secret_arn;
+    if !is_secret_arn(token) {
+        err(
+            "spec.delegate.token.secretArn",
+            format!(
+                "{token:?} is not a Secrets Manager secret ARN \
+                 (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME) or an SSM parameter ARN \
+                 (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)"
+            ),
+        );
+    }
+
+    // Resources.
+    let resources = spec.resources;
+    if resources.memory == 0 {
+        err("spec.resources.memory", "must be greater than 0 MiB".into());
+    }
+    if spec.launch_type == LaunchType::Fargate && resources.memory > 0 {
+        if let Some(problem) = fargate_problem(resources.cpu, resources.memory) {
+            err("spec.resources", problem);
+        }
+    }
+
+    // The delegate container.
+    let delegate = &spec.delegate;
+    if delegate.image.trim().is_empty() {
+        err("spec.delegate.image", "must not be empty".into());
+    }
+    if delegate.account_id.trim().is_empty() {
+        err("spec.delegate.accountId", "must not be empty".into());
+    }
+    if !is_http_url(&delegate.manager_url) {
+        err(
+            "spec.delegate.managerUrl",
+            format!(
+                "{:?} is not an http(s) URL, e.g. https://app.harness.io/gratis",
+                delegate.manager_url
+            ),
+        );
+    }
+    if flavor == Flavor::Firstgen {
+        for field in ["org", "project"] {
+            let set = if field == "org" {
+                delegate.org.is_some()
+            } else {
+                delegate.project.is_some()
+            };
+            if set {
+                err(
+                    &format!("spec.delegate.{field}"),
+                    "applies to nextgen delegates only".into(),
+                );
+            }
+        }
+        if delegate.health_check == Some(true) {
+            err(
+                "spec.delegate.healthCheck",
+                "firstgen delegates serve no /api/health endpoint; remove it or set false".into(),
+            );
+        }
+    }
+    let owned = owned_variables(flavor);
+    for key in delegate.env.keys() {
+        let path = format!("spec.delegate.env.{key}");
+        if owned.contains(&key.as_str()) || key == "DELEGATE_TOKEN" || key == "ACCOUNT_SECRET" {
+            err(
+                &path,
+                format!("{key} is set by the controller and may not be overridden"),
+            );
+        } else if !is_env_name(key) {
+            err(
+                &path,
+                format!("{key:?} is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)"),
+            );
+        }
+    }
+    if let Some(log_group) = &delegate.log_group {
+        if log_group.is_empty() || log_group.len() > 512 {
+            err(
+                "spec.delegate.logGroup",
+                "must be 1 to 512 characters".into(),
+            );
+        }
+    }
+
+    // Service settings.
+    if let Some(service) = &spec.service {
+        if spec.mode == Mode::Tasks {
+            err(
+                "spec.service",
+                "service settings apply to mode: service only".into(),
+            );
+        }
+        if let Some(name) = &service.name {
+            if !is_ecs_name(name) {
+                err(
+                    "spec.service.name",
+                    format!("{name:?} must be 1 to 255 letters, digits, hyphens or underscores"),
+                );
+            }
+        }
+        let min = service.minimum_healthy_percent.unwrap_or(100);
+        let max = service.maximum_percent.unwrap_or(200);
+        if !(0..=100).contains(&min) {
+            err(
+                "spec.service.minimumHealthyPercent",
+                format!("must be between 0 and 100, got {min}"),
+            );
+        } else if min > max {
+            let field = if service.minimum_healthy_percent.is_some() {
+                "spec.service.minimumHealthyPercent"
+            } else {
+                "spec.service.maximumPercent"
+            };
+            err(
+                field,
+                format!("minimumHealthyPercent ({min}) may not exceed maximumPercent ({max})"),
+            );
+        }
+        if let Some(restarted_at) = &service.restarted_at {
+            if restarted_at.trim().is_empty() {
+                err("spec.service.restartedAt", "must not be empty".into());
+            }
+        }
+    }
+
+    // Tags.
+    if spec.tags.len() > MAX_USER_TAGS {
+        err(
+            "spec.tags",
+            format!(
+                "at most {MAX_USER_TAGS} tags (ECS allows 50, the controller keeps 5), got {}",
+                spec.tags.len()
+            ),
+        );
+    }
+    for (key, value) in &spec.tags {
+        let path = format!("spec.tags.{key}");
+        if key.starts_with(TAG_PREFIX) {
+            err(
+                &path,
+                format!("tag keys under {TAG_PREFIX} are reserved for the controller"),
+            );
+        } else if key.to_ascii_lowercase().starts_with("aws:") {
+            err(&path, "tag keys under aws: are reserved by AWS".into());
+        } else if key.is_empty() || key.chars().count() > 128 {
+            err(&path, "tag keys must be 1 to 128 characters".into());
+        } else if value.chars().count() > 256 {
+            err(&path, "tag values must be at most 256 characters".into());
+        }
+    }
+
+    // Overrides: the patched document must still be a task definition.
+    if spec.task_definition_overrides.is_some() {
+        if let Err(e) = render(group, spec.region.as_deref().unwrap_or("us-east-1")) {
+            report(e.path, e.message);
+        }
+    }
+}
+
+fn dns1123_label_problem(name: &str) -> Option<String> {
+    let valid_chars = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let valid_ends = !name.starts_with('-') && !name.ends_with('-');
+    if name.is_empty() || name.len() > 63 || !valid_chars || !valid_ends {
+        Some(format!(
+            "{name:?} is not a DNS-1123 label: 1 to 63 lowercase letters, digits or '-', \
+             starting and ending with a letter or digit"
+        ))
+    } else {
+        None
+    }
+}
+
+fn is_ecs_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn cluster_problem(cluster: &str) -> Option<String> {
+    if cluster.starts_with("arn:") {
+        let parts: Vec<&str> = cluster.splitn(6, ':').collect();
+        let ok = parts.len() == 6
+            && is_partition(parts[1])
+            && parts[2] == "ecs"
+            && is_account(parts[4])
+            && parts[5].strip_prefix("cluster/").is_some_and(is_ecs_name);
+        (!ok).then(|| {
+            format!(
+                "{cluster:?} is not an ECS cluster ARN (arn:aws:ecs:REGION:ACCOUNT:cluster/NAME)"
+            )
+        })
+    } else if is_ecs_name(cluster) {
+        None
+    } else {
+        Some(format!(
+            "{cluster:?} must be a cluster ARN or 1 to 255 letters, digits, hyphens or underscores"
+        ))
+    }
+}
+
+/// The cluster's name, whether given as a name or an ARN.
+pub fn cluster_name(cluster: &str) -> &str {
+    cluster
+        .rsplit_once(":cluster/")
+        .map_or(cluster, |(_, name)| name)
+}
+
+fn is_partition(p: &str) -> bool {
+    p.strip_prefix("aws")
+        .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+}
+
+fn is_account(a: &str) -> bool {
+    a.len() == 12 && a.chars().all(|c| c.is_ascii_digit())
+}
+
+/// `arn:aws[-a-z]*:iam::<12 digits>:role/<path and name>`.
+fn is_role_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && is_partition(parts[1])
+        && parts[2] == "iam"
+        && parts[3].is_empty()
+        && is_account(parts[4])
+        && parts[5]
+            .strip_prefix("role/")
+            .is_some_and(|name| !name.is_empty() && !name.ends_with('/'))
+}
+
+fn role_message(value: &str) -> String {
+    format!("{value:?} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
+}
+
+/// A Secrets Manager secret ARN or an SSM parameter ARN.
+fn is_secret_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    if parts.len() != 6 || parts[0] != "arn" || !is_partition(parts[1]) || parts[3].is_empty() {
+        return false;
+    }
+    if !is_account(parts[4]) {
+        return false;
+    }
+    match parts[2] {
+        "secretsmanager" => parts[5]
+            .strip_prefix("secret:")
+            .is_some_and(|n| !n.is_empty()),
+        "ssm" => parts[5]
+            .strip_prefix("parameter/")
+            .is_some_and(|n| !n.is_empty()),
+        _ => false,
+    }
+}
+
+fn is_http_url(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    !host.is_empty() && !host.starts_with(':') && !url.chars().any(char::is_whitespace)
+}
+
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The memory sizes (MiB) FARGATE offers for a CPU size, or `None` for a CPU size it does not offer.
+pub fn fargate_memory_options(cpu: u32) -> Option<Vec<u32>> {
+    let gib = |range: std::ops::RangeInclusive<u32>, step: usize| -> Vec<u32> {
+        range.step_by(step).map(|g| g * 1024).collect()
+    };
+    Some(match cpu {
+        256 => vec![512, 1024, 2048],
+        512 => gib(1..=4, 1),
+        1024 => gib(2..=8, 1),
+        2048 => gib(4..=16, 1),
+        4096 => gib(8..=30, 1),
+        8192 => gib(16..=60, 4),
+        16384 => gib(32..=120, 8),
+        _ => return None,
+    })
+}
+
+fn fargate_problem(cpu: u32, memory: u32) -> Option<String> {
+    match fargate_memory_options(cpu) {
+        None => Some(format!(
+            "FARGATE does not offer cpu {cpu}; choose 256, 512, 1024, 2048, 4096, 8192 or 16384"
+        )),
+        Some(options) if !options.contains(&memory) => {
+            let first = options.first().copied().unwrap_or(0);
+            let last = options.last().copied().unwrap_or(0);
+            let step = options.get(1).map_or(0, |second| second - first);
+            Some(format!(
+                "FARGATE does not offer cpu {cpu} with memory {memory} MiB; with cpu {cpu} \
+                 memory must be {first} to {last} MiB in steps of {step}"
+            ))
+        }
+        Some(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fargate_table_matches_aws() {
+        assert_eq!(fargate_memory_options(256), Some(vec![512, 1024, 2048]));
+        assert!(fargate_memory_options(1024).is_some_and(|m| m.contains(&6144)));
+        assert!(
+            fargate_memory_options(8192).is_some_and(|m| m.contains(&20480) && !m.contains(&17408))
+        );
+        assert_eq!(fargate_memory_options(16384).map(|m| m.len()), Some(12));
+        assert_eq!(fargate_memory_options(3000), None);
+    }
+
+    #[test]
+    fn arn_shapes() {
+        assert!(is_role_arn(
+            "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
+        ));
+        assert!(is_role_arn(
+            "arn:aws-us-gov:iam::123456789012:role/path/name"
+        ));
+        assert!(!is_role_arn("arn:aws:iam::12345678901:role/x"));
+        assert!(!is_role_arn("arn:aws:iam::123456789012:user/x"));
+        assert!(is_secret_arn(
+            "arn:aws:secretsmanager:us-west-1:123456789012:secret:tok"
+        ));
+        assert!(is_secret_arn(
+            "arn:aws:ssm:us-west-1:123456789012:parameter/harness/tok"
+        ));
+        assert!(!is_secret_arn("my-token-value"));
+        assert_eq!(
+            cluster_name("arn:aws:ecs:us-east-1:123456789012:cluster/prod"),
+            "prod"
+        );
+        assert_eq!(cluster_name("prod"), "prod");
+    }
+
+    #[test]
+    fn urls() {
+        assert!(is_http_url("https://app.harness.io/gratis"));
+        assert!(is_http_url("http://localhost:8080"));
+        assert!(!is_http_url("app.harness.io"));
+        assert!(!is_http_url("https://"));
+        assert!(!is_http_url("ftp://x"));
+    }
+}

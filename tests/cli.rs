@@ -1,0 +1,110 @@
+//! The binary's offline commands, run as a user would: `validate` and `schema`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+mod support;
+
+use std::path::Path;
+
+use support::{binary, repo};
+
+#[test]
+fn validate_accepts_the_examples() {
+    let out = binary()
+        .args(["validate", "examples"])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "valid: 4 groups in 4 files\n"
+    );
+}
+
+#[test]
+fn validate_reports_every_error_with_its_location_and_exits_1() {
+    let dir = repo().join("crates/spec/tests/invalid");
+    let out = binary()
+        .args([
+            "validate",
+            "several-errors-in-one-file.yaml",
+            "unknown-field.yaml",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "several-errors-in-one-file.yaml:7:3: error: spec.count: must be >= 0, got -3",
+            "several-errors-in-one-file.yaml:8:3: error: spec.launchType: FARGATE (which uses awsvpc) requires spec.network with at least one subnet",
+            "several-errors-in-one-file.yaml:9:3: error: spec.hostname: ECS refuses a hostname with awsvpc networking (and so on FARGATE); remove it",
+            "several-errors-in-one-file.yaml:10:15: error: spec.selectors[0]: \"a,b\" contains a comma; list each selector as its own item",
+            "unknown-field.yaml:4:3: error: metadata.name: duplicate group name \"ecs-delegate\" (first defined at several-errors-in-one-file.yaml:4:3)",
+            "unknown-field.yaml:8:3: error: spec.lauchType: unknown field `lauchType`",
+            "unknown-field.yaml:16:5: error: spec.delegate.imag: unknown field `imag`",
+            "7 errors; nothing was applied",
+        ]
+    );
+}
+
+#[test]
+fn validate_needs_a_path() {
+    let out = binary().arg("validate").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "clap's usage error");
+}
+
+#[test]
+fn schema_is_a_json_schema_that_accepts_the_examples() {
+    let out = binary().arg("schema").output().unwrap();
+    assert!(out.status.success());
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    assert_eq!(schema["additionalProperties"], false);
+
+    // Check it against the draft 2020-12 meta-schema and validate the examples (and refuse a
+    // typo) with an independent implementation: Python's jsonschema, which the moto venv has.
+    let python = support::venv().join("bin/python");
+    let script = r#"
+import glob, json, sys, yaml, jsonschema
+schema = json.load(sys.stdin)
+jsonschema.Draft202012Validator.check_schema(schema)
+v = jsonschema.Draft202012Validator(schema)
+n = 0
+for path in sorted(glob.glob("examples/*.yaml")):
+    for doc in yaml.safe_load_all(open(path)):
+        v.validate(doc)
+        n += 1
+        doc["spec"]["cuont"] = 1
+        assert not v.is_valid(doc), "typo accepted"
+print(n)
+"#;
+    let mut child = std::process::Command::new(&python)
+        .args(["-c", script])
+        .current_dir(repo())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e} (run `make setup`)", python.display()));
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &out.stdout).unwrap();
+    let result = child.wait_with_output().unwrap();
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&result.stdout).trim(), "4");
+    assert!(Path::new(&repo().join("schema/delegategroup.schema.json")).exists());
+}
