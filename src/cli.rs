@@ -1,27 +1,112 @@
-//! The command line: argument types (clap derive) and the dispatch to each command.
+//! The command line: argument types (clap derive; doc comments are the help text).
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Reconciles Harness Delegate fleets on AWS ECS from DelegateGroup YAML files.
 #[derive(Debug, Parser)]
 #[command(name = "ecs-delegate-controller", version, about, long_about = None)]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
     #[command(subcommand)]
-    command: Command,
+    pub command: Command,
 }
 
+/// Flags every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// AWS region of groups without spec.region (default: the AWS configuration chain).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+    /// AWS shared-config profile.
+    #[arg(long, global = true, value_name = "PROFILE")]
+    pub profile: Option<String>,
+    /// ECS endpoint, e.g. a local test endpoint (default: AWS_ENDPOINT_URL, else AWS).
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Value of the managed-by tag; controllers with different ids never touch each other's
+    /// resources.
+    #[arg(
+        long,
+        global = true,
+        env = "ECS_DELEGATE_CONTROLLER_ID",
+        default_value = "default",
+        value_name = "ID"
+    )]
+    pub controller_id: String,
+    /// Only groups whose metadata.labels match, e.g. `team=platform` (repeat or comma-separate
+    /// to require several).
+    #[arg(long, global = true, value_name = "KEY=VALUE", value_delimiter = ',')]
+    pub selector: Vec<String>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// More logs: -v info, -vv debug (RUST_LOG overrides).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// Log formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Plan output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// Like a Terraform plan: +, ~ and -/+ with the changed fields.
+    Text,
+    /// `{"changes":[...],"errors":[...],"summary":{...}}`, stable.
+    Json,
+    /// A table for a pull-request comment.
+    Markdown,
+}
+
+/// The commands.
 #[derive(Debug, Subcommand)]
-enum Command {
+pub enum Command {
     /// Check DelegateGroup files without touching AWS: exit 0 when valid, 1 with every error
     /// (file:line:col) on stderr otherwise.
     Validate {
         /// Files, or directories searched recursively for *.yaml and *.yml.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
+    },
+    /// Show what reconcile would change, reading ECS but never writing. Exit 0, or 1 on any
+    /// error; with --detailed-exitcode 2 when there are changes.
+    Plan {
+        /// Files, or directories searched recursively for *.yaml and *.yml.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Output format.
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = PlanFormat::Text)]
+        output: PlanFormat,
+        /// Exit 2 when the plan has changes (0 when none, 1 on error).
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Make ECS match the files: register task definitions, create and update services.
+    Reconcile {
+        /// Files, or directories searched recursively for *.yaml and *.yml.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// One pass, then exit: 0 when every group converged, 1 when any failed. (Required in
+        /// this version: the continuous loop is not built yet.)
+        #[arg(long, required = true)]
+        once: bool,
+        /// Plan and print, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Groups (and AWS calls) in flight at once.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: u16,
     },
     /// Print the JSON Schema of DelegateGroup, for editors
     /// (`# yaml-language-server: $schema=...`) and linters.
@@ -31,53 +116,9 @@ enum Command {
 impl Cli {
     /// Parses the process arguments and runs the command.
     pub fn parse_and_run() -> ExitCode {
-        Cli::parse().run()
-    }
-
-    fn run(self) -> ExitCode {
-        match self.command {
-            Command::Validate { paths } => validate(&paths),
-            Command::Schema => schema(),
-        }
-    }
-}
-
-fn validate(paths: &[PathBuf]) -> ExitCode {
-    match spec::load(paths) {
-        Ok(groups) => {
-            let files: std::collections::BTreeSet<_> = groups.iter().map(|g| &g.file).collect();
-            println!(
-                "valid: {} group{} in {} file{}",
-                groups.len(),
-                plural(groups.len()),
-                files.len(),
-                plural(files.len()),
-            );
-            ExitCode::SUCCESS
-        }
-        Err(diagnostics) => {
-            let count = diagnostics.0.len();
-            eprintln!("{diagnostics}");
-            eprintln!("{count} error{}; nothing was applied", plural(count));
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn schema() -> ExitCode {
-    let text = serde_json::to_string_pretty(&spec::json_schema()).unwrap_or_default();
-    let mut out = std::io::stdout().lock();
-    match writeln!(out, "{text}") {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(_) => ExitCode::FAILURE,
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
+        let cli = Cli::parse();
+        crate::run::init_logging(&cli.global);
+        crate::run::run(cli)
     }
 }
 

@@ -1,6 +1,7 @@
 //! ecs-delegate-controller: reconciles Harness Delegate fleets on AWS ECS from DelegateGroup files.
 
 mod cli;
+mod run;
 
 fn main() -> std::process::ExitCode {
     cli::Cli::parse_and_run()

@@ -1,0 +1,442 @@
+//! observe -> plan -> apply for a set of groups, over any `EcsApi`.
+//!
+//! Observation cost per pass for converged service-mode groups: one DescribeServices per 10
+//! services of a cluster and nothing else. Task definitions are looked up only for groups whose
+//! service tags do not already prove convergence, and revisions (immutable) are cached by ARN for
+//! the life of the engine.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use futures::stream::{self, StreamExt};
+use plan::{
+    plan_group, task_definition_lookup_needed, Action, DesiredGroup, GroupPlan, ObservedGroup,
+    ObservedService, ObservedTaskDefinition, Plan, PlanOptions, TaskDefinitionRef,
+};
+use spec::render::TAG_TASK_DEFINITION;
+use spec::Mode;
+use tokio::sync::OnceCell;
+use tracing::{info, info_span, warn, Instrument};
+
+use crate::api::EcsApi;
+use crate::error::AwsError;
+
+/// DescribeServices takes at most 10 names.
+const DESCRIBE_SERVICES_BATCH: usize = 10;
+
+/// What happened to one group in an apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupOutcome {
+    /// Group name.
+    pub group: String,
+    /// Cluster as written.
+    pub cluster: String,
+    /// What was done, one entry per write, e.g. `registered d1:3`.
+    pub done: Vec<String>,
+    /// Why the group failed, if it did.
+    pub error: Option<String>,
+}
+
+type SharedRegistration = Arc<OnceCell<Result<String, AwsError>>>;
+
+/// The reconcile engine.
+pub struct Engine<A> {
+    api: A,
+    options: PlanOptions,
+    concurrency: usize,
+    revisions: Mutex<HashMap<(String, String), ObservedTaskDefinition>>,
+}
+
+impl<A: EcsApi> Engine<A> {
+    /// An engine over `api`, running up to `concurrency` calls or groups at once.
+    pub fn new(api: A, options: PlanOptions, concurrency: usize) -> Self {
+        Engine {
+            api,
+            options,
+            concurrency: concurrency.max(1),
+            revisions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The API the engine calls.
+    pub fn api(&self) -> &A {
+        &self.api
+    }
+
+    /// Observes and plans every group; a group whose observation failed carries the error.
+    pub async fn plan(&self, desired: &[DesiredGroup]) -> Plan {
+        let observed = self.observe(desired).await;
+        let groups = desired
+            .iter()
+            .zip(observed)
+            .map(|(d, o)| match o {
+                Ok(o) => plan_group(d, &o, &self.options),
+                Err(e) => GroupPlan {
+                    group: d.name().into(),
+                    cluster: d.cluster().into(),
+                    actions: Vec::new(),
+                    error: Some(e.to_string()),
+                    suspended: d.group.spec.suspend,
+                },
+            })
+            .collect();
+        Plan { groups }
+    }
+
+    /// Reads the live state of every group, aligned with `desired`.
+    pub async fn observe(&self, desired: &[DesiredGroup]) -> Vec<Result<ObservedGroup, AwsError>> {
+        let services = self.describe_services(desired).await;
+        let mut results: Vec<Result<ObservedGroup, AwsError>> = desired
+            .iter()
+            .map(|d| {
+                if d.mode() != Mode::Service {
+                    return Ok(ObservedGroup::default());
+                }
+                let key = (d.region.clone(), d.cluster().to_owned());
+                match services.get(&key) {
+                    Some(Err(e)) => Err(e.clone()),
+                    Some(Ok(by_name)) => Ok(ObservedGroup {
+                        service: by_name.get(d.service_name()).cloned(),
+                        ..ObservedGroup::default()
+                    }),
+                    None => Ok(ObservedGroup::default()),
+                }
+            })
+            .collect();
+
+        // Task definitions, only for groups whose service tags do not prove convergence.
+        let mut lookups: Vec<(usize, Option<String>, String)> = Vec::new();
+        for (i, (d, o)) in desired.iter().zip(&results).enumerate() {
+            let Ok(o) = o else { continue };
+            if task_definition_lookup_needed(d, o.service.as_ref(), &self.options) {
+                let current = o
+                    .service
+                    .as_ref()
+                    .filter(|s| s.is_active() && !s.task_definition.is_empty())
+                    .map(|s| s.task_definition.clone());
+                lookups.push((i, current, d.rendered.task_definition.family.clone()));
+            }
+        }
+        let latest_by_family = self.latest_revisions(desired, &lookups).await;
+        let current = stream::iter(
+            lookups
+                .iter()
+                .filter_map(|(i, current, _)| current.as_ref().map(|arn| (*i, arn.clone()))),
+        )
+        .map(|(i, arn)| async move { (i, self.revision(&desired[i].region, &arn).await) })
+        .buffer_unordered(self.concurrency)
+        .collect::<Vec<_>>()
+        .await;
+        for (i, revision) in current {
+            match revision {
+                Ok(r) => {
+                    if let Ok(o) = &mut results[i] {
+                        o.service_task_definition = r;
+                    }
+                }
+                Err(e) => results[i] = Err(e),
+            }
+        }
+        for (i, _, family) in &lookups {
+            let key = (desired[*i].region.clone(), family.clone());
+            match latest_by_family.get(&key) {
+                Some(Ok(r)) => {
+                    if let Ok(o) = &mut results[*i] {
+                        o.latest_revision = r.clone();
+                    }
+                }
+                Some(Err(e)) => results[*i] = Err(e.clone()),
+                None => {}
+            }
+        }
+        results
+    }
+
+    /// DescribeServices, batched by 10 per (region, cluster); name -> service.
+    async fn describe_services(
+        &self,
+        desired: &[DesiredGroup],
+    ) -> HashMap<(String, String), Result<HashMap<String, ObservedService>, AwsError>> {
+        let mut names: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+        for d in desired.iter().filter(|d| d.mode() == Mode::Service) {
+            let list = names
+                .entry((d.region.clone(), d.cluster().to_owned()))
+                .or_default();
+            if !list.iter().any(|n| n == d.service_name()) {
+                list.push(d.service_name().to_owned());
+            }
+        }
+        let batches: Vec<((String, String), Vec<String>)> = names
+            .into_iter()
+            .flat_map(|(key, list)| {
+                list.chunks(DESCRIBE_SERVICES_BATCH)
+                    .map(|chunk| (key.clone(), chunk.to_vec()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let answers = stream::iter(batches)
+            .map(|(key, chunk)| async move {
+                let answer = self.api.describe_services(&key.0, &key.1, &chunk).await;
+                (key, answer)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect::<Vec<_>>()
+            .await;
+        let mut by_cluster: HashMap<
+            (String, String),
+            Result<HashMap<String, ObservedService>, AwsError>,
+        > = HashMap::new();
+        for (key, answer) in answers {
+            let entry = by_cluster.entry(key).or_insert_with(|| Ok(HashMap::new()));
+            match (answer, entry) {
+                (Ok(services), Ok(map)) => {
+                    for s in services {
+                        // An ACTIVE service wins over an INACTIVE one of the same name.
+                        let keep_existing = map.get(&s.name).is_some_and(|e| e.is_active());
+                        if !keep_existing {
+                            map.insert(s.name.clone(), s);
+                        }
+                    }
+                }
+                (Err(e), entry) => *entry = Err(e),
+                (Ok(_), Err(_)) => {}
+            }
+        }
+        by_cluster
+    }
+
+    /// The latest ACTIVE revision of each family looked up, once per (region, family).
+    async fn latest_revisions(
+        &self,
+        desired: &[DesiredGroup],
+        lookups: &[(usize, Option<String>, String)],
+    ) -> HashMap<(String, String), Result<Option<ObservedTaskDefinition>, AwsError>> {
+        let mut families: Vec<(String, String)> = lookups
+            .iter()
+            .map(|(i, _, family)| (desired[*i].region.clone(), family.clone()))
+            .collect();
+        families.sort();
+        families.dedup();
+        stream::iter(families)
+            .map(|(region, family)| async move {
+                let answer = self.api.describe_task_definition(&region, &family).await;
+                ((region, family), answer)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await
+    }
+
+    /// A revision by ARN (or `family:revision`), from the cache when seen before.
+    async fn revision(
+        &self,
+        region: &str,
+        arn: &str,
+    ) -> Result<Option<ObservedTaskDefinition>, AwsError> {
+        let key = (region.to_owned(), arn.to_owned());
+        if let Some(hit) = self.cached(&key) {
+            return Ok(Some(hit));
+        }
+        let revision = self.api.describe_task_definition(region, arn).await?;
+        if let Some(r) = &revision {
+            self.remember(&key, r);
+        }
+        Ok(revision)
+    }
+
+    fn cached(&self, key: &(String, String)) -> Option<ObservedTaskDefinition> {
+        self.revisions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    fn remember(&self, key: &(String, String), revision: &ObservedTaskDefinition) {
+        let mut cache = self
+            .revisions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache.insert(key.clone(), revision.clone());
+        cache.insert((key.0.clone(), revision.arn.clone()), revision.clone());
+    }
+
+    /// Carries out `plan`; groups in parallel (bounded), failures isolated per group. Groups with
+    /// identical task definition documents share one registration.
+    pub async fn apply(&self, desired: &[DesiredGroup], plan: &Plan) -> Vec<GroupOutcome> {
+        let registrations: Mutex<HashMap<(String, String), SharedRegistration>> =
+            Mutex::new(HashMap::new());
+        let registrations = &registrations;
+        let by_name: HashMap<&str, &DesiredGroup> = desired.iter().map(|d| (d.name(), d)).collect();
+        let mut outcomes: Vec<(usize, GroupOutcome)> = stream::iter(plan.groups.iter().enumerate())
+            .map(|(i, group_plan)| {
+                let d = by_name.get(group_plan.group.as_str()).copied();
+                let span = info_span!("reconcile", group = %group_plan.group, cluster = %group_plan.cluster);
+                async move {
+                    let outcome = match d {
+                        Some(d) => self.apply_group(d, group_plan, registrations).await,
+                        None => GroupOutcome {
+                            group: group_plan.group.clone(),
+                            cluster: group_plan.cluster.clone(),
+                            done: Vec::new(),
+                            error: Some("no desired state for this group".into()),
+                        },
+                    };
+                    (i, outcome)
+                }
+                .instrument(span)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        outcomes.sort_by_key(|(i, _)| *i);
+        outcomes.into_iter().map(|(_, o)| o).collect()
+    }
+
+    async fn apply_group(
+        &self,
+        d: &DesiredGroup,
+        group_plan: &GroupPlan,
+        registrations: &Mutex<HashMap<(String, String), SharedRegistration>>,
+    ) -> GroupOutcome {
+        let mut outcome = GroupOutcome {
+            group: group_plan.group.clone(),
+            cluster: group_plan.cluster.clone(),
+            done: Vec::new(),
+            error: group_plan.error.clone(),
+        };
+        if outcome.error.is_some() {
+            return outcome;
+        }
+        let mut registered: Option<String> = None;
+        for action in &group_plan.actions {
+            let result = self
+                .apply_action(d, action, &mut registered, registrations)
+                .await;
+            match result {
+                Ok(done) => {
+                    info!(action = action.kind(), %done, "applied");
+                    outcome.done.push(done);
+                }
+                Err(e) => {
+                    warn!(action = action.kind(), error = %e, "failed");
+                    outcome.error = Some(e);
+                    break;
+                }
+            }
+        }
+        outcome
+    }
+
+    async fn apply_action(
+        &self,
+        d: &DesiredGroup,
+        action: &Action,
+        registered: &mut Option<String>,
+        registrations: &Mutex<HashMap<(String, String), SharedRegistration>>,
+    ) -> Result<String, String> {
+        let id = &self.options.controller_id;
+        let resolve = |r: &TaskDefinitionRef, registered: &Option<String>| match r {
+            TaskDefinitionRef::Existing(arn) => Ok(arn.clone()),
+            TaskDefinitionRef::ToRegister { .. } => registered
+                .clone()
+                .ok_or_else(|| "internal: task definition was not registered".to_owned()),
+        };
+        match action {
+            Action::RegisterTaskDefinition {
+                document,
+                spec_hash,
+            } => {
+                let cell = {
+                    let mut map = registrations
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    map.entry((d.region.clone(), spec_hash.clone()))
+                        .or_default()
+                        .clone()
+                };
+                let tags = plan::desired::to_tag_list(&d.ownership_tags(id));
+                let arn = cell
+                    .get_or_init(|| async {
+                        let r = self
+                            .api
+                            .register_task_definition(&d.region, document, &tags)
+                            .await?;
+                        self.remember(&(d.region.clone(), r.arn.clone()), &r);
+                        Ok(r.arn)
+                    })
+                    .await
+                    .clone()
+                    .map_err(|e| e.to_string())?;
+                *registered = Some(arn.clone());
+                Ok(format!("registered {}", plan::action::short_arn(&arn)))
+            }
+            Action::CreateService {
+                document,
+                task_definition,
+            } => {
+                let arn = resolve(task_definition, registered)?;
+                let mut tags = d.service_tags(id);
+                tags.insert(TAG_TASK_DEFINITION.into(), arn.clone());
+                self.api
+                    .create_service(
+                        &d.region,
+                        document,
+                        &arn,
+                        &plan::desired::to_tag_list(&tags),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(format!(
+                    "created service {} ({} x {})",
+                    document.service_name,
+                    document.desired_count,
+                    plan::action::short_arn(&arn)
+                ))
+            }
+            Action::UpdateService {
+                service_arn,
+                document,
+                task_definition,
+                changes,
+                force_new_deployment,
+            } => {
+                let arn = resolve(task_definition, registered)?;
+                if !changes.is_empty() || *force_new_deployment {
+                    self.api
+                        .update_service(&d.region, document, &arn, *force_new_deployment)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                let mut tags = d.service_tags(id);
+                tags.insert(TAG_TASK_DEFINITION.into(), arn.clone());
+                self.api
+                    .tag_resource(&d.region, service_arn, &plan::desired::to_tag_list(&tags))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+                Ok(if fields.is_empty() {
+                    format!("updated service {} tags", document.service_name)
+                } else {
+                    format!(
+                        "updated service {} ({})",
+                        document.service_name,
+                        fields.join(", ")
+                    )
+                })
+            }
+            Action::ReplaceService { changes, .. } => Err(format!(
+                "the service must be replaced ({}), which this version does not do; \
+                 delete it or restore the old value",
+                changes
+                    .iter()
+                    .map(|c| format!("{}: {} -> {}", c.field, c.from, c.to))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,147 @@
+//! The typed actions a plan is made of.
+
+use serde::Serialize;
+use spec::document::{ServiceDocument, TaskDefinitionDocument};
+
+/// The task definition a service should run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskDefinitionRef {
+    /// A revision that exists (full ARN).
+    Existing(String),
+    /// The revision the plan registers, identified by its spec-hash.
+    ToRegister {
+        /// Its family.
+        family: String,
+        /// Its spec-hash.
+        spec_hash: String,
+    },
+}
+
+impl std::fmt::Display for TaskDefinitionRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TaskDefinitionRef::Existing(arn) => f.write_str(short_arn(arn)),
+            TaskDefinitionRef::ToRegister { family, .. } => write!(f, "{family}:(new revision)"),
+        }
+    }
+}
+
+/// `family:revision` of a task definition ARN (or the input unchanged).
+pub fn short_arn(arn: &str) -> &str {
+    arn.rsplit_once(":task-definition/")
+        .map_or(arn, |(_, rest)| rest)
+}
+
+/// One field that differs: its path in the ECS request and both values, as text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldChange {
+    /// e.g. `desiredCount`, `deploymentConfiguration.maximumPercent`.
+    pub field: String,
+    /// The live value.
+    pub from: String,
+    /// The desired value.
+    pub to: String,
+}
+
+impl FieldChange {
+    /// A change of `field` from `from` to `to`.
+    pub fn new(field: &str, from: impl ToString, to: impl ToString) -> Self {
+        FieldChange {
+            field: field.into(),
+            from: from.to_string(),
+            to: to.to_string(),
+        }
+    }
+}
+
+/// One step towards the desired state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Register a new task definition revision.
+    RegisterTaskDefinition {
+        /// The request (tags added when applying).
+        document: TaskDefinitionDocument,
+        /// Its spec-hash.
+        spec_hash: String,
+    },
+    /// Create the service.
+    CreateService {
+        /// The request.
+        document: ServiceDocument,
+        /// What it runs.
+        task_definition: TaskDefinitionRef,
+    },
+    /// Update the service in place (and/or bring its tags up to date).
+    UpdateService {
+        /// The service ARN.
+        service_arn: String,
+        /// The desired request; UpdateService sends every field the controller owns.
+        document: ServiceDocument,
+        /// What it should run.
+        task_definition: TaskDefinitionRef,
+        /// The fields that differ (empty when only tags are behind).
+        changes: Vec<FieldChange>,
+        /// Start a new deployment even if nothing else changed (`restartedAt`).
+        force_new_deployment: bool,
+    },
+    /// A difference UpdateService cannot make: the service must be deleted and created again.
+    ReplaceService {
+        /// The service ARN.
+        service_arn: String,
+        /// Why (immutable fields that differ).
+        changes: Vec<FieldChange>,
+    },
+}
+
+impl Action {
+    /// The name used in plan output and JSON.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::RegisterTaskDefinition { .. } => "register-task-definition",
+            Action::CreateService { .. } => "create-service",
+            Action::UpdateService { .. } => "update-service",
+            Action::ReplaceService { .. } => "replace-service",
+        }
+    }
+}
+
+/// The plan of one group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupPlan {
+    /// Group name.
+    pub group: String,
+    /// Cluster as written.
+    pub cluster: String,
+    /// Ordered actions; empty when in sync.
+    pub actions: Vec<Action>,
+    /// Why the group cannot be planned (it is then left alone).
+    pub error: Option<String>,
+    /// The group is suspended: observed only.
+    pub suspended: bool,
+}
+
+impl GroupPlan {
+    /// A group that is in sync.
+    pub fn in_sync(&self) -> bool {
+        self.actions.is_empty() && self.error.is_none()
+    }
+}
+
+/// Plans of every group, in file order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    /// One per group.
+    pub groups: Vec<GroupPlan>,
+}
+
+impl Plan {
+    /// Whether any group has an action.
+    pub fn has_changes(&self) -> bool {
+        self.groups.iter().any(|g| !g.actions.is_empty())
+    }
+
+    /// Whether any group could not be planned.
+    pub fn has_errors(&self) -> bool {
+        self.groups.iter().any(|g| g.error.is_some())
+    }
+}

@@ -1,0 +1,101 @@
+//! What a group should look like in ECS: the validated resource, rendered for its region.
+
+use std::collections::BTreeMap;
+
+use spec::document::Tag;
+use spec::render::{TAG_GROUP, TAG_MANAGED_BY, TAG_RESTARTED_AT, TAG_SPEC_HASH};
+use spec::{DelegateGroup, Mode, Rendered};
+
+/// One group, ready to be compared with ECS.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredGroup {
+    /// The resource as written.
+    pub group: DelegateGroup,
+    /// The region it runs in (`spec.region`, else the configuration chain's).
+    pub region: String,
+    /// Its documents and spec-hash.
+    pub rendered: Rendered,
+}
+
+impl DesiredGroup {
+    /// Renders `group` for `region`.
+    ///
+    /// # Errors
+    /// When `taskDefinitionOverrides` does not produce a task definition (validation catches
+    /// this first).
+    pub fn new(group: DelegateGroup, default_region: &str) -> Result<Self, spec::RenderError> {
+        let region = group
+            .spec
+            .region
+            .clone()
+            .unwrap_or_else(|| default_region.to_owned());
+        let rendered = spec::render(&group, &region)?;
+        Ok(DesiredGroup {
+            group,
+            region,
+            rendered,
+        })
+    }
+
+    /// The group name.
+    pub fn name(&self) -> &str {
+        &self.group.metadata.name
+    }
+
+    /// The cluster as written (name or ARN).
+    pub fn cluster(&self) -> &str {
+        &self.group.spec.cluster
+    }
+
+    /// The ECS service name.
+    pub fn service_name(&self) -> &str {
+        self.group.service_name()
+    }
+
+    /// Service or tasks.
+    pub fn mode(&self) -> Mode {
+        self.group.spec.mode
+    }
+
+    /// Tags every resource of the group carries: the user's, the selectors and ownership.
+    pub fn ownership_tags(&self, controller_id: &str) -> BTreeMap<String, String> {
+        let mut tags: BTreeMap<String, String> = self
+            .rendered
+            .tags
+            .iter()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect();
+        tags.insert(TAG_MANAGED_BY.into(), controller_id.into());
+        tags.insert(TAG_GROUP.into(), self.name().into());
+        tags.insert(TAG_SPEC_HASH.into(), self.rendered.spec_hash.clone());
+        tags
+    }
+
+    /// Tags of the service, but for the task definition ARN (known only once registered).
+    pub fn service_tags(&self, controller_id: &str) -> BTreeMap<String, String> {
+        let mut tags = self.ownership_tags(controller_id);
+        if let Some(restarted_at) = self.restarted_at() {
+            tags.insert(TAG_RESTARTED_AT.into(), restarted_at.into());
+        }
+        tags
+    }
+
+    /// `spec.service.restartedAt`.
+    pub fn restarted_at(&self) -> Option<&str> {
+        self.group
+            .spec
+            .service
+            .as_ref()
+            .and_then(|s| s.restarted_at.as_deref())
+    }
+}
+
+/// Tags as ECS takes them.
+pub fn to_tag_list(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .map(|(key, value)| Tag {
+            key: key.clone(),
+            value: value.clone(),
+        })
+        .collect()
+}

@@ -1,0 +1,328 @@
+//! The decision: desired + observed -> the group's ordered actions.
+//!
+//! Only what the controller owns is compared, normalised the way ECS echoes it (lists of subnets
+//! and security groups as sets, absent fields not compared), so a converged group plans nothing.
+
+use std::collections::BTreeMap;
+
+use spec::document::{AwsVpcConfiguration, DeploymentConfiguration, ServiceDocument};
+use spec::render::{TAG_MANAGED_BY, TAG_RESTARTED_AT, TAG_SPEC_HASH, TAG_TASK_DEFINITION};
+use spec::Mode;
+
+use crate::action::{short_arn, Action, FieldChange, GroupPlan, TaskDefinitionRef};
+use crate::desired::DesiredGroup;
+use crate::observed::{ObservedGroup, ObservedService, ObservedTaskDefinition};
+
+/// Settings that shape every group's plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Value of the managed-by tag: resources with another value are not this controller's.
+    pub controller_id: String,
+}
+
+/// Whether the engine must look up task definitions (the service's revision, the family's latest)
+/// before planning this group. A converged service is recognised from its tags alone: the
+/// spec-hash matches and the service still runs the revision its task-definition tag names.
+pub fn task_definition_lookup_needed(
+    desired: &DesiredGroup,
+    service: Option<&ObservedService>,
+    options: &PlanOptions,
+) -> bool {
+    if desired.group.spec.suspend || desired.mode() != Mode::Service {
+        return false;
+    }
+    match service.filter(|s| s.is_active()) {
+        None => true,
+        Some(s) if !owned_by(s, &options.controller_id) => false,
+        Some(s) => !converged_by_tags(desired, s),
+    }
+}
+
+fn owned_by(service: &ObservedService, controller_id: &str) -> bool {
+    service.tags.get(TAG_MANAGED_BY).map(String::as_str) == Some(controller_id)
+}
+
+fn converged_by_tags(desired: &DesiredGroup, service: &ObservedService) -> bool {
+    service.tags.get(TAG_SPEC_HASH) == Some(&desired.rendered.spec_hash)
+        && service.tags.get(TAG_TASK_DEFINITION) == Some(&service.task_definition)
+}
+
+fn has_hash(revision: Option<&ObservedTaskDefinition>, hash: &str) -> Option<String> {
+    revision
+        .filter(|r| r.status == "ACTIVE" && r.spec_hash.as_deref() == Some(hash))
+        .map(|r| r.arn.clone())
+}
+
+/// Plans one group.
+pub fn plan_group(
+    desired: &DesiredGroup,
+    observed: &ObservedGroup,
+    options: &PlanOptions,
+) -> GroupPlan {
+    let mut plan = GroupPlan {
+        group: desired.name().into(),
+        cluster: desired.cluster().into(),
+        actions: Vec::new(),
+        error: None,
+        suspended: desired.group.spec.suspend,
+    };
+    if desired.mode() == Mode::Tasks {
+        plan.error = Some("mode: tasks is not supported by this version of the controller".into());
+        return plan;
+    }
+    let service = observed.service.as_ref();
+    if let Some(s) = service {
+        if s.status == "DRAINING" {
+            plan.error = Some(format!(
+                "service {} is DRAINING after a deletion; it can be created again once it is INACTIVE",
+                s.name
+            ));
+            return plan;
+        }
+    }
+    let service = service.filter(|s| s.is_active());
+    if let Some(s) = service {
+        if !owned_by(s, &options.controller_id) {
+            plan.error = Some(conflict_message(s, desired, &options.controller_id));
+            return plan;
+        }
+    }
+    if plan.suspended {
+        return plan;
+    }
+
+    let hash = &desired.rendered.spec_hash;
+    let task_definition = match service {
+        Some(s) if converged_by_tags(desired, s) => {
+            TaskDefinitionRef::Existing(s.task_definition.clone())
+        }
+        _ => match has_hash(observed.service_task_definition.as_ref(), hash)
+            .or_else(|| has_hash(observed.latest_revision.as_ref(), hash))
+        {
+            Some(arn) => TaskDefinitionRef::Existing(arn),
+            None => {
+                plan.actions.push(Action::RegisterTaskDefinition {
+                    document: desired.rendered.task_definition.clone(),
+                    spec_hash: hash.clone(),
+                });
+                TaskDefinitionRef::ToRegister {
+                    family: desired.rendered.task_definition.family.clone(),
+                    spec_hash: hash.clone(),
+                }
+            }
+        },
+    };
+
+    let Some(document) = desired.rendered.service.clone() else {
+        return plan;
+    };
+    let Some(service) = service else {
+        plan.actions.push(Action::CreateService {
+            document,
+            task_definition,
+        });
+        return plan;
+    };
+
+    let immutable = immutable_changes(&document, service);
+    if !immutable.is_empty() {
+        plan.actions.push(Action::ReplaceService {
+            service_arn: service.arn.clone(),
+            changes: immutable,
+        });
+        return plan;
+    }
+    let changes = service_changes(&document, service, &task_definition);
+    let restarted_at = desired.restarted_at();
+    let force_new_deployment = restarted_at.is_some()
+        && service.tags.get(TAG_RESTARTED_AT).map(String::as_str) != restarted_at;
+    let tags_behind = match &task_definition {
+        TaskDefinitionRef::Existing(arn) => {
+            let mut wanted = desired.service_tags(&options.controller_id);
+            wanted.insert(TAG_TASK_DEFINITION.into(), arn.clone());
+            !is_subset(&wanted, &service.tags)
+        }
+        TaskDefinitionRef::ToRegister { .. } => true,
+    };
+    if !changes.is_empty() || force_new_deployment || tags_behind {
+        plan.actions.push(Action::UpdateService {
+            service_arn: service.arn.clone(),
+            document,
+            task_definition,
+            changes,
+            force_new_deployment,
+        });
+    }
+    plan
+}
+
+fn conflict_message(
+    service: &ObservedService,
+    desired: &DesiredGroup,
+    controller_id: &str,
+) -> String {
+    match service.tags.get(TAG_MANAGED_BY) {
+        None => format!(
+            "service {} already exists in cluster {} and is not managed by this controller \
+             (no {TAG_MANAGED_BY} tag); it was left unchanged — adopt it with `import`",
+            service.name,
+            desired.cluster()
+        ),
+        Some(other) => format!(
+            "service {} in cluster {} is managed by controller id {other:?}, not {controller_id:?}; \
+             it was left unchanged",
+            service.name,
+            desired.cluster()
+        ),
+    }
+}
+
+fn is_subset(wanted: &BTreeMap<String, String>, have: &BTreeMap<String, String>) -> bool {
+    wanted.iter().all(|(k, v)| have.get(k) == Some(v))
+}
+
+/// Differences UpdateService cannot make.
+fn immutable_changes(document: &ServiceDocument, service: &ObservedService) -> Vec<FieldChange> {
+    let mut changes = Vec::new();
+    if let Some(live) = &service.launch_type {
+        if *live != document.launch_type {
+            changes.push(FieldChange::new("launchType", live, &document.launch_type));
+        }
+    }
+    if let Some(live) = &service.scheduling_strategy {
+        if *live != document.scheduling_strategy {
+            changes.push(FieldChange::new(
+                "schedulingStrategy",
+                live,
+                &document.scheduling_strategy,
+            ));
+        }
+    }
+    changes
+}
+
+/// Differences UpdateService can make, field by field.
+fn service_changes(
+    document: &ServiceDocument,
+    service: &ObservedService,
+    task_definition: &TaskDefinitionRef,
+) -> Vec<FieldChange> {
+    let mut changes = Vec::new();
+    if service.desired_count != document.desired_count {
+        changes.push(FieldChange::new(
+            "desiredCount",
+            service.desired_count,
+            document.desired_count,
+        ));
+    }
+    match task_definition {
+        TaskDefinitionRef::Existing(arn) if *arn == service.task_definition => {}
+        wanted => changes.push(FieldChange::new(
+            "taskDefinition",
+            short_arn(&service.task_definition),
+            wanted,
+        )),
+    }
+    if let Some(wanted) = document
+        .network_configuration
+        .as_ref()
+        .map(|n| &n.awsvpc_configuration)
+    {
+        let live = service.network.as_ref();
+        if live.map(normalise_network) != Some(normalise_network(wanted)) {
+            changes.push(FieldChange::new(
+                "networkConfiguration.awsvpcConfiguration",
+                live.map_or("none".into(), describe_network),
+                describe_network(wanted),
+            ));
+        }
+    }
+    if let Some(live) = &service.deployment_configuration {
+        deployment_changes(live, &document.deployment_configuration, &mut changes);
+    }
+    if let Some(live) = &service.placement_strategy {
+        if *live != document.placement_strategy {
+            let text = |p: &[spec::document::PlacementStrategy]| {
+                p.iter()
+                    .map(|s| format!("{}({})", s.kind, s.field.as_deref().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            changes.push(FieldChange::new(
+                "placementStrategy",
+                text(live),
+                text(&document.placement_strategy),
+            ));
+        }
+    }
+    if service.enable_execute_command != document.enable_execute_command {
+        changes.push(FieldChange::new(
+            "enableExecuteCommand",
+            service.enable_execute_command,
+            document.enable_execute_command,
+        ));
+    }
+    if let Some(live) = &service.propagate_tags {
+        if *live != document.propagate_tags {
+            changes.push(FieldChange::new(
+                "propagateTags",
+                live,
+                &document.propagate_tags,
+            ));
+        }
+    }
+    changes
+}
+
+fn deployment_changes(
+    live: &DeploymentConfiguration,
+    wanted: &DeploymentConfiguration,
+    changes: &mut Vec<FieldChange>,
+) {
+    let prefix = "deploymentConfiguration";
+    if live.minimum_healthy_percent != wanted.minimum_healthy_percent {
+        changes.push(FieldChange::new(
+            &format!("{prefix}.minimumHealthyPercent"),
+            live.minimum_healthy_percent,
+            wanted.minimum_healthy_percent,
+        ));
+    }
+    if live.maximum_percent != wanted.maximum_percent {
+        changes.push(FieldChange::new(
+            &format!("{prefix}.maximumPercent"),
+            live.maximum_percent,
+            wanted.maximum_percent,
+        ));
+    }
+    let (l, w) = (
+        live.deployment_circuit_breaker,
+        wanted.deployment_circuit_breaker,
+    );
+    if l != w {
+        changes.push(FieldChange::new(
+            &format!("{prefix}.deploymentCircuitBreaker"),
+            format!("enable={} rollback={}", l.enable, l.rollback),
+            format!("enable={} rollback={}", w.enable, w.rollback),
+        ));
+    }
+}
+
+fn normalise_network(n: &AwsVpcConfiguration) -> (Vec<String>, Vec<String>, String) {
+    let mut subnets = n.subnets.clone();
+    subnets.sort();
+    let mut groups = n.security_groups.clone();
+    groups.sort();
+    (subnets, groups, n.assign_public_ip.clone())
+}
+
+fn describe_network(n: &AwsVpcConfiguration) -> String {
+    let (subnets, groups, public_ip) = normalise_network(n);
+    format!(
+        "subnets=[{}] securityGroups=[{}] assignPublicIp={public_ip}",
+        subnets.join(","),
+        groups.join(",")
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,371 @@
+//! Plans from scripted observations.
+
+use super::*;
+use crate::observed::ObservedService;
+use spec::document::DeploymentCircuitBreaker;
+
+const GROUP: &str = r#"
+apiVersion: ecs-delegate-controller.io/v1alpha1
+kind: DelegateGroup
+metadata: {name: d1}
+spec:
+  cluster: c1
+  count: 2
+  roles: {execution: "arn:aws:iam::123456789012:role/exec"}
+  delegate:
+    image: harness/delegate:1
+    accountId: abc
+    managerUrl: https://app.harness.io
+    token: {secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:t"}
+"#;
+
+const TD1: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/d1:1";
+const TD2: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/d1:2";
+
+fn desired(edit: &str) -> DesiredGroup {
+    let text = if edit.is_empty() {
+        GROUP.to_owned()
+    } else {
+        GROUP.replace("  count: 2\n", &format!("  count: 2\n{edit}\n"))
+    };
+    let group = spec::parse_group(&text).unwrap_or_else(|e| panic!("{e}"));
+    DesiredGroup::new(group, "us-east-1").unwrap()
+}
+
+fn options() -> PlanOptions {
+    PlanOptions {
+        controller_id: "default".into(),
+    }
+}
+
+/// The service as this controller leaves it after converging `d`.
+fn converged(d: &DesiredGroup, td: &str) -> ObservedService {
+    let mut tags = d.service_tags("default");
+    tags.insert(TAG_TASK_DEFINITION.into(), td.into());
+    let doc = d.rendered.service.clone().unwrap();
+    ObservedService {
+        name: doc.service_name.clone(),
+        arn: "arn:aws:ecs:us-east-1:123456789012:service/c1/d1".into(),
+        status: "ACTIVE".into(),
+        desired_count: doc.desired_count,
+        task_definition: td.into(),
+        launch_type: Some("EC2".into()),
+        scheduling_strategy: Some("REPLICA".into()),
+        propagate_tags: Some("SERVICE".into()),
+        tags,
+        ..ObservedService::default()
+    }
+}
+
+fn revision(arn: &str, hash: &str) -> ObservedTaskDefinition {
+    ObservedTaskDefinition {
+        arn: arn.into(),
+        family: "d1".into(),
+        revision: 1,
+        status: "ACTIVE".into(),
+        spec_hash: Some(hash.into()),
+    }
+}
+
+fn kinds(plan: &GroupPlan) -> Vec<&'static str> {
+    plan.actions.iter().map(Action::kind).collect()
+}
+
+fn changes(plan: &GroupPlan) -> Vec<String> {
+    plan.actions
+        .iter()
+        .flat_map(|a| match a {
+            Action::UpdateService { changes, .. } | Action::ReplaceService { changes, .. } => {
+                changes
+                    .iter()
+                    .map(|c| format!("{}: {} -> {}", c.field, c.from, c.to))
+                    .collect()
+            }
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+#[test]
+fn cold_start_registers_then_creates() {
+    let d = desired("");
+    assert!(task_definition_lookup_needed(&d, None, &options()));
+    let plan = plan_group(&d, &ObservedGroup::default(), &options());
+    assert_eq!(kinds(&plan), ["register-task-definition", "create-service"]);
+}
+
+#[test]
+fn a_revision_with_the_same_hash_is_reused_instead_of_registered() {
+    let d = desired("");
+    let observed = ObservedGroup {
+        latest_revision: Some(revision(TD1, &d.rendered.spec_hash)),
+        ..ObservedGroup::default()
+    };
+    let plan = plan_group(&d, &observed, &options());
+    assert_eq!(kinds(&plan), ["create-service"]);
+    assert!(matches!(&plan.actions[0],
+        Action::CreateService { task_definition: TaskDefinitionRef::Existing(arn), .. } if arn == TD1));
+}
+
+#[test]
+fn a_converged_service_is_recognised_from_its_tags_alone() {
+    let d = desired("");
+    let service = converged(&d, TD1);
+    assert!(!task_definition_lookup_needed(
+        &d,
+        Some(&service),
+        &options()
+    ));
+    let observed = ObservedGroup {
+        service: Some(service),
+        ..ObservedGroup::default()
+    };
+    assert!(plan_group(&d, &observed, &options()).in_sync());
+}
+
+#[test]
+fn count_drift_is_one_update_without_registration() {
+    let d = desired("");
+    let mut service = converged(&d, TD1);
+    service.desired_count = 5;
+    assert!(!task_definition_lookup_needed(
+        &d,
+        Some(&service),
+        &options()
+    ));
+    let plan = plan_group(
+        &d,
+        &ObservedGroup {
+            service: Some(service),
+            ..Default::default()
+        },
+        &options(),
+    );
+    assert_eq!(kinds(&plan), ["update-service"]);
+    assert_eq!(changes(&plan), ["desiredCount: 5 -> 2"]);
+}
+
+#[test]
+fn an_image_change_registers_once_and_points_the_service_at_it() {
+    let old = desired("");
+    let new = desired("  hostname: h").clone();
+    let service = converged(&old, TD1);
+    assert!(task_definition_lookup_needed(
+        &new,
+        Some(&service),
+        &options()
+    ));
+    let observed = ObservedGroup {
+        service: Some(service),
+        service_task_definition: Some(revision(TD1, &old.rendered.spec_hash)),
+        latest_revision: Some(revision(TD1, &old.rendered.spec_hash)),
+    };
+    let plan = plan_group(&new, &observed, &options());
+    assert_eq!(kinds(&plan), ["register-task-definition", "update-service"]);
+    assert_eq!(
+        changes(&plan),
+        ["taskDefinition: d1:1 -> d1:(new revision)"]
+    );
+}
+
+#[test]
+fn a_task_definition_changed_by_hand_is_put_back_without_registering() {
+    let d = desired("");
+    let mut service = converged(&d, TD2);
+    service.task_definition = "d1:7".into(); // changed by hand, stored as given
+    assert!(task_definition_lookup_needed(
+        &d,
+        Some(&service),
+        &options()
+    ));
+    let observed = ObservedGroup {
+        service: Some(service),
+        service_task_definition: Some(revision("arn:...:d1:7", "other")),
+        latest_revision: Some(revision(TD2, &d.rendered.spec_hash)),
+    };
+    let plan = plan_group(&d, &observed, &options());
+    assert_eq!(kinds(&plan), ["update-service"]);
+    assert_eq!(changes(&plan), ["taskDefinition: d1:7 -> d1:2"]);
+}
+
+#[test]
+fn an_unmanaged_service_is_a_conflict_and_left_alone() {
+    let d = desired("");
+    let mut service = converged(&d, TD1);
+    service.tags.clear();
+    assert!(!task_definition_lookup_needed(
+        &d,
+        Some(&service),
+        &options()
+    ));
+    let plan = plan_group(
+        &d,
+        &ObservedGroup {
+            service: Some(service),
+            ..Default::default()
+        },
+        &options(),
+    );
+    assert!(plan.actions.is_empty());
+    assert!(plan
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("not managed by this controller"));
+}
+
+#[test]
+fn another_controllers_service_is_a_conflict() {
+    let d = desired("");
+    let mut service = converged(&d, TD1);
+    service.tags.insert(TAG_MANAGED_BY.into(), "blue".into());
+    let plan = plan_group(
+        &d,
+        &ObservedGroup {
+            service: Some(service),
+            ..Default::default()
+        },
+        &options(),
+    );
+    assert!(plan
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("controller id \"blue\""));
+}
+
+#[test]
+fn inactive_services_are_gone_and_draining_ones_block() {
+    let d = desired("");
+    let mut service = converged(&d, TD1);
+    service.status = "INACTIVE".into();
+    let plan = plan_group(
+        &d,
+        &ObservedGroup {
+            service: Some(service.clone()),
+            ..Default::default()
+        },
+        &options(),
+    );
+    assert_eq!(kinds(&plan), ["register-task-definition", "create-service"]);
+    service.status = "DRAINING".into();
+    let plan = plan_group(
+        &d,
+        &ObservedGroup {
+            service: Some(service),
+            ..Default::default()
+        },
+        &options(),
+    );
+    assert!(plan.error.is_some() && plan.actions.is_empty());
+}
+
+#[test]
+fn a_launch_type_change_is_a_replace() {
+    let d = desired("");
+    let mut service = converged(&d, TD1);
+    service.launch_type = Some("FARGATE".into());
+    let plan = plan_group(
+        &d,
+        &ObservedGroup {
+            service: Some(service),
+            ..Default::default()
+        },
+        &options(),
+    );
+    assert_eq!(kinds(&plan), ["replace-service"]);
+    assert_eq!(changes(&plan), ["launchType: FARGATE -> EC2"]);
+}
+
+#[test]
+fn fields_the_endpoint_does_not_report_are_not_compared_but_reported_ones_are() {
+    let d = desired("");
+    let mut service = converged(&d, TD1);
+    assert!(service.deployment_configuration.is_none() && service.placement_strategy.is_none());
+    let observed = |s: &ObservedService| ObservedGroup {
+        service: Some(s.clone()),
+        ..Default::default()
+    };
+    assert!(plan_group(&d, &observed(&service), &options()).in_sync());
+    service.deployment_configuration = Some(DeploymentConfiguration {
+        minimum_healthy_percent: 50,
+        maximum_percent: 200,
+        deployment_circuit_breaker: DeploymentCircuitBreaker {
+            enable: false,
+            rollback: false,
+        },
+    });
+    let plan = plan_group(&d, &observed(&service), &options());
+    assert_eq!(
+        changes(&plan),
+        [
+            "deploymentConfiguration.minimumHealthyPercent: 50 -> 100",
+            "deploymentConfiguration.deploymentCircuitBreaker: enable=false rollback=false -> enable=true rollback=true"
+        ]
+    );
+}
+
+#[test]
+fn network_lists_compare_as_sets() {
+    let d =
+        desired("  launchType: FARGATE\n  network: {subnets: [s-1, s-2], securityGroups: [g-1]}");
+    let mut service = converged(&d, TD1);
+    service.launch_type = Some("FARGATE".into());
+    service.network = Some(AwsVpcConfiguration {
+        subnets: vec!["s-2".into(), "s-1".into()],
+        security_groups: vec!["g-1".into()],
+        assign_public_ip: "DISABLED".into(),
+    });
+    let observed = |s: &ObservedService| ObservedGroup {
+        service: Some(s.clone()),
+        ..Default::default()
+    };
+    assert!(plan_group(&d, &observed(&service), &options()).in_sync());
+    service.network.as_mut().unwrap().assign_public_ip = "ENABLED".into();
+    assert_eq!(
+        changes(&plan_group(&d, &observed(&service), &options())),
+        ["networkConfiguration.awsvpcConfiguration: subnets=[s-1,s-2] securityGroups=[g-1] assignPublicIp=ENABLED -> subnets=[s-1,s-2] securityGroups=[g-1] assignPublicIp=DISABLED"]
+    );
+}
+
+#[test]
+fn suspended_groups_plan_nothing() {
+    let d = desired("  suspend: true");
+    assert!(!task_definition_lookup_needed(&d, None, &options()));
+    let plan = plan_group(&d, &ObservedGroup::default(), &options());
+    assert!(plan.actions.is_empty() && plan.suspended);
+}
+
+#[test]
+fn a_new_restarted_at_forces_a_deployment() {
+    let before = desired("");
+    let after = desired("  service: {restartedAt: \"2026-11-26T10:00:00Z\"}");
+    let service = converged(&before, TD1);
+    let plan = plan_group(
+        &after,
+        &ObservedGroup {
+            service: Some(service),
+            ..Default::default()
+        },
+        &options(),
+    );
+    assert!(
+        matches!(&plan.actions[..], [Action::UpdateService { force_new_deployment: true, changes, .. }] if changes.is_empty())
+    );
+}
+
+#[test]
+fn stale_tags_alone_are_brought_up_to_date() {
+    let d = desired("");
+    let mut service = converged(&d, TD1);
+    service.tags.insert(TAG_SPEC_HASH.into(), "old".into());
+    let observed = ObservedGroup {
+        service: Some(service),
+        service_task_definition: Some(revision(TD1, &d.rendered.spec_hash)),
+        latest_revision: None,
+    };
+    let plan = plan_group(&d, &observed, &options());
+    assert!(
+        matches!(&plan.actions[..], [Action::UpdateService { changes, force_new_deployment: false, .. }] if changes.is_empty())
+    );
+}

@@ -1,0 +1,13 @@
+//! Desired and observed state -> an ordered plan of typed ECS actions, and the plan's text, JSON
+//! and Markdown forms. Pure: no AWS SDK, no IO.
+
+pub mod action;
+pub mod desired;
+pub mod diff;
+pub mod observed;
+pub mod output;
+
+pub use action::{Action, FieldChange, GroupPlan, Plan, TaskDefinitionRef};
+pub use desired::DesiredGroup;
+pub use diff::{plan_group, task_definition_lookup_needed, PlanOptions};
+pub use observed::{ObservedDeployment, ObservedGroup, ObservedService, ObservedTaskDefinition};

@@ -1,0 +1,99 @@
+//! What ECS reported, in domain terms. Fields ECS did not report are `None` and are not compared:
+//! an endpoint that does not echo a setting must not cause an update on every pass.
+
+use std::collections::BTreeMap;
+
+use spec::document::{AwsVpcConfiguration, DeploymentConfiguration, PlacementStrategy};
+
+/// A service as DescribeServices (with tags) reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObservedService {
+    /// Service name.
+    pub name: String,
+    /// Service ARN.
+    pub arn: String,
+    /// ACTIVE, DRAINING or INACTIVE.
+    pub status: String,
+    /// Tasks wanted.
+    pub desired_count: i32,
+    /// Tasks running.
+    pub running_count: i32,
+    /// Tasks pending.
+    pub pending_count: i32,
+    /// The task definition the service runs, as ECS stores it.
+    pub task_definition: String,
+    /// EC2, FARGATE, EXTERNAL; `None` with a capacity provider strategy.
+    pub launch_type: Option<String>,
+    /// REPLICA or DAEMON.
+    pub scheduling_strategy: Option<String>,
+    /// awsvpc settings, when reported.
+    pub network: Option<AwsVpcConfiguration>,
+    /// Deployment bounds and circuit breaker, when reported.
+    pub deployment_configuration: Option<DeploymentConfiguration>,
+    /// Placement strategy, when reported.
+    pub placement_strategy: Option<Vec<PlacementStrategy>>,
+    /// `aws ecs execute-command` allowed.
+    pub enable_execute_command: bool,
+    /// SERVICE, TASK_DEFINITION or NONE, when reported.
+    pub propagate_tags: Option<String>,
+    /// Its tags.
+    pub tags: BTreeMap<String, String>,
+    /// Its deployments, newest first as ECS lists them.
+    pub deployments: Vec<ObservedDeployment>,
+}
+
+impl ObservedService {
+    /// An ACTIVE service occupies its name; DRAINING and INACTIVE ones are on their way out.
+    pub fn is_active(&self) -> bool {
+        self.status == "ACTIVE"
+    }
+}
+
+/// One deployment of a service.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObservedDeployment {
+    /// Deployment id.
+    pub id: String,
+    /// PRIMARY, ACTIVE or INACTIVE.
+    pub status: String,
+    /// IN_PROGRESS, COMPLETED or FAILED, when reported.
+    pub rollout_state: Option<String>,
+    /// Why the rollout is in that state.
+    pub rollout_state_reason: Option<String>,
+    /// Task definition of the deployment.
+    pub task_definition: String,
+    /// Tasks wanted, running, pending, failed.
+    pub desired_count: i32,
+    /// Tasks running.
+    pub running_count: i32,
+    /// Tasks pending.
+    pub pending_count: i32,
+    /// Tasks that failed to start.
+    pub failed_tasks: i32,
+}
+
+/// A task definition revision (immutable: safe to cache by ARN).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObservedTaskDefinition {
+    /// Full ARN.
+    pub arn: String,
+    /// Family.
+    pub family: String,
+    /// Revision number.
+    pub revision: i32,
+    /// ACTIVE or INACTIVE.
+    pub status: String,
+    /// The spec-hash tag, if the controller registered it.
+    pub spec_hash: Option<String>,
+}
+
+/// What was observed for one group.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObservedGroup {
+    /// Its service, if one with its name exists (any status).
+    pub service: Option<ObservedService>,
+    /// The revision the service runs, when it had to be looked up.
+    pub service_task_definition: Option<ObservedTaskDefinition>,
+    /// The latest ACTIVE revision of the family, when it had to be looked up.
+    pub latest_revision: Option<ObservedTaskDefinition>,
+}

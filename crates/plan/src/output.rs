@@ -1,0 +1,274 @@
+//! A plan as text (like a Terraform plan), JSON (stable, documented) and Markdown (for pull
+//! request comments).
+
+use std::fmt::Write as _;
+
+use serde_json::{json, Value};
+
+use crate::action::{Action, GroupPlan, Plan};
+
+const ACTION_KINDS: [&str; 7] = [
+    "register-task-definition",
+    "create-service",
+    "update-service",
+    "replace-service",
+    "delete-service",
+    "run-task",
+    "stop-task",
+];
+
+fn sign(action: &Action) -> &'static str {
+    match action {
+        Action::RegisterTaskDefinition { .. } | Action::CreateService { .. } => "+",
+        Action::UpdateService { .. } => "~",
+        Action::ReplaceService { .. } => "-/+",
+    }
+}
+
+/// One line naming the action and its object.
+fn headline(action: &Action) -> String {
+    match action {
+        Action::RegisterTaskDefinition {
+            document,
+            spec_hash,
+        } => format!(
+            "register-task-definition {} (spec-hash {})",
+            document.family,
+            &spec_hash[..spec_hash.len().min(12)]
+        ),
+        Action::CreateService {
+            document,
+            task_definition,
+        } => format!(
+            "create-service {}: desiredCount {}, launchType {}, taskDefinition {}",
+            document.service_name, document.desired_count, document.launch_type, task_definition
+        ),
+        Action::UpdateService {
+            document,
+            changes,
+            force_new_deployment,
+            ..
+        } => {
+            let mut line = format!("update-service {}", document.service_name);
+            if changes.is_empty() && !force_new_deployment {
+                line.push_str(" (ownership tags only)");
+            }
+            if *force_new_deployment {
+                line.push_str(" (new deployment: restartedAt changed)");
+            }
+            line
+        }
+        Action::ReplaceService { service_arn, .. } => format!(
+            "replace-service {} (delete and create; needs --allow-replace)",
+            service_arn.rsplit('/').next().unwrap_or(service_arn)
+        ),
+    }
+}
+
+fn field_lines(action: &Action) -> Vec<String> {
+    match action {
+        Action::UpdateService { changes, .. } | Action::ReplaceService { changes, .. } => changes
+            .iter()
+            .map(|c| format!("{}: {} -> {}", c.field, c.from, c.to))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn detail(action: &Action) -> Value {
+    match action {
+        Action::RegisterTaskDefinition {
+            document,
+            spec_hash,
+        } => json!({"family": document.family, "specHash": spec_hash}),
+        Action::CreateService {
+            document,
+            task_definition,
+        } => json!({
+            "service": document.service_name,
+            "taskDefinition": task_definition.to_string(),
+            "desiredCount": document.desired_count,
+            "launchType": document.launch_type,
+        }),
+        Action::UpdateService {
+            document,
+            changes,
+            force_new_deployment,
+            task_definition,
+            ..
+        } => json!({
+            "service": document.service_name,
+            "taskDefinition": task_definition.to_string(),
+            "changes": changes,
+            "forceNewDeployment": force_new_deployment,
+        }),
+        Action::ReplaceService {
+            service_arn,
+            changes,
+        } => json!({"serviceArn": service_arn, "changes": changes}),
+    }
+}
+
+/// Counts per action kind plus group totals.
+fn summary(plan: &Plan) -> Value {
+    let mut summary = serde_json::Map::new();
+    for kind in ACTION_KINDS {
+        let n = plan
+            .groups
+            .iter()
+            .flat_map(|g| &g.actions)
+            .filter(|a| a.kind() == kind)
+            .count();
+        summary.insert(kind.into(), n.into());
+    }
+    summary.insert("groups".into(), plan.groups.len().into());
+    summary.insert(
+        "inSync".into(),
+        plan.groups.iter().filter(|g| g.in_sync()).count().into(),
+    );
+    summary.insert(
+        "errors".into(),
+        plan.groups
+            .iter()
+            .filter(|g| g.error.is_some())
+            .count()
+            .into(),
+    );
+    Value::Object(summary)
+}
+
+fn summary_line(plan: &Plan) -> String {
+    let s = summary(plan);
+    let n = |k: &str| s[k].as_u64().unwrap_or(0);
+    let mut line = format!(
+        "Plan: {} to register, {} to create, {} to update, {} to replace.",
+        n("register-task-definition"),
+        n("create-service"),
+        n("update-service"),
+        n("replace-service")
+    );
+    let _ = write!(line, " {} of {} groups in sync", n("inSync"), n("groups"));
+    if n("errors") > 0 {
+        let _ = write!(line, ", {} failed", n("errors"));
+    }
+    line.push('.');
+    line
+}
+
+fn group_title(group: &GroupPlan) -> String {
+    format!("{} (cluster {})", group.group, group.cluster)
+}
+
+/// The plan for a terminal.
+pub fn to_text(plan: &Plan) -> String {
+    let mut out = String::new();
+    if !plan.has_changes() && !plan.has_errors() {
+        let suspended = plan.groups.iter().filter(|g| g.suspended).count();
+        let _ = write!(
+            out,
+            "No changes. {} group{} in sync",
+            plan.groups.len(),
+            if plan.groups.len() == 1 {
+                " is"
+            } else {
+                "s are"
+            }
+        );
+        if suspended > 0 {
+            let _ = write!(out, " ({suspended} suspended)");
+        }
+        out.push_str(".\n");
+        return out;
+    }
+    for group in &plan.groups {
+        if let Some(error) = &group.error {
+            let _ = writeln!(out, "! {}: error: {error}", group_title(group));
+        } else if group.suspended {
+            let _ = writeln!(out, "  {}: suspended, not changed", group_title(group));
+        } else if group.actions.is_empty() {
+            let _ = writeln!(out, "  {}: no changes", group_title(group));
+        } else {
+            let _ = writeln!(out, "  {}", group_title(group));
+            for action in &group.actions {
+                let _ = writeln!(out, "  {} {}", sign(action), headline(action));
+                for line in field_lines(action) {
+                    let _ = writeln!(out, "        {line}");
+                }
+            }
+        }
+    }
+    out.push('\n');
+    out.push_str(&summary_line(plan));
+    out.push('\n');
+    out
+}
+
+/// The plan as DESIGN.md's JSON:
+/// `{"changes":[{"group","cluster","action","detail"}],"errors":[...],"summary":{...}}`.
+pub fn to_json(plan: &Plan) -> Value {
+    let changes: Vec<Value> = plan
+        .groups
+        .iter()
+        .flat_map(|g| {
+            g.actions.iter().map(move |a| {
+                json!({"group": g.group, "cluster": g.cluster, "action": a.kind(), "detail": detail(a)})
+            })
+        })
+        .collect();
+    let errors: Vec<Value> = plan
+        .groups
+        .iter()
+        .filter_map(|g| {
+            g.error
+                .as_ref()
+                .map(|e| json!({"group": g.group, "cluster": g.cluster, "message": e}))
+        })
+        .collect();
+    json!({"changes": changes, "errors": errors, "summary": summary(plan)})
+}
+
+/// The plan as a Markdown comment for a pull request.
+pub fn to_markdown(plan: &Plan) -> String {
+    let mut out = String::from("### ecs-delegate-controller plan\n\n");
+    if !plan.has_changes() && !plan.has_errors() {
+        let _ = writeln!(out, "No changes: {} groups in sync.", plan.groups.len());
+        return out;
+    }
+    let _ = writeln!(out, "**{}**\n", summary_line(plan).trim_end_matches('.'));
+    if plan.has_changes() {
+        out.push_str("| | group | cluster | action | details |\n|---|---|---|---|---|\n");
+        for group in &plan.groups {
+            for action in &group.actions {
+                let mut details = headline(action)
+                    .split_once(' ')
+                    .map_or(String::new(), |(_, rest)| rest.to_owned());
+                for line in field_lines(action) {
+                    let _ = write!(details, "<br>`{line}`");
+                }
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} |",
+                    sign(action),
+                    group.group,
+                    group.cluster,
+                    action.kind(),
+                    details.replace('|', "\\|")
+                );
+            }
+        }
+    }
+    let errors: Vec<_> = plan.groups.iter().filter(|g| g.error.is_some()).collect();
+    if !errors.is_empty() {
+        out.push_str("\n**Errors**\n\n");
+        for group in errors {
+            let _ = writeln!(
+                out,
+                "- `{}` ({}): {}",
+                group.group,
+                group.cluster,
+                group.error.as_deref().unwrap_or_default()
+            );
+        }
+    }
+    out
+}
