@@ -1,8 +1,13 @@
-//! Shared helpers of the end-to-end tests: the binary, the repository, the moto virtualenv.
+//! Shared helpers of the end-to-end tests: the binary, the repository, and a moto server of the
+//! test's own on a free loopback port, with its request recorder on so tests can count the API
+//! calls a run made without trusting the binary's word.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The controller binary built for this test run.
 pub fn binary() -> Command {
@@ -17,4 +22,235 @@ pub fn repo() -> PathBuf {
 /// The virtualenv with the pinned moto server (`make setup`); `MOTO_VENV` overrides.
 pub fn venv() -> PathBuf {
     std::env::var_os("MOTO_VENV").map_or_else(|| repo().join(".venv"), PathBuf::from)
+}
+
+/// The account moto uses by default; the example ARNs use it too.
+pub const ACCOUNT: &str = "123456789012";
+/// The region every test uses.
+pub const REGION: &str = "us-east-1";
+
+/// A moto server owned by one test; killed on drop.
+pub struct Moto {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    port: u16,
+    recording: PathBuf,
+    /// A scratch directory for the test's files, removed on drop.
+    pub dir: PathBuf,
+}
+
+impl Moto {
+    /// Starts a server and waits until it answers.
+    pub fn start() -> Moto {
+        let moto_server = venv().join("bin/moto_server");
+        assert!(
+            moto_server.exists(),
+            "{} is missing: run `make setup` (make test does it)",
+            moto_server.display()
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let dir = std::env::temp_dir().join(format!("edc-test-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        let recording = dir.join("moto-recording.jsonl");
+        let child = Command::new(moto_server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_ENABLE_RECORDING", "true")
+            .env("MOTO_RECORDER_FILEPATH", &recording)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let moto = Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            recording,
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while moto.http("GET", "/moto-api/", "").is_err() {
+            assert!(Instant::now() < deadline, "moto did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+
+    /// A minimal HTTP/1.0 request to the server; the response body.
+    pub fn http(&self, method: &str, path: &str, body: &str) -> std::io::Result<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        write!(
+            stream,
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        if !response.starts_with("HTTP/1.0 200") && !response.starts_with("HTTP/1.1 200") {
+            return Err(std::io::Error::other(response));
+        }
+        Ok(response
+            .split_once("\r\n\r\n")
+            .map_or(String::new(), |(_, b)| b.to_owned()))
+    }
+
+    /// The environment the binary and the SDK read: credentials, region, endpoint.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_REGION", REGION.into()),
+            ("AWS_ENDPOINT_URL", self.url.clone()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("AWS_CONFIG_FILE", "/dev/null".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
+        ]
+    }
+
+    /// Runs the binary against this server.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let mut command = binary();
+        command.args(args).current_dir(&self.dir).envs(self.env());
+        command.env_remove("AWS_PROFILE");
+        command.output().expect("the binary runs")
+    }
+
+    /// An SDK configuration pointing at this server.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(&self.url)
+            .credentials_provider(aws_sdk_ecs::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .load()
+            .await
+    }
+
+    /// An ECS client for reading state back.
+    pub async fn ecs(&self) -> aws_sdk_ecs::Client {
+        aws_sdk_ecs::Client::new(&self.sdk_config().await)
+    }
+
+    /// The ECS operations recorded since the last reset, in order (e.g. `CreateService`).
+    pub fn calls(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(&self.recording).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter_map(|entry| {
+                let headers = entry.get("headers")?;
+                let target = headers
+                    .get("X-Amz-Target")
+                    .or_else(|| headers.get("x-amz-target"))?
+                    .as_str()?;
+                Some(target.rsplit('.').next()?.to_owned())
+            })
+            .collect()
+    }
+
+    /// The recorded calls that change state.
+    pub fn writes(&self) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter(|c| !c.starts_with("Describe") && !c.starts_with("List"))
+            .collect()
+    }
+
+    /// Forgets the recorded calls.
+    pub fn reset_calls(&self) {
+        std::fs::write(&self.recording, "").expect("reset recording");
+    }
+
+    /// Writes a file into the scratch directory and returns its path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("dirs");
+        }
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    /// Removes a file from the scratch directory.
+    pub fn remove(&self, name: &str) {
+        let _ = std::fs::remove_file(self.dir.join(name));
+    }
+
+    /// The scratch directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The default VPC's first subnet and security group in moto's EC2 (awsvpc checks them).
+    pub async fn default_network(&self) -> (String, String) {
+        let body = self.ec2_query("Action=DescribeSubnets&Version=2016-11-15");
+        let subnet = between(&body, "<subnetId>", "</subnetId>");
+        let body = self.ec2_query("Action=DescribeSecurityGroups&Version=2016-11-15");
+        let group = between(&body, "<groupId>", "</groupId>");
+        (subnet, group)
+    }
+
+    fn ec2_query(&self, query: &str) -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        let auth = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=x";
+        write!(
+            stream,
+            "POST / HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: {auth}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{query}",
+            query.len()
+        )
+        .expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        response
+    }
+}
+
+fn between(text: &str, start: &str, end: &str) -> String {
+    text.split_once(start)
+        .and_then(|(_, rest)| rest.split_once(end))
+        .map(|(value, _)| value.to_owned())
+        .unwrap_or_default()
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A DelegateGroup document; `extra` lines are added under `spec:` (indent them by two spaces).
+pub fn group_yaml(name: &str, cluster: &str, extra: &str) -> String {
+    format!(
+        r#"apiVersion: ecs-delegate-controller.io/v1alpha1
+kind: DelegateGroup
+metadata:
+  name: {name}
+spec:
+  cluster: {cluster}
+  count: 2
+  roles:
+    execution: arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole
+{extra}  delegate:
+    image: harness/delegate:24.10.84200
+    accountId: abc123
+    managerUrl: https://app.harness.io/gratis
+    token: {{secretArn: "arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:delegate-token"}}
+"#
+    )
+}
+
+/// stdout and stderr of a run, for assertion messages.
+pub fn show(output: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }

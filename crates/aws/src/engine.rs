@@ -105,39 +105,44 @@ impl<A: EcsApi> Engine<A> {
             .collect();
 
         // Task definitions, only for groups whose service tags do not prove convergence.
-        let mut lookups: Vec<(usize, Option<String>, String)> = Vec::new();
+        let mut lookups: Vec<(usize, String)> = Vec::new();
+        // (group, tagged?, revision): the revision the service runs and, when different, the one
+        // its task-definition tag names (someone may have pointed the service elsewhere).
+        let mut revisions: Vec<(usize, bool, String)> = Vec::new();
         for (i, (d, o)) in desired.iter().zip(&results).enumerate() {
             let Ok(o) = o else { continue };
-            if task_definition_lookup_needed(d, o.service.as_ref(), &self.options) {
-                let current = o
-                    .service
-                    .as_ref()
-                    .filter(|s| s.is_active() && !s.task_definition.is_empty())
-                    .map(|s| s.task_definition.clone());
-                lookups.push((i, current, d.rendered.task_definition.family.clone()));
+            if !task_definition_lookup_needed(d, o.service.as_ref(), &self.options) {
+                continue;
+            }
+            lookups.push((i, d.rendered.task_definition.family.clone()));
+            if let Some(s) = o.service.as_ref().filter(|s| s.is_active()) {
+                if !s.task_definition.is_empty() {
+                    revisions.push((i, false, s.task_definition.clone()));
+                }
+                if let Some(tagged) = s.tags.get(TAG_TASK_DEFINITION) {
+                    if *tagged != s.task_definition {
+                        revisions.push((i, true, tagged.clone()));
+                    }
+                }
             }
         }
         let latest_by_family = self.latest_revisions(desired, &lookups).await;
-        let current = stream::iter(
-            lookups
-                .iter()
-                .filter_map(|(i, current, _)| current.as_ref().map(|arn| (*i, arn.clone()))),
-        )
-        .map(|(i, arn)| async move { (i, self.revision(&desired[i].region, &arn).await) })
-        .buffer_unordered(self.concurrency)
-        .collect::<Vec<_>>()
-        .await;
-        for (i, revision) in current {
-            match revision {
-                Ok(r) => {
-                    if let Ok(o) = &mut results[i] {
-                        o.service_task_definition = r;
-                    }
-                }
-                Err(e) => results[i] = Err(e),
+        let found = stream::iter(revisions)
+            .map(|(i, tagged, arn)| async move {
+                (i, tagged, self.revision(&desired[i].region, &arn).await)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect::<Vec<_>>()
+            .await;
+        for (i, tagged, revision) in found {
+            match (revision, &mut results[i]) {
+                (Ok(r), Ok(o)) if tagged => o.tagged_task_definition = r,
+                (Ok(r), Ok(o)) => o.service_task_definition = r,
+                (Err(e), slot) => *slot = Err(e),
+                (Ok(_), Err(_)) => {}
             }
         }
-        for (i, _, family) in &lookups {
+        for (i, family) in &lookups {
             let key = (desired[*i].region.clone(), family.clone());
             match latest_by_family.get(&key) {
                 Some(Ok(r)) => {
@@ -209,11 +214,11 @@ impl<A: EcsApi> Engine<A> {
     async fn latest_revisions(
         &self,
         desired: &[DesiredGroup],
-        lookups: &[(usize, Option<String>, String)],
+        lookups: &[(usize, String)],
     ) -> HashMap<(String, String), Result<Option<ObservedTaskDefinition>, AwsError>> {
         let mut families: Vec<(String, String)> = lookups
             .iter()
-            .map(|(i, _, family)| (desired[*i].region.clone(), family.clone()))
+            .map(|(i, family)| (desired[*i].region.clone(), family.clone()))
             .collect();
         families.sort();
         families.dedup();
@@ -400,6 +405,7 @@ impl<A: EcsApi> Engine<A> {
                 task_definition,
                 changes,
                 force_new_deployment,
+                retag,
             } => {
                 let arn = resolve(task_definition, registered)?;
                 if !changes.is_empty() || *force_new_deployment {
@@ -408,12 +414,16 @@ impl<A: EcsApi> Engine<A> {
                         .await
                         .map_err(|e| e.to_string())?;
                 }
-                let mut tags = d.service_tags(id);
-                tags.insert(TAG_TASK_DEFINITION.into(), arn.clone());
-                self.api
-                    .tag_resource(&d.region, service_arn, &plan::desired::to_tag_list(&tags))
-                    .await
-                    .map_err(|e| e.to_string())?;
+                // Tags last: a crash before this leaves stale tags, which the next pass sees
+                // and completes, never a service whose tags claim more than it runs.
+                if *retag {
+                    let mut tags = d.service_tags(id);
+                    tags.insert(TAG_TASK_DEFINITION.into(), arn.clone());
+                    self.api
+                        .tag_resource(&d.region, service_arn, &plan::desired::to_tag_list(&tags))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
                 let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
                 Ok(if fields.is_empty() {
                     format!("updated service {} tags", document.service_name)

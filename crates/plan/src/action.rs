@@ -83,6 +83,8 @@ pub enum Action {
         changes: Vec<FieldChange>,
         /// Start a new deployment even if nothing else changed (`restartedAt`).
         force_new_deployment: bool,
+        /// The service's tags are behind (spec-hash, task-definition, user tags).
+        retag: bool,
     },
     /// A difference UpdateService cannot make: the service must be deleted and created again.
     ReplaceService {

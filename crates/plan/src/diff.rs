@@ -97,6 +97,7 @@ pub fn plan_group(
             TaskDefinitionRef::Existing(s.task_definition.clone())
         }
         _ => match has_hash(observed.service_task_definition.as_ref(), hash)
+            .or_else(|| has_hash(observed.tagged_task_definition.as_ref(), hash))
             .or_else(|| has_hash(observed.latest_revision.as_ref(), hash))
         {
             Some(arn) => TaskDefinitionRef::Existing(arn),
@@ -151,6 +152,7 @@ pub fn plan_group(
             task_definition,
             changes,
             force_new_deployment,
+            retag: tags_behind,
         });
     }
     plan

@@ -94,6 +94,9 @@ pub struct ObservedGroup {
     pub service: Option<ObservedService>,
     /// The revision the service runs, when it had to be looked up.
     pub service_task_definition: Option<ObservedTaskDefinition>,
+    /// The revision the service's task-definition tag names (the one this controller last set),
+    /// when it differs from the one it runs and had to be looked up.
+    pub tagged_task_definition: Option<ObservedTaskDefinition>,
     /// The latest ACTIVE revision of the family, when it had to be looked up.
     pub latest_revision: Option<ObservedTaskDefinition>,
 }

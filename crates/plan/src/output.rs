@@ -51,6 +51,7 @@ fn headline(action: &Action) -> String {
         } => {
             let mut line = format!("update-service {}", document.service_name);
             if changes.is_empty() && !force_new_deployment {
+                // Only the ownership tags (spec-hash, task-definition) are behind.
                 line.push_str(" (ownership tags only)");
             }
             if *force_new_deployment {

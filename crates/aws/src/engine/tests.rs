@@ -165,3 +165,24 @@ async fn drift_is_put_back_and_revisions_are_cached() {
         2
     );
 }
+
+#[tokio::test]
+async fn a_count_change_is_a_single_update_call() {
+    let e = engine();
+    let g = group("g", "c1", "");
+    pass(&e, std::slice::from_ref(&g)).await;
+    e.api().clear_calls();
+    let scaled = group("g", "c1", "").group.clone();
+    let mut scaled = scaled;
+    scaled.spec.count = 4;
+    let scaled = DesiredGroup::new(scaled, "us-east-1").unwrap();
+    pass(&e, std::slice::from_ref(&scaled)).await;
+    assert_eq!(e.api().writes(), ["UpdateService"]);
+    assert_eq!(
+        e.api()
+            .service("us-east-1", "c1", "g")
+            .unwrap()
+            .desired_count,
+        4
+    );
+}

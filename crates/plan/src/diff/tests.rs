@@ -158,6 +158,7 @@ fn an_image_change_registers_once_and_points_the_service_at_it() {
     let observed = ObservedGroup {
         service: Some(service),
         service_task_definition: Some(revision(TD1, &old.rendered.spec_hash)),
+        tagged_task_definition: None,
         latest_revision: Some(revision(TD1, &old.rendered.spec_hash)),
     };
     let plan = plan_group(&new, &observed, &options());
@@ -181,6 +182,7 @@ fn a_task_definition_changed_by_hand_is_put_back_without_registering() {
     let observed = ObservedGroup {
         service: Some(service),
         service_task_definition: Some(revision("arn:...:d1:7", "other")),
+        tagged_task_definition: None,
         latest_revision: Some(revision(TD2, &d.rendered.spec_hash)),
     };
     let plan = plan_group(&d, &observed, &options());
@@ -362,10 +364,27 @@ fn stale_tags_alone_are_brought_up_to_date() {
     let observed = ObservedGroup {
         service: Some(service),
         service_task_definition: Some(revision(TD1, &d.rendered.spec_hash)),
+        tagged_task_definition: None,
         latest_revision: None,
     };
     let plan = plan_group(&d, &observed, &options());
     assert!(
         matches!(&plan.actions[..], [Action::UpdateService { changes, force_new_deployment: false, .. }] if changes.is_empty())
     );
+}
+
+#[test]
+fn the_revision_named_by_the_service_tag_is_reused_when_someone_registered_a_newer_one() {
+    let d = desired("");
+    let mut service = converged(&d, TD1);
+    service.task_definition = TD2.into(); // theirs, now also the family's latest
+    let observed = ObservedGroup {
+        service: Some(service),
+        service_task_definition: Some(revision(TD2, "theirs")),
+        tagged_task_definition: Some(revision(TD1, &d.rendered.spec_hash)),
+        latest_revision: Some(revision(TD2, "theirs")),
+    };
+    let plan = plan_group(&d, &observed, &options());
+    assert_eq!(kinds(&plan), ["update-service"]);
+    assert_eq!(changes(&plan), ["taskDefinition: d1:2 -> d1:1"]);
 }
