@@ -10,7 +10,7 @@ BIN          = target/debug/ecs-delegate-controller
 
 export MOTO_VENV = $(VENV)
 
-.PHONY: all build test unit lint fmt schema setup clean
+.PHONY: all build test lint fmt schema setup demo bench clean
 
 all: build
 
@@ -25,6 +25,15 @@ $(MOTO_STAMP):
 ## build: the controller binary
 build:
 	$(CARGO) build --locked
+
+## demo: start a local ECS endpoint, reconcile examples/ into it, show the result, stop it
+demo: setup build
+	BIN=$(BIN) scripts/demo.sh
+
+## bench: API calls and timings against a local endpoint; writes bench/RESULTS.md (not part of test)
+bench: setup
+	$(CARGO) build --locked --release
+	$(VENV)/bin/python bench/bench.py target/release/ecs-delegate-controller
 
 ## lint: formatting and clippy, as CI enforces them
 lint:

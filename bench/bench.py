@@ -1,0 +1,212 @@
+"""make bench: API calls and wall time of the controller against a local moto server.
+
+Run with the project virtualenv's Python: `make bench` (or `.venv/bin/python bench/bench.py BIN`).
+Prints one table and writes it, with the date and the machine, to bench/RESULTS.md.
+Measures:
+  - converged pass over N=1000 service-mode groups in one cluster: ECS calls vs ceil(N/10)
+  - cold converge of 200 groups: wall and CPU time of the controller beside a sequential boto3
+    script making the same calls (DescribeServices by 10, DescribeTaskDefinition,
+    RegisterTaskDefinition, CreateService per group) against the same endpoint, and the ratio
+"""
+
+import datetime
+import json
+import math
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
+import localecs  # noqa: E402
+
+ACCOUNT = "123456789012"
+GROUP = """apiVersion: ecs-delegate-controller.io/v1alpha1
+kind: DelegateGroup
+metadata:
+  name: {name}
+spec:
+  cluster: {cluster}
+  count: 1
+  roles:
+    execution: arn:aws:iam::{account}:role/ecsTaskExecutionRole
+  delegate:
+    image: harness/delegate:24.10.84200
+    accountId: abc123
+    managerUrl: https://app.harness.io/gratis
+    token: {{secretArn: "arn:aws:secretsmanager:us-east-1:{account}:secret:delegate-token"}}
+---
+"""
+
+
+def write_groups(directory, prefix, cluster, n):
+    os.makedirs(directory, exist_ok=True)
+    # 100 groups per file: several documents per file, as a real repository might hold them.
+    for start in range(0, n, 100):
+        with open(os.path.join(directory, f"{prefix}-{start:05d}.yaml"), "w") as f:
+            for i in range(start, min(n, start + 100)):
+                f.write(GROUP.format(name=f"{prefix}-{i:05d}", cluster=cluster, account=ACCOUNT))
+
+
+def recorded_calls(path):
+    calls = []
+    with open(path) as f:
+        for line in f:
+            try:
+                target = json.loads(line)["headers"].get("X-Amz-Target")
+            except (ValueError, KeyError):
+                continue
+            if target:
+                calls.append(target.rsplit(".", 1)[-1])
+    return calls
+
+
+def run_controller(binary, env, *args):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    out = subprocess.run([binary, *args], env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if out.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
+    return wall, cpu, out.stdout
+
+
+def boto3_cold_converge(url, cluster, n):
+    """The same calls the controller makes for a cold group, one after another."""
+    ecs = localecs.client("ecs", url)
+    names = [f"boto-{i:05d}" for i in range(n)]
+    start_cpu = time.process_time()
+    start = time.perf_counter()
+    for i in range(0, n, 10):
+        ecs.describe_services(cluster=cluster, services=names[i : i + 10], include=["TAGS"])
+    for name in names:
+        try:
+            ecs.describe_task_definition(taskDefinition=name, include=["TAGS"])
+        except ecs.exceptions.ClientException:
+            pass
+        td = ecs.register_task_definition(
+            family=name,
+            requiresCompatibilities=["EC2"],
+            networkMode="bridge",
+            cpu="1024",
+            memory="6144",
+            executionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole",
+            containerDefinitions=[
+                {
+                    "name": "ecs-delegate",
+                    "image": "harness/delegate:24.10.84200",
+                    "essential": True,
+                    "memory": 6144,
+                    "environment": [{"name": "ACCOUNT_ID", "value": "abc123"}],
+                    "secrets": [
+                        {
+                            "name": "DELEGATE_TOKEN",
+                            "valueFrom": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:t",
+                        }
+                    ],
+                }
+            ],
+            tags=[{"key": "ecs-delegate-controller.io/managed-by", "value": "default"}],
+        )["taskDefinition"]["taskDefinitionArn"]
+        ecs.create_service(
+            cluster=cluster,
+            serviceName=name,
+            taskDefinition=td,
+            desiredCount=1,
+            launchType="EC2",
+            tags=[{"key": "ecs-delegate-controller.io/managed-by", "value": "default"}],
+        )
+    return time.perf_counter() - start, time.process_time() - start_cpu
+
+
+def machine():
+    model = "unknown cpu"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores, {model}, {mem:.0f} GiB, {platform.system()} {platform.release()}"
+
+
+def main():
+    binary = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/release/ecs-delegate-controller")
+    work = tempfile.mkdtemp(prefix="edc-bench-")
+    recording = os.path.join(work, "recording.jsonl")
+    proc, url = localecs.start(work, record=recording)
+    try:
+        env = dict(os.environ)
+        env.update(
+            AWS_ACCESS_KEY_ID="test",
+            AWS_SECRET_ACCESS_KEY="test",
+            AWS_REGION="us-east-1",
+            AWS_ENDPOINT_URL=url,
+            AWS_EC2_METADATA_DISABLED="true",
+        )
+        env.pop("AWS_PROFILE", None)
+        ecs = localecs.client("ecs", url)
+        for cluster in ("bench", "cold", "cold-boto"):
+            ecs.create_cluster(clusterName=cluster)
+        # Warm moto's backends so neither side pays the first-call cost.
+        ecs.list_services(cluster="bench")
+
+        rows = []
+
+        # Cold converge of 200 groups: controller vs sequential boto3, same endpoint, same run.
+        cold = os.path.join(work, "cold")
+        write_groups(cold, "cold", "cold", 200)
+        open(recording, "w").close()
+        wall, cpu, _ = run_controller(binary, env, "reconcile", "--once", cold)
+        cold_calls = len(recorded_calls(recording))
+        open(recording, "w").close()
+        boto_wall, boto_cpu = boto3_cold_converge(url, "cold-boto", 200)
+        boto_calls = len(recorded_calls(recording))
+        rows.append(("cold converge, 200 groups: controller wall / CPU", f"{wall:.2f} s / {cpu:.2f} s", f"{cold_calls} ECS calls"))
+        rows.append(("cold converge, 200 groups: sequential boto3 wall / CPU", f"{boto_wall:.2f} s / {boto_cpu:.2f} s", f"{boto_calls} ECS calls"))
+        rows.append(("cold converge wall ratio (boto3 / controller)", f"{boto_wall / wall:.2f}x", "moto serves one request at a time"))
+
+        # Converged pass over 1000 groups.
+        n = 1000
+        many = os.path.join(work, "many")
+        write_groups(many, "g", "bench", n)
+        run_controller(binary, env, "reconcile", "--once", many)
+        open(recording, "w").close()
+        wall, cpu, out = run_controller(binary, env, "reconcile", "--once", many)
+        calls = recorded_calls(recording)
+        kinds = {c: calls.count(c) for c in sorted(set(calls))}
+        bound = math.ceil(n / 10)
+        assert f"0 changed, {n} in sync" in out, out
+        rows.append((f"converged pass, N={n}: ECS calls (bound ceil(N/10)+5 = {bound + 5})", str(len(calls)), ", ".join(f"{k} {v}" for k, v in kinds.items())))
+        rows.append((f"converged pass, N={n}: wall / CPU", f"{wall:.2f} s / {cpu:.2f} s", ""))
+        ok = len(calls) <= bound + 5
+    finally:
+        proc.terminate()
+        proc.wait()
+
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"Benchmarks, {date}, on {machine()}; moto server (pinned) on loopback; binary {os.path.relpath(binary)}",
+        "",
+        "| measure | value | notes |",
+        "|---|---|---|",
+    ] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    table = "\n".join(lines)
+    print(table)
+    results = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
+    with open(results, "w") as f:
+        f.write("# Benchmark results\n\nWritten by `make bench`; numbers from one run.\n\n" + table + "\n")
+    if not ok:
+        raise SystemExit("converged pass made more calls than the contract allows")
+
+
+if __name__ == "__main__":
+    main()

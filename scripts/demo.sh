@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# make demo: start a local ECS endpoint, reconcile examples/ into it, show the result, stop it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${MOTO_VENV:-.venv}
+BIN=${BIN:-target/debug/ecs-delegate-controller}
+WORK=.demo
+rm -rf "$WORK" && mkdir -p "$WORK/groups"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@"; }
+
+step "Starting the local ECS endpoint (moto, pinned)"
+URL=$("$VENV/bin/python" scripts/localecs.py start "$WORK")
+trap '"$VENV/bin/python" scripts/localecs.py stop "$WORK"' EXIT
+echo "  $URL"
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+export AWS_ENDPOINT_URL=$URL AWS_EC2_METADATA_DISABLED=true
+unset AWS_PROFILE
+
+step "Creating what the examples refer to: clusters, roles, the token secret"
+"$VENV/bin/python" scripts/localecs.py demo-setup "$URL"
+
+# The FARGATE example names placeholder subnets; the local endpoint checks them against its own
+# default VPC, so the demo copies the examples with that VPC's subnet and security group.
+read -r SUBNET GROUP < <("$VENV/bin/python" scripts/localecs.py network "$URL")
+for f in examples/*.yaml; do
+  case "$f" in
+    # Standalone tasks mode is not built yet (its issue is open): the demo leaves it out.
+    */tasks-mode.yaml) continue ;;
+  esac
+  sed -e "s/subnet-0a1b2c3d/$SUBNET/" -e "s/sg-0a1b2c3d/$GROUP/" "$f" > "$WORK/groups/$(basename "$f")"
+done
+echo "  examples copied to $WORK/groups (subnet $SUBNET, security group $GROUP)"
+
+step "Validate: no AWS call"
+run "$BIN" validate "$WORK/groups"
+
+step "Plan: what would change"
+run "$BIN" plan "$WORK/groups"
+
+step "Reconcile once"
+run "$BIN" reconcile --once "$WORK/groups"
+
+step "Plan again: nothing left to do"
+run "$BIN" plan --detailed-exitcode "$WORK/groups"
+
+step "What runs in the local ECS now"
+"$VENV/bin/python" scripts/localecs.py summary "$URL"
+
+step "Done; stopping the local endpoint"

@@ -1,0 +1,146 @@
+"""The local ECS endpoint (a pinned moto server) for the demo and the benchmarks.
+
+Run with the project virtualenv's Python (`make setup` creates it):
+    localecs.py start DIR         start a server on a free loopback port; writes DIR/url, DIR/pid
+    localecs.py demo-setup URL    clusters, IAM roles and the token secret the examples name
+    localecs.py network URL       "SUBNET SECURITY_GROUP" of moto's default VPC
+    localecs.py summary URL       the services and task definitions the demo created
+    localecs.py stop DIR          stop the server started in DIR
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import boto3
+
+REGION = "us-east-1"
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(directory, record=None):
+    os.makedirs(directory, exist_ok=True)
+    port = free_port()
+    env = dict(os.environ)
+    if record:
+        env["MOTO_ENABLE_RECORDING"] = "true"
+        env["MOTO_RECORDER_FILEPATH"] = record
+    server = os.path.join(os.path.dirname(sys.executable), "moto_server")
+    log = open(os.path.join(directory, "moto.log"), "w")
+    proc = subprocess.Popen(
+        [server, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log, env=env
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 30
+    while True:
+        try:
+            urllib.request.urlopen(url + "/moto-api/", timeout=1).read()
+            break
+        except OSError:
+            if time.time() > deadline or proc.poll() is not None:
+                raise SystemExit(f"moto did not start; see {directory}/moto.log")
+            time.sleep(0.1)
+    with open(os.path.join(directory, "url"), "w") as f:
+        f.write(url)
+    with open(os.path.join(directory, "pid"), "w") as f:
+        f.write(str(proc.pid))
+    return proc, url
+
+
+def client(service, url):
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+def network(url):
+    ec2 = client("ec2", url)
+    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+    group = ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"]
+    return subnet, group
+
+
+def demo_setup(url):
+    ecs = client("ecs", url)
+    for cluster in ("delegates", "delegates-fargate"):
+        ecs.create_cluster(clusterName=cluster)
+        print(f"  cluster       {cluster}")
+    iam = client("iam", url)
+    for role in ("ecsTaskExecutionRole", "delegate-task-role"):
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(TRUST))
+        print(f"  IAM role      {role} (trusts ecs-tasks.amazonaws.com)")
+    sm = client("secretsmanager", url)
+    for name in ("delegate-token", "firstgen-account-secret"):
+        arn = sm.create_secret(Name=name, SecretString="not-a-real-token")["ARN"]
+        print(f"  secret        {arn}")
+    ssm = client("ssm", url)
+    ssm.put_parameter(Name="/harness/delegate-token", Value="not-a-real-token", Type="SecureString")
+    print("  SSM parameter /harness/delegate-token")
+
+
+def summary(url):
+    ecs = client("ecs", url)
+    for cluster in ecs.list_clusters()["clusterArns"]:
+        arns = ecs.list_services(cluster=cluster)["serviceArns"]
+        if not arns:
+            continue
+        services = ecs.describe_services(cluster=cluster, services=arns[:10], include=["TAGS"])
+        for s in services["services"]:
+            tags = {t["key"]: t["value"] for t in s.get("tags", [])}
+            td = s["taskDefinition"].split("/")[-1]
+            print(
+                f"  {cluster.split('/')[-1]:<18} {s['serviceName']:<18} desired={s['desiredCount']} "
+                f"{s.get('launchType', ''):<8} {td:<22} managed-by={tags.get('ecs-delegate-controller.io/managed-by')}"
+            )
+
+
+def stop(directory):
+    try:
+        with open(os.path.join(directory, "pid")) as f:
+            os.kill(int(f.read()), 15)
+    except (OSError, ValueError):
+        pass
+
+
+def main():
+    command, arg = sys.argv[1], sys.argv[2]
+    if command == "start":
+        proc, url = start(arg)
+        print(url)
+    elif command == "demo-setup":
+        demo_setup(arg)
+    elif command == "network":
+        print(*network(arg))
+    elif command == "summary":
+        summary(arg)
+    elif command == "stop":
+        stop(arg)
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
