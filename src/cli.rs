@@ -92,21 +92,28 @@ pub enum Command {
         #[arg(long)]
         detailed_exitcode: bool,
     },
-    /// Make ECS match the files: register task definitions, create and update services.
+    /// Make ECS match the files: register task definitions, create and update services. Without
+    /// --once, keep doing it: react to file changes, put drift back every --interval, serve
+    /// /healthz, /readyz, /metrics and /status on --listen, stop cleanly on SIGTERM/SIGINT.
     Reconcile {
         /// Files, or directories searched recursively for *.yaml and *.yml.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
-        /// One pass, then exit: 0 when every group converged, 1 when any failed. (Required in
-        /// this version: the continuous loop is not built yet.)
-        #[arg(long, required = true)]
+        /// One pass, then exit: 0 when every group converged, 1 when any failed.
+        #[arg(long)]
         once: bool,
-        /// Plan and print, write nothing.
+        /// Plan and print (--once) or log (loop), write nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Groups (and AWS calls) in flight at once.
+        /// AWS calls in flight at once.
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
         concurrency: u16,
+        /// Loop: every group is reconciled at least this often (jittered ±10 %), e.g. 30s, 5m.
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, conflicts_with = "once")]
+        interval: std::time::Duration,
+        /// Loop: address of the HTTP endpoints.
+        #[arg(long, default_value = "127.0.0.1:9464", conflicts_with = "once")]
+        listen: std::net::SocketAddr,
     },
     /// Print the JSON Schema of DelegateGroup, for editors
     /// (`# yaml-language-server: $schema=...`) and linters.

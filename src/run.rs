@@ -5,8 +5,9 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use aws::{Connection, Engine, SdkEcs};
+use controller::{LoopConfig, Settings, Source, SourceError};
 use plan::{DesiredGroup, PlanOptions};
 use spec::LoadedGroup;
 
@@ -45,10 +46,26 @@ pub fn run(cli: Cli) -> ExitCode {
         } => block_on(plan(&cli.global, &paths, output, detailed_exitcode)),
         Command::Reconcile {
             paths,
-            once: _,
+            once: true,
             dry_run,
             concurrency,
+            ..
         } => block_on(reconcile(&cli.global, &paths, dry_run, concurrency.into())),
+        Command::Reconcile {
+            paths,
+            once: false,
+            dry_run,
+            concurrency,
+            interval,
+            listen,
+        } => block_on(reconcile_loop(
+            &cli.global,
+            paths,
+            dry_run,
+            concurrency.into(),
+            interval,
+            listen,
+        )),
     };
     match result {
         Ok(code) => code,
@@ -111,57 +128,49 @@ fn schema() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `key=value` label selectors; every one must match.
-fn parse_selectors(selectors: &[String]) -> anyhow::Result<Vec<(String, String)>> {
-    selectors
-        .iter()
-        .filter(|s| !s.is_empty())
-        .map(|s| match s.split_once('=') {
-            Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
-            _ => bail!("--selector {s:?}: expected KEY=VALUE"),
-        })
-        .collect()
-}
-
-/// Files -> selected, rendered groups and an engine over the SDK.
-async fn prepare(
-    global: &GlobalArgs,
-    paths: &[PathBuf],
-    concurrency: usize,
-) -> anyhow::Result<Option<(Vec<DesiredGroup>, Engine<SdkEcs>)>> {
-    let selectors = parse_selectors(&global.selector)?;
-    let Some(loaded) = load(paths) else {
-        return Ok(None);
-    };
+async fn sdk(global: &GlobalArgs) -> SdkEcs {
     let connection = Connection {
         region: global.region.clone(),
         profile: global.profile.clone(),
         endpoint_url: global.endpoint_url.clone(),
     };
-    let api = SdkEcs::new(aws::load_config(&connection).await);
-    let default_region = api.default_region();
-    let mut desired = Vec::new();
-    for loaded in loaded {
-        let labels = &loaded.group.metadata.labels;
-        if !selectors.iter().all(|(k, v)| labels.get(k) == Some(v)) {
-            continue;
-        }
-        let region = match (&loaded.group.spec.region, &default_region) {
-            (Some(region), _) | (None, Some(region)) => region.clone(),
-            (None, None) => bail!(
-                "{}: group {} has no spec.region and no default region is configured \
-                 (set --region or AWS_REGION)",
-                loaded.origin(),
-                loaded.group.metadata.name
-            ),
-        };
-        let origin = loaded.origin();
-        desired.push(DesiredGroup::new(loaded.group, &region).with_context(|| origin.clone())?);
-    }
-    let options = PlanOptions {
+    SdkEcs::new(aws::load_config(&connection).await)
+}
+
+fn plan_options(global: &GlobalArgs) -> PlanOptions {
+    PlanOptions {
         controller_id: global.controller_id.clone(),
+    }
+}
+
+/// Files -> selected, rendered groups and an engine over the SDK; `None` (problems printed)
+/// when the files are invalid.
+async fn prepare(
+    global: &GlobalArgs,
+    paths: &[PathBuf],
+    concurrency: usize,
+) -> anyhow::Result<Option<(Vec<DesiredGroup>, Engine<SdkEcs>)>> {
+    let api = sdk(global).await;
+    let source = Source::new(paths.to_vec(), &global.selector, api.default_region())?;
+    let desired = match source.load() {
+        Ok(desired) => desired,
+        Err(SourceError::Invalid(lines)) => {
+            for line in &lines {
+                eprintln!("{line}");
+            }
+            eprintln!(
+                "{} error{}; nothing was applied",
+                lines.len(),
+                plural(lines.len())
+            );
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
     };
-    Ok(Some((desired, Engine::new(api, options, concurrency))))
+    Ok(Some((
+        desired,
+        Engine::new(api, plan_options(global), concurrency),
+    )))
 }
 
 async fn plan(
@@ -241,4 +250,49 @@ async fn reconcile(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+async fn reconcile_loop(
+    global: &GlobalArgs,
+    paths: Vec<PathBuf>,
+    dry_run: bool,
+    concurrency: usize,
+    interval: std::time::Duration,
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<ExitCode> {
+    let api = sdk(global).await;
+    let source = Source::new(paths, &global.selector, api.default_region())?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let config = LoopConfig {
+        source,
+        settings: Settings {
+            interval,
+            dry_run,
+            ..Settings::default()
+        },
+        options: plan_options(global),
+        concurrency,
+    };
+    controller::serve_and_run(api, config, listener, shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGTERM (what ECS and Kubernetes send) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }

@@ -254,3 +254,109 @@ pub fn show(output: &Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     )
 }
+
+/// A plain HTTP/1.0 GET to 127.0.0.1:`port`: (status code, body).
+pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let code = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, b)| b.to_owned());
+    Ok((code, body))
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Polls `check` every 50 ms until it returns `Some` or `limit` passes.
+pub fn eventually<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check() {
+            return Some(value);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The controller running as a loop against a moto server; killed on drop.
+pub struct Loop {
+    /// The process.
+    pub child: Child,
+    /// Its HTTP port.
+    pub port: u16,
+    /// Where its stderr (the logs) goes.
+    pub log: PathBuf,
+}
+
+impl Loop {
+    /// Starts `reconcile` (no --once) with `args` after the subcommand's own.
+    pub fn start(moto: &Moto, args: &[&str]) -> Loop {
+        let port = free_port();
+        let log = moto.dir.join(format!("loop-{port}.log"));
+        let listen = format!("127.0.0.1:{port}");
+        let mut command = binary();
+        command
+            .args(["reconcile", "--listen", &listen])
+            .args(args)
+            .current_dir(&moto.dir)
+            .envs(moto.env())
+            .env_remove("AWS_PROFILE")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"));
+        let child = command.spawn().expect("the loop starts");
+        Loop { child, port, log }
+    }
+
+    /// GET on the loop's HTTP port.
+    pub fn get(&self, path: &str) -> (u16, String) {
+        http_get(self.port, path).unwrap_or((0, String::new()))
+    }
+
+    /// Waits until /readyz answers 200.
+    pub fn wait_ready(&self, limit: Duration) -> bool {
+        eventually(limit, || (self.get("/readyz").0 == 200).then_some(())).is_some()
+    }
+
+    /// The logs so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        eventually(limit, || self.child.try_wait().ok().flatten())
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -21,6 +21,17 @@ use tracing::{info, info_span, warn, Instrument};
 use crate::api::EcsApi;
 use crate::error::AwsError;
 
+/// Runs `futures` with at most `limit` in flight; results in completion order.
+///
+/// The futures are built before they are streamed: a stream that maps a borrowing closure is
+/// not provably `Send` for every lifetime, which a task spawned on the runtime requires.
+fn bounded<F: std::future::Future>(
+    futures: Vec<F>,
+    limit: usize,
+) -> impl futures::Stream<Item = F::Output> {
+    stream::iter(futures).buffer_unordered(limit)
+}
+
 /// DescribeServices takes at most 10 names.
 const DESCRIBE_SERVICES_BATCH: usize = 10;
 
@@ -65,12 +76,20 @@ impl<A: EcsApi> Engine<A> {
 
     /// Observes and plans every group; a group whose observation failed carries the error.
     pub async fn plan(&self, desired: &[DesiredGroup]) -> Plan {
+        self.observe_and_plan(desired).await.0
+    }
+
+    /// Observes and plans every group, and returns the observations too (for status).
+    pub async fn observe_and_plan(
+        &self,
+        desired: &[DesiredGroup],
+    ) -> (Plan, Vec<Result<ObservedGroup, AwsError>>) {
         let observed = self.observe(desired).await;
         let groups = desired
             .iter()
-            .zip(observed)
+            .zip(&observed)
             .map(|(d, o)| match o {
-                Ok(o) => plan_group(d, &o, &self.options),
+                Ok(o) => plan_group(d, o, &self.options),
                 Err(e) => GroupPlan {
                     group: d.name().into(),
                     cluster: d.cluster().into(),
@@ -80,7 +99,7 @@ impl<A: EcsApi> Engine<A> {
                 },
             })
             .collect();
-        Plan { groups }
+        (Plan { groups }, observed)
     }
 
     /// Reads the live state of every group, aligned with `desired`.
@@ -127,13 +146,17 @@ impl<A: EcsApi> Engine<A> {
             }
         }
         let latest_by_family = self.latest_revisions(desired, &lookups).await;
-        let found = stream::iter(revisions)
-            .map(|(i, tagged, arn)| async move {
-                (i, tagged, self.revision(&desired[i].region, &arn).await)
-            })
-            .buffer_unordered(self.concurrency)
-            .collect::<Vec<_>>()
-            .await;
+        let found = bounded(
+            (revisions)
+                .into_iter()
+                .map(|(i, tagged, arn)| async move {
+                    (i, tagged, self.revision(&desired[i].region, &arn).await)
+                })
+                .collect::<Vec<_>>(),
+            self.concurrency,
+        )
+        .collect::<Vec<_>>()
+        .await;
         for (i, tagged, revision) in found {
             match (revision, &mut results[i]) {
                 (Ok(r), Ok(o)) if tagged => o.tagged_task_definition = r,
@@ -179,14 +202,18 @@ impl<A: EcsApi> Engine<A> {
                     .collect::<Vec<_>>()
             })
             .collect();
-        let answers = stream::iter(batches)
-            .map(|(key, chunk)| async move {
-                let answer = self.api.describe_services(&key.0, &key.1, &chunk).await;
-                (key, answer)
-            })
-            .buffer_unordered(self.concurrency)
-            .collect::<Vec<_>>()
-            .await;
+        let answers = bounded(
+            (batches)
+                .into_iter()
+                .map(|(key, chunk)| async move {
+                    let answer = self.api.describe_services(&key.0, &key.1, &chunk).await;
+                    (key, answer)
+                })
+                .collect::<Vec<_>>(),
+            self.concurrency,
+        )
+        .collect::<Vec<_>>()
+        .await;
         let mut by_cluster: HashMap<
             (String, String),
             Result<HashMap<String, ObservedService>, AwsError>,
@@ -222,14 +249,18 @@ impl<A: EcsApi> Engine<A> {
             .collect();
         families.sort();
         families.dedup();
-        stream::iter(families)
-            .map(|(region, family)| async move {
-                let answer = self.api.describe_task_definition(&region, &family).await;
-                ((region, family), answer)
-            })
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await
+        bounded(
+            (families)
+                .into_iter()
+                .map(|(region, family)| async move {
+                    let answer = self.api.describe_task_definition(&region, &family).await;
+                    ((region, family), answer)
+                })
+                .collect::<Vec<_>>(),
+            self.concurrency,
+        )
+        .collect()
+        .await
     }
 
     /// A revision by ARN (or `family:revision`), from the cache when seen before.
@@ -273,7 +304,8 @@ impl<A: EcsApi> Engine<A> {
             Mutex::new(HashMap::new());
         let registrations = &registrations;
         let by_name: HashMap<&str, &DesiredGroup> = desired.iter().map(|d| (d.name(), d)).collect();
-        let mut outcomes: Vec<(usize, GroupOutcome)> = stream::iter(plan.groups.iter().enumerate())
+        let mut outcomes: Vec<(usize, GroupOutcome)> = bounded(
+            plan.groups.iter().enumerate()
             .map(|(i, group_plan)| {
                 let d = by_name.get(group_plan.group.as_str()).copied();
                 let span = info_span!("reconcile", group = %group_plan.group, cluster = %group_plan.cluster);
@@ -291,7 +323,9 @@ impl<A: EcsApi> Engine<A> {
                 }
                 .instrument(span)
             })
-            .buffer_unordered(self.concurrency)
+            .collect::<Vec<_>>(),
+            self.concurrency,
+        )
             .collect()
             .await;
         outcomes.sort_by_key(|(i, _)| *i);

@@ -6,8 +6,10 @@ pub mod desired;
 pub mod diff;
 pub mod observed;
 pub mod output;
+pub mod status;
 
 pub use action::{Action, FieldChange, GroupPlan, Plan, TaskDefinitionRef};
 pub use desired::DesiredGroup;
 pub use diff::{plan_group, task_definition_lookup_needed, PlanOptions};
 pub use observed::{ObservedDeployment, ObservedGroup, ObservedService, ObservedTaskDefinition};
+pub use status::{Condition, GroupStatus};

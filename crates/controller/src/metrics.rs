@@ -1,0 +1,105 @@
+//! The loop's metrics; the AWS call metrics live with the AWS boundary (`aws::metrics`).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// `result` label.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    /// success or error.
+    pub result: String,
+}
+
+/// `group` label.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GroupLabels {
+    /// Group name.
+    pub group: String,
+}
+
+/// Metrics of the reconcile loop.
+#[derive(Debug, Clone)]
+pub struct ControllerMetrics {
+    /// Group reconciles by result.
+    pub reconciles: Family<ResultLabels, Counter>,
+    /// Duration of a reconcile pass (a batch of groups observed together).
+    pub reconcile_duration: Histogram,
+    /// Tasks wanted per group.
+    pub desired_tasks: Family<GroupLabels, Gauge>,
+    /// Tasks running per group.
+    pub running_tasks: Family<GroupLabels, Gauge>,
+    /// Groups waiting in the queue.
+    pub queue_depth: Gauge,
+    /// Groups being reconciled.
+    pub in_flight: Gauge,
+    /// Loads of the files by result.
+    pub config_loads: Family<ResultLabels, Counter>,
+}
+
+impl Default for ControllerMetrics {
+    fn default() -> Self {
+        ControllerMetrics {
+            reconciles: Family::default(),
+            reconcile_duration: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
+            desired_tasks: Family::default(),
+            running_tasks: Family::default(),
+            queue_depth: Gauge::default(),
+            in_flight: Gauge::default(),
+            config_loads: Family::default(),
+        }
+    }
+}
+
+impl ControllerMetrics {
+    /// Registers the metrics in `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "reconciles",
+            "Group reconciles by result (success, error)",
+            self.reconciles.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Duration of a reconcile pass over a batch of groups",
+            self.reconcile_duration.clone(),
+        );
+        registry.register(
+            "desired_tasks",
+            "Delegate tasks wanted, per group",
+            self.desired_tasks.clone(),
+        );
+        registry.register(
+            "running_tasks",
+            "Delegate tasks running as ECS last reported, per group",
+            self.running_tasks.clone(),
+        );
+        registry.register(
+            "queue_depth",
+            "Groups waiting to be reconciled",
+            self.queue_depth.clone(),
+        );
+        registry.register(
+            "in_flight",
+            "Groups being reconciled",
+            self.in_flight.clone(),
+        );
+        registry.register(
+            "config_loads",
+            "Loads of the DelegateGroup files by result (success, error)",
+            self.config_loads.clone(),
+        );
+    }
+
+    /// Counts a result.
+    pub fn result(family: &Family<ResultLabels, Counter>, ok: bool) {
+        family
+            .get_or_create(&ResultLabels {
+                result: if ok { "success" } else { "error" }.into(),
+            })
+            .inc();
+    }
+}

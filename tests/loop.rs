@@ -1,0 +1,238 @@
+//! `reconcile` as a loop, end to end against moto: file changes, drift, bad edits, HTTP,
+//! JSON logs, SIGTERM.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_ecs::types::ServiceField;
+use support::{eventually, group_yaml, Loop, Moto};
+
+fn desired_count(moto: &Moto, cluster: &str, name: &str) -> Option<i32> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let out = moto
+            .ecs()
+            .await
+            .describe_services()
+            .cluster(cluster)
+            .services(name)
+            .include(ServiceField::Tags)
+            .send()
+            .await
+            .ok()?;
+        out.services()
+            .iter()
+            .find(|s| s.status() == Some("ACTIVE"))
+            .map(|s| s.desired_count())
+    })
+}
+
+fn create_cluster(moto: &Moto, name: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        moto.ecs()
+            .await
+            .create_cluster()
+            .cluster_name(name)
+            .send()
+            .await
+            .unwrap()
+    });
+}
+
+const LIMIT: Duration = Duration::from_secs(15);
+
+#[test]
+fn file_changes_new_files_and_drift_reach_ecs_and_http_answers() {
+    let moto = Moto::start();
+    create_cluster(&moto, "c1");
+    moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
+    // A long interval: anything that happens quickly below is the watch, not the resync.
+    let mut looping = Loop::start(
+        &moto,
+        &["groups", "--interval", "300s", "--log-format", "json", "-v"],
+    );
+    assert!(looping.wait_ready(LIMIT), "not ready: {}", looping.logs());
+    assert_eq!(looping.get("/healthz"), (200, "ok\n".into()));
+    assert_eq!(desired_count(&moto, "c1", "a"), Some(2));
+
+    // A file change reaches ECS.
+    let edited = Instant::now();
+    moto.write(
+        "groups/a.yaml",
+        &group_yaml("a", "c1", "").replace("count: 2", "count: 3"),
+    );
+    eventually(LIMIT, || {
+        (desired_count(&moto, "c1", "a") == Some(3)).then_some(())
+    })
+    .expect("the edit reached ECS");
+    eprintln!("file change -> ECS: {:?}", edited.elapsed());
+
+    // A new file is picked up.
+    moto.write("groups/b.yaml", &group_yaml("b", "c1", ""));
+    eventually(LIMIT, || desired_count(&moto, "c1", "b")).expect("the new group was created");
+
+    // HTTP.
+    let (code, body) = looping.get("/status");
+    assert_eq!(code, 200);
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let names: Vec<_> = status["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!(status["groups"][0]["desired"], 3);
+    assert_eq!(status["groups"][0]["cluster"], "c1");
+    assert_eq!(status["groups"][0]["mode"], "service");
+    assert!(status["groups"][0]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["type"] == "Ready"));
+    let (code, metrics) = looping.get("/metrics");
+    assert_eq!(code, 200);
+    for needle in [
+        "ecs_delegate_controller_reconciles_total{result=\"success\"}",
+        "ecs_delegate_controller_reconcile_duration_seconds_bucket",
+        "ecs_delegate_controller_aws_calls_total{operation=\"DescribeServices\",outcome=\"ok\"}",
+        "ecs_delegate_controller_aws_calls_total{operation=\"CreateService\",outcome=\"ok\"}",
+        "ecs_delegate_controller_aws_throttles_total",
+        "ecs_delegate_controller_desired_tasks{group=\"a\"} 3",
+        "ecs_delegate_controller_running_tasks{group=\"a\"}",
+        "ecs_delegate_controller_queue_depth",
+    ] {
+        assert!(
+            metrics.contains(needle),
+            "{needle} missing from:\n{metrics}"
+        );
+    }
+
+    // JSON logs name the group.
+    let logs = looping.logs();
+    let named = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .any(|l| l["span"]["group"] == "a" || l["group"] == "a");
+    assert!(named, "no JSON log line names group a:\n{logs}");
+
+    // SIGTERM: exit 0 within 10 s.
+    looping.terminate();
+    let exit = looping
+        .wait_exit(Duration::from_secs(10))
+        .expect("exited within 10 s");
+    assert!(exit.success(), "{exit:?}\n{}", looping.logs());
+}
+
+#[test]
+fn drift_is_put_back_within_the_interval() {
+    let moto = Moto::start();
+    create_cluster(&moto, "c1");
+    moto.write("a.yaml", &group_yaml("a", "c1", ""));
+    let looping = Loop::start(&moto, &["a.yaml", "--interval", "1s"]);
+    assert!(looping.wait_ready(LIMIT), "{}", looping.logs());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        moto.ecs()
+            .await
+            .update_service()
+            .cluster("c1")
+            .service("a")
+            .desired_count(7)
+            .send()
+            .await
+            .unwrap();
+    });
+    assert_eq!(desired_count(&moto, "c1", "a"), Some(7));
+    eventually(Duration::from_secs(10), || {
+        (desired_count(&moto, "c1", "a") == Some(2)).then_some(())
+    })
+    .expect("the count changed by hand was put back");
+}
+
+#[test]
+fn a_broken_file_changes_nothing_and_the_fix_applies() {
+    let moto = Moto::start();
+    create_cluster(&moto, "c1");
+    moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
+    let mut looping = Loop::start(&moto, &["groups", "--interval", "300s"]);
+    assert!(looping.wait_ready(LIMIT), "{}", looping.logs());
+
+    moto.reset_calls();
+    moto.write(
+        "groups/a.yaml",
+        &group_yaml("a", "c1", "").replace("count: 2", "count: [oops"),
+    );
+    let status = eventually(LIMIT, || {
+        let (_, body) = looping.get("/status");
+        let status: serde_json::Value = serde_json::from_str(&body).ok()?;
+        status.get("configErrors").is_some().then_some(status)
+    })
+    .expect("the bad edit is reported on /status");
+    assert!(
+        status["configErrors"][0]
+            .as_str()
+            .unwrap()
+            .contains("groups/a.yaml:"),
+        "{status}"
+    );
+    let stalled = status["groups"][0]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["type"] == "Stalled" && c["status"] == "True" && c["reason"] == "ConfigError");
+    assert!(stalled, "{status}");
+    assert!(looping.child.try_wait().unwrap().is_none(), "still running");
+    assert_eq!(
+        moto.writes(),
+        Vec::<String>::new(),
+        "nothing changed in ECS"
+    );
+    assert!(looping.logs().contains("invalid DelegateGroup files"));
+
+    moto.write(
+        "groups/a.yaml",
+        &group_yaml("a", "c1", "").replace("count: 2", "count: 4"),
+    );
+    eventually(LIMIT, || {
+        (desired_count(&moto, "c1", "a") == Some(4)).then_some(())
+    })
+    .expect("the fix applied");
+    let (_, body) = looping.get("/status");
+    assert!(!body.contains("configErrors"), "{body}");
+    looping.terminate();
+    assert!(looping
+        .wait_exit(Duration::from_secs(10))
+        .unwrap()
+        .success());
+}
+
+#[test]
+fn readyz_waits_for_valid_files() {
+    let moto = Moto::start();
+    moto.write("groups/a.yaml", "apiVersion: nope\n");
+    let looping = Loop::start(&moto, &["groups", "--interval", "300s"]);
+    let answered = eventually(LIMIT, || {
+        let (code, body) = looping.get("/readyz");
+        (code != 0).then_some((code, body))
+    })
+    .expect("HTTP answers");
+    assert_eq!(answered.0, 503);
+    assert!(
+        answered.1.contains("no valid configuration"),
+        "{answered:?}"
+    );
+    assert_eq!(looping.get("/healthz").0, 200, "alive, though not ready");
+}
