@@ -4,12 +4,17 @@ Run with the project virtualenv's Python: `make bench` (or `.venv/bin/python ben
 Prints one table and writes it, with the date and the machine, to bench/RESULTS.md.
 Measures:
   - converged pass over N=1000 service-mode groups in one cluster: ECS calls vs ceil(N/10)
+  - the loop: file change -> first ECS write, p50/p95 over 20 edits
+  - the loop: resident memory after 10 passes over the 1000 groups
   - cold converge of 200 groups: wall and CPU time of the controller beside a sequential boto3
     script making the same calls (DescribeServices by 10, DescribeTaskDefinition,
     RegisterTaskDefinition, CreateService per group) against the same endpoint, and the ratio
 """
 
 import datetime
+import signal
+import statistics
+import urllib.request
 import json
 import math
 import os
@@ -74,6 +79,97 @@ def run_controller(binary, env, *args):
     if out.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
     return wall, cpu, out.stdout
+
+
+def free_port():
+    return localecs.free_port()
+
+
+def http_get(port, path):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as r:
+            return r.status, r.read().decode()
+    except OSError as e:
+        return getattr(e, "code", 0), ""
+
+
+def start_loop(binary, env, directory, interval):
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "reconcile", directory, "--interval", interval, "--listen", f"127.0.0.1:{port}"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    while http_get(port, "/readyz")[0] != 200:
+        if time.time() > deadline or proc.poll() is not None:
+            raise SystemExit("the loop did not become ready")
+        time.sleep(0.05)
+    return proc, port
+
+
+def stop_loop(proc):
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+def edit_latency(binary, env, work, recording, edits=20):
+    """File change -> the first ECS write it causes, as moto records it."""
+    directory = os.path.join(work, "latency")
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, "g.yaml")
+    with open(path, "w") as f:
+        f.write(GROUP.format(name="latency", cluster="bench", account=ACCOUNT))
+    proc, _ = start_loop(binary, env, directory, "300s")
+    samples = []
+    try:
+        for i in range(edits):
+            before = len(recorded_calls(recording))
+            text = GROUP.format(name="latency", cluster="bench", account=ACCOUNT).replace(
+                "count: 1", f"count: {2 + i % 3}"
+            )
+            start = time.perf_counter()
+            with open(path, "w") as f:
+                f.write(text)
+            while True:
+                calls = recorded_calls(recording)[before:]
+                if "UpdateService" in calls:
+                    samples.append(time.perf_counter() - start)
+                    break
+                if time.perf_counter() - start > 30:
+                    raise SystemExit("an edit did not reach ECS within 30 s")
+                time.sleep(0.005)
+            time.sleep(0.2)
+    finally:
+        stop_loop(proc)
+    samples.sort()
+    return statistics.median(samples), samples[max(0, math.ceil(0.95 * len(samples)) - 1)]
+
+
+def metric(port, name):
+    _, text = http_get(port, "/metrics")
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def loop_memory(binary, env, directory, passes=10):
+    proc, port = start_loop(binary, env, directory, "1s")
+    try:
+        deadline = time.time() + 300
+        while metric(port, "ecs_delegate_controller_reconcile_duration_seconds_count") < passes:
+            if time.time() > deadline:
+                raise SystemExit("the loop did not make 10 passes")
+            time.sleep(0.2)
+        with open(f"/proc/{proc.pid}/status") as f:
+            rss = next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+        done = metric(port, "ecs_delegate_controller_reconcile_duration_seconds_count")
+    finally:
+        stop_loop(proc)
+    return rss / 1024, done
 
 
 def boto3_cold_converge(url, cluster, n):
@@ -187,6 +283,12 @@ def main():
         assert f"0 changed, {n} in sync" in out, out
         rows.append((f"converged pass, N={n}: ECS calls (bound ceil(N/10)+5 = {bound + 5})", str(len(calls)), ", ".join(f"{k} {v}" for k, v in kinds.items())))
         rows.append((f"converged pass, N={n}: wall / CPU", f"{wall:.2f} s / {cpu:.2f} s", ""))
+
+        # The loop.
+        p50, p95 = edit_latency(binary, env, work, recording)
+        rows.append(("loop: file change -> first ECS write, 20 edits", f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms", "goal p50 < 1 s"))
+        rss, passes = loop_memory(binary, env, many)
+        rows.append((f"loop: resident memory after {passes:.0f} passes over {n} groups", f"{rss:.1f} MiB", "goal < 30 MB"))
         ok = len(calls) <= bound + 5
     finally:
         proc.terminate()

@@ -58,7 +58,7 @@ pub fn run(cli: Cli) -> ExitCode {
             concurrency,
             interval,
             listen,
-        } => block_on(reconcile_loop(
+        } => block_on_current_thread(reconcile_loop(
             &cli.global,
             paths,
             dry_run,
@@ -80,6 +80,18 @@ fn block_on<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(
     future: F,
 ) -> anyhow::Result<ExitCode> {
     tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(future)
+}
+
+/// The loop runs on one thread: its work is waiting on AWS, and one thread keeps one malloc
+/// arena, which keeps the resident memory of a long-running sidecar small and flat.
+fn block_on_current_thread<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(
+    future: F,
+) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?

@@ -5,6 +5,7 @@
 //! service tags do not already prove convergence, and revisions (immutable) are cached by ARN for
 //! the life of the engine.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -20,6 +21,11 @@ use tracing::{info, info_span, warn, Instrument};
 
 use crate::api::EcsApi;
 use crate::error::AwsError;
+
+/// Groups as plain references, whatever the caller holds them in (values, `Arc`s).
+fn borrowed<G: Borrow<DesiredGroup>>(desired: &[G]) -> Vec<&DesiredGroup> {
+    desired.iter().map(Borrow::borrow).collect()
+}
 
 /// Runs `futures` with at most `limit` in flight; results in completion order.
 ///
@@ -75,16 +81,17 @@ impl<A: EcsApi> Engine<A> {
     }
 
     /// Observes and plans every group; a group whose observation failed carries the error.
-    pub async fn plan(&self, desired: &[DesiredGroup]) -> Plan {
+    pub async fn plan<G: Borrow<DesiredGroup> + Sync>(&self, desired: &[G]) -> Plan {
         self.observe_and_plan(desired).await.0
     }
 
     /// Observes and plans every group, and returns the observations too (for status).
-    pub async fn observe_and_plan(
+    pub async fn observe_and_plan<G: Borrow<DesiredGroup> + Sync>(
         &self,
-        desired: &[DesiredGroup],
+        desired: &[G],
     ) -> (Plan, Vec<Result<ObservedGroup, AwsError>>) {
-        let observed = self.observe(desired).await;
+        let desired = borrowed(desired);
+        let observed = self.observe(&desired).await;
         let groups = desired
             .iter()
             .zip(&observed)
@@ -103,7 +110,11 @@ impl<A: EcsApi> Engine<A> {
     }
 
     /// Reads the live state of every group, aligned with `desired`.
-    pub async fn observe(&self, desired: &[DesiredGroup]) -> Vec<Result<ObservedGroup, AwsError>> {
+    pub async fn observe<G: Borrow<DesiredGroup> + Sync>(
+        &self,
+        desired: &[G],
+    ) -> Vec<Result<ObservedGroup, AwsError>> {
+        let desired = &borrowed(desired)[..];
         let services = self.describe_services(desired).await;
         let mut results: Vec<Result<ObservedGroup, AwsError>> = desired
             .iter()
@@ -183,7 +194,7 @@ impl<A: EcsApi> Engine<A> {
     /// DescribeServices, batched by 10 per (region, cluster); name -> service.
     async fn describe_services(
         &self,
-        desired: &[DesiredGroup],
+        desired: &[&DesiredGroup],
     ) -> HashMap<(String, String), Result<HashMap<String, ObservedService>, AwsError>> {
         let mut names: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
         for d in desired.iter().filter(|d| d.mode() == Mode::Service) {
@@ -240,7 +251,7 @@ impl<A: EcsApi> Engine<A> {
     /// The latest ACTIVE revision of each family looked up, once per (region, family).
     async fn latest_revisions(
         &self,
-        desired: &[DesiredGroup],
+        desired: &[&DesiredGroup],
         lookups: &[(usize, String)],
     ) -> HashMap<(String, String), Result<Option<ObservedTaskDefinition>, AwsError>> {
         let mut families: Vec<(String, String)> = lookups
@@ -299,11 +310,18 @@ impl<A: EcsApi> Engine<A> {
 
     /// Carries out `plan`; groups in parallel (bounded), failures isolated per group. Groups with
     /// identical task definition documents share one registration.
-    pub async fn apply(&self, desired: &[DesiredGroup], plan: &Plan) -> Vec<GroupOutcome> {
+    pub async fn apply<G: Borrow<DesiredGroup> + Sync>(
+        &self,
+        desired: &[G],
+        plan: &Plan,
+    ) -> Vec<GroupOutcome> {
         let registrations: Mutex<HashMap<(String, String), SharedRegistration>> =
             Mutex::new(HashMap::new());
         let registrations = &registrations;
-        let by_name: HashMap<&str, &DesiredGroup> = desired.iter().map(|d| (d.name(), d)).collect();
+        let by_name: HashMap<&str, &DesiredGroup> = desired
+            .iter()
+            .map(|d| (d.borrow().name(), d.borrow()))
+            .collect();
         let mut outcomes: Vec<(usize, GroupOutcome)> = bounded(
             plan.groups.iter().enumerate()
             .map(|(i, group_plan)| {

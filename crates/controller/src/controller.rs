@@ -65,7 +65,7 @@ impl Default for Settings {
 
 /// The result of one pass, handed back to the loop.
 struct PassResult {
-    groups: Vec<DesiredGroup>,
+    groups: Vec<Arc<DesiredGroup>>,
     plan: Plan,
     observed: Vec<Result<ObservedGroup, AwsError>>,
     outcomes: Option<Vec<GroupOutcome>>,
@@ -111,7 +111,7 @@ impl<A: EcsApi + 'static> Controller<A> {
             }
         };
         let mut queue = WorkQueue::new(self.settings.backoff);
-        let mut desired: BTreeMap<String, DesiredGroup> = BTreeMap::new();
+        let mut desired: BTreeMap<String, Arc<DesiredGroup>> = BTreeMap::new();
         let mut passes: JoinSet<PassResult> = JoinSet::new();
         self.reload(&mut desired, &mut queue, true);
         let mut next_resync = Instant::now() + self.jittered_interval();
@@ -174,13 +174,15 @@ impl<A: EcsApi + 'static> Controller<A> {
     /// are reported, and (with `all`) the last good groups are still reconciled.
     fn reload(
         &self,
-        desired: &mut BTreeMap<String, DesiredGroup>,
+        desired: &mut BTreeMap<String, Arc<DesiredGroup>>,
         queue: &mut WorkQueue,
         all: bool,
     ) {
         let now = Instant::now();
         match self.source.load_map() {
             Ok(new) => {
+                let new: BTreeMap<String, Arc<DesiredGroup>> =
+                    new.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
                 ControllerMetrics::result(&self.metrics.config_loads, true);
                 let mut status = write(&self.status);
                 if !status.config_errors.is_empty() {
@@ -199,7 +201,7 @@ impl<A: EcsApi + 'static> Controller<A> {
                     self.metrics.running_tasks.remove(&labels);
                 }
                 for (name, group) in &new {
-                    if all || desired.get(name) != Some(group) {
+                    if all || desired.get(name).map(|d| &**d) != Some(&**group) {
                         queue.add(name, now);
                     }
                     if !status.config_loaded || !desired.contains_key(name) {
@@ -237,14 +239,14 @@ impl<A: EcsApi + 'static> Controller<A> {
     fn start_pass(
         &self,
         names: Vec<String>,
-        desired: &BTreeMap<String, DesiredGroup>,
+        desired: &BTreeMap<String, Arc<DesiredGroup>>,
         queue: &mut WorkQueue,
         passes: &mut JoinSet<PassResult>,
     ) {
         let mut groups = Vec::new();
         for name in names {
             match desired.get(&name) {
-                Some(group) => groups.push(group.clone()),
+                Some(group) => groups.push(Arc::clone(group)),
                 None => {
                     queue.done(&name, Outcome::Success(None), Instant::now());
                 }
@@ -276,7 +278,7 @@ impl<A: EcsApi + 'static> Controller<A> {
     fn finish(
         &self,
         result: PassResult,
-        desired: &BTreeMap<String, DesiredGroup>,
+        desired: &BTreeMap<String, Arc<DesiredGroup>>,
         queue: &mut WorkQueue,
     ) {
         self.metrics
