@@ -238,7 +238,9 @@ def main():
     binary = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/release/ecs-delegate-controller")
     work = tempfile.mkdtemp(prefix="edc-bench-")
     recording = os.path.join(work, "recording.jsonl")
-    proc, url = localecs.start(work, record=recording)
+    # Every bench group runs 1 task: services created run it at once, so a converged fleet is
+    # steady (a real scheduler's end state) and the converged pass needs no task calls.
+    proc, url = localecs.start(work, record=recording, running=1)
     try:
         env = dict(os.environ)
         env.update(
@@ -249,6 +251,7 @@ def main():
             AWS_EC2_METADATA_DISABLED="true",
         )
         env.pop("AWS_PROFILE", None)
+        localecs.create_roles(url, ("ecsTaskExecutionRole",))
         ecs = localecs.client("ecs", url)
         for cluster in ("bench", "cold", "cold-boto"):
             ecs.create_cluster(clusterName=cluster)

@@ -37,13 +37,17 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start(directory, record=None):
+def start(directory, record=None, running=None):
+    """Starts moto. `running`: services run that many tasks at once (a scheduler that placed
+    everything); otherwise moto's services never run tasks."""
     os.makedirs(directory, exist_ok=True)
     port = free_port()
     env = dict(os.environ)
     if record:
         env["MOTO_ENABLE_RECORDING"] = "true"
         env["MOTO_RECORDER_FILEPATH"] = record
+    if running is not None:
+        env["MOTO_ECS_SERVICE_RUNNING"] = str(running)
     server = os.path.join(os.path.dirname(sys.executable), "moto_server")
     log = open(os.path.join(directory, "moto.log"), "w")
     proc = subprocess.Popen(
@@ -59,6 +63,16 @@ def start(directory, record=None):
             if time.time() > deadline or proc.poll() is not None:
                 raise SystemExit(f"moto did not start; see {directory}/moto.log")
             time.sleep(0.1)
+    # Standalone tasks stay RUNNING instead of advancing a state on every DescribeTasks.
+    urllib.request.urlopen(
+        urllib.request.Request(
+            url + "/moto-api/state-manager/set-transition",
+            data=json.dumps(
+                {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1000000}}
+            ).encode(),
+            method="POST",
+        )
+    ).read()
     with open(os.path.join(directory, "url"), "w") as f:
         f.write(url)
     with open(os.path.join(directory, "pid"), "w") as f:
@@ -83,15 +97,31 @@ def network(url):
     return subnet, group
 
 
+def create_roles(url, names=("ecsTaskExecutionRole", "delegate-task-role")):
+    iam = client("iam", url)
+    for role in names:
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(TRUST))
+        print(f"  IAM role      {role} (trusts ecs-tasks.amazonaws.com)")
+
+
+def register_instance(url, cluster):
+    """An EC2 instance in moto's EC2, registered as a container instance (4096 CPU, 7482 MiB)."""
+    ec2, ecs = client("ec2", url), client("ecs", url)
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]
+    document = json.dumps({"instanceId": instance["InstanceId"], "region": REGION})
+    ecs.register_container_instance(cluster=cluster, instanceIdentityDocument=document)
+    return instance["InstanceId"]
+
+
 def demo_setup(url):
     ecs = client("ecs", url)
     for cluster in ("delegates", "delegates-fargate"):
         ecs.create_cluster(clusterName=cluster)
         print(f"  cluster       {cluster}")
-    iam = client("iam", url)
-    for role in ("ecsTaskExecutionRole", "delegate-task-role"):
-        iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(TRUST))
-        print(f"  IAM role      {role} (trusts ecs-tasks.amazonaws.com)")
+    instance = register_instance(url, "delegates")
+    print(f"  container instance {instance} in delegates (for the standalone tasks)")
+    create_roles(url)
     sm = client("secretsmanager", url)
     for name in ("delegate-token", "firstgen-account-secret"):
         arn = sm.create_secret(Name=name, SecretString="not-a-real-token")["ARN"]

@@ -69,6 +69,15 @@ pub enum PlanFormat {
     Markdown,
 }
 
+/// Status output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    /// One line per group.
+    Table,
+    /// `{"groups":[{"name","cluster","mode","desired","running","pending","taskDefinition","inSync","conditions":[...]}]}`.
+    Json,
+}
+
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -108,12 +117,29 @@ pub enum Command {
         /// AWS calls in flight at once.
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
         concurrency: u16,
+        /// With --once: then wait this long (e.g. 10m) until every group is Ready: services run
+        /// their count in one completed deployment, tasks mode runs its count on the desired
+        /// revision. A failed or rolled-back deployment ends the wait at once. Exit 1 on either,
+        /// naming each group that is not ready and why.
+        #[arg(long, value_parser = humantime::parse_duration, requires = "once", value_name = "DURATION")]
+        wait: Option<std::time::Duration>,
         /// Loop: every group is reconciled at least this often (jittered ±10 %), e.g. 30s, 5m.
         #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, conflicts_with = "once")]
         interval: std::time::Duration,
         /// Loop: address of the HTTP endpoints.
         #[arg(long, default_value = "127.0.0.1:9464", conflicts_with = "once")]
         listen: std::net::SocketAddr,
+    },
+    /// Show each group's delegates: desired, running and pending tasks, task definition, whether
+    /// the files and ECS agree, and conditions (Ready, Progressing, Degraded, Stalled) with
+    /// reasons. Reads only.
+    Status {
+        /// Files, or directories searched recursively for *.yaml and *.yml.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Output format.
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = StatusFormat::Table)]
+        output: StatusFormat,
     },
     /// Print the JSON Schema of DelegateGroup, for editors
     /// (`# yaml-language-server: $schema=...`) and linters.

@@ -2,6 +2,7 @@
 
 mod cli;
 mod run;
+mod wait;
 
 fn main() -> std::process::ExitCode {
     cli::Cli::parse_and_run()

@@ -11,7 +11,7 @@ use controller::{LoopConfig, Settings, Source, SourceError};
 use plan::{DesiredGroup, PlanOptions};
 use spec::LoadedGroup;
 
-use crate::cli::{Cli, Command, GlobalArgs, LogFormat, PlanFormat};
+use crate::cli::{Cli, Command, GlobalArgs, LogFormat, PlanFormat, StatusFormat};
 
 /// Exit code 2: `plan --detailed-exitcode` found changes.
 const EXIT_CHANGES: u8 = 2;
@@ -49,8 +49,16 @@ pub fn run(cli: Cli) -> ExitCode {
             once: true,
             dry_run,
             concurrency,
+            wait,
             ..
-        } => block_on(reconcile(&cli.global, &paths, dry_run, concurrency.into())),
+        } => block_on(reconcile(
+            &cli.global,
+            &paths,
+            dry_run,
+            concurrency.into(),
+            wait,
+        )),
+        Command::Status { paths, output } => block_on(status(&cli.global, &paths, output)),
         Command::Reconcile {
             paths,
             once: false,
@@ -58,6 +66,7 @@ pub fn run(cli: Cli) -> ExitCode {
             concurrency,
             interval,
             listen,
+            ..
         } => block_on_current_thread(reconcile_loop(
             &cli.global,
             paths,
@@ -215,6 +224,7 @@ async fn reconcile(
     paths: &[PathBuf],
     dry_run: bool,
     concurrency: usize,
+    wait: Option<std::time::Duration>,
 ) -> anyhow::Result<ExitCode> {
     let Some((desired, engine)) = prepare(global, paths, concurrency).await? else {
         return Ok(ExitCode::FAILURE);
@@ -257,11 +267,36 @@ async fn reconcile(
         plural(total),
         total - changed - failed
     )?;
-    Ok(if failed > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    if failed > 0 {
+        return Ok(ExitCode::FAILURE);
+    }
+    match wait {
+        Some(limit) => {
+            drop(out);
+            crate::wait::wait_ready(&engine, &desired, limit).await
+        }
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+async fn status(
+    global: &GlobalArgs,
+    paths: &[PathBuf],
+    output: StatusFormat,
+) -> anyhow::Result<ExitCode> {
+    let Some((desired, engine)) = prepare(global, paths, 8).await? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let (plan, observed) = engine.observe_and_plan(&desired).await;
+    let statuses = aws::statuses(&desired, &plan, &observed, None);
+    let text = match output {
+        StatusFormat::Json => {
+            serde_json::to_string_pretty(&serde_json::json!({ "groups": statuses }))? + "\n"
+        }
+        StatusFormat::Table => crate::wait::table(&statuses),
+    };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn reconcile_loop(

@@ -99,14 +99,14 @@ async fn three_shapes(moto: &Moto) {
     moto.write(
         "groups/firstgen.yaml",
         &group_yaml("firstgen", "c1", "  profile: Primary\n")
-            .replace("    image:", "    flavor: firstgen\n    image:")
-            .replace("count: 2", "count: 1"),
+            .replace("    image:", "    flavor: firstgen\n    image:"),
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cold_converge_creates_every_shape_then_a_second_pass_writes_nothing() {
-    let moto = Moto::start();
+    // Services run their 2 tasks at once: the fleet is steady, so a pass needs no task calls.
+    let moto = Moto::start_steady(2);
     three_shapes(&moto).await;
     let (subnet, group) = moto.default_network().await;
 
@@ -186,7 +186,7 @@ async fn cold_converge_creates_every_shape_then_a_second_pass_writes_nothing() {
 
     // FirstGen: its own variables and token name.
     let firstgen = service(&moto, "c1", "firstgen").await;
-    assert_eq!(firstgen.desired_count(), 1);
+    assert_eq!(firstgen.desired_count(), 2);
     let (td, _) = task_definition(&moto, firstgen.task_definition().unwrap()).await;
     let vars = env(&td);
     assert_eq!(vars["DELEGATE_TYPE"], "ECS");

@@ -40,9 +40,24 @@ pub struct Moto {
     pub dir: PathBuf,
 }
 
+/// The trust policy of a role ECS tasks may assume.
+pub const ECS_TASKS_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
 impl Moto {
-    /// Starts a server and waits until it answers.
+    /// Starts a server with an account holding the roles the group fixtures name
+    /// (`ecsTaskExecutionRole`, `delegate-task`). Services never run tasks, as moto's scheduler
+    /// does not exist; standalone tasks stay RUNNING until stopped.
     pub fn start() -> Moto {
+        Moto::start_with(&[])
+    }
+
+    /// As `start`, but every service created runs `running` tasks in a completed deployment at
+    /// once: a scheduler that placed everything (use with groups of that count).
+    pub fn start_steady(running: u32) -> Moto {
+        Moto::start_with(&[("MOTO_ECS_SERVICE_RUNNING", running.to_string())])
+    }
+
+    fn start_with(env: &[(&str, String)]) -> Moto {
         let moto_server = venv().join("bin/moto_server");
         assert!(
             moto_server.exists(),
@@ -60,6 +75,7 @@ impl Moto {
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_ENABLE_RECORDING", "true")
             .env("MOTO_RECORDER_FILEPATH", &recording)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -76,7 +92,53 @@ impl Moto {
             assert!(Instant::now() < deadline, "moto did not start");
             std::thread::sleep(Duration::from_millis(100));
         }
+        // Keep tasks RUNNING instead of advancing a state on every DescribeTasks.
+        moto.http(
+            "POST",
+            "/moto-api/state-manager/set-transition",
+            r#"{"model_name":"ecs::task","transition":{"progression":"manual","times":1000000}}"#,
+        )
+        .expect("set the task transition");
+        for role in ["ecsTaskExecutionRole", "delegate-task"] {
+            moto.create_role(role, ECS_TASKS_TRUST);
+        }
+        moto.reset_calls();
         moto
+    }
+
+    /// Creates an IAM role with a trust policy (IAM's query API, as any SDK sends it).
+    pub fn create_role(&self, name: &str, trust_policy: &str) {
+        let body = format!(
+            "Action=CreateRole&Version=2010-05-08&RoleName={}&AssumeRolePolicyDocument={}",
+            form_encode(name),
+            form_encode(trust_policy)
+        );
+        let response = self.query("iam", &body);
+        assert!(
+            response.contains("<CreateRoleResult>"),
+            "CreateRole failed: {response}"
+        );
+    }
+
+    /// Registers an EC2 container instance in `cluster` (an instance from moto's EC2 first);
+    /// moto gives each 4096 CPU units and 7482 MiB.
+    pub fn register_container_instance(&self, cluster: &str) {
+        let python = venv().join("bin/python");
+        let script = r#"
+import json, sys, boto3
+url, cluster = sys.argv[1], sys.argv[2]
+kw = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+ec2, ecs = boto3.client("ec2", **kw), boto3.client("ecs", **kw)
+image = ec2.describe_images()["Images"][0]["ImageId"]
+instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]
+doc = json.dumps({"instanceId": instance["InstanceId"], "region": "us-east-1"})
+ecs.register_container_instance(cluster=cluster, instanceIdentityDocument=doc)
+"#;
+        let status = Command::new(python)
+            .args(["-c", script, &self.url, cluster])
+            .status()
+            .expect("python runs");
+        assert!(status.success(), "registering a container instance failed");
     }
 
     /// A minimal HTTP/1.0 request to the server; the response body.
@@ -90,7 +152,8 @@ impl Moto {
         )?;
         let mut response = String::new();
         stream.read_to_string(&mut response)?;
-        if !response.starts_with("HTTP/1.0 200") && !response.starts_with("HTTP/1.1 200") {
+        let code = response.split_whitespace().nth(1).unwrap_or("");
+        if !code.starts_with('2') {
             return Err(std::io::Error::other(response));
         }
         Ok(response
@@ -195,8 +258,15 @@ impl Moto {
     }
 
     fn ec2_query(&self, query: &str) -> String {
+        self.query("ec2", query)
+    }
+
+    /// A POST to a query-protocol service (moto routes by the credential scope).
+    fn query(&self, service: &str, query: &str) -> String {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        let auth = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=x";
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=x"
+        );
         write!(
             stream,
             "POST / HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: {auth}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{query}",
@@ -207,6 +277,19 @@ impl Moto {
         stream.read_to_string(&mut response).expect("read");
         response
     }
+}
+
+/// `application/x-www-form-urlencoded` encoding of a value.
+pub fn form_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn between(text: &str, start: &str, end: &str) -> String {

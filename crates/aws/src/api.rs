@@ -2,8 +2,8 @@
 //! The SDK implementation (`sdk`) is tested end to end; the engine is tested with `fake`.
 
 use async_trait::async_trait;
-use plan::{ObservedService, ObservedTaskDefinition};
-use spec::document::{ServiceDocument, Tag, TaskDefinitionDocument};
+use plan::{InstanceCapacity, ObservedService, ObservedTask, ObservedTaskDefinition};
+use spec::document::{RunTaskDocument, ServiceDocument, Tag, TaskDefinitionDocument};
 
 use crate::error::Result;
 
@@ -54,4 +54,153 @@ pub trait EcsApi: Send + Sync {
 
     /// TagResource (adds or overwrites the given tags).
     async fn tag_resource(&self, region: &str, arn: &str, tags: &[Tag]) -> Result<()>;
+
+    /// ListTasks, every page.
+    async fn list_tasks(
+        &self,
+        region: &str,
+        cluster: &str,
+        filter: &TaskFilter,
+    ) -> Result<Vec<String>>;
+
+    /// DescribeTasks with tags for at most 100 ARNs.
+    async fn describe_tasks(
+        &self,
+        region: &str,
+        cluster: &str,
+        arns: &[String],
+    ) -> Result<Vec<ObservedTask>>;
+
+    /// RunTask for at most 10 tasks.
+    async fn run_task(
+        &self,
+        region: &str,
+        document: &RunTaskDocument,
+        task_definition: &str,
+        count: i32,
+        tags: &[Tag],
+    ) -> Result<RunTaskOutput>;
+
+    /// StopTask.
+    async fn stop_task(&self, region: &str, cluster: &str, arn: &str, reason: &str) -> Result<()>;
+
+    /// The ACTIVE container instances of a cluster and their free resources
+    /// (ListContainerInstances, then DescribeContainerInstances by 100).
+    async fn container_instances(
+        &self,
+        region: &str,
+        cluster: &str,
+    ) -> Result<Vec<InstanceCapacity>>;
+}
+
+/// Which tasks ListTasks returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskFilter {
+    /// `startedBy`.
+    pub started_by: Option<String>,
+    /// `serviceName`.
+    pub service_name: Option<String>,
+    /// RUNNING or STOPPED.
+    pub desired_status: String,
+}
+
+/// What RunTask started, and why it started fewer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunTaskOutput {
+    /// The tasks started.
+    pub tasks: Vec<ObservedTask>,
+    /// `reason` of each failure (e.g. RESOURCE:MEMORY).
+    pub failures: Vec<String>,
+}
+
+/// The IAM calls the engine makes: role checks before any write.
+#[async_trait]
+pub trait IamApi: Send + Sync {
+    /// GetRole by name; `None` when the role does not exist.
+    async fn get_role(&self, name: &str) -> Result<Option<ObservedRole>>;
+}
+
+/// A role as the checks need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedRole {
+    /// Its ARN.
+    pub arn: String,
+    /// The services its trust policy lets assume it (`sts:AssumeRole`, Effect Allow).
+    pub trusted_services: Vec<String>,
+}
+
+/// The service principal ECS tasks assume roles as.
+pub const ECS_TASKS_PRINCIPAL: &str = "ecs-tasks.amazonaws.com";
+
+impl ObservedRole {
+    /// ECS tasks may assume it.
+    pub fn trusts_ecs_tasks(&self) -> bool {
+        self.trusted_services
+            .iter()
+            .any(|s| s == ECS_TASKS_PRINCIPAL)
+    }
+}
+
+/// The role name of an IAM role ARN (`arn:aws:iam::1:role/path/name` -> `name`).
+pub fn role_name(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// The services a trust policy document (JSON, possibly URL-encoded as IAM returns it) lets
+/// assume the role.
+pub fn trusted_services(document: &str) -> Vec<String> {
+    let decoded = percent_encoding::percent_decode_str(document).decode_utf8_lossy();
+    let Ok(policy) = serde_json::from_str::<serde_json::Value>(&decoded) else {
+        return Vec::new();
+    };
+    let as_list = |v: &serde_json::Value| -> Vec<String> {
+        match v {
+            serde_json::Value::String(s) => vec![s.clone()],
+            serde_json::Value::Array(items) => items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let statements = match &policy["Statement"] {
+        serde_json::Value::Array(items) => items.clone(),
+        single @ serde_json::Value::Object(_) => vec![single.clone()],
+        _ => Vec::new(),
+    };
+    let mut services = Vec::new();
+    for statement in statements {
+        let allows = statement["Effect"] == "Allow";
+        let assumes = as_list(&statement["Action"])
+            .iter()
+            .any(|a| a == "sts:AssumeRole" || a == "sts:*" || a == "*");
+        if allows && assumes {
+            services.extend(as_list(&statement["Principal"]["Service"]));
+        }
+    }
+    services.sort();
+    services.dedup();
+    services
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trust_policies_as_iam_returns_them() {
+        let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%7B%22Service%22%3A%22ecs-tasks.amazonaws.com%22%7D%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%5D%7D";
+        assert_eq!(trusted_services(encoded), ["ecs-tasks.amazonaws.com"]);
+        let several = r#"{"Statement":{"Effect":"Allow","Action":["sts:AssumeRole"],"Principal":{"Service":["ec2.amazonaws.com","lambda.amazonaws.com"]}}}"#;
+        assert_eq!(
+            trusted_services(several),
+            ["ec2.amazonaws.com", "lambda.amazonaws.com"]
+        );
+        let denied = r#"{"Statement":[{"Effect":"Deny","Action":"sts:AssumeRole","Principal":{"Service":"ecs-tasks.amazonaws.com"}}]}"#;
+        assert!(trusted_services(denied).is_empty());
+        assert_eq!(
+            role_name("arn:aws:iam::123456789012:role/path/to/exec"),
+            "exec"
+        );
+    }
 }

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types as ecs;
-use plan::{ObservedDeployment, ObservedService, ObservedTaskDefinition};
+use plan::{
+    InstanceCapacity, ObservedDeployment, ObservedService, ObservedTask, ObservedTaskDefinition,
+};
 use spec::document::{
     AwsVpcConfiguration, ContainerDefinition, DeploymentCircuitBreaker, DeploymentConfiguration,
     NetworkConfiguration, PlacementStrategy, ServiceDocument, Tag, TaskDefinitionDocument,
@@ -355,4 +357,41 @@ pub struct ServiceFields {
     pub deployment: ecs::DeploymentConfiguration,
     /// Placement strategy.
     pub placement: Vec<ecs::PlacementStrategy>,
+}
+
+/// A task as the engine sees it.
+pub fn observed_task(t: &ecs::Task) -> ObservedTask {
+    ObservedTask {
+        arn: t.task_arn().unwrap_or_default().to_owned(),
+        task_definition: t.task_definition_arn().unwrap_or_default().to_owned(),
+        last_status: t.last_status().unwrap_or_default().to_owned(),
+        desired_status: t.desired_status().unwrap_or_default().to_owned(),
+        group: t.group().map(str::to_owned),
+        tags: tag_map(t.tags.as_deref()),
+        stopped_reason: t.stopped_reason().map(str::to_owned),
+        stop_code: t.stop_code().map(|c| c.as_str().to_owned()),
+        stopped_at: t.stopped_at().map(|d| d.secs()),
+        created_at: t.created_at().map(|d| d.secs()),
+    }
+}
+
+/// The free CPU and memory of a container instance.
+pub fn instance_capacity(i: &ecs::ContainerInstance) -> InstanceCapacity {
+    let remaining = |name: &str| {
+        i.remaining_resources()
+            .iter()
+            .find(|r| r.name() == Some(name))
+            .map_or(0, |r| {
+                if r.integer_value != 0 {
+                    i64::from(r.integer_value)
+                } else {
+                    r.long_value
+                }
+            })
+    };
+    InstanceCapacity {
+        arn: i.container_instance_arn().unwrap_or_default().to_owned(),
+        remaining_cpu: remaining("CPU"),
+        remaining_memory: remaining("MEMORY"),
+    }
 }

@@ -11,15 +11,15 @@ use std::sync::{Arc, Mutex};
 
 use futures::stream::{self, StreamExt};
 use plan::{
-    plan_group, task_definition_lookup_needed, Action, DesiredGroup, GroupPlan, ObservedGroup,
-    ObservedService, ObservedTaskDefinition, Plan, PlanOptions, TaskDefinitionRef,
+    plan_group, task_definition_lookup_needed, Action, DesiredGroup, GroupError, GroupPlan,
+    ObservedGroup, ObservedService, ObservedTaskDefinition, Plan, PlanOptions, TaskDefinitionRef,
 };
 use spec::render::TAG_TASK_DEFINITION;
 use spec::Mode;
 use tokio::sync::OnceCell;
 use tracing::{info, info_span, warn, Instrument};
 
-use crate::api::EcsApi;
+use crate::api::{EcsApi, IamApi};
 use crate::error::AwsError;
 
 /// Groups as plain references, whatever the caller holds them in (values, `Arc`s).
@@ -51,7 +51,7 @@ pub struct GroupOutcome {
     /// What was done, one entry per write, e.g. `registered d1:3`.
     pub done: Vec<String>,
     /// Why the group failed, if it did.
-    pub error: Option<String>,
+    pub error: Option<GroupError>,
 }
 
 type SharedRegistration = Arc<OnceCell<Result<String, AwsError>>>;
@@ -62,9 +62,11 @@ pub struct Engine<A> {
     options: PlanOptions,
     concurrency: usize,
     revisions: Mutex<HashMap<(String, String), ObservedTaskDefinition>>,
+    /// Roles found good, and when.
+    roles: Mutex<HashMap<String, std::time::Instant>>,
 }
 
-impl<A: EcsApi> Engine<A> {
+impl<A: EcsApi + IamApi> Engine<A> {
     /// An engine over `api`, running up to `concurrency` calls or groups at once.
     pub fn new(api: A, options: PlanOptions, concurrency: usize) -> Self {
         Engine {
@@ -72,6 +74,7 @@ impl<A: EcsApi> Engine<A> {
             options,
             concurrency: concurrency.max(1),
             revisions: Mutex::new(HashMap::new()),
+            roles: Mutex::new(HashMap::new()),
         }
     }
 
@@ -91,7 +94,7 @@ impl<A: EcsApi> Engine<A> {
         desired: &[G],
     ) -> (Plan, Vec<Result<ObservedGroup, AwsError>>) {
         let desired = borrowed(desired);
-        let observed = self.observe(&desired).await;
+        let mut observed = self.observe(&desired).await;
         let groups = desired
             .iter()
             .zip(&observed)
@@ -101,12 +104,14 @@ impl<A: EcsApi> Engine<A> {
                     group: d.name().into(),
                     cluster: d.cluster().into(),
                     actions: Vec::new(),
-                    error: Some(e.to_string()),
+                    error: Some(GroupError::new("ReconcileError", e.to_string())),
                     suspended: d.group.spec.suspend,
                 },
             })
             .collect();
-        (Plan { groups }, observed)
+        let mut plan = Plan { groups };
+        self.check_roles(&desired, &mut observed, &mut plan).await;
+        (plan, observed)
     }
 
     /// Reads the live state of every group, aligned with `desired`.
@@ -188,6 +193,9 @@ impl<A: EcsApi> Engine<A> {
                 None => {}
             }
         }
+        self.observe_tasks(desired, &mut results).await;
+        self.observe_unsteady_services(desired, &mut results).await;
+        self.observe_capacity(desired, &mut results).await;
         results
     }
 
@@ -334,7 +342,10 @@ impl<A: EcsApi> Engine<A> {
                             group: group_plan.group.clone(),
                             cluster: group_plan.cluster.clone(),
                             done: Vec::new(),
-                            error: Some("no desired state for this group".into()),
+                            error: Some(GroupError::new(
+                                "ReconcileError",
+                                "no desired state for this group",
+                            )),
                         },
                     };
                     (i, outcome)
@@ -377,7 +388,7 @@ impl<A: EcsApi> Engine<A> {
                 }
                 Err(e) => {
                     warn!(action = action.kind(), error = %e, "failed");
-                    outcome.error = Some(e);
+                    outcome.error = Some(GroupError::new("ReconcileError", e));
                     break;
                 }
             }
@@ -487,6 +498,62 @@ impl<A: EcsApi> Engine<A> {
                     )
                 })
             }
+            Action::RunTask {
+                document,
+                task_definition,
+                count,
+            } => {
+                let arn = resolve(task_definition, registered)?;
+                let tags = plan::desired::to_tag_list(&d.ownership_tags(id));
+                let mut started = 0;
+                let mut failures: Vec<String> = Vec::new();
+                // RunTask starts at most 10 tasks per call.
+                let mut left = *count;
+                while left > 0 {
+                    let batch = left.min(10);
+                    let out = self
+                        .api
+                        .run_task(&d.region, document, &arn, batch, &tags)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    started += out.tasks.len();
+                    failures.extend(out.failures);
+                    left -= batch;
+                }
+                let mut done = format!(
+                    "started {started} of {count} task{} ({})",
+                    if *count == 1 { "" } else { "s" },
+                    plan::action::short_arn(&arn)
+                );
+                if usize::try_from(*count).unwrap_or(0) > started {
+                    failures.sort();
+                    failures.dedup();
+                    let why = if failures.is_empty() {
+                        "not placed".to_owned()
+                    } else {
+                        failures.join(", ")
+                    };
+                    // Not an error: capacity is reported as a condition, and the next pass
+                    // tries again.
+                    done.push_str(&format!("; the rest: {why}"));
+                }
+                Ok(done)
+            }
+            Action::StopTask {
+                cluster,
+                task_arn,
+                reason,
+            } => {
+                self.api
+                    .stop_task(&d.region, cluster, task_arn, reason)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(format!(
+                    "stopped task {} ({})",
+                    task_arn.rsplit('/').next().unwrap_or(task_arn),
+                    reason.trim_start_matches(tasks::OWN_STOP_PREFIX).trim()
+                ))
+            }
             Action::ReplaceService { changes, .. } => Err(format!(
                 "the service must be replaced ({}), which this version does not do; \
                  delete it or restore the old value",
@@ -500,5 +567,41 @@ impl<A: EcsApi> Engine<A> {
     }
 }
 
+mod roles;
+mod tasks;
+
 #[cfg(test)]
 mod tests;
+
+/// The status of every group after a pass: what was observed, planned and (if anything) applied.
+pub fn statuses<G: Borrow<DesiredGroup>>(
+    desired: &[G],
+    plan: &Plan,
+    observed: &[Result<ObservedGroup, AwsError>],
+    outcomes: Option<&[GroupOutcome]>,
+) -> Vec<plan::GroupStatus> {
+    desired
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let outcome = outcomes.map(|o| &o[i]);
+            let error = match (&observed[i], outcome) {
+                (Err(e), _) => Some(GroupError::new("ReconcileError", e.to_string())),
+                (_, Some(o)) => o.error.clone(),
+                (_, None) => None,
+            };
+            let applied = if outcome.is_some_and(|o| !o.done.is_empty()) {
+                plan::status::Applied::Changes
+            } else {
+                plan::status::Applied::Nothing
+            };
+            plan::status::derive(
+                d.borrow(),
+                observed[i].as_ref().ok(),
+                Some(&plan.groups[i]),
+                applied,
+                error.as_ref(),
+            )
+        })
+        .collect()
+}

@@ -6,12 +6,12 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use plan::{ObservedService, ObservedTaskDefinition};
-use spec::document::{ServiceDocument, Tag, TaskDefinitionDocument};
+use plan::{InstanceCapacity, ObservedService, ObservedTask, ObservedTaskDefinition};
+use spec::document::{RunTaskDocument, ServiceDocument, Tag, TaskDefinitionDocument};
 use spec::render::TAG_SPEC_HASH;
 use spec::validate::cluster_name;
 
-use crate::api::EcsApi;
+use crate::api::{EcsApi, IamApi, ObservedRole, RunTaskOutput, TaskFilter};
 use crate::error::{AwsError, ErrorKind, Result};
 
 const ACCOUNT: &str = "123456789012";
@@ -23,6 +23,15 @@ struct State {
     services: BTreeMap<(String, String, String), ObservedService>,
     /// (region, family) -> revisions in order.
     revisions: BTreeMap<(String, String), Vec<ObservedTaskDefinition>>,
+    /// Task definition ARN -> (cpu, memory) of the task.
+    sizes: BTreeMap<String, (i64, i64)>,
+    /// (region, cluster name) -> tasks, with `started_by`.
+    tasks: BTreeMap<(String, String), Vec<(ObservedTask, String)>>,
+    /// (region, cluster name) -> container instances.
+    instances: BTreeMap<(String, String), Vec<InstanceCapacity>>,
+    /// Role name -> role.
+    roles: BTreeMap<String, ObservedRole>,
+    next_task: u64,
     calls: Vec<String>,
 }
 
@@ -72,7 +81,11 @@ impl FakeEcs {
     pub fn writes(&self) -> Vec<String> {
         self.calls()
             .into_iter()
-            .filter(|c| !c.starts_with("Describe") && !c.starts_with("List"))
+            .filter(|c| {
+                !["Describe", "List", "Get"]
+                    .iter()
+                    .any(|read| c.starts_with(read))
+            })
             .collect()
     }
 
@@ -101,6 +114,52 @@ impl FakeEcs {
         }
     }
 
+    /// Plays ECS's scheduler: every service runs its desired count in one completed deployment.
+    pub fn settle(&self) {
+        for service in self.state().services.values_mut() {
+            service.running_count = service.desired_count;
+            service.pending_count = 0;
+            service.deployments = vec![plan::ObservedDeployment {
+                id: "ecs-svc/settled".into(),
+                status: "PRIMARY".into(),
+                rollout_state: Some("COMPLETED".into()),
+                task_definition: service.task_definition.clone(),
+                desired_count: service.desired_count,
+                running_count: service.desired_count,
+                ..plan::ObservedDeployment::default()
+            }];
+        }
+    }
+
+    /// Records a task of `service` that stopped (e.g. crashed) with `reason`.
+    pub fn add_stopped_service_task(
+        &self,
+        region: &str,
+        cluster: &str,
+        service: &str,
+        reason: &str,
+    ) {
+        let mut state = self.state();
+        state.next_task += 1;
+        let task = ObservedTask {
+            arn: format!(
+                "arn:aws:ecs:{region}:{ACCOUNT}:task/{cluster}/{:032x}",
+                state.next_task
+            ),
+            last_status: "STOPPED".into(),
+            desired_status: "STOPPED".into(),
+            group: Some(format!("service:{service}")),
+            stopped_reason: Some(reason.into()),
+            stop_code: Some("EssentialContainerExited".into()),
+            ..ObservedTask::default()
+        };
+        state
+            .tasks
+            .entry((region.into(), cluster.into()))
+            .or_default()
+            .push((task, format!("ecs-svc/{service}")));
+    }
+
     /// Puts a service in place as if someone created it by hand.
     pub fn insert_service(&self, region: &str, cluster: &str, service: ObservedService) {
         self.state().services.insert(
@@ -116,6 +175,62 @@ impl FakeEcs {
             .get(&(region.into(), family.into()))
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// Adds a role trusting `services`.
+    pub fn add_role(&self, name: &str, services: &[&str]) {
+        self.state().roles.insert(
+            name.into(),
+            ObservedRole {
+                arn: format!("arn:aws:iam::{ACCOUNT}:role/{name}"),
+                trusted_services: services.iter().map(|s| (*s).to_owned()).collect(),
+            },
+        );
+    }
+
+    /// Registers a container instance with free CPU units and MiB.
+    pub fn add_instance(&self, region: &str, cluster: &str, cpu: i64, memory: i64) {
+        let mut state = self.state();
+        let list = state
+            .instances
+            .entry((region.into(), cluster.into()))
+            .or_default();
+        let arn = format!(
+            "arn:aws:ecs:{region}:{ACCOUNT}:container-instance/{cluster}/i-{}",
+            list.len()
+        );
+        list.push(InstanceCapacity {
+            arn,
+            remaining_cpu: cpu,
+            remaining_memory: memory,
+        });
+    }
+
+    /// The tasks of a cluster.
+    pub fn tasks(&self, region: &str, cluster: &str) -> Vec<ObservedTask> {
+        self.state()
+            .tasks
+            .get(&(region.into(), cluster.into()))
+            .map(|list| list.iter().map(|(t, _)| t.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Changes a stored task (a crash, a stop by hand).
+    pub fn edit_task(
+        &self,
+        region: &str,
+        cluster: &str,
+        arn: &str,
+        edit: impl FnOnce(&mut ObservedTask),
+    ) {
+        if let Some((task, _)) = self
+            .state()
+            .tasks
+            .get_mut(&(region.into(), cluster.into()))
+            .and_then(|list| list.iter_mut().find(|(t, _)| t.arn == arn))
+        {
+            edit(task);
+        }
     }
 
     fn record(&self, call: &str) {
@@ -204,6 +319,18 @@ impl EcsApi for FakeEcs {
             .entry((region.into(), document.family.clone()))
             .or_default();
         let revision = i32::try_from(list.len() + 1).unwrap_or(i32::MAX);
+        let size = (
+            document
+                .cpu
+                .as_deref()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0),
+            document
+                .memory
+                .as_deref()
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(0),
+        );
         let td = ObservedTaskDefinition {
             arn: format!(
                 "arn:aws:ecs:{region}:{ACCOUNT}:task-definition/{}:{revision}",
@@ -218,6 +345,7 @@ impl EcsApi for FakeEcs {
                 .map(|t| t.value.clone()),
         };
         list.push(td.clone());
+        state.sizes.insert(td.arn.clone(), size);
         Ok(td)
     }
 
@@ -319,5 +447,152 @@ impl EcsApi for FakeEcs {
             service.tags.insert(t.key.clone(), t.value.clone());
         }
         Ok(())
+    }
+
+    async fn list_tasks(
+        &self,
+        region: &str,
+        cluster: &str,
+        filter: &TaskFilter,
+    ) -> Result<Vec<String>> {
+        self.record("ListTasks");
+        let cluster = self.check_cluster("ListTasks", region, cluster)?;
+        let state = self.state();
+        Ok(state
+            .tasks
+            .get(&(region.into(), cluster))
+            .map(|list| {
+                list.iter()
+                    .filter(|(t, started_by)| {
+                        t.desired_status == filter.desired_status
+                            && filter.started_by.as_ref().is_none_or(|s| s == started_by)
+                            && filter
+                                .service_name
+                                .as_ref()
+                                .is_none_or(|s| t.group.as_deref() == Some(&format!("service:{s}")))
+                    })
+                    .map(|(t, _)| t.arn.clone())
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn describe_tasks(
+        &self,
+        region: &str,
+        cluster: &str,
+        arns: &[String],
+    ) -> Result<Vec<ObservedTask>> {
+        self.record("DescribeTasks");
+        if arns.len() > 100 {
+            return Err(AwsError::invalid("DescribeTasks", "at most 100 tasks"));
+        }
+        Ok(self
+            .tasks(region, cluster_name(cluster))
+            .into_iter()
+            .filter(|t| arns.contains(&t.arn))
+            .collect())
+    }
+
+    async fn run_task(
+        &self,
+        region: &str,
+        document: &RunTaskDocument,
+        task_definition: &str,
+        count: i32,
+        tags: &[Tag],
+    ) -> Result<RunTaskOutput> {
+        self.record("RunTask");
+        let cluster = self.check_cluster("RunTask", region, &document.cluster)?;
+        if count > 10 {
+            return Err(AwsError::invalid("RunTask", "count must be 1 to 10"));
+        }
+        let mut state = self.state();
+        let (cpu, memory) = state.sizes.get(task_definition).copied().unwrap_or((0, 0));
+        let key = (region.to_owned(), cluster.clone());
+        let mut output = RunTaskOutput::default();
+        for _ in 0..count {
+            if document.launch_type == "EC2" {
+                let slot = state.instances.get_mut(&key).and_then(|list| {
+                    list.iter_mut()
+                        .find(|i| i.remaining_cpu >= cpu && i.remaining_memory >= memory)
+                });
+                match slot {
+                    Some(instance) => {
+                        instance.remaining_cpu -= cpu;
+                        instance.remaining_memory -= memory;
+                    }
+                    None => {
+                        output.failures.push("RESOURCE:MEMORY".into());
+                        continue;
+                    }
+                }
+            }
+            state.next_task += 1;
+            let task = ObservedTask {
+                arn: format!(
+                    "arn:aws:ecs:{region}:{ACCOUNT}:task/{cluster}/{:032x}",
+                    state.next_task
+                ),
+                task_definition: task_definition.into(),
+                last_status: "RUNNING".into(),
+                desired_status: "RUNNING".into(),
+                group: Some(format!(
+                    "family:{}",
+                    task_definition.rsplit('/').next().unwrap_or("")
+                )),
+                tags: tags
+                    .iter()
+                    .map(|t| (t.key.clone(), t.value.clone()))
+                    .collect(),
+                created_at: i64::try_from(state.next_task).ok(),
+                ..ObservedTask::default()
+            };
+            state
+                .tasks
+                .entry(key.clone())
+                .or_default()
+                .push((task.clone(), document.started_by.clone()));
+            output.tasks.push(task);
+        }
+        Ok(output)
+    }
+
+    async fn stop_task(&self, region: &str, cluster: &str, arn: &str, reason: &str) -> Result<()> {
+        self.record("StopTask");
+        let cluster = self.check_cluster("StopTask", region, cluster)?;
+        let mut state = self.state();
+        let task = state
+            .tasks
+            .get_mut(&(region.into(), cluster))
+            .and_then(|list| list.iter_mut().find(|(t, _)| t.arn == arn))
+            .ok_or_else(|| AwsError::invalid("StopTask", format!("no task {arn}")))?;
+        task.0.desired_status = "STOPPED".into();
+        task.0.last_status = "STOPPED".into();
+        task.0.stopped_reason = Some(reason.into());
+        Ok(())
+    }
+
+    async fn container_instances(
+        &self,
+        region: &str,
+        cluster: &str,
+    ) -> Result<Vec<InstanceCapacity>> {
+        self.record("DescribeContainerInstances");
+        let cluster = self.check_cluster("ListContainerInstances", region, cluster)?;
+        Ok(self
+            .state()
+            .instances
+            .get(&(region.into(), cluster))
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl IamApi for FakeEcs {
+    async fn get_role(&self, name: &str) -> Result<Option<ObservedRole>> {
+        self.record("GetRole");
+        Ok(self.state().roles.get(name).cloned())
     }
 }

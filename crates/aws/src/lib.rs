@@ -10,6 +10,6 @@ pub mod metrics;
 pub mod sdk;
 
 pub use api::EcsApi;
-pub use engine::{Engine, GroupOutcome};
+pub use engine::{statuses, Engine, GroupOutcome};
 pub use error::{AwsError, ErrorKind};
 pub use sdk::{load_config, Connection, SdkEcs};

@@ -5,15 +5,15 @@ use std::future::Future;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use plan::{ObservedService, ObservedTaskDefinition};
+use plan::{InstanceCapacity, ObservedService, ObservedTask, ObservedTaskDefinition};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use spec::document::{ServiceDocument, Tag, TaskDefinitionDocument};
+use spec::document::{RunTaskDocument, ServiceDocument, Tag, TaskDefinitionDocument};
 
-use crate::api::EcsApi;
+use crate::api::{EcsApi, IamApi, ObservedRole, RunTaskOutput, TaskFilter};
 use crate::error::{ErrorKind, Result};
 
 /// Labels of a call.
@@ -194,5 +194,63 @@ impl<A: EcsApi> EcsApi for Metered<A> {
     async fn tag_resource(&self, region: &str, arn: &str, tags: &[Tag]) -> Result<()> {
         let call = self.inner.tag_resource(region, arn, tags);
         self.metrics.observe("TagResource", call).await
+    }
+
+    async fn list_tasks(
+        &self,
+        region: &str,
+        cluster: &str,
+        filter: &TaskFilter,
+    ) -> Result<Vec<String>> {
+        let call = self.inner.list_tasks(region, cluster, filter);
+        self.metrics.observe("ListTasks", call).await
+    }
+
+    async fn describe_tasks(
+        &self,
+        region: &str,
+        cluster: &str,
+        arns: &[String],
+    ) -> Result<Vec<ObservedTask>> {
+        let call = self.inner.describe_tasks(region, cluster, arns);
+        self.metrics.observe("DescribeTasks", call).await
+    }
+
+    async fn run_task(
+        &self,
+        region: &str,
+        document: &RunTaskDocument,
+        task_definition: &str,
+        count: i32,
+        tags: &[Tag],
+    ) -> Result<RunTaskOutput> {
+        let call = self
+            .inner
+            .run_task(region, document, task_definition, count, tags);
+        self.metrics.observe("RunTask", call).await
+    }
+
+    async fn stop_task(&self, region: &str, cluster: &str, arn: &str, reason: &str) -> Result<()> {
+        let call = self.inner.stop_task(region, cluster, arn, reason);
+        self.metrics.observe("StopTask", call).await
+    }
+
+    async fn container_instances(
+        &self,
+        region: &str,
+        cluster: &str,
+    ) -> Result<Vec<InstanceCapacity>> {
+        let call = self.inner.container_instances(region, cluster);
+        self.metrics
+            .observe("DescribeContainerInstances", call)
+            .await
+    }
+}
+
+#[async_trait]
+impl<A: IamApi> IamApi for Metered<A> {
+    async fn get_role(&self, name: &str) -> Result<Option<ObservedRole>> {
+        let call = self.inner.get_role(name);
+        self.metrics.observe("GetRole", call).await
     }
 }

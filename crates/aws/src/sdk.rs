@@ -7,10 +7,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ecs::types as ecs;
-use plan::{ObservedService, ObservedTaskDefinition};
-use spec::document::{ServiceDocument, Tag, TaskDefinitionDocument};
+use plan::{InstanceCapacity, ObservedService, ObservedTask, ObservedTaskDefinition};
+use spec::document::{RunTaskDocument, ServiceDocument, Tag, TaskDefinitionDocument};
 
-use crate::api::EcsApi;
+use crate::api::{trusted_services, EcsApi, IamApi, ObservedRole, RunTaskOutput, TaskFilter};
 use crate::convert;
 use crate::error::{AwsError, ErrorKind, Result};
 
@@ -47,17 +47,19 @@ pub async fn load_config(connection: &Connection) -> SdkConfig {
     loader.load().await
 }
 
-/// The ECS API through the AWS SDK.
+/// The ECS (per region) and IAM (global) APIs through the AWS SDK.
 #[derive(Debug)]
 pub struct SdkEcs {
     config: SdkConfig,
     clients: Mutex<HashMap<String, aws_sdk_ecs::Client>>,
+    iam: aws_sdk_iam::Client,
 }
 
 impl SdkEcs {
     /// A client factory over a loaded configuration.
     pub fn new(config: SdkConfig) -> Self {
         SdkEcs {
+            iam: aws_sdk_iam::Client::new(&config),
             config,
             clients: Mutex::new(HashMap::new()),
         }
@@ -234,5 +236,155 @@ impl EcsApi for SdkEcs {
             .await
             .map_err(|e| AwsError::from_sdk("TagResource", e))?;
         Ok(())
+    }
+
+    async fn list_tasks(
+        &self,
+        region: &str,
+        cluster: &str,
+        filter: &TaskFilter,
+    ) -> Result<Vec<String>> {
+        let mut pages = self
+            .client(region)
+            .list_tasks()
+            .cluster(cluster)
+            .set_started_by(filter.started_by.clone())
+            .set_service_name(filter.service_name.clone())
+            .desired_status(ecs::DesiredStatus::from(filter.desired_status.as_str()))
+            .into_paginator()
+            .send();
+        let mut arns = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("ListTasks", e))?;
+            arns.extend(page.task_arns().iter().cloned());
+        }
+        Ok(arns)
+    }
+
+    async fn describe_tasks(
+        &self,
+        region: &str,
+        cluster: &str,
+        arns: &[String],
+    ) -> Result<Vec<ObservedTask>> {
+        let out = self
+            .client(region)
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(arns.to_vec()))
+            .include(ecs::TaskField::Tags)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeTasks", e))?;
+        Ok(out.tasks().iter().map(convert::observed_task).collect())
+    }
+
+    async fn run_task(
+        &self,
+        region: &str,
+        document: &RunTaskDocument,
+        task_definition: &str,
+        count: i32,
+        tags: &[Tag],
+    ) -> Result<RunTaskOutput> {
+        let network = document
+            .network_configuration
+            .as_ref()
+            .map(convert::network)
+            .transpose()?;
+        let placement = convert::placement(&document.placement_strategy);
+        let out = self
+            .client(region)
+            .run_task()
+            .cluster(&document.cluster)
+            .task_definition(task_definition)
+            .count(count)
+            .launch_type(ecs::LaunchType::from(document.launch_type.as_str()))
+            .started_by(&document.started_by)
+            .set_placement_strategy(Some(placement).filter(|p| !p.is_empty()))
+            .set_network_configuration(network)
+            .enable_execute_command(document.enable_execute_command)
+            .set_tags(Some(convert::tags(tags)))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("RunTask", e))?;
+        Ok(RunTaskOutput {
+            tasks: out.tasks().iter().map(convert::observed_task).collect(),
+            failures: out
+                .failures()
+                .iter()
+                .map(|f| f.reason().unwrap_or("unknown").to_owned())
+                .collect(),
+        })
+    }
+
+    async fn stop_task(&self, region: &str, cluster: &str, arn: &str, reason: &str) -> Result<()> {
+        self.client(region)
+            .stop_task()
+            .cluster(cluster)
+            .task(arn)
+            .reason(reason)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("StopTask", e))?;
+        Ok(())
+    }
+
+    async fn container_instances(
+        &self,
+        region: &str,
+        cluster: &str,
+    ) -> Result<Vec<InstanceCapacity>> {
+        let client = self.client(region);
+        let mut pages = client
+            .list_container_instances()
+            .cluster(cluster)
+            .status(ecs::ContainerInstanceStatus::Active)
+            .into_paginator()
+            .send();
+        let mut arns = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("ListContainerInstances", e))?;
+            arns.extend(page.container_instance_arns().iter().cloned());
+        }
+        let mut instances = Vec::new();
+        for chunk in arns.chunks(100) {
+            let out = client
+                .describe_container_instances()
+                .cluster(cluster)
+                .set_container_instances(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DescribeContainerInstances", e))?;
+            instances.extend(
+                out.container_instances()
+                    .iter()
+                    .map(convert::instance_capacity),
+            );
+        }
+        Ok(instances)
+    }
+}
+
+#[async_trait]
+impl IamApi for SdkEcs {
+    async fn get_role(&self, name: &str) -> Result<Option<ObservedRole>> {
+        match self.iam.get_role().role_name(name).send().await {
+            Ok(out) => Ok(out.role().map(|role| ObservedRole {
+                arn: role.arn().to_owned(),
+                trusted_services: role
+                    .assume_role_policy_document()
+                    .map(trusted_services)
+                    .unwrap_or_default(),
+            })),
+            Err(e) => {
+                let error = AwsError::from_sdk("GetRole", e);
+                if error.kind == ErrorKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(error)
+                }
+            }
+        }
     }
 }

@@ -15,8 +15,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws::api::IamApi;
 use aws::{AwsError, EcsApi, Engine, GroupOutcome};
-use plan::status::{derive, Applied};
 use plan::{DesiredGroup, ObservedGroup, Plan};
 use rand::Rng as _;
 use tokio::sync::mpsc;
@@ -81,7 +81,7 @@ pub struct Controller<A> {
     metrics: ControllerMetrics,
 }
 
-impl<A: EcsApi + 'static> Controller<A> {
+impl<A: EcsApi + IamApi + 'static> Controller<A> {
     /// A controller reconciling `source` through `engine`.
     pub fn new(
         engine: Engine<A>,
@@ -285,28 +285,23 @@ impl<A: EcsApi + 'static> Controller<A> {
             .reconcile_duration
             .observe(result.elapsed.as_secs_f64());
         let now = Instant::now();
+        let derived = aws::statuses(
+            &result.groups,
+            &result.plan,
+            &result.observed,
+            result.outcomes.as_deref(),
+        );
         let mut status = write(&self.status);
-        for (i, group) in result.groups.iter().enumerate() {
+        for ((i, group), group_status) in result.groups.iter().enumerate().zip(derived) {
             let name = group.name();
-            let observed = result.observed[i].as_ref().ok();
-            let outcome = result.outcomes.as_ref().map(|o| &o[i]);
-            let error = match (&result.observed[i], outcome) {
+            let error = match (&result.observed[i], &result.outcomes) {
                 (Err(e), _) => Some(e.to_string()),
-                (_, Some(o)) => o.error.clone(),
-                (_, None) => result.plan.groups[i].error.clone(),
+                (_, Some(o)) => o[i].error.as_ref().map(ToString::to_string),
+                (_, None) => result.plan.groups[i]
+                    .error
+                    .as_ref()
+                    .map(ToString::to_string),
             };
-            let applied = if outcome.is_some_and(|o| !o.done.is_empty()) {
-                Applied::Changes
-            } else {
-                Applied::Nothing
-            };
-            let group_status = derive(
-                group,
-                observed,
-                Some(&result.plan.groups[i]),
-                applied,
-                error.as_deref(),
-            );
             ControllerMetrics::result(&self.metrics.reconciles, error.is_none());
             let next = if error.is_some() {
                 Outcome::Failure

@@ -17,6 +17,7 @@ pub use status::{SharedStatus, StatusState};
 use std::future::Future;
 use std::sync::Arc;
 
+use aws::api::IamApi;
 use aws::metrics::{ApiMetrics, Metered};
 use aws::{EcsApi, Engine};
 use plan::PlanOptions;
@@ -39,7 +40,7 @@ pub struct LoopConfig {
 ///
 /// # Errors
 /// When the HTTP server fails.
-pub async fn serve_and_run<A: EcsApi + 'static>(
+pub async fn serve_and_run<A: EcsApi + IamApi + 'static>(
     api: A,
     config: LoopConfig,
     listener: tokio::net::TcpListener,

@@ -1,7 +1,7 @@
 //! The typed actions a plan is made of.
 
 use serde::Serialize;
-use spec::document::{ServiceDocument, TaskDefinitionDocument};
+use spec::document::{RunTaskDocument, ServiceDocument, TaskDefinitionDocument};
 
 /// The task definition a service should run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +86,24 @@ pub enum Action {
         /// The service's tags are behind (spec-hash, task-definition, user tags).
         retag: bool,
     },
+    /// Start standalone tasks (tasks mode).
+    RunTask {
+        /// The request.
+        document: RunTaskDocument,
+        /// What they run.
+        task_definition: TaskDefinitionRef,
+        /// How many.
+        count: i32,
+    },
+    /// Stop a standalone task (tasks mode: surplus, or an old revision once the new one runs).
+    StopTask {
+        /// Cluster as written.
+        cluster: String,
+        /// Task ARN.
+        task_arn: String,
+        /// Why, recorded on the task.
+        reason: String,
+    },
     /// A difference UpdateService cannot make: the service must be deleted and created again.
     ReplaceService {
         /// The service ARN.
@@ -103,7 +121,34 @@ impl Action {
             Action::CreateService { .. } => "create-service",
             Action::UpdateService { .. } => "update-service",
             Action::ReplaceService { .. } => "replace-service",
+            Action::RunTask { .. } => "run-task",
+            Action::StopTask { .. } => "stop-task",
         }
+    }
+}
+
+/// Why a group cannot be planned or applied; the reason is a status condition reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupError {
+    /// CamelCase: ConflictUnmanaged, RoleNotFound, RoleTrustMissing, ReconcileError, ...
+    pub reason: String,
+    /// For people.
+    pub message: String,
+}
+
+impl GroupError {
+    /// An error with a reason.
+    pub fn new(reason: &str, message: impl Into<String>) -> Self {
+        GroupError {
+            reason: reason.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for GroupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
     }
 }
 
@@ -117,7 +162,7 @@ pub struct GroupPlan {
     /// Ordered actions; empty when in sync.
     pub actions: Vec<Action>,
     /// Why the group cannot be planned (it is then left alone).
-    pub error: Option<String>,
+    pub error: Option<GroupError>,
     /// The group is suspended: observed only.
     pub suspended: bool,
 }

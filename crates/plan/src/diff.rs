@@ -9,9 +9,9 @@ use spec::document::{AwsVpcConfiguration, DeploymentConfiguration, ServiceDocume
 use spec::render::{TAG_MANAGED_BY, TAG_RESTARTED_AT, TAG_SPEC_HASH, TAG_TASK_DEFINITION};
 use spec::Mode;
 
-use crate::action::{short_arn, Action, FieldChange, GroupPlan, TaskDefinitionRef};
+use crate::action::{short_arn, Action, FieldChange, GroupError, GroupPlan, TaskDefinitionRef};
 use crate::desired::DesiredGroup;
-use crate::observed::{ObservedGroup, ObservedService, ObservedTaskDefinition};
+use crate::observed::{ObservedGroup, ObservedService, ObservedTask, ObservedTaskDefinition};
 
 /// Settings that shape every group's plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +28,7 @@ pub fn task_definition_lookup_needed(
     service: Option<&ObservedService>,
     options: &PlanOptions,
 ) -> bool {
+    // Tasks mode looks up the revisions its tasks run instead (see the engine).
     if desired.group.spec.suspend || desired.mode() != Mode::Service {
         return false;
     }
@@ -66,24 +67,23 @@ pub fn plan_group(
         error: None,
         suspended: desired.group.spec.suspend,
     };
-    if desired.mode() == Mode::Tasks {
-        plan.error = Some("mode: tasks is not supported by this version of the controller".into());
-        return plan;
-    }
     let service = observed.service.as_ref();
-    if let Some(s) = service {
+    if let Some(s) = service.filter(|_| desired.mode() == Mode::Service) {
         if s.status == "DRAINING" {
-            plan.error = Some(format!(
-                "service {} is DRAINING after a deletion; it can be created again once it is INACTIVE",
-                s.name
+            plan.error = Some(GroupError::new(
+                "ServiceDraining",
+                format!(
+                    "service {} is DRAINING after a deletion; it can be created again once it is INACTIVE",
+                    s.name
+                ),
             ));
             return plan;
         }
-    }
-    let service = service.filter(|s| s.is_active());
-    if let Some(s) = service {
-        if !owned_by(s, &options.controller_id) {
-            plan.error = Some(conflict_message(s, desired, &options.controller_id));
+        if s.is_active() && !owned_by(s, &options.controller_id) {
+            plan.error = Some(GroupError::new(
+                "ConflictUnmanaged",
+                conflict_message(s, desired, &options.controller_id),
+            ));
             return plan;
         }
     }
@@ -92,12 +92,19 @@ pub fn plan_group(
     }
 
     let hash = &desired.rendered.spec_hash;
+    let service = service.filter(|s| s.is_active() && desired.mode() == Mode::Service);
     let task_definition = match service {
         Some(s) if converged_by_tags(desired, s) => {
             TaskDefinitionRef::Existing(s.task_definition.clone())
         }
         _ => match has_hash(observed.service_task_definition.as_ref(), hash)
             .or_else(|| has_hash(observed.tagged_task_definition.as_ref(), hash))
+            .or_else(|| {
+                observed
+                    .task_revisions
+                    .iter()
+                    .find_map(|r| has_hash(Some(r), hash))
+            })
             .or_else(|| has_hash(observed.latest_revision.as_ref(), hash))
         {
             Some(arn) => TaskDefinitionRef::Existing(arn),
@@ -114,6 +121,10 @@ pub fn plan_group(
         },
     };
 
+    if desired.mode() == Mode::Tasks {
+        plan_tasks(desired, observed, task_definition, &mut plan);
+        return plan;
+    }
     let Some(document) = desired.rendered.service.clone() else {
         return plan;
     };
@@ -156,6 +167,59 @@ pub fn plan_group(
         });
     }
     plan
+}
+
+/// Tasks mode: start what is missing on the desired revision; stop the surplus; stop tasks of
+/// other revisions only once the desired revision runs the full count (start before stop).
+fn plan_tasks(
+    desired: &DesiredGroup,
+    observed: &ObservedGroup,
+    task_definition: TaskDefinitionRef,
+    plan: &mut GroupPlan,
+) {
+    let Some(document) = desired.rendered.run_task.clone() else {
+        return;
+    };
+    let want = usize::try_from(desired.group.spec.count).unwrap_or(0);
+    let wanted_arn = match &task_definition {
+        TaskDefinitionRef::Existing(arn) => Some(arn.clone()),
+        TaskDefinitionRef::ToRegister { .. } => None,
+    };
+    let live: Vec<_> = observed.tasks.iter().filter(|t| t.is_live()).collect();
+    let (mut current, mut old): (Vec<_>, Vec<_>) = live
+        .into_iter()
+        .partition(|t| Some(&t.task_definition) == wanted_arn.as_ref());
+    if current.len() < want {
+        plan.actions.push(Action::RunTask {
+            document: document.clone(),
+            task_definition,
+            count: i32::try_from(want - current.len()).unwrap_or(i32::MAX),
+        });
+    }
+    let stop = |task: &ObservedTask, reason: &str| Action::StopTask {
+        cluster: desired.cluster().into(),
+        task_arn: task.arn.clone(),
+        reason: format!("ecs-delegate-controller: {reason}"),
+    };
+    // The newest surplus tasks go first: the long-running ones have proved themselves.
+    current.sort_by_key(|t| std::cmp::Reverse(t.created_at));
+    let surplus = current.len().saturating_sub(want);
+    for task in current.iter().take(surplus) {
+        plan.actions.push(stop(task, "scale down"));
+    }
+    let running_current = current.iter().filter(|t| t.is_running()).count();
+    if running_current >= want {
+        old.sort_by_key(|t| t.created_at);
+        for task in old {
+            plan.actions.push(stop(
+                task,
+                &format!(
+                    "replaced by {}",
+                    short_arn(wanted_arn.as_deref().unwrap_or_default())
+                ),
+            ));
+        }
+    }
 }
 
 fn conflict_message(

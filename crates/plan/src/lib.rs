@@ -8,8 +8,11 @@ pub mod observed;
 pub mod output;
 pub mod status;
 
-pub use action::{Action, FieldChange, GroupPlan, Plan, TaskDefinitionRef};
+pub use action::{Action, FieldChange, GroupError, GroupPlan, Plan, TaskDefinitionRef};
 pub use desired::DesiredGroup;
 pub use diff::{plan_group, task_definition_lookup_needed, PlanOptions};
-pub use observed::{ObservedDeployment, ObservedGroup, ObservedService, ObservedTaskDefinition};
+pub use observed::{
+    InstanceCapacity, ObservedDeployment, ObservedGroup, ObservedService, ObservedTask,
+    ObservedTaskDefinition, RoleProblem,
+};
 pub use status::{Condition, GroupStatus};

@@ -87,6 +87,108 @@ pub struct ObservedTaskDefinition {
     pub spec_hash: Option<String>,
 }
 
+/// A task as DescribeTasks (with tags) reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObservedTask {
+    /// Task ARN.
+    pub arn: String,
+    /// The revision it runs.
+    pub task_definition: String,
+    /// PROVISIONING, PENDING, RUNNING, ..., STOPPED.
+    pub last_status: String,
+    /// RUNNING or STOPPED.
+    pub desired_status: String,
+    /// `service:NAME` for a service's tasks.
+    pub group: Option<String>,
+    /// Its tags.
+    pub tags: BTreeMap<String, String>,
+    /// Why it stopped.
+    pub stopped_reason: Option<String>,
+    /// How it stopped: UserInitiated, EssentialContainerExited, TaskFailedToStart, ...
+    pub stop_code: Option<String>,
+    /// When it stopped (seconds since the epoch).
+    pub stopped_at: Option<i64>,
+    /// When it was created (seconds since the epoch).
+    pub created_at: Option<i64>,
+}
+
+impl ObservedTask {
+    /// Wanted running (whatever its current state).
+    pub fn is_live(&self) -> bool {
+        self.desired_status == "RUNNING"
+    }
+
+    /// Running now.
+    pub fn is_running(&self) -> bool {
+        self.is_live() && self.last_status == "RUNNING"
+    }
+}
+
+/// The free resources of one container instance.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InstanceCapacity {
+    /// Container instance ARN.
+    pub arn: String,
+    /// CPU units free.
+    pub remaining_cpu: i64,
+    /// MiB free.
+    pub remaining_memory: i64,
+}
+
+/// A role that ECS could not use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleProblem {
+    /// No such role.
+    NotFound {
+        /// `spec.roles.task` or `spec.roles.execution`.
+        field: String,
+        /// The ARN written.
+        arn: String,
+    },
+    /// The role does not let ECS tasks assume it.
+    TrustMissing {
+        /// `spec.roles.task` or `spec.roles.execution`.
+        field: String,
+        /// The ARN written.
+        arn: String,
+        /// The services it trusts instead.
+        trusted: Vec<String>,
+    },
+}
+
+impl RoleProblem {
+    /// The status reason: RoleNotFound or RoleTrustMissing.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            RoleProblem::NotFound { .. } => "RoleNotFound",
+            RoleProblem::TrustMissing { .. } => "RoleTrustMissing",
+        }
+    }
+}
+
+impl std::fmt::Display for RoleProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RoleProblem::NotFound { field, arn } => {
+                write!(f, "{field}: role {arn} does not exist")
+            }
+            RoleProblem::TrustMissing {
+                field,
+                arn,
+                trusted,
+            } => write!(
+                f,
+                "{field}: role {arn} does not trust ecs-tasks.amazonaws.com (it trusts {})",
+                if trusted.is_empty() {
+                    "no service".to_owned()
+                } else {
+                    trusted.join(", ")
+                }
+            ),
+        }
+    }
+}
+
 /// What was observed for one group.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ObservedGroup {
@@ -99,4 +201,15 @@ pub struct ObservedGroup {
     pub tagged_task_definition: Option<ObservedTaskDefinition>,
     /// The latest ACTIVE revision of the family, when it had to be looked up.
     pub latest_revision: Option<ObservedTaskDefinition>,
+    /// Tasks mode: the group's tasks that are wanted running.
+    pub tasks: Vec<ObservedTask>,
+    /// Tasks mode: the revisions those tasks run, when they had to be looked up.
+    pub task_revisions: Vec<ObservedTaskDefinition>,
+    /// Tasks of the group that stopped recently without the controller asking (looked up only
+    /// for groups that are not steady).
+    pub stopped_tasks: Vec<ObservedTask>,
+    /// EC2 groups missing tasks: the cluster's active container instances.
+    pub capacity: Option<Vec<InstanceCapacity>>,
+    /// Roles ECS could not use (checked before any write).
+    pub role_problems: Vec<RoleProblem>,
 }

@@ -22,6 +22,8 @@ fn sign(action: &Action) -> &'static str {
         Action::RegisterTaskDefinition { .. } | Action::CreateService { .. } => "+",
         Action::UpdateService { .. } => "~",
         Action::ReplaceService { .. } => "-/+",
+        Action::RunTask { .. } => "+",
+        Action::StopTask { .. } => "-",
     }
 }
 
@@ -62,6 +64,21 @@ fn headline(action: &Action) -> String {
         Action::ReplaceService { service_arn, .. } => format!(
             "replace-service {} (delete and create; needs --allow-replace)",
             service_arn.rsplit('/').next().unwrap_or(service_arn)
+        ),
+        Action::RunTask {
+            task_definition,
+            count,
+            document,
+        } => format!(
+            "run-task {count} x {task_definition}, launchType {}",
+            document.launch_type
+        ),
+        Action::StopTask {
+            task_arn, reason, ..
+        } => format!(
+            "stop-task {} ({})",
+            task_arn.rsplit('/').next().unwrap_or(task_arn),
+            reason.trim_start_matches("ecs-delegate-controller: ")
         ),
     }
 }
@@ -107,6 +124,18 @@ fn detail(action: &Action) -> Value {
             service_arn,
             changes,
         } => json!({"serviceArn": service_arn, "changes": changes}),
+        Action::RunTask {
+            task_definition,
+            count,
+            document,
+        } => json!({
+            "taskDefinition": task_definition.to_string(),
+            "count": count,
+            "launchType": document.launch_type,
+        }),
+        Action::StopTask {
+            task_arn, reason, ..
+        } => json!({"taskArn": task_arn, "reason": reason}),
     }
 }
 
@@ -148,6 +177,22 @@ fn summary_line(plan: &Plan) -> String {
         n("update-service"),
         n("replace-service")
     );
+    if n("run-task") + n("stop-task") > 0 {
+        line.pop();
+        let _ = write!(
+            line,
+            ", {} tasks to run, {} to stop.",
+            plan.groups
+                .iter()
+                .flat_map(|g| &g.actions)
+                .map(|a| match a {
+                    Action::RunTask { count, .. } => u64::try_from(*count).unwrap_or(0),
+                    _ => 0,
+                })
+                .sum::<u64>(),
+            n("stop-task")
+        );
+    }
     let _ = write!(line, " {} of {} groups in sync", n("inSync"), n("groups"));
     if n("errors") > 0 {
         let _ = write!(line, ", {} failed", n("errors"));
@@ -183,7 +228,12 @@ pub fn to_text(plan: &Plan) -> String {
     }
     for group in &plan.groups {
         if let Some(error) = &group.error {
-            let _ = writeln!(out, "! {}: error: {error}", group_title(group));
+            let _ = writeln!(
+                out,
+                "! {}: error ({}): {error}",
+                group_title(group),
+                error.reason
+            );
         } else if group.suspended {
             let _ = writeln!(out, "  {}: suspended, not changed", group_title(group));
         } else if group.actions.is_empty() {
@@ -222,7 +272,7 @@ pub fn to_json(plan: &Plan) -> Value {
         .filter_map(|g| {
             g.error
                 .as_ref()
-                .map(|e| json!({"group": g.group, "cluster": g.cluster, "message": e}))
+                .map(|e| json!({"group": g.group, "cluster": g.cluster, "reason": e.reason, "message": e.message}))
         })
         .collect();
     json!({"changes": changes, "errors": errors, "summary": summary(plan)})
@@ -267,7 +317,7 @@ pub fn to_markdown(plan: &Plan) -> String {
                 "- `{}` ({}): {}",
                 group.group,
                 group.cluster,
-                group.error.as_deref().unwrap_or_default()
+                group.error.as_ref().map_or("", |e| e.message.as_str())
             );
         }
     }

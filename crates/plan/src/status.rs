@@ -4,9 +4,9 @@
 use serde::Serialize;
 use spec::Mode;
 
-use crate::action::{short_arn, GroupPlan};
+use crate::action::{short_arn, GroupError, GroupPlan};
 use crate::desired::DesiredGroup;
-use crate::observed::ObservedGroup;
+use crate::observed::{ObservedGroup, ObservedService};
 
 /// Condition types.
 pub const READY: &str = "Ready";
@@ -108,43 +108,53 @@ pub enum Applied {
     Changes,
 }
 
-/// Derives a group's status. `error` is the group's failure this pass (observation, conflict or
-/// apply), if any.
+/// Recent stops (not asked for by the controller) that make a crash loop.
+pub const CRASH_LOOP_STOPS: usize = 2;
+
+/// Derives a group's status. `error` is the group's failure this pass (observation or apply),
+/// if any; the plan's own error (conflict, roles) is taken from `plan`.
 pub fn derive(
     desired: &DesiredGroup,
     observed: Option<&ObservedGroup>,
     plan: Option<&GroupPlan>,
     applied: Applied,
-    error: Option<&str>,
+    error: Option<&GroupError>,
 ) -> GroupStatus {
+    let empty = ObservedGroup::default();
+    let observed = observed.unwrap_or(&empty);
     let service = observed
-        .and_then(|o| o.service.as_ref())
-        .filter(|s| s.is_active());
+        .service
+        .as_ref()
+        .filter(|s| s.is_active() && desired.mode() == Mode::Service);
+    let tasks_mode = desired.mode() == Mode::Tasks;
+    let live: Vec<_> = observed.tasks.iter().filter(|t| t.is_live()).collect();
+    let (running, pending) = match (tasks_mode, service) {
+        (true, _) => {
+            let running = live.iter().filter(|t| t.is_running()).count();
+            (count(running), count(live.len() - running))
+        }
+        (false, Some(s)) => (i64::from(s.running_count), i64::from(s.pending_count)),
+        (false, None) => (0, 0),
+    };
     let mut status = GroupStatus {
         name: desired.name().into(),
         cluster: desired.cluster().into(),
-        mode: match desired.mode() {
-            Mode::Service => "service",
-            Mode::Tasks => "tasks",
-        }
-        .into(),
+        mode: if tasks_mode { "tasks" } else { "service" }.into(),
         desired: desired.group.spec.count,
-        running: service.map_or(0, |s| i64::from(s.running_count)),
-        pending: service.map_or(0, |s| i64::from(s.pending_count)),
-        task_definition: service.map(|s| short_arn(&s.task_definition).to_owned()),
+        running,
+        pending,
+        task_definition: match (tasks_mode, service) {
+            (true, _) => live
+                .first()
+                .map(|t| short_arn(&t.task_definition).to_owned()),
+            (false, s) => s.map(|s| short_arn(&s.task_definition).to_owned()),
+        },
         in_sync: plan.is_some_and(GroupPlan::in_sync) && applied == Applied::Nothing,
         conditions: Vec::new(),
     };
 
-    if let Some(error) = error.or(plan.and_then(|p| p.error.as_deref())) {
-        let reason = if error.contains("not managed by this controller")
-            || error.contains("is managed by controller id")
-        {
-            "ConflictUnmanaged"
-        } else {
-            "ReconcileError"
-        };
-        status.stall(reason, error);
+    if let Some(error) = error.or(plan.and_then(|p| p.error.as_ref())) {
+        status.stall(&error.reason, &error.message);
         return status;
     }
     if desired.group.spec.suspend {
@@ -155,43 +165,103 @@ pub fn derive(
         ];
         return status;
     }
+
+    let set = |status: &mut GroupStatus,
+               ready: (bool, &str),
+               progressing: bool,
+               degraded: bool,
+               message: &str| {
+        status.conditions = vec![
+            Condition::new(READY, ready.0, ready.1, message),
+            Condition::new(PROGRESSING, progressing, ready.1, message),
+        ];
+        if degraded {
+            status
+                .conditions
+                .push(Condition::new(DEGRADED, true, ready.1, message));
+        }
+    };
+
+    if let Some(message) = failed_deployment(service) {
+        set(
+            &mut status,
+            (false, "DeploymentFailed"),
+            false,
+            true,
+            &message,
+        );
+        return status;
+    }
+    if observed.stopped_tasks.len() >= CRASH_LOOP_STOPS {
+        let mut reasons: Vec<&str> = observed
+            .stopped_tasks
+            .iter()
+            .filter_map(|t| t.stopped_reason.as_deref())
+            .collect();
+        reasons.dedup();
+        let message = format!(
+            "{} tasks stopped recently: {}",
+            observed.stopped_tasks.len(),
+            if reasons.is_empty() {
+                "no reason given".to_owned()
+            } else {
+                reasons.join("; ")
+            }
+        );
+        set(&mut status, (false, "CrashLoop"), true, true, &message);
+        return status;
+    }
+    if let Some(message) = capacity_shortfall(desired, observed, &status) {
+        set(
+            &mut status,
+            (false, "InsufficientCapacity"),
+            true,
+            true,
+            &message,
+        );
+        return status;
+    }
     if applied == Applied::Changes || !status.in_sync {
         let message = if applied == Applied::Changes {
             "changes were applied; waiting for ECS to roll them out"
         } else {
             "the live state differs from the files"
         };
-        status.conditions = vec![
-            Condition::new(READY, false, "DeploymentInProgress", message),
-            Condition::new(PROGRESSING, true, "DeploymentInProgress", message),
-        ];
+        set(
+            &mut status,
+            (false, "DeploymentInProgress"),
+            true,
+            false,
+            message,
+        );
+        return status;
+    }
+    if tasks_mode {
+        let message = format!("{} of {} tasks running", status.running, status.desired);
+        if status.running == status.desired && status.pending == 0 {
+            set(&mut status, (true, "Converged"), false, false, &message);
+        } else {
+            set(
+                &mut status,
+                (false, "DeploymentInProgress"),
+                true,
+                false,
+                &message,
+            );
+        }
         return status;
     }
     let Some(service) = service else {
-        let message = "no service yet";
-        status.conditions = vec![
-            Condition::new(READY, false, "NotCreated", message),
-            Condition::new(PROGRESSING, true, "NotCreated", message),
-        ];
+        set(
+            &mut status,
+            (false, "NotCreated"),
+            true,
+            false,
+            "no service yet",
+        );
         return status;
     };
     let primary = service.deployments.iter().find(|d| d.status == "PRIMARY");
-    if let Some(failed) = primary.filter(|d| d.rollout_state.as_deref() == Some("FAILED")) {
-        let message = format!(
-            "the deployment of {} failed: {}",
-            short_arn(&failed.task_definition),
-            failed
-                .rollout_state_reason
-                .as_deref()
-                .unwrap_or("no reason given")
-        );
-        status.conditions = vec![
-            Condition::new(READY, false, "DeploymentFailed", &message),
-            Condition::new(PROGRESSING, false, "DeploymentFailed", &message),
-            Condition::new(DEGRADED, true, "DeploymentFailed", &message),
-        ];
-        return status;
-    }
     let rolling = service.deployments.len() > 1
         || primary.is_some_and(|d| d.rollout_state.as_deref() == Some("IN_PROGRESS"));
     if rolling || service.running_count != service.desired_count {
@@ -207,10 +277,13 @@ pub fn derive(
                 "s"
             }
         );
-        status.conditions = vec![
-            Condition::new(READY, false, "DeploymentInProgress", &message),
-            Condition::new(PROGRESSING, true, "DeploymentInProgress", &message),
-        ];
+        set(
+            &mut status,
+            (false, "DeploymentInProgress"),
+            true,
+            false,
+            &message,
+        );
         return status;
     }
     let message = format!(
@@ -219,9 +292,69 @@ pub fn derive(
         service.desired_count,
         short_arn(&service.task_definition)
     );
-    status.conditions = vec![
-        Condition::new(READY, true, "Converged", &message),
-        Condition::new(PROGRESSING, false, "Converged", &message),
-    ];
+    set(&mut status, (true, "Converged"), false, false, &message);
     status
+}
+
+fn count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A deployment ECS marked FAILED (the circuit breaker tripped), and whether it rolled back.
+fn failed_deployment(service: Option<&ObservedService>) -> Option<String> {
+    let service = service?;
+    let failed = service
+        .deployments
+        .iter()
+        .find(|d| d.rollout_state.as_deref() == Some("FAILED"))?;
+    let primary = service.deployments.iter().find(|d| d.status == "PRIMARY");
+    let rolled_back = primary
+        .filter(|p| p.id != failed.id && p.task_definition != failed.task_definition)
+        .map(|p| format!("; rolled back to {}", short_arn(&p.task_definition)))
+        .unwrap_or_default();
+    Some(format!(
+        "the deployment of {} failed: {}{rolled_back}",
+        short_arn(&failed.task_definition),
+        failed
+            .rollout_state_reason
+            .as_deref()
+            .unwrap_or("no reason given"),
+    ))
+}
+
+/// EC2 groups: can the cluster's free resources place the tasks that are neither running nor
+/// placed? Counted per instance (a task fits on one instance or not at all).
+fn capacity_shortfall(
+    desired: &DesiredGroup,
+    observed: &ObservedGroup,
+    status: &GroupStatus,
+) -> Option<String> {
+    let instances = observed.capacity.as_ref()?;
+    let unplaced = status.desired - status.running - status.pending;
+    if unplaced <= 0 {
+        return None;
+    }
+    let cpu = i64::from(desired.group.spec.resources.cpu).max(1);
+    let memory = i64::from(desired.group.spec.resources.memory).max(1);
+    let slots: i64 = instances
+        .iter()
+        .map(|i| {
+            (i.remaining_cpu / cpu)
+                .min(i.remaining_memory / memory)
+                .max(0)
+        })
+        .sum();
+    if slots >= unplaced {
+        return None;
+    }
+    let free_cpu: i64 = instances.iter().map(|i| i.remaining_cpu).sum();
+    let free_memory: i64 = instances.iter().map(|i| i.remaining_memory).sum();
+    Some(format!(
+        "{unplaced} delegate task{} cannot be placed: each needs {cpu} CPU units and {memory} MiB; \
+         the cluster's {} container instance{} have {free_cpu} CPU units and {free_memory} MiB \
+         free, room for {slots}",
+        if unplaced == 1 { "" } else { "s" },
+        instances.len(),
+        if instances.len() == 1 { "" } else { "s" },
+    ))
 }

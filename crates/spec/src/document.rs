@@ -290,6 +290,27 @@ pub struct ServiceDocument {
     pub propagate_tags: String,
 }
 
+/// A RunTask request for a tasks-mode group, without the task definition ARN, the count and the
+/// tags (decided when applying).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunTaskDocument {
+    /// Cluster name or ARN.
+    pub cluster: String,
+    /// EC2 or FARGATE.
+    pub launch_type: String,
+    /// Marks the tasks as the controller's (`ecs-delegate-controller`).
+    pub started_by: String,
+    /// Spread over zones and instances (EC2 only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub placement_strategy: Vec<PlacementStrategy>,
+    /// awsvpc configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_configuration: Option<NetworkConfiguration>,
+    /// `aws ecs execute-command` allowed.
+    pub enable_execute_command: bool,
+}
+
 /// A placement strategy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

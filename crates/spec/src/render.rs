@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use crate::document::{
     AwsVpcConfiguration, ContainerDefinition, DeploymentCircuitBreaker, DeploymentConfiguration,
-    HealthCheck, KeyValue, LogConfiguration, NetworkConfiguration, PlacementStrategy, Secret,
-    ServiceDocument, Tag, TaskDefinitionDocument,
+    HealthCheck, KeyValue, LogConfiguration, NetworkConfiguration, PlacementStrategy,
+    RunTaskDocument, Secret, ServiceDocument, Tag, TaskDefinitionDocument,
 };
 use crate::hash::spec_hash;
 use crate::location::FieldPath;
@@ -70,6 +70,8 @@ pub struct Rendered {
     pub spec_hash: String,
     /// The CreateService request (service mode only).
     pub service: Option<ServiceDocument>,
+    /// The RunTask request (tasks mode only).
+    pub run_task: Option<RunTaskDocument>,
     /// The user's tags and the selectors tag; the ownership tags are added when applying.
     pub tags: Vec<Tag>,
 }
@@ -96,10 +98,12 @@ pub fn render(group: &DelegateGroup, region: &str) -> Result<Rendered, RenderErr
     let task_definition = apply_overrides(group, base_task_definition(group, region))?;
     let spec_hash = spec_hash(&task_definition);
     let service = (group.spec.mode == Mode::Service).then(|| service_document(group));
+    let run_task = (group.spec.mode == Mode::Tasks).then(|| run_task_document(group));
     Ok(Rendered {
         task_definition,
         spec_hash,
         service,
+        run_task,
         tags: user_tags(group),
     })
 }
@@ -241,23 +245,13 @@ fn service_document(group: &DelegateGroup) -> ServiceDocument {
             rollback: b.rollback,
         },
     );
-    let placement_strategy = match spec.launch_type {
-        LaunchType::Ec2 => ["attribute:ecs.availability-zone", "instanceId"]
-            .into_iter()
-            .map(|field| PlacementStrategy {
-                kind: "spread".into(),
-                field: Some(field.into()),
-            })
-            .collect(),
-        LaunchType::Fargate => Vec::new(),
-    };
     ServiceDocument {
         service_name: group.service_name().into(),
         cluster: spec.cluster.clone(),
         desired_count: i32::try_from(spec.count).unwrap_or(i32::MAX),
         launch_type: spec.launch_type.as_str().into(),
         scheduling_strategy: "REPLICA".into(),
-        placement_strategy,
+        placement_strategy: placement_strategy(spec.launch_type),
         network_configuration: network_configuration(group),
         deployment_configuration: DeploymentConfiguration {
             minimum_healthy_percent: settings.minimum_healthy_percent.unwrap_or(100),
@@ -266,6 +260,31 @@ fn service_document(group: &DelegateGroup) -> ServiceDocument {
         },
         enable_execute_command: settings.enable_execute_command,
         propagate_tags: "SERVICE".into(),
+    }
+}
+
+fn run_task_document(group: &DelegateGroup) -> RunTaskDocument {
+    RunTaskDocument {
+        cluster: group.spec.cluster.clone(),
+        launch_type: group.spec.launch_type.as_str().into(),
+        started_by: STARTED_BY.into(),
+        placement_strategy: placement_strategy(group.spec.launch_type),
+        network_configuration: network_configuration(group),
+        enable_execute_command: false,
+    }
+}
+
+/// Harness's spread over availability zones, then instances; EC2 only (FARGATE places itself).
+fn placement_strategy(launch_type: LaunchType) -> Vec<PlacementStrategy> {
+    match launch_type {
+        LaunchType::Ec2 => ["attribute:ecs.availability-zone", "instanceId"]
+            .into_iter()
+            .map(|field| PlacementStrategy {
+                kind: "spread".into(),
+                field: Some(field.into()),
+            })
+            .collect(),
+        LaunchType::Fargate => Vec::new(),
     }
 }
 

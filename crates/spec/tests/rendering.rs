@@ -14,6 +14,7 @@ fn examples_render_to_ecs_documents() {
         let document = serde_json::json!({
             "registerTaskDefinition": rendered.task_definition,
             "createService": rendered.service,
+            "runTask": rendered.run_task,
             "tags": rendered.tags,
             "specHash": rendered.spec_hash,
         });

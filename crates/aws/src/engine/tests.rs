@@ -31,6 +31,7 @@ fn engine() -> Engine<FakeEcs> {
     let fake = FakeEcs::new();
     fake.add_cluster("us-east-1", "c1");
     fake.add_cluster("us-east-1", "c2");
+    fake.add_role("exec", &["ecs-tasks.amazonaws.com"]);
     Engine::new(
         fake,
         PlanOptions {
@@ -59,6 +60,7 @@ async fn converges_then_a_second_pass_only_describes() {
             .count(),
         25
     );
+    e.api().settle();
     e.api().clear_calls();
     let plan = e.plan(&groups).await;
     assert!(!plan.has_changes());
@@ -122,12 +124,15 @@ async fn failures_stay_with_their_group() {
     );
     let outcomes = pass(&e, &[good, missing_cluster, unmanaged]).await;
     assert_eq!(outcomes[0].error, None);
-    assert!(outcomes[1].error.as_deref().unwrap().contains("nowhere"));
-    assert!(outcomes[2]
+    assert!(outcomes[1]
         .error
-        .as_deref()
+        .as_ref()
         .unwrap()
-        .contains("not managed by this controller"));
+        .message
+        .contains("nowhere"));
+    let conflict = outcomes[2].error.as_ref().unwrap();
+    assert_eq!(conflict.reason, "ConflictUnmanaged");
+    assert!(conflict.message.contains("not managed by this controller"));
     let taken = e.api().service("us-east-1", "c1", "taken").unwrap();
     assert_eq!(
         (taken.desired_count, taken.tags.len()),
@@ -185,4 +190,285 @@ async fn a_count_change_is_a_single_update_call() {
             .desired_count,
         4
     );
+}
+
+// Status conditions from scripted observations.
+
+use plan::status::{DEGRADED, PROGRESSING, READY, STALLED};
+use plan::{GroupStatus, ObservedDeployment};
+
+async fn status_of(e: &Engine<FakeEcs>, groups: &[DesiredGroup]) -> Vec<GroupStatus> {
+    let (plan, observed) = e.observe_and_plan(groups).await;
+    statuses(groups, &plan, &observed, None)
+}
+
+fn condition(s: &GroupStatus, kind: &str) -> (String, String) {
+    let c = s
+        .condition(kind)
+        .unwrap_or_else(|| panic!("no {kind} in {s:?}"));
+    (c.status.clone(), c.reason.clone())
+}
+
+fn t(status: &str, reason: &str) -> (String, String) {
+    (status.into(), reason.into())
+}
+
+fn deployment(id: &str, status: &str, rollout: &str, td: &str) -> ObservedDeployment {
+    ObservedDeployment {
+        id: id.into(),
+        status: status.into(),
+        rollout_state: Some(rollout.into()),
+        rollout_state_reason: Some(format!("{rollout} reason")),
+        task_definition: td.into(),
+        ..ObservedDeployment::default()
+    }
+}
+
+#[tokio::test]
+async fn a_settled_service_is_ready_and_a_rolling_one_progressing() {
+    let e = engine();
+    let g = group("g", "c1", "");
+    pass(&e, std::slice::from_ref(&g)).await;
+    e.api().settle();
+    let s = &status_of(&e, std::slice::from_ref(&g)).await[0];
+    assert_eq!(condition(s, READY), t("True", "Converged"));
+    assert_eq!(
+        (s.desired, s.running, s.pending, s.in_sync),
+        (2, 2, 0, true)
+    );
+    assert_eq!(s.task_definition.as_deref(), Some("g:1"));
+
+    e.api().edit_service("us-east-1", "c1", "g", |s| {
+        let td = s.task_definition.clone();
+        s.deployments = vec![
+            deployment("new", "PRIMARY", "IN_PROGRESS", &td),
+            deployment("old", "ACTIVE", "COMPLETED", "arn:old:0"),
+        ];
+    });
+    let s = &status_of(&e, std::slice::from_ref(&g)).await[0];
+    assert_eq!(condition(s, READY), t("False", "DeploymentInProgress"));
+    assert_eq!(condition(s, PROGRESSING), t("True", "DeploymentInProgress"));
+}
+
+#[tokio::test]
+async fn a_failed_and_rolled_back_deployment_is_degraded() {
+    let e = engine();
+    let g = group("g", "c1", "");
+    pass(&e, std::slice::from_ref(&g)).await;
+    e.api().settle();
+    e.api().edit_service("us-east-1", "c1", "g", |s| {
+        let td = s.task_definition.clone();
+        s.deployments = vec![
+            deployment(
+                "rollback",
+                "PRIMARY",
+                "IN_PROGRESS",
+                "arn:aws:ecs:us-east-1:1:task-definition/g:0",
+            ),
+            deployment("failed", "ACTIVE", "FAILED", &td),
+        ];
+    });
+    let s = &status_of(&e, std::slice::from_ref(&g)).await[0];
+    assert_eq!(condition(s, DEGRADED), t("True", "DeploymentFailed"));
+    assert_eq!(condition(s, READY), t("False", "DeploymentFailed"));
+    let message = &s.condition(DEGRADED).unwrap().message;
+    assert!(
+        message.contains("g:1 failed: FAILED reason; rolled back to g:0"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn tasks_that_keep_stopping_are_a_crash_loop() {
+    let e = engine();
+    let g = group("g", "c1", "");
+    pass(&e, std::slice::from_ref(&g)).await; // created: 0 of 2 running
+    for _ in 0..2 {
+        e.api().add_stopped_service_task(
+            "us-east-1",
+            "c1",
+            "g",
+            "Essential container in task exited",
+        );
+    }
+    e.api().clear_calls();
+    let s = &status_of(&e, std::slice::from_ref(&g)).await[0];
+    assert_eq!(condition(s, DEGRADED), t("True", "CrashLoop"));
+    assert!(s
+        .condition(DEGRADED)
+        .unwrap()
+        .message
+        .contains("Essential container in task exited"));
+    assert!(
+        e.api().calls().contains(&"ListTasks".to_owned()),
+        "not steady: tasks are looked at"
+    );
+
+    e.api().settle();
+    e.api().clear_calls();
+    let s = &status_of(&e, std::slice::from_ref(&g)).await[0];
+    assert_eq!(
+        condition(s, READY),
+        t("True", "Converged"),
+        "old stops of a steady service are history"
+    );
+    assert_eq!(
+        e.api().calls(),
+        ["DescribeServices"],
+        "steady: no task calls"
+    );
+}
+
+#[tokio::test]
+async fn a_capacity_shortfall_is_reported_with_numbers_and_not_refused() {
+    let e = engine();
+    e.api().add_instance("us-east-1", "c1", 4096, 7482);
+    let g = group("g", "c1", "  mode: tasks\n").with_count(3);
+    let outcomes = pass(&e, std::slice::from_ref(&g)).await;
+    assert_eq!(outcomes[0].error, None);
+    assert!(
+        outcomes[0]
+            .done
+            .iter()
+            .any(|d| d.contains("started 1 of 3 tasks")),
+        "{outcomes:?}"
+    );
+    let s = &status_of(&e, std::slice::from_ref(&g)).await[0];
+    assert_eq!(condition(s, DEGRADED), t("True", "InsufficientCapacity"));
+    assert_eq!(
+        s.condition(DEGRADED).unwrap().message,
+        "2 delegate tasks cannot be placed: each needs 1024 CPU units and 6144 MiB; the cluster's \
+         1 container instance have 3072 CPU units and 1338 MiB free, room for 0"
+    );
+    assert_eq!((s.running, s.desired), (1, 3));
+}
+
+#[tokio::test]
+async fn suspended_groups_are_observed_and_never_changed() {
+    let e = engine();
+    let g = group("g", "c1", "  suspend: true\n");
+    let outcomes = pass(&e, std::slice::from_ref(&g)).await;
+    assert!(outcomes[0].done.is_empty() && outcomes[0].error.is_none());
+    assert!(e.api().writes().is_empty());
+    let s = &status_of(&e, std::slice::from_ref(&g)).await[0];
+    assert_eq!(condition(s, READY), t("False", "Suspended"));
+}
+
+#[tokio::test]
+async fn bad_roles_stall_only_their_group_before_any_write() {
+    let e = engine();
+    e.api().add_role("lambda-only", &["lambda.amazonaws.com"]);
+    let missing =
+        group("missing", "c1", "").with_execution_role("arn:aws:iam::123456789012:role/nope");
+    let untrusted = group("untrusted", "c1", "")
+        .with_execution_role("arn:aws:iam::123456789012:role/lambda-only");
+    let fine = group("fine", "c1", "");
+    let groups = [missing, untrusted, fine];
+    let outcomes = pass(&e, &groups).await;
+    assert_eq!(outcomes[0].error.as_ref().unwrap().reason, "RoleNotFound");
+    assert!(outcomes[0]
+        .error
+        .as_ref()
+        .unwrap()
+        .message
+        .contains("spec.roles.execution: role arn:aws:iam::123456789012:role/nope does not exist"));
+    assert_eq!(
+        outcomes[1].error.as_ref().unwrap().reason,
+        "RoleTrustMissing"
+    );
+    assert!(outcomes[1]
+        .error
+        .as_ref()
+        .unwrap()
+        .message
+        .contains("it trusts lambda.amazonaws.com"));
+    assert_eq!(outcomes[2].error, None);
+    assert_eq!(
+        e.api().writes(),
+        ["RegisterTaskDefinition", "CreateService"],
+        "only the good group wrote"
+    );
+    let s = status_of(&e, &groups).await;
+    assert_eq!(condition(&s[0], STALLED), t("True", "RoleNotFound"));
+    assert_eq!(condition(&s[1], STALLED), t("True", "RoleTrustMissing"));
+}
+
+#[tokio::test]
+async fn converged_groups_cost_no_iam_call() {
+    let e = engine();
+    let g = group("g", "c1", "");
+    pass(&e, std::slice::from_ref(&g)).await;
+    e.api().settle();
+    e.api().clear_calls();
+    pass(&e, std::slice::from_ref(&g)).await;
+    assert!(!e.api().calls().contains(&"GetRole".to_owned()));
+}
+
+#[tokio::test]
+async fn tasks_mode_keeps_its_count_scales_down_and_rolls_start_before_stop() {
+    let e = engine();
+    e.api().add_instance("us-east-1", "c1", 100_000, 100_000);
+    let g = group("g", "c1", "  mode: tasks\n");
+    pass(&e, std::slice::from_ref(&g)).await;
+    let live = |e: &Engine<FakeEcs>| {
+        e.api()
+            .tasks("us-east-1", "c1")
+            .into_iter()
+            .filter(|t| t.is_live())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(live(&e).len(), 2);
+
+    // A task stopped by hand is replaced; a second pass then writes nothing.
+    let victim = live(&e)[0].arn.clone();
+    e.api().edit_task("us-east-1", "c1", &victim, |t| {
+        t.desired_status = "STOPPED".into();
+        t.last_status = "STOPPED".into();
+        t.stop_code = Some("UserInitiated".into());
+    });
+    pass(&e, std::slice::from_ref(&g)).await;
+    assert_eq!(live(&e).len(), 2);
+    e.api().clear_calls();
+    pass(&e, std::slice::from_ref(&g)).await;
+    assert!(e.api().writes().is_empty(), "{:?}", e.api().writes());
+
+    // Scale down.
+    pass(&e, &[g.clone().with_count(1)]).await;
+    assert_eq!(live(&e).len(), 1);
+
+    // A new revision: the new task starts first; the old one stops only once it runs.
+    let g = g.with_count(1).with_image("harness/delegate:2");
+    e.api().clear_calls();
+    pass(&e, std::slice::from_ref(&g)).await;
+    assert_eq!(e.api().writes(), ["RegisterTaskDefinition", "RunTask"]);
+    let both = live(&e);
+    assert_eq!(both.len(), 2, "old and new side by side");
+    let new = both
+        .iter()
+        .find(|t| t.task_definition.ends_with("g:2"))
+        .unwrap()
+        .arn
+        .clone();
+
+    e.api().edit_task("us-east-1", "c1", &new, |t| {
+        t.last_status = "PENDING".into()
+    });
+    e.api().clear_calls();
+    pass(&e, std::slice::from_ref(&g)).await;
+    assert!(
+        e.api().writes().is_empty(),
+        "the old task stays while the new one is PENDING"
+    );
+
+    e.api().edit_task("us-east-1", "c1", &new, |t| {
+        t.last_status = "RUNNING".into()
+    });
+    e.api().clear_calls();
+    pass(&e, std::slice::from_ref(&g)).await;
+    assert_eq!(e.api().writes(), ["StopTask"]);
+    let left = live(&e);
+    assert_eq!(left.len(), 1);
+    assert!(left[0].task_definition.ends_with("g:2"));
+    let s = &status_of(&e, std::slice::from_ref(&g)).await[0];
+    assert_eq!(condition(s, READY), t("True", "Converged"));
 }

@@ -160,6 +160,7 @@ fn an_image_change_registers_once_and_points_the_service_at_it() {
         service_task_definition: Some(revision(TD1, &old.rendered.spec_hash)),
         tagged_task_definition: None,
         latest_revision: Some(revision(TD1, &old.rendered.spec_hash)),
+        ..ObservedGroup::default()
     };
     let plan = plan_group(&new, &observed, &options());
     assert_eq!(kinds(&plan), ["register-task-definition", "update-service"]);
@@ -184,6 +185,7 @@ fn a_task_definition_changed_by_hand_is_put_back_without_registering() {
         service_task_definition: Some(revision("arn:...:d1:7", "other")),
         tagged_task_definition: None,
         latest_revision: Some(revision(TD2, &d.rendered.spec_hash)),
+        ..ObservedGroup::default()
     };
     let plan = plan_group(&d, &observed, &options());
     assert_eq!(kinds(&plan), ["update-service"]);
@@ -211,7 +213,8 @@ fn an_unmanaged_service_is_a_conflict_and_left_alone() {
     assert!(plan.actions.is_empty());
     assert!(plan
         .error
-        .as_deref()
+        .as_ref()
+        .map(|e| e.message.as_str())
         .unwrap()
         .contains("not managed by this controller"));
 }
@@ -231,7 +234,8 @@ fn another_controllers_service_is_a_conflict() {
     );
     assert!(plan
         .error
-        .as_deref()
+        .as_ref()
+        .map(|e| e.message.as_str())
         .unwrap()
         .contains("controller id \"blue\""));
 }
@@ -366,6 +370,7 @@ fn stale_tags_alone_are_brought_up_to_date() {
         service_task_definition: Some(revision(TD1, &d.rendered.spec_hash)),
         tagged_task_definition: None,
         latest_revision: None,
+        ..ObservedGroup::default()
     };
     let plan = plan_group(&d, &observed, &options());
     assert!(
@@ -383,6 +388,7 @@ fn the_revision_named_by_the_service_tag_is_reused_when_someone_registered_a_new
         service_task_definition: Some(revision(TD2, "theirs")),
         tagged_task_definition: Some(revision(TD1, &d.rendered.spec_hash)),
         latest_revision: Some(revision(TD2, "theirs")),
+        ..ObservedGroup::default()
     };
     let plan = plan_group(&d, &observed, &options());
     assert_eq!(kinds(&plan), ["update-service"]);

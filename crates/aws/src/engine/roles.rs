@@ -1,0 +1,95 @@
+//! Role checks before any write: the task and execution roles exist and trust ECS tasks. Only
+//! groups whose plan writes are checked, so a converged fleet costs no IAM call; a role found
+//! good is remembered for a while, a bad one is asked about again next time (it may be fixed).
+
+use std::time::{Duration, Instant};
+
+use plan::{DesiredGroup, GroupError, ObservedGroup, Plan, RoleProblem};
+
+use super::Engine;
+use crate::api::{role_name, EcsApi, IamApi};
+use crate::error::AwsError;
+
+/// How long a role found good is trusted without asking IAM again.
+pub(super) const ROLE_CACHE_TTL: Duration = Duration::from_secs(600);
+
+impl<A: EcsApi + IamApi> Engine<A> {
+    /// Checks the roles of every group with planned writes; a group with a bad role keeps no
+    /// action and carries the problem (RoleNotFound or RoleTrustMissing).
+    pub(super) async fn check_roles(
+        &self,
+        desired: &[&DesiredGroup],
+        observed: &mut [Result<ObservedGroup, AwsError>],
+        plan: &mut Plan,
+    ) {
+        for (i, d) in desired.iter().enumerate() {
+            let group_plan = &mut plan.groups[i];
+            if group_plan.actions.is_empty() || group_plan.error.is_some() {
+                continue;
+            }
+            let roles = [
+                ("spec.roles.execution", Some(&d.group.spec.roles.execution)),
+                ("spec.roles.task", d.group.spec.roles.task.as_ref()),
+            ];
+            let mut problems = Vec::new();
+            for (field, arn) in roles {
+                let Some(arn) = arn else { continue };
+                match self.role_problem(field, arn).await {
+                    Ok(Some(problem)) => problems.push(problem),
+                    Ok(None) => {}
+                    Err(e) => {
+                        group_plan.actions.clear();
+                        group_plan.error = Some(GroupError::new("ReconcileError", e.to_string()));
+                        break;
+                    }
+                }
+            }
+            if let Some(first) = problems.first() {
+                group_plan.actions.clear();
+                group_plan.error = Some(GroupError::new(
+                    first.reason(),
+                    problems
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ));
+                if let Ok(o) = &mut observed[i] {
+                    o.role_problems = problems;
+                }
+            }
+        }
+    }
+
+    async fn role_problem(&self, field: &str, arn: &str) -> Result<Option<RoleProblem>, AwsError> {
+        let name = role_name(arn);
+        let fresh = self
+            .roles
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name)
+            .is_some_and(|checked| checked.elapsed() < ROLE_CACHE_TTL);
+        if fresh {
+            return Ok(None);
+        }
+        let problem = match self.api.get_role(name).await? {
+            None => Some(RoleProblem::NotFound {
+                field: field.into(),
+                arn: arn.into(),
+            }),
+            Some(role) if !role.trusts_ecs_tasks() => Some(RoleProblem::TrustMissing {
+                field: field.into(),
+                arn: arn.into(),
+                trusted: role.trusted_services,
+            }),
+            Some(_) => None,
+        };
+        if problem.is_none() {
+            self.roles
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(name.to_owned(), Instant::now());
+        }
+        Ok(problem)
+    }
+}

@@ -1,0 +1,294 @@
+//! Task-level observation: only for tasks-mode groups and for services that are not steady.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt as _;
+use plan::{DesiredGroup, ObservedGroup, ObservedTask};
+use spec::render::{STARTED_BY, TAG_GROUP, TAG_MANAGED_BY};
+use spec::{LaunchType, Mode};
+
+use super::{bounded, Engine};
+use crate::api::{EcsApi, IamApi, TaskFilter};
+use crate::error::AwsError;
+
+/// DescribeTasks takes at most 100 ARNs.
+const DESCRIBE_TASKS_BATCH: usize = 100;
+/// Stops older than this are history, not a crash loop.
+const RECENT_STOP_SECONDS: i64 = 15 * 60;
+/// Prefix of the reasons the controller gives when it stops a task.
+pub(crate) const OWN_STOP_PREFIX: &str = "ecs-delegate-controller:";
+
+type Observations = Vec<Result<ObservedGroup, AwsError>>;
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// A stop the controller did not ask for and that is no ordinary scale-in: evidence of a crash.
+fn unexpected_recent_stop(task: &ObservedTask, now: i64) -> bool {
+    let reason = task.stopped_reason.as_deref().unwrap_or("");
+    task.stopped_at
+        .is_none_or(|at| now - at <= RECENT_STOP_SECONDS)
+        && task.stop_code.as_deref() != Some("UserInitiated")
+        && !reason.starts_with(OWN_STOP_PREFIX)
+        && !reason.starts_with("Scaling activity")
+}
+
+impl<A: EcsApi + IamApi> Engine<A> {
+    /// Lists and describes tasks matching `filter` in one cluster.
+    async fn tasks(
+        &self,
+        region: &str,
+        cluster: &str,
+        filter: TaskFilter,
+    ) -> Result<Vec<ObservedTask>, AwsError> {
+        let arns = self.api.list_tasks(region, cluster, &filter).await?;
+        let chunks: Vec<Vec<String>> = arns
+            .chunks(DESCRIBE_TASKS_BATCH)
+            .map(<[String]>::to_vec)
+            .collect();
+        let described: Vec<_> = bounded(
+            chunks
+                .iter()
+                .map(|chunk| self.api.describe_tasks(region, cluster, chunk))
+                .collect(),
+            self.concurrency,
+        )
+        .collect()
+        .await;
+        let mut tasks = Vec::new();
+        for batch in described {
+            tasks.extend(batch?);
+        }
+        Ok(tasks)
+    }
+
+    /// Tasks mode: per cluster, the controller's tasks (RUNNING and recently STOPPED), assigned
+    /// to groups by their tags; then the revisions they run (cached), and the family's latest
+    /// revision where none of those carries the desired hash.
+    pub(super) async fn observe_tasks(
+        &self,
+        desired: &[&DesiredGroup],
+        results: &mut Observations,
+    ) {
+        let mut clusters: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+        for (i, d) in desired.iter().enumerate() {
+            if d.mode() == Mode::Tasks && results[i].is_ok() {
+                clusters
+                    .entry((d.region.clone(), d.cluster().to_owned()))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        let now = now_secs();
+        for ((region, cluster), members) in clusters {
+            let filter = |status: &str| TaskFilter {
+                started_by: Some(STARTED_BY.into()),
+                service_name: None,
+                desired_status: status.into(),
+            };
+            let (live, stopped) = futures::join!(
+                self.tasks(&region, &cluster, filter("RUNNING")),
+                self.tasks(&region, &cluster, filter("STOPPED")),
+            );
+            let (live, stopped) = match (live, stopped) {
+                (Ok(live), Ok(stopped)) => (live, stopped),
+                (Err(e), _) | (_, Err(e)) => {
+                    for i in members {
+                        results[i] = Err(e.clone());
+                    }
+                    continue;
+                }
+            };
+            for &i in &members {
+                let name = desired[i].name();
+                let ours = |t: &&ObservedTask| {
+                    t.tags.get(TAG_GROUP).map(String::as_str) == Some(name)
+                        && t.tags.get(TAG_MANAGED_BY) == Some(&self.options.controller_id)
+                };
+                if let Ok(o) = &mut results[i] {
+                    o.tasks = live.iter().filter(ours).cloned().collect();
+                    o.stopped_tasks = stopped
+                        .iter()
+                        .filter(ours)
+                        .filter(|t| unexpected_recent_stop(t, now))
+                        .cloned()
+                        .collect();
+                }
+            }
+        }
+
+        // The revisions the tasks run (immutable, cached), then the family's latest for groups
+        // none of whose tasks runs the desired hash.
+        let mut needed: Vec<(usize, String)> = Vec::new();
+        for (i, d) in desired.iter().enumerate() {
+            let Ok(o) = &results[i] else { continue };
+            if d.mode() != Mode::Tasks {
+                continue;
+            }
+            let mut arns: Vec<&String> = o.tasks.iter().map(|t| &t.task_definition).collect();
+            arns.sort();
+            arns.dedup();
+            let mut revisions = Vec::new();
+            let mut failed = None;
+            for arn in arns {
+                match self.revision(&d.region, arn).await {
+                    Ok(Some(r)) => revisions.push(r),
+                    Ok(None) => {}
+                    Err(e) => failed = Some(e),
+                }
+            }
+            if let Some(e) = failed {
+                results[i] = Err(e);
+                continue;
+            }
+            let hash = &d.rendered.spec_hash;
+            if !revisions.iter().any(|r| r.spec_hash.as_ref() == Some(hash))
+                && !d.group.spec.suspend
+            {
+                needed.push((i, d.rendered.task_definition.family.clone()));
+            }
+            if let Ok(o) = &mut results[i] {
+                o.task_revisions = revisions;
+            }
+        }
+        let latest = self.latest_revisions(desired, &needed).await;
+        for (i, family) in &needed {
+            match latest.get(&(desired[*i].region.clone(), family.clone())) {
+                Some(Ok(r)) => {
+                    if let Ok(o) = &mut results[*i] {
+                        o.latest_revision = r.clone();
+                    }
+                }
+                Some(Err(e)) => results[*i] = Err(e.clone()),
+                None => {}
+            }
+        }
+    }
+
+    /// Service mode: for services that are not steady, the tasks that stopped recently without
+    /// being asked to (crash-loop evidence). Steady services cost nothing here.
+    pub(super) async fn observe_unsteady_services(
+        &self,
+        desired: &[&DesiredGroup],
+        results: &mut Observations,
+    ) {
+        let mut wanted = Vec::new();
+        for (i, d) in desired.iter().enumerate() {
+            let Ok(o) = &results[i] else { continue };
+            let Some(s) = o.service.as_ref().filter(|s| s.is_active()) else {
+                continue;
+            };
+            let owned = s.tags.get(TAG_MANAGED_BY) == Some(&self.options.controller_id);
+            let steady = s.running_count == s.desired_count
+                && s.deployments.len() <= 1
+                && s.deployments
+                    .iter()
+                    .all(|d| d.rollout_state.as_deref().is_none_or(|r| r == "COMPLETED"));
+            if owned && !steady && d.mode() == Mode::Service {
+                wanted.push((i, d.region.clone(), d.cluster().to_owned(), s.name.clone()));
+            }
+        }
+        let found: Vec<_> = bounded(
+            wanted
+                .iter()
+                .map(|(i, region, cluster, name)| async move {
+                    let filter = TaskFilter {
+                        started_by: None,
+                        service_name: Some(name.clone()),
+                        desired_status: "STOPPED".into(),
+                    };
+                    (*i, name.clone(), self.tasks(region, cluster, filter).await)
+                })
+                .collect(),
+            self.concurrency,
+        )
+        .collect()
+        .await;
+        let now = now_secs();
+        for (i, name, tasks) in found {
+            match (tasks, &mut results[i]) {
+                (Ok(tasks), Ok(o)) => {
+                    // ListTasks may ignore serviceName (some endpoints do): the task group says
+                    // whose it is.
+                    let group = format!("service:{name}");
+                    o.stopped_tasks = tasks
+                        .into_iter()
+                        .filter(|t| t.group.as_deref() == Some(group.as_str()))
+                        .filter(|t| unexpected_recent_stop(t, now))
+                        .collect();
+                }
+                (Err(e), slot) => *slot = Err(e),
+                (Ok(_), Err(_)) => {}
+            }
+        }
+    }
+
+    /// EC2 groups with tasks neither running nor placed: the cluster's free resources, read once
+    /// per cluster.
+    pub(super) async fn observe_capacity(
+        &self,
+        desired: &[&DesiredGroup],
+        results: &mut Observations,
+    ) {
+        let mut clusters: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+        for (i, d) in desired.iter().enumerate() {
+            let Ok(o) = &results[i] else { continue };
+            if d.group.spec.launch_type != LaunchType::Ec2 {
+                continue;
+            }
+            let (running, pending) = match d.mode() {
+                Mode::Service => o
+                    .service
+                    .as_ref()
+                    .filter(|s| s.is_active())
+                    .map_or((0, 0), |s| {
+                        (i64::from(s.running_count), i64::from(s.pending_count))
+                    }),
+                Mode::Tasks => {
+                    let running = o.tasks.iter().filter(|t| t.is_running()).count();
+                    let live = o.tasks.iter().filter(|t| t.is_live()).count();
+                    (
+                        i64::try_from(running).unwrap_or(0),
+                        i64::try_from(live - running).unwrap_or(0),
+                    )
+                }
+            };
+            if d.group.spec.count > running + pending && !d.group.spec.suspend {
+                clusters
+                    .entry((d.region.clone(), d.cluster().to_owned()))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        let answers: HashMap<_, _> = bounded(
+            clusters
+                .keys()
+                .map(|(region, cluster)| async move {
+                    (
+                        (region.clone(), cluster.clone()),
+                        self.api.container_instances(region, cluster).await,
+                    )
+                })
+                .collect(),
+            self.concurrency,
+        )
+        .collect()
+        .await;
+        for (key, members) in clusters {
+            for i in members {
+                match (answers.get(&key), &mut results[i]) {
+                    (Some(Ok(instances)), Ok(o)) => o.capacity = Some(instances.clone()),
+                    // Capacity only explains; failing to read it must not fail the group.
+                    (Some(Err(e)), _) => {
+                        tracing::debug!(error = %e, "container instances not readable");
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! `reconcile --once --wait`: poll until every group is Ready, showing progress; and the status
+//! table.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use aws::{EcsApi, Engine};
+use plan::status::{DEGRADED, READY, STALLED};
+use plan::{DesiredGroup, GroupStatus};
+
+/// How often the wait looks at ECS.
+const POLL: Duration = Duration::from_secs(2);
+
+/// One line per group.
+pub fn table(statuses: &[GroupStatus]) -> String {
+    let mut rows = vec![[
+        "NAME".to_owned(),
+        "CLUSTER".into(),
+        "MODE".into(),
+        "DESIRED".into(),
+        "RUNNING".into(),
+        "PENDING".into(),
+        "TASK DEFINITION".into(),
+        "IN SYNC".into(),
+        "READY".into(),
+        "REASON".into(),
+    ]];
+    for s in statuses {
+        let ready = s.condition(READY);
+        rows.push([
+            s.name.clone(),
+            s.cluster.clone(),
+            s.mode.clone(),
+            s.desired.to_string(),
+            s.running.to_string(),
+            s.pending.to_string(),
+            s.task_definition.clone().unwrap_or_else(|| "-".into()),
+            if s.in_sync { "yes" } else { "no" }.into(),
+            ready.map_or("?".into(), |c| c.status.clone()),
+            ready.map_or(String::new(), |c| c.reason.clone()),
+        ]);
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in &rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    for s in statuses {
+        if let Some(problem) = s
+            .conditions
+            .iter()
+            .find(|c| (c.kind == STALLED || c.kind == DEGRADED) && c.is_true())
+        {
+            out.push_str(&format!(
+                "{}: {}: {}\n",
+                s.name, problem.reason, problem.message
+            ));
+        }
+    }
+    out
+}
+
+fn not_ready(statuses: &[GroupStatus]) -> Vec<String> {
+    statuses
+        .iter()
+        .filter(|s| !s.is_ready())
+        .map(|s| {
+            let why = s
+                .conditions
+                .iter()
+                .find(|c| c.kind == STALLED && c.is_true())
+                .or_else(|| {
+                    s.conditions
+                        .iter()
+                        .find(|c| c.kind == DEGRADED && c.is_true())
+                })
+                .or_else(|| s.condition(READY));
+            match why {
+                Some(c) => format!("{} ({}): {}: {}", s.name, s.cluster, c.reason, c.message),
+                None => format!("{} ({})", s.name, s.cluster),
+            }
+        })
+        .collect()
+}
+
+/// Polls until every group is Ready (exit 0), a deployment fails or a group stalls (exit 1 at
+/// once), or `limit` passes (exit 1). Progress goes to stderr: a bar on a terminal, a plain line
+/// per poll otherwise.
+pub async fn wait_ready<A: EcsApi + aws::api::IamApi>(
+    engine: &Engine<A>,
+    desired: &[DesiredGroup],
+    limit: Duration,
+) -> anyhow::Result<ExitCode> {
+    let start = Instant::now();
+    let terminal = std::io::stderr().is_terminal();
+    let total = desired.len();
+    loop {
+        let (plan, observed) = engine.observe_and_plan(desired).await;
+        let statuses = aws::statuses(desired, &plan, &observed, None);
+        let ready = statuses.iter().filter(|s| s.is_ready()).count();
+        let elapsed = start.elapsed();
+        let mut err = std::io::stderr().lock();
+        if terminal {
+            let width = 30;
+            let filled = (ready * width).checked_div(total).unwrap_or(width);
+            write!(
+                err,
+                "\r[{}{}] {ready}/{total} groups ready ({}s)",
+                "#".repeat(filled),
+                ".".repeat(width - filled),
+                elapsed.as_secs()
+            )?;
+        } else {
+            writeln!(
+                err,
+                "waiting: {ready}/{total} groups ready after {}s",
+                elapsed.as_secs()
+            )?;
+        }
+        if ready == total {
+            if terminal {
+                writeln!(err)?;
+            }
+            println!("All {total} groups are ready.");
+            return Ok(ExitCode::SUCCESS);
+        }
+        let fatal: Vec<&GroupStatus> = statuses
+            .iter()
+            .filter(|s| {
+                s.condition(STALLED).is_some_and(|c| c.is_true())
+                    || s.condition(DEGRADED)
+                        .is_some_and(|c| c.is_true() && c.reason == "DeploymentFailed")
+            })
+            .collect();
+        let timed_out = elapsed >= limit;
+        if !fatal.is_empty() || timed_out {
+            if terminal {
+                writeln!(err)?;
+            }
+            let headline = if fatal.is_empty() {
+                format!(
+                    "error: timed out after {} waiting for {} of {total} groups",
+                    humantime::format_duration(Duration::from_secs(limit.as_secs())),
+                    total - ready
+                )
+            } else {
+                "error: a deployment failed or a group is stalled".to_owned()
+            };
+            writeln!(err, "{headline}; not ready:")?;
+            for line in not_ready(&statuses) {
+                writeln!(err, "  {line}")?;
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+        drop(err);
+        tokio::time::sleep(
+            POLL.min(limit.saturating_sub(elapsed))
+                .max(Duration::from_millis(100)),
+        )
+        .await;
+    }
+}
