@@ -49,6 +49,23 @@ pub struct GlobalArgs {
     pub verbose: u8,
 }
 
+/// `--prune`, `--max-prune`, `--allow-replace`.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct LifecycleArgs {
+    /// Also remove what this controller created for groups no longer in the files (services
+    /// scaled to 0 and deleted, standalone tasks stopped). Only resources whose managed-by tag
+    /// is this --controller-id. Refused when the files describe no group or with --selector.
+    #[arg(long)]
+    pub prune: bool,
+    /// Refuse to prune (delete nothing) when more groups than this would go.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub max_prune: usize,
+    /// Carry out replacements (launch type, scheduling strategy, service name changes): delete
+    /// the service, wait for its name to be free, create it again. Without it they are refused.
+    #[arg(long)]
+    pub allow_replace: bool,
+}
+
 /// Log formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -97,9 +114,12 @@ pub enum Command {
         /// Output format.
         #[arg(short = 'o', long = "output", value_enum, default_value_t = PlanFormat::Text)]
         output: PlanFormat,
-        /// Exit 2 when the plan has changes (0 when none, 1 on error).
+        /// Exit 2 when the plan changes what runs (0 when not, 1 on error); updates of
+        /// ownership tags alone (adoption) are shown but do not count.
         #[arg(long)]
         detailed_exitcode: bool,
+        #[command(flatten)]
+        lifecycle: LifecycleArgs,
     },
     /// Make ECS match the files: register task definitions, create and update services. Without
     /// --once, keep doing it: react to file changes, put drift back every --interval, serve
@@ -114,6 +134,8 @@ pub enum Command {
         /// Plan and print (--once) or log (loop), write nothing.
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        lifecycle: LifecycleArgs,
         /// AWS calls in flight at once.
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
         concurrency: u16,
@@ -140,6 +162,27 @@ pub enum Command {
         /// Output format.
         #[arg(short = 'o', long = "output", value_enum, default_value_t = StatusFormat::Table)]
         output: StatusFormat,
+    },
+    /// Write a DelegateGroup on stdout from Harness's downloaded ecs-task-spec.json (and the
+    /// awsvpc service spec), or from a live service to adopt it without downtime. A token in
+    /// plain text is never copied: a marked placeholder takes its place.
+    #[command(group(clap::ArgGroup::new("from").required(true).args(["task_spec", "service"])))]
+    Import {
+        /// Harness's ecs-task-spec.json.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["cluster", "service"])]
+        task_spec: Option<PathBuf>,
+        /// Harness's service-spec-for-awsvpc-mode.json (with --task-spec).
+        #[arg(long, value_name = "FILE", requires = "task_spec")]
+        service_spec: Option<PathBuf>,
+        /// The live service's cluster (with --service).
+        #[arg(long, value_name = "CLUSTER", requires = "service")]
+        cluster: Option<String>,
+        /// A live service to adopt (with --cluster).
+        #[arg(long, value_name = "SERVICE", requires = "cluster")]
+        service: Option<String>,
+        /// The group name (default: the delegate's name).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
     },
     /// Print the JSON Schema of DelegateGroup, for editors
     /// (`# yaml-language-server: $schema=...`) and linters.

@@ -11,7 +11,7 @@ use controller::{LoopConfig, Settings, Source, SourceError};
 use plan::{DesiredGroup, PlanOptions};
 use spec::LoadedGroup;
 
-use crate::cli::{Cli, Command, GlobalArgs, LogFormat, PlanFormat, StatusFormat};
+use crate::cli::{Cli, Command, GlobalArgs, LifecycleArgs, LogFormat, PlanFormat, StatusFormat};
 
 /// Exit code 2: `plan --detailed-exitcode` found changes.
 const EXIT_CHANGES: u8 = 2;
@@ -43,13 +43,21 @@ pub fn run(cli: Cli) -> ExitCode {
             paths,
             output,
             detailed_exitcode,
-        } => block_on(plan(&cli.global, &paths, output, detailed_exitcode)),
+            lifecycle,
+        } => block_on(plan(
+            &cli.global,
+            &paths,
+            output,
+            detailed_exitcode,
+            lifecycle,
+        )),
         Command::Reconcile {
             paths,
             once: true,
             dry_run,
             concurrency,
             wait,
+            lifecycle,
             ..
         } => block_on(reconcile(
             &cli.global,
@@ -57,8 +65,22 @@ pub fn run(cli: Cli) -> ExitCode {
             dry_run,
             concurrency.into(),
             wait,
+            lifecycle,
         )),
         Command::Status { paths, output } => block_on(status(&cli.global, &paths, output)),
+        Command::Import {
+            task_spec,
+            service_spec,
+            cluster,
+            service,
+            name,
+        } => block_on(import(
+            &cli.global,
+            task_spec,
+            service_spec,
+            cluster.zip(service),
+            name,
+        )),
         Command::Reconcile {
             paths,
             once: false,
@@ -66,6 +88,7 @@ pub fn run(cli: Cli) -> ExitCode {
             concurrency,
             interval,
             listen,
+            lifecycle,
             ..
         } => block_on_current_thread(reconcile_loop(
             &cli.global,
@@ -74,6 +97,7 @@ pub fn run(cli: Cli) -> ExitCode {
             concurrency.into(),
             interval,
             listen,
+            lifecycle,
         )),
     };
     match result {
@@ -158,10 +182,45 @@ async fn sdk(global: &GlobalArgs) -> SdkEcs {
     SdkEcs::new(aws::load_config(&connection).await)
 }
 
-fn plan_options(global: &GlobalArgs) -> PlanOptions {
+fn plan_options(global: &GlobalArgs, lifecycle: LifecycleArgs) -> PlanOptions {
     PlanOptions {
         controller_id: global.controller_id.clone(),
+        allow_replace: lifecycle.allow_replace,
     }
+}
+
+/// With `--prune`, adds the orphans to the plan; `Err` with the reason when pruning must not
+/// happen (then nothing at all is applied).
+async fn add_prune(
+    global: &GlobalArgs,
+    lifecycle: LifecycleArgs,
+    engine: &Engine<SdkEcs>,
+    desired: &[DesiredGroup],
+    plan: &mut plan::Plan,
+) -> anyhow::Result<Result<(), String>> {
+    if !lifecycle.prune {
+        return Ok(Ok(()));
+    }
+    if !global.selector.is_empty() {
+        return Ok(Err(
+            "refusing to prune with --selector: groups outside the selection would look removed"
+                .into(),
+        ));
+    }
+    if desired.is_empty() {
+        return Ok(Err(
+            plan::prune_refusal(0, &[], lifecycle.max_prune).unwrap_or_default()
+        ));
+    }
+    let orphans = engine
+        .plan_prune(desired)
+        .await
+        .context("finding what to prune")?;
+    if let Some(refusal) = plan::prune_refusal(desired.len(), &orphans, lifecycle.max_prune) {
+        return Ok(Err(refusal));
+    }
+    plan.orphans = orphans;
+    Ok(Ok(()))
 }
 
 /// Files -> selected, rendered groups and an engine over the SDK; `None` (problems printed)
@@ -170,6 +229,7 @@ async fn prepare(
     global: &GlobalArgs,
     paths: &[PathBuf],
     concurrency: usize,
+    lifecycle: LifecycleArgs,
 ) -> anyhow::Result<Option<(Vec<DesiredGroup>, Engine<SdkEcs>)>> {
     let api = sdk(global).await;
     let source = Source::new(paths.to_vec(), &global.selector, api.default_region())?;
@@ -190,7 +250,7 @@ async fn prepare(
     };
     Ok(Some((
         desired,
-        Engine::new(api, plan_options(global), concurrency),
+        Engine::new(api, plan_options(global, lifecycle), concurrency),
     )))
 }
 
@@ -199,11 +259,16 @@ async fn plan(
     paths: &[PathBuf],
     output: PlanFormat,
     detailed_exitcode: bool,
+    lifecycle: LifecycleArgs,
 ) -> anyhow::Result<ExitCode> {
-    let Some((desired, engine)) = prepare(global, paths, 8).await? else {
+    let Some((desired, engine)) = prepare(global, paths, 8, lifecycle).await? else {
         return Ok(ExitCode::FAILURE);
     };
-    let plan = engine.plan(&desired).await;
+    let mut plan = engine.plan(&desired).await;
+    if let Err(refusal) = add_prune(global, lifecycle, &engine, &desired, &mut plan).await? {
+        eprintln!("error: {refusal}");
+        return Ok(ExitCode::FAILURE);
+    }
     let text = match output {
         PlanFormat::Text => plan::output::to_text(&plan),
         PlanFormat::Json => serde_json::to_string_pretty(&plan::output::to_json(&plan))? + "\n",
@@ -225,11 +290,16 @@ async fn reconcile(
     dry_run: bool,
     concurrency: usize,
     wait: Option<std::time::Duration>,
+    lifecycle: LifecycleArgs,
 ) -> anyhow::Result<ExitCode> {
-    let Some((desired, engine)) = prepare(global, paths, concurrency).await? else {
+    let Some((desired, engine)) = prepare(global, paths, concurrency, lifecycle).await? else {
         return Ok(ExitCode::FAILURE);
     };
-    let plan = engine.plan(&desired).await;
+    let mut plan = engine.plan(&desired).await;
+    if let Err(refusal) = add_prune(global, lifecycle, &engine, &desired, &mut plan).await? {
+        eprintln!("error: {refusal}; nothing was applied");
+        return Ok(ExitCode::FAILURE);
+    }
     if dry_run {
         print!("{}", plan::output::to_text(&plan));
         return Ok(if plan.has_errors() {
@@ -238,10 +308,11 @@ async fn reconcile(
             ExitCode::SUCCESS
         });
     }
-    let outcomes = engine.apply(&desired, &plan).await;
+    let mut outcomes = engine.apply(&desired, &plan).await;
+    outcomes.extend(engine.apply_prune(&plan.orphans).await);
     let mut out = std::io::stdout().lock();
     let (mut changed, mut failed) = (0, 0);
-    for (outcome, group_plan) in outcomes.iter().zip(&plan.groups) {
+    for (outcome, group_plan) in outcomes.iter().zip(plan.all_groups()) {
         let title = format!("{} ({})", outcome.group, outcome.cluster);
         if let Some(error) = &outcome.error {
             failed += 1;
@@ -284,7 +355,18 @@ async fn status(
     paths: &[PathBuf],
     output: StatusFormat,
 ) -> anyhow::Result<ExitCode> {
-    let Some((desired, engine)) = prepare(global, paths, 8).await? else {
+    let Some((desired, engine)) = prepare(
+        global,
+        paths,
+        8,
+        LifecycleArgs {
+            prune: false,
+            max_prune: 0,
+            allow_replace: false,
+        },
+    )
+    .await?
+    else {
         return Ok(ExitCode::FAILURE);
     };
     let (plan, observed) = engine.observe_and_plan(&desired).await;
@@ -306,7 +388,13 @@ async fn reconcile_loop(
     concurrency: usize,
     interval: std::time::Duration,
     listen: std::net::SocketAddr,
+    lifecycle: LifecycleArgs,
 ) -> anyhow::Result<ExitCode> {
+    if lifecycle.prune && !global.selector.is_empty() {
+        anyhow::bail!(
+            "refusing to prune with --selector: groups outside the selection would look removed"
+        );
+    }
     let api = sdk(global).await;
     let source = Source::new(paths, &global.selector, api.default_region())?;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -317,9 +405,10 @@ async fn reconcile_loop(
         settings: Settings {
             interval,
             dry_run,
+            prune: lifecycle.prune.then_some(lifecycle.max_prune),
             ..Settings::default()
         },
-        options: plan_options(global),
+        options: plan_options(global, lifecycle),
         concurrency,
     };
     controller::serve_and_run(api, config, listener, shutdown_signal())
@@ -342,4 +431,63 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         () = terminate => {}
     }
+}
+
+fn read_json(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))
+}
+
+async fn import(
+    global: &GlobalArgs,
+    task_spec: Option<PathBuf>,
+    service_spec: Option<PathBuf>,
+    live: Option<(String, String)>,
+    name: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let (task_definition, service, origin, exact) = match (task_spec, live) {
+        (Some(path), _) => {
+            let service = service_spec.as_deref().map(read_json).transpose()?;
+            (
+                read_json(&path)?,
+                service,
+                path.display().to_string(),
+                false,
+            )
+        }
+        (None, Some((cluster, service))) => {
+            let api = sdk(global).await;
+            let region = global
+                .region
+                .clone()
+                .or_else(|| api.default_region())
+                .context("no region: set --region or AWS_REGION")?;
+            let (td, service_json, tags) = api
+                .import_documents(&region, &cluster, &service)
+                .await
+                .context("reading the live service")?;
+            if let Some(owner) = tags.get(spec::render::TAG_MANAGED_BY) {
+                eprintln!(
+                    "warning: service {service} is already managed by controller id {owner:?}"
+                );
+            }
+            let origin = format!("service {service} in cluster {cluster}");
+            (td, Some(service_json), origin, true)
+        }
+        (None, None) => anyhow::bail!("give --task-spec FILE or --cluster C --service S"),
+    };
+    let imported = spec::import::import(&spec::import::ImportSource {
+        task_definition: &task_definition,
+        service: service.as_ref(),
+        name: name.as_deref(),
+        cluster: None,
+        exact,
+    })?;
+    for warning in &imported.warnings {
+        eprintln!("warning: {warning}");
+    }
+    std::io::stdout()
+        .lock()
+        .write_all(spec::import::to_yaml(&imported, &origin).as_bytes())?;
+    Ok(ExitCode::SUCCESS)
 }

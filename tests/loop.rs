@@ -236,3 +236,20 @@ fn readyz_waits_for_valid_files() {
     );
     assert_eq!(looping.get("/healthz").0, 200, "alive, though not ready");
 }
+
+#[test]
+fn the_loop_prunes_a_removed_group_at_resync() {
+    let moto = Moto::start();
+    create_cluster(&moto, "c1");
+    moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
+    moto.write("groups/b.yaml", &group_yaml("b", "c1", ""));
+    let looping = Loop::start(&moto, &["groups", "--interval", "1s", "--prune"]);
+    assert!(looping.wait_ready(LIMIT), "{}", looping.logs());
+    assert_eq!(desired_count(&moto, "c1", "b"), Some(2));
+    moto.remove("groups/b.yaml");
+    eventually(LIMIT, || {
+        desired_count(&moto, "c1", "b").is_none().then_some(())
+    })
+    .expect("b was pruned");
+    assert_eq!(desired_count(&moto, "c1", "a"), Some(2), "a stays");
+}

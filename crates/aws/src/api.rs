@@ -84,6 +84,24 @@ pub trait EcsApi: Send + Sync {
     /// StopTask.
     async fn stop_task(&self, region: &str, cluster: &str, arn: &str, reason: &str) -> Result<()>;
 
+    /// ListClusters, every page: cluster ARNs.
+    async fn list_clusters(&self, region: &str) -> Result<Vec<String>>;
+
+    /// ListServices, every page: service ARNs.
+    async fn list_services(&self, region: &str, cluster: &str) -> Result<Vec<String>>;
+
+    /// UpdateService of the desired count alone (prune scales to 0 before deleting).
+    async fn scale_service(
+        &self,
+        region: &str,
+        cluster: &str,
+        service: &str,
+        count: i32,
+    ) -> Result<()>;
+
+    /// DeleteService.
+    async fn delete_service(&self, region: &str, cluster: &str, service: &str) -> Result<()>;
+
     /// The ACTIVE container instances of a cluster and their free resources
     /// (ListContainerInstances, then DescribeContainerInstances by 100).
     async fn container_instances(

@@ -327,12 +327,191 @@ pub fn observed_task_definition(
     td: &ecs::TaskDefinition,
     tags: Option<&[ecs::Tag]>,
 ) -> ObservedTaskDefinition {
+    let (document, unsupported) = task_definition_document(td);
     ObservedTaskDefinition {
         arn: td.task_definition_arn().unwrap_or_default().to_owned(),
         family: td.family().unwrap_or_default().to_owned(),
         revision: td.revision(),
         status: td.status().map_or("ACTIVE", |s| s.as_str()).to_owned(),
         spec_hash: tag_map(tags).remove(TAG_SPEC_HASH),
+        // A revision with content the document cannot hold never matches a desired one.
+        document_hash: unsupported
+            .is_empty()
+            .then(|| spec::hash::spec_hash(&document)),
+    }
+}
+
+/// A described task definition as the request document that would register it, normalised the
+/// way ECS echoes requests (defaults it adds dropped, variables sorted), and the fields it has
+/// that the document cannot hold.
+pub fn task_definition_document(td: &ecs::TaskDefinition) -> (TaskDefinitionDocument, Vec<String>) {
+    let mut unsupported = Vec::new();
+    let containers = td
+        .container_definitions()
+        .iter()
+        .map(|c| container_document(c, &mut unsupported))
+        .collect();
+    let document = TaskDefinitionDocument {
+        family: td.family().unwrap_or_default().to_owned(),
+        container_definitions: containers,
+        requires_compatibilities: td
+            .requires_compatibilities()
+            .iter()
+            .map(|c| c.as_str().to_owned())
+            .collect(),
+        network_mode: td.network_mode().map(|m| m.as_str().to_owned()),
+        cpu: td.cpu().map(str::to_owned),
+        memory: td.memory().map(str::to_owned),
+        task_role_arn: td.task_role_arn().map(str::to_owned),
+        execution_role_arn: td.execution_role_arn().map(str::to_owned),
+        volumes: td
+            .volumes()
+            .iter()
+            .map(|v| spec::document::Volume {
+                name: v.name().unwrap_or_default().to_owned(),
+                host: v.host().map(|h| spec::document::HostVolume {
+                    source_path: h.source_path().map(str::to_owned),
+                }),
+            })
+            .collect(),
+        placement_constraints: td
+            .placement_constraints()
+            .iter()
+            .map(|p| spec::document::PlacementConstraint {
+                kind: p.r#type().map_or("", |t| t.as_str()).to_owned(),
+                expression: p.expression().map(str::to_owned),
+            })
+            .collect(),
+        runtime_platform: td
+            .runtime_platform()
+            .map(|p| spec::document::RuntimePlatform {
+                cpu_architecture: p.cpu_architecture().map(|a| a.as_str().to_owned()),
+                operating_system_family: p.operating_system_family().map(|f| f.as_str().to_owned()),
+            }),
+        ephemeral_storage: td
+            .ephemeral_storage()
+            .map(|e| spec::document::EphemeralStorage {
+                size_in_gi_b: e.size_in_gib(),
+            }),
+        pid_mode: td.pid_mode().map(|m| m.as_str().to_owned()),
+    };
+    if td.ipc_mode().is_some() {
+        unsupported.push("ipcMode".into());
+    }
+    if td.proxy_configuration().is_some() {
+        unsupported.push("proxyConfiguration".into());
+    }
+    (document, unsupported)
+}
+
+fn container_document(
+    c: &ecs::ContainerDefinition,
+    unsupported: &mut Vec<String>,
+) -> ContainerDefinition {
+    let name = c.name().unwrap_or_default();
+    let mut note = |field: &str, present: bool| {
+        if present {
+            unsupported.push(format!("containerDefinitions[{name}].{field}"));
+        }
+    };
+    note("links", !c.links().is_empty());
+    note("volumesFrom", !c.volumes_from().is_empty());
+    note("dnsServers", !c.dns_servers().is_empty());
+    note("extraHosts", !c.extra_hosts().is_empty());
+    note("dependsOn", !c.depends_on().is_empty());
+    note("linuxParameters", c.linux_parameters().is_some());
+    note("privileged", c.privileged().unwrap_or(false));
+    note(
+        "repositoryCredentials",
+        c.repository_credentials().is_some(),
+    );
+    note("environmentFiles", !c.environment_files().is_empty());
+    note(
+        "firelensConfiguration",
+        c.firelens_configuration().is_some(),
+    );
+    let mut environment: Vec<spec::document::KeyValue> = c
+        .environment()
+        .iter()
+        .map(|kv| spec::document::KeyValue {
+            name: kv.name().unwrap_or_default().to_owned(),
+            value: kv.value().unwrap_or_default().to_owned(),
+        })
+        .collect();
+    environment.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut secrets: Vec<spec::document::Secret> = c
+        .secrets()
+        .iter()
+        .map(|s| spec::document::Secret {
+            name: s.name().to_owned(),
+            value_from: s.value_from().to_owned(),
+        })
+        .collect();
+    secrets.sort_by(|a, b| a.name.cmp(&b.name));
+    ContainerDefinition {
+        name: name.to_owned(),
+        image: c.image().unwrap_or_default().to_owned(),
+        essential: c.essential(),
+        // ECS echoes an unset container cpu as 0.
+        cpu: Some(c.cpu()).filter(|cpu| *cpu != 0),
+        memory: c.memory(),
+        memory_reservation: c.memory_reservation(),
+        environment,
+        secrets,
+        hostname: c.hostname().map(str::to_owned),
+        health_check: c.health_check().map(|h| spec::document::HealthCheck {
+            command: h.command().to_vec(),
+            interval: h.interval(),
+            timeout: h.timeout(),
+            retries: h.retries(),
+            start_period: h.start_period(),
+        }),
+        log_configuration: c
+            .log_configuration()
+            .map(|l| spec::document::LogConfiguration {
+                log_driver: l.log_driver().as_str().to_owned(),
+                options: l
+                    .options()
+                    .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default(),
+            }),
+        port_mappings: c
+            .port_mappings()
+            .iter()
+            .map(|p| spec::document::PortMapping {
+                container_port: p.container_port().unwrap_or_default(),
+                host_port: p.host_port(),
+                protocol: p.protocol().map(|x| x.as_str().to_owned()),
+            })
+            .collect(),
+        command: c.command().to_vec(),
+        entry_point: c.entry_point().to_vec(),
+        mount_points: c
+            .mount_points()
+            .iter()
+            .map(|m| spec::document::MountPoint {
+                source_volume: m.source_volume().unwrap_or_default().to_owned(),
+                container_path: m.container_path().unwrap_or_default().to_owned(),
+                read_only: m.read_only(),
+            })
+            .collect(),
+        user: c.user().map(str::to_owned),
+        working_directory: c.working_directory().map(str::to_owned),
+        docker_labels: c
+            .docker_labels()
+            .map(|l| l.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        stop_timeout: c.stop_timeout(),
+        readonly_root_filesystem: c.readonly_root_filesystem(),
+        ulimits: c
+            .ulimits()
+            .iter()
+            .map(|u| spec::document::Ulimit {
+                name: u.name().as_str().to_owned(),
+                soft_limit: u.soft_limit(),
+                hard_limit: u.hard_limit(),
+            })
+            .collect(),
     }
 }
 

@@ -109,7 +109,10 @@ impl<A: EcsApi + IamApi> Engine<A> {
                 },
             })
             .collect();
-        let mut plan = Plan { groups };
+        let mut plan = Plan {
+            groups,
+            orphans: Vec::new(),
+        };
         self.check_roles(&desired, &mut observed, &mut plan).await;
         (plan, observed)
     }
@@ -469,6 +472,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
                 changes,
                 force_new_deployment,
                 retag,
+                ..
             } => {
                 let arn = resolve(task_definition, registered)?;
                 if !changes.is_empty() || *force_new_deployment {
@@ -554,24 +558,97 @@ impl<A: EcsApi + IamApi> Engine<A> {
                     reason.trim_start_matches(tasks::OWN_STOP_PREFIX).trim()
                 ))
             }
-            Action::ReplaceService { changes, .. } => Err(format!(
-                "the service must be replaced ({}), which this version does not do; \
-                 delete it or restore the old value",
-                changes
+            Action::ReplaceService {
+                changes,
+                document,
+                task_definition,
+                ..
+            } => {
+                let why = changes
                     .iter()
                     .map(|c| format!("{}: {} -> {}", c.field, c.from, c.to))
                     .collect::<Vec<_>>()
-                    .join(", ")
-            )),
+                    .join(", ");
+                if !self.options.allow_replace {
+                    return Err(format!(
+                        "the service must be replaced ({why}): UpdateService cannot change that; \
+                         run with --allow-replace to delete and create it"
+                    ));
+                }
+                let arn = resolve(task_definition, registered)?;
+                self.replace_service(d, document, &arn)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(format!(
+                    "replaced service {} ({why}; {} x {})",
+                    document.service_name,
+                    document.desired_count,
+                    plan::action::short_arn(&arn)
+                ))
+            }
+            Action::DeleteService { .. } => Err("delete-service belongs to a prune".to_owned()),
         }
     }
 }
 
+mod prune;
 mod roles;
 mod tasks;
 
 #[cfg(test)]
 mod tests;
+
+impl<A: EcsApi + IamApi> Engine<A> {
+    /// Deletes the service, waits until its name is free (DRAINING blocks it on ECS), and
+    /// creates it again with the ownership tags.
+    async fn replace_service(
+        &self,
+        d: &DesiredGroup,
+        document: &spec::document::ServiceDocument,
+        task_definition: &str,
+    ) -> Result<(), AwsError> {
+        let name = &document.service_name;
+        let current = self
+            .api
+            .describe_services(&d.region, &document.cluster, std::slice::from_ref(name))
+            .await?;
+        if let Some(s) = current.iter().find(|s| s.is_active()) {
+            self.delete_service(&d.region, &document.cluster, name, s.desired_count)
+                .await?;
+        }
+        let deadline = std::time::Instant::now() + REPLACE_WAIT;
+        loop {
+            let services = self
+                .api
+                .describe_services(&d.region, &document.cluster, std::slice::from_ref(name))
+                .await?;
+            if services.iter().all(|s| s.status == "INACTIVE") {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(AwsError::invalid(
+                    "CreateService",
+                    format!("service {name} still blocks its name after deletion; try again later"),
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+        let mut tags = d.service_tags(&self.options.controller_id);
+        tags.insert(TAG_TASK_DEFINITION.into(), task_definition.into());
+        self.api
+            .create_service(
+                &d.region,
+                document,
+                task_definition,
+                &plan::desired::to_tag_list(&tags),
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// How long a replacement waits for a deleted service to free its name.
+const REPLACE_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// The status of every group after a pass: what was observed, planned and (if anything) applied.
 pub fn statuses<G: Borrow<DesiredGroup>>(

@@ -343,6 +343,7 @@ impl EcsApi for FakeEcs {
                 .iter()
                 .find(|t| t.key == TAG_SPEC_HASH)
                 .map(|t| t.value.clone()),
+            document_hash: Some(spec::hash::spec_hash(document)),
         };
         list.push(td.clone());
         state.sizes.insert(td.arn.clone(), size);
@@ -570,6 +571,65 @@ impl EcsApi for FakeEcs {
         task.0.desired_status = "STOPPED".into();
         task.0.last_status = "STOPPED".into();
         task.0.stopped_reason = Some(reason.into());
+        Ok(())
+    }
+
+    async fn list_clusters(&self, region: &str) -> Result<Vec<String>> {
+        self.record("ListClusters");
+        Ok(self
+            .state()
+            .clusters
+            .iter()
+            .filter(|(r, _)| r == region)
+            .map(|(_, c)| format!("arn:aws:ecs:{region}:{ACCOUNT}:cluster/{c}"))
+            .collect())
+    }
+
+    async fn list_services(&self, region: &str, cluster: &str) -> Result<Vec<String>> {
+        self.record("ListServices");
+        let cluster = self.check_cluster("ListServices", region, cluster)?;
+        Ok(self
+            .state()
+            .services
+            .iter()
+            .filter(|((r, c, _), s)| *r == region && *c == cluster && s.status != "INACTIVE")
+            .map(|(_, s)| s.arn.clone())
+            .collect())
+    }
+
+    async fn scale_service(
+        &self,
+        region: &str,
+        cluster: &str,
+        service: &str,
+        count: i32,
+    ) -> Result<()> {
+        self.record("UpdateService");
+        let cluster = self.check_cluster("UpdateService", region, cluster)?;
+        let mut state = self.state();
+        let s = state
+            .services
+            .get_mut(&(region.into(), cluster, service.into()))
+            .ok_or_else(|| AwsError::invalid("UpdateService", "no such service"))?;
+        s.desired_count = count;
+        Ok(())
+    }
+
+    async fn delete_service(&self, region: &str, cluster: &str, service: &str) -> Result<()> {
+        self.record("DeleteService");
+        let cluster = self.check_cluster("DeleteService", region, cluster)?;
+        let mut state = self.state();
+        let s = state
+            .services
+            .get_mut(&(region.into(), cluster, service.into()))
+            .ok_or_else(|| AwsError::invalid("DeleteService", "no such service"))?;
+        if s.desired_count > 0 {
+            return Err(AwsError::invalid(
+                "DeleteService",
+                "The service cannot be stopped while it is scaled above 0.",
+            ));
+        }
+        s.status = "INACTIVE".into();
         Ok(())
     }
 

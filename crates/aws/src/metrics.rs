@@ -235,6 +235,32 @@ impl<A: EcsApi> EcsApi for Metered<A> {
         self.metrics.observe("StopTask", call).await
     }
 
+    async fn list_clusters(&self, region: &str) -> Result<Vec<String>> {
+        let call = self.inner.list_clusters(region);
+        self.metrics.observe("ListClusters", call).await
+    }
+
+    async fn list_services(&self, region: &str, cluster: &str) -> Result<Vec<String>> {
+        let call = self.inner.list_services(region, cluster);
+        self.metrics.observe("ListServices", call).await
+    }
+
+    async fn scale_service(
+        &self,
+        region: &str,
+        cluster: &str,
+        service: &str,
+        count: i32,
+    ) -> Result<()> {
+        let call = self.inner.scale_service(region, cluster, service, count);
+        self.metrics.observe("UpdateService", call).await
+    }
+
+    async fn delete_service(&self, region: &str, cluster: &str, service: &str) -> Result<()> {
+        let call = self.inner.delete_service(region, cluster, service);
+        self.metrics.observe("DeleteService", call).await
+    }
+
     async fn container_instances(
         &self,
         region: &str,

@@ -70,6 +70,83 @@ impl SdkEcs {
         self.config.region().map(|r| r.to_string())
     }
 
+    /// A live service and the task definition it runs, in ECS's JSON request shape, for
+    /// `import --cluster C --service S`.
+    ///
+    /// # Errors
+    /// When either is missing, or the task definition uses what a DelegateGroup cannot express.
+    pub async fn import_documents(
+        &self,
+        region: &str,
+        cluster: &str,
+        service: &str,
+    ) -> Result<(
+        serde_json::Value,
+        serde_json::Value,
+        std::collections::BTreeMap<String, String>,
+    )> {
+        let services = self
+            .describe_services(region, cluster, &[service.to_owned()])
+            .await?;
+        let live = services
+            .into_iter()
+            .find(|s| s.is_active())
+            .ok_or_else(|| {
+                AwsError::invalid(
+                    "DescribeServices",
+                    format!("no ACTIVE service {service} in cluster {cluster}"),
+                )
+            })?;
+        let out = self
+            .client(region)
+            .describe_task_definition()
+            .task_definition(&live.task_definition)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeTaskDefinition", e))?;
+        let td = out.task_definition().ok_or_else(|| {
+            AwsError::invalid(
+                "DescribeTaskDefinition",
+                "the response has no task definition",
+            )
+        })?;
+        let (document, unsupported) = convert::task_definition_document(td);
+        if !unsupported.is_empty() {
+            return Err(AwsError::invalid(
+                "import",
+                format!(
+                    "{} uses {}, which a DelegateGroup cannot express; it cannot be adopted as it is",
+                    live.task_definition,
+                    unsupported.join(", ")
+                ),
+            ));
+        }
+        let mut td_json = serde_json::to_value(&document)
+            .map_err(|e| AwsError::invalid("import", e.to_string()))?;
+        td_json["taskDefinitionArn"] = serde_json::Value::String(live.task_definition.clone());
+        let mut service_json = serde_json::json!({
+            "serviceName": live.name,
+            "cluster": cluster,
+            "desiredCount": live.desired_count,
+            "enableExecuteCommand": live.enable_execute_command,
+        });
+        if let Some(launch_type) = &live.launch_type {
+            service_json["launchType"] = launch_type.clone().into();
+        }
+        if let Some(network) = &live.network {
+            service_json["networkConfiguration"] =
+                serde_json::json!({ "awsvpcConfiguration": network });
+        }
+        if let Some(deployment) = &live.deployment_configuration {
+            service_json["deploymentConfiguration"] = serde_json::to_value(deployment)
+                .map_err(|e| AwsError::invalid("import", e.to_string()))?;
+        }
+        if let Some(propagate) = &live.propagate_tags {
+            service_json["propagateTags"] = propagate.clone().into();
+        }
+        Ok((td_json, service_json, live.tags))
+    }
+
     fn client(&self, region: &str) -> aws_sdk_ecs::Client {
         let mut clients = self
             .clients
@@ -327,6 +404,60 @@ impl EcsApi for SdkEcs {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("StopTask", e))?;
+        Ok(())
+    }
+
+    async fn list_clusters(&self, region: &str) -> Result<Vec<String>> {
+        let mut pages = self.client(region).list_clusters().into_paginator().send();
+        let mut arns = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("ListClusters", e))?;
+            arns.extend(page.cluster_arns().iter().cloned());
+        }
+        Ok(arns)
+    }
+
+    async fn list_services(&self, region: &str, cluster: &str) -> Result<Vec<String>> {
+        let mut pages = self
+            .client(region)
+            .list_services()
+            .cluster(cluster)
+            .into_paginator()
+            .send();
+        let mut arns = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("ListServices", e))?;
+            arns.extend(page.service_arns().iter().cloned());
+        }
+        Ok(arns)
+    }
+
+    async fn scale_service(
+        &self,
+        region: &str,
+        cluster: &str,
+        service: &str,
+        count: i32,
+    ) -> Result<()> {
+        self.client(region)
+            .update_service()
+            .cluster(cluster)
+            .service(service)
+            .desired_count(count)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("UpdateService", e))?;
+        Ok(())
+    }
+
+    async fn delete_service(&self, region: &str, cluster: &str, service: &str) -> Result<()> {
+        self.client(region)
+            .delete_service()
+            .cluster(cluster)
+            .service(service)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DeleteService", e))?;
         Ok(())
     }
 

@@ -47,6 +47,9 @@ pub struct Settings {
     pub debounce: Duration,
     /// Retry policy of failing groups.
     pub backoff: BackoffPolicy,
+    /// `--prune` with its `--max-prune`: at each resync, remove the groups no longer in the
+    /// files (never after an invalid load).
+    pub prune: Option<usize>,
 }
 
 impl Default for Settings {
@@ -59,6 +62,7 @@ impl Default for Settings {
             max_passes: 4,
             debounce: Duration::from_millis(100),
             backoff: BackoffPolicy::default(),
+            prune: None,
         }
     }
 }
@@ -113,6 +117,7 @@ impl<A: EcsApi + IamApi + 'static> Controller<A> {
         let mut queue = WorkQueue::new(self.settings.backoff);
         let mut desired: BTreeMap<String, Arc<DesiredGroup>> = BTreeMap::new();
         let mut passes: JoinSet<PassResult> = JoinSet::new();
+        let mut prunes: JoinSet<()> = JoinSet::new();
         self.reload(&mut desired, &mut queue, true);
         let mut next_resync = Instant::now() + self.jittered_interval();
         tokio::pin!(shutdown);
@@ -140,7 +145,9 @@ impl<A: EcsApi + IamApi + 'static> Controller<A> {
                 () = sleep_until(next_resync) => {
                     self.reload(&mut desired, &mut queue, true);
                     next_resync = Instant::now() + self.jittered_interval();
+                    self.start_prune(&desired, &mut prunes);
                 }
+                Some(_) = prunes.join_next(), if !prunes.is_empty() => {}
                 () = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() && can_start => {
                     let names = queue.take_due(Instant::now(), usize::MAX);
                     self.start_pass(names, &desired, &mut queue, &mut passes);
@@ -161,6 +168,43 @@ impl<A: EcsApi + IamApi + 'static> Controller<A> {
             warn!("work in flight did not finish within the grace period; stopping anyway");
             passes.abort_all();
         }
+    }
+
+    /// A prune over the last valid state, unless one runs already, the files are invalid, or
+    /// pruning is off.
+    fn start_prune(&self, desired: &BTreeMap<String, Arc<DesiredGroup>>, prunes: &mut JoinSet<()>) {
+        let Some(max_prune) = self.settings.prune else {
+            return;
+        };
+        if !prunes.is_empty() || !crate::status::read(&self.status).config_errors.is_empty() {
+            return;
+        }
+        if self.settings.dry_run {
+            return;
+        }
+        let engine = Arc::clone(&self.engine);
+        let groups: Vec<Arc<DesiredGroup>> = desired.values().cloned().collect();
+        prunes.spawn(async move {
+            let orphans = match engine.plan_prune(&groups).await {
+                Ok(orphans) => orphans,
+                Err(e) => {
+                    warn!(error = %e, "prune skipped: could not list what this controller manages");
+                    return;
+                }
+            };
+            if let Some(refusal) = plan::prune_refusal(groups.len(), &orphans, max_prune) {
+                if !orphans.is_empty() || groups.is_empty() {
+                    error!(%refusal, "prune refused");
+                }
+                return;
+            }
+            for outcome in engine.apply_prune(&orphans).await {
+                match &outcome.error {
+                    None => info!(group = %outcome.group, cluster = %outcome.cluster, done = ?outcome.done, "pruned"),
+                    Some(e) => warn!(group = %outcome.group, cluster = %outcome.cluster, error = %e, "prune failed"),
+                }
+            }
+        });
     }
 
     fn jittered_interval(&self) -> Duration {

@@ -85,6 +85,8 @@ pub enum Action {
         force_new_deployment: bool,
         /// The service's tags are behind (spec-hash, task-definition, user tags).
         retag: bool,
+        /// The service has no managed-by tag yet: this update takes ownership (`adopt`).
+        adopt: bool,
     },
     /// Start standalone tasks (tasks mode).
     RunTask {
@@ -104,12 +106,26 @@ pub enum Action {
         /// Why, recorded on the task.
         reason: String,
     },
-    /// A difference UpdateService cannot make: the service must be deleted and created again.
+    /// A difference UpdateService cannot make: the service must be deleted and created again
+    /// (only with --allow-replace).
     ReplaceService {
         /// The service ARN.
         service_arn: String,
         /// Why (immutable fields that differ).
         changes: Vec<FieldChange>,
+        /// The service to create in its place.
+        document: ServiceDocument,
+        /// What it runs.
+        task_definition: TaskDefinitionRef,
+    },
+    /// Prune: scale a service the files no longer describe to 0, then delete it.
+    DeleteService {
+        /// Cluster (name or ARN).
+        cluster: String,
+        /// Service name.
+        service_name: String,
+        /// Its desired count now.
+        desired_count: i32,
     },
 }
 
@@ -121,6 +137,7 @@ impl Action {
             Action::CreateService { .. } => "create-service",
             Action::UpdateService { .. } => "update-service",
             Action::ReplaceService { .. } => "replace-service",
+            Action::DeleteService { .. } => "delete-service",
             Action::RunTask { .. } => "run-task",
             Action::StopTask { .. } => "stop-task",
         }
@@ -174,21 +191,56 @@ impl GroupPlan {
     }
 }
 
-/// Plans of every group, in file order.
+/// A group the files no longer describe, found by its ownership tags (`--prune`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Orphan {
+    /// Where it is.
+    pub region: String,
+    /// What removing it takes (DeleteService, StopTask).
+    pub plan: GroupPlan,
+}
+
+/// Plans of every group, in file order, and with `--prune` the orphans to remove.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
     /// One per group.
     pub groups: Vec<GroupPlan>,
+    /// Groups to prune.
+    pub orphans: Vec<Orphan>,
 }
 
 impl Plan {
-    /// Whether any group has an action.
+    /// The desired groups' plans, then the orphans'.
+    pub fn all_groups(&self) -> impl Iterator<Item = &GroupPlan> {
+        self.groups
+            .iter()
+            .chain(self.orphans.iter().map(|o| &o.plan))
+    }
+
+    /// Whether any action changes what runs. Updates that only bring ownership tags up to date
+    /// (adoption, a tag write lost in a crash) are shown but do not count.
     pub fn has_changes(&self) -> bool {
-        self.groups.iter().any(|g| !g.actions.is_empty())
+        self.all_groups()
+            .flat_map(|g| &g.actions)
+            .any(|a| !a.is_tags_only())
     }
 
     /// Whether any group could not be planned.
     pub fn has_errors(&self) -> bool {
-        self.groups.iter().any(|g| g.error.is_some())
+        self.all_groups().any(|g| g.error.is_some())
+    }
+}
+
+impl Action {
+    /// An update of ownership tags alone: nothing that runs changes.
+    pub fn is_tags_only(&self) -> bool {
+        matches!(
+            self,
+            Action::UpdateService {
+                changes,
+                force_new_deployment: false,
+                ..
+            } if changes.is_empty()
+        )
     }
 }

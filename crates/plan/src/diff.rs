@@ -13,11 +13,40 @@ use crate::action::{short_arn, Action, FieldChange, GroupError, GroupPlan, TaskD
 use crate::desired::DesiredGroup;
 use crate::observed::{ObservedGroup, ObservedService, ObservedTask, ObservedTaskDefinition};
 
-/// Settings that shape every group's plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Settings that shape every group's plan and its application.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PlanOptions {
     /// Value of the managed-by tag: resources with another value are not this controller's.
     pub controller_id: String,
+    /// Carry out replace-service (delete, then create) instead of refusing it.
+    pub allow_replace: bool,
+}
+
+/// Why `--prune` must not delete anything this time, if it must not.
+pub fn prune_refusal(
+    desired_groups: usize,
+    orphans: &[crate::Orphan],
+    max_prune: usize,
+) -> Option<String> {
+    if desired_groups == 0 {
+        return Some(
+            "refusing to prune: the files describe no group, which would remove every group \
+             this controller manages"
+                .into(),
+        );
+    }
+    if orphans.len() > max_prune {
+        let names: Vec<String> = orphans
+            .iter()
+            .map(|o| format!("{} ({})", o.plan.group, o.plan.cluster))
+            .collect();
+        return Some(format!(
+            "refusing to prune {} groups, more than --max-prune {max_prune}: {}; nothing was deleted",
+            orphans.len(),
+            names.join(", ")
+        ));
+    }
+    None
 }
 
 /// Whether the engine must look up task definitions (the service's revision, the family's latest)
@@ -34,9 +63,15 @@ pub fn task_definition_lookup_needed(
     }
     match service.filter(|s| s.is_active()) {
         None => true,
-        Some(s) if !owned_by(s, &options.controller_id) => false,
+        Some(s) if !owned_by(s, &options.controller_id) => adoptable(desired, s),
         Some(s) => !converged_by_tags(desired, s),
     }
+}
+
+/// The group asks to adopt (`spec.service.adopt`) and no controller manages the service.
+fn adoptable(desired: &DesiredGroup, service: &ObservedService) -> bool {
+    let adopt = desired.group.spec.service.as_ref().is_some_and(|s| s.adopt);
+    adopt && !service.tags.contains_key(TAG_MANAGED_BY)
 }
 
 fn owned_by(service: &ObservedService, controller_id: &str) -> bool {
@@ -50,7 +85,14 @@ fn converged_by_tags(desired: &DesiredGroup, service: &ObservedService) -> bool 
 
 fn has_hash(revision: Option<&ObservedTaskDefinition>, hash: &str) -> Option<String> {
     revision
-        .filter(|r| r.status == "ACTIVE" && r.spec_hash.as_deref() == Some(hash))
+        .filter(|r| {
+            r.status == "ACTIVE"
+                && r.spec_hash
+                    .as_ref()
+                    .or(r.document_hash.as_ref())
+                    .map(String::as_str)
+                    == Some(hash)
+        })
         .map(|r| r.arn.clone())
 }
 
@@ -79,7 +121,7 @@ pub fn plan_group(
             ));
             return plan;
         }
-        if s.is_active() && !owned_by(s, &options.controller_id) {
+        if s.is_active() && !owned_by(s, &options.controller_id) && !adoptable(desired, s) {
             plan.error = Some(GroupError::new(
                 "ConflictUnmanaged",
                 conflict_message(s, desired, &options.controller_id),
@@ -141,6 +183,8 @@ pub fn plan_group(
         plan.actions.push(Action::ReplaceService {
             service_arn: service.arn.clone(),
             changes: immutable,
+            document,
+            task_definition,
         });
         return plan;
     }
@@ -164,6 +208,7 @@ pub fn plan_group(
             changes,
             force_new_deployment,
             retag: tags_behind,
+            adopt: !service.tags.contains_key(TAG_MANAGED_BY),
         });
     }
     plan

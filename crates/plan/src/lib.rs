@@ -8,9 +8,9 @@ pub mod observed;
 pub mod output;
 pub mod status;
 
-pub use action::{Action, FieldChange, GroupError, GroupPlan, Plan, TaskDefinitionRef};
+pub use action::{Action, FieldChange, GroupError, GroupPlan, Orphan, Plan, TaskDefinitionRef};
 pub use desired::DesiredGroup;
-pub use diff::{plan_group, task_definition_lookup_needed, PlanOptions};
+pub use diff::{plan_group, prune_refusal, task_definition_lookup_needed, PlanOptions};
 pub use observed::{
     InstanceCapacity, ObservedDeployment, ObservedGroup, ObservedService, ObservedTask,
     ObservedTaskDefinition, RoleProblem,

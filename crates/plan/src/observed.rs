@@ -85,6 +85,9 @@ pub struct ObservedTaskDefinition {
     pub status: String,
     /// The spec-hash tag, if the controller registered it.
     pub spec_hash: Option<String>,
+    /// The spec-hash of its own document (normalised as ECS echoes it), for revisions without
+    /// the tag: a service adopted with `import` is recognised by its content.
+    pub document_hash: Option<String>,
 }
 
 /// A task as DescribeTasks (with tags) reports it.

@@ -22,6 +22,7 @@ fn sign(action: &Action) -> &'static str {
         Action::RegisterTaskDefinition { .. } | Action::CreateService { .. } => "+",
         Action::UpdateService { .. } => "~",
         Action::ReplaceService { .. } => "-/+",
+        Action::DeleteService { .. } => "-",
         Action::RunTask { .. } => "+",
         Action::StopTask { .. } => "-",
     }
@@ -49,10 +50,13 @@ fn headline(action: &Action) -> String {
             document,
             changes,
             force_new_deployment,
+            adopt,
             ..
         } => {
             let mut line = format!("update-service {}", document.service_name);
-            if changes.is_empty() && !force_new_deployment {
+            if *adopt {
+                line.push_str(" (adopt: add this controller's ownership tags)");
+            } else if changes.is_empty() && !force_new_deployment {
                 // Only the ownership tags (spec-hash, task-definition) are behind.
                 line.push_str(" (ownership tags only)");
             }
@@ -61,9 +65,20 @@ fn headline(action: &Action) -> String {
             }
             line
         }
-        Action::ReplaceService { service_arn, .. } => format!(
-            "replace-service {} (delete and create; needs --allow-replace)",
+        Action::ReplaceService {
+            service_arn,
+            task_definition,
+            ..
+        } => format!(
+            "replace-service {} (delete, then create with {task_definition}; needs --allow-replace)",
             service_arn.rsplit('/').next().unwrap_or(service_arn)
+        ),
+        Action::DeleteService {
+            service_name,
+            desired_count,
+            ..
+        } => format!(
+            "delete-service {service_name} (scale {desired_count} -> 0, then delete; removed from the files)"
         ),
         Action::RunTask {
             task_definition,
@@ -113,17 +128,30 @@ fn detail(action: &Action) -> Value {
             changes,
             force_new_deployment,
             task_definition,
+            adopt,
             ..
         } => json!({
             "service": document.service_name,
             "taskDefinition": task_definition.to_string(),
             "changes": changes,
             "forceNewDeployment": force_new_deployment,
+            "adopt": adopt,
         }),
         Action::ReplaceService {
             service_arn,
             changes,
-        } => json!({"serviceArn": service_arn, "changes": changes}),
+            task_definition,
+            ..
+        } => json!({
+            "serviceArn": service_arn,
+            "changes": changes,
+            "taskDefinition": task_definition.to_string(),
+        }),
+        Action::DeleteService {
+            service_name,
+            desired_count,
+            ..
+        } => json!({"service": service_name, "desiredCount": desired_count}),
         Action::RunTask {
             task_definition,
             count,
@@ -144,8 +172,7 @@ fn summary(plan: &Plan) -> Value {
     let mut summary = serde_json::Map::new();
     for kind in ACTION_KINDS {
         let n = plan
-            .groups
-            .iter()
+            .all_groups()
             .flat_map(|g| &g.actions)
             .filter(|a| a.kind() == kind)
             .count();
@@ -158,8 +185,7 @@ fn summary(plan: &Plan) -> Value {
     );
     summary.insert(
         "errors".into(),
-        plan.groups
-            .iter()
+        plan.all_groups()
             .filter(|g| g.error.is_some())
             .count()
             .into(),
@@ -171,19 +197,19 @@ fn summary_line(plan: &Plan) -> String {
     let s = summary(plan);
     let n = |k: &str| s[k].as_u64().unwrap_or(0);
     let mut line = format!(
-        "Plan: {} to register, {} to create, {} to update, {} to replace.",
+        "Plan: {} to register, {} to create, {} to update, {} to replace, {} to delete.",
         n("register-task-definition"),
         n("create-service"),
         n("update-service"),
-        n("replace-service")
+        n("replace-service"),
+        n("delete-service")
     );
     if n("run-task") + n("stop-task") > 0 {
         line.pop();
         let _ = write!(
             line,
             ", {} tasks to run, {} to stop.",
-            plan.groups
-                .iter()
+            plan.all_groups()
                 .flat_map(|g| &g.actions)
                 .map(|a| match a {
                     Action::RunTask { count, .. } => u64::try_from(*count).unwrap_or(0),
@@ -192,6 +218,9 @@ fn summary_line(plan: &Plan) -> String {
                 .sum::<u64>(),
             n("stop-task")
         );
+    }
+    if !plan.has_changes() {
+        line.push_str(" Only ownership tags change; nothing that runs does.");
     }
     let _ = write!(line, " {} of {} groups in sync", n("inSync"), n("groups"));
     if n("errors") > 0 {
@@ -208,7 +237,8 @@ fn group_title(group: &GroupPlan) -> String {
 /// The plan for a terminal.
 pub fn to_text(plan: &Plan) -> String {
     let mut out = String::new();
-    if !plan.has_changes() && !plan.has_errors() {
+    let any_action = plan.all_groups().any(|g| !g.actions.is_empty());
+    if !any_action && !plan.has_errors() {
         let suspended = plan.groups.iter().filter(|g| g.suspended).count();
         let _ = write!(
             out,
@@ -226,7 +256,7 @@ pub fn to_text(plan: &Plan) -> String {
         out.push_str(".\n");
         return out;
     }
-    for group in &plan.groups {
+    for group in plan.all_groups() {
         if let Some(error) = &group.error {
             let _ = writeln!(
                 out,
@@ -258,8 +288,7 @@ pub fn to_text(plan: &Plan) -> String {
 /// `{"changes":[{"group","cluster","action","detail"}],"errors":[...],"summary":{...}}`.
 pub fn to_json(plan: &Plan) -> Value {
     let changes: Vec<Value> = plan
-        .groups
-        .iter()
+        .all_groups()
         .flat_map(|g| {
             g.actions.iter().map(move |a| {
                 json!({"group": g.group, "cluster": g.cluster, "action": a.kind(), "detail": detail(a)})
@@ -267,8 +296,7 @@ pub fn to_json(plan: &Plan) -> Value {
         })
         .collect();
     let errors: Vec<Value> = plan
-        .groups
-        .iter()
+        .all_groups()
         .filter_map(|g| {
             g.error
                 .as_ref()
@@ -281,14 +309,15 @@ pub fn to_json(plan: &Plan) -> Value {
 /// The plan as a Markdown comment for a pull request.
 pub fn to_markdown(plan: &Plan) -> String {
     let mut out = String::from("### ecs-delegate-controller plan\n\n");
-    if !plan.has_changes() && !plan.has_errors() {
+    let any_action = plan.all_groups().any(|g| !g.actions.is_empty());
+    if !any_action && !plan.has_errors() {
         let _ = writeln!(out, "No changes: {} groups in sync.", plan.groups.len());
         return out;
     }
     let _ = writeln!(out, "**{}**\n", summary_line(plan).trim_end_matches('.'));
-    if plan.has_changes() {
+    if any_action {
         out.push_str("| | group | cluster | action | details |\n|---|---|---|---|---|\n");
-        for group in &plan.groups {
+        for group in plan.all_groups() {
             for action in &group.actions {
                 let mut details = headline(action)
                     .split_once(' ')
@@ -308,7 +337,7 @@ pub fn to_markdown(plan: &Plan) -> String {
             }
         }
     }
-    let errors: Vec<_> = plan.groups.iter().filter(|g| g.error.is_some()).collect();
+    let errors: Vec<_> = plan.all_groups().filter(|g| g.error.is_some()).collect();
     if !errors.is_empty() {
         out.push_str("\n**Errors**\n\n");
         for group in errors {

@@ -4,6 +4,7 @@
 pub mod diagnostic;
 pub mod document;
 pub mod hash;
+pub mod import;
 pub mod load;
 pub mod location;
 pub mod render;

@@ -259,7 +259,11 @@ fn service_document(group: &DelegateGroup) -> ServiceDocument {
             deployment_circuit_breaker: breaker,
         },
         enable_execute_command: settings.enable_execute_command,
-        propagate_tags: "SERVICE".into(),
+        propagate_tags: settings
+            .propagate_tags
+            .unwrap_or(crate::types::PropagateTags::Service)
+            .as_str()
+            .into(),
     }
 }
 

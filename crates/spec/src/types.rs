@@ -290,6 +290,38 @@ pub struct ServiceSettings {
     /// Changing this value forces a new deployment (for example after a token rotation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restarted_at: Option<String>,
+    /// Copy tags to the tasks from the SERVICE (default), the TASK_DEFINITION, or NONE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub propagate_tags: Option<PropagateTags>,
+    /// Take ownership of an existing service of this name that no controller manages (no
+    /// managed-by tag): `import` sets it. Services of another controller id stay conflicts.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopt: bool,
+}
+
+/// Where a service's tasks get their tags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum PropagateTags {
+    /// The service's tags.
+    #[serde(rename = "SERVICE")]
+    Service,
+    /// The task definition's tags.
+    #[serde(rename = "TASK_DEFINITION")]
+    TaskDefinition,
+    /// None.
+    #[serde(rename = "NONE")]
+    None,
+}
+
+impl PropagateTags {
+    /// The ECS spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PropagateTags::Service => "SERVICE",
+            PropagateTags::TaskDefinition => "TASK_DEFINITION",
+            PropagateTags::None => "NONE",
+        }
+    }
 }
 
 /// ECS deployment circuit breaker.

@@ -299,10 +299,27 @@ pub fn validate_group(group: &DelegateGroup, report: &mut dyn FnMut(FieldPath, S
         }
     }
 
-    // Overrides: the patched document must still be a task definition.
+    // Overrides: the patched document must still be a task definition, and may not carry a
+    // token in plain text.
     if spec.task_definition_overrides.is_some() {
-        if let Err(e) = render(group, spec.region.as_deref().unwrap_or("us-east-1")) {
-            report(e.path, e.message);
+        match render(group, spec.region.as_deref().unwrap_or("us-east-1")) {
+            Err(e) => report(e.path, e.message),
+            Ok(rendered) => {
+                let leaks = rendered
+                    .task_definition
+                    .container_definitions
+                    .iter()
+                    .flat_map(|c| &c.environment)
+                    .any(|kv| kv.name == "DELEGATE_TOKEN" || kv.name == "ACCOUNT_SECRET");
+                if leaks {
+                    report(
+                        FieldPath::new("spec.taskDefinitionOverrides"),
+                        "sets DELEGATE_TOKEN or ACCOUNT_SECRET as a plain variable; the token \
+                         belongs in spec.delegate.token (a secret)"
+                            .into(),
+                    );
+                }
+            }
         }
     }
 }

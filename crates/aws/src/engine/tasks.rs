@@ -39,7 +39,7 @@ fn unexpected_recent_stop(task: &ObservedTask, now: i64) -> bool {
 
 impl<A: EcsApi + IamApi> Engine<A> {
     /// Lists and describes tasks matching `filter` in one cluster.
-    async fn tasks(
+    pub(super) async fn tasks(
         &self,
         region: &str,
         cluster: &str,

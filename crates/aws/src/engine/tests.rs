@@ -36,6 +36,7 @@ fn engine() -> Engine<FakeEcs> {
         fake,
         PlanOptions {
             controller_id: "default".into(),
+            ..PlanOptions::default()
         },
         4,
     )

@@ -35,6 +35,7 @@ fn desired(edit: &str) -> DesiredGroup {
 fn options() -> PlanOptions {
     PlanOptions {
         controller_id: "default".into(),
+        ..PlanOptions::default()
     }
 }
 
@@ -64,6 +65,7 @@ fn revision(arn: &str, hash: &str) -> ObservedTaskDefinition {
         revision: 1,
         status: "ACTIVE".into(),
         spec_hash: Some(hash.into()),
+        document_hash: None,
     }
 }
 

@@ -1,0 +1,494 @@
+//! `import`: an ECS task definition (Harness's downloaded `ecs-task-spec.json`, or a live
+//! revision) and optionally its service -> a DelegateGroup. Pure.
+//!
+//! A token found in plain text is never carried over: the group gets a marked placeholder that
+//! fails validation until it is replaced by a secret's ARN. In exact mode (adopting a live
+//! service) whatever the group's fields cannot express goes into `taskDefinitionOverrides`, so
+//! the group renders the live task definition exactly and plans no change.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::render::{owned_variables, render, token_variable};
+use crate::types::{
+    CircuitBreaker, Delegate, DelegateGroup, DelegateGroupSpec, Flavor, LaunchType, Metadata, Mode,
+    Network, NetworkMode, PropagateTags, Resources, Roles, ServiceSettings, TokenRef, API_VERSION,
+    KIND,
+};
+
+/// Marks a value the user must supply; it fails validation on purpose.
+pub const PLACEHOLDER: &str = "REPLACE-ME";
+
+/// What to import.
+#[derive(Debug, Clone)]
+pub struct ImportSource<'a> {
+    /// The task definition, in ECS's JSON shape.
+    pub task_definition: &'a Value,
+    /// The service (CreateService/DescribeServices shape), if any.
+    pub service: Option<&'a Value>,
+    /// `--name`.
+    pub name: Option<&'a str>,
+    /// The cluster, when the service does not say.
+    pub cluster: Option<&'a str>,
+    /// Reproduce the task definition exactly and adopt the service.
+    pub exact: bool,
+}
+
+/// An imported group and what the user must look at.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    /// The group.
+    pub group: DelegateGroup,
+    /// Things to fix or know, one sentence each.
+    pub warnings: Vec<String>,
+}
+
+/// Why nothing could be imported.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ImportError(pub String);
+
+fn text<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// A DNS-1123 label made from `raw`.
+pub fn dns_label(raw: &str) -> String {
+    let mut label: String = raw
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    label.truncate(63);
+    let label = label.trim_matches('-').to_owned();
+    if label.is_empty() {
+        "delegate".into()
+    } else {
+        label
+    }
+}
+
+/// Imports a group.
+///
+/// # Errors
+/// When the task definition has no container, or (exact mode) cannot be reproduced.
+pub fn import(source: &ImportSource<'_>) -> Result<Imported, ImportError> {
+    let td = source.task_definition;
+    let containers = td
+        .get("containerDefinitions")
+        .and_then(Value::as_array)
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ImportError("the task definition has no containerDefinitions".into()))?;
+    let container = containers
+        .iter()
+        .find(|c| text(c, "name") == Some(crate::render::CONTAINER_NAME))
+        .unwrap_or(&containers[0]);
+    let mut warnings = Vec::new();
+    if containers.len() > 1 && !source.exact {
+        warnings.push(format!(
+            "the task definition has {} containers; only {:?} was imported",
+            containers.len(),
+            text(container, "name").unwrap_or("?")
+        ));
+    }
+
+    let mut env: BTreeMap<String, String> = container
+        .get("environment")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|kv| {
+                    Some((
+                        text(kv, "name")?.to_owned(),
+                        kv.get("value")?.as_str()?.to_owned(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let secrets: BTreeMap<String, String> = container
+        .get("secrets")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|s| {
+                    Some((
+                        text(s, "name")?.to_owned(),
+                        text(s, "valueFrom")?.to_owned(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+
+    let firstgen = env.get("DELEGATE_TYPE").map(String::as_str) == Some("ECS")
+        || env.contains_key("ACCOUNT_SECRET")
+        || secrets.contains_key("ACCOUNT_SECRET")
+        || env.contains_key("DELEGATE_GROUP_NAME");
+    let flavor = if firstgen {
+        Flavor::Firstgen
+    } else {
+        Flavor::Nextgen
+    };
+    let token_name = token_variable(flavor);
+
+    let secret_arn = match (secrets.get(token_name), env.remove(token_name)) {
+        (Some(arn), _) => arn.clone(),
+        (None, Some(_)) => {
+            warnings.push(format!(
+                "{token_name} was in plain text and was NOT copied: store the token in Secrets \
+                 Manager (or SSM) and put its ARN in spec.delegate.token.secretArn"
+            ));
+            format!("{PLACEHOLDER}: the ARN of the secret holding the delegate token")
+        }
+        (None, None) => {
+            warnings.push(format!(
+                "no {token_name} found: put the ARN of the secret holding the token in \
+                 spec.delegate.token.secretArn"
+            ));
+            format!("{PLACEHOLDER}: the ARN of the secret holding the delegate token")
+        }
+    };
+    // The other flavor's token name must not travel either.
+    for other in ["DELEGATE_TOKEN", "ACCOUNT_SECRET"] {
+        if env.remove(other).is_some() {
+            warnings.push(format!("{other} was in plain text and was NOT copied"));
+        }
+    }
+
+    let placeholder_or = |value: Option<String>, what: &str, warnings: &mut Vec<String>| {
+        value.filter(|v| !v.contains("${")).unwrap_or_else(|| {
+            warnings.push(format!("no {what} found: fill in the {PLACEHOLDER} value"));
+            format!("{PLACEHOLDER}-{what}")
+        })
+    };
+    let service = source.service;
+    let service_name = service.and_then(|s| text(s, "serviceName"));
+    let name = source
+        .name
+        .map(str::to_owned)
+        .or_else(|| env.get("DELEGATE_NAME").cloned())
+        .or_else(|| env.get("DELEGATE_GROUP_NAME").cloned())
+        .or_else(|| service_name.map(str::to_owned))
+        .or_else(|| text(td, "family").map(str::to_owned))
+        .filter(|n| !n.contains("${"))
+        .unwrap_or_else(|| "delegate".into());
+    let name = dns_label(&name);
+
+    let account_id = placeholder_or(env.get("ACCOUNT_ID").cloned(), "accountId", &mut warnings);
+    let manager_url = placeholder_or(
+        env.get("MANAGER_HOST_AND_PORT").cloned(),
+        "managerUrl",
+        &mut warnings,
+    );
+    let image = placeholder_or(
+        text(container, "image").map(str::to_owned),
+        "image",
+        &mut warnings,
+    );
+    let selectors: Vec<String> = env
+        .get("DELEGATE_TAGS")
+        .map(|t| {
+            t.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let owned = owned_variables(flavor);
+    let extra_env: BTreeMap<String, String> = env
+        .iter()
+        .filter(|(k, v)| !owned.contains(&k.as_str()) && !v.contains("${"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+
+    let compatibilities: Vec<&str> = td
+        .get("requiresCompatibilities")
+        .and_then(Value::as_array)
+        .map(|l| l.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let launch_type = match service.and_then(|s| text(s, "launchType")) {
+        Some("FARGATE") => LaunchType::Fargate,
+        Some(_) => LaunchType::Ec2,
+        None if compatibilities == ["FARGATE"] => LaunchType::Fargate,
+        None => LaunchType::Ec2,
+    };
+    let network_mode = match text(td, "networkMode") {
+        Some("host") => Some(NetworkMode::Host),
+        Some("awsvpc") if launch_type == LaunchType::Ec2 => Some(NetworkMode::Awsvpc),
+        Some("bridge") if launch_type == LaunchType::Fargate => Some(NetworkMode::Bridge),
+        _ => None,
+    };
+    let awsvpc = service
+        .and_then(|s| s.get("networkConfiguration"))
+        .and_then(|n| n.get("awsvpcConfiguration"));
+    let strings = |v: Option<&Value>| -> Vec<String> {
+        v.and_then(Value::as_array)
+            .map(|l| {
+                l.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let network = awsvpc.map(|a| Network {
+        subnets: strings(a.get("subnets")),
+        security_groups: strings(a.get("securityGroups")),
+        assign_public_ip: text(a, "assignPublicIp") == Some("ENABLED"),
+    });
+    let uses_awsvpc =
+        network_mode == Some(NetworkMode::Awsvpc) || launch_type == LaunchType::Fargate;
+    if uses_awsvpc && network.as_ref().is_none_or(|n| n.subnets.is_empty()) {
+        warnings.push("awsvpc networking needs spec.network.subnets: add them".into());
+    }
+
+    let resources = Resources {
+        cpu: text(td, "cpu").and_then(|c| c.parse().ok()).unwrap_or(1024),
+        memory: text(td, "memory")
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(6144),
+    };
+    let execution = text(td, "executionRoleArn")
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            warnings.push(
+                "no executionRoleArn: ECS needs an execution role to inject the token secret; put \
+             its ARN in spec.roles.execution"
+                    .into(),
+            );
+            format!("{PLACEHOLDER}: the ARN of the task execution role")
+        });
+    let log_group = container
+        .get("logConfiguration")
+        .filter(|l| text(l, "logDriver") == Some("awslogs"))
+        .and_then(|l| l.get("options"))
+        .and_then(|o| text(o, "awslogs-group"))
+        .map(str::to_owned);
+    let has_health_check = container.get("healthCheck").is_some_and(|h| !h.is_null());
+    let health_check = match (flavor, has_health_check) {
+        (Flavor::Nextgen, false) => Some(false),
+        _ => None,
+    };
+    let deployment = service.and_then(|s| s.get("deploymentConfiguration"));
+    let percent = |key: &str| {
+        deployment
+            .and_then(|d| d.get(key))
+            .and_then(Value::as_i64)
+            .and_then(|v| i32::try_from(v).ok())
+    };
+    let breaker = deployment
+        .and_then(|d| d.get("deploymentCircuitBreaker"))
+        .map(|b| CircuitBreaker {
+            enable: b.get("enable").and_then(Value::as_bool).unwrap_or(false),
+            rollback: b.get("rollback").and_then(Value::as_bool).unwrap_or(false),
+        });
+    let propagate_tags = match service.and_then(|s| text(s, "propagateTags")) {
+        Some("TASK_DEFINITION") => Some(PropagateTags::TaskDefinition),
+        Some("NONE") => Some(PropagateTags::None),
+        _ => None,
+    };
+    let settings = ServiceSettings {
+        name: service_name.filter(|n| *n != name).map(str::to_owned),
+        minimum_healthy_percent: percent("minimumHealthyPercent").filter(|p| *p != 100),
+        maximum_percent: percent("maximumPercent").filter(|p| *p != 200),
+        circuit_breaker: breaker.filter(|b| !(b.enable && b.rollback)),
+        enable_execute_command: service
+            .and_then(|s| s.get("enableExecuteCommand"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        restarted_at: None,
+        propagate_tags,
+        adopt: source.exact && service.is_some(),
+    };
+    let cluster = service
+        .and_then(|s| text(s, "cluster"))
+        .or(source.cluster)
+        .map(|c| crate::validate::cluster_name(c).to_owned())
+        .unwrap_or_else(|| {
+            warnings.push(format!(
+                "no cluster given: replace {PLACEHOLDER} in spec.cluster"
+            ));
+            PLACEHOLDER.to_owned()
+        });
+    let count = service
+        .and_then(|s| s.get("desiredCount"))
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+
+    let mut group = DelegateGroup {
+        api_version: API_VERSION.into(),
+        kind: KIND.into(),
+        metadata: Metadata {
+            name: name.clone(),
+            labels: BTreeMap::new(),
+        },
+        spec: DelegateGroupSpec {
+            cluster,
+            region: None,
+            count,
+            mode: Mode::Service,
+            launch_type,
+            network_mode,
+            network: if uses_awsvpc { network } else { None },
+            hostname: text(container, "hostname").map(str::to_owned),
+            selectors,
+            profile: env.get("DELEGATE_PROFILE").cloned().filter(|_| firstgen),
+            roles: Roles {
+                task: text(td, "taskRoleArn").map(str::to_owned),
+                execution,
+            },
+            resources,
+            delegate: Delegate {
+                flavor,
+                image,
+                account_id,
+                manager_url,
+                token: TokenRef { secret_arn },
+                org: env
+                    .get("DELEGATE_ORG_IDENTIFIER")
+                    .cloned()
+                    .filter(|_| !firstgen),
+                project: env
+                    .get("DELEGATE_PROJECT_IDENTIFIER")
+                    .cloned()
+                    .filter(|_| !firstgen),
+                env: extra_env,
+                log_group,
+                health_check,
+            },
+            service: Some(settings).filter(|s| *s != ServiceSettings::default()),
+            task_definition_overrides: None,
+            tags: BTreeMap::new(),
+            suspend: false,
+        },
+    };
+    if let Some(family) = text(td, "family").filter(|f| *f != name) {
+        group.spec.task_definition_overrides = Some(Map::from_iter([(
+            "family".to_owned(),
+            Value::String(family.into()),
+        )]));
+    }
+
+    if source.exact {
+        reproduce_exactly(&mut group, td)?;
+    }
+    Ok(Imported { group, warnings })
+}
+
+/// Adds to `taskDefinitionOverrides` what the group's fields cannot express, until the group
+/// renders `live` exactly.
+fn reproduce_exactly(group: &mut DelegateGroup, live: &Value) -> Result<(), ImportError> {
+    let region = live_region(live);
+    let rendered = render(group, &region).map_err(|e| ImportError(e.to_string()))?;
+    let rendered =
+        serde_json::to_value(&rendered.task_definition).map_err(|e| ImportError(e.to_string()))?;
+    let mut live = live.clone();
+    if let Value::Object(fields) = &mut live {
+        fields.remove("taskDefinitionArn");
+    }
+    let wanted: crate::document::TaskDefinitionDocument =
+        serde_json::from_value(live).map_err(|e| {
+            ImportError(format!(
+                "the live task definition cannot be represented: {e}"
+            ))
+        })?;
+    let wanted = serde_json::to_value(&wanted).map_err(|e| ImportError(e.to_string()))?;
+    if let Some(Value::Object(patch)) = merge_diff(&rendered, &wanted) {
+        // Overlay, not merge: the patch's nulls (deletions) must stay in the overrides.
+        let overrides = group
+            .spec
+            .task_definition_overrides
+            .get_or_insert_with(Map::new);
+        overrides.extend(patch);
+    }
+    let again = render(group, &region).map_err(|e| ImportError(e.to_string()))?;
+    let again =
+        serde_json::to_value(&again.task_definition).map_err(|e| ImportError(e.to_string()))?;
+    if let Some(difference) = merge_diff(&again, &wanted) {
+        return Err(ImportError(format!(
+            "the imported group does not reproduce the live task definition; still differs: {difference}"
+        )));
+    }
+    Ok(())
+}
+
+/// The region of a live task definition's ARN (the awslogs region defaults to it).
+fn live_region(td: &Value) -> String {
+    text(td, "taskDefinitionArn")
+        .and_then(|arn| arn.split(':').nth(3))
+        .unwrap_or("us-east-1")
+        .to_owned()
+}
+
+/// The RFC 7396 merge patch that turns `from` into `to` (`None` when they are equal).
+pub fn merge_diff(from: &Value, to: &Value) -> Option<Value> {
+    match (from, to) {
+        (Value::Object(a), Value::Object(b)) => {
+            let mut patch = Map::new();
+            for (key, value) in b {
+                match a.get(key) {
+                    Some(old) => {
+                        if let Some(d) = merge_diff(old, value) {
+                            patch.insert(key.clone(), d);
+                        }
+                    }
+                    None => {
+                        patch.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+            for key in a.keys().filter(|k| !b.contains_key(*k)) {
+                patch.insert(key.clone(), Value::Null);
+            }
+            (!patch.is_empty()).then_some(Value::Object(patch))
+        }
+        (a, b) if a == b => None,
+        (_, b) => Some(b.clone()),
+    }
+}
+
+/// The imported group as YAML, with the warnings as comments on top.
+pub fn to_yaml(imported: &Imported, origin: &str) -> String {
+    let mut out = format!(
+        "# Imported from {origin} by `ecs-delegate-controller import`. Review it, run\n\
+         # `ecs-delegate-controller validate` and `plan`, then commit it.\n"
+    );
+    for warning in &imported.warnings {
+        out.push_str(&format!("# WARNING: {warning}\n"));
+    }
+    out.push_str(&serde_yaml::to_string(&imported.group).unwrap_or_default());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_diff_round_trips() {
+        let from = json!({"a": 1, "b": {"c": 2, "d": 3}, "e": [1]});
+        let to = json!({"a": 1, "b": {"c": 5}, "e": [1, 2], "f": "x"});
+        let patch = merge_diff(&from, &to).unwrap();
+        assert_eq!(
+            patch,
+            json!({"b": {"c": 5, "d": null}, "e": [1, 2], "f": "x"})
+        );
+        let mut applied = from.clone();
+        json_patch::merge(&mut applied, &patch);
+        assert_eq!(applied, to);
+        assert_eq!(merge_diff(&to, &to), None);
+    }
+
+    #[test]
+    fn names_become_dns_labels() {
+        assert_eq!(dns_label("My_Delegate.Prod"), "my-delegate-prod");
+        assert_eq!(dns_label("--"), "delegate");
+    }
+}

@@ -1,0 +1,453 @@
+//! Prune, replace and import, end to end against moto.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+mod support;
+
+use aws_sdk_ecs::types::{ContainerDefinition, KeyValuePair, Secret, ServiceField};
+use support::{group_yaml, repo, show, Moto, ACCOUNT};
+
+async fn create_clusters(moto: &Moto, names: &[&str]) {
+    let ecs = moto.ecs().await;
+    for name in names {
+        ecs.create_cluster()
+            .cluster_name(*name)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+async fn service(moto: &Moto, cluster: &str, name: &str) -> Option<aws_sdk_ecs::types::Service> {
+    let out = moto
+        .ecs()
+        .await
+        .describe_services()
+        .cluster(cluster)
+        .services(name)
+        .include(ServiceField::Tags)
+        .send()
+        .await
+        .unwrap();
+    out.services().first().cloned()
+}
+
+async fn hand_made_service(moto: &Moto, cluster: &str, name: &str, count: i32) -> String {
+    let ecs = moto.ecs().await;
+    let td = ecs
+        .register_task_definition()
+        .family(name)
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("app")
+                .image("nginx")
+                .memory(128)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let arn = td
+        .task_definition()
+        .unwrap()
+        .task_definition_arn()
+        .unwrap()
+        .to_owned();
+    ecs.create_service()
+        .cluster(cluster)
+        .service_name(name)
+        .task_definition(&arn)
+        .desired_count(count)
+        .send()
+        .await
+        .unwrap();
+    arn
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prune_removes_only_this_controllers_removed_groups() {
+    let moto = Moto::start();
+    create_clusters(&moto, &["c1", "c2"]).await;
+    moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
+    moto.write("groups/b.yaml", &group_yaml("b", "c2", ""));
+    assert!(moto
+        .run(&["reconcile", "--once", "groups"])
+        .status
+        .success());
+    // Another controller's group, and a service nobody manages.
+    moto.write("blue/x.yaml", &group_yaml("x", "c1", ""));
+    let out = moto.run(&["--controller-id", "blue", "reconcile", "--once", "blue"]);
+    assert!(out.status.success(), "{}", show(&out));
+    hand_made_service(&moto, "c1", "manual", 1).await;
+
+    // b's file goes (the only group of cluster c2).
+    moto.remove("groups/b.yaml");
+    let out = moto.run(&["reconcile", "--once", "groups"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(
+        service(&moto, "c2", "b").await.unwrap().status(),
+        Some("ACTIVE"),
+        "no --prune, no deletion"
+    );
+
+    let out = moto.run(&["plan", "--prune", "--detailed-exitcode", "groups"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("- delete-service b (scale 2 -> 0, then delete; removed from the files)"),
+        "{text}"
+    );
+    assert!(!text.contains("manual") && !text.contains(" x "), "{text}");
+
+    moto.reset_calls();
+    let out = moto.run(&["reconcile", "--once", "--prune", "groups"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("b (c2): deleted service b"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(
+        moto.writes(),
+        ["UpdateService", "DeleteService"],
+        "scaled to 0, then deleted"
+    );
+    assert_eq!(
+        service(&moto, "c2", "b").await.unwrap().status(),
+        Some("INACTIVE")
+    );
+    assert_eq!(
+        service(&moto, "c1", "a").await.unwrap().status(),
+        Some("ACTIVE")
+    );
+    assert_eq!(
+        service(&moto, "c1", "x").await.unwrap().status(),
+        Some("ACTIVE"),
+        "another controller id's"
+    );
+    let manual = service(&moto, "c1", "manual").await.unwrap();
+    assert_eq!(
+        (manual.status(), manual.desired_count()),
+        (Some("ACTIVE"), 1),
+        "unmanaged"
+    );
+
+    // A second prune finds nothing: an INACTIVE service is gone.
+    moto.reset_calls();
+    let out = moto.run(&["reconcile", "--once", "--prune", "groups"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(moto.writes(), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prune_refuses_an_empty_set_and_more_than_max_prune() {
+    let moto = Moto::start();
+    create_clusters(&moto, &["c1"]).await;
+    for name in ["a", "b", "c"] {
+        moto.write(&format!("groups/{name}.yaml"), &group_yaml(name, "c1", ""));
+    }
+    assert!(moto
+        .run(&["reconcile", "--once", "groups"])
+        .status
+        .success());
+
+    std::fs::create_dir_all(moto.path().join("empty")).unwrap();
+    moto.reset_calls();
+    let out = moto.run(&["reconcile", "--once", "--prune", "empty"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("refusing to prune: the files describe no group"),
+        "{}",
+        show(&out)
+    );
+
+    moto.remove("groups/b.yaml");
+    moto.remove("groups/c.yaml");
+    let out = moto.run(&[
+        "reconcile",
+        "--once",
+        "--prune",
+        "--max-prune",
+        "1",
+        "groups",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("refusing to prune 2 groups, more than --max-prune 1: b (c1), c (c1); nothing was deleted"), "{stderr}");
+    let out = moto.run(&[
+        "reconcile",
+        "--once",
+        "--prune",
+        "--selector",
+        "team=x",
+        "groups",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to prune with --selector"));
+    assert_eq!(
+        moto.writes(),
+        Vec::<String>::new(),
+        "nothing deleted by any refusal"
+    );
+    for name in ["a", "b", "c"] {
+        assert_eq!(
+            service(&moto, "c1", name).await.unwrap().status(),
+            Some("ACTIVE")
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_launch_type_change_is_replaced_only_with_allow_replace() {
+    let moto = Moto::start();
+    create_clusters(&moto, &["c1"]).await;
+    let (subnet, group) = moto.default_network().await;
+    moto.write("g.yaml", &group_yaml("d1", "c1", ""));
+    assert!(moto
+        .run(&["reconcile", "--once", "g.yaml"])
+        .status
+        .success());
+    moto.write(
+        "g.yaml",
+        &group_yaml("d1", "c1", &format!("  launchType: FARGATE\n  network: {{subnets: [{subnet}], securityGroups: [{group}]}}\n  resources: {{cpu: 1024, memory: 4096}}\n")),
+    );
+
+    let out = moto.run(&["plan", "g.yaml"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("-/+ replace-service d1 (delete, then create with d1:(new revision); needs --allow-replace)"), "{text}");
+    assert!(text.contains("launchType: EC2 -> FARGATE"), "{text}");
+
+    moto.reset_calls();
+    let out = moto.run(&["reconcile", "--once", "g.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("run with --allow-replace"),
+        "{}",
+        show(&out)
+    );
+    assert!(!moto
+        .writes()
+        .iter()
+        .any(|w| w == "DeleteService" || w == "CreateService"));
+    assert_eq!(
+        service(&moto, "c1", "d1")
+            .await
+            .unwrap()
+            .launch_type()
+            .unwrap()
+            .as_str(),
+        "EC2"
+    );
+
+    let out = moto.run(&["reconcile", "--once", "--allow-replace", "g.yaml"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("replaced service d1 (launchType: EC2 -> FARGATE"),
+        "{}",
+        show(&out)
+    );
+    let replaced = service(&moto, "c1", "d1").await.unwrap();
+    assert_eq!(replaced.launch_type().unwrap().as_str(), "FARGATE");
+    assert_eq!(replaced.status(), Some("ACTIVE"));
+    let out = moto.run(&["plan", "--detailed-exitcode", "g.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+}
+
+#[test]
+fn import_of_a_harness_task_spec_never_copies_the_token() {
+    let fixtures = repo().join("tests/fixtures");
+    let out = support::binary()
+        .args([
+            "import",
+            "--task-spec",
+            "ecs-task-spec.json",
+            "--service-spec",
+            "service-spec-for-awsvpc-mode.json",
+        ])
+        .current_dir(&fixtures)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    let yaml = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !yaml.contains("NjU0MzIxZmFrZXRva2VuZm9ydGVzdHM="),
+        "the token leaked:\n{yaml}"
+    );
+    assert!(!stderr.contains("NjU0MzIxZmFrZXRva2VuZm9ydGVzdHM="));
+    assert!(
+        stderr.contains("warning: DELEGATE_TOKEN was in plain text and was NOT copied"),
+        "{stderr}"
+    );
+    assert!(yaml.contains("# WARNING: DELEGATE_TOKEN was in plain text and was NOT copied"));
+    let group: serde_json::Value = serde_yaml_to_json(&yaml);
+    let spec = &group["spec"];
+    assert_eq!(group["metadata"]["name"], "ecs-delegate");
+    assert_eq!(spec["cluster"], "delegates");
+    assert_eq!(spec["count"], 2);
+    assert_eq!(spec["hostname"], "ecs-delegate-1");
+    assert_eq!(spec["selectors"], serde_json::json!(["ecs", "prod"]));
+    assert_eq!(
+        spec["resources"],
+        serde_json::json!({"cpu": 1024, "memory": 6144})
+    );
+    assert_eq!(
+        spec["networkMode"],
+        serde_json::Value::Null,
+        "bridge is the EC2 default"
+    );
+    assert_eq!(spec["delegate"]["flavor"], "nextgen");
+    assert_eq!(spec["delegate"]["image"], "harness/delegate:24.10.84200");
+    assert_eq!(spec["delegate"]["accountId"], "px7xd_BFRCi-pfWPYXVjvw");
+    assert_eq!(
+        spec["delegate"]["managerUrl"],
+        "https://app.harness.io/gratis"
+    );
+    assert_eq!(
+        spec["delegate"]["env"],
+        serde_json::json!({"PROXY_HOST": "proxy.internal"})
+    );
+    assert!(spec["delegate"]["token"]["secretArn"]
+        .as_str()
+        .unwrap()
+        .starts_with("REPLACE-ME"));
+
+    // The placeholders fail validation on purpose, naming the fields to fill in.
+    let dir = std::env::temp_dir().join(format!("edc-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("imported.yaml"), yaml.as_bytes()).unwrap();
+    let out = support::binary()
+        .args(["validate", "imported.yaml"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(errors.contains("spec.roles.execution"), "{errors}");
+    assert!(errors.contains("spec.delegate.token.secretArn"), "{errors}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn serde_yaml_to_json(yaml: &str) -> serde_json::Value {
+    let python = support::venv().join("bin/python");
+    let mut child = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import sys, json, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), yaml.as_bytes()).unwrap();
+    serde_json::from_slice(&child.wait_with_output().unwrap().stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn import_of_a_live_service_plans_no_change_and_the_first_reconcile_adopts_it() {
+    let moto = Moto::start_steady(2);
+    create_clusters(&moto, &["c1"]).await;
+    let ecs = moto.ecs().await;
+    // A delegate installed by hand, the way the manual procedure leaves it.
+    let env = |n: &str, v: &str| KeyValuePair::builder().name(n).value(v).build();
+    let container = ContainerDefinition::builder()
+        .name("ecs-delegate")
+        .image("harness/delegate:24.10.84200")
+        .essential(true)
+        .memory(6144)
+        .hostname("delegate-by-hand")
+        .environment(env("ACCOUNT_ID", "abc123"))
+        .environment(env(
+            "MANAGER_HOST_AND_PORT",
+            "https://app.harness.io/gratis",
+        ))
+        .environment(env("DELEGATE_NAME", "by-hand"))
+        .environment(env("NEXT_GEN", "true"))
+        .environment(env("DELEGATE_TYPE", "DOCKER"))
+        .environment(env("DEPLOY_MODE", "KUBERNETES"))
+        .environment(env("DELEGATE_TAGS", ""))
+        .environment(env("JAVA_OPTS", "-Xmx4g"))
+        .secrets(
+            Secret::builder()
+                .name("DELEGATE_TOKEN")
+                .value_from(format!(
+                    "arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:tok"
+                ))
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let td = ecs
+        .register_task_definition()
+        .family("harness-delegate-task-spec")
+        .container_definitions(container)
+        .cpu("1024")
+        .memory("6144")
+        .execution_role_arn(format!("arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole"))
+        .send()
+        .await
+        .unwrap();
+    let td_arn = td
+        .task_definition()
+        .unwrap()
+        .task_definition_arn()
+        .unwrap()
+        .to_owned();
+    ecs.create_service()
+        .cluster("c1")
+        .service_name("by-hand")
+        .task_definition(&td_arn)
+        .desired_count(2)
+        .send()
+        .await
+        .unwrap();
+
+    let out = moto.run(&["import", "--cluster", "c1", "--service", "by-hand"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let yaml = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(yaml.contains("adopt: true"), "{yaml}");
+    moto.write("by-hand.yaml", &yaml);
+    let out = moto.run(&["validate", "by-hand.yaml"]);
+    assert!(out.status.success(), "{}\n{yaml}", show(&out));
+
+    let out = moto.run(&["plan", "--detailed-exitcode", "by-hand.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{yaml}", show(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("update-service by-hand (adopt: add this controller's ownership tags)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Only ownership tags change; nothing that runs does."),
+        "{text}"
+    );
+
+    moto.reset_calls();
+    let out = moto.run(&["reconcile", "--once", "by-hand.yaml"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(
+        moto.writes(),
+        ["TagResource"],
+        "adoption writes tags and nothing else"
+    );
+    let adopted = service(&moto, "c1", "by-hand").await.unwrap();
+    assert_eq!(
+        adopted.task_definition(),
+        Some(td_arn.as_str()),
+        "no new revision"
+    );
+    assert_eq!(adopted.desired_count(), 2);
+    assert!(adopted
+        .tags()
+        .iter()
+        .any(|t| t.key() == Some("ecs-delegate-controller.io/managed-by")
+            && t.value() == Some("default")));
+    let out = moto.run(&["plan", "by-hand.yaml"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "No changes. 1 group is in sync.\n",
+        "{}",
+        show(&out)
+    );
+}
