@@ -27,6 +27,10 @@ pub struct GlobalArgs {
     /// ECS endpoint, e.g. a local test endpoint (default: AWS_ENDPOINT_URL, else AWS).
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
+    /// Scale ECS's documented sustained API rates by this factor in the client-side rate
+    /// limiter (default 1; off against a loopback endpoint unless given).
+    #[arg(long, global = true, value_name = "FACTOR")]
+    pub api_rate_scale: Option<f64>,
     /// Value of the managed-by tag; controllers with different ids never touch each other's
     /// resources.
     #[arg(

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use aws::limiter::RateLimited;
 use aws::{Connection, Engine, SdkEcs};
 use controller::{LoopConfig, Settings, Source, SourceError};
 use plan::{DesiredGroup, PlanOptions};
@@ -173,6 +174,20 @@ fn schema() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The AWS APIs behind the client-side rate limiter.
+async fn limited_sdk(global: &GlobalArgs) -> RateLimited<SdkEcs> {
+    let endpoint = global
+        .endpoint_url
+        .clone()
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL_ECS").ok())
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+    let local = endpoint
+        .as_deref()
+        .is_some_and(aws::limiter::is_local_endpoint);
+    let scale = global.api_rate_scale.or((!local).then_some(1.0));
+    RateLimited::new(sdk(global).await, scale)
+}
+
 async fn sdk(global: &GlobalArgs) -> SdkEcs {
     let connection = Connection {
         region: global.region.clone(),
@@ -194,7 +209,7 @@ fn plan_options(global: &GlobalArgs, lifecycle: LifecycleArgs) -> PlanOptions {
 async fn add_prune(
     global: &GlobalArgs,
     lifecycle: LifecycleArgs,
-    engine: &Engine<SdkEcs>,
+    engine: &Engine<RateLimited<SdkEcs>>,
     desired: &[DesiredGroup],
     plan: &mut plan::Plan,
 ) -> anyhow::Result<Result<(), String>> {
@@ -230,9 +245,13 @@ async fn prepare(
     paths: &[PathBuf],
     concurrency: usize,
     lifecycle: LifecycleArgs,
-) -> anyhow::Result<Option<(Vec<DesiredGroup>, Engine<SdkEcs>)>> {
-    let api = sdk(global).await;
-    let source = Source::new(paths.to_vec(), &global.selector, api.default_region())?;
+) -> anyhow::Result<Option<(Vec<DesiredGroup>, Engine<RateLimited<SdkEcs>>)>> {
+    let api = limited_sdk(global).await;
+    let source = Source::new(
+        paths.to_vec(),
+        &global.selector,
+        api.inner().default_region(),
+    )?;
     let desired = match source.load() {
         Ok(desired) => desired,
         Err(SourceError::Invalid(lines)) => {
@@ -309,6 +328,7 @@ async fn reconcile(
         });
     }
     let mut outcomes = engine.apply(&desired, &plan).await;
+    retry_passing_failures(&engine, &desired, &mut plan, &mut outcomes).await;
     outcomes.extend(engine.apply_prune(&plan.orphans).await);
     let mut out = std::io::stdout().lock();
     let (mut changed, mut failed) = (0, 0);
@@ -347,6 +367,45 @@ async fn reconcile(
             crate::wait::wait_ready(&engine, &desired, limit).await
         }
         None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Rounds in which `--once` tries again the groups that failed for a passing reason.
+const ONCE_RETRY_ROUNDS: u32 = 4;
+
+/// The per-group backoff of `--once`: a group that failed for a passing reason (throttling, a
+/// 5xx, a lost connection) is observed, planned and applied again after 1, 2, 4, 8 s; what it
+/// did before is kept in its summary.
+async fn retry_passing_failures(
+    engine: &Engine<RateLimited<SdkEcs>>,
+    desired: &[DesiredGroup],
+    plan: &mut plan::Plan,
+    outcomes: &mut [aws::GroupOutcome],
+) {
+    for round in 0..ONCE_RETRY_ROUNDS {
+        let failed: Vec<usize> = outcomes
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.error.as_ref().is_some_and(|e| e.retryable))
+            .map(|(i, _)| i)
+            .collect();
+        if failed.is_empty() {
+            return;
+        }
+        tracing::info!(
+            groups = failed.len(),
+            round,
+            "retrying groups that failed for a passing reason"
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(1 << round)).await;
+        let subset: Vec<&DesiredGroup> = failed.iter().map(|&i| &desired[i]).collect();
+        let again = engine.plan(&subset).await;
+        let results = engine.apply(&subset, &again).await;
+        for ((&i, result), group_plan) in failed.iter().zip(results).zip(again.groups) {
+            outcomes[i].done.extend(result.done);
+            outcomes[i].error = result.error;
+            plan.groups[i] = group_plan;
+        }
     }
 }
 
@@ -395,8 +454,8 @@ async fn reconcile_loop(
             "refusing to prune with --selector: groups outside the selection would look removed"
         );
     }
-    let api = sdk(global).await;
-    let source = Source::new(paths, &global.selector, api.default_region())?;
+    let api = limited_sdk(global).await;
+    let source = Source::new(paths, &global.selector, api.inner().default_region())?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;

@@ -3,6 +3,8 @@
 //! calls a run made without trusting the binary's word.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -176,10 +178,28 @@ ecs.register_container_instance(cluster=cluster, instanceIdentityDocument=doc)
 
     /// Runs the binary against this server.
     pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("the binary runs")
+    }
+
+    /// The binary against this server, not started yet.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut command = binary();
         command.args(args).current_dir(&self.dir).envs(self.env());
         command.env_remove("AWS_PROFILE");
-        command.output().expect("the binary runs")
+        command
+    }
+
+    /// Runs the binary through `proxy` instead of directly.
+    pub fn run_via(&self, proxy: &proxy::Proxy, args: &[&str]) -> Output {
+        self.command(args)
+            .env("AWS_ENDPOINT_URL", &proxy.url)
+            .output()
+            .expect("the binary runs")
+    }
+
+    /// The server's port.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// An SDK configuration pointing at this server.

@@ -20,7 +20,7 @@ use tokio::sync::OnceCell;
 use tracing::{info, info_span, warn, Instrument};
 
 use crate::api::{EcsApi, IamApi};
-use crate::error::AwsError;
+use crate::error::{AwsError, ErrorKind};
 
 /// Groups as plain references, whatever the caller holds them in (values, `Arc`s).
 fn borrowed<G: Borrow<DesiredGroup>>(desired: &[G]) -> Vec<&DesiredGroup> {
@@ -104,7 +104,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
                     group: d.name().into(),
                     cluster: d.cluster().into(),
                     actions: Vec::new(),
-                    error: Some(GroupError::new("ReconcileError", e.to_string())),
+                    error: Some(group_error(e.clone())),
                     suspended: d.group.spec.suspend,
                 },
             })
@@ -391,7 +391,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
                 }
                 Err(e) => {
                     warn!(action = action.kind(), error = %e, "failed");
-                    outcome.error = Some(GroupError::new("ReconcileError", e));
+                    outcome.error = Some(e);
                     break;
                 }
             }
@@ -405,13 +405,16 @@ impl<A: EcsApi + IamApi> Engine<A> {
         action: &Action,
         registered: &mut Option<String>,
         registrations: &Mutex<HashMap<(String, String), SharedRegistration>>,
-    ) -> Result<String, String> {
+    ) -> Result<String, GroupError> {
         let id = &self.options.controller_id;
         let resolve = |r: &TaskDefinitionRef, registered: &Option<String>| match r {
             TaskDefinitionRef::Existing(arn) => Ok(arn.clone()),
-            TaskDefinitionRef::ToRegister { .. } => registered
-                .clone()
-                .ok_or_else(|| "internal: task definition was not registered".to_owned()),
+            TaskDefinitionRef::ToRegister { .. } => registered.clone().ok_or_else(|| {
+                GroupError::new(
+                    "ReconcileError",
+                    "internal: task definition was not registered",
+                )
+            }),
         };
         match action {
             Action::RegisterTaskDefinition {
@@ -430,15 +433,14 @@ impl<A: EcsApi + IamApi> Engine<A> {
                 let arn = cell
                     .get_or_init(|| async {
                         let r = self
-                            .api
-                            .register_task_definition(&d.region, document, &tags)
+                            .register_once(&d.region, document, spec_hash, &tags)
                             .await?;
                         self.remember(&(d.region.clone(), r.arn.clone()), &r);
                         Ok(r.arn)
                     })
                     .await
                     .clone()
-                    .map_err(|e| e.to_string())?;
+                    .map_err(group_error)?;
                 *registered = Some(arn.clone());
                 Ok(format!("registered {}", plan::action::short_arn(&arn)))
             }
@@ -449,15 +451,14 @@ impl<A: EcsApi + IamApi> Engine<A> {
                 let arn = resolve(task_definition, registered)?;
                 let mut tags = d.service_tags(id);
                 tags.insert(TAG_TASK_DEFINITION.into(), arn.clone());
-                self.api
-                    .create_service(
-                        &d.region,
-                        document,
-                        &arn,
-                        &plan::desired::to_tag_list(&tags),
-                    )
-                    .await
-                    .map_err(|e| e.to_string())?;
+                self.create_once(
+                    &d.region,
+                    document,
+                    &arn,
+                    &plan::desired::to_tag_list(&tags),
+                )
+                .await
+                .map_err(group_error)?;
                 Ok(format!(
                     "created service {} ({} x {})",
                     document.service_name,
@@ -479,7 +480,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
                     self.api
                         .update_service(&d.region, document, &arn, *force_new_deployment)
                         .await
-                        .map_err(|e| e.to_string())?;
+                        .map_err(group_error)?;
                 }
                 // Tags last: a crash before this leaves stale tags, which the next pass sees
                 // and completes, never a service whose tags claim more than it runs.
@@ -489,7 +490,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
                     self.api
                         .tag_resource(&d.region, service_arn, &plan::desired::to_tag_list(&tags))
                         .await
-                        .map_err(|e| e.to_string())?;
+                        .map_err(group_error)?;
                 }
                 let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
                 Ok(if fields.is_empty() {
@@ -519,7 +520,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
                         .api
                         .run_task(&d.region, document, &arn, batch, &tags)
                         .await
-                        .map_err(|e| e.to_string())?;
+                        .map_err(group_error)?;
                     started += out.tasks.len();
                     failures.extend(out.failures);
                     left -= batch;
@@ -551,7 +552,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
                 self.api
                     .stop_task(&d.region, cluster, task_arn, reason)
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(group_error)?;
                 Ok(format!(
                     "stopped task {} ({})",
                     task_arn.rsplit('/').next().unwrap_or(task_arn),
@@ -570,15 +571,18 @@ impl<A: EcsApi + IamApi> Engine<A> {
                     .collect::<Vec<_>>()
                     .join(", ");
                 if !self.options.allow_replace {
-                    return Err(format!(
-                        "the service must be replaced ({why}): UpdateService cannot change that; \
-                         run with --allow-replace to delete and create it"
+                    return Err(GroupError::new(
+                        "ReplaceRequired",
+                        format!(
+                            "the service must be replaced ({why}): UpdateService cannot change \
+                             that; run with --allow-replace to delete and create it"
+                        ),
                     ));
                 }
                 let arn = resolve(task_definition, registered)?;
                 self.replace_service(d, document, &arn)
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(group_error)?;
                 Ok(format!(
                     "replaced service {} ({why}; {} x {})",
                     document.service_name,
@@ -586,7 +590,10 @@ impl<A: EcsApi + IamApi> Engine<A> {
                     plan::action::short_arn(&arn)
                 ))
             }
-            Action::DeleteService { .. } => Err("delete-service belongs to a prune".to_owned()),
+            Action::DeleteService { .. } => Err(GroupError::new(
+                "ReconcileError",
+                "delete-service belongs to a prune",
+            )),
         }
     }
 }
@@ -598,7 +605,123 @@ mod tasks;
 #[cfg(test)]
 mod tests;
 
+/// An AWS failure as a group's error; throttles, transport failures and 5xx are retryable.
+pub fn group_error(error: AwsError) -> GroupError {
+    GroupError::new("ReconcileError", error.to_string()).retryable(retryable(&error))
+}
+
+/// Attempts of a write that is not idempotent, each after looking whether the last one landed.
+const WRITE_ATTEMPTS: u32 = 5;
+
+/// Whether a failed write may be tried again (after re-observing).
+fn retryable(error: &AwsError) -> bool {
+    matches!(
+        error.kind,
+        ErrorKind::Throttled | ErrorKind::Transport | ErrorKind::Other
+    )
+}
+
+async fn write_backoff(attempt: u32) {
+    let base = std::time::Duration::from_millis(200 * 2u64.pow(attempt.min(5)));
+    let jitter = base.mul_f64(rand_fraction() * 0.5);
+    tokio::time::sleep(base + jitter).await;
+}
+
+/// A fraction in [0, 1) from the clock: jitter needs no better randomness.
+fn rand_fraction() -> f64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    f64::from(nanos % 1000) / 1000.0
+}
+
 impl<A: EcsApi + IamApi> Engine<A> {
+    /// RegisterTaskDefinition exactly once: after a failure whose answer may have been lost,
+    /// the family's latest revision is checked for the hash before trying again.
+    async fn register_once(
+        &self,
+        region: &str,
+        document: &spec::document::TaskDefinitionDocument,
+        spec_hash: &str,
+        tags: &[spec::document::Tag],
+    ) -> Result<ObservedTaskDefinition, AwsError> {
+        let mut attempt = 0;
+        loop {
+            match self
+                .api
+                .register_task_definition(region, document, tags)
+                .await
+            {
+                Ok(r) => return Ok(r),
+                Err(e) if retryable(&e) && attempt + 1 < WRITE_ATTEMPTS => {
+                    warn!(error = %e, "RegisterTaskDefinition failed; checking whether it landed");
+                    write_backoff(attempt).await;
+                    attempt += 1;
+                    if let Ok(Some(latest)) = self
+                        .api
+                        .describe_task_definition(region, &document.family)
+                        .await
+                    {
+                        if latest.spec_hash.as_deref() == Some(spec_hash) {
+                            return Ok(latest);
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// CreateService exactly once: after a failure whose answer may have been lost, the service
+    /// is looked up before trying again ("already exists" is then success, not an error).
+    async fn create_once(
+        &self,
+        region: &str,
+        document: &spec::document::ServiceDocument,
+        task_definition: &str,
+        tags: &[spec::document::Tag],
+    ) -> Result<(), AwsError> {
+        let mut attempt = 0;
+        loop {
+            let failed = match self
+                .api
+                .create_service(region, document, task_definition, tags)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            let ours = |s: &ObservedService| {
+                s.is_active()
+                    && s.tags.get(spec::render::TAG_MANAGED_BY) == Some(&self.options.controller_id)
+            };
+            // Retried with the same name, ECS answers that creation was not idempotent: the
+            // first attempt landed.
+            let maybe_landed = retryable(&failed) || failed.kind == ErrorKind::Invalid;
+            if maybe_landed && attempt + 1 < WRITE_ATTEMPTS {
+                warn!(error = %failed, "CreateService failed; checking whether it landed");
+                write_backoff(attempt).await;
+                attempt += 1;
+                let found = self
+                    .api
+                    .describe_services(
+                        region,
+                        &document.cluster,
+                        std::slice::from_ref(&document.service_name),
+                    )
+                    .await?;
+                if found.iter().any(ours) {
+                    return Ok(());
+                }
+                if !retryable(&failed) {
+                    return Err(failed);
+                }
+            } else {
+                return Err(failed);
+            }
+        }
+    }
+
     /// Deletes the service, waits until its name is free (DRAINING blocks it on ECS), and
     /// creates it again with the ownership tags.
     async fn replace_service(
@@ -635,15 +758,13 @@ impl<A: EcsApi + IamApi> Engine<A> {
         }
         let mut tags = d.service_tags(&self.options.controller_id);
         tags.insert(TAG_TASK_DEFINITION.into(), task_definition.into());
-        self.api
-            .create_service(
-                &d.region,
-                document,
-                task_definition,
-                &plan::desired::to_tag_list(&tags),
-            )
-            .await?;
-        Ok(())
+        self.create_once(
+            &d.region,
+            document,
+            task_definition,
+            &plan::desired::to_tag_list(&tags),
+        )
+        .await
     }
 }
 
@@ -663,7 +784,7 @@ pub fn statuses<G: Borrow<DesiredGroup>>(
         .map(|(i, d)| {
             let outcome = outcomes.map(|o| &o[i]);
             let error = match (&observed[i], outcome) {
-                (Err(e), _) => Some(GroupError::new("ReconcileError", e.to_string())),
+                (Err(e), _) => Some(group_error(e.clone())),
                 (_, Some(o)) => o.error.clone(),
                 (_, None) => None,
             };

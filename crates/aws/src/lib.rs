@@ -6,6 +6,7 @@ mod convert;
 pub mod engine;
 pub mod error;
 pub mod fake;
+pub mod limiter;
 pub mod metrics;
 pub mod sdk;
 

@@ -26,15 +26,28 @@ pub struct Connection {
     pub endpoint_url: Option<String>,
 }
 
+/// For writes that are not idempotent (RegisterTaskDefinition, CreateService, RunTask): the SDK
+/// must not send them again after an answer was lost, or it registers a second revision. The
+/// engine retries them itself, after looking whether the first attempt landed.
+fn no_retries() -> aws_sdk_ecs::config::Builder {
+    aws_sdk_ecs::config::Builder::default().retry_config(aws_config::retry::RetryConfig::disabled())
+}
+
+/// Attempts per idempotent call (reads, UpdateService, TagResource, DeleteService, StopTask):
+/// throttles and 5xx are retried by the SDK with backoff.
+const MAX_ATTEMPTS: u32 = 5;
+
 /// Loads the shared AWS configuration.
 pub async fn load_config(connection: &Connection) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
-        aws_config::timeout::TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .operation_attempt_timeout(Duration::from_secs(20))
-            .operation_timeout(Duration::from_secs(60))
-            .build(),
-    );
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(20))
+                .operation_timeout(Duration::from_secs(60))
+                .build(),
+        );
     if let Some(region) = &connection.region {
         loader = loader.region(Region::new(region.clone()));
     }
@@ -230,6 +243,8 @@ impl EcsApi for SdkEcs {
         tags: &[Tag],
     ) -> Result<ObservedTaskDefinition> {
         let out = convert::register_request(&self.client(region), document, tags)?
+            .customize()
+            .config_override(no_retries())
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("RegisterTaskDefinition", e))?;
@@ -267,6 +282,8 @@ impl EcsApi for SdkEcs {
             .enable_execute_command(document.enable_execute_command)
             .propagate_tags(ecs::PropagateTags::from(document.propagate_tags.as_str()))
             .set_tags(Some(convert::tags(tags)))
+            .customize()
+            .config_override(no_retries())
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("CreateService", e))?;
@@ -382,6 +399,8 @@ impl EcsApi for SdkEcs {
             .set_network_configuration(network)
             .enable_execute_command(document.enable_execute_command)
             .set_tags(Some(convert::tags(tags)))
+            .customize()
+            .config_override(no_retries())
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("RunTask", e))?;

@@ -151,6 +151,8 @@ pub struct GroupError {
     pub reason: String,
     /// For people.
     pub message: String,
+    /// A passing condition (throttling, a 5xx, a lost connection): trying again later may work.
+    pub retryable: bool,
 }
 
 impl GroupError {
@@ -159,7 +161,14 @@ impl GroupError {
         GroupError {
             reason: reason.into(),
             message: message.into(),
+            retryable: false,
         }
+    }
+
+    /// The same error, marked as worth another try.
+    pub fn retryable(mut self, retryable: bool) -> Self {
+        self.retryable = retryable;
+        self
     }
 }
 

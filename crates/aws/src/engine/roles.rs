@@ -39,7 +39,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
                     Ok(None) => {}
                     Err(e) => {
                         group_plan.actions.clear();
-                        group_plan.error = Some(GroupError::new("ReconcileError", e.to_string()));
+                        group_plan.error = Some(super::group_error(e));
                         break;
                     }
                 }

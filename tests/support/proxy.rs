@@ -1,0 +1,248 @@
+//! A fault-injecting HTTP proxy between the binary and moto. Faults apply to ECS requests (those
+//! with an `X-Amz-Target`); other traffic passes through. One request per connection: every
+//! answer says `Connection: close`, which the SDK handles by opening a new connection.
+
+use std::collections::HashMap;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What to inject.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// Every Nth ECS request: HTTP 400 ThrottlingException.
+    pub throttle_every: Option<u64>,
+    /// Every Nth ECS request (not throttled): HTTP 503.
+    pub fail_every: Option<u64>,
+    /// Operations whose answers are dropped after the request reached moto (the write happened,
+    /// the answer is lost).
+    pub drop_answers_of: Vec<&'static str>,
+    /// Added before forwarding.
+    pub latency: Duration,
+    /// Enforce ECS's token buckets per action family, sustained rates times this factor.
+    pub token_buckets: Option<f64>,
+}
+
+/// What the proxy did.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// ECS requests seen.
+    pub requests: u64,
+    /// Answered with a throttle.
+    pub throttled: u64,
+    /// Answered with a 503.
+    pub failed: u64,
+    /// Forwarded, answer dropped.
+    pub dropped: u64,
+}
+
+struct Bucket {
+    tokens: f64,
+    burst: f64,
+    rate: f64,
+    updated: Instant,
+}
+
+struct Shared {
+    faults: Faults,
+    stats: Stats,
+    buckets: HashMap<&'static str, Bucket>,
+}
+
+/// The proxy; stops accepting on drop.
+pub struct Proxy {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    shared: Arc<Mutex<Shared>>,
+    stop: Arc<AtomicBool>,
+    port: u16,
+}
+
+/// ECS's documented (family, burst, sustained/s), as the controller's limiter uses them.
+fn family(operation: &str) -> (&'static str, f64, f64) {
+    match operation {
+        "DescribeServices" | "ListServices" => ("describe-services", 100.0, 20.0),
+        "CreateService" | "UpdateService" | "DeleteService" => ("mutate-services", 50.0, 5.0),
+        "RegisterTaskDefinition" => ("register-task-definition", 20.0, 1.0),
+        "ListTasks" | "DescribeTasks" => ("describe-tasks", 100.0, 20.0),
+        "RunTask" => ("run-task", 100.0, 40.0),
+        _ => ("other", 50.0, 20.0),
+    }
+}
+
+impl Proxy {
+    /// Listens on a free loopback port and forwards to `upstream` (a port on 127.0.0.1).
+    pub fn start(upstream: u16, faults: Faults) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        listener.set_nonblocking(true).expect("nonblocking");
+        let shared = Arc::new(Mutex::new(Shared {
+            faults,
+            stats: Stats::default(),
+            buckets: HashMap::new(),
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (accept_shared, accept_stop) = (Arc::clone(&shared), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            while !accept_stop.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        let shared = Arc::clone(&accept_shared);
+                        std::thread::spawn(move || {
+                            let _ = handle(client, upstream, &shared);
+                        });
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        });
+        Proxy {
+            url: format!("http://127.0.0.1:{port}"),
+            shared,
+            stop,
+            port,
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> Stats {
+        self.shared.lock().expect("lock").stats.clone()
+    }
+
+    /// The proxy's port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+enum Verdict {
+    Forward { drop_answer: bool },
+    Throttle,
+    Fail,
+}
+
+fn decide(shared: &Mutex<Shared>, operation: &str) -> Verdict {
+    let mut shared = shared.lock().expect("lock");
+    shared.stats.requests += 1;
+    let n = shared.stats.requests;
+    if let Some(scale) = shared.faults.token_buckets {
+        let (name, burst, rate) = family(operation);
+        let now = Instant::now();
+        let bucket = shared.buckets.entry(name).or_insert_with(|| Bucket {
+            tokens: burst,
+            burst,
+            rate: rate * scale,
+            updated: now,
+        });
+        bucket.tokens = (bucket.tokens
+            + now.duration_since(bucket.updated).as_secs_f64() * bucket.rate)
+            .min(bucket.burst);
+        bucket.updated = now;
+        if bucket.tokens < 1.0 {
+            shared.stats.throttled += 1;
+            return Verdict::Throttle;
+        }
+        bucket.tokens -= 1.0;
+    }
+    if shared
+        .faults
+        .throttle_every
+        .is_some_and(|k| n.is_multiple_of(k))
+    {
+        shared.stats.throttled += 1;
+        return Verdict::Throttle;
+    }
+    if shared
+        .faults
+        .fail_every
+        .is_some_and(|k| n.is_multiple_of(k))
+    {
+        shared.stats.failed += 1;
+        return Verdict::Fail;
+    }
+    let drop_answer = shared.faults.drop_answers_of.contains(&operation);
+    if drop_answer {
+        shared.stats.dropped += 1;
+    }
+    Verdict::Forward { drop_answer }
+}
+
+fn handle(client: TcpStream, upstream: u16, shared: &Mutex<Shared>) -> std::io::Result<()> {
+    client.set_nonblocking(false)?;
+    client.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut reader = BufReader::new(client.try_clone()?);
+    let mut head = Vec::new();
+    let mut content_length = 0usize;
+    let mut target = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let lower = line.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            content_length = v.trim().parse().unwrap_or(0);
+        }
+        if lower.starts_with("x-amz-target:") {
+            target = line
+                .split(':')
+                .nth(1)
+                .map(|t| t.trim().rsplit('.').next().unwrap_or("").to_owned());
+        }
+        if lower.starts_with("connection:") {
+            continue;
+        }
+        if line == "\r\n" {
+            head.extend_from_slice(b"Connection: close\r\n\r\n");
+            break;
+        }
+        head.extend_from_slice(line.as_bytes());
+    }
+    let mut body = vec![0; content_length];
+    reader.read_exact(&mut body)?;
+    let mut client = client;
+    let verdict = match &target {
+        Some(operation) => decide(shared, operation),
+        None => Verdict::Forward { drop_answer: false },
+    };
+    let latency = shared.lock().expect("lock").faults.latency;
+    match verdict {
+        Verdict::Throttle => answer(&mut client, 400, "ThrottlingException", "Rate exceeded"),
+        Verdict::Fail => answer(&mut client, 503, "ServerException", "Service unavailable"),
+        Verdict::Forward { drop_answer } => {
+            std::thread::sleep(latency);
+            let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
+            up.write_all(&head)?;
+            up.write_all(&body)?;
+            let mut response = Vec::new();
+            up.read_to_end(&mut response)?;
+            if drop_answer {
+                // The write happened upstream; the caller never hears of it.
+                return Ok(());
+            }
+            client.write_all(&response)
+        }
+    }
+}
+
+fn answer(client: &mut TcpStream, status: u16, kind: &str, message: &str) -> std::io::Result<()> {
+    let body = format!(r#"{{"__type":"{kind}","message":"{message}"}}"#);
+    let reason = if status == 400 {
+        "Bad Request"
+    } else {
+        "Service Unavailable"
+    };
+    write!(
+        client,
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/x-amz-json-1.1\r\nx-amzn-ErrorType: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
