@@ -10,7 +10,7 @@ BIN          = target/debug/ecs-delegate-controller
 
 export MOTO_VENV = $(VENV)
 
-.PHONY: all build test lint fmt schema setup demo bench clean
+.PHONY: all build test lint fmt schema setup demo bench soak clean
 
 all: build
 
@@ -34,6 +34,11 @@ demo: setup build
 bench: setup
 	$(CARGO) build --locked --release
 	$(VENV)/bin/python bench/bench.py target/release/ecs-delegate-controller
+
+## soak: the loop for 10 minutes with random drift (not part of test); MINUTES=1 for a short one
+soak: setup
+	$(CARGO) build --locked --release
+	$(VENV)/bin/python scripts/soak.py target/release/ecs-delegate-controller --minutes $(or $(MINUTES),10)
 
 ## lint: formatting and clippy, as CI enforces them
 lint:

@@ -6,6 +6,8 @@ Measures:
   - converged pass over N=1000 service-mode groups in one cluster: ECS calls vs ceil(N/10)
   - the loop: file change -> first ECS write, p50/p95 over 20 edits
   - the loop: resident memory after 10 passes over the 1000 groups
+  - 100 groups through a proxy enforcing ECS's token buckets (sustained rates x10) with the
+    client limiter at the same scale: throttles seen (the test tests/faults.rs measures it)
   - cold converge of 200 groups: wall and CPU time of the controller beside a sequential boto3
     script making the same calls (DescribeServices by 10, DescribeTaskDefinition,
     RegisterTaskDefinition, CreateService per group) against the same endpoint, and the ratio
@@ -172,6 +174,21 @@ def loop_memory(binary, env, directory, passes=10):
     return rss / 1024, done
 
 
+def token_bucket_throttles():
+    """Runs the token-bucket test (its proxy lives in the Rust test support) and reads its count."""
+    repo = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    out = subprocess.run(
+        ["cargo", "test", "-q", "--test", "faults", "at_ecs_rates", "--", "--nocapture"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    for line in (out.stdout + out.stderr).splitlines():
+        if line.startswith("throttles at the proxy:"):
+            return int(line.rsplit(":", 1)[1]), out.returncode == 0
+    raise SystemExit("the token-bucket test printed no count:\n" + out.stdout + out.stderr)
+
+
 def boto3_cold_converge(url, cluster, n):
     """The same calls the controller makes for a cold group, one after another."""
     ecs = localecs.client("ecs", url)
@@ -296,6 +313,15 @@ def main():
     finally:
         proc.terminate()
         proc.wait()
+
+    throttles, passed = token_bucket_throttles()
+    rows.append(
+        (
+            "100 groups under ECS's token buckets (x10) with the client limiter: throttles seen",
+            str(throttles),
+            "converged, no group failed" if passed else "FAILED",
+        )
+    )
 
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
