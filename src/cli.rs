@@ -90,6 +90,17 @@ pub enum PlanFormat {
     Markdown,
 }
 
+/// Shells with completions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    /// Bash.
+    Bash,
+    /// Zsh.
+    Zsh,
+    /// Fish.
+    Fish,
+}
+
 /// Status output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StatusFormat {
@@ -187,6 +198,18 @@ pub enum Command {
         /// The group name (default: the delegate's name).
         #[arg(long, value_name = "NAME")]
         name: Option<String>,
+    },
+    /// Print shell completions: `source <(ecs-delegate-controller completions bash)`.
+    Completions {
+        /// bash, zsh or fish.
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+    /// GET a URL and exit 0 on a 2xx answer, 1 otherwise: the container health check in images
+    /// without curl (`probe http://127.0.0.1:9464/healthz`).
+    Probe {
+        /// An http:// URL on this host.
+        url: String,
     },
     /// Print the JSON Schema of DelegateGroup, for editors
     /// (`# yaml-language-server: $schema=...`) and linters.

@@ -12,7 +12,9 @@ use controller::{LoopConfig, Settings, Source, SourceError};
 use plan::{DesiredGroup, PlanOptions};
 use spec::LoadedGroup;
 
-use crate::cli::{Cli, Command, GlobalArgs, LifecycleArgs, LogFormat, PlanFormat, StatusFormat};
+use crate::cli::{
+    Cli, Command, CompletionShell, GlobalArgs, LifecycleArgs, LogFormat, PlanFormat, StatusFormat,
+};
 
 /// Exit code 2: `plan --detailed-exitcode` found changes.
 const EXIT_CHANGES: u8 = 2;
@@ -40,6 +42,8 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Validate { paths } => validate(&paths),
         Command::Schema => schema(),
+        Command::Completions { shell } => completions(shell),
+        Command::Probe { url } => block_on_current_thread(probe(url)),
         Command::Plan {
             paths,
             output,
@@ -166,6 +170,52 @@ fn load(paths: &[PathBuf]) -> Option<Vec<LoadedGroup>> {
             None
         }
     }
+}
+
+fn completions(shell: CompletionShell) -> anyhow::Result<ExitCode> {
+    use clap::CommandFactory as _;
+    let shell = match shell {
+        CompletionShell::Bash => clap_complete::Shell::Bash,
+        CompletionShell::Zsh => clap_complete::Shell::Zsh,
+        CompletionShell::Fish => clap_complete::Shell::Fish,
+    };
+    clap_complete::generate(
+        shell,
+        &mut Cli::command(),
+        "ecs-delegate-controller",
+        &mut std::io::stdout(),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A plain HTTP/1.0 GET with a 5 s limit; 2xx is healthy.
+async fn probe(url: String) -> anyhow::Result<ExitCode> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let rest = url
+        .strip_prefix("http://")
+        .with_context(|| format!("{url}: only http:// URLs"))?;
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        let mut stream = tokio::net::TcpStream::connect(authority).await?;
+        stream
+            .write_all(format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n").as_bytes())
+            .await?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await?;
+        Ok::<_, std::io::Error>(response)
+    })
+    .await;
+    let healthy = matches!(&answer, Ok(Ok(response)) if response.split_whitespace().nth(1).is_some_and(|code| code.starts_with('2')));
+    if !healthy {
+        eprintln!("unhealthy: {url}");
+    }
+    Ok(if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn schema() -> anyhow::Result<ExitCode> {

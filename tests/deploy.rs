@@ -1,0 +1,254 @@
+//! The deploy documents and the ecosystem commands: the controller's own task definition and
+//! service parse with the project's document types, the IAM policy lists exactly the AWS
+//! actions the code calls, completions and the health probe work.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use spec::document::{ServiceDocument, TaskDefinitionDocument};
+use support::{binary, repo};
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(repo().join(path)).unwrap()
+}
+
+#[test]
+fn the_controllers_own_task_definition_and_service_are_valid_documents() {
+    let td: TaskDefinitionDocument =
+        serde_json::from_str(&read("deploy/task-definition.json")).unwrap();
+    let controller = td
+        .container_definitions
+        .iter()
+        .find(|c| c.name == "controller")
+        .unwrap();
+    let sidecar = td
+        .container_definitions
+        .iter()
+        .find(|c| c.name == "git-sync")
+        .unwrap();
+    assert!(controller
+        .command
+        .windows(2)
+        .any(|w| w == ["--listen", "0.0.0.0:9464"]));
+    assert!(controller
+        .command
+        .windows(2)
+        .any(|w| w == ["--log-format", "json"]));
+    let health = controller.health_check.as_ref().unwrap();
+    assert!(health
+        .command
+        .iter()
+        .any(|c| c == "http://127.0.0.1:9464/healthz"));
+    assert_eq!(
+        controller.log_configuration.as_ref().unwrap().log_driver,
+        "awslogs"
+    );
+    assert_eq!(
+        sidecar.mount_points[0].source_volume,
+        controller.mount_points[0].source_volume
+    );
+    assert_eq!(controller.mount_points[0].read_only, Some(true));
+    assert!(controller
+        .command
+        .iter()
+        .any(|c| c.starts_with(&sidecar.mount_points[0].container_path)));
+
+    let service: ServiceDocument = serde_json::from_str(&read("deploy/service.json")).unwrap();
+    assert_eq!(service.desired_count, 1);
+    assert_eq!(
+        service.deployment_configuration.maximum_percent, 100,
+        "a deployment never runs two writers"
+    );
+}
+
+/// The operations of an SDK crate, from its `src/operation/` folder in cargo's registry, at the
+/// version Cargo.lock pins.
+fn sdk_operations(package: &str) -> BTreeSet<String> {
+    let lock = read("Cargo.lock");
+    let version = lock
+        .split("[[package]]")
+        .find(|p| p.contains(&format!("name = \"{package}\"\n")))
+        .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = \"")))
+        .map(|v| v.trim_end_matches('"').to_owned())
+        .unwrap();
+    let cargo_home = std::env::var_os("CARGO_HOME").map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cargo"),
+        PathBuf::from,
+    );
+    let registry = cargo_home.join("registry/src");
+    let dir = std::fs::read_dir(&registry)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join(format!("{package}-{version}/src/operation")))
+        .find(|p| p.is_dir())
+        .unwrap_or_else(|| panic!("{package} {version} not found under {}", registry.display()));
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn pascal(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next().map_or(String::new(), |f| {
+                f.to_ascii_uppercase().to_string() + c.as_str()
+            })
+        })
+        .collect()
+}
+
+/// `service:Operation` for every SDK call in the AWS crate's source.
+fn actions_the_code_calls() -> BTreeSet<String> {
+    let ecs = sdk_operations("aws-sdk-ecs");
+    let iam = sdk_operations("aws-sdk-iam");
+    let mut actions = BTreeSet::new();
+    for file in ["sdk.rs", "convert.rs"] {
+        let source = std::fs::read_to_string(repo().join("crates/aws/src").join(file)).unwrap();
+        for line in source.lines() {
+            for (start, _) in line.match_indices('.') {
+                let rest = &line[start + 1..];
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                if !rest[name.len()..].starts_with("()") {
+                    continue;
+                }
+                if line.contains("iam") && iam.contains(&name) {
+                    actions.insert(format!("iam:{}", pascal(&name)));
+                } else if ecs.contains(&name) {
+                    actions.insert(format!("ecs:{}", pascal(&name)));
+                }
+            }
+        }
+    }
+    actions
+}
+
+#[test]
+fn the_policy_allows_exactly_the_actions_the_code_calls() {
+    let policy: serde_json::Value = serde_json::from_str(&read("deploy/iam-policy.json")).unwrap();
+    let mut allowed = BTreeSet::new();
+    for statement in policy["Statement"].as_array().unwrap() {
+        assert_eq!(statement["Effect"], "Allow");
+        match &statement["Action"] {
+            serde_json::Value::String(a) => {
+                allowed.insert(a.clone());
+            }
+            serde_json::Value::Array(list) => {
+                allowed.extend(list.iter().map(|a| a.as_str().unwrap().to_owned()));
+            }
+            other => panic!("unexpected Action {other}"),
+        }
+    }
+    // iam:PassRole is not a call the code makes: ECS checks it when a task definition, service or
+    // task names the delegate roles.
+    assert!(allowed.remove("iam:PassRole"));
+    let called = actions_the_code_calls();
+    assert!(
+        called.contains("ecs:RegisterTaskDefinition") && called.contains("iam:GetRole"),
+        "{called:?}"
+    );
+    assert_eq!(
+        allowed, called,
+        "policy (left) vs calls in crates/aws (right)"
+    );
+
+    // Writes are limited by tags; PassRole by role and service.
+    for statement in policy["Statement"].as_array().unwrap() {
+        let actions = statement["Action"].to_string();
+        let writes = [
+            "UpdateService",
+            "DeleteService",
+            "StopTask",
+            "CreateService",
+            "RunTask",
+            "TagResource",
+            "RegisterTaskDefinition",
+        ];
+        if writes.iter().any(|w| actions.contains(w)) {
+            let condition = statement["Condition"].to_string();
+            assert!(
+                condition.contains("ecs-delegate-controller.io/managed-by"),
+                "{statement}"
+            );
+        }
+        if actions.contains("iam:PassRole") {
+            assert_eq!(
+                statement["Condition"]["StringEquals"]["iam:PassedToService"],
+                "ecs-tasks.amazonaws.com"
+            );
+            assert_ne!(statement["Resource"], "*");
+        }
+    }
+}
+
+#[test]
+fn completions_for_every_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = binary().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        for command in ["reconcile", "validate", "import", "status"] {
+            assert!(text.contains(command), "{shell} completions lack {command}");
+        }
+    }
+}
+
+#[test]
+fn probe_is_a_health_check() {
+    let moto = support::Moto::start();
+    let ok = binary()
+        .args(["probe", &format!("{}/moto-api/", moto.url)])
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", support::show(&ok));
+    let port = support::free_port();
+    let down = binary()
+        .args(["probe", &format!("http://127.0.0.1:{port}/healthz")])
+        .output()
+        .unwrap();
+    assert_eq!(down.status.code(), Some(1));
+    assert!(Path::new(&repo().join("deploy/Dockerfile")).exists());
+}
+
+#[test]
+fn ci_examples_parse_and_use_the_documented_commands() {
+    let workflow = repo().join("examples/ci/.github/workflows/delegates.yml");
+    let python = support::venv().join("bin/python");
+    let out = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+        ])
+        .arg(&workflow)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", support::show(&out));
+    let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = parsed.to_string();
+    for needle in [
+        "validate delegates/",
+        "plan delegates/ --prune -o markdown --detailed-exitcode",
+        "reconcile --once --prune --wait 10m delegates/",
+        "gh pr comment",
+    ] {
+        assert!(text.contains(needle), "workflow lacks {needle}");
+    }
+    let step = repo().join("examples/ci/pipeline-step.sh");
+    let syntax = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&step)
+        .status()
+        .unwrap();
+    assert!(syntax.success());
+    assert!(read("examples/ci/pipeline-step.sh").contains("reconcile --once --prune --wait 10m"));
+}
