@@ -65,22 +65,6 @@ fn inventory(moto: &Moto) -> (HashMap<String, usize>, HashMap<String, usize>) {
     })
 }
 
-fn create_cluster(moto: &Moto) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        moto.ecs()
-            .await
-            .create_cluster()
-            .cluster_name("c1")
-            .send()
-            .await
-            .unwrap()
-    });
-}
-
 fn assert_converged_once(moto: &Moto, n: usize) {
     let (revisions, services) = inventory(moto);
     assert_eq!(revisions.len(), n, "{revisions:?}");
@@ -100,7 +84,7 @@ fn assert_converged_once(moto: &Moto, n: usize) {
 #[test]
 fn thirty_groups_converge_through_throttles_and_503s() {
     let moto = Moto::start_steady(2);
-    create_cluster(&moto);
+    moto.create_clusters(&["c1"]);
     write_groups(&moto, 30);
     let proxy = Proxy::start(
         moto.port(),
@@ -123,7 +107,7 @@ fn thirty_groups_converge_through_throttles_and_503s() {
 #[test]
 fn answers_lost_after_the_write_do_not_duplicate_anything() {
     let moto = Moto::start_steady(2);
-    create_cluster(&moto);
+    moto.create_clusters(&["c1"]);
     write_groups(&moto, 10);
     let proxy = Proxy::start(
         moto.port(),
@@ -145,7 +129,7 @@ fn answers_lost_after_the_write_do_not_duplicate_anything() {
 #[test]
 fn killed_at_random_moments_then_rerun_converges_without_duplicates() {
     let moto = Moto::start_steady(2);
-    create_cluster(&moto);
+    moto.create_clusters(&["c1"]);
     write_groups(&moto, 20);
     // Latency stretches a run to a couple of seconds so that kills land mid-way.
     let proxy = Proxy::start(
@@ -181,7 +165,7 @@ fn killed_at_random_moments_then_rerun_converges_without_duplicates() {
 #[test]
 fn at_ecs_rates_a_hundred_groups_converge_without_a_throttle_surfacing() {
     let moto = Moto::start_steady(2);
-    create_cluster(&moto);
+    moto.create_clusters(&["c1"]);
     write_groups(&moto, 100);
     // ECS's buckets with sustained rates x10 (test time); the client limiter at the same scale.
     let proxy = Proxy::start(

@@ -3,33 +3,8 @@
 
 mod support;
 
-use aws_sdk_ecs::types::{ContainerDefinition, KeyValuePair, Secret, ServiceField};
+use aws_sdk_ecs::types::{ContainerDefinition, KeyValuePair, Secret};
 use support::{group_yaml, repo, show, Moto, ACCOUNT};
-
-async fn create_clusters(moto: &Moto, names: &[&str]) {
-    let ecs = moto.ecs().await;
-    for name in names {
-        ecs.create_cluster()
-            .cluster_name(*name)
-            .send()
-            .await
-            .unwrap();
-    }
-}
-
-async fn service(moto: &Moto, cluster: &str, name: &str) -> Option<aws_sdk_ecs::types::Service> {
-    let out = moto
-        .ecs()
-        .await
-        .describe_services()
-        .cluster(cluster)
-        .services(name)
-        .include(ServiceField::Tags)
-        .send()
-        .await
-        .unwrap();
-    out.services().first().cloned()
-}
 
 async fn hand_made_service(moto: &Moto, cluster: &str, name: &str, count: i32) -> String {
     let ecs = moto.ecs().await;
@@ -66,7 +41,7 @@ async fn hand_made_service(moto: &Moto, cluster: &str, name: &str, count: i32) -
 #[tokio::test(flavor = "multi_thread")]
 async fn prune_removes_only_this_controllers_removed_groups() {
     let moto = Moto::start();
-    create_clusters(&moto, &["c1", "c2"]).await;
+    moto.create_clusters(&["c1", "c2"]);
     moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
     moto.write("groups/b.yaml", &group_yaml("b", "c2", ""));
     assert!(moto
@@ -84,7 +59,7 @@ async fn prune_removes_only_this_controllers_removed_groups() {
     let out = moto.run(&["reconcile", "--once", "groups"]);
     assert!(out.status.success(), "{}", show(&out));
     assert_eq!(
-        service(&moto, "c2", "b").await.unwrap().status(),
+        moto.service("c2", "b").await.unwrap().status(),
         Some("ACTIVE"),
         "no --prune, no deletion"
     );
@@ -112,19 +87,19 @@ async fn prune_removes_only_this_controllers_removed_groups() {
         "scaled to 0, then deleted"
     );
     assert_eq!(
-        service(&moto, "c2", "b").await.unwrap().status(),
+        moto.service("c2", "b").await.unwrap().status(),
         Some("INACTIVE")
     );
     assert_eq!(
-        service(&moto, "c1", "a").await.unwrap().status(),
+        moto.service("c1", "a").await.unwrap().status(),
         Some("ACTIVE")
     );
     assert_eq!(
-        service(&moto, "c1", "x").await.unwrap().status(),
+        moto.service("c1", "x").await.unwrap().status(),
         Some("ACTIVE"),
         "another controller id's"
     );
-    let manual = service(&moto, "c1", "manual").await.unwrap();
+    let manual = moto.service("c1", "manual").await.unwrap();
     assert_eq!(
         (manual.status(), manual.desired_count()),
         (Some("ACTIVE"), 1),
@@ -141,7 +116,7 @@ async fn prune_removes_only_this_controllers_removed_groups() {
 #[tokio::test(flavor = "multi_thread")]
 async fn prune_refuses_an_empty_set_and_more_than_max_prune() {
     let moto = Moto::start();
-    create_clusters(&moto, &["c1"]).await;
+    moto.create_clusters(&["c1"]);
     for name in ["a", "b", "c"] {
         moto.write(&format!("groups/{name}.yaml"), &group_yaml(name, "c1", ""));
     }
@@ -191,7 +166,7 @@ async fn prune_refuses_an_empty_set_and_more_than_max_prune() {
     );
     for name in ["a", "b", "c"] {
         assert_eq!(
-            service(&moto, "c1", name).await.unwrap().status(),
+            moto.service("c1", name).await.unwrap().status(),
             Some("ACTIVE")
         );
     }
@@ -200,7 +175,7 @@ async fn prune_refuses_an_empty_set_and_more_than_max_prune() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_launch_type_change_is_replaced_only_with_allow_replace() {
     let moto = Moto::start();
-    create_clusters(&moto, &["c1"]).await;
+    moto.create_clusters(&["c1"]);
     let (subnet, group) = moto.default_network().await;
     moto.write("g.yaml", &group_yaml("d1", "c1", ""));
     assert!(moto
@@ -230,7 +205,7 @@ async fn a_launch_type_change_is_replaced_only_with_allow_replace() {
         .iter()
         .any(|w| w == "DeleteService" || w == "CreateService"));
     assert_eq!(
-        service(&moto, "c1", "d1")
+        moto.service("c1", "d1")
             .await
             .unwrap()
             .launch_type()
@@ -247,7 +222,7 @@ async fn a_launch_type_change_is_replaced_only_with_allow_replace() {
         "{}",
         show(&out)
     );
-    let replaced = service(&moto, "c1", "d1").await.unwrap();
+    let replaced = moto.service("c1", "d1").await.unwrap();
     assert_eq!(replaced.launch_type().unwrap().as_str(), "FARGATE");
     assert_eq!(replaced.status(), Some("ACTIVE"));
     let out = moto.run(&["plan", "--detailed-exitcode", "g.yaml"]);
@@ -347,7 +322,7 @@ fn serde_yaml_to_json(yaml: &str) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn import_of_a_live_service_plans_no_change_and_the_first_reconcile_adopts_it() {
     let moto = Moto::start_steady(2);
-    create_clusters(&moto, &["c1"]).await;
+    moto.create_clusters(&["c1"]);
     let ecs = moto.ecs().await;
     // A delegate installed by hand, the way the manual procedure leaves it.
     let env = |n: &str, v: &str| KeyValuePair::builder().name(n).value(v).build();
@@ -431,7 +406,7 @@ async fn import_of_a_live_service_plans_no_change_and_the_first_reconcile_adopts
         ["TagResource"],
         "adoption writes tags and nothing else"
     );
-    let adopted = service(&moto, "c1", "by-hand").await.unwrap();
+    let adopted = moto.service("c1", "by-hand").await.unwrap();
     assert_eq!(
         adopted.task_definition(),
         Some(td_arn.as_str()),

@@ -32,28 +32,12 @@ fn desired_count(moto: &Moto, cluster: &str, name: &str) -> Option<i32> {
     })
 }
 
-fn create_cluster(moto: &Moto, name: &str) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        moto.ecs()
-            .await
-            .create_cluster()
-            .cluster_name(name)
-            .send()
-            .await
-            .unwrap()
-    });
-}
-
 const LIMIT: Duration = Duration::from_secs(15);
 
 #[test]
 fn file_changes_new_files_and_drift_reach_ecs_and_http_answers() {
     let moto = Moto::start();
-    create_cluster(&moto, "c1");
+    moto.create_clusters(&["c1"]);
     moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
     // A long interval: anything that happens quickly below is the watch, not the resync.
     let mut looping = Loop::start(
@@ -136,7 +120,7 @@ fn file_changes_new_files_and_drift_reach_ecs_and_http_answers() {
 #[test]
 fn drift_is_put_back_within_the_interval() {
     let moto = Moto::start();
-    create_cluster(&moto, "c1");
+    moto.create_clusters(&["c1"]);
     moto.write("a.yaml", &group_yaml("a", "c1", ""));
     let looping = Loop::start(&moto, &["a.yaml", "--interval", "1s"]);
     assert!(looping.wait_ready(LIMIT), "{}", looping.logs());
@@ -165,7 +149,7 @@ fn drift_is_put_back_within_the_interval() {
 #[test]
 fn a_broken_file_changes_nothing_and_the_fix_applies() {
     let moto = Moto::start();
-    create_cluster(&moto, "c1");
+    moto.create_clusters(&["c1"]);
     moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
     let mut looping = Loop::start(&moto, &["groups", "--interval", "300s"]);
     assert!(looping.wait_ready(LIMIT), "{}", looping.logs());
@@ -240,7 +224,7 @@ fn readyz_waits_for_valid_files() {
 #[test]
 fn the_loop_prunes_a_removed_group_at_resync() {
     let moto = Moto::start();
-    create_cluster(&moto, "c1");
+    moto.create_clusters(&["c1"]);
     moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
     moto.write("groups/b.yaml", &group_yaml("b", "c1", ""));
     let looping = Loop::start(&moto, &["groups", "--interval", "1s", "--prune"]);

@@ -6,19 +6,8 @@ mod support;
 
 use std::collections::HashMap;
 
-use aws_sdk_ecs::types::{ServiceField, TaskDefinitionField};
+use aws_sdk_ecs::types::TaskDefinitionField;
 use support::{group_yaml, show, Moto, ACCOUNT};
-
-async fn create_clusters(moto: &Moto, names: &[&str]) {
-    let ecs = moto.ecs().await;
-    for name in names {
-        ecs.create_cluster()
-            .cluster_name(*name)
-            .send()
-            .await
-            .unwrap();
-    }
-}
 
 fn tags(list: &[aws_sdk_ecs::types::Tag]) -> HashMap<String, String> {
     list.iter()
@@ -27,17 +16,7 @@ fn tags(list: &[aws_sdk_ecs::types::Tag]) -> HashMap<String, String> {
 }
 
 async fn service(moto: &Moto, cluster: &str, name: &str) -> aws_sdk_ecs::types::Service {
-    let out = moto
-        .ecs()
-        .await
-        .describe_services()
-        .cluster(cluster)
-        .services(name)
-        .include(ServiceField::Tags)
-        .send()
-        .await
-        .unwrap();
-    out.services().first().cloned().expect("service exists")
+    moto.service(cluster, name).await.expect("service exists")
 }
 
 async fn task_definition(
@@ -70,7 +49,7 @@ fn env(td: &aws_sdk_ecs::types::TaskDefinition) -> HashMap<String, String> {
 }
 
 async fn three_shapes(moto: &Moto) {
-    create_clusters(moto, &["c1", "c2"]).await;
+    moto.create_clusters(&["c1", "c2"]);
     let (subnet, group) = moto.default_network().await;
     assert!(
         subnet.starts_with("subnet-") && group.starts_with("sg-"),
@@ -216,7 +195,7 @@ async fn cold_converge_creates_every_shape_then_a_second_pass_writes_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_count_change_updates_and_an_image_change_registers_exactly_once() {
     let moto = Moto::start();
-    create_clusters(&moto, &["c1"]).await;
+    moto.create_clusters(&["c1"]);
     moto.write("g.yaml", &group_yaml("d1", "c1", ""));
     assert!(moto
         .run(&["reconcile", "--once", "g.yaml"])
@@ -286,7 +265,7 @@ async fn a_count_change_updates_and_an_image_change_registers_exactly_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn changes_made_by_hand_are_put_back() {
     let moto = Moto::start();
-    create_clusters(&moto, &["c1"]).await;
+    moto.create_clusters(&["c1"]);
     moto.write("g.yaml", &group_yaml("d1", "c1", ""));
     assert!(moto
         .run(&["reconcile", "--once", "g.yaml"])
@@ -346,7 +325,7 @@ async fn changes_made_by_hand_are_put_back() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unmanaged_service_is_left_alone_and_the_other_groups_converge() {
     let moto = Moto::start();
-    create_clusters(&moto, &["c1"]).await;
+    moto.create_clusters(&["c1"]);
     let ecs = moto.ecs().await;
     let container = aws_sdk_ecs::types::ContainerDefinition::builder()
         .name("x")
@@ -424,7 +403,7 @@ async fn plan_and_dry_run_make_no_write_call() {
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_files_and_unknown_clusters_fail_without_writing() {
     let moto = Moto::start();
-    create_clusters(&moto, &["c1"]).await;
+    moto.create_clusters(&["c1"]);
     moto.write("groups/good.yaml", &group_yaml("good", "c1", ""));
     moto.write(
         "groups/bad.yaml",

@@ -8,16 +8,6 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::{group_yaml, show, Moto, ACCOUNT};
 
-async fn create_cluster(moto: &Moto, name: &str) {
-    moto.ecs()
-        .await
-        .create_cluster()
-        .cluster_name(name)
-        .send()
-        .await
-        .unwrap();
-}
-
 fn status_json(moto: &Moto, path: &str) -> Value {
     let out = moto.run(&["status", "-o", "json", path]);
     assert!(out.status.success(), "{}", show(&out));
@@ -36,7 +26,7 @@ fn condition<'a>(group: &'a Value, kind: &str) -> &'a Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn status_before_and_after_converge() {
     let moto = Moto::start_steady(2);
-    create_cluster(&moto, "c1").await;
+    moto.create_clusters(&["c1"]);
     moto.write("g.yaml", &group_yaml("d1", "c1", ""));
 
     let before = status_json(&moto, "g.yaml");
@@ -93,7 +83,7 @@ async fn status_before_and_after_converge() {
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_roles_stall_only_their_group_and_are_named() {
     let moto = Moto::start();
-    create_cluster(&moto, "c1").await;
+    moto.create_clusters(&["c1"]);
     moto.create_role(
         "lambda-only",
         r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
@@ -157,7 +147,7 @@ async fn bad_roles_stall_only_their_group_and_are_named() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_capacity_shortfall_on_one_container_instance_is_reported() {
     let moto = Moto::start();
-    create_cluster(&moto, "c1").await;
+    moto.create_clusters(&["c1"]);
     moto.register_container_instance("c1");
     moto.write(
         "g.yaml",
@@ -192,7 +182,7 @@ async fn a_capacity_shortfall_on_one_container_instance_is_reported() {
 #[tokio::test(flavor = "multi_thread")]
 async fn tasks_mode_keeps_its_count_scales_down_and_then_writes_nothing() {
     let moto = Moto::start();
-    create_cluster(&moto, "c1").await;
+    moto.create_clusters(&["c1"]);
     moto.register_container_instance("c1");
     let small = |count: u32| {
         group_yaml(
@@ -278,11 +268,7 @@ async fn tasks_mode_keeps_its_count_scales_down_and_then_writes_nothing() {
 #[test]
 fn wait_times_out_on_a_service_that_never_becomes_steady() {
     let moto = Moto::start(); // services never run their tasks here
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(create_cluster(&moto, "c1"));
+    moto.create_clusters(&["c1"]);
     moto.write("g.yaml", &group_yaml("d1", "c1", ""));
     let started = Instant::now();
     let out = moto.run(&["reconcile", "--once", "--wait", "3s", "g.yaml"]);
@@ -308,11 +294,7 @@ fn wait_times_out_on_a_service_that_never_becomes_steady() {
 #[test]
 fn wait_succeeds_once_every_group_is_ready() {
     let moto = Moto::start_steady(2);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(create_cluster(&moto, "c1"));
+    moto.create_clusters(&["c1"]);
     moto.write("g.yaml", &group_yaml("d1", "c1", ""));
     let out = moto.run(&["reconcile", "--once", "--wait", "30s", "g.yaml"]);
     assert!(out.status.success(), "{}", show(&out));

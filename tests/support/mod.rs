@@ -108,6 +108,48 @@ impl Moto {
         moto
     }
 
+    /// An ECS JSON call straight to the server (no SDK, no runtime): the response body.
+    pub fn ecs_call(&self, operation: &str, body: &str) -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        write!(
+            stream,
+            "POST / HTTP/1.0\r\nHost: 127.0.0.1\r\nX-Amz-Target: AmazonEC2ContainerServiceV20141113.{operation}\r\nContent-Type: application/x-amz-json-1.1\r\nAuthorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/ecs/aws4_request, SignedHeaders=host, Signature=x\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        response
+            .split_once("\r\n\r\n")
+            .map_or(String::new(), |(_, b)| b.to_owned())
+    }
+
+    /// Creates ECS clusters.
+    pub fn create_clusters(&self, names: &[&str]) {
+        for name in names {
+            let answer = self.ecs_call("CreateCluster", &format!(r#"{{"clusterName":"{name}"}}"#));
+            assert!(
+                answer.contains("clusterArn"),
+                "CreateCluster {name}: {answer}"
+            );
+        }
+    }
+
+    /// A service as DescribeServices (with tags) reports it, if it exists.
+    pub async fn service(&self, cluster: &str, name: &str) -> Option<aws_sdk_ecs::types::Service> {
+        let out = self
+            .ecs()
+            .await
+            .describe_services()
+            .cluster(cluster)
+            .services(name)
+            .include(aws_sdk_ecs::types::ServiceField::Tags)
+            .send()
+            .await
+            .expect("DescribeServices");
+        out.services().first().cloned()
+    }
+
     /// Creates an IAM role with a trust policy (IAM's query API, as any SDK sends it).
     pub fn create_role(&self, name: &str, trust_policy: &str) {
         let body = format!(

@@ -60,7 +60,9 @@ pub struct Proxy {
     port: u16,
 }
 
-/// ECS's documented (family, burst, sustained/s), as the controller's limiter uses them.
+/// ECS's documented (family, burst, sustained/s). Written here again on purpose, not taken from
+/// the controller's limiter: the proxy is the tests' model of ECS, and a shared table would hide
+/// a wrong rate from both sides.
 fn family(operation: &str) -> (&'static str, f64, f64) {
     match operation {
         "DescribeServices" | "ListServices" => ("describe-services", 100.0, 20.0),
