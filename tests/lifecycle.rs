@@ -7,27 +7,10 @@ use aws_sdk_ecs::types::{ContainerDefinition, KeyValuePair, Secret};
 use support::{group_yaml, repo, show, Moto, ACCOUNT};
 
 async fn hand_made_service(moto: &Moto, cluster: &str, name: &str, count: i32) -> String {
-    let ecs = moto.ecs().await;
-    let td = ecs
-        .register_task_definition()
-        .family(name)
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("app")
-                .image("nginx")
-                .memory(128)
-                .build(),
-        )
-        .send()
+    let arn = moto.register_by_hand(name, "app", "nginx", 128).await;
+    moto.ecs()
         .await
-        .unwrap();
-    let arn = td
-        .task_definition()
-        .unwrap()
-        .task_definition_arn()
-        .unwrap()
-        .to_owned();
-    ecs.create_service()
+        .create_service()
         .cluster(cluster)
         .service_name(name)
         .task_definition(&arn)

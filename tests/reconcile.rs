@@ -279,24 +279,9 @@ async fn changes_made_by_hand_are_put_back() {
         .to_owned();
 
     // Someone scales by hand and points the service at a revision of their own.
-    let container = aws_sdk_ecs::types::ContainerDefinition::builder()
-        .name("ecs-delegate")
-        .image("harness/delegate:hand-made")
-        .memory(512)
-        .build();
-    let theirs = ecs
-        .register_task_definition()
-        .family("d1")
-        .container_definitions(container)
-        .send()
-        .await
-        .unwrap();
-    let theirs = theirs
-        .task_definition()
-        .unwrap()
-        .task_definition_arn()
-        .unwrap()
-        .to_owned();
+    let theirs = moto
+        .register_by_hand("d1", "ecs-delegate", "harness/delegate:hand-made", 512)
+        .await;
     ecs.update_service()
         .cluster("c1")
         .service("d1")
@@ -327,24 +312,7 @@ async fn an_unmanaged_service_is_left_alone_and_the_other_groups_converge() {
     let moto = Moto::start();
     moto.create_clusters(&["c1"]);
     let ecs = moto.ecs().await;
-    let container = aws_sdk_ecs::types::ContainerDefinition::builder()
-        .name("x")
-        .image("nginx")
-        .memory(128)
-        .build();
-    let td = ecs
-        .register_task_definition()
-        .family("manual")
-        .container_definitions(container)
-        .send()
-        .await
-        .unwrap();
-    let td = td
-        .task_definition()
-        .unwrap()
-        .task_definition_arn()
-        .unwrap()
-        .to_owned();
+    let td = moto.register_by_hand("manual", "x", "nginx", 128).await;
     ecs.create_service()
         .cluster("c1")
         .service_name("taken")

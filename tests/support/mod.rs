@@ -150,6 +150,34 @@ impl Moto {
         out.services().first().cloned()
     }
 
+    /// Registers a task definition by hand (one container, no tags): what users leave behind.
+    pub async fn register_by_hand(
+        &self,
+        family: &str,
+        container: &str,
+        image: &str,
+        memory: i32,
+    ) -> String {
+        let container = aws_sdk_ecs::types::ContainerDefinition::builder()
+            .name(container)
+            .image(image)
+            .memory(memory)
+            .build();
+        let out = self
+            .ecs()
+            .await
+            .register_task_definition()
+            .family(family)
+            .container_definitions(container)
+            .send()
+            .await
+            .expect("RegisterTaskDefinition");
+        out.task_definition()
+            .and_then(|td| td.task_definition_arn())
+            .expect("an ARN")
+            .to_owned()
+    }
+
     /// Creates an IAM role with a trust policy (IAM's query API, as any SDK sends it).
     pub fn create_role(&self, name: &str, trust_policy: &str) {
         let body = format!(
