@@ -289,6 +289,7 @@ def main():
         rows.append(("cold converge, 200 groups: controller wall / CPU", f"{wall:.2f} s / {cpu:.2f} s", f"{cold_calls} ECS calls"))
         rows.append(("cold converge, 200 groups: sequential boto3 wall / CPU", f"{boto_wall:.2f} s / {boto_cpu:.2f} s", f"{boto_calls} ECS calls"))
         rows.append(("cold converge wall ratio (boto3 / controller)", f"{boto_wall / wall:.2f}x", "moto serves one request at a time"))
+        rows.append(("cold converge client CPU ratio (boto3 / controller)", f"{boto_cpu / cpu:.2f}x", "the client's own work per call"))
 
         # Converged pass over 1000 groups.
         n = 1000

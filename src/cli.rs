@@ -136,9 +136,10 @@ pub enum Command {
         #[command(flatten)]
         lifecycle: LifecycleArgs,
     },
-    /// Make ECS match the files: register task definitions, create and update services. Without
-    /// --once, keep doing it: react to file changes, put drift back every --interval, serve
-    /// /healthz, /readyz, /metrics and /status on --listen, stop cleanly on SIGTERM/SIGINT.
+    /// Make ECS match the files: register task definitions, create and update services, run and
+    /// stop standalone tasks (with --prune, also remove what the files no longer describe).
+    /// Without --once, keep doing it: react to file changes, put drift back every --interval,
+    /// serve /healthz, /readyz, /metrics and /status on --listen, stop cleanly on SIGTERM/SIGINT.
     Reconcile {
         /// Files, or directories searched recursively for *.yaml and *.yml.
         #[arg(required = true, value_name = "PATH")]
