@@ -336,16 +336,13 @@ impl<A: EcsApi + IamApi + 'static> Controller<A> {
             result.outcomes.as_deref(),
         );
         let mut status = write(&self.status);
-        for ((i, group), group_status) in result.groups.iter().enumerate().zip(derived) {
+        for (group, group_status) in result.groups.iter().zip(derived) {
             let name = group.name();
-            let error = match (&result.observed[i], &result.outcomes) {
-                (Err(e), _) => Some(e.to_string()),
-                (_, Some(o)) => o[i].error.as_ref().map(ToString::to_string),
-                (_, None) => result.plan.groups[i]
-                    .error
-                    .as_ref()
-                    .map(ToString::to_string),
-            };
+            // A group failed exactly when its status stalled: statuses() derived both.
+            let error = group_status
+                .condition(plan::status::STALLED)
+                .filter(|c| c.is_true())
+                .map(|c| c.message.clone());
             ControllerMetrics::result(&self.metrics.reconciles, error.is_none());
             let next = if error.is_some() {
                 Outcome::Failure
