@@ -623,16 +623,8 @@ fn retryable(error: &AwsError) -> bool {
 
 async fn write_backoff(attempt: u32) {
     let base = std::time::Duration::from_millis(200 * 2u64.pow(attempt.min(5)));
-    let jitter = base.mul_f64(rand_fraction() * 0.5);
+    let jitter = base.mul_f64(rand::random::<f64>() * 0.5);
     tokio::time::sleep(base + jitter).await;
-}
-
-/// A fraction in [0, 1) from the clock: jitter needs no better randomness.
-fn rand_fraction() -> f64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    f64::from(nanos % 1000) / 1000.0
 }
 
 impl<A: EcsApi + IamApi> Engine<A> {

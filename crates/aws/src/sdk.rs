@@ -219,14 +219,10 @@ impl EcsApi for SdkEcs {
                 .map(|td| convert::observed_task_definition(td, out.tags.as_deref()))),
             Err(e) => {
                 let error = AwsError::from_sdk("DescribeTaskDefinition", e);
-                // ECS answers a missing task definition with ClientException "Unable to describe
-                // task definition"; treat it (and NotFound) as absence.
+                // ECS answers a task definition it cannot describe (no such family or revision)
+                // with ClientException: for this call that code means absence.
                 if error.kind == ErrorKind::NotFound
-                    || (error.code.as_deref() == Some("ClientException")
-                        && error
-                            .message
-                            .to_ascii_lowercase()
-                            .contains("describe task definition"))
+                    || error.code.as_deref() == Some("ClientException")
                 {
                     Ok(None)
                 } else {
