@@ -110,18 +110,17 @@ impl Moto {
 
     /// An ECS JSON call straight to the server (no SDK, no runtime): the response body.
     pub fn ecs_call(&self, operation: &str, body: &str) -> String {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        write!(
-            stream,
-            "POST / HTTP/1.0\r\nHost: 127.0.0.1\r\nX-Amz-Target: AmazonEC2ContainerServiceV20141113.{operation}\r\nContent-Type: application/x-amz-json-1.1\r\nAuthorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/ecs/aws4_request, SignedHeaders=host, Signature=x\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .expect("send");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read");
-        response
-            .split_once("\r\n\r\n")
-            .map_or(String::new(), |(_, b)| b.to_owned())
+        let headers = [
+            (
+                "X-Amz-Target",
+                format!("AmazonEC2ContainerServiceV20141113.{operation}"),
+            ),
+            ("Content-Type", "application/x-amz-json-1.1".into()),
+            ("Authorization", signed_as("ecs")),
+        ];
+        request(self.port, "POST", "/", &headers, body)
+            .expect("ECS call")
+            .1
     }
 
     /// Creates ECS clusters.
@@ -213,24 +212,15 @@ ecs.register_container_instance(cluster=cluster, instanceIdentityDocument=doc)
         assert!(status.success(), "registering a container instance failed");
     }
 
-    /// A minimal HTTP/1.0 request to the server; the response body.
+    /// A request to moto's own API; the body of a 2xx answer.
     pub fn http(&self, method: &str, path: &str, body: &str) -> std::io::Result<String> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
-        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        write!(
-            stream,
-            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response)?;
-        let code = response.split_whitespace().nth(1).unwrap_or("");
-        if !code.starts_with('2') {
-            return Err(std::io::Error::other(response));
+        let headers = [("Content-Type", "application/json".to_owned())];
+        let (code, answer) = request(self.port, method, path, &headers, body)?;
+        if (200..300).contains(&code) {
+            Ok(answer)
+        } else {
+            Err(std::io::Error::other(format!("HTTP {code}: {answer}")))
         }
-        Ok(response
-            .split_once("\r\n\r\n")
-            .map_or(String::new(), |(_, b)| b.to_owned()))
     }
 
     /// The environment the binary and the SDK read: credentials, region, endpoint.
@@ -351,21 +341,15 @@ ecs.register_container_instance(cluster=cluster, instanceIdentityDocument=doc)
         self.query("ec2", query)
     }
 
-    /// A POST to a query-protocol service (moto routes by the credential scope).
+    /// A POST to a query-protocol service (moto routes by the credential scope): the body.
     fn query(&self, service: &str, query: &str) -> String {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        let auth = format!(
-            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=x"
-        );
-        write!(
-            stream,
-            "POST / HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: {auth}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{query}",
-            query.len()
-        )
-        .expect("send");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read");
-        response
+        let headers = [
+            ("Authorization", signed_as(service)),
+            ("Content-Type", "application/x-www-form-urlencoded".into()),
+        ];
+        request(self.port, "POST", "/", &headers, query)
+            .expect("query call")
+            .1
     }
 }
 
@@ -430,9 +414,24 @@ pub fn show(output: &Output) -> String {
 
 /// A plain HTTP/1.0 GET to 127.0.0.1:`port`: (status code, body).
 pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    request(port, "GET", path, &[], "")
+}
+
+/// The one raw HTTP/1.0 request of the test support: (status code, body).
+pub fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &str,
+) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut head = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    write!(stream, "{head}Content-Length: {}\r\n\r\n{body}", body.len())?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     let code = response
@@ -440,10 +439,17 @@ pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = response
+    let answer = response
         .split_once("\r\n\r\n")
         .map_or(String::new(), |(_, b)| b.to_owned());
-    Ok((code, body))
+    Ok((code, answer))
+}
+
+/// An Authorization header moto accepts (it checks no signature, only the service scope).
+fn signed_as(service: &str) -> String {
+    format!(
+        "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=x"
+    )
 }
 
 /// A free loopback port.
