@@ -2,6 +2,7 @@
 
 mod cli;
 mod run;
+mod status_table;
 mod wait;
 
 fn main() -> std::process::ExitCode {

@@ -484,7 +484,7 @@ async fn status(
         StatusFormat::Json => {
             serde_json::to_string_pretty(&serde_json::json!({ "groups": statuses }))? + "\n"
         }
-        StatusFormat::Table => crate::wait::table(&statuses),
+        StatusFormat::Table => crate::status_table::table(&statuses),
     };
     std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
