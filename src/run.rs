@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use aws::limiter::RateLimited;
-use aws::{Connection, Engine, SdkEcs};
+use aws::{Connection, SdkEcs};
+use client::limiter::{RateLimited, RateLimiter};
 use controller::{LoopConfig, Settings, Source, SourceError};
+use engine::Engine;
 use plan::{DesiredGroup, PlanOptions};
 use spec::LoadedGroup;
 
@@ -233,9 +234,9 @@ async fn limited_sdk(global: &GlobalArgs) -> RateLimited<SdkEcs> {
         .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
     let local = endpoint
         .as_deref()
-        .is_some_and(aws::limiter::is_local_endpoint);
+        .is_some_and(client::limiter::is_local_endpoint);
     let scale = global.api_rate_scale.or((!local).then_some(1.0));
-    RateLimited::new(sdk(global).await, scale)
+    RateLimiter::wrap(sdk(global).await, scale)
 }
 
 async fn sdk(global: &GlobalArgs) -> SdkEcs {
@@ -430,7 +431,7 @@ async fn retry_passing_failures(
     engine: &Engine<RateLimited<SdkEcs>>,
     desired: &[DesiredGroup],
     plan: &mut plan::Plan,
-    outcomes: &mut [aws::GroupOutcome],
+    outcomes: &mut [engine::GroupOutcome],
 ) {
     for round in 0..ONCE_RETRY_ROUNDS {
         let failed: Vec<usize> = outcomes
@@ -479,7 +480,7 @@ async fn status(
         return Ok(ExitCode::FAILURE);
     };
     let (plan, observed) = engine.observe_and_plan(&desired).await;
-    let statuses = aws::statuses(&desired, &plan, &observed, None);
+    let statuses = engine::statuses(&desired, &plan, &observed, None);
     let text = match output {
         StatusFormat::Json => {
             serde_json::to_string_pretty(&serde_json::json!({ "groups": statuses }))? + "\n"

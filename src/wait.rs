@@ -4,7 +4,8 @@ use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use aws::{EcsApi, Engine};
+use client::{EcsApi, IamApi};
+use engine::Engine;
 use plan::status::{DEGRADED, READY, STALLED};
 use plan::{DesiredGroup, GroupStatus};
 
@@ -37,7 +38,7 @@ fn not_ready(statuses: &[GroupStatus]) -> Vec<String> {
 /// Polls until every group is Ready (exit 0), a deployment fails or a group stalls (exit 1 at
 /// once), or `limit` passes (exit 1). Progress goes to stderr: a bar on a terminal, a plain line
 /// per poll otherwise.
-pub async fn wait_ready<A: EcsApi + aws::api::IamApi>(
+pub async fn wait_ready<A: EcsApi + IamApi>(
     engine: &Engine<A>,
     desired: &[DesiredGroup],
     limit: Duration,
@@ -47,7 +48,7 @@ pub async fn wait_ready<A: EcsApi + aws::api::IamApi>(
     let total = desired.len();
     loop {
         let (plan, observed) = engine.observe_and_plan(desired).await;
-        let statuses = aws::statuses(desired, &plan, &observed, None);
+        let statuses = engine::statuses(desired, &plan, &observed, None);
         let ready = statuses.iter().filter(|s| s.is_ready()).count();
         let elapsed = start.elapsed();
         let mut err = std::io::stderr().lock();

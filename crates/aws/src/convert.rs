@@ -12,9 +12,9 @@ use spec::document::{
 };
 use spec::render::TAG_SPEC_HASH;
 
-use crate::error::{AwsError, Result};
+use client::{AwsError, Operation, Result};
 
-fn built<T, E: std::fmt::Display>(operation: &'static str, r: Result<T, E>) -> Result<T> {
+fn built<T, E: std::fmt::Display>(operation: Operation, r: Result<T, E>) -> Result<T> {
     r.map_err(|e| AwsError::invalid(operation, e.to_string()))
 }
 
@@ -121,7 +121,7 @@ pub fn register_request(
 }
 
 fn container(c: &ContainerDefinition) -> Result<ecs::ContainerDefinition> {
-    const OP: &str = "RegisterTaskDefinition";
+    const OP: Operation = Operation::RegisterTaskDefinition;
     let mut b = ecs::ContainerDefinition::builder()
         .name(&c.name)
         .image(&c.image)
@@ -216,7 +216,7 @@ fn container(c: &ContainerDefinition) -> Result<ecs::ContainerDefinition> {
 pub fn network(n: &NetworkConfiguration) -> Result<ecs::NetworkConfiguration> {
     let a = &n.awsvpc_configuration;
     let awsvpc = built(
-        "CreateService",
+        Operation::CreateService,
         ecs::AwsVpcConfiguration::builder()
             .set_subnets(Some(a.subnets.clone()))
             .set_security_groups(Some(a.security_groups.clone()))

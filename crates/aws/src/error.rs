@@ -1,111 +1,30 @@
-//! AWS errors, classified once by their error code so the engine never matches message strings.
+//! SDK errors into the client crate's classified [`AwsError`]: the one place that reads an
+//! `SdkError`, so the engine never matches message strings.
 
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
+use client::{AwsError, ErrorKind, Operation};
 
-/// What kind of failure an AWS call met.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// The cluster, service or task definition does not exist.
-    NotFound,
-    /// The request was throttled (after the SDK's own retries).
-    Throttled,
-    /// The request conflicts with the resource's state (e.g. a service that already exists).
-    Conflict,
-    /// The request was refused as invalid.
-    Invalid,
-    /// The caller may not do this.
-    AccessDenied,
-    /// The endpoint could not be reached or did not answer in time.
-    Transport,
-    /// Anything else (5xx, unknown codes).
-    Other,
-}
-
-/// A failed AWS call.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{operation}: {message}")]
-pub struct AwsError {
-    /// The kind, for retry and reporting decisions.
-    pub kind: ErrorKind,
-    /// The API operation, e.g. `CreateService`.
-    pub operation: &'static str,
-    /// The error code, when the service gave one.
-    pub code: Option<String>,
-    /// A message for people.
-    pub message: String,
-}
-
-/// `Result` of an AWS call.
-pub type Result<T, E = AwsError> = std::result::Result<T, E>;
-
-impl AwsError {
-    /// An error raised by this crate itself (a malformed request or response).
-    pub fn invalid(operation: &'static str, message: impl Into<String>) -> Self {
-        AwsError {
-            kind: ErrorKind::Invalid,
-            operation,
-            code: None,
-            message: message.into(),
-        }
+/// Classifies an SDK error of `operation`: transport failures by their kind, everything else
+/// by its error code.
+pub fn from_sdk<E, R>(operation: Operation, error: SdkError<E, R>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let transport = matches!(
+        error,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_)
+    );
+    let code = error.code().map(str::to_owned);
+    let message = error
+        .message()
+        .map(str::to_owned)
+        .unwrap_or_else(|| describe(&error));
+    let mut classified = AwsError::with_code(operation, code, message);
+    if transport {
+        classified.kind = ErrorKind::Transport;
     }
-
-    /// Classifies an SDK error.
-    pub fn from_sdk<E, R>(operation: &'static str, error: SdkError<E, R>) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
-    {
-        let kind_of_transport = matches!(
-            error,
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_)
-        );
-        let code = error.code().map(str::to_owned);
-        let message = error
-            .message()
-            .map(str::to_owned)
-            .unwrap_or_else(|| describe(&error));
-        let kind = if kind_of_transport {
-            ErrorKind::Transport
-        } else {
-            classify(code.as_deref())
-        };
-        AwsError {
-            kind,
-            operation,
-            code,
-            message,
-        }
-    }
-}
-
-/// Maps an AWS error code to its kind.
-pub fn classify(code: Option<&str>) -> ErrorKind {
-    match code {
-        Some(
-            "ServiceNotFoundException"
-            | "ClusterNotFoundException"
-            | "NoSuchEntity"
-            | "ResourceNotFoundException"
-            | "TaskSetNotFoundException",
-        ) => ErrorKind::NotFound,
-        Some(
-            "ThrottlingException"
-            | "Throttling"
-            | "TooManyRequestsException"
-            | "RequestLimitExceeded"
-            | "ServiceUnavailableException",
-        ) => ErrorKind::Throttled,
-        Some("ServiceNotActiveException" | "ResourceInUseException" | "ConflictException") => {
-            ErrorKind::Conflict
-        }
-        Some("InvalidParameterException" | "ClientException" | "ValidationError") => {
-            ErrorKind::Invalid
-        }
-        Some("AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation") => {
-            ErrorKind::AccessDenied
-        }
-        _ => ErrorKind::Other,
-    }
+    classified
 }
 
 fn describe<E: std::error::Error + 'static, R: std::fmt::Debug>(error: &SdkError<E, R>) -> String {
@@ -118,24 +37,4 @@ fn describe<E: std::error::Error + 'static, R: std::fmt::Debug>(error: &SdkError
         source = cause.source();
     }
     text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn codes_map_to_kinds() {
-        assert_eq!(classify(Some("ThrottlingException")), ErrorKind::Throttled);
-        assert_eq!(
-            classify(Some("ClusterNotFoundException")),
-            ErrorKind::NotFound
-        );
-        assert_eq!(
-            classify(Some("InvalidParameterException")),
-            ErrorKind::Invalid
-        );
-        assert_eq!(classify(Some("Whatever")), ErrorKind::Other);
-        assert_eq!(classify(None), ErrorKind::Other);
-    }
 }

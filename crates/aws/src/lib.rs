@@ -1,16 +1,9 @@
-//! The only crate that talks to AWS: the `EcsApi` boundary, its SDK implementation and an
-//! in-memory fake, error classification, and the engine that observes, plans and applies.
+//! The SDK adapter: the only crate that depends on aws-sdk-*. It implements the client crate's
+//! `EcsApi`/`IamApi` over aws-sdk-ecs and aws-sdk-iam, converts documents to SDK requests and
+//! responses to observations, and classifies SDK errors by code.
 
-pub mod api;
 mod convert;
-pub mod engine;
 pub mod error;
-pub mod fake;
-pub mod limiter;
-pub mod metrics;
 pub mod sdk;
 
-pub use api::EcsApi;
-pub use engine::{statuses, Engine, GroupOutcome};
-pub use error::{AwsError, ErrorKind};
 pub use sdk::{load_config, Connection, SdkEcs};

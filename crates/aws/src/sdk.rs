@@ -10,9 +10,11 @@ use aws_sdk_ecs::types as ecs;
 use plan::{InstanceCapacity, ObservedService, ObservedTask, ObservedTaskDefinition};
 use spec::document::{RunTaskDocument, ServiceDocument, Tag, TaskDefinitionDocument};
 
-use crate::api::{trusted_services, EcsApi, IamApi, ObservedRole, RunTaskOutput, TaskFilter};
+use client::api::{trusted_services, EcsApi, IamApi, ObservedRole, RunTaskOutput, TaskFilter};
+use client::{AwsError, ErrorKind, Operation, Result};
+
 use crate::convert;
-use crate::error::{AwsError, ErrorKind, Result};
+use crate::error::from_sdk;
 
 /// Where and how to reach AWS; every field falls back to the standard chain
 /// (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL, ...).
@@ -106,7 +108,7 @@ impl SdkEcs {
             .find(|s| s.is_active())
             .ok_or_else(|| {
                 AwsError::invalid(
-                    "DescribeServices",
+                    Operation::DescribeServices,
                     format!("no ACTIVE service {service} in cluster {cluster}"),
                 )
             })?;
@@ -116,17 +118,16 @@ impl SdkEcs {
             .task_definition(&live.task_definition)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("DescribeTaskDefinition", e))?;
+            .map_err(|e| from_sdk(Operation::DescribeTaskDefinition, e))?;
         let td = out.task_definition().ok_or_else(|| {
             AwsError::invalid(
-                "DescribeTaskDefinition",
+                Operation::DescribeTaskDefinition,
                 "the response has no task definition",
             )
         })?;
         let (document, unsupported) = convert::task_definition_document(td);
         if !unsupported.is_empty() {
-            return Err(AwsError::invalid(
-                "import",
+            return Err(AwsError::invalid(Operation::Internal,
                 format!(
                     "{} uses {}, which a DelegateGroup cannot express; it cannot be adopted as it is",
                     live.task_definition,
@@ -135,7 +136,7 @@ impl SdkEcs {
             ));
         }
         let mut td_json = serde_json::to_value(&document)
-            .map_err(|e| AwsError::invalid("import", e.to_string()))?;
+            .map_err(|e| AwsError::invalid(Operation::Internal, e.to_string()))?;
         td_json["taskDefinitionArn"] = serde_json::Value::String(live.task_definition.clone());
         let mut service_json = serde_json::json!({
             "serviceName": live.name,
@@ -152,7 +153,7 @@ impl SdkEcs {
         }
         if let Some(deployment) = &live.deployment_configuration {
             service_json["deploymentConfiguration"] = serde_json::to_value(deployment)
-                .map_err(|e| AwsError::invalid("import", e.to_string()))?;
+                .map_err(|e| AwsError::invalid(Operation::Internal, e.to_string()))?;
         }
         if let Some(propagate) = &live.propagate_tags {
             service_json["propagateTags"] = propagate.clone().into();
@@ -193,7 +194,7 @@ impl EcsApi for SdkEcs {
             .include(ecs::ServiceField::Tags)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("DescribeServices", e))?;
+            .map_err(|e| from_sdk(Operation::DescribeServices, e))?;
         Ok(out
             .services()
             .iter()
@@ -218,7 +219,7 @@ impl EcsApi for SdkEcs {
                 .task_definition()
                 .map(|td| convert::observed_task_definition(td, out.tags.as_deref()))),
             Err(e) => {
-                let error = AwsError::from_sdk("DescribeTaskDefinition", e);
+                let error = from_sdk(Operation::DescribeTaskDefinition, e);
                 // ECS answers a task definition it cannot describe (no such family or revision)
                 // with ClientException: for this call that code means absence.
                 if error.kind == ErrorKind::NotFound
@@ -243,10 +244,10 @@ impl EcsApi for SdkEcs {
             .config_override(no_retries())
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("RegisterTaskDefinition", e))?;
+            .map_err(|e| from_sdk(Operation::RegisterTaskDefinition, e))?;
         let td = out.task_definition().ok_or_else(|| {
             AwsError::invalid(
-                "RegisterTaskDefinition",
+                Operation::RegisterTaskDefinition,
                 "the response has no task definition",
             )
         })?;
@@ -282,10 +283,10 @@ impl EcsApi for SdkEcs {
             .config_override(no_retries())
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("CreateService", e))?;
-        out.service()
-            .map(convert::observed_service)
-            .ok_or_else(|| AwsError::invalid("CreateService", "the response has no service"))
+            .map_err(|e| from_sdk(Operation::CreateService, e))?;
+        out.service().map(convert::observed_service).ok_or_else(|| {
+            AwsError::invalid(Operation::CreateService, "the response has no service")
+        })
     }
 
     async fn update_service(
@@ -311,10 +312,10 @@ impl EcsApi for SdkEcs {
             .force_new_deployment(force_new_deployment)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("UpdateService", e))?;
-        out.service()
-            .map(convert::observed_service)
-            .ok_or_else(|| AwsError::invalid("UpdateService", "the response has no service"))
+            .map_err(|e| from_sdk(Operation::UpdateService, e))?;
+        out.service().map(convert::observed_service).ok_or_else(|| {
+            AwsError::invalid(Operation::UpdateService, "the response has no service")
+        })
     }
 
     async fn tag_resource(&self, region: &str, arn: &str, tags: &[Tag]) -> Result<()> {
@@ -324,7 +325,7 @@ impl EcsApi for SdkEcs {
             .set_tags(Some(convert::tags(tags)))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("TagResource", e))?;
+            .map_err(|e| from_sdk(Operation::TagResource, e))?;
         Ok(())
     }
 
@@ -345,7 +346,7 @@ impl EcsApi for SdkEcs {
             .send();
         let mut arns = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("ListTasks", e))?;
+            let page = page.map_err(|e| from_sdk(Operation::ListTasks, e))?;
             arns.extend(page.task_arns().iter().cloned());
         }
         Ok(arns)
@@ -365,7 +366,7 @@ impl EcsApi for SdkEcs {
             .include(ecs::TaskField::Tags)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("DescribeTasks", e))?;
+            .map_err(|e| from_sdk(Operation::DescribeTasks, e))?;
         Ok(out.tasks().iter().map(convert::observed_task).collect())
     }
 
@@ -399,7 +400,7 @@ impl EcsApi for SdkEcs {
             .config_override(no_retries())
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("RunTask", e))?;
+            .map_err(|e| from_sdk(Operation::RunTask, e))?;
         Ok(RunTaskOutput {
             tasks: out.tasks().iter().map(convert::observed_task).collect(),
             failures: out
@@ -418,7 +419,7 @@ impl EcsApi for SdkEcs {
             .reason(reason)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("StopTask", e))?;
+            .map_err(|e| from_sdk(Operation::StopTask, e))?;
         Ok(())
     }
 
@@ -426,7 +427,7 @@ impl EcsApi for SdkEcs {
         let mut pages = self.client(region).list_clusters().into_paginator().send();
         let mut arns = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("ListClusters", e))?;
+            let page = page.map_err(|e| from_sdk(Operation::ListClusters, e))?;
             arns.extend(page.cluster_arns().iter().cloned());
         }
         Ok(arns)
@@ -441,7 +442,7 @@ impl EcsApi for SdkEcs {
             .send();
         let mut arns = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("ListServices", e))?;
+            let page = page.map_err(|e| from_sdk(Operation::ListServices, e))?;
             arns.extend(page.service_arns().iter().cloned());
         }
         Ok(arns)
@@ -461,7 +462,7 @@ impl EcsApi for SdkEcs {
             .desired_count(count)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("UpdateService", e))?;
+            .map_err(|e| from_sdk(Operation::UpdateService, e))?;
         Ok(())
     }
 
@@ -472,7 +473,7 @@ impl EcsApi for SdkEcs {
             .service(service)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("DeleteService", e))?;
+            .map_err(|e| from_sdk(Operation::DeleteService, e))?;
         Ok(())
     }
 
@@ -490,7 +491,7 @@ impl EcsApi for SdkEcs {
             .send();
         let mut arns = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("ListContainerInstances", e))?;
+            let page = page.map_err(|e| from_sdk(Operation::ListContainerInstances, e))?;
             arns.extend(page.container_instance_arns().iter().cloned());
         }
         let mut instances = Vec::new();
@@ -501,7 +502,7 @@ impl EcsApi for SdkEcs {
                 .set_container_instances(Some(chunk.to_vec()))
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("DescribeContainerInstances", e))?;
+                .map_err(|e| from_sdk(Operation::DescribeContainerInstances, e))?;
             instances.extend(
                 out.container_instances()
                     .iter()
@@ -524,7 +525,7 @@ impl IamApi for SdkEcs {
                     .unwrap_or_default(),
             })),
             Err(e) => {
-                let error = AwsError::from_sdk("GetRole", e);
+                let error = from_sdk(Operation::GetRole, e);
                 if error.kind == ErrorKind::NotFound {
                     Ok(None)
                 } else {

@@ -15,8 +15,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws::api::IamApi;
-use aws::{AwsError, EcsApi, Engine, GroupOutcome};
+use client::{AwsError, EcsApi, IamApi};
+use engine::{Engine, GroupOutcome};
 use plan::{DesiredGroup, ObservedGroup, Plan};
 use rand::Rng as _;
 use tokio::sync::mpsc;
@@ -329,7 +329,7 @@ impl<A: EcsApi + IamApi + 'static> Controller<A> {
             .reconcile_duration
             .observe(result.elapsed.as_secs_f64());
         let now = Instant::now();
-        let derived = aws::statuses(
+        let derived = engine::statuses(
             &result.groups,
             &result.plan,
             &result.observed,

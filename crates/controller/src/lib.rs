@@ -17,9 +17,10 @@ pub use status::{SharedStatus, StatusState};
 use std::future::Future;
 use std::sync::Arc;
 
-use aws::api::IamApi;
-use aws::metrics::{ApiMetrics, Metered};
-use aws::{EcsApi, Engine};
+use client::layer::Layered;
+use client::metrics::ApiMetrics;
+use client::{EcsApi, IamApi};
+use engine::Engine;
 use plan::PlanOptions;
 use prometheus_client::registry::Registry;
 use tracing::info;
@@ -53,7 +54,7 @@ pub async fn serve_and_run<A: EcsApi + IamApi + 'static>(
     loop_metrics.register(&mut registry);
     let status = SharedStatus::default();
     let engine = Engine::new(
-        Metered::new(api, api_metrics),
+        Layered::new(api, api_metrics),
         config.options,
         config.concurrency,
     );

@@ -1,4 +1,4 @@
-//! The loop's metrics; the AWS call metrics live with the AWS boundary (`aws::metrics`).
+//! The loop's metrics; the AWS call metrics live with the AWS boundary (`client::metrics`).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;

@@ -12,8 +12,8 @@ use spec::validate::cluster_name;
 use spec::Mode;
 
 use super::{borrowed, bounded, Engine};
-use crate::api::{EcsApi, IamApi, TaskFilter};
-use crate::error::AwsError;
+use client::api::{EcsApi, IamApi, TaskFilter};
+use client::{AwsError, Operation};
 
 /// `cluster/name` of a service ARN (`arn:...:service/CLUSTER/NAME`); `None` for the old format
 /// without the cluster.
@@ -191,7 +191,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
                             )
                         }),
                     other => Err(AwsError::invalid(
-                        "Prune",
+                        Operation::Internal,
                         format!("unexpected {} in a prune", other.kind()),
                     )),
                 };

@@ -9,8 +9,8 @@ use spec::render::{STARTED_BY, TAG_GROUP, TAG_MANAGED_BY};
 use spec::{LaunchType, Mode};
 
 use super::{bounded, Engine};
-use crate::api::{EcsApi, IamApi, TaskFilter};
-use crate::error::AwsError;
+use client::api::{EcsApi, IamApi, TaskFilter};
+use client::AwsError;
 
 /// DescribeTasks takes at most 100 ARNs.
 const DESCRIBE_TASKS_BATCH: usize = 100;

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use plan::{DesiredGroup, GroupError, ObservedGroup, Plan, RoleProblem};
 
 use super::Engine;
-use crate::api::{role_name, EcsApi, IamApi};
-use crate::error::AwsError;
+use client::api::{role_name, EcsApi, IamApi};
+use client::AwsError;
 
 /// How long a role found good is trusted without asking IAM again.
 pub(super) const ROLE_CACHE_TTL: Duration = Duration::from_secs(600);

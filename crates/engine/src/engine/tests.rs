@@ -1,7 +1,7 @@
 //! The engine against the in-memory fake.
 
 use super::*;
-use crate::fake::FakeEcs;
+use client::fake::FakeEcs;
 
 fn group(name: &str, cluster: &str, extra: &str) -> DesiredGroup {
     let text = format!(

@@ -19,8 +19,8 @@ use spec::Mode;
 use tokio::sync::OnceCell;
 use tracing::{info, info_span, warn, Instrument};
 
-use crate::api::{EcsApi, IamApi};
-use crate::error::{AwsError, ErrorKind};
+use client::api::{EcsApi, IamApi};
+use client::{AwsError, ErrorKind, Operation};
 
 /// Groups as plain references, whatever the caller holds them in (values, `Arc`s).
 fn borrowed<G: Borrow<DesiredGroup>>(desired: &[G]) -> Vec<&DesiredGroup> {
@@ -742,7 +742,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
             }
             if std::time::Instant::now() > deadline {
                 return Err(AwsError::invalid(
-                    "CreateService",
+                    Operation::CreateService,
                     format!("service {name} still blocks its name after deletion; try again later"),
                 ));
             }

@@ -13,6 +13,7 @@ use spec::validate::cluster_name;
 
 use crate::api::{EcsApi, IamApi, ObservedRole, RunTaskOutput, TaskFilter};
 use crate::error::{AwsError, ErrorKind, Result};
+use crate::operation::Operation;
 
 const ACCOUNT: &str = "123456789012";
 
@@ -41,7 +42,7 @@ pub struct FakeEcs {
     state: Mutex<State>,
 }
 
-fn not_found(operation: &'static str, what: String) -> AwsError {
+fn not_found(operation: Operation, what: String) -> AwsError {
     AwsError {
         kind: ErrorKind::NotFound,
         operation,
@@ -233,16 +234,11 @@ impl FakeEcs {
         }
     }
 
-    fn record(&self, call: &str) {
-        self.state().calls.push(call.into());
+    fn record(&self, call: Operation) {
+        self.state().calls.push(call.name().into());
     }
 
-    fn check_cluster(
-        &self,
-        operation: &'static str,
-        region: &str,
-        cluster: &str,
-    ) -> Result<String> {
+    fn check_cluster(&self, operation: Operation, region: &str, cluster: &str) -> Result<String> {
         let name = cluster_name(cluster).to_owned();
         if self
             .state()
@@ -264,10 +260,13 @@ impl EcsApi for FakeEcs {
         cluster: &str,
         names: &[String],
     ) -> Result<Vec<ObservedService>> {
-        self.record("DescribeServices");
-        let cluster = self.check_cluster("DescribeServices", region, cluster)?;
+        self.record(Operation::DescribeServices);
+        let cluster = self.check_cluster(Operation::DescribeServices, region, cluster)?;
         if names.len() > 10 {
-            return Err(AwsError::invalid("DescribeServices", "at most 10 services"));
+            return Err(AwsError::invalid(
+                Operation::DescribeServices,
+                "at most 10 services",
+            ));
         }
         let state = self.state();
         Ok(names
@@ -286,7 +285,7 @@ impl EcsApi for FakeEcs {
         region: &str,
         task_definition: &str,
     ) -> Result<Option<ObservedTaskDefinition>> {
-        self.record("DescribeTaskDefinition");
+        self.record(Operation::DescribeTaskDefinition);
         let state = self.state();
         let all = state.revisions.iter().filter(|((r, _), _)| r == region);
         let found = if task_definition.contains(':') {
@@ -312,7 +311,7 @@ impl EcsApi for FakeEcs {
         document: &TaskDefinitionDocument,
         tags: &[Tag],
     ) -> Result<ObservedTaskDefinition> {
-        self.record("RegisterTaskDefinition");
+        self.record(Operation::RegisterTaskDefinition);
         let mut state = self.state();
         let list = state
             .revisions
@@ -357,8 +356,8 @@ impl EcsApi for FakeEcs {
         task_definition: &str,
         tags: &[Tag],
     ) -> Result<ObservedService> {
-        self.record("CreateService");
-        let cluster = self.check_cluster("CreateService", region, &document.cluster)?;
+        self.record(Operation::CreateService);
+        let cluster = self.check_cluster(Operation::CreateService, region, &document.cluster)?;
         let key = (
             region.to_owned(),
             cluster.clone(),
@@ -368,7 +367,7 @@ impl EcsApi for FakeEcs {
         if state.services.get(&key).is_some_and(|s| s.is_active()) {
             return Err(AwsError {
                 kind: ErrorKind::Invalid,
-                operation: "CreateService",
+                operation: Operation::CreateService,
                 code: Some("InvalidParameterException".into()),
                 message: "Creation of service was not idempotent.".into(),
             });
@@ -410,8 +409,8 @@ impl EcsApi for FakeEcs {
         task_definition: &str,
         _force_new_deployment: bool,
     ) -> Result<ObservedService> {
-        self.record("UpdateService");
-        let cluster = self.check_cluster("UpdateService", region, &document.cluster)?;
+        self.record(Operation::UpdateService);
+        let cluster = self.check_cluster(Operation::UpdateService, region, &document.cluster)?;
         let mut state = self.state();
         let service = state
             .services
@@ -419,7 +418,7 @@ impl EcsApi for FakeEcs {
             .filter(|s| s.is_active())
             .ok_or_else(|| AwsError {
                 kind: ErrorKind::NotFound,
-                operation: "UpdateService",
+                operation: Operation::UpdateService,
                 code: Some("ServiceNotFoundException".into()),
                 message: "Service not found.".into(),
             })?;
@@ -437,13 +436,13 @@ impl EcsApi for FakeEcs {
     }
 
     async fn tag_resource(&self, _region: &str, arn: &str, tags: &[Tag]) -> Result<()> {
-        self.record("TagResource");
+        self.record(Operation::TagResource);
         let mut state = self.state();
         let service = state
             .services
             .values_mut()
             .find(|s| s.arn == arn)
-            .ok_or_else(|| not_found("TagResource", format!("{arn} not found")))?;
+            .ok_or_else(|| not_found(Operation::TagResource, format!("{arn} not found")))?;
         for t in tags {
             service.tags.insert(t.key.clone(), t.value.clone());
         }
@@ -456,8 +455,8 @@ impl EcsApi for FakeEcs {
         cluster: &str,
         filter: &TaskFilter,
     ) -> Result<Vec<String>> {
-        self.record("ListTasks");
-        let cluster = self.check_cluster("ListTasks", region, cluster)?;
+        self.record(Operation::ListTasks);
+        let cluster = self.check_cluster(Operation::ListTasks, region, cluster)?;
         let state = self.state();
         Ok(state
             .tasks
@@ -484,9 +483,12 @@ impl EcsApi for FakeEcs {
         cluster: &str,
         arns: &[String],
     ) -> Result<Vec<ObservedTask>> {
-        self.record("DescribeTasks");
+        self.record(Operation::DescribeTasks);
         if arns.len() > 100 {
-            return Err(AwsError::invalid("DescribeTasks", "at most 100 tasks"));
+            return Err(AwsError::invalid(
+                Operation::DescribeTasks,
+                "at most 100 tasks",
+            ));
         }
         Ok(self
             .tasks(region, cluster_name(cluster))
@@ -503,10 +505,13 @@ impl EcsApi for FakeEcs {
         count: i32,
         tags: &[Tag],
     ) -> Result<RunTaskOutput> {
-        self.record("RunTask");
-        let cluster = self.check_cluster("RunTask", region, &document.cluster)?;
+        self.record(Operation::RunTask);
+        let cluster = self.check_cluster(Operation::RunTask, region, &document.cluster)?;
         if count > 10 {
-            return Err(AwsError::invalid("RunTask", "count must be 1 to 10"));
+            return Err(AwsError::invalid(
+                Operation::RunTask,
+                "count must be 1 to 10",
+            ));
         }
         let mut state = self.state();
         let (cpu, memory) = state.sizes.get(task_definition).copied().unwrap_or((0, 0));
@@ -560,14 +565,14 @@ impl EcsApi for FakeEcs {
     }
 
     async fn stop_task(&self, region: &str, cluster: &str, arn: &str, reason: &str) -> Result<()> {
-        self.record("StopTask");
-        let cluster = self.check_cluster("StopTask", region, cluster)?;
+        self.record(Operation::StopTask);
+        let cluster = self.check_cluster(Operation::StopTask, region, cluster)?;
         let mut state = self.state();
         let task = state
             .tasks
             .get_mut(&(region.into(), cluster))
             .and_then(|list| list.iter_mut().find(|(t, _)| t.arn == arn))
-            .ok_or_else(|| AwsError::invalid("StopTask", format!("no task {arn}")))?;
+            .ok_or_else(|| AwsError::invalid(Operation::StopTask, format!("no task {arn}")))?;
         task.0.desired_status = "STOPPED".into();
         task.0.last_status = "STOPPED".into();
         task.0.stopped_reason = Some(reason.into());
@@ -575,7 +580,7 @@ impl EcsApi for FakeEcs {
     }
 
     async fn list_clusters(&self, region: &str) -> Result<Vec<String>> {
-        self.record("ListClusters");
+        self.record(Operation::ListClusters);
         Ok(self
             .state()
             .clusters
@@ -586,8 +591,8 @@ impl EcsApi for FakeEcs {
     }
 
     async fn list_services(&self, region: &str, cluster: &str) -> Result<Vec<String>> {
-        self.record("ListServices");
-        let cluster = self.check_cluster("ListServices", region, cluster)?;
+        self.record(Operation::ListServices);
+        let cluster = self.check_cluster(Operation::ListServices, region, cluster)?;
         Ok(self
             .state()
             .services
@@ -604,28 +609,28 @@ impl EcsApi for FakeEcs {
         service: &str,
         count: i32,
     ) -> Result<()> {
-        self.record("UpdateService");
-        let cluster = self.check_cluster("UpdateService", region, cluster)?;
+        self.record(Operation::UpdateService);
+        let cluster = self.check_cluster(Operation::UpdateService, region, cluster)?;
         let mut state = self.state();
         let s = state
             .services
             .get_mut(&(region.into(), cluster, service.into()))
-            .ok_or_else(|| AwsError::invalid("UpdateService", "no such service"))?;
+            .ok_or_else(|| AwsError::invalid(Operation::UpdateService, "no such service"))?;
         s.desired_count = count;
         Ok(())
     }
 
     async fn delete_service(&self, region: &str, cluster: &str, service: &str) -> Result<()> {
-        self.record("DeleteService");
-        let cluster = self.check_cluster("DeleteService", region, cluster)?;
+        self.record(Operation::DeleteService);
+        let cluster = self.check_cluster(Operation::DeleteService, region, cluster)?;
         let mut state = self.state();
         let s = state
             .services
             .get_mut(&(region.into(), cluster, service.into()))
-            .ok_or_else(|| AwsError::invalid("DeleteService", "no such service"))?;
+            .ok_or_else(|| AwsError::invalid(Operation::DeleteService, "no such service"))?;
         if s.desired_count > 0 {
             return Err(AwsError::invalid(
-                "DeleteService",
+                Operation::DeleteService,
                 "The service cannot be stopped while it is scaled above 0.",
             ));
         }
@@ -638,8 +643,8 @@ impl EcsApi for FakeEcs {
         region: &str,
         cluster: &str,
     ) -> Result<Vec<InstanceCapacity>> {
-        self.record("DescribeContainerInstances");
-        let cluster = self.check_cluster("ListContainerInstances", region, cluster)?;
+        self.record(Operation::DescribeContainerInstances);
+        let cluster = self.check_cluster(Operation::ListContainerInstances, region, cluster)?;
         Ok(self
             .state()
             .instances
@@ -652,7 +657,7 @@ impl EcsApi for FakeEcs {
 #[async_trait]
 impl IamApi for FakeEcs {
     async fn get_role(&self, name: &str) -> Result<Option<ObservedRole>> {
-        self.record("GetRole");
+        self.record(Operation::GetRole);
         Ok(self.state().roles.get(name).cloned())
     }
 }
