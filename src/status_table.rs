@@ -1,7 +1,6 @@
 //! `status -o table`: one line per group, then the reason of each stalled or degraded group.
 
-use plan::status::{DEGRADED, READY, STALLED};
-use plan::GroupStatus;
+use plan::{ConditionType, GroupStatus};
 
 /// One line per group.
 pub fn table(statuses: &[GroupStatus]) -> String {
@@ -18,7 +17,7 @@ pub fn table(statuses: &[GroupStatus]) -> String {
         "REASON".into(),
     ]];
     for s in statuses {
-        let ready = s.condition(READY);
+        let ready = s.condition(ConditionType::Ready);
         rows.push([
             s.name.clone(),
             s.cluster.clone(),
@@ -28,8 +27,8 @@ pub fn table(statuses: &[GroupStatus]) -> String {
             s.pending.to_string(),
             s.task_definition.clone().unwrap_or_else(|| "-".into()),
             if s.in_sync { "yes" } else { "no" }.into(),
-            ready.map_or("?".into(), |c| c.status.clone()),
-            ready.map_or(String::new(), |c| c.reason.clone()),
+            ready.map_or("?".into(), |c| c.status.to_string()),
+            ready.map_or(String::new(), |c| c.reason.to_string()),
         ]);
     }
     let widths: Vec<usize> = (0..rows[0].len())
@@ -46,11 +45,9 @@ pub fn table(statuses: &[GroupStatus]) -> String {
         out.push('\n');
     }
     for s in statuses {
-        if let Some(problem) = s
-            .conditions
-            .iter()
-            .find(|c| (c.kind == STALLED || c.kind == DEGRADED) && c.is_true())
-        {
+        if let Some(problem) = s.conditions.iter().find(|c| {
+            (c.kind == ConditionType::Stalled || c.kind == ConditionType::Degraded) && c.is_true()
+        }) {
             out.push_str(&format!(
                 "{}: {}: {}\n",
                 s.name, problem.reason, problem.message

@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 
 use client::{EcsApi, IamApi};
 use engine::Engine;
-use plan::status::{DEGRADED, READY, STALLED};
-use plan::{DesiredGroup, GroupStatus};
+use plan::{ConditionType, DesiredGroup, GroupStatus, Reason};
 
 /// How often the wait looks at ECS.
 const POLL: Duration = Duration::from_secs(2);
@@ -20,13 +19,13 @@ fn not_ready(statuses: &[GroupStatus]) -> Vec<String> {
             let why = s
                 .conditions
                 .iter()
-                .find(|c| c.kind == STALLED && c.is_true())
+                .find(|c| c.kind == ConditionType::Stalled && c.is_true())
                 .or_else(|| {
                     s.conditions
                         .iter()
-                        .find(|c| c.kind == DEGRADED && c.is_true())
+                        .find(|c| c.kind == ConditionType::Degraded && c.is_true())
                 })
-                .or_else(|| s.condition(READY));
+                .or_else(|| s.condition(ConditionType::Ready));
             match why {
                 Some(c) => format!("{} ({}): {}: {}", s.name, s.cluster, c.reason, c.message),
                 None => format!("{} ({})", s.name, s.cluster),
@@ -79,9 +78,10 @@ pub async fn wait_ready<A: EcsApi + IamApi>(
         let fatal: Vec<&GroupStatus> = statuses
             .iter()
             .filter(|s| {
-                s.condition(STALLED).is_some_and(|c| c.is_true())
-                    || s.condition(DEGRADED)
-                        .is_some_and(|c| c.is_true() && c.reason == "DeploymentFailed")
+                s.condition(ConditionType::Stalled)
+                    .is_some_and(|c| c.is_true())
+                    || s.condition(ConditionType::Degraded)
+                        .is_some_and(|c| c.is_true() && c.reason == Reason::DeploymentFailed)
             })
             .collect();
         let timed_out = elapsed >= limit;

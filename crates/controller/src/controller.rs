@@ -340,7 +340,7 @@ impl<A: EcsApi + IamApi + 'static> Controller<A> {
             let name = group.name();
             // A group failed exactly when its status stalled: statuses() derived both.
             let error = group_status
-                .condition(plan::status::STALLED)
+                .condition(plan::ConditionType::Stalled)
                 .filter(|c| c.is_true())
                 .map(|c| c.message.clone());
             ControllerMetrics::result(&self.metrics.reconciles, error.is_none());

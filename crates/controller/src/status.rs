@@ -41,7 +41,7 @@ impl StatusState {
                         if self.config_errors.len() == 1 { "" } else { "s" },
                         self.config_errors[0]
                     );
-                        status.stall("ConfigError", &message);
+                        status.stall(plan::Reason::ConfigError, &message);
                     }
                     status
                 })

@@ -346,7 +346,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
                             cluster: group_plan.cluster.clone(),
                             done: Vec::new(),
                             error: Some(GroupError::new(
-                                "ReconcileError",
+                                plan::Reason::ReconcileError,
                                 "no desired state for this group",
                             )),
                         },
@@ -411,7 +411,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
             TaskDefinitionRef::Existing(arn) => Ok(arn.clone()),
             TaskDefinitionRef::ToRegister { .. } => registered.clone().ok_or_else(|| {
                 GroupError::new(
-                    "ReconcileError",
+                    plan::Reason::ReconcileError,
                     "internal: task definition was not registered",
                 )
             }),
@@ -572,7 +572,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
                     .join(", ");
                 if !self.options.allow_replace {
                     return Err(GroupError::new(
-                        "ReplaceRequired",
+                        plan::Reason::ReplaceRequired,
                         format!(
                             "the service must be replaced ({why}): UpdateService cannot change \
                              that; run with --allow-replace to delete and create it"
@@ -591,7 +591,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
                 ))
             }
             Action::DeleteService { .. } => Err(GroupError::new(
-                "ReconcileError",
+                plan::Reason::ReconcileError,
                 "delete-service belongs to a prune",
             )),
         }
@@ -607,7 +607,7 @@ mod tests;
 
 /// An AWS failure as a group's error; throttles, transport failures and 5xx are retryable.
 pub fn group_error(error: AwsError) -> GroupError {
-    GroupError::new("ReconcileError", error.to_string()).retryable(retryable(&error))
+    GroupError::new(plan::Reason::ReconcileError, error.to_string()).retryable(retryable(&error))
 }
 
 /// Attempts of a write that is not idempotent, each after looking whether the last one landed.

@@ -3,6 +3,8 @@
 use serde::Serialize;
 use spec::document::{RunTaskDocument, ServiceDocument, TaskDefinitionDocument};
 
+use crate::vocab::Reason;
+
 /// The task definition a service should run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskDefinitionRef {
@@ -147,8 +149,8 @@ impl Action {
 /// Why a group cannot be planned or applied; the reason is a status condition reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupError {
-    /// CamelCase: ConflictUnmanaged, RoleNotFound, RoleTrustMissing, ReconcileError, ...
-    pub reason: String,
+    /// ConflictUnmanaged, RoleNotFound, RoleTrustMissing, ReconcileError, ...
+    pub reason: Reason,
     /// For people.
     pub message: String,
     /// A passing condition (throttling, a 5xx, a lost connection): trying again later may work.
@@ -157,9 +159,9 @@ pub struct GroupError {
 
 impl GroupError {
     /// An error with a reason.
-    pub fn new(reason: &str, message: impl Into<String>) -> Self {
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
         GroupError {
-            reason: reason.into(),
+            reason,
             message: message.into(),
             retryable: false,
         }

@@ -12,6 +12,7 @@ use spec::Mode;
 use crate::action::{short_arn, Action, FieldChange, GroupError, GroupPlan, TaskDefinitionRef};
 use crate::desired::DesiredGroup;
 use crate::observed::{ObservedGroup, ObservedService, ObservedTask, ObservedTaskDefinition};
+use crate::vocab::Reason;
 
 /// Settings that shape every group's plan and its application.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -113,7 +114,7 @@ pub fn plan_group(
     if let Some(s) = service.filter(|_| desired.mode() == Mode::Service) {
         if s.status == "DRAINING" {
             plan.error = Some(GroupError::new(
-                "ServiceDraining",
+                Reason::ServiceDraining,
                 format!(
                     "service {} is DRAINING after a deletion; it can be created again once it is INACTIVE",
                     s.name
@@ -123,7 +124,7 @@ pub fn plan_group(
         }
         if s.is_active() && !owned_by(s, &options.controller_id) && !adoptable(desired, s) {
             plan.error = Some(GroupError::new(
-                "ConflictUnmanaged",
+                Reason::ConflictUnmanaged,
                 conflict_message(s, desired, &options.controller_id),
             ));
             return plan;

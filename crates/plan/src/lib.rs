@@ -7,6 +7,7 @@ pub mod diff;
 pub mod observed;
 pub mod output;
 pub mod status;
+pub mod vocab;
 
 pub use action::{Action, FieldChange, GroupError, GroupPlan, Orphan, Plan, TaskDefinitionRef};
 pub use desired::DesiredGroup;
@@ -16,3 +17,4 @@ pub use observed::{
     ObservedTaskDefinition, RoleProblem,
 };
 pub use status::{Condition, GroupStatus};
+pub use vocab::{ConditionStatus, ConditionType, Reason};

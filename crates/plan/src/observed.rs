@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use spec::document::{AwsVpcConfiguration, DeploymentConfiguration, PlacementStrategy};
 
+use crate::vocab::Reason;
+
 /// A service as DescribeServices (with tags) reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ObservedService {
@@ -161,10 +163,10 @@ pub enum RoleProblem {
 
 impl RoleProblem {
     /// The status reason: RoleNotFound or RoleTrustMissing.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self {
-            RoleProblem::NotFound { .. } => "RoleNotFound",
-            RoleProblem::TrustMissing { .. } => "RoleTrustMissing",
+            RoleProblem::NotFound { .. } => Reason::RoleNotFound,
+            RoleProblem::TrustMissing { .. } => Reason::RoleTrustMissing,
         }
     }
 }

@@ -8,43 +8,41 @@ use crate::action::{short_arn, GroupError, GroupPlan};
 use crate::desired::DesiredGroup;
 use crate::observed::{ObservedGroup, ObservedService};
 
-/// Condition types.
-pub const READY: &str = "Ready";
-/// A deployment or a change is under way.
-pub const PROGRESSING: &str = "Progressing";
-/// Running, but not as wanted (failed rollout, crash loop, capacity).
-pub const DEGRADED: &str = "Degraded";
-/// The controller cannot make progress without help (conflict, bad config, AWS errors).
-pub const STALLED: &str = "Stalled";
+use crate::vocab::{ConditionStatus, ConditionType, Reason};
 
 /// One condition, Kubernetes style.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Condition {
     /// Ready, Progressing, Degraded or Stalled.
     #[serde(rename = "type")]
-    pub kind: String,
-    /// "True" or "False".
-    pub status: String,
-    /// A CamelCase reason, e.g. Converged, DeploymentInProgress, ConflictUnmanaged.
-    pub reason: String,
+    pub kind: ConditionType,
+    /// True or False.
+    pub status: ConditionStatus,
+    /// e.g. Converged, DeploymentInProgress, ConflictUnmanaged.
+    pub reason: Reason,
     /// For people.
     pub message: String,
 }
 
 impl Condition {
     /// A condition.
-    pub fn new(kind: &str, status: bool, reason: &str, message: impl Into<String>) -> Self {
+    pub fn new(
+        kind: ConditionType,
+        status: bool,
+        reason: Reason,
+        message: impl Into<String>,
+    ) -> Self {
         Condition {
-            kind: kind.into(),
-            status: if status { "True" } else { "False" }.into(),
-            reason: reason.into(),
+            kind,
+            status: status.into(),
+            reason,
             message: message.into(),
         }
     }
 
     /// Whether the condition holds.
     pub fn is_true(&self) -> bool {
-        self.status == "True"
+        self.status == ConditionStatus::True
     }
 }
 
@@ -74,28 +72,36 @@ pub struct GroupStatus {
 
 impl GroupStatus {
     /// The condition of a type, if present.
-    pub fn condition(&self, kind: &str) -> Option<&Condition> {
+    pub fn condition(&self, kind: ConditionType) -> Option<&Condition> {
         self.conditions.iter().find(|c| c.kind == kind)
     }
 
     /// Ready=True.
     pub fn is_ready(&self) -> bool {
-        self.condition(READY).is_some_and(Condition::is_true)
+        self.condition(ConditionType::Ready)
+            .is_some_and(Condition::is_true)
     }
 
     /// Progressing=True.
     pub fn is_progressing(&self) -> bool {
-        self.condition(PROGRESSING).is_some_and(Condition::is_true)
+        self.condition(ConditionType::Progressing)
+            .is_some_and(Condition::is_true)
     }
 
     /// Adds Stalled=True with a reason, and Ready=False.
-    pub fn stall(&mut self, reason: &str, message: &str) {
+    pub fn stall(&mut self, reason: Reason, message: &str) {
         self.conditions
-            .retain(|c| c.kind != STALLED && c.kind != READY);
-        self.conditions
-            .insert(0, Condition::new(READY, false, reason, message));
-        self.conditions
-            .push(Condition::new(STALLED, true, reason, message));
+            .retain(|c| c.kind != ConditionType::Stalled && c.kind != ConditionType::Ready);
+        self.conditions.insert(
+            0,
+            Condition::new(ConditionType::Ready, false, reason, message),
+        );
+        self.conditions.push(Condition::new(
+            ConditionType::Stalled,
+            true,
+            reason,
+            message,
+        ));
     }
 }
 
@@ -154,38 +160,46 @@ pub fn derive(
     };
 
     if let Some(error) = error.or(plan.and_then(|p| p.error.as_ref())) {
-        status.stall(&error.reason, &error.message);
+        status.stall(error.reason, &error.message);
         return status;
     }
     if desired.group.spec.suspend {
         let message = "spec.suspend is true: observed only, nothing is changed";
         status.conditions = vec![
-            Condition::new(READY, false, "Suspended", message),
-            Condition::new(PROGRESSING, false, "Suspended", message),
+            Condition::new(ConditionType::Ready, false, Reason::Suspended, message),
+            Condition::new(
+                ConditionType::Progressing,
+                false,
+                Reason::Suspended,
+                message,
+            ),
         ];
         return status;
     }
 
     let set = |status: &mut GroupStatus,
-               ready: (bool, &str),
+               ready: (bool, Reason),
                progressing: bool,
                degraded: bool,
                message: &str| {
         status.conditions = vec![
-            Condition::new(READY, ready.0, ready.1, message),
-            Condition::new(PROGRESSING, progressing, ready.1, message),
+            Condition::new(ConditionType::Ready, ready.0, ready.1, message),
+            Condition::new(ConditionType::Progressing, progressing, ready.1, message),
         ];
         if degraded {
-            status
-                .conditions
-                .push(Condition::new(DEGRADED, true, ready.1, message));
+            status.conditions.push(Condition::new(
+                ConditionType::Degraded,
+                true,
+                ready.1,
+                message,
+            ));
         }
     };
 
     if let Some(message) = failed_deployment(service) {
         set(
             &mut status,
-            (false, "DeploymentFailed"),
+            (false, Reason::DeploymentFailed),
             false,
             true,
             &message,
@@ -208,13 +222,19 @@ pub fn derive(
                 reasons.join("; ")
             }
         );
-        set(&mut status, (false, "CrashLoop"), true, true, &message);
+        set(
+            &mut status,
+            (false, Reason::CrashLoop),
+            true,
+            true,
+            &message,
+        );
         return status;
     }
     if let Some(message) = capacity_shortfall(desired, observed, &status) {
         set(
             &mut status,
-            (false, "InsufficientCapacity"),
+            (false, Reason::InsufficientCapacity),
             true,
             true,
             &message,
@@ -229,7 +249,7 @@ pub fn derive(
         };
         set(
             &mut status,
-            (false, "DeploymentInProgress"),
+            (false, Reason::DeploymentInProgress),
             true,
             false,
             message,
@@ -239,11 +259,17 @@ pub fn derive(
     if tasks_mode {
         let message = format!("{} of {} tasks running", status.running, status.desired);
         if status.running == status.desired && status.pending == 0 {
-            set(&mut status, (true, "Converged"), false, false, &message);
+            set(
+                &mut status,
+                (true, Reason::Converged),
+                false,
+                false,
+                &message,
+            );
         } else {
             set(
                 &mut status,
-                (false, "DeploymentInProgress"),
+                (false, Reason::DeploymentInProgress),
                 true,
                 false,
                 &message,
@@ -254,7 +280,7 @@ pub fn derive(
     let Some(service) = service else {
         set(
             &mut status,
-            (false, "NotCreated"),
+            (false, Reason::NotCreated),
             true,
             false,
             "no service yet",
@@ -279,7 +305,7 @@ pub fn derive(
         );
         set(
             &mut status,
-            (false, "DeploymentInProgress"),
+            (false, Reason::DeploymentInProgress),
             true,
             false,
             &message,
@@ -292,7 +318,13 @@ pub fn derive(
         service.desired_count,
         short_arn(&service.task_definition)
     );
-    set(&mut status, (true, "Converged"), false, false, &message);
+    set(
+        &mut status,
+        (true, Reason::Converged),
+        false,
+        false,
+        &message,
+    );
     status
 }
 

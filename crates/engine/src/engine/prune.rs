@@ -198,8 +198,10 @@ impl<A: EcsApi + IamApi> Engine<A> {
                 match result {
                     Ok(done) => outcome.done.push(done),
                     Err(e) => {
-                        outcome.error =
-                            Some(plan::GroupError::new("ReconcileError", e.to_string()));
+                        outcome.error = Some(plan::GroupError::new(
+                            plan::Reason::ReconcileError,
+                            e.to_string(),
+                        ));
                         break;
                     }
                 }

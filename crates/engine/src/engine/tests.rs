@@ -132,7 +132,7 @@ async fn failures_stay_with_their_group() {
         .message
         .contains("nowhere"));
     let conflict = outcomes[2].error.as_ref().unwrap();
-    assert_eq!(conflict.reason, "ConflictUnmanaged");
+    assert_eq!(conflict.reason, Reason::ConflictUnmanaged);
     assert!(conflict.message.contains("not managed by this controller"));
     let taken = e.api().service("us-east-1", "c1", "taken").unwrap();
     assert_eq!(
@@ -195,7 +195,10 @@ async fn a_count_change_is_a_single_update_call() {
 
 // Status conditions from scripted observations.
 
-use plan::status::{DEGRADED, PROGRESSING, READY, STALLED};
+use plan::ConditionType::{
+    Degraded as DEGRADED, Progressing as PROGRESSING, Ready as READY, Stalled as STALLED,
+};
+use plan::Reason;
 use plan::{GroupStatus, ObservedDeployment};
 
 async fn status_of(e: &Engine<FakeEcs>, groups: &[DesiredGroup]) -> Vec<GroupStatus> {
@@ -203,11 +206,11 @@ async fn status_of(e: &Engine<FakeEcs>, groups: &[DesiredGroup]) -> Vec<GroupSta
     statuses(groups, &plan, &observed, None)
 }
 
-fn condition(s: &GroupStatus, kind: &str) -> (String, String) {
+fn condition(s: &GroupStatus, kind: plan::ConditionType) -> (String, String) {
     let c = s
         .condition(kind)
         .unwrap_or_else(|| panic!("no {kind} in {s:?}"));
-    (c.status.clone(), c.reason.clone())
+    (c.status.to_string(), c.reason.to_string())
 }
 
 fn t(status: &str, reason: &str) -> (String, String) {
@@ -366,7 +369,10 @@ async fn bad_roles_stall_only_their_group_before_any_write() {
     let fine = group("fine", "c1", "");
     let groups = [missing, untrusted, fine];
     let outcomes = pass(&e, &groups).await;
-    assert_eq!(outcomes[0].error.as_ref().unwrap().reason, "RoleNotFound");
+    assert_eq!(
+        outcomes[0].error.as_ref().unwrap().reason,
+        Reason::RoleNotFound
+    );
     assert!(outcomes[0]
         .error
         .as_ref()
@@ -375,7 +381,7 @@ async fn bad_roles_stall_only_their_group_before_any_write() {
         .contains("spec.roles.execution: role arn:aws:iam::123456789012:role/nope does not exist"));
     assert_eq!(
         outcomes[1].error.as_ref().unwrap().reason,
-        "RoleTrustMissing"
+        Reason::RoleTrustMissing
     );
     assert!(outcomes[1]
         .error

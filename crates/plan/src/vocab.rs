@@ -1,0 +1,130 @@
+//! The closed vocabulary of status: condition types, their status, and reasons. Each serializes
+//! to the string the JSON of `status -o json` and `/status` has always carried.
+
+use serde::Serialize;
+
+/// A condition's type, Kubernetes style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum ConditionType {
+    /// The group runs as the files say.
+    Ready,
+    /// A deployment or a change is under way.
+    Progressing,
+    /// Running, but not as wanted (failed rollout, crash loop, capacity).
+    Degraded,
+    /// The controller cannot make progress without help (conflict, bad config, AWS errors).
+    Stalled,
+}
+
+/// Whether a condition holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum ConditionStatus {
+    /// It holds.
+    True,
+    /// It does not.
+    False,
+}
+
+impl From<bool> for ConditionStatus {
+    fn from(holds: bool) -> Self {
+        if holds {
+            ConditionStatus::True
+        } else {
+            ConditionStatus::False
+        }
+    }
+}
+
+/// Why a condition is as it is; also the reason of a group's error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Reason {
+    /// The count runs in one completed deployment (tasks mode: on the desired revision).
+    Converged,
+    /// ECS is rolling out a change, or the live state differs from the files.
+    DeploymentInProgress,
+    /// No service yet.
+    NotCreated,
+    /// The circuit breaker failed a rollout.
+    DeploymentFailed,
+    /// Tasks stop again and again, not by anyone's request.
+    CrashLoop,
+    /// EC2: the container instances cannot place the missing tasks.
+    InsufficientCapacity,
+    /// `spec.suspend: true`.
+    Suspended,
+    /// A task or execution role does not exist.
+    RoleNotFound,
+    /// A task or execution role does not trust ECS tasks.
+    RoleTrustMissing,
+    /// A service of the group's name that this controller does not manage.
+    ConflictUnmanaged,
+    /// The service is DRAINING after a deletion.
+    ServiceDraining,
+    /// A change UpdateService cannot make, refused without `--allow-replace`.
+    ReplaceRequired,
+    /// The files are invalid; the last valid state is kept.
+    ConfigError,
+    /// An AWS call failed.
+    ReconcileError,
+}
+
+impl Reason {
+    /// The reason as it appears in JSON and text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Converged => "Converged",
+            Reason::DeploymentInProgress => "DeploymentInProgress",
+            Reason::NotCreated => "NotCreated",
+            Reason::DeploymentFailed => "DeploymentFailed",
+            Reason::CrashLoop => "CrashLoop",
+            Reason::InsufficientCapacity => "InsufficientCapacity",
+            Reason::Suspended => "Suspended",
+            Reason::RoleNotFound => "RoleNotFound",
+            Reason::RoleTrustMissing => "RoleTrustMissing",
+            Reason::ConflictUnmanaged => "ConflictUnmanaged",
+            Reason::ServiceDraining => "ServiceDraining",
+            Reason::ReplaceRequired => "ReplaceRequired",
+            Reason::ConfigError => "ConfigError",
+            Reason::ReconcileError => "ReconcileError",
+        }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for ConditionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}
+
+impl std::fmt::Display for ConditionType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serializes_to_the_documented_strings() {
+        assert_eq!(serde_json::to_value(ConditionType::Ready).unwrap(), "Ready");
+        assert_eq!(
+            serde_json::to_value(ConditionStatus::from(false)).unwrap(),
+            "False"
+        );
+        for reason in [
+            Reason::Converged,
+            Reason::ConflictUnmanaged,
+            Reason::ReplaceRequired,
+        ] {
+            assert_eq!(serde_json::to_value(reason).unwrap(), reason.as_str());
+        }
+    }
+}
