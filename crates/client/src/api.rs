@@ -159,11 +159,6 @@ impl ObservedRole {
     }
 }
 
-/// The role name of an IAM role ARN (`arn:aws:iam::1:role/path/name` -> `name`).
-pub fn role_name(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
-}
-
 /// The services a trust policy document (JSON, possibly URL-encoded as IAM returns it) lets
 /// assume the role.
 pub fn trusted_services(document: &str) -> Vec<String> {
@@ -216,9 +211,5 @@ mod tests {
         );
         let denied = r#"{"Statement":[{"Effect":"Deny","Action":"sts:AssumeRole","Principal":{"Service":"ecs-tasks.amazonaws.com"}}]}"#;
         assert!(trusted_services(denied).is_empty());
-        assert_eq!(
-            role_name("arn:aws:iam::123456789012:role/path/to/exec"),
-            "exec"
-        );
     }
 }

@@ -7,9 +7,9 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use plan::{InstanceCapacity, ObservedService, ObservedTask, ObservedTaskDefinition};
+use spec::arn::cluster_name;
 use spec::document::{RunTaskDocument, ServiceDocument, Tag, TaskDefinitionDocument};
 use spec::render::TAG_SPEC_HASH;
-use spec::validate::cluster_name;
 
 use crate::api::{EcsApi, IamApi, ObservedRole, RunTaskOutput, TaskFilter};
 use crate::error::{AwsError, ErrorKind, Result};
@@ -545,7 +545,7 @@ impl EcsApi for FakeEcs {
                 desired_status: "RUNNING".into(),
                 group: Some(format!(
                     "family:{}",
-                    task_definition.rsplit('/').next().unwrap_or("")
+                    spec::arn::last_segment(task_definition)
                 )),
                 tags: tags
                     .iter()

@@ -442,7 +442,10 @@ impl<A: EcsApi + IamApi> Engine<A> {
                     .clone()
                     .map_err(group_error)?;
                 *registered = Some(arn.clone());
-                Ok(format!("registered {}", plan::action::short_arn(&arn)))
+                Ok(format!(
+                    "registered {}",
+                    spec::arn::task_definition_short(&arn)
+                ))
             }
             Action::CreateService {
                 document,
@@ -463,7 +466,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
                     "created service {} ({} x {})",
                     document.service_name,
                     document.desired_count,
-                    plan::action::short_arn(&arn)
+                    spec::arn::task_definition_short(&arn)
                 ))
             }
             Action::UpdateService {
@@ -528,7 +531,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
                 let mut done = format!(
                     "started {started} of {count} task{} ({})",
                     if *count == 1 { "" } else { "s" },
-                    plan::action::short_arn(&arn)
+                    spec::arn::task_definition_short(&arn)
                 );
                 if usize::try_from(*count).unwrap_or(0) > started {
                     failures.sort();
@@ -555,8 +558,10 @@ impl<A: EcsApi + IamApi> Engine<A> {
                     .map_err(group_error)?;
                 Ok(format!(
                     "stopped task {} ({})",
-                    task_arn.rsplit('/').next().unwrap_or(task_arn),
-                    reason.trim_start_matches(tasks::OWN_STOP_PREFIX).trim()
+                    spec::arn::last_segment(task_arn),
+                    reason
+                        .trim_start_matches(spec::render::STOP_REASON_PREFIX)
+                        .trim()
                 ))
             }
             Action::ReplaceService {
@@ -587,7 +592,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
                     "replaced service {} ({why}; {} x {})",
                     document.service_name,
                     document.desired_count,
-                    plan::action::short_arn(&arn)
+                    spec::arn::task_definition_short(&arn)
                 ))
             }
             Action::DeleteService { .. } => Err(GroupError::new(

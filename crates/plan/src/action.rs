@@ -1,6 +1,7 @@
 //! The typed actions a plan is made of.
 
 use serde::Serialize;
+use spec::arn::task_definition_short;
 use spec::document::{RunTaskDocument, ServiceDocument, TaskDefinitionDocument};
 
 use crate::vocab::Reason;
@@ -22,16 +23,10 @@ pub enum TaskDefinitionRef {
 impl std::fmt::Display for TaskDefinitionRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            TaskDefinitionRef::Existing(arn) => f.write_str(short_arn(arn)),
+            TaskDefinitionRef::Existing(arn) => f.write_str(task_definition_short(arn)),
             TaskDefinitionRef::ToRegister { family, .. } => write!(f, "{family}:(new revision)"),
         }
     }
-}
-
-/// `family:revision` of a task definition ARN (or the input unchanged).
-pub fn short_arn(arn: &str) -> &str {
-    arn.rsplit_once(":task-definition/")
-        .map_or(arn, |(_, rest)| rest)
 }
 
 /// One field that differs: its path in the ECS request and both values, as text.

@@ -3,13 +3,16 @@
 //! Only what the controller owns is compared, normalised the way ECS echoes it (lists of subnets
 //! and security groups as sets, absent fields not compared), so a converged group plans nothing.
 
+use spec::arn::task_definition_short;
 use std::collections::BTreeMap;
 
 use spec::document::{AwsVpcConfiguration, DeploymentConfiguration, ServiceDocument};
-use spec::render::{TAG_MANAGED_BY, TAG_RESTARTED_AT, TAG_SPEC_HASH, TAG_TASK_DEFINITION};
+use spec::render::{
+    STOP_REASON_PREFIX, TAG_MANAGED_BY, TAG_RESTARTED_AT, TAG_SPEC_HASH, TAG_TASK_DEFINITION,
+};
 use spec::Mode;
 
-use crate::action::{short_arn, Action, FieldChange, GroupError, GroupPlan, TaskDefinitionRef};
+use crate::action::{Action, FieldChange, GroupError, GroupPlan, TaskDefinitionRef};
 use crate::desired::DesiredGroup;
 use crate::observed::{ObservedGroup, ObservedService, ObservedTask, ObservedTaskDefinition};
 use crate::vocab::Reason;
@@ -245,7 +248,7 @@ fn plan_tasks(
     let stop = |task: &ObservedTask, reason: &str| Action::StopTask {
         cluster: desired.cluster().into(),
         task_arn: task.arn.clone(),
-        reason: format!("ecs-delegate-controller: {reason}"),
+        reason: format!("{STOP_REASON_PREFIX} {reason}"),
     };
     // The newest surplus tasks go first: the long-running ones have proved themselves.
     current.sort_by_key(|t| std::cmp::Reverse(t.created_at));
@@ -261,7 +264,7 @@ fn plan_tasks(
                 task,
                 &format!(
                     "replaced by {}",
-                    short_arn(wanted_arn.as_deref().unwrap_or_default())
+                    task_definition_short(wanted_arn.as_deref().unwrap_or_default())
                 ),
             ));
         }
@@ -331,7 +334,7 @@ fn service_changes(
         TaskDefinitionRef::Existing(arn) if *arn == service.task_definition => {}
         wanted => changes.push(FieldChange::new(
             "taskDefinition",
-            short_arn(&service.task_definition),
+            task_definition_short(&service.task_definition),
             wanted,
         )),
     }

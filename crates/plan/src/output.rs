@@ -71,7 +71,7 @@ fn headline(action: &Action) -> String {
             ..
         } => format!(
             "replace-service {} (delete, then create with {task_definition}; needs --allow-replace)",
-            service_arn.rsplit('/').next().unwrap_or(service_arn)
+            spec::arn::last_segment(service_arn)
         ),
         Action::DeleteService {
             service_name,
@@ -92,8 +92,8 @@ fn headline(action: &Action) -> String {
             task_arn, reason, ..
         } => format!(
             "stop-task {} ({})",
-            task_arn.rsplit('/').next().unwrap_or(task_arn),
-            reason.trim_start_matches("ecs-delegate-controller: ")
+            spec::arn::last_segment(task_arn),
+            reason.trim_start_matches(spec::render::STOP_REASON_PREFIX).trim()
         ),
     }
 }

@@ -2,9 +2,10 @@
 //! (Ready, Progressing, Degraded, Stalled), in the JSON shape of `status -o json` and `/status`.
 
 use serde::Serialize;
+use spec::arn::task_definition_short;
 use spec::Mode;
 
-use crate::action::{short_arn, GroupError, GroupPlan};
+use crate::action::{GroupError, GroupPlan};
 use crate::desired::DesiredGroup;
 use crate::observed::{ObservedGroup, ObservedService};
 
@@ -152,8 +153,8 @@ pub fn derive(
         task_definition: match (tasks_mode, service) {
             (true, _) => live
                 .first()
-                .map(|t| short_arn(&t.task_definition).to_owned()),
-            (false, s) => s.map(|s| short_arn(&s.task_definition).to_owned()),
+                .map(|t| task_definition_short(&t.task_definition).to_owned()),
+            (false, s) => s.map(|s| task_definition_short(&s.task_definition).to_owned()),
         },
         in_sync: plan.is_some_and(GroupPlan::in_sync) && applied == Applied::Nothing,
         conditions: Vec::new(),
@@ -316,7 +317,7 @@ pub fn derive(
         "{} of {} tasks running {}",
         service.running_count,
         service.desired_count,
-        short_arn(&service.task_definition)
+        task_definition_short(&service.task_definition)
     );
     set(
         &mut status,
@@ -342,11 +343,16 @@ fn failed_deployment(service: Option<&ObservedService>) -> Option<String> {
     let primary = service.deployments.iter().find(|d| d.status == "PRIMARY");
     let rolled_back = primary
         .filter(|p| p.id != failed.id && p.task_definition != failed.task_definition)
-        .map(|p| format!("; rolled back to {}", short_arn(&p.task_definition)))
+        .map(|p| {
+            format!(
+                "; rolled back to {}",
+                task_definition_short(&p.task_definition)
+            )
+        })
         .unwrap_or_default();
     Some(format!(
         "the deployment of {} failed: {}{rolled_back}",
-        short_arn(&failed.task_definition),
+        task_definition_short(&failed.task_definition),
         failed
             .rollout_state_reason
             .as_deref()

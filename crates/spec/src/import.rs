@@ -309,7 +309,7 @@ pub fn import(source: &ImportSource<'_>) -> Result<Imported, ImportError> {
     let cluster = service
         .and_then(|s| text(s, "cluster"))
         .or(source.cluster)
-        .map(|c| crate::validate::cluster_name(c).to_owned())
+        .map(|c| crate::arn::cluster_name(c).to_owned())
         .unwrap_or_else(|| {
             warnings.push(format!(
                 "no cluster given: replace {PLACEHOLDER} in spec.cluster"
@@ -421,7 +421,7 @@ fn reproduce_exactly(group: &mut DelegateGroup, live: &Value) -> Result<(), Impo
 /// The region of a live task definition's ARN (the awslogs region defaults to it).
 fn live_region(td: &Value) -> String {
     text(td, "taskDefinitionArn")
-        .and_then(|arn| arn.split(':').nth(3))
+        .and_then(crate::arn::region)
         .unwrap_or("us-east-1")
         .to_owned()
 }

@@ -1,6 +1,7 @@
 //! The DelegateGroup resource: types, located YAML loading and validation, rendering to ECS
 //! request documents, the spec-hash and the JSON Schema. Pure: no AWS, no network.
 
+pub mod arn;
 pub mod diagnostic;
 pub mod document;
 pub mod hash;

@@ -6,10 +6,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::arn::cluster_name;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::location::{index_documents, FieldIndex, FieldPath, Position};
 use crate::types::DelegateGroup;
-use crate::validate::{cluster_name, validate_group};
+use crate::validate::validate_group;
 
 /// A valid group and where it came from.
 #[derive(Debug, Clone)]

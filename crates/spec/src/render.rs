@@ -33,6 +33,9 @@ pub const TAG_SELECTORS: &str = "ecs-delegate-controller.io/selectors";
 pub const TAG_RESTARTED_AT: &str = "ecs-delegate-controller.io/restarted-at";
 /// `startedBy` of standalone tasks.
 pub const STARTED_BY: &str = "ecs-delegate-controller";
+/// How the reason of every task the controller stops begins: a stop with it is the
+/// controller's own, never evidence of a crash.
+pub const STOP_REASON_PREFIX: &str = "ecs-delegate-controller:";
 /// The health check of the NextGen delegate.
 pub const HEALTH_CHECK_COMMAND: &str = "curl -f http://localhost:3460/api/health || exit 1";
 

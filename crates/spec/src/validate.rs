@@ -3,6 +3,7 @@
 //! Each rule reports the field at fault; the loader turns fields into file positions. Rules are
 //! independent so that one pass reports every problem.
 
+use crate::arn::Arn;
 use crate::location::FieldPath;
 use crate::render::{owned_variables, render, TAG_PREFIX};
 use crate::types::{DelegateGroup, Flavor, LaunchType, Mode, NetworkMode, API_VERSION, KIND};
@@ -349,12 +350,9 @@ fn is_ecs_name(name: &str) -> bool {
 
 fn cluster_problem(cluster: &str) -> Option<String> {
     if cluster.starts_with("arn:") {
-        let parts: Vec<&str> = cluster.splitn(6, ':').collect();
-        let ok = parts.len() == 6
-            && is_partition(parts[1])
-            && parts[2] == "ecs"
-            && is_account(parts[4])
-            && parts[5].strip_prefix("cluster/").is_some_and(is_ecs_name);
+        let ok = Arn::parse(cluster).is_some_and(|a| {
+            a.service == "ecs" && a.resource_of("cluster").is_some_and(is_ecs_name)
+        });
         (!ok).then(|| {
             format!(
                 "{cluster:?} is not an ECS cluster ARN (arn:aws:ecs:REGION:ACCOUNT:cluster/NAME)"
@@ -369,34 +367,9 @@ fn cluster_problem(cluster: &str) -> Option<String> {
     }
 }
 
-/// The cluster's name, whether given as a name or an ARN.
-pub fn cluster_name(cluster: &str) -> &str {
-    cluster
-        .rsplit_once(":cluster/")
-        .map_or(cluster, |(_, name)| name)
-}
-
-fn is_partition(p: &str) -> bool {
-    p.strip_prefix("aws")
-        .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
-}
-
-fn is_account(a: &str) -> bool {
-    a.len() == 12 && a.chars().all(|c| c.is_ascii_digit())
-}
-
 /// `arn:aws[-a-z]*:iam::<12 digits>:role/<path and name>`.
 fn is_role_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    parts.len() == 6
-        && parts[0] == "arn"
-        && is_partition(parts[1])
-        && parts[2] == "iam"
-        && parts[3].is_empty()
-        && is_account(parts[4])
-        && parts[5]
-            .strip_prefix("role/")
-            .is_some_and(|name| !name.is_empty() && !name.ends_with('/'))
+    Arn::parse(arn).is_some_and(|a| a.is_role())
 }
 
 fn role_message(value: &str) -> String {
@@ -405,22 +378,7 @@ fn role_message(value: &str) -> String {
 
 /// A Secrets Manager secret ARN or an SSM parameter ARN.
 fn is_secret_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    if parts.len() != 6 || parts[0] != "arn" || !is_partition(parts[1]) || parts[3].is_empty() {
-        return false;
-    }
-    if !is_account(parts[4]) {
-        return false;
-    }
-    match parts[2] {
-        "secretsmanager" => parts[5]
-            .strip_prefix("secret:")
-            .is_some_and(|n| !n.is_empty()),
-        "ssm" => parts[5]
-            .strip_prefix("parameter/")
-            .is_some_and(|n| !n.is_empty()),
-        _ => false,
-    }
+    Arn::parse(arn).is_some_and(|a| a.is_secret())
 }
 
 fn is_http_url(url: &str) -> bool {
@@ -509,11 +467,6 @@ mod tests {
             "arn:aws:ssm:us-west-1:123456789012:parameter/harness/tok"
         ));
         assert!(!is_secret_arn("my-token-value"));
-        assert_eq!(
-            cluster_name("arn:aws:ecs:us-east-1:123456789012:cluster/prod"),
-            "prod"
-        );
-        assert_eq!(cluster_name("prod"), "prod");
     }
 
     #[test]

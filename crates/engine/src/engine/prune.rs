@@ -7,20 +7,13 @@ use std::collections::{BTreeMap, HashSet};
 
 use futures::StreamExt as _;
 use plan::{Action, DesiredGroup, GroupPlan, Orphan};
+use spec::arn::{cluster_name, last_segment, service_cluster_and_name};
 use spec::render::{STARTED_BY, TAG_GROUP, TAG_MANAGED_BY};
-use spec::validate::cluster_name;
 use spec::Mode;
 
 use super::{borrowed, bounded, Engine};
 use client::api::{EcsApi, IamApi, TaskFilter};
 use client::{AwsError, Operation};
-
-/// `cluster/name` of a service ARN (`arn:...:service/CLUSTER/NAME`); `None` for the old format
-/// without the cluster.
-fn cluster_and_name(service_arn: &str) -> Option<(&str, &str)> {
-    let path = service_arn.rsplit_once(":service/")?.1;
-    path.split_once('/')
-}
 
 impl<A: EcsApi + IamApi> Engine<A> {
     /// Every group this controller manages in the desired groups' regions that the files no
@@ -89,7 +82,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
                                 task_arn,
                                 reason: format!(
                                     "{} pruned: the group is no longer in the files",
-                                    super::tasks::OWN_STOP_PREFIX
+                                    spec::render::STOP_REASON_PREFIX
                                 ),
                             });
                     }
@@ -123,7 +116,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
         // Some endpoints match the cluster by substring: keep exactly this cluster's services.
         let names: Vec<String> = arns
             .iter()
-            .filter_map(|arn| cluster_and_name(arn))
+            .filter_map(|arn| service_cluster_and_name(arn))
             .filter(|(c, _)| *c == cluster)
             .map(|(_, name)| name.to_owned())
             .collect();
@@ -184,12 +177,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
                         .api
                         .stop_task(&orphan.region, cluster, task_arn, reason)
                         .await
-                        .map(|()| {
-                            format!(
-                                "stopped task {}",
-                                task_arn.rsplit('/').next().unwrap_or(task_arn)
-                            )
-                        }),
+                        .map(|()| format!("stopped task {}", last_segment(task_arn))),
                     other => Err(AwsError::invalid(
                         Operation::Internal,
                         format!("unexpected {} in a prune", other.kind()),
@@ -223,19 +211,5 @@ impl<A: EcsApi + IamApi> Engine<A> {
             self.api.scale_service(region, cluster, service, 0).await?;
         }
         self.api.delete_service(region, cluster, service).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::cluster_and_name;
-
-    #[test]
-    fn service_arns_name_their_cluster() {
-        assert_eq!(
-            cluster_and_name("arn:aws:ecs:us-east-1:1:service/spike/d1"),
-            Some(("spike", "d1"))
-        );
-        assert_eq!(cluster_and_name("arn:aws:ecs:us-east-1:1:service/d1"), None);
     }
 }

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use plan::{DesiredGroup, GroupError, ObservedGroup, Plan, RoleProblem};
 
 use super::Engine;
-use client::api::{role_name, EcsApi, IamApi};
+use client::api::{EcsApi, IamApi};
 use client::AwsError;
+use spec::arn::role_name;
 
 /// How long a role found good is trusted without asking IAM again.
 pub(super) const ROLE_CACHE_TTL: Duration = Duration::from_secs(600);

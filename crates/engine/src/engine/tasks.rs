@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt as _;
 use plan::{DesiredGroup, ObservedGroup, ObservedTask};
-use spec::render::{STARTED_BY, TAG_GROUP, TAG_MANAGED_BY};
+use spec::render::{STARTED_BY, STOP_REASON_PREFIX, TAG_GROUP, TAG_MANAGED_BY};
 use spec::{LaunchType, Mode};
 
 use super::{bounded, Engine};
@@ -16,8 +16,6 @@ use client::AwsError;
 const DESCRIBE_TASKS_BATCH: usize = 100;
 /// Stops older than this are history, not a crash loop.
 const RECENT_STOP_SECONDS: i64 = 15 * 60;
-/// Prefix of the reasons the controller gives when it stops a task.
-pub(crate) const OWN_STOP_PREFIX: &str = "ecs-delegate-controller:";
 
 type Observations = Vec<Result<ObservedGroup, AwsError>>;
 
@@ -33,7 +31,7 @@ fn unexpected_recent_stop(task: &ObservedTask, now: i64) -> bool {
     task.stopped_at
         .is_none_or(|at| now - at <= RECENT_STOP_SECONDS)
         && task.stop_code.as_deref() != Some("UserInitiated")
-        && !reason.starts_with(OWN_STOP_PREFIX)
+        && !reason.starts_with(STOP_REASON_PREFIX)
         && !reason.starts_with("Scaling activity")
 }
 
