@@ -221,8 +221,8 @@ impl Cli {
     /// Parses the process arguments and runs the command.
     pub fn parse_and_run() -> ExitCode {
         let cli = Cli::parse();
-        crate::run::init_logging(&cli.global);
-        crate::run::run(cli)
+        crate::cmd::init_logging(&cli.global);
+        crate::cmd::run(cli)
     }
 }
 

@@ -1,9 +1,12 @@
 //! ecs-delegate-controller: reconciles Harness Delegate fleets on AWS ECS from DelegateGroup files.
+//!
+//! A thin binary: `cli` parses, `cmd` runs one module per command, `wiring` builds what they
+//! share, `status_table` prints. Every decision is in the library crates.
 
 mod cli;
-mod run;
+mod cmd;
 mod status_table;
-mod wait;
+mod wiring;
 
 fn main() -> std::process::ExitCode {
     cli::Cli::parse_and_run()

@@ -1,23 +1,27 @@
-//! The reconcile loop: files -> queue -> passes of the engine -> status, until shut down.
+//! The reconcile loop: source -> queue -> passes of the engine -> status, until shut down.
 //!
 //! ```text
 //! select! { biased;
 //!     shutdown            -> stop taking work, let passes in flight finish (bounded), return
-//!     a pass finished     -> status, metrics, requeue (sooner while progressing, backoff on error)
-//!     a file changed      -> reload; changed groups due now
-//!     resync timer        -> reload; every group due now (drift is put back here)
+//!     a pass finished     -> status, metrics, requeue as the error policy says
+//!     a reload finished   -> changed groups due now (all of them at a resync)
+//!     the source changed  -> reload
+//!     resync timer        -> reload; every group due now (drift is put back here); prune
 //!     groups due          -> one pass over all of them, observed together
 //! }
 //! ```
+//!
+//! Decisions (what to change, when to retry, what to prune) are the engine's and the plan's;
+//! the loop only schedules.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use client::{AwsError, EcsApi, IamApi};
-use engine::{Engine, GroupOutcome};
-use plan::{DesiredGroup, ObservedGroup, Plan};
+use client::{EcsApi, IamApi};
+use engine::{Engine, Mode, PassReport, PrunePolicy, Scope, WriteGate};
+use plan::DesiredGroup;
 use rand::Rng as _;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -25,8 +29,8 @@ use tokio::time::{sleep, sleep_until, timeout, Instant};
 use tracing::{error, info, warn};
 
 use crate::metrics::{ControllerMetrics, GroupLabels};
-use crate::queue::{BackoffPolicy, Outcome, WorkQueue};
-use crate::source::{Source, SourceError};
+use crate::queue::WorkQueue;
+use crate::source::{DesiredSource, Snapshot, SourceError};
 use crate::status::{write, SharedStatus};
 
 /// How the loop behaves.
@@ -36,8 +40,6 @@ pub struct Settings {
     pub interval: Duration,
     /// Plan only; never write.
     pub dry_run: bool,
-    /// How soon a group that is progressing is looked at again.
-    pub progress_requeue: Duration,
     /// How long in-flight work may take to finish after a shutdown signal.
     pub shutdown_grace: Duration,
     /// Passes in flight at once (each a batch of groups; AWS calls within a pass are bounded by
@@ -45,8 +47,6 @@ pub struct Settings {
     pub max_passes: usize,
     /// Wait this long after a file event for the rest of a multi-file write.
     pub debounce: Duration,
-    /// Retry policy of failing groups.
-    pub backoff: BackoffPolicy,
     /// `--prune` with its `--max-prune`: at each resync, remove the groups no longer in the
     /// files (never after an invalid load).
     pub prune: Option<usize>,
@@ -57,46 +57,56 @@ impl Default for Settings {
         Settings {
             interval: Duration::from_secs(60),
             dry_run: false,
-            progress_requeue: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(20),
             max_passes: 4,
             debounce: Duration::from_millis(100),
-            backoff: BackoffPolicy::default(),
             prune: None,
         }
     }
 }
 
-/// The result of one pass, handed back to the loop.
-struct PassResult {
-    groups: Vec<Arc<DesiredGroup>>,
-    plan: Plan,
-    observed: Vec<Result<ObservedGroup, AwsError>>,
-    outcomes: Option<Vec<GroupOutcome>>,
+/// A pass handed back to the loop.
+struct PassDone {
+    report: PassReport,
     elapsed: Duration,
 }
 
+/// A load of the source handed back to the loop; `all`: a resync (every group is due).
+struct Loaded {
+    result: Result<Snapshot, SourceError>,
+    all: bool,
+}
+
+type Desired = BTreeMap<String, Arc<DesiredGroup>>;
+
 /// The controller.
-pub struct Controller<A> {
+pub struct Controller<A, S> {
     engine: Arc<Engine<A>>,
-    source: Source,
+    source: Arc<S>,
+    scope: Arc<Scope>,
+    gate: Arc<dyn WriteGate>,
     settings: Settings,
     status: SharedStatus,
     metrics: ControllerMetrics,
 }
 
-impl<A: EcsApi + IamApi + 'static> Controller<A> {
-    /// A controller reconciling `source` through `engine`.
+impl<A: EcsApi + IamApi + 'static, S: DesiredSource> Controller<A, S> {
+    /// A controller reconciling `source` through `engine`, for the groups in `scope`, writing
+    /// only while `gate` is open.
     pub fn new(
         engine: Engine<A>,
-        source: Source,
+        source: S,
+        scope: Scope,
+        gate: Arc<dyn WriteGate>,
         settings: Settings,
         status: SharedStatus,
         metrics: ControllerMetrics,
     ) -> Self {
         Controller {
             engine: Arc::new(engine),
-            source,
+            source: Arc::new(source),
+            scope: Arc::new(scope),
+            gate,
             settings,
             status,
             metrics,
@@ -107,18 +117,19 @@ impl<A: EcsApi + IamApi + 'static> Controller<A> {
     /// `shutdown_grace`).
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let (tx, mut changes) = mpsc::channel(1);
-        let _watch = match crate::watch::watch(&self.source.paths, tx) {
+        let _watch = match self.source.watch(tx) {
             Ok(watch) => Some(watch),
             Err(e) => {
-                warn!(error = %e, "cannot watch the files; changes are seen at each resync only");
+                warn!(error = %e, "cannot watch the source; changes are seen at each resync only");
                 None
             }
         };
-        let mut queue = WorkQueue::new(self.settings.backoff);
-        let mut desired: BTreeMap<String, Arc<DesiredGroup>> = BTreeMap::new();
-        let mut passes: JoinSet<PassResult> = JoinSet::new();
+        let mut queue = WorkQueue::new();
+        let mut desired: Desired = BTreeMap::new();
+        let mut passes: JoinSet<PassDone> = JoinSet::new();
+        let mut loads: JoinSet<Loaded> = JoinSet::new();
         let mut prunes: JoinSet<()> = JoinSet::new();
-        self.reload(&mut desired, &mut queue, true);
+        self.start_load(&mut loads, true);
         let mut next_resync = Instant::now() + self.jittered_interval();
         tokio::pin!(shutdown);
 
@@ -132,20 +143,29 @@ impl<A: EcsApi + IamApi + 'static> Controller<A> {
                     break;
                 }
                 Some(done) = passes.join_next(), if !passes.is_empty() => match done {
-                    Ok(result) => self.finish(result, &desired, &mut queue),
+                    Ok(done) => self.finish(done, &desired, &mut queue),
                     Err(e) => error!(error = %e, "a reconcile pass panicked"),
+                },
+                Some(loaded) = loads.join_next(), if !loads.is_empty() => match loaded {
+                    Ok(loaded) => {
+                        let resync = loaded.all;
+                        self.reloaded(loaded, &mut desired, &mut queue);
+                        if resync {
+                            self.start_prune(&desired, &mut prunes);
+                        }
+                    }
+                    Err(e) => error!(error = %e, "loading the desired state panicked"),
                 },
                 Some(()) = changes.recv() => {
                     // Let a multi-file write (git checkout, editor save) land before reading.
                     sleep(self.settings.debounce).await;
                     while changes.try_recv().is_ok() {}
-                    info!("files changed; reloading");
-                    self.reload(&mut desired, &mut queue, false);
+                    info!("the desired state changed; reloading");
+                    self.start_load(&mut loads, false);
                 }
                 () = sleep_until(next_resync) => {
-                    self.reload(&mut desired, &mut queue, true);
+                    self.start_load(&mut loads, true);
                     next_resync = Instant::now() + self.jittered_interval();
-                    self.start_prune(&desired, &mut prunes);
                 }
                 Some(_) = prunes.join_next(), if !prunes.is_empty() => {}
                 () = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() && can_start => {
@@ -159,8 +179,8 @@ impl<A: EcsApi + IamApi + 'static> Controller<A> {
 
         let drain = async {
             while let Some(done) = passes.join_next().await {
-                if let Ok(result) = done {
-                    self.finish(result, &desired, &mut queue);
+                if let Ok(done) = done {
+                    self.finish(done, &desired, &mut queue);
                 }
             }
         };
@@ -170,39 +190,48 @@ impl<A: EcsApi + IamApi + 'static> Controller<A> {
         }
     }
 
-    /// A prune over the last valid state, unless one runs already, the files are invalid, or
-    /// pruning is off.
-    fn start_prune(&self, desired: &BTreeMap<String, Arc<DesiredGroup>>, prunes: &mut JoinSet<()>) {
+    fn start_load(&self, loads: &mut JoinSet<Loaded>, all: bool) {
+        let source = Arc::clone(&self.source);
+        loads.spawn(async move {
+            Loaded {
+                result: source.load().await,
+                all,
+            }
+        });
+    }
+
+    /// A prune over the last valid state, unless one runs already, the files are invalid,
+    /// pruning is off, or this is a dry run.
+    fn start_prune(&self, desired: &Desired, prunes: &mut JoinSet<()>) {
         let Some(max_prune) = self.settings.prune else {
             return;
         };
-        if !prunes.is_empty() || !crate::status::read(&self.status).config_errors.is_empty() {
-            return;
-        }
-        if self.settings.dry_run {
+        if !prunes.is_empty()
+            || self.settings.dry_run
+            || !crate::status::read(&self.status).config_errors.is_empty()
+        {
             return;
         }
         let engine = Arc::clone(&self.engine);
+        let scope = Arc::clone(&self.scope);
+        let gate = Arc::clone(&self.gate);
         let groups: Vec<Arc<DesiredGroup>> = desired.values().cloned().collect();
+        let policy = PrunePolicy {
+            max_prune,
+            selector: false,
+        };
         prunes.spawn(async move {
-            let orphans = match engine.plan_prune(&groups).await {
-                Ok(orphans) => orphans,
-                Err(e) => {
-                    warn!(error = %e, "prune skipped: could not list what this controller manages");
-                    return;
-                }
-            };
-            if let Some(refusal) = plan::prune_refusal(groups.len(), &orphans, max_prune) {
-                if !orphans.is_empty() || groups.is_empty() {
+            let report = engine
+                .prune(&scope, &groups, policy, Mode::Apply, &*gate)
+                .await;
+            match report.problem {
+                Some(engine::PruneProblem::Refused(refusal)) => {
                     error!(%refusal, "prune refused");
                 }
-                return;
-            }
-            for outcome in engine.apply_prune(&orphans).await {
-                match &outcome.error {
-                    None => info!(group = %outcome.group, cluster = %outcome.cluster, done = ?outcome.done, "pruned"),
-                    Some(e) => warn!(group = %outcome.group, cluster = %outcome.cluster, error = %e, "prune failed"),
+                Some(engine::PruneProblem::Unlisted(e)) => {
+                    warn!(error = %e, "prune skipped: could not list what this controller manages");
                 }
+                None => {}
             }
         });
     }
@@ -213,20 +242,19 @@ impl<A: EcsApi + IamApi + 'static> Controller<A> {
             .mul_f64(rand::thread_rng().gen_range(0.9..1.1))
     }
 
-    /// Reloads the files. On success, groups that changed (all of them with `all`) are due now
-    /// and removed groups are forgotten. On failure the last good state is kept, the problems
-    /// are reported, and (with `all`) the last good groups are still reconciled.
-    fn reload(
-        &self,
-        desired: &mut BTreeMap<String, Arc<DesiredGroup>>,
-        queue: &mut WorkQueue,
-        all: bool,
-    ) {
+    /// A load finished. Valid: groups that changed (all of them at a resync) are due now and
+    /// removed groups are forgotten. Invalid: the last good state is kept, the problems are
+    /// reported, and at a resync the last good groups are still reconciled.
+    fn reloaded(&self, loaded: Loaded, desired: &mut Desired, queue: &mut WorkQueue) {
         let now = Instant::now();
-        match self.source.load_map() {
-            Ok(new) => {
-                let new: BTreeMap<String, Arc<DesiredGroup>> =
-                    new.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
+        let all = loaded.all;
+        match loaded.result {
+            Ok(snapshot) => {
+                let new: Desired = snapshot
+                    .groups
+                    .into_iter()
+                    .map(|(k, v)| (k, Arc::new(v)))
+                    .collect();
                 ControllerMetrics::result(&self.metrics.config_loads, true);
                 let mut status = write(&self.status);
                 if !status.config_errors.is_empty() {
@@ -236,6 +264,7 @@ impl<A: EcsApi + IamApi + 'static> Controller<A> {
                 for name in desired.keys().filter(|n| !new.contains_key(*n)) {
                     info!(group = %name, "group removed from the files; no longer reconciled");
                     queue.remove(name);
+                    self.engine.policy().forget(name);
                     status.groups.remove(name);
                     status.awaiting_first_pass.remove(name);
                     let labels = GroupLabels {
@@ -259,6 +288,9 @@ impl<A: EcsApi + IamApi + 'static> Controller<A> {
                         .set(group.group.spec.count);
                 }
                 status.config_loaded = true;
+                if desired.is_empty() || !all {
+                    info!(revision = %snapshot.revision, groups = new.len(), "loaded the desired state");
+                }
                 *desired = new;
             }
             Err(e) => {
@@ -283,16 +315,16 @@ impl<A: EcsApi + IamApi + 'static> Controller<A> {
     fn start_pass(
         &self,
         names: Vec<String>,
-        desired: &BTreeMap<String, Arc<DesiredGroup>>,
+        desired: &Desired,
         queue: &mut WorkQueue,
-        passes: &mut JoinSet<PassResult>,
+        passes: &mut JoinSet<PassDone>,
     ) {
         let mut groups = Vec::new();
         for name in names {
             match desired.get(&name) {
                 Some(group) => groups.push(Arc::clone(group)),
                 None => {
-                    queue.done(&name, Outcome::Success(None), Instant::now());
+                    queue.done(&name, engine::Next::AwaitChange, Instant::now());
                 }
             }
         }
@@ -300,60 +332,43 @@ impl<A: EcsApi + IamApi + 'static> Controller<A> {
             return;
         }
         let engine = Arc::clone(&self.engine);
-        let dry_run = self.settings.dry_run;
+        let scope = Arc::clone(&self.scope);
+        let gate = Arc::clone(&self.gate);
+        let mode = if self.settings.dry_run {
+            Mode::Plan
+        } else {
+            Mode::Apply
+        };
         passes.spawn(async move {
             let start = Instant::now();
-            let (plan, observed) = engine.observe_and_plan(&groups).await;
-            let outcomes = if dry_run {
-                None
-            } else {
-                Some(engine.apply(&groups, &plan).await)
-            };
-            PassResult {
-                groups,
-                plan,
-                observed,
-                outcomes,
+            let report = engine.pass(&scope, &groups, mode, None, &*gate).await;
+            PassDone {
+                report,
                 elapsed: start.elapsed(),
             }
         });
     }
 
-    fn finish(
-        &self,
-        result: PassResult,
-        desired: &BTreeMap<String, Arc<DesiredGroup>>,
-        queue: &mut WorkQueue,
-    ) {
+    fn finish(&self, done: PassDone, desired: &Desired, queue: &mut WorkQueue) {
         self.metrics
             .reconcile_duration
-            .observe(result.elapsed.as_secs_f64());
+            .observe(done.elapsed.as_secs_f64());
         let now = Instant::now();
-        let derived = engine::statuses(
-            &result.groups,
-            &result.plan,
-            &result.observed,
-            result.outcomes.as_deref(),
-        );
         let mut status = write(&self.status);
-        for (group, group_status) in result.groups.iter().zip(derived) {
-            let name = group.name();
-            // A group failed exactly when its status stalled: statuses() derived both.
-            let error = group_status
-                .condition(plan::ConditionType::Stalled)
-                .filter(|c| c.is_true())
-                .map(|c| c.message.clone());
-            ControllerMetrics::result(&self.metrics.reconciles, error.is_none());
-            let next = if error.is_some() {
-                Outcome::Failure
-            } else if group_status.is_progressing() {
-                Outcome::Success(Some(self.settings.progress_requeue))
-            } else {
-                Outcome::Success(None)
-            };
-            let delay = queue.done(name, next, now);
-            if let Some(error) = &error {
-                warn!(group = %name, cluster = %group.cluster(), %error, retry_in = ?delay, "reconcile failed");
+        for group in done.report.groups {
+            let name = group.desired.name();
+            ControllerMetrics::result(&self.metrics.reconciles, group.error.is_none());
+            let delay = queue.done(name, group.next, now);
+            if let Some(error) = &group.error {
+                let retry_in = delay.map(|d| humantime::format_duration(round_to_millis(d)));
+                match retry_in {
+                    Some(retry_in) => {
+                        warn!(group = %name, cluster = %group.desired.cluster(), reason = %error.reason, %error, %retry_in, "reconcile failed");
+                    }
+                    None => {
+                        warn!(group = %name, cluster = %group.desired.cluster(), reason = %error.reason, %error, "reconcile failed; waiting for a change");
+                    }
+                }
             }
             // A group removed from the files while it was reconciling leaves no trace.
             if !desired.contains_key(name) {
@@ -362,11 +377,16 @@ impl<A: EcsApi + IamApi + 'static> Controller<A> {
             self.metrics
                 .running_tasks
                 .get_or_create(&GroupLabels { group: name.into() })
-                .set(group_status.running);
+                .set(group.status.running);
             status.awaiting_first_pass.remove(name);
-            status.groups.insert(name.into(), group_status);
+            status.groups.insert(name.into(), group.status);
         }
     }
+}
+
+/// Durations for people: whole milliseconds (`1.237s`, not `1.237617459s`).
+fn round_to_millis(d: Duration) -> Duration {
+    Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn gauge(n: usize) -> i64 {

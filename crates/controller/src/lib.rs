@@ -1,6 +1,7 @@
 //! The reconcile loop for platform teams running the controller as a sidecar or ECS service:
-//! file sources and watch, a work queue with per-group backoff, passes of the engine, status,
-//! HTTP health/metrics/status, and graceful shutdown.
+//! desired-state sources (files and their watch today), a work queue scheduled by the engine's
+//! error policy, passes of the engine behind a write gate, status, HTTP
+//! health/metrics/status, and graceful shutdown.
 
 pub mod controller;
 pub mod http;
@@ -11,7 +12,7 @@ pub mod status;
 pub mod watch;
 
 pub use controller::{Controller, Settings};
-pub use source::{Source, SourceError};
+pub use source::{DesiredSource, FileSource, Snapshot, SourceError};
 pub use status::{SharedStatus, StatusState};
 
 use std::future::Future;
@@ -20,17 +21,25 @@ use std::sync::Arc;
 use client::layer::Layered;
 use client::metrics::ApiMetrics;
 use client::{EcsApi, IamApi};
-use engine::Engine;
+use engine::{BackoffPolicy, Engine, ErrorPolicy, Scope, WriteGate};
 use plan::PlanOptions;
 use prometheus_client::registry::Registry;
 use tracing::info;
 
 /// Everything `reconcile` (the loop) needs besides the AWS API.
-pub struct LoopConfig {
+pub struct LoopConfig<S> {
     /// Where the desired state comes from.
-    pub source: Source,
+    pub source: S,
+    /// Which groups this controller reconciles.
+    pub scope: Scope,
+    /// Whether it may write (always, with one replica).
+    pub gate: Arc<dyn WriteGate>,
     /// Loop behaviour.
     pub settings: Settings,
+    /// Retry policy of failing groups.
+    pub backoff: BackoffPolicy,
+    /// How soon a group that is progressing is looked at again.
+    pub progress_requeue: std::time::Duration,
     /// Plan settings (controller id).
     pub options: PlanOptions,
     /// AWS calls in flight per pass.
@@ -41,9 +50,9 @@ pub struct LoopConfig {
 ///
 /// # Errors
 /// When the HTTP server fails.
-pub async fn serve_and_run<A: EcsApi + IamApi + 'static>(
+pub async fn serve_and_run<A: EcsApi + IamApi + 'static, S: DesiredSource>(
     api: A,
-    config: LoopConfig,
+    config: LoopConfig<S>,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
@@ -53,10 +62,11 @@ pub async fn serve_and_run<A: EcsApi + IamApi + 'static>(
     let loop_metrics = metrics::ControllerMetrics::default();
     loop_metrics.register(&mut registry);
     let status = SharedStatus::default();
-    let engine = Engine::new(
+    let engine = Engine::with_policy(
         Layered::new(api, api_metrics),
         config.options,
         config.concurrency,
+        ErrorPolicy::new(config.backoff, config.progress_requeue),
     );
     let state = http::AppState {
         status: Arc::clone(&status),
@@ -73,9 +83,17 @@ pub async fn serve_and_run<A: EcsApi + IamApi + 'static>(
             })
             .await
     });
-    Controller::new(engine, config.source, config.settings, status, loop_metrics)
-        .run(shutdown)
-        .await;
+    Controller::new(
+        engine,
+        config.source,
+        config.scope,
+        config.gate,
+        config.settings,
+        status,
+        loop_metrics,
+    )
+    .run(shutdown)
+    .await;
     let _ = stop_http.send(());
     match server.await {
         Ok(result) => result,

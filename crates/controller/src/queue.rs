@@ -3,88 +3,30 @@
 //! - Adding a group that is already queued keeps the earlier due time (duplicates merge).
 //! - A group is in flight at most once; adding it meanwhile is remembered and it becomes due
 //!   when the running reconcile finishes.
-//! - A failure requeues the group after an exponential backoff with jitter that grows with each
-//!   consecutive failure; a success resets it.
+//! - When a reconcile finishes, the group is requeued as the engine's error policy said
+//!   ([`Next`]): after a backoff, soon while progressing, or not until a change or resync.
 //!
 //! Pure: time is passed in, so tests drive it with paused tokio time.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
-use backoff::backoff::Backoff as _;
-use backoff::ExponentialBackoff;
+use engine::Next;
 use tokio::time::Instant;
 
-/// How a reconcile ended, as the queue needs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Done; look again after this long (e.g. while a deployment progresses), or only at the
-    /// next resync.
-    Success(Option<Duration>),
-    /// Failed: retry with backoff.
-    Failure,
-}
-
-/// Backoff settings.
-#[derive(Debug, Clone, Copy)]
-pub struct BackoffPolicy {
-    /// First delay.
-    pub initial: Duration,
-    /// Longest delay.
-    pub max: Duration,
-    /// Growth per failure.
-    pub multiplier: f64,
-    /// Jitter: each delay is drawn from [d(1-r), d(1+r)].
-    pub randomization: f64,
-}
-
-impl Default for BackoffPolicy {
-    fn default() -> Self {
-        BackoffPolicy {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(300),
-            multiplier: 2.0,
-            randomization: 0.3,
-        }
-    }
-}
-
-impl BackoffPolicy {
-    fn start(&self) -> ExponentialBackoff {
-        ExponentialBackoff {
-            current_interval: self.initial,
-            initial_interval: self.initial,
-            randomization_factor: self.randomization,
-            multiplier: self.multiplier,
-            max_interval: self.max,
-            // Never give up: a controller retries until told otherwise.
-            max_elapsed_time: None,
-            ..ExponentialBackoff::default()
-        }
-    }
-}
-
 /// The queue, keyed by group name.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct WorkQueue {
     due: BTreeMap<String, Instant>,
     in_flight: HashSet<String>,
     /// Added while in flight: due at this instant once the reconcile finishes.
     deferred: HashMap<String, Instant>,
-    failures: HashMap<String, ExponentialBackoff>,
-    policy: BackoffPolicy,
 }
 
 impl WorkQueue {
     /// An empty queue.
-    pub fn new(policy: BackoffPolicy) -> Self {
-        WorkQueue {
-            due: BTreeMap::new(),
-            in_flight: HashSet::new(),
-            deferred: HashMap::new(),
-            failures: HashMap::new(),
-            policy,
-        }
+    pub fn new() -> Self {
+        WorkQueue::default()
     }
 
     /// Queues `key` to run at `at` (or earlier, if it is already queued for earlier).
@@ -103,7 +45,6 @@ impl WorkQueue {
     pub fn remove(&mut self, key: &str) {
         self.due.remove(key);
         self.deferred.remove(key);
-        self.failures.remove(key);
     }
 
     /// When the earliest queued group is due.
@@ -128,33 +69,19 @@ impl WorkQueue {
         ready.into_iter().map(|(_, k)| k).collect()
     }
 
-    /// Records the end of a reconcile of `key` at `now` and requeues it as the outcome says.
-    /// Returns the delay chosen, if the group was requeued.
-    pub fn done(&mut self, key: &str, outcome: Outcome, now: Instant) -> Option<Duration> {
+    /// Records the end of a reconcile of `key` at `now` and requeues it as `next` says.
+    /// Returns the delay, if the group was requeued.
+    pub fn done(&mut self, key: &str, next: Next, now: Instant) -> Option<Duration> {
         self.in_flight.remove(key);
-        let delay = match outcome {
-            Outcome::Success(after) => {
-                self.failures.remove(key);
-                after
-            }
-            Outcome::Failure => {
-                let policy = self.policy;
-                let backoff = self
-                    .failures
-                    .entry(key.to_owned())
-                    .or_insert_with(|| policy.start());
-                Some(backoff.next_backoff().unwrap_or(policy.max))
-            }
-        };
+        let delay = next.delay();
         if let Some(delay) = delay {
             self.add(key, now + delay);
         }
         if let Some(at) = self.deferred.remove(key) {
-            // A change arrived while it ran: run again, but not before a failure's backoff.
-            let at = if outcome == Outcome::Failure {
-                at.max(now + delay.unwrap_or_default())
-            } else {
-                at
+            // A change arrived while it ran: run again, but not before a retry's backoff.
+            let at = match next {
+                Next::Retry(backoff) => at.max(now + backoff),
+                _ => at,
             };
             self.add(key, at);
         }
@@ -181,16 +108,9 @@ impl WorkQueue {
 mod tests {
     use super::*;
 
-    fn queue() -> WorkQueue {
-        WorkQueue::new(BackoffPolicy {
-            randomization: 0.0,
-            ..BackoffPolicy::default()
-        })
-    }
-
     #[tokio::test(start_paused = true)]
     async fn duplicates_merge_and_keep_the_earliest_time() {
-        let mut q = queue();
+        let mut q = WorkQueue::new();
         let now = Instant::now();
         q.add("a", now + Duration::from_secs(10));
         q.add("a", now + Duration::from_secs(2));
@@ -205,74 +125,45 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_group_is_in_flight_once_and_changes_meanwhile_run_after() {
-        let mut q = queue();
+        let mut q = WorkQueue::new();
         let now = Instant::now();
         q.add("a", now);
         assert_eq!(q.take_due(now, 10), ["a"]);
         q.add("a", now); // the file changed while "a" was reconciling
         assert!(q.take_due(now, 10).is_empty(), "not twice at once");
         assert_eq!(q.in_flight(), 1);
-        q.done("a", Outcome::Success(None), now);
+        q.done("a", Next::AwaitChange, now);
         assert_eq!(q.take_due(now, 10), ["a"], "runs again right after");
     }
 
     #[tokio::test(start_paused = true)]
-    async fn backoff_grows_with_failures_and_resets_on_success() {
-        let mut q = queue();
-        let mut seen = Vec::new();
-        q.add("b", Instant::now());
-        for _ in 0..4 {
-            assert_eq!(
-                q.take_due(Instant::now(), 1),
-                ["b"],
-                "due exactly after its backoff"
-            );
-            let delay = q.done("b", Outcome::Failure, Instant::now()).unwrap();
-            seen.push(delay.as_secs());
-            tokio::time::advance(delay - Duration::from_millis(1)).await;
-            assert!(q.take_due(Instant::now(), 1).is_empty(), "not before");
-            tokio::time::advance(Duration::from_millis(1)).await;
-        }
-        assert_eq!(seen, [1, 2, 4, 8]);
-        q.take_due(Instant::now(), 1);
-        assert_eq!(q.done("b", Outcome::Success(None), Instant::now()), None);
-        q.add("b", Instant::now());
-        q.take_due(Instant::now(), 1);
-        assert_eq!(
-            q.done("b", Outcome::Failure, Instant::now()),
-            Some(Duration::from_secs(1)),
-            "a success resets the backoff"
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn backoff_is_capped_and_jittered() {
-        let mut q = WorkQueue::new(BackoffPolicy::default());
-        let mut now = Instant::now();
-        q.add("c", now);
-        let mut last = Duration::ZERO;
-        for _ in 0..20 {
-            q.take_due(now, 1);
-            last = q.done("c", Outcome::Failure, now).unwrap();
-            now += last;
-        }
-        assert!(last <= Duration::from_secs(390), "{last:?}"); // max 300 s + 30 % jitter
-        assert!(last >= Duration::from_secs(210), "{last:?}");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn progressing_groups_come_back_sooner() {
-        let mut q = queue();
+    async fn a_change_during_a_failing_reconcile_waits_for_the_backoff() {
+        let mut q = WorkQueue::new();
         let now = Instant::now();
         q.add("a", now);
         q.take_due(now, 1);
-        q.done("a", Outcome::Success(Some(Duration::from_secs(5))), now);
+        q.add("a", now);
+        let delay = q.done("a", Next::Retry(Duration::from_secs(4)), now);
+        assert_eq!(delay, Some(Duration::from_secs(4)));
+        assert_eq!(q.next_due(), Some(now + Duration::from_secs(4)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requeues_as_the_error_policy_says() {
+        let mut q = WorkQueue::new();
+        let now = Instant::now();
+        q.add("a", now);
+        q.take_due(now, 1);
+        q.done("a", Next::RequeueAfter(Duration::from_secs(5)), now);
         assert_eq!(q.next_due(), Some(now + Duration::from_secs(5)));
+        q.take_due(now + Duration::from_secs(5), 1);
+        assert_eq!(q.done("a", Next::AwaitChange, now), None);
+        assert!(q.is_empty());
     }
 
     #[tokio::test(start_paused = true)]
     async fn take_due_is_bounded_and_earliest_first() {
-        let mut q = queue();
+        let mut q = WorkQueue::new();
         let now = Instant::now();
         for (i, key) in ["c", "a", "b"].iter().enumerate() {
             q.add(key, now + Duration::from_millis(i as u64));

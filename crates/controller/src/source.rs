@@ -1,11 +1,16 @@
-//! The desired state from files: load, validate, select by labels, render for each region.
+//! Where the desired state comes from: the [`DesiredSource`] seam, and its one implementation
+//! today, DelegateGroup files in directories ([`FileSource`]): load, validate, select by labels,
+//! render for each region; a change under the paths wakes the loop.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::hash::Hasher as _;
 use std::path::PathBuf;
 
 use plan::DesiredGroup;
+use tokio::sync::mpsc;
 
-/// Why the files gave no desired state.
+/// Why a source gave no desired state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SourceError {
     /// Invalid files: every problem, one `file:line:col: error: ...` per entry.
@@ -22,11 +27,38 @@ pub enum SourceError {
         /// Its name.
         group: String,
     },
+    /// The source could not be read at all.
+    #[error("reading the desired state: {0}")]
+    Unreadable(String),
 }
 
-/// Where the desired state comes from.
+/// The desired groups at one revision.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    /// The selected groups, by name.
+    pub groups: BTreeMap<String, DesiredGroup>,
+    /// Identifies this content: equal snapshots have equal revisions.
+    pub revision: String,
+}
+
+/// Keeps a source's change notifications alive; dropping it stops them.
+pub type WatchGuard = Box<dyn Send>;
+
+/// A source of desired state for the loop.
+pub trait DesiredSource: Send + Sync + 'static {
+    /// Loads a snapshot, without blocking the caller's runtime thread.
+    fn load(&self) -> impl Future<Output = Result<Snapshot, SourceError>> + Send;
+
+    /// Sends `()` on `tx` whenever the source may have changed (a hint: the loop reloads).
+    ///
+    /// # Errors
+    /// When changes cannot be watched (the loop then sees them at each resync only).
+    fn watch(&self, tx: mpsc::Sender<()>) -> Result<WatchGuard, String>;
+}
+
+/// DelegateGroup files and directories.
 #[derive(Debug, Clone)]
-pub struct Source {
+pub struct FileSource {
     /// Files and directories.
     pub paths: Vec<PathBuf>,
     /// `key=value` label selectors; all must match.
@@ -35,7 +67,22 @@ pub struct Source {
     pub default_region: Option<String>,
 }
 
-impl Source {
+/// `key=value` selectors as given on the command line.
+///
+/// # Errors
+/// A selector that is not `KEY=VALUE`.
+pub fn parse_selectors(selectors: &[String]) -> Result<Vec<(String, String)>, SourceError> {
+    selectors
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| match s.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+            _ => Err(SourceError::Selector(s.clone())),
+        })
+        .collect()
+}
+
+impl FileSource {
     /// A source; `selectors` as given on the command line (`k=v`).
     ///
     /// # Errors
@@ -45,26 +92,18 @@ impl Source {
         selectors: &[String],
         default_region: Option<String>,
     ) -> Result<Self, SourceError> {
-        let selectors = selectors
-            .iter()
-            .filter(|s| !s.is_empty())
-            .map(|s| match s.split_once('=') {
-                Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
-                _ => Err(SourceError::Selector(s.clone())),
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(Source {
+        Ok(FileSource {
             paths,
-            selectors,
+            selectors: parse_selectors(selectors)?,
             default_region,
         })
     }
 
-    /// Loads every file and renders the selected groups, in file order.
+    /// Loads every file and renders the selected groups, in file order (blocking: file IO).
     ///
     /// # Errors
     /// Invalid files (all problems), or a group without a region.
-    pub fn load(&self) -> Result<Vec<DesiredGroup>, SourceError> {
+    pub fn load_now(&self) -> Result<Vec<DesiredGroup>, SourceError> {
         let loaded = spec::load(&self.paths)
             .map_err(|d| SourceError::Invalid(d.0.iter().map(ToString::to_string).collect()))?;
         let mut desired = Vec::new();
@@ -90,15 +129,40 @@ impl Source {
         Ok(desired)
     }
 
-    /// Loads the groups keyed by name.
+    /// The groups keyed by name, and a revision over their rendered content.
     ///
     /// # Errors
-    /// As [`Source::load`].
-    pub fn load_map(&self) -> Result<BTreeMap<String, DesiredGroup>, SourceError> {
-        Ok(self
-            .load()?
+    /// As [`FileSource::load_now`].
+    pub fn snapshot_now(&self) -> Result<Snapshot, SourceError> {
+        let groups: BTreeMap<String, DesiredGroup> = self
+            .load_now()?
             .into_iter()
             .map(|d| (d.name().to_owned(), d))
-            .collect())
+            .collect();
+        let mut hasher = fnv::FnvHasher::default();
+        for (name, group) in &groups {
+            hasher.write(name.as_bytes());
+            hasher.write(group.rendered.spec_hash.as_bytes());
+            hasher.write(format!("{:?}", group.group.spec).as_bytes());
+        }
+        Ok(Snapshot {
+            groups,
+            revision: format!("{:016x}", hasher.finish()),
+        })
+    }
+}
+
+impl DesiredSource for FileSource {
+    async fn load(&self) -> Result<Snapshot, SourceError> {
+        let source = self.clone();
+        tokio::task::spawn_blocking(move || source.snapshot_now())
+            .await
+            .map_err(|e| SourceError::Unreadable(e.to_string()))?
+    }
+
+    fn watch(&self, tx: mpsc::Sender<()>) -> Result<WatchGuard, String> {
+        crate::watch::watch(&self.paths, tx)
+            .map(|guard| Box::new(guard) as WatchGuard)
+            .map_err(|e| e.to_string())
     }
 }

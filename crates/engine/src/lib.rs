@@ -2,6 +2,112 @@
 //! policy that both `reconcile --once` and the loop call. Generic over the client crate's
 //! traits, so it is tested with the in-memory fake.
 
-pub mod engine;
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::sync::Mutex;
 
-pub use engine::{statuses, Engine, GroupOutcome};
+use client::{EcsApi, IamApi};
+use futures::stream::{self, StreamExt};
+use plan::{DesiredGroup, GroupError, ObservedTaskDefinition, PlanOptions};
+
+mod apply;
+pub mod event;
+mod observe;
+pub mod once;
+pub mod pass;
+pub mod policy;
+mod prune;
+mod roles;
+pub mod scope;
+mod tasks;
+mod writes;
+
+#[cfg(test)]
+mod tests;
+
+pub use event::Event;
+pub use once::{WaitEnd, WaitProgress, ONCE_RETRY_ROUNDS};
+pub use pass::{GroupReport, Mode, PassReport, PruneProblem, PruneReport};
+pub use plan::PrunePolicy;
+pub use policy::{BackoffPolicy, ErrorPolicy, Next};
+pub use scope::{AlwaysOpen, Scope, Shard, WriteGate};
+pub use writes::group_error;
+
+/// Groups as plain references, whatever the caller holds them in (values, `Arc`s).
+fn borrowed<G: Borrow<DesiredGroup>>(desired: &[G]) -> Vec<&DesiredGroup> {
+    desired.iter().map(Borrow::borrow).collect()
+}
+
+/// Runs `futures` with at most `limit` in flight; results in completion order.
+///
+/// The futures are built before they are streamed: a stream that maps a borrowing closure is
+/// not provably `Send` for every lifetime, which a task spawned on the runtime requires.
+fn bounded<F: std::future::Future>(
+    futures: Vec<F>,
+    limit: usize,
+) -> impl futures::Stream<Item = F::Output> {
+    stream::iter(futures).buffer_unordered(limit)
+}
+
+/// DescribeServices takes at most 10 names.
+const DESCRIBE_SERVICES_BATCH: usize = 10;
+
+/// What happened to one group in an apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupOutcome {
+    /// Group name.
+    pub group: String,
+    /// Cluster as written.
+    pub cluster: String,
+    /// What was done, one event per write.
+    pub done: Vec<Event>,
+    /// Why the group failed, if it did.
+    pub error: Option<GroupError>,
+}
+
+/// The reconcile engine: the API, the plan settings, the caches (immutable revisions, roles
+/// found good) and the error policy's per-group state, for the life of the process.
+pub struct Engine<A> {
+    api: A,
+    options: PlanOptions,
+    concurrency: usize,
+    policy: ErrorPolicy,
+    revisions: Mutex<HashMap<(String, String), ObservedTaskDefinition>>,
+    /// Roles found good, and when.
+    roles: Mutex<HashMap<String, tokio::time::Instant>>,
+}
+
+impl<A: EcsApi + IamApi> Engine<A> {
+    /// An engine over `api`, running up to `concurrency` calls or groups at once, with the
+    /// default error policy.
+    pub fn new(api: A, options: PlanOptions, concurrency: usize) -> Self {
+        Engine::with_policy(api, options, concurrency, ErrorPolicy::default())
+    }
+
+    /// An engine with its own error policy (the loop's backoff settings).
+    pub fn with_policy(
+        api: A,
+        options: PlanOptions,
+        concurrency: usize,
+        policy: ErrorPolicy,
+    ) -> Self {
+        Engine {
+            api,
+            options,
+            concurrency: concurrency.max(1),
+            policy,
+            revisions: Mutex::new(HashMap::new()),
+            roles: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The error policy (the loop forgets removed groups through it).
+    pub fn policy(&self) -> &ErrorPolicy {
+        &self.policy
+    }
+
+    /// The API the engine calls.
+    pub fn api(&self) -> &A {
+        &self.api
+    }
+}

@@ -4,6 +4,7 @@ use serde::Serialize;
 use spec::arn::task_definition_short;
 use spec::document::{RunTaskDocument, ServiceDocument, TaskDefinitionDocument};
 
+use crate::prune::Orphan;
 use crate::vocab::Reason;
 
 /// The task definition a service should run.
@@ -114,16 +115,19 @@ pub enum Action {
         document: ServiceDocument,
         /// What it runs.
         task_definition: TaskDefinitionRef,
+        /// Whether it may be carried out (decided while planning: a refused replacement plans
+        /// no registration either).
+        replacement: Replacement,
     },
-    /// Prune: scale a service the files no longer describe to 0, then delete it.
-    DeleteService {
-        /// Cluster (name or ARN).
-        cluster: String,
-        /// Service name.
-        service_name: String,
-        /// Its desired count now.
-        desired_count: i32,
-    },
+}
+
+/// Whether a replacement may be carried out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replacement {
+    /// `--allow-replace`: delete, wait for the name, create.
+    Allowed,
+    /// Without `--allow-replace`: shown, never carried out; the group fails with ReplaceRequired.
+    Refused,
 }
 
 impl Action {
@@ -134,7 +138,6 @@ impl Action {
             Action::CreateService { .. } => "create-service",
             Action::UpdateService { .. } => "update-service",
             Action::ReplaceService { .. } => "replace-service",
-            Action::DeleteService { .. } => "delete-service",
             Action::RunTask { .. } => "run-task",
             Action::StopTask { .. } => "stop-task",
         }
@@ -197,15 +200,6 @@ impl GroupPlan {
     }
 }
 
-/// A group the files no longer describe, found by its ownership tags (`--prune`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Orphan {
-    /// Where it is.
-    pub region: String,
-    /// What removing it takes (DeleteService, StopTask).
-    pub plan: GroupPlan,
-}
-
 /// Plans of every group, in file order, and with `--prune` the orphans to remove.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
@@ -216,24 +210,19 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The desired groups' plans, then the orphans'.
-    pub fn all_groups(&self) -> impl Iterator<Item = &GroupPlan> {
-        self.groups
-            .iter()
-            .chain(self.orphans.iter().map(|o| &o.plan))
-    }
-
     /// Whether any action changes what runs. Updates that only bring ownership tags up to date
     /// (adoption, a tag write lost in a crash) are shown but do not count.
     pub fn has_changes(&self) -> bool {
-        self.all_groups()
+        self.groups
+            .iter()
             .flat_map(|g| &g.actions)
             .any(|a| !a.is_tags_only())
+            || self.orphans.iter().any(|o| !o.actions.is_empty())
     }
 
     /// Whether any group could not be planned.
     pub fn has_errors(&self) -> bool {
-        self.all_groups().any(|g| g.error.is_some())
+        self.groups.iter().any(|g| g.error.is_some())
     }
 }
 

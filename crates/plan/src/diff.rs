@@ -12,7 +12,7 @@ use spec::render::{
 };
 use spec::Mode;
 
-use crate::action::{Action, FieldChange, GroupError, GroupPlan, TaskDefinitionRef};
+use crate::action::{Action, FieldChange, GroupError, GroupPlan, Replacement, TaskDefinitionRef};
 use crate::desired::DesiredGroup;
 use crate::observed::{ObservedGroup, ObservedService, ObservedTask, ObservedTaskDefinition};
 use crate::vocab::Reason;
@@ -24,33 +24,6 @@ pub struct PlanOptions {
     pub controller_id: String,
     /// Carry out replace-service (delete, then create) instead of refusing it.
     pub allow_replace: bool,
-}
-
-/// Why `--prune` must not delete anything this time, if it must not.
-pub fn prune_refusal(
-    desired_groups: usize,
-    orphans: &[crate::Orphan],
-    max_prune: usize,
-) -> Option<String> {
-    if desired_groups == 0 {
-        return Some(
-            "refusing to prune: the files describe no group, which would remove every group \
-             this controller manages"
-                .into(),
-        );
-    }
-    if orphans.len() > max_prune {
-        let names: Vec<String> = orphans
-            .iter()
-            .map(|o| format!("{} ({})", o.plan.group, o.plan.cluster))
-            .collect();
-        return Some(format!(
-            "refusing to prune {} groups, more than --max-prune {max_prune}: {}; nothing was deleted",
-            orphans.len(),
-            names.join(", ")
-        ));
-    }
-    None
 }
 
 /// Whether the engine must look up task definitions (the service's revision, the family's latest)
@@ -137,37 +110,11 @@ pub fn plan_group(
         return plan;
     }
 
-    let hash = &desired.rendered.spec_hash;
     let service = service.filter(|s| s.is_active() && desired.mode() == Mode::Service);
-    let task_definition = match service {
-        Some(s) if converged_by_tags(desired, s) => {
-            TaskDefinitionRef::Existing(s.task_definition.clone())
-        }
-        _ => match has_hash(observed.service_task_definition.as_ref(), hash)
-            .or_else(|| has_hash(observed.tagged_task_definition.as_ref(), hash))
-            .or_else(|| {
-                observed
-                    .task_revisions
-                    .iter()
-                    .find_map(|r| has_hash(Some(r), hash))
-            })
-            .or_else(|| has_hash(observed.latest_revision.as_ref(), hash))
-        {
-            Some(arn) => TaskDefinitionRef::Existing(arn),
-            None => {
-                plan.actions.push(Action::RegisterTaskDefinition {
-                    document: desired.rendered.task_definition.clone(),
-                    spec_hash: hash.clone(),
-                });
-                TaskDefinitionRef::ToRegister {
-                    family: desired.rendered.task_definition.family.clone(),
-                    spec_hash: hash.clone(),
-                }
-            }
-        },
-    };
+    let (task_definition, register) = task_definition_to_run(desired, observed, service);
 
     if desired.mode() == Mode::Tasks {
+        plan.actions.extend(register);
         plan_tasks(desired, observed, task_definition, &mut plan);
         return plan;
     }
@@ -175,6 +122,7 @@ pub fn plan_group(
         return plan;
     };
     let Some(service) = service else {
+        plan.actions.extend(register);
         plan.actions.push(Action::CreateService {
             document,
             task_definition,
@@ -184,14 +132,23 @@ pub fn plan_group(
 
     let immutable = immutable_changes(&document, service);
     if !immutable.is_empty() {
+        // Decided here, not when applying: a refused replacement registers nothing either.
+        let replacement = if options.allow_replace {
+            plan.actions.extend(register);
+            Replacement::Allowed
+        } else {
+            Replacement::Refused
+        };
         plan.actions.push(Action::ReplaceService {
             service_arn: service.arn.clone(),
             changes: immutable,
             document,
             task_definition,
+            replacement,
         });
         return plan;
     }
+    plan.actions.extend(register);
     let changes = service_changes(&document, service, &task_definition);
     let restarted_at = desired.restarted_at();
     let force_new_deployment = restarted_at.is_some()
@@ -216,6 +173,42 @@ pub fn plan_group(
         });
     }
     plan
+}
+
+/// The revision the group should run: one that exists with the desired hash (the one the
+/// service runs, the one its tag names, one its tasks run, the family's latest), else one to
+/// register, with the registration that makes it.
+fn task_definition_to_run(
+    desired: &DesiredGroup,
+    observed: &ObservedGroup,
+    service: Option<&ObservedService>,
+) -> (TaskDefinitionRef, Option<Action>) {
+    if let Some(s) = service.filter(|s| converged_by_tags(desired, s)) {
+        return (TaskDefinitionRef::Existing(s.task_definition.clone()), None);
+    }
+    let hash = &desired.rendered.spec_hash;
+    let existing = has_hash(observed.service_task_definition.as_ref(), hash)
+        .or_else(|| has_hash(observed.tagged_task_definition.as_ref(), hash))
+        .or_else(|| {
+            observed
+                .task_revisions
+                .iter()
+                .find_map(|r| has_hash(Some(r), hash))
+        })
+        .or_else(|| has_hash(observed.latest_revision.as_ref(), hash));
+    match existing {
+        Some(arn) => (TaskDefinitionRef::Existing(arn), None),
+        None => (
+            TaskDefinitionRef::ToRegister {
+                family: desired.rendered.task_definition.family.clone(),
+                spec_hash: hash.clone(),
+            },
+            Some(Action::RegisterTaskDefinition {
+                document: desired.rendered.task_definition.clone(),
+                spec_hash: hash.clone(),
+            }),
+        ),
+    }
 }
 
 /// Tasks mode: start what is missing on the desired revision; stop the surplus; stop tasks of

@@ -6,15 +6,19 @@ pub mod desired;
 pub mod diff;
 pub mod observed;
 pub mod output;
+pub mod prune;
 pub mod status;
 pub mod vocab;
 
-pub use action::{Action, FieldChange, GroupError, GroupPlan, Orphan, Plan, TaskDefinitionRef};
+pub use action::{
+    Action, FieldChange, GroupError, GroupPlan, Plan, Replacement, TaskDefinitionRef,
+};
 pub use desired::DesiredGroup;
-pub use diff::{plan_group, prune_refusal, task_definition_lookup_needed, PlanOptions};
+pub use diff::{plan_group, task_definition_lookup_needed, PlanOptions};
 pub use observed::{
     InstanceCapacity, ObservedDeployment, ObservedGroup, ObservedService, ObservedTask,
     ObservedTaskDefinition, RoleProblem,
 };
+pub use prune::{Inventory, Orphan, PruneAction, PrunePolicy, PruneRefusal};
 pub use status::{Condition, GroupStatus};
 pub use vocab::{ConditionStatus, ConditionType, Reason};

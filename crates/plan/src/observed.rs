@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use spec::document::{AwsVpcConfiguration, DeploymentConfiguration, PlacementStrategy};
 
+use spec::render::STOP_REASON_PREFIX;
+
 use crate::vocab::Reason;
 
 /// A service as DescribeServices (with tags) reports it.
@@ -49,7 +51,21 @@ impl ObservedService {
     pub fn is_active(&self) -> bool {
         self.status == "ACTIVE"
     }
+
+    /// Steady: the count runs, in at most one deployment, and none is rolling out or failed.
+    /// Only services that are not steady cost task-level calls.
+    pub fn is_steady(&self) -> bool {
+        self.running_count == self.desired_count
+            && self.deployments.len() <= 1
+            && self
+                .deployments
+                .iter()
+                .all(|d| d.rollout_state.as_deref().is_none_or(|r| r == "COMPLETED"))
+    }
 }
+
+/// Stops older than this are history, not a crash loop.
+pub const RECENT_STOP_SECONDS: i64 = 15 * 60;
 
 /// One deployment of a service.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -126,6 +142,18 @@ impl ObservedTask {
     /// Running now.
     pub fn is_running(&self) -> bool {
         self.is_live() && self.last_status == "RUNNING"
+    }
+
+    /// Evidence of a crash at `now` (seconds since the epoch): a recent stop that the
+    /// controller did not ask for (its reasons start with [`STOP_REASON_PREFIX`]), no user
+    /// initiated, and that is no ordinary scale-in.
+    pub fn is_unexpected_stop(&self, now: i64) -> bool {
+        let reason = self.stopped_reason.as_deref().unwrap_or("");
+        self.stopped_at
+            .is_none_or(|at| now - at <= RECENT_STOP_SECONDS)
+            && self.stop_code.as_deref() != Some("UserInitiated")
+            && !reason.starts_with(STOP_REASON_PREFIX)
+            && !reason.starts_with("Scaling activity")
     }
 }
 

@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 
-use crate::action::{Action, GroupPlan, Plan};
+use crate::action::{Action, GroupPlan, Plan, Replacement};
+use crate::prune::{Orphan, PruneAction};
 
 const ACTION_KINDS: [&str; 7] = [
     "register-task-definition",
@@ -22,7 +23,6 @@ fn sign(action: &Action) -> &'static str {
         Action::RegisterTaskDefinition { .. } | Action::CreateService { .. } => "+",
         Action::UpdateService { .. } => "~",
         Action::ReplaceService { .. } => "-/+",
-        Action::DeleteService { .. } => "-",
         Action::RunTask { .. } => "+",
         Action::StopTask { .. } => "-",
     }
@@ -68,17 +68,15 @@ fn headline(action: &Action) -> String {
         Action::ReplaceService {
             service_arn,
             task_definition,
+            replacement,
             ..
         } => format!(
-            "replace-service {} (delete, then create with {task_definition}; needs --allow-replace)",
-            spec::arn::last_segment(service_arn)
-        ),
-        Action::DeleteService {
-            service_name,
-            desired_count,
-            ..
-        } => format!(
-            "delete-service {service_name} (scale {desired_count} -> 0, then delete; removed from the files)"
+            "replace-service {} (delete, then create with {task_definition}{})",
+            spec::arn::last_segment(service_arn),
+            match replacement {
+                Replacement::Allowed => "",
+                Replacement::Refused => "; needs --allow-replace",
+            }
         ),
         Action::RunTask {
             task_definition,
@@ -93,7 +91,9 @@ fn headline(action: &Action) -> String {
         } => format!(
             "stop-task {} ({})",
             spec::arn::last_segment(task_arn),
-            reason.trim_start_matches(spec::render::STOP_REASON_PREFIX).trim()
+            reason
+                .trim_start_matches(spec::render::STOP_REASON_PREFIX)
+                .trim()
         ),
     }
 }
@@ -147,11 +147,6 @@ fn detail(action: &Action) -> Value {
             "changes": changes,
             "taskDefinition": task_definition.to_string(),
         }),
-        Action::DeleteService {
-            service_name,
-            desired_count,
-            ..
-        } => json!({"service": service_name, "desiredCount": desired_count}),
         Action::RunTask {
             task_definition,
             count,
@@ -167,15 +162,67 @@ fn detail(action: &Action) -> Value {
     }
 }
 
+fn prune_detail(action: &PruneAction) -> Value {
+    match action {
+        PruneAction::DeleteService {
+            service_name,
+            desired_count,
+            ..
+        } => json!({"service": service_name, "desiredCount": desired_count}),
+        PruneAction::StopTask {
+            task_arn, reason, ..
+        } => json!({"taskArn": task_arn, "reason": reason}),
+    }
+}
+
+/// One action of the plan as every format shows it: a group's own, or a prune's.
+struct Row<'a> {
+    group: &'a str,
+    cluster: &'a str,
+    sign: &'static str,
+    kind: &'static str,
+    headline: String,
+    fields: Vec<String>,
+    detail: Value,
+}
+
+fn group_rows(group: &GroupPlan) -> impl Iterator<Item = Row<'_>> {
+    group.actions.iter().map(|a| Row {
+        group: &group.group,
+        cluster: &group.cluster,
+        sign: sign(a),
+        kind: a.kind(),
+        headline: headline(a),
+        fields: field_lines(a),
+        detail: detail(a),
+    })
+}
+
+fn orphan_rows(orphan: &Orphan) -> impl Iterator<Item = Row<'_>> {
+    orphan.actions.iter().map(|a| Row {
+        group: &orphan.group,
+        cluster: &orphan.cluster,
+        sign: "-",
+        kind: a.kind(),
+        headline: a.headline(),
+        fields: Vec::new(),
+        detail: prune_detail(a),
+    })
+}
+
+/// Every action of the plan: the desired groups' in file order, then the prunes'.
+fn rows(plan: &Plan) -> impl Iterator<Item = Row<'_>> {
+    plan.groups
+        .iter()
+        .flat_map(group_rows)
+        .chain(plan.orphans.iter().flat_map(orphan_rows))
+}
+
 /// Counts per action kind plus group totals.
 fn summary(plan: &Plan) -> Value {
     let mut summary = serde_json::Map::new();
     for kind in ACTION_KINDS {
-        let n = plan
-            .all_groups()
-            .flat_map(|g| &g.actions)
-            .filter(|a| a.kind() == kind)
-            .count();
+        let n = rows(plan).filter(|r| r.kind == kind).count();
         summary.insert(kind.into(), n.into());
     }
     summary.insert("groups".into(), plan.groups.len().into());
@@ -185,7 +232,8 @@ fn summary(plan: &Plan) -> Value {
     );
     summary.insert(
         "errors".into(),
-        plan.all_groups()
+        plan.groups
+            .iter()
             .filter(|g| g.error.is_some())
             .count()
             .into(),
@@ -209,7 +257,8 @@ fn summary_line(plan: &Plan) -> String {
         let _ = write!(
             line,
             ", {} tasks to run, {} to stop.",
-            plan.all_groups()
+            plan.groups
+                .iter()
                 .flat_map(|g| &g.actions)
                 .map(|a| match a {
                     Action::RunTask { count, .. } => u64::try_from(*count).unwrap_or(0),
@@ -237,7 +286,7 @@ fn group_title(group: &GroupPlan) -> String {
 /// The plan for a terminal.
 pub fn to_text(plan: &Plan) -> String {
     let mut out = String::new();
-    let any_action = plan.all_groups().any(|g| !g.actions.is_empty());
+    let any_action = rows(plan).next().is_some();
     if !any_action && !plan.has_errors() {
         let suspended = plan.groups.iter().filter(|g| g.suspended).count();
         let _ = write!(
@@ -256,7 +305,7 @@ pub fn to_text(plan: &Plan) -> String {
         out.push_str(".\n");
         return out;
     }
-    for group in plan.all_groups() {
+    for group in &plan.groups {
         if let Some(error) = &group.error {
             let _ = writeln!(
                 out,
@@ -270,13 +319,12 @@ pub fn to_text(plan: &Plan) -> String {
             let _ = writeln!(out, "  {}: no changes", group_title(group));
         } else {
             let _ = writeln!(out, "  {}", group_title(group));
-            for action in &group.actions {
-                let _ = writeln!(out, "  {} {}", sign(action), headline(action));
-                for line in field_lines(action) {
-                    let _ = writeln!(out, "        {line}");
-                }
-            }
+            write_rows(&mut out, group_rows(group));
         }
+    }
+    for orphan in &plan.orphans {
+        let _ = writeln!(out, "  {} (cluster {})", orphan.group, orphan.cluster);
+        write_rows(&mut out, orphan_rows(orphan));
     }
     out.push('\n');
     out.push_str(&summary_line(plan));
@@ -284,19 +332,24 @@ pub fn to_text(plan: &Plan) -> String {
     out
 }
 
+fn write_rows<'a>(out: &mut String, rows: impl Iterator<Item = Row<'a>>) {
+    for row in rows {
+        let _ = writeln!(out, "  {} {}", row.sign, row.headline);
+        for line in &row.fields {
+            let _ = writeln!(out, "        {line}");
+        }
+    }
+}
+
 /// The plan as DESIGN.md's JSON:
 /// `{"changes":[{"group","cluster","action","detail"}],"errors":[...],"summary":{...}}`.
 pub fn to_json(plan: &Plan) -> Value {
-    let changes: Vec<Value> = plan
-        .all_groups()
-        .flat_map(|g| {
-            g.actions.iter().map(move |a| {
-                json!({"group": g.group, "cluster": g.cluster, "action": a.kind(), "detail": detail(a)})
-            })
-        })
+    let changes: Vec<Value> = rows(plan)
+        .map(|r| json!({"group": r.group, "cluster": r.cluster, "action": r.kind, "detail": r.detail}))
         .collect();
     let errors: Vec<Value> = plan
-        .all_groups()
+        .groups
+        .iter()
         .filter_map(|g| {
             g.error
                 .as_ref()
@@ -309,7 +362,7 @@ pub fn to_json(plan: &Plan) -> Value {
 /// The plan as a Markdown comment for a pull request.
 pub fn to_markdown(plan: &Plan) -> String {
     let mut out = String::from("### ecs-delegate-controller plan\n\n");
-    let any_action = plan.all_groups().any(|g| !g.actions.is_empty());
+    let any_action = rows(plan).next().is_some();
     if !any_action && !plan.has_errors() {
         let _ = writeln!(out, "No changes: {} groups in sync.", plan.groups.len());
         return out;
@@ -317,27 +370,26 @@ pub fn to_markdown(plan: &Plan) -> String {
     let _ = writeln!(out, "**{}**\n", summary_line(plan).trim_end_matches('.'));
     if any_action {
         out.push_str("| | group | cluster | action | details |\n|---|---|---|---|---|\n");
-        for group in plan.all_groups() {
-            for action in &group.actions {
-                let mut details = headline(action)
-                    .split_once(' ')
-                    .map_or(String::new(), |(_, rest)| rest.to_owned());
-                for line in field_lines(action) {
-                    let _ = write!(details, "<br>`{line}`");
-                }
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} | {} |",
-                    sign(action),
-                    group.group,
-                    group.cluster,
-                    action.kind(),
-                    details.replace('|', "\\|")
-                );
+        for row in rows(plan) {
+            let mut details = row
+                .headline
+                .split_once(' ')
+                .map_or(String::new(), |(_, rest)| rest.to_owned());
+            for line in &row.fields {
+                let _ = write!(details, "<br>`{line}`");
             }
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                row.sign,
+                row.group,
+                row.cluster,
+                row.kind,
+                details.replace('|', "\\|")
+            );
         }
     }
-    let errors: Vec<_> = plan.all_groups().filter(|g| g.error.is_some()).collect();
+    let errors: Vec<_> = plan.groups.iter().filter(|g| g.error.is_some()).collect();
     if !errors.is_empty() {
         out.push_str("\n**Errors**\n\n");
         for group in errors {

@@ -83,6 +83,15 @@ impl GroupStatus {
             .is_some_and(Condition::is_true)
     }
 
+    /// Waiting cannot make it Ready: it is Stalled, or its deployment failed.
+    pub fn is_hopeless(&self) -> bool {
+        self.condition(ConditionType::Stalled)
+            .is_some_and(Condition::is_true)
+            || self
+                .condition(ConditionType::Degraded)
+                .is_some_and(|c| c.is_true() && c.reason == Reason::DeploymentFailed)
+    }
+
     /// Progressing=True.
     pub fn is_progressing(&self) -> bool {
         self.condition(ConditionType::Progressing)
@@ -288,10 +297,7 @@ pub fn derive(
         );
         return status;
     };
-    let primary = service.deployments.iter().find(|d| d.status == "PRIMARY");
-    let rolling = service.deployments.len() > 1
-        || primary.is_some_and(|d| d.rollout_state.as_deref() == Some("IN_PROGRESS"));
-    if rolling || service.running_count != service.desired_count {
+    if !service.is_steady() {
         let message = format!(
             "{} of {} tasks running, {} pending, {} deployment{}",
             service.running_count,

@@ -9,7 +9,7 @@ use ecs_delegate_plan as plan;
 
 use plan::status::{derive, Applied};
 use plan::{
-    output, plan_group, DesiredGroup, GroupPlan, ObservedGroup, ObservedService, ObservedTask,
+    output, plan_group, DesiredGroup, ObservedGroup, ObservedService, ObservedTask,
     ObservedTaskDefinition, Plan, PlanOptions,
 };
 use spec::render::{TAG_GROUP, TAG_TASK_DEFINITION};
@@ -171,17 +171,13 @@ fn plan_of(groups: &[DesiredGroup], observed: &[ObservedGroup], allow_replace: b
 fn orphan() -> plan::Orphan {
     plan::Orphan {
         region: "us-east-1".into(),
-        plan: GroupPlan {
-            group: "old-delegate".into(),
+        cluster: "delegates".into(),
+        group: "old-delegate".into(),
+        actions: vec![plan::PruneAction::DeleteService {
             cluster: "delegates".into(),
-            actions: vec![plan::Action::DeleteService {
-                cluster: "delegates".into(),
-                service_name: "old-delegate".into(),
-                desired_count: 2,
-            }],
-            error: None,
-            suspended: false,
-        },
+            service_name: "old-delegate".into(),
+            desired_count: 2,
+        }],
     }
 }
 

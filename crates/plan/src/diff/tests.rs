@@ -286,6 +286,42 @@ fn a_launch_type_change_is_a_replace() {
 }
 
 #[test]
+fn a_refused_replacement_plans_no_registration_and_an_allowed_one_does() {
+    // The launch type changes and so does the image: the replacement would run a new revision.
+    let d = desired("  launchType: FARGATE\n  network: {subnets: [subnet-1]}\n  resources: {cpu: 1024, memory: 4096}");
+    let mut service = converged(&d, TD1);
+    service.launch_type = Some("EC2".into());
+    service
+        .tags
+        .insert(TAG_SPEC_HASH.into(), "an-older-spec".into());
+    let observed = ObservedGroup {
+        service: Some(service),
+        service_task_definition: Some(revision(TD1, "an-older-spec")),
+        ..Default::default()
+    };
+    let refused = plan_group(&d, &observed, &options());
+    assert_eq!(kinds(&refused), ["replace-service"]);
+    assert!(matches!(
+        &refused.actions[0],
+        Action::ReplaceService {
+            replacement: Replacement::Refused,
+            ..
+        }
+    ));
+    let allowed = plan_group(
+        &d,
+        &observed,
+        &PlanOptions {
+            allow_replace: true,
+            ..options()
+        },
+    );
+    assert_eq!(
+        kinds(&allowed),
+        ["register-task-definition", "replace-service"]
+    );
+}
+#[test]
 fn fields_the_endpoint_does_not_report_are_not_compared_but_reported_ones_are() {
     let d = desired("");
     let mut service = converged(&d, TD1);

@@ -1,7 +1,10 @@
 //! The engine against the in-memory fake.
 
+use std::sync::Arc;
+
 use super::*;
 use client::fake::FakeEcs;
+use plan::{ObservedService, Plan};
 
 fn group(name: &str, cluster: &str, extra: &str) -> DesiredGroup {
     let text = format!(
@@ -42,9 +45,36 @@ fn engine() -> Engine<FakeEcs> {
     )
 }
 
-async fn pass(engine: &Engine<FakeEcs>, groups: &[DesiredGroup]) -> Vec<GroupOutcome> {
-    let plan = engine.plan(groups).await;
-    engine.apply(groups, &plan).await
+fn shared(groups: &[DesiredGroup]) -> Vec<Arc<DesiredGroup>> {
+    groups.iter().cloned().map(Arc::new).collect()
+}
+
+/// One applying pass over every group.
+async fn pass(engine: &Engine<FakeEcs>, groups: &[DesiredGroup]) -> Vec<GroupReport> {
+    engine
+        .pass(
+            &Scope::all(),
+            &shared(groups),
+            Mode::Apply,
+            None,
+            &AlwaysOpen,
+        )
+        .await
+        .groups
+}
+
+/// One planning pass: what reconcile would do.
+async fn plan_of(engine: &Engine<FakeEcs>, groups: &[DesiredGroup]) -> Plan {
+    engine
+        .pass(
+            &Scope::all(),
+            &shared(groups),
+            Mode::Plan,
+            None,
+            &AlwaysOpen,
+        )
+        .await
+        .plan()
 }
 
 #[tokio::test]
@@ -63,7 +93,7 @@ async fn converges_then_a_second_pass_only_describes() {
     );
     e.api().settle();
     e.api().clear_calls();
-    let plan = e.plan(&groups).await;
+    let plan = plan_of(&e, &groups).await;
     assert!(!plan.has_changes());
     assert_eq!(
         e.api().calls(),
@@ -202,8 +232,18 @@ use plan::Reason;
 use plan::{GroupStatus, ObservedDeployment};
 
 async fn status_of(e: &Engine<FakeEcs>, groups: &[DesiredGroup]) -> Vec<GroupStatus> {
-    let (plan, observed) = e.observe_and_plan(groups).await;
-    statuses(groups, &plan, &observed, None)
+    e.pass(
+        &Scope::all(),
+        &shared(groups),
+        Mode::Plan,
+        None,
+        &AlwaysOpen,
+    )
+    .await
+    .groups
+    .into_iter()
+    .map(|g| g.status)
+    .collect()
 }
 
 fn condition(s: &GroupStatus, kind: plan::ConditionType) -> (String, String) {
@@ -334,7 +374,7 @@ async fn a_capacity_shortfall_is_reported_with_numbers_and_not_refused() {
         outcomes[0]
             .done
             .iter()
-            .any(|d| d.contains("started 1 of 3 tasks")),
+            .any(|d| d.to_string().contains("started 1 of 3 tasks")),
         "{outcomes:?}"
     );
     let s = &status_of(&e, std::slice::from_ref(&g)).await[0];

@@ -5,18 +5,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt as _;
 use plan::{DesiredGroup, ObservedGroup, ObservedTask};
-use spec::render::{STARTED_BY, STOP_REASON_PREFIX, TAG_GROUP, TAG_MANAGED_BY};
+use spec::render::{STARTED_BY, TAG_GROUP, TAG_MANAGED_BY};
 use spec::{LaunchType, Mode};
 
-use super::{bounded, Engine};
+use crate::{bounded, Engine};
 use client::api::{EcsApi, IamApi, TaskFilter};
 use client::AwsError;
 
 /// DescribeTasks takes at most 100 ARNs.
 const DESCRIBE_TASKS_BATCH: usize = 100;
-/// Stops older than this are history, not a crash loop.
-const RECENT_STOP_SECONDS: i64 = 15 * 60;
-
 type Observations = Vec<Result<ObservedGroup, AwsError>>;
 
 fn now_secs() -> i64 {
@@ -25,19 +22,9 @@ fn now_secs() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// A stop the controller did not ask for and that is no ordinary scale-in: evidence of a crash.
-fn unexpected_recent_stop(task: &ObservedTask, now: i64) -> bool {
-    let reason = task.stopped_reason.as_deref().unwrap_or("");
-    task.stopped_at
-        .is_none_or(|at| now - at <= RECENT_STOP_SECONDS)
-        && task.stop_code.as_deref() != Some("UserInitiated")
-        && !reason.starts_with(STOP_REASON_PREFIX)
-        && !reason.starts_with("Scaling activity")
-}
-
 impl<A: EcsApi + IamApi> Engine<A> {
     /// Lists and describes tasks matching `filter` in one cluster.
-    pub(super) async fn tasks(
+    pub(crate) async fn tasks(
         &self,
         region: &str,
         cluster: &str,
@@ -67,7 +54,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
     /// Tasks mode: per cluster, the controller's tasks (RUNNING and recently STOPPED), assigned
     /// to groups by their tags; then the revisions they run (cached), and the family's latest
     /// revision where none of those carries the desired hash.
-    pub(super) async fn observe_tasks(
+    pub(crate) async fn observe_tasks(
         &self,
         desired: &[&DesiredGroup],
         results: &mut Observations,
@@ -112,7 +99,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
                     o.stopped_tasks = stopped
                         .iter()
                         .filter(ours)
-                        .filter(|t| unexpected_recent_stop(t, now))
+                        .filter(|t| t.is_unexpected_stop(now))
                         .cloned()
                         .collect();
                 }
@@ -169,7 +156,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
 
     /// Service mode: for services that are not steady, the tasks that stopped recently without
     /// being asked to (crash-loop evidence). Steady services cost nothing here.
-    pub(super) async fn observe_unsteady_services(
+    pub(crate) async fn observe_unsteady_services(
         &self,
         desired: &[&DesiredGroup],
         results: &mut Observations,
@@ -181,12 +168,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
                 continue;
             };
             let owned = s.tags.get(TAG_MANAGED_BY) == Some(&self.options.controller_id);
-            let steady = s.running_count == s.desired_count
-                && s.deployments.len() <= 1
-                && s.deployments
-                    .iter()
-                    .all(|d| d.rollout_state.as_deref().is_none_or(|r| r == "COMPLETED"));
-            if owned && !steady && d.mode() == Mode::Service {
+            if owned && !s.is_steady() && d.mode() == Mode::Service {
                 wanted.push((i, d.region.clone(), d.cluster().to_owned(), s.name.clone()));
             }
         }
@@ -216,7 +198,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
                     o.stopped_tasks = tasks
                         .into_iter()
                         .filter(|t| t.group.as_deref() == Some(group.as_str()))
-                        .filter(|t| unexpected_recent_stop(t, now))
+                        .filter(|t| t.is_unexpected_stop(now))
                         .collect();
                 }
                 (Err(e), slot) => *slot = Err(e),
@@ -227,7 +209,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
 
     /// EC2 groups with tasks neither running nor placed: the cluster's free resources, read once
     /// per cluster.
-    pub(super) async fn observe_capacity(
+    pub(crate) async fn observe_capacity(
         &self,
         desired: &[&DesiredGroup],
         results: &mut Observations,

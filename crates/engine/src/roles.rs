@@ -2,31 +2,32 @@
 //! groups whose plan writes are checked, so a converged fleet costs no IAM call; a role found
 //! good is remembered for a while, a bad one is asked about again next time (it may be fixed).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use plan::{DesiredGroup, GroupError, ObservedGroup, Plan, RoleProblem};
+use tokio::time::Instant;
 
-use super::Engine;
+use plan::{DesiredGroup, GroupError, GroupPlan, ObservedGroup, RoleProblem};
+
+use crate::Engine;
 use client::api::{EcsApi, IamApi};
 use client::AwsError;
 use spec::arn::role_name;
 
 /// How long a role found good is trusted without asking IAM again.
-pub(super) const ROLE_CACHE_TTL: Duration = Duration::from_secs(600);
+pub(crate) const ROLE_CACHE_TTL: Duration = Duration::from_secs(600);
 
 impl<A: EcsApi + IamApi> Engine<A> {
-    /// Checks the roles of every group with planned writes; a group with a bad role keeps no
+    /// Checks the roles of a group with planned writes; a group with a bad role keeps no
     /// action and carries the problem (RoleNotFound or RoleTrustMissing).
-    pub(super) async fn check_roles(
+    pub(crate) async fn check_roles(
         &self,
-        desired: &[&DesiredGroup],
-        observed: &mut [Result<ObservedGroup, AwsError>],
-        plan: &mut Plan,
+        d: &DesiredGroup,
+        group_plan: &mut GroupPlan,
+        observed: &mut Result<ObservedGroup, GroupError>,
     ) {
-        for (i, d) in desired.iter().enumerate() {
-            let group_plan = &mut plan.groups[i];
+        {
             if group_plan.actions.is_empty() || group_plan.error.is_some() {
-                continue;
+                return;
             }
             let roles = [
                 ("spec.roles.execution", Some(&d.group.spec.roles.execution)),
@@ -40,7 +41,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
                     Ok(None) => {}
                     Err(e) => {
                         group_plan.actions.clear();
-                        group_plan.error = Some(super::group_error(e));
+                        group_plan.error = Some(crate::group_error(e));
                         break;
                     }
                 }
@@ -55,7 +56,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
                         .collect::<Vec<_>>()
                         .join("; "),
                 ));
-                if let Ok(o) = &mut observed[i] {
+                if let Ok(o) = observed {
                     o.role_problems = problems;
                 }
             }

@@ -1,0 +1,276 @@
+//! Apply: carry out each group's planned actions in order, groups in parallel (bounded),
+//! failures isolated per group; identical task definition documents share one registration.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use client::{AwsError, EcsApi, IamApi};
+use futures::stream::StreamExt;
+use plan::{Action, DesiredGroup, GroupError, GroupPlan, TaskDefinitionRef};
+use spec::render::TAG_TASK_DEFINITION;
+use tokio::sync::OnceCell;
+use tracing::{info, info_span, warn, Instrument};
+
+use crate::event::{describe_changes, Event};
+use crate::scope::WriteGate;
+use crate::{bounded, group_error, Engine, GroupOutcome};
+
+type SharedRegistration = Arc<OnceCell<Result<String, AwsError>>>;
+
+impl<A: EcsApi + IamApi> Engine<A> {
+    /// Carries out `plan`; groups in parallel (bounded), failures isolated per group. Groups with
+    /// identical task definition documents share one registration.
+    pub(crate) async fn apply(
+        &self,
+        groups: &[(&DesiredGroup, &GroupPlan)],
+        gate: &dyn WriteGate,
+    ) -> Vec<GroupOutcome> {
+        let registrations: Mutex<HashMap<(String, String), SharedRegistration>> =
+            Mutex::new(HashMap::new());
+        let registrations = &registrations;
+        let mut outcomes: Vec<(usize, GroupOutcome)> = bounded(
+            groups
+                .iter()
+                .enumerate()
+                .map(|(i, (d, group_plan))| {
+                    let span = info_span!("reconcile", group = %group_plan.group, cluster = %group_plan.cluster);
+                    async move { (i, self.apply_group(d, group_plan, registrations, gate).await) }
+                        .instrument(span)
+                })
+                .collect::<Vec<_>>(),
+            self.concurrency,
+        )
+        .collect()
+        .await;
+        outcomes.sort_by_key(|(i, _)| *i);
+        outcomes.into_iter().map(|(_, o)| o).collect()
+    }
+
+    async fn apply_group(
+        &self,
+        d: &DesiredGroup,
+        group_plan: &GroupPlan,
+        registrations: &Mutex<HashMap<(String, String), SharedRegistration>>,
+        gate: &dyn WriteGate,
+    ) -> GroupOutcome {
+        let mut outcome = GroupOutcome {
+            group: group_plan.group.clone(),
+            cluster: group_plan.cluster.clone(),
+            done: Vec::new(),
+            error: group_plan.error.clone(),
+        };
+        if outcome.error.is_some() {
+            return outcome;
+        }
+        let mut registered: Option<String> = None;
+        for action in &group_plan.actions {
+            if !gate.is_open() {
+                // Not an error: the next pass (of whoever may write then) plans it again.
+                info!(
+                    action = action.kind(),
+                    "writes are off (the write gate closed); not applied"
+                );
+                break;
+            }
+            let result = self
+                .apply_action(d, action, &mut registered, registrations)
+                .await;
+            match result {
+                Ok(done) => {
+                    info!(action = action.kind(), done = %done, "applied");
+                    outcome.done.push(done);
+                }
+                Err(e) => {
+                    warn!(action = action.kind(), error = %e, "failed");
+                    outcome.error = Some(e);
+                    break;
+                }
+            }
+        }
+        outcome
+    }
+
+    async fn apply_action(
+        &self,
+        d: &DesiredGroup,
+        action: &Action,
+        registered: &mut Option<String>,
+        registrations: &Mutex<HashMap<(String, String), SharedRegistration>>,
+    ) -> Result<Event, GroupError> {
+        let id = &self.options.controller_id;
+        let resolve = |r: &TaskDefinitionRef, registered: &Option<String>| match r {
+            TaskDefinitionRef::Existing(arn) => Ok(arn.clone()),
+            TaskDefinitionRef::ToRegister { .. } => registered.clone().ok_or_else(|| {
+                GroupError::new(
+                    plan::Reason::ReconcileError,
+                    "internal: task definition was not registered",
+                )
+            }),
+        };
+        match action {
+            Action::RegisterTaskDefinition {
+                document,
+                spec_hash,
+            } => {
+                let cell = {
+                    let mut map = registrations
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    map.entry((d.region.clone(), spec_hash.clone()))
+                        .or_default()
+                        .clone()
+                };
+                let tags = plan::desired::to_tag_list(&d.ownership_tags(id));
+                let arn = cell
+                    .get_or_init(|| async {
+                        let r = self
+                            .register_once(&d.region, document, spec_hash, &tags)
+                            .await?;
+                        self.remember(&(d.region.clone(), r.arn.clone()), &r);
+                        Ok(r.arn)
+                    })
+                    .await
+                    .clone()
+                    .map_err(group_error)?;
+                *registered = Some(arn.clone());
+                Ok(Event::Registered {
+                    task_definition: arn,
+                })
+            }
+            Action::CreateService {
+                document,
+                task_definition,
+            } => {
+                let arn = resolve(task_definition, registered)?;
+                let mut tags = d.service_tags(id);
+                tags.insert(TAG_TASK_DEFINITION.into(), arn.clone());
+                self.create_once(
+                    &d.region,
+                    document,
+                    &arn,
+                    &plan::desired::to_tag_list(&tags),
+                )
+                .await
+                .map_err(group_error)?;
+                Ok(Event::CreatedService {
+                    service: document.service_name.clone(),
+                    count: document.desired_count,
+                    task_definition: arn,
+                })
+            }
+            Action::UpdateService {
+                service_arn,
+                document,
+                task_definition,
+                changes,
+                force_new_deployment,
+                retag,
+                ..
+            } => {
+                let arn = resolve(task_definition, registered)?;
+                if !changes.is_empty() || *force_new_deployment {
+                    self.api
+                        .update_service(&d.region, document, &arn, *force_new_deployment)
+                        .await
+                        .map_err(group_error)?;
+                }
+                // Tags last: a crash before this leaves stale tags, which the next pass sees
+                // and completes, never a service whose tags claim more than it runs.
+                if *retag {
+                    let mut tags = d.service_tags(id);
+                    tags.insert(TAG_TASK_DEFINITION.into(), arn.clone());
+                    self.api
+                        .tag_resource(&d.region, service_arn, &plan::desired::to_tag_list(&tags))
+                        .await
+                        .map_err(group_error)?;
+                }
+                Ok(Event::UpdatedService {
+                    service: document.service_name.clone(),
+                    fields: changes.iter().map(|c| c.field.clone()).collect(),
+                })
+            }
+            Action::RunTask {
+                document,
+                task_definition,
+                count,
+            } => {
+                let arn = resolve(task_definition, registered)?;
+                let tags = plan::desired::to_tag_list(&d.ownership_tags(id));
+                let mut started = 0;
+                let mut failures: Vec<String> = Vec::new();
+                // RunTask starts at most 10 tasks per call.
+                let mut left = *count;
+                while left > 0 {
+                    let batch = left.min(10);
+                    let out = self
+                        .api
+                        .run_task(&d.region, document, &arn, batch, &tags)
+                        .await
+                        .map_err(group_error)?;
+                    started += out.tasks.len();
+                    failures.extend(out.failures);
+                    left -= batch;
+                }
+                // Fewer started is not an error: capacity is reported as a condition, and the
+                // next pass tries again.
+                let shortfall = (usize::try_from(*count).unwrap_or(0) > started).then(|| {
+                    failures.sort();
+                    failures.dedup();
+                    if failures.is_empty() {
+                        "not placed".to_owned()
+                    } else {
+                        failures.join(", ")
+                    }
+                });
+                Ok(Event::StartedTasks {
+                    started,
+                    wanted: *count,
+                    task_definition: arn,
+                    shortfall,
+                })
+            }
+            Action::StopTask {
+                cluster,
+                task_arn,
+                reason,
+            } => {
+                self.api
+                    .stop_task(&d.region, cluster, task_arn, reason)
+                    .await
+                    .map_err(group_error)?;
+                Ok(Event::StoppedTask {
+                    task: task_arn.clone(),
+                    reason: reason.clone(),
+                })
+            }
+            Action::ReplaceService {
+                changes,
+                document,
+                task_definition,
+                replacement,
+                ..
+            } => {
+                if *replacement == plan::Replacement::Refused {
+                    let why = describe_changes(changes);
+                    return Err(GroupError::new(
+                        plan::Reason::ReplaceRequired,
+                        format!(
+                            "the service must be replaced ({why}): UpdateService cannot change \
+                             that; run with --allow-replace to delete and create it"
+                        ),
+                    ));
+                }
+                let arn = resolve(task_definition, registered)?;
+                self.replace_service(d, document, &arn)
+                    .await
+                    .map_err(group_error)?;
+                Ok(Event::ReplacedService {
+                    service: document.service_name.clone(),
+                    changes: changes.clone(),
+                    count: document.desired_count,
+                    task_definition: arn,
+                })
+            }
+        }
+    }
+}

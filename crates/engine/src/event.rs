@@ -1,0 +1,152 @@
+//! What a pass did, one typed event per write. `Display` gives the sentence that `reconcile
+//! --once` prints and the loop logs; callers that need facts read the fields.
+
+use std::fmt;
+
+use plan::FieldChange;
+use spec::arn::{last_segment, task_definition_short};
+use spec::render::STOP_REASON_PREFIX;
+
+/// One write the controller made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// RegisterTaskDefinition (or a registration shared with an identical group).
+    Registered {
+        /// The revision's ARN.
+        task_definition: String,
+    },
+    /// CreateService.
+    CreatedService {
+        /// Service name.
+        service: String,
+        /// Its desired count.
+        count: i32,
+        /// The revision it runs.
+        task_definition: String,
+    },
+    /// UpdateService and/or TagResource.
+    UpdatedService {
+        /// Service name.
+        service: String,
+        /// The fields changed; empty when only the tags were brought up to date.
+        fields: Vec<String>,
+    },
+    /// RunTask (tasks mode), possibly fewer than asked.
+    StartedTasks {
+        /// Tasks started.
+        started: usize,
+        /// Tasks asked for.
+        wanted: i32,
+        /// The revision they run.
+        task_definition: String,
+        /// Why the rest did not start (placement failures), if any.
+        shortfall: Option<String>,
+    },
+    /// StopTask.
+    StoppedTask {
+        /// Task ARN.
+        task: String,
+        /// The reason recorded on the task.
+        reason: String,
+    },
+    /// DeleteService, wait for the name, CreateService (`--allow-replace`).
+    ReplacedService {
+        /// Service name.
+        service: String,
+        /// The immutable fields that forced it.
+        changes: Vec<FieldChange>,
+        /// Its desired count.
+        count: i32,
+        /// The revision it runs.
+        task_definition: String,
+    },
+    /// Prune: the service was scaled to 0 and deleted.
+    DeletedService {
+        /// Service name.
+        service: String,
+    },
+}
+
+impl Event {
+    /// The plan action kind this event carried out, e.g. `update-service`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Registered { .. } => "register-task-definition",
+            Event::CreatedService { .. } => "create-service",
+            Event::UpdatedService { .. } => "update-service",
+            Event::StartedTasks { .. } => "run-task",
+            Event::StoppedTask { .. } => "stop-task",
+            Event::ReplacedService { .. } => "replace-service",
+            Event::DeletedService { .. } => "delete-service",
+        }
+    }
+}
+
+/// `a: x -> y, b: ...`.
+pub fn describe_changes(changes: &[FieldChange]) -> String {
+    changes
+        .iter()
+        .map(|c| format!("{}: {} -> {}", c.field, c.from, c.to))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Registered { task_definition } => {
+                write!(f, "registered {}", task_definition_short(task_definition))
+            }
+            Event::CreatedService {
+                service,
+                count,
+                task_definition,
+            } => write!(
+                f,
+                "created service {service} ({count} x {})",
+                task_definition_short(task_definition)
+            ),
+            Event::UpdatedService { service, fields } if fields.is_empty() => {
+                write!(f, "updated service {service} tags")
+            }
+            Event::UpdatedService { service, fields } => {
+                write!(f, "updated service {service} ({})", fields.join(", "))
+            }
+            Event::StartedTasks {
+                started,
+                wanted,
+                task_definition,
+                shortfall,
+            } => {
+                write!(
+                    f,
+                    "started {started} of {wanted} task{} ({})",
+                    if *wanted == 1 { "" } else { "s" },
+                    task_definition_short(task_definition)
+                )?;
+                match shortfall {
+                    Some(why) => write!(f, "; the rest: {why}"),
+                    None => Ok(()),
+                }
+            }
+            Event::StoppedTask { task, reason } => write!(
+                f,
+                "stopped task {} ({})",
+                last_segment(task),
+                reason.trim_start_matches(STOP_REASON_PREFIX).trim()
+            ),
+            Event::ReplacedService {
+                service,
+                changes,
+                count,
+                task_definition,
+            } => write!(
+                f,
+                "replaced service {service} ({}; {count} x {})",
+                describe_changes(changes),
+                task_definition_short(task_definition)
+            ),
+            Event::DeletedService { service } => write!(f, "deleted service {service}"),
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! Observation: what ECS says about each group, batched (10 services per DescribeServices per
+//! cluster), with immutable task definition revisions cached by ARN for the engine's life.
+//!
+//! Observation cost per pass for converged service-mode groups: one DescribeServices per 10
+//! services of a cluster and nothing else. Task definitions are looked up only for groups whose
+//! service tags do not already prove convergence.
+
+use std::borrow::Borrow;
+use std::collections::{BTreeMap, HashMap};
+
+use client::{AwsError, EcsApi, IamApi};
+use futures::stream::StreamExt;
+use plan::{
+    plan_group, task_definition_lookup_needed, DesiredGroup, GroupError, GroupPlan, ObservedGroup,
+    ObservedService, ObservedTaskDefinition,
+};
+use spec::render::TAG_TASK_DEFINITION;
+use spec::Mode;
+
+use crate::{borrowed, bounded, group_error, Engine, DESCRIBE_SERVICES_BATCH};
+
+impl<A: EcsApi + IamApi> Engine<A> {
+    /// Observes and plans every group, in order: each group's plan and what was observed (or
+    /// why it could not be). Roles are checked for groups with planned writes.
+    pub(crate) async fn observe_and_plan<G: Borrow<DesiredGroup> + Sync>(
+        &self,
+        desired: &[G],
+    ) -> Vec<(GroupPlan, Result<ObservedGroup, GroupError>)> {
+        let desired = borrowed(desired);
+        let observed = self.observe(&desired).await;
+        let mut planned = Vec::with_capacity(desired.len());
+        for (d, o) in desired.iter().zip(observed) {
+            let mut o = o.map_err(group_error);
+            let mut plan = match &o {
+                Ok(o) => plan_group(d, o, &self.options),
+                Err(e) => GroupPlan {
+                    group: d.name().into(),
+                    cluster: d.cluster().into(),
+                    actions: Vec::new(),
+                    error: Some(e.clone()),
+                    suspended: d.group.spec.suspend,
+                },
+            };
+            self.check_roles(d, &mut plan, &mut o).await;
+            planned.push((plan, o));
+        }
+        planned
+    }
+
+    /// Reads the live state of every group, aligned with `desired`.
+    pub(crate) async fn observe<G: Borrow<DesiredGroup> + Sync>(
+        &self,
+        desired: &[G],
+    ) -> Vec<Result<ObservedGroup, AwsError>> {
+        let desired = &borrowed(desired)[..];
+        let services = self.describe_services(desired).await;
+        let mut results: Vec<Result<ObservedGroup, AwsError>> = desired
+            .iter()
+            .map(|d| {
+                if d.mode() != Mode::Service {
+                    return Ok(ObservedGroup::default());
+                }
+                let key = (d.region.clone(), d.cluster().to_owned());
+                match services.get(&key) {
+                    Some(Err(e)) => Err(e.clone()),
+                    Some(Ok(by_name)) => Ok(ObservedGroup {
+                        service: by_name.get(d.service_name()).cloned(),
+                        ..ObservedGroup::default()
+                    }),
+                    None => Ok(ObservedGroup::default()),
+                }
+            })
+            .collect();
+
+        // Task definitions, only for groups whose service tags do not prove convergence.
+        let mut lookups: Vec<(usize, String)> = Vec::new();
+        // (group, tagged?, revision): the revision the service runs and, when different, the one
+        // its task-definition tag names (someone may have pointed the service elsewhere).
+        let mut revisions: Vec<(usize, bool, String)> = Vec::new();
+        for (i, (d, o)) in desired.iter().zip(&results).enumerate() {
+            let Ok(o) = o else { continue };
+            if !task_definition_lookup_needed(d, o.service.as_ref(), &self.options) {
+                continue;
+            }
+            lookups.push((i, d.rendered.task_definition.family.clone()));
+            if let Some(s) = o.service.as_ref().filter(|s| s.is_active()) {
+                if !s.task_definition.is_empty() {
+                    revisions.push((i, false, s.task_definition.clone()));
+                }
+                if let Some(tagged) = s.tags.get(TAG_TASK_DEFINITION) {
+                    if *tagged != s.task_definition {
+                        revisions.push((i, true, tagged.clone()));
+                    }
+                }
+            }
+        }
+        let latest_by_family = self.latest_revisions(desired, &lookups).await;
+        let found = bounded(
+            (revisions)
+                .into_iter()
+                .map(|(i, tagged, arn)| async move {
+                    (i, tagged, self.revision(&desired[i].region, &arn).await)
+                })
+                .collect::<Vec<_>>(),
+            self.concurrency,
+        )
+        .collect::<Vec<_>>()
+        .await;
+        for (i, tagged, revision) in found {
+            match (revision, &mut results[i]) {
+                (Ok(r), Ok(o)) if tagged => o.tagged_task_definition = r,
+                (Ok(r), Ok(o)) => o.service_task_definition = r,
+                (Err(e), slot) => *slot = Err(e),
+                (Ok(_), Err(_)) => {}
+            }
+        }
+        for (i, family) in &lookups {
+            let key = (desired[*i].region.clone(), family.clone());
+            match latest_by_family.get(&key) {
+                Some(Ok(r)) => {
+                    if let Ok(o) = &mut results[*i] {
+                        o.latest_revision = r.clone();
+                    }
+                }
+                Some(Err(e)) => results[*i] = Err(e.clone()),
+                None => {}
+            }
+        }
+        self.observe_tasks(desired, &mut results).await;
+        self.observe_unsteady_services(desired, &mut results).await;
+        self.observe_capacity(desired, &mut results).await;
+        results
+    }
+
+    /// DescribeServices, batched by 10 per (region, cluster); name -> service.
+    async fn describe_services(
+        &self,
+        desired: &[&DesiredGroup],
+    ) -> HashMap<(String, String), Result<HashMap<String, ObservedService>, AwsError>> {
+        let mut names: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+        for d in desired.iter().filter(|d| d.mode() == Mode::Service) {
+            let list = names
+                .entry((d.region.clone(), d.cluster().to_owned()))
+                .or_default();
+            if !list.iter().any(|n| n == d.service_name()) {
+                list.push(d.service_name().to_owned());
+            }
+        }
+        let batches: Vec<((String, String), Vec<String>)> = names
+            .into_iter()
+            .flat_map(|(key, list)| {
+                list.chunks(DESCRIBE_SERVICES_BATCH)
+                    .map(|chunk| (key.clone(), chunk.to_vec()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let answers = bounded(
+            (batches)
+                .into_iter()
+                .map(|(key, chunk)| async move {
+                    let answer = self.api.describe_services(&key.0, &key.1, &chunk).await;
+                    (key, answer)
+                })
+                .collect::<Vec<_>>(),
+            self.concurrency,
+        )
+        .collect::<Vec<_>>()
+        .await;
+        let mut by_cluster: HashMap<
+            (String, String),
+            Result<HashMap<String, ObservedService>, AwsError>,
+        > = HashMap::new();
+        for (key, answer) in answers {
+            let entry = by_cluster.entry(key).or_insert_with(|| Ok(HashMap::new()));
+            match (answer, entry) {
+                (Ok(services), Ok(map)) => {
+                    for s in services {
+                        // An ACTIVE service wins over an INACTIVE one of the same name.
+                        let keep_existing = map.get(&s.name).is_some_and(|e| e.is_active());
+                        if !keep_existing {
+                            map.insert(s.name.clone(), s);
+                        }
+                    }
+                }
+                (Err(e), entry) => *entry = Err(e),
+                (Ok(_), Err(_)) => {}
+            }
+        }
+        by_cluster
+    }
+
+    /// The latest ACTIVE revision of each family looked up, once per (region, family).
+    pub(crate) async fn latest_revisions(
+        &self,
+        desired: &[&DesiredGroup],
+        lookups: &[(usize, String)],
+    ) -> HashMap<(String, String), Result<Option<ObservedTaskDefinition>, AwsError>> {
+        let mut families: Vec<(String, String)> = lookups
+            .iter()
+            .map(|(i, family)| (desired[*i].region.clone(), family.clone()))
+            .collect();
+        families.sort();
+        families.dedup();
+        bounded(
+            (families)
+                .into_iter()
+                .map(|(region, family)| async move {
+                    let answer = self.api.describe_task_definition(&region, &family).await;
+                    ((region, family), answer)
+                })
+                .collect::<Vec<_>>(),
+            self.concurrency,
+        )
+        .collect()
+        .await
+    }
+
+    /// A revision by ARN (or `family:revision`), from the cache when seen before.
+    pub(crate) async fn revision(
+        &self,
+        region: &str,
+        arn: &str,
+    ) -> Result<Option<ObservedTaskDefinition>, AwsError> {
+        let key = (region.to_owned(), arn.to_owned());
+        if let Some(hit) = self.cached(&key) {
+            return Ok(Some(hit));
+        }
+        let revision = self.api.describe_task_definition(region, arn).await?;
+        if let Some(r) = &revision {
+            self.remember(&key, r);
+        }
+        Ok(revision)
+    }
+
+    pub(crate) fn cached(&self, key: &(String, String)) -> Option<ObservedTaskDefinition> {
+        self.revisions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    pub(crate) fn remember(&self, key: &(String, String), revision: &ObservedTaskDefinition) {
+        let mut cache = self
+            .revisions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache.insert(key.clone(), revision.clone());
+        cache.insert((key.0.clone(), revision.arn.clone()), revision.clone());
+    }
+}

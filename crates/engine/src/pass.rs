@@ -1,0 +1,267 @@
+//! The one reconcile pass (kube-runtime's `reconcile` + `error_policy`), which `plan`,
+//! `status`, `reconcile --once`, `--wait` and the loop all call:
+//!
+//! ```text
+//! groups in scope -> observe (batched) -> plan (pure) -> [prune plan] -> apply -> [prune]
+//!                 -> per group: events, error, status, next step (the error policy)
+//! ```
+//!
+//! Each group travels as one record ([`GroupReport`]), never as vectors aligned by index.
+
+use std::sync::Arc;
+
+use client::{EcsApi, IamApi};
+use plan::prune::plan_prune;
+use plan::status::{derive, Applied};
+use plan::{
+    DesiredGroup, GroupError, GroupPlan, GroupStatus, ObservedGroup, Orphan, PrunePolicy,
+    PruneRefusal,
+};
+use tracing::{info, warn};
+
+use crate::event::Event;
+use crate::policy::Next;
+use crate::scope::{Scope, WriteGate};
+use crate::{Engine, GroupOutcome};
+
+/// Whether a pass writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Observe and plan only (`plan`, `status`, `--dry-run`, `--wait`, a standby replica).
+    Plan,
+    /// Carry out the plan (while the write gate is open).
+    Apply,
+}
+
+/// One group after a pass.
+#[derive(Debug, Clone)]
+pub struct GroupReport {
+    /// What the files say.
+    pub desired: Arc<DesiredGroup>,
+    /// What ECS said; `None` when it could not be read (`error` says why).
+    pub observed: Option<ObservedGroup>,
+    /// What the pass planned.
+    pub plan: GroupPlan,
+    /// What it did, one event per write.
+    pub done: Vec<Event>,
+    /// Why the group failed this pass, if it did.
+    pub error: Option<GroupError>,
+    /// Its derived status.
+    pub status: GroupStatus,
+    /// When to look at it again (the error policy's answer).
+    pub next: Next,
+}
+
+/// What a prune found and did.
+#[derive(Debug, Clone, Default)]
+pub struct PruneReport {
+    /// The groups found to remove.
+    pub orphans: Vec<Orphan>,
+    /// What removing them did (empty when planning only).
+    pub outcomes: Vec<GroupOutcome>,
+    /// Why nothing was pruned, if it was not.
+    pub problem: Option<PruneProblem>,
+}
+
+/// Why a prune did not happen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PruneProblem {
+    /// Refused by policy (nothing at all is applied in that pass).
+    #[error(transparent)]
+    Refused(#[from] PruneRefusal),
+    /// What exists could not be listed: a partial picture is never pruned from.
+    #[error("finding what to prune: {0}")]
+    Unlisted(GroupError),
+}
+
+/// The result of a pass.
+#[derive(Debug, Clone, Default)]
+pub struct PassReport {
+    /// Every group in scope, in the order given.
+    pub groups: Vec<GroupReport>,
+    /// With a prune policy: the prune.
+    pub prune: Option<PruneReport>,
+}
+
+impl PassReport {
+    /// The plan, for `plan -o text|json|markdown`.
+    pub fn plan(&self) -> plan::Plan {
+        plan::Plan {
+            groups: self.groups.iter().map(|g| g.plan.clone()).collect(),
+            orphans: self
+                .prune
+                .as_ref()
+                .map(|p| p.orphans.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The prune was refused or could not list what exists.
+    pub fn prune_problem(&self) -> Option<&PruneProblem> {
+        self.prune.as_ref().and_then(|p| p.problem.as_ref())
+    }
+}
+
+impl<A: EcsApi + IamApi> Engine<A> {
+    /// One pass over the groups in `scope`: observe, plan, (with `prune`) find what to remove,
+    /// and in [`Mode::Apply`] carry it out while `gate` is open. A refused prune applies
+    /// nothing at all.
+    pub async fn pass(
+        &self,
+        scope: &Scope,
+        groups: &[Arc<DesiredGroup>],
+        mode: Mode,
+        prune: Option<PrunePolicy>,
+        gate: &dyn WriteGate,
+    ) -> PassReport {
+        let groups: Vec<Arc<DesiredGroup>> = groups
+            .iter()
+            .filter(|g| scope.contains(g))
+            .cloned()
+            .collect();
+        let planned = self.observe_and_plan(&groups).await;
+        let prune = prune.map(|policy| PrunePolicy {
+            selector: policy.selector || scope.is_selected(),
+            ..policy
+        });
+        let mut prune_report = match prune {
+            Some(policy) => Some(self.plan_prune(&groups, policy).await),
+            None => None,
+        };
+        let refused = prune_report.as_ref().is_some_and(|p| p.problem.is_some());
+        let apply = mode == Mode::Apply && !refused;
+        let outcomes = if apply {
+            let items: Vec<(&DesiredGroup, &GroupPlan)> = groups
+                .iter()
+                .zip(&planned)
+                .map(|(d, (plan, _))| (&**d, plan))
+                .collect();
+            Some(self.apply(&items, gate).await)
+        } else {
+            None
+        };
+        if let Some(report) = prune_report.as_mut().filter(|_| apply) {
+            self.carry_out_prune(report, gate).await;
+        }
+        let mut outcomes = outcomes.map(Vec::into_iter);
+        let reports = groups
+            .into_iter()
+            .zip(planned)
+            .map(|(desired, (plan, observed))| {
+                let outcome = outcomes.as_mut().and_then(Iterator::next);
+                self.report(desired, plan, observed, outcome)
+            })
+            .collect();
+        PassReport {
+            groups: reports,
+            prune: prune_report,
+        }
+    }
+
+    /// A prune on its own (the loop's, at each resync), over `groups`: the whole desired set.
+    pub async fn prune(
+        &self,
+        scope: &Scope,
+        groups: &[Arc<DesiredGroup>],
+        policy: PrunePolicy,
+        mode: Mode,
+        gate: &dyn WriteGate,
+    ) -> PruneReport {
+        let policy = PrunePolicy {
+            selector: policy.selector || scope.is_selected(),
+            ..policy
+        };
+        let mut report = self.plan_prune(groups, policy).await;
+        if mode == Mode::Apply {
+            self.carry_out_prune(&mut report, gate).await;
+        }
+        report
+    }
+
+    /// Removes the orphans of a prune that was not refused, while the gate is open.
+    async fn carry_out_prune(&self, report: &mut PruneReport, gate: &dyn WriteGate) {
+        if report.problem.is_some() || report.orphans.is_empty() || !gate.is_open() {
+            return;
+        }
+        report.outcomes = self.apply_prune(&report.orphans).await;
+        for outcome in &report.outcomes {
+            let done: Vec<String> = outcome.done.iter().map(ToString::to_string).collect();
+            match &outcome.error {
+                None => {
+                    info!(group = %outcome.group, cluster = %outcome.cluster, done = %done.join("; "), "pruned")
+                }
+                Some(e) => {
+                    warn!(group = %outcome.group, cluster = %outcome.cluster, error = %e, "prune failed")
+                }
+            }
+        }
+    }
+
+    /// The prune plan over `groups` (the whole desired set): refusals first, then what exists.
+    async fn plan_prune(&self, groups: &[Arc<DesiredGroup>], policy: PrunePolicy) -> PruneReport {
+        if let Some(refusal) = plan::prune::refusal_before_listing(groups.len(), policy) {
+            return PruneReport {
+                problem: Some(refusal.into()),
+                ..PruneReport::default()
+            };
+        }
+        let inventories = match self.inventory(groups).await {
+            Ok(inventories) => inventories,
+            Err(e) => {
+                return PruneReport {
+                    problem: Some(PruneProblem::Unlisted(crate::group_error(e))),
+                    ..PruneReport::default()
+                }
+            }
+        };
+        let desired: Vec<&DesiredGroup> = groups.iter().map(|g| &**g).collect();
+        match plan_prune(&desired, &inventories, &self.options.controller_id, policy) {
+            Ok(orphans) => PruneReport {
+                orphans,
+                ..PruneReport::default()
+            },
+            Err(refusal) => PruneReport {
+                problem: Some(refusal.into()),
+                ..PruneReport::default()
+            },
+        }
+    }
+
+    /// The record of one group: its error (observation, plan or apply), status and next step.
+    fn report(
+        &self,
+        desired: Arc<DesiredGroup>,
+        plan: GroupPlan,
+        observed: Result<ObservedGroup, GroupError>,
+        outcome: Option<GroupOutcome>,
+    ) -> GroupReport {
+        let (observed, observe_error) = match observed {
+            Ok(o) => (Some(o), None),
+            Err(e) => (None, Some(e)),
+        };
+        let (done, apply_error) = outcome.map_or((Vec::new(), None), |o| (o.done, o.error));
+        let error = observe_error.or(apply_error).or_else(|| plan.error.clone());
+        let applied = if done.is_empty() {
+            Applied::Nothing
+        } else {
+            Applied::Changes
+        };
+        let status = derive(
+            &desired,
+            observed.as_ref(),
+            Some(&plan),
+            applied,
+            error.as_ref(),
+        );
+        let next = self.policy.next(desired.name(), error.as_ref(), &status);
+        GroupReport {
+            desired,
+            observed,
+            plan,
+            done,
+            error,
+            status,
+            next,
+        }
+    }
+}

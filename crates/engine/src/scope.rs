@@ -1,0 +1,80 @@
+//! What a pass is responsible for ([`Scope`]) and whether it may write ([`WriteGate`]).
+//!
+//! Both are seams with one implementation today: every group of the files, always allowed to
+//! write. A standby replica closes the gate and keeps observing; a sharded fleet gives each
+//! replica the shards it holds.
+
+use std::hash::Hasher as _;
+
+use plan::DesiredGroup;
+
+/// A slice of the groups, by a stable hash of their identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, `0..count`.
+    pub index: u32,
+    /// How many shards the groups are split into (at least 1).
+    pub count: u32,
+}
+
+impl Shard {
+    /// The shard a group belongs to among `count`: a hash of (region, cluster, name) that is
+    /// the same on every machine and in every version of this program.
+    pub fn of(group: &DesiredGroup, count: u32) -> u32 {
+        let mut hasher = fnv::FnvHasher::default();
+        for part in [group.region.as_str(), group.cluster(), group.name()] {
+            hasher.write(part.as_bytes());
+            hasher.write_u8(0);
+        }
+        let count = u64::from(count.max(1));
+        u32::try_from(hasher.finish() % count).unwrap_or(0)
+    }
+
+    /// Whether `group` is in this shard.
+    pub fn contains(&self, group: &DesiredGroup) -> bool {
+        Shard::of(group, self.count) == self.index
+    }
+}
+
+/// Which groups a pass covers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// The `--selector` the groups were chosen with (empty: every group); prune is refused
+    /// with one.
+    pub selector: Vec<(String, String)>,
+    /// The shard this replica holds; `None`: every group.
+    pub shard: Option<Shard>,
+}
+
+impl Scope {
+    /// Every group, no selector.
+    pub fn all() -> Self {
+        Scope::default()
+    }
+
+    /// Whether a pass over this scope covers `group`.
+    pub fn contains(&self, group: &DesiredGroup) -> bool {
+        self.shard.is_none_or(|s| s.contains(group))
+    }
+
+    /// A label selector narrows the groups.
+    pub fn is_selected(&self) -> bool {
+        !self.selector.is_empty()
+    }
+}
+
+/// Consulted before every write: closed, a pass observes and plans but changes nothing.
+pub trait WriteGate: Send + Sync {
+    /// Writes are allowed now.
+    fn is_open(&self) -> bool;
+}
+
+/// The gate of a single replica: always open.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AlwaysOpen;
+
+impl WriteGate for AlwaysOpen {
+    fn is_open(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,168 @@
+//! Writes that are not idempotent (RegisterTaskDefinition, CreateService) made exactly once:
+//! after a failure whose answer may have been lost, look whether it landed before trying again.
+//! Also the replacement of a service (delete, wait for the name, create).
+
+use client::{AwsError, EcsApi, ErrorKind, IamApi, Operation};
+use plan::{DesiredGroup, GroupError, ObservedService, ObservedTaskDefinition};
+use spec::render::TAG_TASK_DEFINITION;
+use tracing::warn;
+
+use crate::Engine;
+
+/// An AWS failure as a group's error; throttles, transport failures and 5xx are retryable.
+pub fn group_error(error: AwsError) -> GroupError {
+    GroupError::new(plan::Reason::ReconcileError, error.to_string()).retryable(retryable(&error))
+}
+
+/// Attempts of a write that is not idempotent, each after looking whether the last one landed.
+const WRITE_ATTEMPTS: u32 = 5;
+
+/// Whether a failed write may be tried again (after re-observing).
+fn retryable(error: &AwsError) -> bool {
+    matches!(
+        error.kind,
+        ErrorKind::Throttled | ErrorKind::Transport | ErrorKind::Other
+    )
+}
+
+async fn write_backoff(attempt: u32) {
+    let base = std::time::Duration::from_millis(200 * 2u64.pow(attempt.min(5)));
+    let jitter = base.mul_f64(rand::random::<f64>() * 0.5);
+    tokio::time::sleep(base + jitter).await;
+}
+
+impl<A: EcsApi + IamApi> Engine<A> {
+    /// RegisterTaskDefinition exactly once: after a failure whose answer may have been lost,
+    /// the family's latest revision is checked for the hash before trying again.
+    pub(crate) async fn register_once(
+        &self,
+        region: &str,
+        document: &spec::document::TaskDefinitionDocument,
+        spec_hash: &str,
+        tags: &[spec::document::Tag],
+    ) -> Result<ObservedTaskDefinition, AwsError> {
+        let mut attempt = 0;
+        loop {
+            match self
+                .api
+                .register_task_definition(region, document, tags)
+                .await
+            {
+                Ok(r) => return Ok(r),
+                Err(e) if retryable(&e) && attempt + 1 < WRITE_ATTEMPTS => {
+                    warn!(error = %e, "RegisterTaskDefinition failed; checking whether it landed");
+                    write_backoff(attempt).await;
+                    attempt += 1;
+                    if let Ok(Some(latest)) = self
+                        .api
+                        .describe_task_definition(region, &document.family)
+                        .await
+                    {
+                        if latest.spec_hash.as_deref() == Some(spec_hash) {
+                            return Ok(latest);
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// CreateService exactly once: after a failure whose answer may have been lost, the service
+    /// is looked up before trying again ("already exists" is then success, not an error).
+    pub(crate) async fn create_once(
+        &self,
+        region: &str,
+        document: &spec::document::ServiceDocument,
+        task_definition: &str,
+        tags: &[spec::document::Tag],
+    ) -> Result<(), AwsError> {
+        let mut attempt = 0;
+        loop {
+            let failed = match self
+                .api
+                .create_service(region, document, task_definition, tags)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            let ours = |s: &ObservedService| {
+                s.is_active()
+                    && s.tags.get(spec::render::TAG_MANAGED_BY) == Some(&self.options.controller_id)
+            };
+            // Retried with the same name, ECS answers that creation was not idempotent: the
+            // first attempt landed.
+            let maybe_landed = retryable(&failed) || failed.kind == ErrorKind::Invalid;
+            if maybe_landed && attempt + 1 < WRITE_ATTEMPTS {
+                warn!(error = %failed, "CreateService failed; checking whether it landed");
+                write_backoff(attempt).await;
+                attempt += 1;
+                let found = self
+                    .api
+                    .describe_services(
+                        region,
+                        &document.cluster,
+                        std::slice::from_ref(&document.service_name),
+                    )
+                    .await?;
+                if found.iter().any(ours) {
+                    return Ok(());
+                }
+                if !retryable(&failed) {
+                    return Err(failed);
+                }
+            } else {
+                return Err(failed);
+            }
+        }
+    }
+
+    /// Deletes the service, waits until its name is free (DRAINING blocks it on ECS), and
+    /// creates it again with the ownership tags.
+    pub(crate) async fn replace_service(
+        &self,
+        d: &DesiredGroup,
+        document: &spec::document::ServiceDocument,
+        task_definition: &str,
+    ) -> Result<(), AwsError> {
+        let name = &document.service_name;
+        let current = self
+            .api
+            .describe_services(&d.region, &document.cluster, std::slice::from_ref(name))
+            .await?;
+        if let Some(s) = current.iter().find(|s| s.is_active()) {
+            self.delete_service(&d.region, &document.cluster, name, s.desired_count)
+                .await?;
+        }
+        let deadline = std::time::Instant::now() + REPLACE_WAIT;
+        loop {
+            let services = self
+                .api
+                .describe_services(&d.region, &document.cluster, std::slice::from_ref(name))
+                .await?;
+            if services.iter().all(|s| s.status == "INACTIVE") {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(AwsError::invalid(
+                    Operation::CreateService,
+                    format!("service {name} still blocks its name after deletion; try again later"),
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+        let mut tags = d.service_tags(&self.options.controller_id);
+        tags.insert(TAG_TASK_DEFINITION.into(), task_definition.into());
+        self.create_once(
+            &d.region,
+            document,
+            task_definition,
+            &plan::desired::to_tag_list(&tags),
+        )
+        .await
+    }
+}
+
+/// How long a replacement waits for a deleted service to free its name.
+const REPLACE_WAIT: std::time::Duration = std::time::Duration::from_secs(600);

@@ -1,0 +1,351 @@
+//! `--prune` decisions: which of this controller's resources belong to groups the files no
+//! longer describe, and when pruning must not happen at all. Pure: the engine lists what exists
+//! (an [`Inventory`] per cluster) and carries out the [`PruneAction`]s.
+//!
+//! Prune has its own action type, so a group's plan can never hold a deletion.
+
+use std::collections::{BTreeMap, HashSet};
+
+use spec::arn::{cluster_name, last_segment};
+use spec::render::{STOP_REASON_PREFIX, TAG_GROUP, TAG_MANAGED_BY};
+use spec::Mode;
+
+use crate::desired::DesiredGroup;
+use crate::observed::{ObservedService, ObservedTask};
+
+/// One step of removing a group the files no longer describe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PruneAction {
+    /// Scale the service to 0 (ECS refuses to delete a running one), then delete it.
+    DeleteService {
+        /// Cluster name.
+        cluster: String,
+        /// Service name.
+        service_name: String,
+        /// Its desired count when it was found.
+        desired_count: i32,
+    },
+    /// Stop a standalone task.
+    StopTask {
+        /// Cluster name.
+        cluster: String,
+        /// Task ARN.
+        task_arn: String,
+        /// Why, recorded on the task.
+        reason: String,
+    },
+}
+
+impl PruneAction {
+    /// The name used in plan output and JSON.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PruneAction::DeleteService { .. } => "delete-service",
+            PruneAction::StopTask { .. } => "stop-task",
+        }
+    }
+
+    /// One line for people, e.g. `delete-service d1 (scale 2 -> 0, ...)`.
+    pub fn headline(&self) -> String {
+        match self {
+            PruneAction::DeleteService {
+                service_name,
+                desired_count,
+                ..
+            } => format!(
+                "delete-service {service_name} (scale {desired_count} -> 0, then delete; removed from the files)"
+            ),
+            PruneAction::StopTask {
+                task_arn, reason, ..
+            } => format!(
+                "stop-task {} ({})",
+                last_segment(task_arn),
+                reason.trim_start_matches(STOP_REASON_PREFIX).trim()
+            ),
+        }
+    }
+}
+
+/// A group the files no longer describe, found by its ownership tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Orphan {
+    /// Where it is.
+    pub region: String,
+    /// Cluster name.
+    pub cluster: String,
+    /// The group name its tags carry.
+    pub group: String,
+    /// What removing it takes.
+    pub actions: Vec<PruneAction>,
+}
+
+/// What exists in one cluster: its ACTIVE services and its running standalone tasks started by
+/// the controller (any controller id; ownership is decided here).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    /// Region.
+    pub region: String,
+    /// Cluster name.
+    pub cluster: String,
+    /// Services, as DescribeServices reports them (with tags).
+    pub services: Vec<ObservedService>,
+    /// Running tasks started by the controller (with tags).
+    pub tasks: Vec<ObservedTask>,
+}
+
+/// Why nothing may be pruned this time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PruneRefusal {
+    /// The files describe no group: pruning would remove everything this controller manages.
+    #[error(
+        "refusing to prune: the files describe no group, which would remove every group this \
+         controller manages"
+    )]
+    NoGroups,
+    /// A `--selector` hides groups that would then look removed.
+    #[error("refusing to prune with --selector: groups outside the selection would look removed")]
+    Selector,
+    /// More groups would go than `--max-prune` allows.
+    #[error(
+        "refusing to prune {count} groups, more than --max-prune {max_prune}: {names}; nothing was deleted"
+    )]
+    TooMany {
+        /// How many would go.
+        count: usize,
+        /// The limit.
+        max_prune: usize,
+        /// `group (cluster)`, comma-separated.
+        names: String,
+    },
+}
+
+/// What pruning is allowed to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrunePolicy {
+    /// At most this many groups go in one prune.
+    pub max_prune: usize,
+    /// A label selector narrows the desired groups (pruning is then refused).
+    pub selector: bool,
+}
+
+/// Refusals of the policy itself, whatever the files say (the loop refuses to start).
+pub fn refusal_of_policy(policy: PrunePolicy) -> Option<PruneRefusal> {
+    policy.selector.then_some(PruneRefusal::Selector)
+}
+
+/// Refusals known before anything is listed (no AWS call is spent on a refused prune).
+pub fn refusal_before_listing(desired: usize, policy: PrunePolicy) -> Option<PruneRefusal> {
+    if let Some(refusal) = refusal_of_policy(policy) {
+        Some(refusal)
+    } else if desired == 0 {
+        Some(PruneRefusal::NoGroups)
+    } else {
+        None
+    }
+}
+
+/// The groups to remove: this controller's services and tasks (by its managed-by tag) in the
+/// listed clusters whose group the files no longer describe.
+///
+/// # Errors
+/// A refusal: then nothing at all may be pruned.
+pub fn plan_prune(
+    desired: &[&DesiredGroup],
+    inventories: &[Inventory],
+    controller_id: &str,
+    policy: PrunePolicy,
+) -> Result<Vec<Orphan>, PruneRefusal> {
+    if let Some(refusal) = refusal_before_listing(desired.len(), policy) {
+        return Err(refusal);
+    }
+    let wanted_services: HashSet<(&str, &str, &str)> = desired
+        .iter()
+        .filter(|d| d.mode() == Mode::Service)
+        .map(|d| {
+            (
+                d.region.as_str(),
+                cluster_name(d.cluster()),
+                d.service_name(),
+            )
+        })
+        .collect();
+    let wanted_tasks: HashSet<(&str, &str, &str)> = desired
+        .iter()
+        .filter(|d| d.mode() == Mode::Tasks)
+        .map(|d| (d.region.as_str(), cluster_name(d.cluster()), d.name()))
+        .collect();
+    let ours = |tags: &BTreeMap<String, String>| {
+        tags.get(TAG_MANAGED_BY).map(String::as_str) == Some(controller_id)
+    };
+
+    let mut orphans: BTreeMap<(&str, &str, String), Vec<PruneAction>> = BTreeMap::new();
+    for inventory in inventories {
+        let (region, cluster) = (inventory.region.as_str(), inventory.cluster.as_str());
+        for s in &inventory.services {
+            if !s.is_active() || !ours(&s.tags) {
+                continue;
+            }
+            if wanted_services.contains(&(region, cluster, s.name.as_str())) {
+                continue;
+            }
+            let group = s.tags.get(TAG_GROUP).unwrap_or(&s.name).clone();
+            orphans
+                .entry((region, cluster, group))
+                .or_default()
+                .push(PruneAction::DeleteService {
+                    cluster: cluster.to_owned(),
+                    service_name: s.name.clone(),
+                    desired_count: s.desired_count,
+                });
+        }
+        for t in &inventory.tasks {
+            let Some(group) = t.tags.get(TAG_GROUP).filter(|_| ours(&t.tags)) else {
+                continue;
+            };
+            if !t.is_live() || wanted_tasks.contains(&(region, cluster, group.as_str())) {
+                continue;
+            }
+            orphans
+                .entry((region, cluster, group.clone()))
+                .or_default()
+                .push(PruneAction::StopTask {
+                    cluster: cluster.to_owned(),
+                    task_arn: t.arn.clone(),
+                    reason: format!(
+                        "{STOP_REASON_PREFIX} pruned: the group is no longer in the files"
+                    ),
+                });
+        }
+    }
+    let orphans: Vec<Orphan> = orphans
+        .into_iter()
+        .map(|((region, cluster, group), actions)| Orphan {
+            region: region.to_owned(),
+            cluster: cluster.to_owned(),
+            group,
+            actions,
+        })
+        .collect();
+    if orphans.len() > policy.max_prune {
+        let names: Vec<String> = orphans
+            .iter()
+            .map(|o| format!("{} ({})", o.group, o.cluster))
+            .collect();
+        return Err(PruneRefusal::TooMany {
+            count: orphans.len(),
+            max_prune: policy.max_prune,
+            names: names.join(", "),
+        });
+    }
+    Ok(orphans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: PrunePolicy = PrunePolicy {
+        max_prune: 5,
+        selector: false,
+    };
+
+    fn service(name: &str, owner: Option<&str>, status: &str) -> ObservedService {
+        let mut tags = BTreeMap::new();
+        if let Some(owner) = owner {
+            tags.insert(TAG_MANAGED_BY.to_owned(), owner.to_owned());
+            tags.insert(TAG_GROUP.to_owned(), name.to_owned());
+        }
+        ObservedService {
+            name: name.into(),
+            status: status.into(),
+            desired_count: 2,
+            tags,
+            ..ObservedService::default()
+        }
+    }
+
+    fn desired(name: &str) -> DesiredGroup {
+        let text = format!(
+            r#"
+apiVersion: ecs-delegate-controller.io/v1alpha1
+kind: DelegateGroup
+metadata: {{name: {name}}}
+spec:
+  cluster: c1
+  count: 1
+  roles: {{execution: "arn:aws:iam::123456789012:role/exec"}}
+  delegate:
+    image: harness/delegate:1
+    accountId: abc
+    managerUrl: https://app.harness.io
+    token: {{secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:t"}}
+"#
+        );
+        DesiredGroup::new(spec::parse_group(&text).unwrap(), "us-east-1").unwrap()
+    }
+
+    fn inventory(services: Vec<ObservedService>) -> Vec<Inventory> {
+        vec![Inventory {
+            region: "us-east-1".into(),
+            cluster: "c1".into(),
+            services,
+            tasks: Vec::new(),
+        }]
+    }
+
+    #[test]
+    fn only_this_controllers_active_services_of_removed_groups_go() {
+        let keep = desired("keep");
+        let found = inventory(vec![
+            service("keep", Some("default"), "ACTIVE"),
+            service("gone", Some("default"), "ACTIVE"),
+            service("other-id", Some("other"), "ACTIVE"),
+            service("hand-made", None, "ACTIVE"),
+            service("drained", Some("default"), "INACTIVE"),
+        ]);
+        let orphans = plan_prune(&[&keep], &found, "default", POLICY).unwrap();
+        assert_eq!(orphans.len(), 1);
+        assert_eq!(orphans[0].group, "gone");
+        assert_eq!(
+            orphans[0].actions,
+            [PruneAction::DeleteService {
+                cluster: "c1".into(),
+                service_name: "gone".into(),
+                desired_count: 2
+            }]
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        let keep = desired("keep");
+        let found = inventory(
+            (0..3)
+                .map(|i| service(&format!("gone{i}"), Some("default"), "ACTIVE"))
+                .collect(),
+        );
+        assert_eq!(
+            plan_prune(&[], &found, "default", POLICY),
+            Err(PruneRefusal::NoGroups)
+        );
+        let selector = PrunePolicy {
+            selector: true,
+            ..POLICY
+        };
+        assert_eq!(
+            plan_prune(&[&keep], &found, "default", selector),
+            Err(PruneRefusal::Selector)
+        );
+        let two = PrunePolicy {
+            max_prune: 2,
+            ..POLICY
+        };
+        let refusal = plan_prune(&[&keep], &found, "default", two).unwrap_err();
+        assert!(
+            refusal
+                .to_string()
+                .starts_with("refusing to prune 3 groups, more than --max-prune 2: gone0 (c1)"),
+            "{refusal}"
+        );
+    }
+}

@@ -1,0 +1,70 @@
+//! `import`: a DelegateGroup from Harness's downloaded task spec, or from a live service to
+//! adopt it without downtime. The translation is `spec::import`'s; this reads the inputs.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use crate::cli::GlobalArgs;
+use crate::wiring::sdk;
+
+fn read_json(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))
+}
+
+pub async fn run(
+    global: &GlobalArgs,
+    task_spec: Option<PathBuf>,
+    service_spec: Option<PathBuf>,
+    live: Option<(String, String)>,
+    name: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let (task_definition, service, origin, exact) = match (task_spec, live) {
+        (Some(path), _) => {
+            let service = service_spec.as_deref().map(read_json).transpose()?;
+            (
+                read_json(&path)?,
+                service,
+                path.display().to_string(),
+                false,
+            )
+        }
+        (None, Some((cluster, service))) => {
+            let api = sdk(global).await;
+            let region = global
+                .region
+                .clone()
+                .or_else(|| api.default_region())
+                .context("no region: set --region or AWS_REGION")?;
+            let (td, service_json, tags) = api
+                .import_documents(&region, &cluster, &service)
+                .await
+                .context("reading the live service")?;
+            if let Some(owner) = tags.get(spec::render::TAG_MANAGED_BY) {
+                eprintln!(
+                    "warning: service {service} is already managed by controller id {owner:?}"
+                );
+            }
+            let origin = format!("service {service} in cluster {cluster}");
+            (td, Some(service_json), origin, true)
+        }
+        (None, None) => anyhow::bail!("give --task-spec FILE or --cluster C --service S"),
+    };
+    let imported = spec::import::import(&spec::import::ImportSource {
+        task_definition: &task_definition,
+        service: service.as_ref(),
+        name: name.as_deref(),
+        cluster: None,
+        exact,
+    })?;
+    for warning in &imported.warnings {
+        eprintln!("warning: {warning}");
+    }
+    std::io::stdout()
+        .lock()
+        .write_all(spec::import::to_yaml(&imported, &origin).as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}

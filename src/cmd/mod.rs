@@ -1,0 +1,143 @@
+//! The commands: one module each. They parse nothing (clap did), decide nothing (the engine
+//! and the plan do): they wire, print and choose the exit code.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use crate::cli::{Cli, Command, GlobalArgs, LogFormat};
+
+mod completions;
+mod import;
+mod plan;
+mod probe;
+mod reconcile;
+mod run_loop;
+mod schema;
+mod status;
+mod validate;
+
+/// Exit code 2: `plan --detailed-exitcode` found changes.
+const EXIT_CHANGES: u8 = 2;
+
+/// Logs to stderr, text or JSON, at the level -v asks for (RUST_LOG overrides).
+pub fn init_logging(global: &GlobalArgs) {
+    let default = match global.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match global.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> ExitCode {
+    let global = &cli.global;
+    let result = match cli.command {
+        Command::Validate { paths } => validate::run(&paths),
+        Command::Schema => schema::run(),
+        Command::Completions { shell } => completions::run(shell),
+        Command::Probe { url } => block_on_current_thread(probe::run(url)),
+        Command::Plan {
+            paths,
+            output,
+            detailed_exitcode,
+            lifecycle,
+        } => block_on(plan::run(
+            global,
+            &paths,
+            output,
+            detailed_exitcode,
+            lifecycle,
+        )),
+        Command::Reconcile {
+            paths,
+            once: true,
+            dry_run,
+            concurrency,
+            wait,
+            lifecycle,
+            ..
+        } => block_on(reconcile::run(
+            global,
+            &paths,
+            reconcile::Once {
+                dry_run,
+                concurrency: concurrency.into(),
+                wait,
+                lifecycle,
+            },
+        )),
+        Command::Reconcile {
+            paths,
+            once: false,
+            dry_run,
+            concurrency,
+            interval,
+            listen,
+            lifecycle,
+            ..
+        } => block_on_current_thread(run_loop::run(
+            global,
+            paths,
+            run_loop::Loop {
+                dry_run,
+                concurrency: concurrency.into(),
+                interval,
+                listen,
+                lifecycle,
+            },
+        )),
+        Command::Status { paths, output } => block_on(status::run(global, &paths, output)),
+        Command::Import {
+            task_spec,
+            service_spec,
+            cluster,
+            service,
+            name,
+        } => block_on(import::run(
+            global,
+            task_spec,
+            service_spec,
+            cluster.zip(service),
+            name,
+        )),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn block_on<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(
+    future: F,
+) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(future)
+}
+
+/// The loop runs on one thread: its work is waiting on AWS, and one thread keeps one malloc
+/// arena, which keeps the resident memory of a long-running sidecar small and flat.
+fn block_on_current_thread<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(
+    future: F,
+) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(future)
+}

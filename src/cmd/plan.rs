@@ -1,0 +1,58 @@
+//! `plan PATH...`: a pass that plans only, printed as text, JSON or Markdown.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use engine::{AlwaysOpen, Mode, PrunePolicy};
+
+use crate::cli::{GlobalArgs, LifecycleArgs, PlanFormat};
+use crate::wiring::prepare;
+
+pub async fn run(
+    global: &GlobalArgs,
+    paths: &[PathBuf],
+    output: PlanFormat,
+    detailed_exitcode: bool,
+    lifecycle: LifecycleArgs,
+) -> anyhow::Result<ExitCode> {
+    let Some((groups, scope, engine)) = prepare(global, paths, 8, lifecycle.allow_replace).await?
+    else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let report = engine
+        .pass(
+            &scope,
+            &groups,
+            Mode::Plan,
+            prune_policy(lifecycle),
+            &AlwaysOpen,
+        )
+        .await;
+    if let Some(problem) = report.prune_problem() {
+        eprintln!("error: {problem}");
+        return Ok(ExitCode::FAILURE);
+    }
+    let plan = report.plan();
+    let text = match output {
+        PlanFormat::Text => plan::output::to_text(&plan),
+        PlanFormat::Json => serde_json::to_string_pretty(&plan::output::to_json(&plan))? + "\n",
+        PlanFormat::Markdown => plan::output::to_markdown(&plan),
+    };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(if plan.has_errors() {
+        ExitCode::FAILURE
+    } else if detailed_exitcode && plan.has_changes() {
+        ExitCode::from(super::EXIT_CHANGES)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `--prune` with its `--max-prune`.
+pub fn prune_policy(lifecycle: LifecycleArgs) -> Option<PrunePolicy> {
+    lifecycle.prune.then_some(PrunePolicy {
+        max_prune: lifecycle.max_prune,
+        selector: false,
+    })
+}
