@@ -383,23 +383,10 @@ impl Drop for Moto {
 
 /// A DelegateGroup document; `extra` lines are added under `spec:` (indent them by two spaces).
 pub fn group_yaml(name: &str, cluster: &str, extra: &str) -> String {
-    format!(
-        r#"apiVersion: ecs-delegate-controller.io/v1alpha1
-kind: DelegateGroup
-metadata:
-  name: {name}
-spec:
-  cluster: {cluster}
-  count: 2
-  roles:
-    execution: arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole
-{extra}  delegate:
-    image: harness/delegate:24.10.84200
-    accountId: abc123
-    managerUrl: https://app.harness.io/gratis
-    token: {{secretArn: "arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:delegate-token"}}
-"#
-    )
+    plan::DesiredGroup::test(name)
+        .cluster(cluster)
+        .spec(extra)
+        .yaml()
 }
 
 /// stdout and stderr of a run, for assertion messages.

@@ -2,8 +2,8 @@
 //! and a log of every call. Behaves like ECS where the engine depends on it (full ARNs, tags,
 //! latest ACTIVE revision by family, typed not-found errors).
 
-use std::collections::{BTreeMap, HashSet};
-use std::sync::Mutex;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use plan::{InstanceCapacity, ObservedService, ObservedTask, ObservedTaskDefinition};
@@ -34,12 +34,15 @@ struct State {
     roles: BTreeMap<String, ObservedRole>,
     next_task: u64,
     calls: Vec<String>,
+    /// Calls of an operation still to answer with ThrottlingException.
+    throttles: HashMap<Operation, usize>,
 }
 
-/// The fake. Clusters must be added before use, as on ECS.
-#[derive(Debug, Default)]
+/// The fake. Clusters must be added before use, as on ECS. Clones share one account (two
+/// engines, e.g. with different options, over the same ECS).
+#[derive(Debug, Default, Clone)]
 pub struct FakeEcs {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
 }
 
 fn not_found(operation: Operation, what: String) -> AwsError {
@@ -71,6 +74,12 @@ impl FakeEcs {
     /// Every call so far, as `Operation` names.
     pub fn calls(&self) -> Vec<String> {
         self.state().calls.clone()
+    }
+
+    /// Answers the next `times` calls of `operation` with ThrottlingException (after logging
+    /// them), as ECS does once its token bucket is empty.
+    pub fn throttle(&self, operation: Operation, times: usize) {
+        self.state().throttles.insert(operation, times);
     }
 
     /// Forgets the call log.
@@ -234,8 +243,21 @@ impl FakeEcs {
         }
     }
 
-    fn record(&self, call: Operation) {
-        self.state().calls.push(call.name().into());
+    /// Logs a call; fails it instead when a throttle was injected for its operation.
+    fn record(&self, call: Operation) -> Result<()> {
+        let mut state = self.state();
+        state.calls.push(call.name().into());
+        match state.throttles.get_mut(&call) {
+            Some(left) if *left > 0 => {
+                *left -= 1;
+                Err(AwsError::with_code(
+                    call,
+                    Some("ThrottlingException".into()),
+                    "Rate exceeded",
+                ))
+            }
+            _ => Ok(()),
+        }
     }
 
     fn check_cluster(&self, operation: Operation, region: &str, cluster: &str) -> Result<String> {
@@ -260,7 +282,7 @@ impl EcsApi for FakeEcs {
         cluster: &str,
         names: &[String],
     ) -> Result<Vec<ObservedService>> {
-        self.record(Operation::DescribeServices);
+        self.record(Operation::DescribeServices)?;
         let cluster = self.check_cluster(Operation::DescribeServices, region, cluster)?;
         if names.len() > 10 {
             return Err(AwsError::invalid(
@@ -285,7 +307,7 @@ impl EcsApi for FakeEcs {
         region: &str,
         task_definition: &str,
     ) -> Result<Option<ObservedTaskDefinition>> {
-        self.record(Operation::DescribeTaskDefinition);
+        self.record(Operation::DescribeTaskDefinition)?;
         let state = self.state();
         let all = state.revisions.iter().filter(|((r, _), _)| r == region);
         let found = if task_definition.contains(':') {
@@ -311,7 +333,7 @@ impl EcsApi for FakeEcs {
         document: &TaskDefinitionDocument,
         tags: &[Tag],
     ) -> Result<ObservedTaskDefinition> {
-        self.record(Operation::RegisterTaskDefinition);
+        self.record(Operation::RegisterTaskDefinition)?;
         let mut state = self.state();
         let list = state
             .revisions
@@ -356,7 +378,7 @@ impl EcsApi for FakeEcs {
         task_definition: &str,
         tags: &[Tag],
     ) -> Result<ObservedService> {
-        self.record(Operation::CreateService);
+        self.record(Operation::CreateService)?;
         let cluster = self.check_cluster(Operation::CreateService, region, &document.cluster)?;
         let key = (
             region.to_owned(),
@@ -409,7 +431,7 @@ impl EcsApi for FakeEcs {
         task_definition: &str,
         _force_new_deployment: bool,
     ) -> Result<ObservedService> {
-        self.record(Operation::UpdateService);
+        self.record(Operation::UpdateService)?;
         let cluster = self.check_cluster(Operation::UpdateService, region, &document.cluster)?;
         let mut state = self.state();
         let service = state
@@ -436,7 +458,7 @@ impl EcsApi for FakeEcs {
     }
 
     async fn tag_resource(&self, _region: &str, arn: &str, tags: &[Tag]) -> Result<()> {
-        self.record(Operation::TagResource);
+        self.record(Operation::TagResource)?;
         let mut state = self.state();
         let service = state
             .services
@@ -455,7 +477,7 @@ impl EcsApi for FakeEcs {
         cluster: &str,
         filter: &TaskFilter,
     ) -> Result<Vec<String>> {
-        self.record(Operation::ListTasks);
+        self.record(Operation::ListTasks)?;
         let cluster = self.check_cluster(Operation::ListTasks, region, cluster)?;
         let state = self.state();
         Ok(state
@@ -483,7 +505,7 @@ impl EcsApi for FakeEcs {
         cluster: &str,
         arns: &[String],
     ) -> Result<Vec<ObservedTask>> {
-        self.record(Operation::DescribeTasks);
+        self.record(Operation::DescribeTasks)?;
         if arns.len() > 100 {
             return Err(AwsError::invalid(
                 Operation::DescribeTasks,
@@ -505,7 +527,7 @@ impl EcsApi for FakeEcs {
         count: i32,
         tags: &[Tag],
     ) -> Result<RunTaskOutput> {
-        self.record(Operation::RunTask);
+        self.record(Operation::RunTask)?;
         let cluster = self.check_cluster(Operation::RunTask, region, &document.cluster)?;
         if count > 10 {
             return Err(AwsError::invalid(
@@ -565,7 +587,7 @@ impl EcsApi for FakeEcs {
     }
 
     async fn stop_task(&self, region: &str, cluster: &str, arn: &str, reason: &str) -> Result<()> {
-        self.record(Operation::StopTask);
+        self.record(Operation::StopTask)?;
         let cluster = self.check_cluster(Operation::StopTask, region, cluster)?;
         let mut state = self.state();
         let task = state
@@ -580,7 +602,7 @@ impl EcsApi for FakeEcs {
     }
 
     async fn list_clusters(&self, region: &str) -> Result<Vec<String>> {
-        self.record(Operation::ListClusters);
+        self.record(Operation::ListClusters)?;
         Ok(self
             .state()
             .clusters
@@ -591,7 +613,7 @@ impl EcsApi for FakeEcs {
     }
 
     async fn list_services(&self, region: &str, cluster: &str) -> Result<Vec<String>> {
-        self.record(Operation::ListServices);
+        self.record(Operation::ListServices)?;
         let cluster = self.check_cluster(Operation::ListServices, region, cluster)?;
         Ok(self
             .state()
@@ -609,7 +631,7 @@ impl EcsApi for FakeEcs {
         service: &str,
         count: i32,
     ) -> Result<()> {
-        self.record(Operation::UpdateService);
+        self.record(Operation::UpdateService)?;
         let cluster = self.check_cluster(Operation::UpdateService, region, cluster)?;
         let mut state = self.state();
         let s = state
@@ -621,7 +643,7 @@ impl EcsApi for FakeEcs {
     }
 
     async fn delete_service(&self, region: &str, cluster: &str, service: &str) -> Result<()> {
-        self.record(Operation::DeleteService);
+        self.record(Operation::DeleteService)?;
         let cluster = self.check_cluster(Operation::DeleteService, region, cluster)?;
         let mut state = self.state();
         let s = state
@@ -643,7 +665,7 @@ impl EcsApi for FakeEcs {
         region: &str,
         cluster: &str,
     ) -> Result<Vec<InstanceCapacity>> {
-        self.record(Operation::DescribeContainerInstances);
+        self.record(Operation::DescribeContainerInstances)?;
         let cluster = self.check_cluster(Operation::ListContainerInstances, region, cluster)?;
         Ok(self
             .state()
@@ -657,7 +679,7 @@ impl EcsApi for FakeEcs {
 #[async_trait]
 impl IamApi for FakeEcs {
     async fn get_role(&self, name: &str) -> Result<Option<ObservedRole>> {
-        self.record(Operation::GetRole);
+        self.record(Operation::GetRole)?;
         Ok(self.state().roles.get(name).cloned())
     }
 }

@@ -7,34 +7,17 @@ use client::fake::FakeEcs;
 use plan::{ObservedService, Plan};
 
 fn group(name: &str, cluster: &str, extra: &str) -> DesiredGroup {
-    let text = format!(
-        r#"
-apiVersion: ecs-delegate-controller.io/v1alpha1
-kind: DelegateGroup
-metadata: {{name: {name}}}
-spec:
-  cluster: {cluster}
-  count: 2
-  roles: {{execution: "arn:aws:iam::123456789012:role/exec"}}
-  delegate:
-    image: harness/delegate:1
-    accountId: abc
-    managerUrl: https://app.harness.io
-    token: {{secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:t"}}
-{extra}"#
-    );
-    DesiredGroup::new(
-        spec::parse_group(&text).unwrap_or_else(|e| panic!("{e}")),
-        "us-east-1",
-    )
-    .unwrap()
+    DesiredGroup::test(name)
+        .cluster(cluster)
+        .spec(extra)
+        .build()
 }
 
 fn engine() -> Engine<FakeEcs> {
     let fake = FakeEcs::new();
     fake.add_cluster("us-east-1", "c1");
     fake.add_cluster("us-east-1", "c2");
-    fake.add_role("exec", &["ecs-tasks.amazonaws.com"]);
+    fake.add_role("ecsTaskExecutionRole", &["ecs-tasks.amazonaws.com"]);
     Engine::new(
         fake,
         PlanOptions {
@@ -367,7 +350,7 @@ async fn tasks_that_keep_stopping_are_a_crash_loop() {
 async fn a_capacity_shortfall_is_reported_with_numbers_and_not_refused() {
     let e = engine();
     e.api().add_instance("us-east-1", "c1", 4096, 7482);
-    let g = group("g", "c1", "  mode: tasks\n").with_count(3);
+    let g = DesiredGroup::test("g").tasks_mode().count(3).build();
     let outcomes = pass(&e, std::slice::from_ref(&g)).await;
     assert_eq!(outcomes[0].error, None);
     assert!(
@@ -402,10 +385,12 @@ async fn suspended_groups_are_observed_and_never_changed() {
 async fn bad_roles_stall_only_their_group_before_any_write() {
     let e = engine();
     e.api().add_role("lambda-only", &["lambda.amazonaws.com"]);
-    let missing =
-        group("missing", "c1", "").with_execution_role("arn:aws:iam::123456789012:role/nope");
-    let untrusted = group("untrusted", "c1", "")
-        .with_execution_role("arn:aws:iam::123456789012:role/lambda-only");
+    let missing = DesiredGroup::test("missing")
+        .execution_role("arn:aws:iam::123456789012:role/nope")
+        .build();
+    let untrusted = DesiredGroup::test("untrusted")
+        .execution_role("arn:aws:iam::123456789012:role/lambda-only")
+        .build();
     let fine = group("fine", "c1", "");
     let groups = [missing, untrusted, fine];
     let outcomes = pass(&e, &groups).await;
@@ -455,7 +440,8 @@ async fn converged_groups_cost_no_iam_call() {
 async fn tasks_mode_keeps_its_count_scales_down_and_rolls_start_before_stop() {
     let e = engine();
     e.api().add_instance("us-east-1", "c1", 100_000, 100_000);
-    let g = group("g", "c1", "  mode: tasks\n");
+    let fixture = DesiredGroup::test("g").tasks_mode();
+    let g = fixture.build();
     pass(&e, std::slice::from_ref(&g)).await;
     let live = |e: &Engine<FakeEcs>| {
         e.api()
@@ -480,11 +466,11 @@ async fn tasks_mode_keeps_its_count_scales_down_and_rolls_start_before_stop() {
     assert!(e.api().writes().is_empty(), "{:?}", e.api().writes());
 
     // Scale down.
-    pass(&e, &[g.clone().with_count(1)]).await;
+    pass(&e, &[fixture.clone().count(1).build()]).await;
     assert_eq!(live(&e).len(), 1);
 
     // A new revision: the new task starts first; the old one stops only once it runs.
-    let g = g.with_count(1).with_image("harness/delegate:2");
+    let g = fixture.count(1).image("harness/delegate:2").build();
     e.api().clear_calls();
     pass(&e, std::slice::from_ref(&g)).await;
     assert_eq!(e.api().writes(), ["RegisterTaskDefinition", "RunTask"]);
@@ -518,4 +504,54 @@ async fn tasks_mode_keeps_its_count_scales_down_and_rolls_start_before_stop() {
     assert!(left[0].task_definition.ends_with("g:2"));
     let s = &status_of(&e, std::slice::from_ref(&g)).await[0];
     assert_eq!(condition(s, READY), t("True", "Converged"));
+}
+
+#[tokio::test]
+async fn a_refused_replacement_registers_nothing_and_an_allowed_one_replaces() {
+    let e = engine();
+    let ec2 = DesiredGroup::test("g");
+    pass(&e, &[ec2.build()]).await;
+    e.api().settle();
+    // FARGATE (UpdateService cannot change the launch type) with a new image: replacing it
+    // would need a new revision too.
+    let fargate = ec2.image("harness/delegate:2").fargate("subnet-1").build();
+    e.api().clear_calls();
+    let refused = pass(&e, std::slice::from_ref(&fargate)).await;
+    let error = refused[0].error.as_ref().unwrap();
+    assert_eq!(error.reason, Reason::ReplaceRequired);
+    assert!(error.message.contains("--allow-replace"), "{error}");
+    assert!(e.api().writes().is_empty(), "{:?}", e.api().writes());
+    assert_eq!(e.api().revisions("us-east-1", "g").len(), 1);
+
+    let allowing = Engine::new(
+        e.api().clone(),
+        PlanOptions {
+            controller_id: "default".into(),
+            allow_replace: true,
+        },
+        4,
+    );
+    let replaced = allowing
+        .pass(
+            &Scope::all(),
+            &shared(&[fargate]),
+            Mode::Apply,
+            None,
+            &AlwaysOpen,
+        )
+        .await
+        .groups;
+    assert_eq!(replaced[0].error, None, "{replaced:?}");
+    // Scaled to 0 (UpdateService), deleted, created again on the new revision.
+    assert_eq!(
+        e.api().writes(),
+        [
+            "RegisterTaskDefinition",
+            "UpdateService",
+            "DeleteService",
+            "CreateService"
+        ]
+    );
+    let service = e.api().service("us-east-1", "c1", "g").unwrap();
+    assert_eq!(service.launch_type.as_deref(), Some("FARGATE"));
 }

@@ -37,30 +37,6 @@ impl DesiredGroup {
         })
     }
 
-    /// The same group with another count (tests, tools).
-    pub fn with_count(mut self, count: i64) -> Self {
-        self.group.spec.count = count;
-        self.rerender()
-    }
-
-    /// The same group with another image (tests, tools).
-    pub fn with_image(mut self, image: &str) -> Self {
-        self.group.spec.delegate.image = image.into();
-        self.rerender()
-    }
-
-    /// The same group with another execution role (tests, tools).
-    pub fn with_execution_role(mut self, arn: &str) -> Self {
-        self.group.spec.roles.execution = arn.into();
-        self.rerender()
-    }
-
-    fn rerender(self) -> Self {
-        let region = self.region.clone();
-        // The group rendered before; a changed field that cannot render keeps the old output.
-        DesiredGroup::new(self.group.clone(), &region).unwrap_or(self)
-    }
-
     /// The group name.
     pub fn name(&self) -> &str {
         &self.group.metadata.name

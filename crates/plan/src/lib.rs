@@ -4,6 +4,8 @@
 pub mod action;
 pub mod desired;
 pub mod diff;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 pub mod observed;
 pub mod output;
 pub mod prune;

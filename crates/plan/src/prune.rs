@@ -265,23 +265,7 @@ mod tests {
     }
 
     fn desired(name: &str) -> DesiredGroup {
-        let text = format!(
-            r#"
-apiVersion: ecs-delegate-controller.io/v1alpha1
-kind: DelegateGroup
-metadata: {{name: {name}}}
-spec:
-  cluster: c1
-  count: 1
-  roles: {{execution: "arn:aws:iam::123456789012:role/exec"}}
-  delegate:
-    image: harness/delegate:1
-    accountId: abc
-    managerUrl: https://app.harness.io
-    token: {{secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:t"}}
-"#
-        );
-        DesiredGroup::new(spec::parse_group(&text).unwrap(), "us-east-1").unwrap()
+        DesiredGroup::test(name).build()
     }
 
     fn inventory(services: Vec<ObservedService>) -> Vec<Inventory> {

@@ -4,32 +4,11 @@ use super::*;
 use crate::observed::ObservedService;
 use spec::document::DeploymentCircuitBreaker;
 
-const GROUP: &str = r#"
-apiVersion: ecs-delegate-controller.io/v1alpha1
-kind: DelegateGroup
-metadata: {name: d1}
-spec:
-  cluster: c1
-  count: 2
-  roles: {execution: "arn:aws:iam::123456789012:role/exec"}
-  delegate:
-    image: harness/delegate:1
-    accountId: abc
-    managerUrl: https://app.harness.io
-    token: {secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:t"}
-"#;
-
 const TD1: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/d1:1";
 const TD2: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/d1:2";
 
 fn desired(edit: &str) -> DesiredGroup {
-    let text = if edit.is_empty() {
-        GROUP.to_owned()
-    } else {
-        GROUP.replace("  count: 2\n", &format!("  count: 2\n{edit}\n"))
-    };
-    let group = spec::parse_group(&text).unwrap_or_else(|e| panic!("{e}"));
-    DesiredGroup::new(group, "us-east-1").unwrap()
+    DesiredGroup::test("d1").spec(edit).build()
 }
 
 fn options() -> PlanOptions {

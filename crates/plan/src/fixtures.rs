@@ -1,0 +1,125 @@
+//! Test groups, chainable: `DesiredGroup::test("d1").cluster("c2").count(3).fargate().build()`.
+//! One fixture for every crate's tests and the end-to-end tests (as YAML), instead of copies of
+//! the same document. Behind the `fixtures` feature: never in the binary.
+
+use crate::desired::DesiredGroup;
+
+/// The account of every fixture ARN.
+pub const ACCOUNT: &str = "123456789012";
+
+/// A DelegateGroup being built for a test.
+#[derive(Debug, Clone)]
+pub struct GroupFixture {
+    name: String,
+    cluster: String,
+    count: i64,
+    image: String,
+    execution_role: String,
+    region: String,
+    spec_lines: Vec<String>,
+}
+
+impl DesiredGroup {
+    /// A fixture: a NextGen EC2 service group named `name` in cluster `c1`, 2 delegates.
+    pub fn test(name: &str) -> GroupFixture {
+        GroupFixture {
+            name: name.into(),
+            cluster: "c1".into(),
+            count: 2,
+            image: "harness/delegate:24.10.84200".into(),
+            execution_role: format!("arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole"),
+            region: "us-east-1".into(),
+            spec_lines: Vec::new(),
+        }
+    }
+}
+
+impl GroupFixture {
+    /// `spec.cluster`.
+    pub fn cluster(mut self, cluster: &str) -> Self {
+        self.cluster = cluster.into();
+        self
+    }
+
+    /// `spec.count`.
+    pub fn count(mut self, count: i64) -> Self {
+        self.count = count;
+        self
+    }
+
+    /// `spec.delegate.image`.
+    pub fn image(mut self, image: &str) -> Self {
+        self.image = image.into();
+        self
+    }
+
+    /// `spec.roles.execution`.
+    pub fn execution_role(mut self, arn: &str) -> Self {
+        self.execution_role = arn.into();
+        self
+    }
+
+    /// `mode: tasks`.
+    pub fn tasks_mode(self) -> Self {
+        self.spec("  mode: tasks")
+    }
+
+    /// FARGATE with awsvpc in `subnet` (and 1 vCPU, 4 GiB, a pair FARGATE offers).
+    pub fn fargate(self, subnet: &str) -> Self {
+        self.spec("  launchType: FARGATE")
+            .spec(&format!("  network: {{subnets: [{subnet}]}}"))
+            .spec("  resources: {cpu: 1024, memory: 4096}")
+    }
+
+    /// Any further lines under `spec:`, indented by two spaces, e.g. `  suspend: true`.
+    pub fn spec(mut self, lines: &str) -> Self {
+        self.spec_lines.extend(
+            lines
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_owned),
+        );
+        self
+    }
+
+    /// The document, as a user would write it.
+    pub fn yaml(&self) -> String {
+        let mut extra = String::new();
+        for line in &self.spec_lines {
+            extra.push_str(line);
+            extra.push('\n');
+        }
+        format!(
+            r#"apiVersion: ecs-delegate-controller.io/v1alpha1
+kind: DelegateGroup
+metadata:
+  name: {name}
+spec:
+  cluster: {cluster}
+  count: {count}
+  roles:
+    execution: {role}
+{extra}  delegate:
+    image: {image}
+    accountId: abc123
+    managerUrl: https://app.harness.io/gratis
+    token: {{secretArn: "arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:delegate-token"}}
+"#,
+            name = self.name,
+            cluster = self.cluster,
+            count = self.count,
+            role = self.execution_role,
+            image = self.image,
+        )
+    }
+
+    /// The group, validated and rendered for us-east-1 (or its `spec.region`).
+    ///
+    /// # Panics
+    /// When the fixture is not a valid group: a test that builds an invalid one is wrong.
+    pub fn build(&self) -> DesiredGroup {
+        let yaml = self.yaml();
+        let group = spec::parse_group(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        DesiredGroup::new(group, &self.region).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+    }
+}
