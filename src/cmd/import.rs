@@ -39,11 +39,12 @@ pub async fn run(
                 .clone()
                 .or_else(|| api.default_region())
                 .context("no region: set --region or AWS_REGION")?;
-            let (td, service_json, tags) = api
-                .import_documents(&region, &cluster, &service)
+            let (live, document) = api
+                .live_service(&region, &cluster, &service)
                 .await
                 .context("reading the live service")?;
-            if let Some(owner) = tags.get(spec::render::TAG_MANAGED_BY) {
+            let (td, service_json) = plan::adopt::live_documents(&live, &cluster, &document)?;
+            if let Some(owner) = live.tags.get(spec::render::TAG_MANAGED_BY) {
                 eprintln!(
                     "warning: service {service} is already managed by controller id {owner:?}"
                 );

@@ -85,21 +85,17 @@ impl SdkEcs {
         self.config.region().map(|r| r.to_string())
     }
 
-    /// A live service and the task definition it runs, in ECS's JSON request shape, for
+    /// A live service and the task definition it runs (as a request document), for
     /// `import --cluster C --service S`.
     ///
     /// # Errors
     /// When either is missing, or the task definition uses what a DelegateGroup cannot express.
-    pub async fn import_documents(
+    pub async fn live_service(
         &self,
         region: &str,
         cluster: &str,
         service: &str,
-    ) -> Result<(
-        serde_json::Value,
-        serde_json::Value,
-        std::collections::BTreeMap<String, String>,
-    )> {
+    ) -> Result<(ObservedService, TaskDefinitionDocument)> {
         let services = self
             .describe_services(region, cluster, &[service.to_owned()])
             .await?;
@@ -127,7 +123,8 @@ impl SdkEcs {
         })?;
         let (document, unsupported) = convert::task_definition_document(td);
         if !unsupported.is_empty() {
-            return Err(AwsError::invalid(Operation::Internal,
+            return Err(AwsError::invalid(
+                Operation::Internal,
                 format!(
                     "{} uses {}, which a DelegateGroup cannot express; it cannot be adopted as it is",
                     live.task_definition,
@@ -135,30 +132,7 @@ impl SdkEcs {
                 ),
             ));
         }
-        let mut td_json = serde_json::to_value(&document)
-            .map_err(|e| AwsError::invalid(Operation::Internal, e.to_string()))?;
-        td_json["taskDefinitionArn"] = serde_json::Value::String(live.task_definition.clone());
-        let mut service_json = serde_json::json!({
-            "serviceName": live.name,
-            "cluster": cluster,
-            "desiredCount": live.desired_count,
-            "enableExecuteCommand": live.enable_execute_command,
-        });
-        if let Some(launch_type) = &live.launch_type {
-            service_json["launchType"] = launch_type.clone().into();
-        }
-        if let Some(network) = &live.network {
-            service_json["networkConfiguration"] =
-                serde_json::json!({ "awsvpcConfiguration": network });
-        }
-        if let Some(deployment) = &live.deployment_configuration {
-            service_json["deploymentConfiguration"] = serde_json::to_value(deployment)
-                .map_err(|e| AwsError::invalid(Operation::Internal, e.to_string()))?;
-        }
-        if let Some(propagate) = &live.propagate_tags {
-            service_json["propagateTags"] = propagate.clone().into();
-        }
-        Ok((td_json, service_json, live.tags))
+        Ok((live, document))
     }
 
     fn client(&self, region: &str) -> aws_sdk_ecs::Client {

@@ -2,6 +2,7 @@
 //! and Markdown forms. Pure: no AWS SDK, no IO.
 
 pub mod action;
+pub mod adopt;
 pub mod desired;
 pub mod diff;
 #[cfg(any(test, feature = "fixtures"))]

@@ -1,0 +1,136 @@
+//! `import` as pure functions: Harness's downloaded task spec to a group (the token never
+//! copied), and a live service to a group that renders it exactly and plans only the adoption.
+
+use std::path::Path;
+
+use ecs_delegate_plan as plan;
+use plan::{plan_group, DesiredGroup, ObservedGroup, ObservedService, ObservedTaskDefinition};
+use serde_json::Value;
+use spec::import::{import, to_yaml, ImportSource};
+use spec::Mode;
+
+fn repo() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn read_json(path: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(repo().join(path)).unwrap()).unwrap()
+}
+
+#[test]
+fn a_harness_task_spec_becomes_a_group_without_its_token() {
+    let td = read_json("tests/fixtures/ecs-task-spec.json");
+    let service = read_json("tests/fixtures/service-spec-for-awsvpc-mode.json");
+    let imported = import(&ImportSource {
+        task_definition: &td,
+        service: Some(&service),
+        name: None,
+        cluster: None,
+        exact: false,
+    })
+    .unwrap();
+    let yaml = to_yaml(&imported, "ecs-task-spec.json");
+    assert!(!yaml.contains("NjU0MzIxZmFrZXRva2VuZm9ydGVzdHM="), "{yaml}");
+    assert!(
+        imported.warnings.iter().any(|w| w.contains("token")),
+        "{:?}",
+        imported.warnings
+    );
+    insta::assert_snapshot!("harness_task_spec", yaml);
+}
+
+/// A service someone made by hand, exactly as `d` would render it, without ownership tags.
+fn hand_made(d: &DesiredGroup) -> (ObservedService, ObservedTaskDefinition) {
+    let doc = d.rendered.service.clone().unwrap();
+    let arn = format!(
+        "arn:aws:ecs:us-east-1:123456789012:task-definition/{}:7",
+        d.rendered.task_definition.family
+    );
+    let service = ObservedService {
+        name: doc.service_name.clone(),
+        arn: format!(
+            "arn:aws:ecs:us-east-1:123456789012:service/{}/{}",
+            d.cluster(),
+            doc.service_name
+        ),
+        status: "ACTIVE".into(),
+        desired_count: doc.desired_count,
+        task_definition: arn.clone(),
+        launch_type: Some(doc.launch_type.clone()),
+        network: doc.network_configuration.map(|n| n.awsvpc_configuration),
+        deployment_configuration: Some(doc.deployment_configuration.clone()),
+        enable_execute_command: doc.enable_execute_command,
+        propagate_tags: Some(doc.propagate_tags.clone()),
+        ..ObservedService::default()
+    };
+    let revision = ObservedTaskDefinition {
+        arn,
+        family: d.rendered.task_definition.family.clone(),
+        revision: 7,
+        status: "ACTIVE".into(),
+        spec_hash: None,
+        document_hash: Some(spec::hash::spec_hash(&d.rendered.task_definition)),
+    };
+    (service, revision)
+}
+
+#[test]
+fn every_example_service_is_adopted_exactly_with_only_the_ownership_tags_to_add() {
+    let dir = repo().join("examples");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    let mut adopted = 0;
+    for loaded in spec::load(&files).unwrap() {
+        if loaded.group.spec.mode != Mode::Service {
+            continue;
+        }
+        let original = DesiredGroup::new(loaded.group, "us-east-1").unwrap();
+        let (service, revision) = hand_made(&original);
+        let (td, service_json) = plan::adopt::live_documents(
+            &service,
+            original.cluster(),
+            &original.rendered.task_definition,
+        )
+        .unwrap();
+        let imported = import(&ImportSource {
+            task_definition: &td,
+            service: Some(&service_json),
+            name: Some(original.name()),
+            cluster: None,
+            exact: true,
+        })
+        .unwrap_or_else(|e| panic!("{}: {e}", original.name()));
+        let group = DesiredGroup::new(imported.group, "us-east-1").unwrap();
+        assert_eq!(
+            group.rendered.task_definition,
+            original.rendered.task_definition,
+            "{}: the imported group renders the live task definition exactly",
+            original.name()
+        );
+        let plan = plan_group(
+            &group,
+            &ObservedGroup {
+                service: Some(service),
+                service_task_definition: Some(revision),
+                ..ObservedGroup::default()
+            },
+            &plan::PlanOptions {
+                controller_id: "default".into(),
+                allow_replace: false,
+            },
+        );
+        assert!(plan.error.is_none(), "{plan:?}");
+        assert_eq!(plan.actions.len(), 1, "{plan:?}");
+        assert!(
+            plan.actions[0].is_tags_only(),
+            "{}: only the adoption: {plan:?}",
+            original.name()
+        );
+        adopted += 1;
+    }
+    assert_eq!(adopted, 3, "every service-mode example");
+}
