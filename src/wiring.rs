@@ -1,19 +1,20 @@
-//! What every AWS-reading command shares: the SDK behind the client-side rate limiter, the
-//! engine, the desired groups from the files (problems printed), and the scope.
+//! What every AWS-reading command shares: each target's SDK clients behind the client-side
+//! rate limiter, the engine, the desired groups from the files (problems printed), and the
+//! scope.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use aws::{Connection, SdkEcs};
+use aws::{Connection, SdkEcs, SdkProvider};
+use client::layer::Layered;
 use client::limiter::{is_local_endpoint, RateLimited, RateLimiter};
+use client::metrics::ApiMetrics;
+use client::{ClientProvider, PerTarget, Target};
 use controller::{FileSource, SourceError};
 use engine::{Engine, Scope};
 use plan::{DesiredGroup, PlanOptions};
 
 use crate::cli::GlobalArgs;
-
-/// The engine of a command run.
-pub type CliEngine = Engine<RateLimited<SdkEcs>>;
 
 /// `s` when `n` is not 1.
 pub fn plural(n: usize) -> &'static str {
@@ -24,27 +25,58 @@ pub fn plural(n: usize) -> &'static str {
     }
 }
 
-/// The AWS APIs through the SDK, with the configuration chain and the global flags.
-pub async fn sdk(global: &GlobalArgs) -> SdkEcs {
+/// The SDK's configuration, from the configuration chain and the global flags.
+pub async fn sdk(global: &GlobalArgs) -> SdkProvider {
     let connection = Connection {
         region: global.region.clone(),
         profile: global.profile.clone(),
         endpoint_url: global.endpoint_url.clone(),
     };
-    SdkEcs::new(aws::load_config(&connection).await)
+    SdkProvider::new(aws::load_config(&connection).await)
 }
 
-/// The SDK behind the client-side rate limiter: ECS's rates (times `--api-rate-scale`), off
-/// against a loopback endpoint unless a scale is given.
-pub async fn limited_sdk(global: &GlobalArgs) -> RateLimited<SdkEcs> {
-    let endpoint = global
-        .endpoint_url
-        .clone()
-        .or_else(|| std::env::var("AWS_ENDPOINT_URL_ECS").ok())
-        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
-    let local = endpoint.as_deref().is_some_and(is_local_endpoint);
-    let scale = global.api_rate_scale.or((!local).then_some(1.0));
-    RateLimiter::wrap(sdk(global).await, scale)
+/// The AWS of a command: the SDK, and the scale of ECS's rates for the client-side limiter
+/// (`--api-rate-scale`; off against a loopback endpoint unless given).
+pub struct Aws {
+    /// Each target's SDK clients.
+    pub sdk: SdkProvider,
+    scale: Option<f64>,
+}
+
+impl Aws {
+    /// From the global flags and the environment.
+    pub async fn new(global: &GlobalArgs) -> Aws {
+        let endpoint = global
+            .endpoint_url
+            .clone()
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL_ECS").ok())
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+        let local = endpoint.as_deref().is_some_and(is_local_endpoint);
+        Aws {
+            sdk: sdk(global).await,
+            scale: global.api_rate_scale.or((!local).then_some(1.0)),
+        }
+    }
+
+    /// Each target's clients behind its own rate limiter.
+    pub fn limited(&self) -> impl ClientProvider<Api = RateLimited<SdkEcs>> + 'static {
+        let (sdk, scale) = (self.sdk.clone(), self.scale);
+        PerTarget::new(move |target: &Target| RateLimiter::wrap(sdk.clients(target), scale))
+    }
+
+    /// Each target's clients behind its own rate limiter, measured into `metrics`.
+    pub fn metered(
+        &self,
+        metrics: &ApiMetrics,
+    ) -> impl ClientProvider<Api = Layered<RateLimited<SdkEcs>, ApiMetrics>> + 'static {
+        let (sdk, scale, metrics) = (self.sdk.clone(), self.scale, metrics.clone());
+        PerTarget::new(move |target: &Target| {
+            Layered::new(
+                RateLimiter::wrap(sdk.clients(target), scale),
+                metrics.clone(),
+            )
+        })
+    }
 }
 
 /// The scope of a command: the `--selector` it was given.
@@ -65,13 +97,15 @@ pub async fn prepare(
     paths: &[PathBuf],
     concurrency: usize,
     allow_replace: bool,
-) -> anyhow::Result<Option<(Vec<Arc<DesiredGroup>>, Scope, CliEngine)>> {
-    let api = limited_sdk(global).await;
-    let source = FileSource::new(
-        paths.to_vec(),
-        &global.selector,
-        api.inner().default_region(),
-    )?;
+) -> anyhow::Result<
+    Option<(
+        Vec<Arc<DesiredGroup>>,
+        Scope,
+        Engine<impl ClientProvider + 'static>,
+    )>,
+> {
+    let aws = Aws::new(global).await;
+    let source = FileSource::new(paths.to_vec(), &global.selector, aws.sdk.default_region())?;
     let desired = match source.load_now() {
         Ok(desired) => desired,
         Err(SourceError::Invalid(lines)) => {
@@ -94,6 +128,6 @@ pub async fn prepare(
     Ok(Some((
         desired.into_iter().map(Arc::new).collect(),
         scope(&source),
-        Engine::new(api, options, concurrency),
+        Engine::new(aws.limited(), options, concurrency),
     )))
 }

@@ -40,7 +40,8 @@ pub async fn run(
                 .or_else(|| api.default_region())
                 .context("no region: set --region or AWS_REGION")?;
             let (live, document) = api
-                .live_service(&region, &cluster, &service)
+                .clients(&client::Target::region(&region))
+                .live_service(&cluster, &service)
                 .await
                 .context("reading the live service")?;
             let (td, service_json) = plan::adopt::live_documents(&live, &cluster, &document)?;

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use client::metrics::ApiMetrics;
 use controller::{FileSource, LoopConfig, Settings};
 use engine::{AlwaysOpen, BackoffPolicy, PrunePolicy};
 use plan::PlanOptions;
 
 use crate::cli::{GlobalArgs, LifecycleArgs};
-use crate::wiring::{limited_sdk, scope};
+use crate::wiring::{scope, Aws};
 
 /// The flags of the loop.
 pub struct Loop {
@@ -23,8 +24,8 @@ pub struct Loop {
 }
 
 pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow::Result<ExitCode> {
-    let api = limited_sdk(global).await;
-    let source = FileSource::new(paths, &global.selector, api.inner().default_region())?;
+    let aws = Aws::new(global).await;
+    let source = FileSource::new(paths, &global.selector, aws.sdk.default_region())?;
     let scope = scope(&source);
     if args.lifecycle.prune {
         let policy = PrunePolicy {
@@ -56,7 +57,9 @@ pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow
         },
         concurrency: args.concurrency,
     };
-    controller::serve_and_run(api, config, listener, shutdown_signal())
+    let metrics = ApiMetrics::default();
+    let provider = aws.metered(&metrics);
+    controller::serve_and_run(provider, metrics, config, listener, shutdown_signal())
         .await
         .context("serving HTTP")?;
     Ok(ExitCode::SUCCESS)

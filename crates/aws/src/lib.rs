@@ -6,4 +6,4 @@ mod convert;
 pub mod error;
 pub mod sdk;
 
-pub use sdk::{load_config, Connection, SdkEcs};
+pub use sdk::{load_config, Connection, SdkEcs, SdkProvider};

@@ -1,7 +1,6 @@
-//! `EcsApi` over aws-sdk-ecs: one client per region, built from one loaded configuration.
+//! `EcsApi` over aws-sdk-ecs and `IamApi` over aws-sdk-iam, for one target (a region of the
+//! configured account); [`SdkProvider`] builds one per target from one loaded configuration.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -11,7 +10,7 @@ use plan::{InstanceCapacity, ObservedService, ObservedTask, ObservedTaskDefiniti
 use spec::document::{RunTaskDocument, ServiceDocument, Tag, TaskDefinitionDocument};
 
 use client::api::{trusted_services, EcsApi, IamApi, ObservedRole, RunTaskOutput, TaskFilter};
-use client::{AwsError, ErrorKind, Operation, Result};
+use client::{AwsError, ErrorKind, Operation, Result, Target};
 
 use crate::convert;
 use crate::error::from_sdk;
@@ -62,22 +61,16 @@ pub async fn load_config(connection: &Connection) -> SdkConfig {
     loader.load().await
 }
 
-/// The ECS (per region) and IAM (global) APIs through the AWS SDK.
-#[derive(Debug)]
-pub struct SdkEcs {
+/// The loaded configuration, from which each target's clients are built.
+#[derive(Debug, Clone)]
+pub struct SdkProvider {
     config: SdkConfig,
-    clients: Mutex<HashMap<String, aws_sdk_ecs::Client>>,
-    iam: aws_sdk_iam::Client,
 }
 
-impl SdkEcs {
-    /// A client factory over a loaded configuration.
+impl SdkProvider {
+    /// Targets of the account `config` is for.
     pub fn new(config: SdkConfig) -> Self {
-        SdkEcs {
-            iam: aws_sdk_iam::Client::new(&config),
-            config,
-            clients: Mutex::new(HashMap::new()),
-        }
+        SdkProvider { config }
     }
 
     /// The region of the configuration chain, if any.
@@ -85,6 +78,26 @@ impl SdkEcs {
         self.config.region().map(|r| r.to_string())
     }
 
+    /// The ECS and IAM clients of `target`.
+    pub fn clients(&self, target: &Target) -> SdkEcs {
+        let ecs = aws_sdk_ecs::config::Builder::from(&self.config)
+            .region(Region::new(target.region.clone()))
+            .build();
+        SdkEcs {
+            ecs: aws_sdk_ecs::Client::from_conf(ecs),
+            iam: aws_sdk_iam::Client::new(&self.config),
+        }
+    }
+}
+
+/// The ECS and IAM APIs of one target through the AWS SDK.
+#[derive(Debug, Clone)]
+pub struct SdkEcs {
+    ecs: aws_sdk_ecs::Client,
+    iam: aws_sdk_iam::Client,
+}
+
+impl SdkEcs {
     /// A live service and the task definition it runs (as a request document), for
     /// `import --cluster C --service S`.
     ///
@@ -92,12 +105,11 @@ impl SdkEcs {
     /// When either is missing, or the task definition uses what a DelegateGroup cannot express.
     pub async fn live_service(
         &self,
-        region: &str,
         cluster: &str,
         service: &str,
     ) -> Result<(ObservedService, TaskDefinitionDocument)> {
         let services = self
-            .describe_services(region, cluster, &[service.to_owned()])
+            .describe_services(cluster, &[service.to_owned()])
             .await?;
         let live = services
             .into_iter()
@@ -109,7 +121,7 @@ impl SdkEcs {
                 )
             })?;
         let out = self
-            .client(region)
+            .ecs
             .describe_task_definition()
             .task_definition(&live.task_definition)
             .send()
@@ -134,34 +146,17 @@ impl SdkEcs {
         }
         Ok((live, document))
     }
-
-    fn client(&self, region: &str) -> aws_sdk_ecs::Client {
-        let mut clients = self
-            .clients
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        clients
-            .entry(region.to_owned())
-            .or_insert_with(|| {
-                let config = aws_sdk_ecs::config::Builder::from(&self.config)
-                    .region(Region::new(region.to_owned()))
-                    .build();
-                aws_sdk_ecs::Client::from_conf(config)
-            })
-            .clone()
-    }
 }
 
 #[async_trait]
 impl EcsApi for SdkEcs {
     async fn describe_services(
         &self,
-        region: &str,
         cluster: &str,
         names: &[String],
     ) -> Result<Vec<ObservedService>> {
         let out = self
-            .client(region)
+            .ecs
             .describe_services()
             .cluster(cluster)
             .set_services(Some(names.to_vec()))
@@ -178,11 +173,10 @@ impl EcsApi for SdkEcs {
 
     async fn describe_task_definition(
         &self,
-        region: &str,
         task_definition: &str,
     ) -> Result<Option<ObservedTaskDefinition>> {
         let result = self
-            .client(region)
+            .ecs
             .describe_task_definition()
             .task_definition(task_definition)
             .include(ecs::TaskDefinitionField::Tags)
@@ -209,11 +203,10 @@ impl EcsApi for SdkEcs {
 
     async fn register_task_definition(
         &self,
-        region: &str,
         document: &TaskDefinitionDocument,
         tags: &[Tag],
     ) -> Result<ObservedTaskDefinition> {
-        let out = convert::register_request(&self.client(region), document, tags)?
+        let out = convert::register_request(&self.ecs, document, tags)?
             .customize()
             .config_override(no_retries())
             .send()
@@ -230,14 +223,13 @@ impl EcsApi for SdkEcs {
 
     async fn create_service(
         &self,
-        region: &str,
         document: &ServiceDocument,
         task_definition: &str,
         tags: &[Tag],
     ) -> Result<ObservedService> {
         let fields = convert::service_fields(document)?;
         let out = self
-            .client(region)
+            .ecs
             .create_service()
             .cluster(&document.cluster)
             .service_name(&document.service_name)
@@ -265,14 +257,13 @@ impl EcsApi for SdkEcs {
 
     async fn update_service(
         &self,
-        region: &str,
         document: &ServiceDocument,
         task_definition: &str,
         force_new_deployment: bool,
     ) -> Result<ObservedService> {
         let fields = convert::service_fields(document)?;
         let out = self
-            .client(region)
+            .ecs
             .update_service()
             .cluster(&document.cluster)
             .service(&document.service_name)
@@ -292,8 +283,8 @@ impl EcsApi for SdkEcs {
         })
     }
 
-    async fn tag_resource(&self, region: &str, arn: &str, tags: &[Tag]) -> Result<()> {
-        self.client(region)
+    async fn tag_resource(&self, arn: &str, tags: &[Tag]) -> Result<()> {
+        self.ecs
             .tag_resource()
             .resource_arn(arn)
             .set_tags(Some(convert::tags(tags)))
@@ -303,14 +294,9 @@ impl EcsApi for SdkEcs {
         Ok(())
     }
 
-    async fn list_tasks(
-        &self,
-        region: &str,
-        cluster: &str,
-        filter: &TaskFilter,
-    ) -> Result<Vec<String>> {
+    async fn list_tasks(&self, cluster: &str, filter: &TaskFilter) -> Result<Vec<String>> {
         let mut pages = self
-            .client(region)
+            .ecs
             .list_tasks()
             .cluster(cluster)
             .set_started_by(filter.started_by.clone())
@@ -326,14 +312,9 @@ impl EcsApi for SdkEcs {
         Ok(arns)
     }
 
-    async fn describe_tasks(
-        &self,
-        region: &str,
-        cluster: &str,
-        arns: &[String],
-    ) -> Result<Vec<ObservedTask>> {
+    async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> Result<Vec<ObservedTask>> {
         let out = self
-            .client(region)
+            .ecs
             .describe_tasks()
             .cluster(cluster)
             .set_tasks(Some(arns.to_vec()))
@@ -346,7 +327,6 @@ impl EcsApi for SdkEcs {
 
     async fn run_task(
         &self,
-        region: &str,
         document: &RunTaskDocument,
         task_definition: &str,
         count: i32,
@@ -359,7 +339,7 @@ impl EcsApi for SdkEcs {
             .transpose()?;
         let placement = convert::placement(&document.placement_strategy);
         let out = self
-            .client(region)
+            .ecs
             .run_task()
             .cluster(&document.cluster)
             .task_definition(task_definition)
@@ -385,8 +365,8 @@ impl EcsApi for SdkEcs {
         })
     }
 
-    async fn stop_task(&self, region: &str, cluster: &str, arn: &str, reason: &str) -> Result<()> {
-        self.client(region)
+    async fn stop_task(&self, cluster: &str, arn: &str, reason: &str) -> Result<()> {
+        self.ecs
             .stop_task()
             .cluster(cluster)
             .task(arn)
@@ -397,8 +377,8 @@ impl EcsApi for SdkEcs {
         Ok(())
     }
 
-    async fn list_clusters(&self, region: &str) -> Result<Vec<String>> {
-        let mut pages = self.client(region).list_clusters().into_paginator().send();
+    async fn list_clusters(&self) -> Result<Vec<String>> {
+        let mut pages = self.ecs.list_clusters().into_paginator().send();
         let mut arns = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| from_sdk(Operation::ListClusters, e))?;
@@ -407,9 +387,9 @@ impl EcsApi for SdkEcs {
         Ok(arns)
     }
 
-    async fn list_services(&self, region: &str, cluster: &str) -> Result<Vec<String>> {
+    async fn list_services(&self, cluster: &str) -> Result<Vec<String>> {
         let mut pages = self
-            .client(region)
+            .ecs
             .list_services()
             .cluster(cluster)
             .into_paginator()
@@ -422,14 +402,8 @@ impl EcsApi for SdkEcs {
         Ok(arns)
     }
 
-    async fn scale_service(
-        &self,
-        region: &str,
-        cluster: &str,
-        service: &str,
-        count: i32,
-    ) -> Result<()> {
-        self.client(region)
+    async fn scale_service(&self, cluster: &str, service: &str, count: i32) -> Result<()> {
+        self.ecs
             .update_service()
             .cluster(cluster)
             .service(service)
@@ -440,8 +414,8 @@ impl EcsApi for SdkEcs {
         Ok(())
     }
 
-    async fn delete_service(&self, region: &str, cluster: &str, service: &str) -> Result<()> {
-        self.client(region)
+    async fn delete_service(&self, cluster: &str, service: &str) -> Result<()> {
+        self.ecs
             .delete_service()
             .cluster(cluster)
             .service(service)
@@ -451,12 +425,8 @@ impl EcsApi for SdkEcs {
         Ok(())
     }
 
-    async fn container_instances(
-        &self,
-        region: &str,
-        cluster: &str,
-    ) -> Result<Vec<InstanceCapacity>> {
-        let client = self.client(region);
+    async fn container_instances(&self, cluster: &str) -> Result<Vec<InstanceCapacity>> {
+        let client = &self.ecs;
         let mut pages = client
             .list_container_instances()
             .cluster(cluster)

@@ -7,13 +7,13 @@ use spec::document::{RunTaskDocument, ServiceDocument, Tag, TaskDefinitionDocume
 
 use crate::error::Result;
 
-/// The ECS calls the engine makes. `region` selects the regional endpoint.
+/// The ECS calls the engine makes, against one target (an account and region): a
+/// [`crate::provider::ClientProvider`] hands out one per target.
 #[async_trait]
 pub trait EcsApi: Send + Sync {
     /// DescribeServices with tags for at most 10 names; services ECS does not know are omitted.
     async fn describe_services(
         &self,
-        region: &str,
         cluster: &str,
         names: &[String],
     ) -> Result<Vec<ObservedService>>;
@@ -22,14 +22,12 @@ pub trait EcsApi: Send + Sync {
     /// revision); `None` when there is no such task definition.
     async fn describe_task_definition(
         &self,
-        region: &str,
         task_definition: &str,
     ) -> Result<Option<ObservedTaskDefinition>>;
 
     /// RegisterTaskDefinition.
     async fn register_task_definition(
         &self,
-        region: &str,
         document: &TaskDefinitionDocument,
         tags: &[Tag],
     ) -> Result<ObservedTaskDefinition>;
@@ -37,7 +35,6 @@ pub trait EcsApi: Send + Sync {
     /// CreateService running `task_definition` (a full ARN).
     async fn create_service(
         &self,
-        region: &str,
         document: &ServiceDocument,
         task_definition: &str,
         tags: &[Tag],
@@ -46,35 +43,23 @@ pub trait EcsApi: Send + Sync {
     /// UpdateService with every field the controller owns.
     async fn update_service(
         &self,
-        region: &str,
         document: &ServiceDocument,
         task_definition: &str,
         force_new_deployment: bool,
     ) -> Result<ObservedService>;
 
     /// TagResource (adds or overwrites the given tags).
-    async fn tag_resource(&self, region: &str, arn: &str, tags: &[Tag]) -> Result<()>;
+    async fn tag_resource(&self, arn: &str, tags: &[Tag]) -> Result<()>;
 
     /// ListTasks, every page.
-    async fn list_tasks(
-        &self,
-        region: &str,
-        cluster: &str,
-        filter: &TaskFilter,
-    ) -> Result<Vec<String>>;
+    async fn list_tasks(&self, cluster: &str, filter: &TaskFilter) -> Result<Vec<String>>;
 
     /// DescribeTasks with tags for at most 100 ARNs.
-    async fn describe_tasks(
-        &self,
-        region: &str,
-        cluster: &str,
-        arns: &[String],
-    ) -> Result<Vec<ObservedTask>>;
+    async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> Result<Vec<ObservedTask>>;
 
     /// RunTask for at most 10 tasks.
     async fn run_task(
         &self,
-        region: &str,
         document: &RunTaskDocument,
         task_definition: &str,
         count: i32,
@@ -82,33 +67,23 @@ pub trait EcsApi: Send + Sync {
     ) -> Result<RunTaskOutput>;
 
     /// StopTask.
-    async fn stop_task(&self, region: &str, cluster: &str, arn: &str, reason: &str) -> Result<()>;
+    async fn stop_task(&self, cluster: &str, arn: &str, reason: &str) -> Result<()>;
 
     /// ListClusters, every page: cluster ARNs.
-    async fn list_clusters(&self, region: &str) -> Result<Vec<String>>;
+    async fn list_clusters(&self) -> Result<Vec<String>>;
 
     /// ListServices, every page: service ARNs.
-    async fn list_services(&self, region: &str, cluster: &str) -> Result<Vec<String>>;
+    async fn list_services(&self, cluster: &str) -> Result<Vec<String>>;
 
     /// UpdateService of the desired count alone (prune scales to 0 before deleting).
-    async fn scale_service(
-        &self,
-        region: &str,
-        cluster: &str,
-        service: &str,
-        count: i32,
-    ) -> Result<()>;
+    async fn scale_service(&self, cluster: &str, service: &str, count: i32) -> Result<()>;
 
     /// DeleteService.
-    async fn delete_service(&self, region: &str, cluster: &str, service: &str) -> Result<()>;
+    async fn delete_service(&self, cluster: &str, service: &str) -> Result<()>;
 
     /// The ACTIVE container instances of a cluster and their free resources
     /// (ListContainerInstances, then DescribeContainerInstances by 100).
-    async fn container_instances(
-        &self,
-        region: &str,
-        cluster: &str,
-    ) -> Result<Vec<InstanceCapacity>>;
+    async fn container_instances(&self, cluster: &str) -> Result<Vec<InstanceCapacity>>;
 }
 
 /// Which tasks ListTasks returns.

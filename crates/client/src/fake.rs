@@ -14,6 +14,7 @@ use spec::render::TAG_SPEC_HASH;
 use crate::api::{EcsApi, IamApi, ObservedRole, RunTaskOutput, TaskFilter};
 use crate::error::{AwsError, ErrorKind, Result};
 use crate::operation::Operation;
+use crate::provider::{ClientProvider, Target};
 
 const ACCOUNT: &str = "123456789012";
 
@@ -39,10 +40,33 @@ struct State {
 }
 
 /// The fake. Clusters must be added before use, as on ECS. Clones share one account (two
-/// engines, e.g. with different options, over the same ECS).
-#[derive(Debug, Default, Clone)]
+/// engines, e.g. with different options, over the same ECS). As a [`ClientProvider`] it hands
+/// out views of the same account, one per target region; the API calls act in the view's
+/// region (us-east-1 unless asked for another).
+#[derive(Debug, Clone)]
 pub struct FakeEcs {
     state: Arc<Mutex<State>>,
+    region: String,
+}
+
+impl Default for FakeEcs {
+    fn default() -> Self {
+        FakeEcs {
+            state: Arc::default(),
+            region: "us-east-1".into(),
+        }
+    }
+}
+
+impl ClientProvider for FakeEcs {
+    type Api = FakeEcs;
+
+    fn clients(&self, target: &Target) -> Arc<FakeEcs> {
+        Arc::new(FakeEcs {
+            state: Arc::clone(&self.state),
+            region: target.region.clone(),
+        })
+    }
 }
 
 fn not_found(operation: Operation, what: String) -> AwsError {
@@ -278,11 +302,11 @@ impl FakeEcs {
 impl EcsApi for FakeEcs {
     async fn describe_services(
         &self,
-        region: &str,
         cluster: &str,
         names: &[String],
     ) -> Result<Vec<ObservedService>> {
         self.record(Operation::DescribeServices)?;
+        let region = self.region.as_str();
         let cluster = self.check_cluster(Operation::DescribeServices, region, cluster)?;
         if names.len() > 10 {
             return Err(AwsError::invalid(
@@ -304,10 +328,10 @@ impl EcsApi for FakeEcs {
 
     async fn describe_task_definition(
         &self,
-        region: &str,
         task_definition: &str,
     ) -> Result<Option<ObservedTaskDefinition>> {
         self.record(Operation::DescribeTaskDefinition)?;
+        let region = self.region.as_str();
         let state = self.state();
         let all = state.revisions.iter().filter(|((r, _), _)| r == region);
         let found = if task_definition.contains(':') {
@@ -329,11 +353,11 @@ impl EcsApi for FakeEcs {
 
     async fn register_task_definition(
         &self,
-        region: &str,
         document: &TaskDefinitionDocument,
         tags: &[Tag],
     ) -> Result<ObservedTaskDefinition> {
         self.record(Operation::RegisterTaskDefinition)?;
+        let region = self.region.as_str();
         let mut state = self.state();
         let list = state
             .revisions
@@ -373,12 +397,12 @@ impl EcsApi for FakeEcs {
 
     async fn create_service(
         &self,
-        region: &str,
         document: &ServiceDocument,
         task_definition: &str,
         tags: &[Tag],
     ) -> Result<ObservedService> {
         self.record(Operation::CreateService)?;
+        let region = self.region.as_str();
         let cluster = self.check_cluster(Operation::CreateService, region, &document.cluster)?;
         let key = (
             region.to_owned(),
@@ -426,12 +450,12 @@ impl EcsApi for FakeEcs {
 
     async fn update_service(
         &self,
-        region: &str,
         document: &ServiceDocument,
         task_definition: &str,
         _force_new_deployment: bool,
     ) -> Result<ObservedService> {
         self.record(Operation::UpdateService)?;
+        let region = self.region.as_str();
         let cluster = self.check_cluster(Operation::UpdateService, region, &document.cluster)?;
         let mut state = self.state();
         let service = state
@@ -457,7 +481,7 @@ impl EcsApi for FakeEcs {
         Ok(service.clone())
     }
 
-    async fn tag_resource(&self, _region: &str, arn: &str, tags: &[Tag]) -> Result<()> {
+    async fn tag_resource(&self, arn: &str, tags: &[Tag]) -> Result<()> {
         self.record(Operation::TagResource)?;
         let mut state = self.state();
         let service = state
@@ -471,13 +495,9 @@ impl EcsApi for FakeEcs {
         Ok(())
     }
 
-    async fn list_tasks(
-        &self,
-        region: &str,
-        cluster: &str,
-        filter: &TaskFilter,
-    ) -> Result<Vec<String>> {
+    async fn list_tasks(&self, cluster: &str, filter: &TaskFilter) -> Result<Vec<String>> {
         self.record(Operation::ListTasks)?;
+        let region = self.region.as_str();
         let cluster = self.check_cluster(Operation::ListTasks, region, cluster)?;
         let state = self.state();
         Ok(state
@@ -499,13 +519,9 @@ impl EcsApi for FakeEcs {
             .unwrap_or_default())
     }
 
-    async fn describe_tasks(
-        &self,
-        region: &str,
-        cluster: &str,
-        arns: &[String],
-    ) -> Result<Vec<ObservedTask>> {
+    async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> Result<Vec<ObservedTask>> {
         self.record(Operation::DescribeTasks)?;
+        let region = self.region.as_str();
         if arns.len() > 100 {
             return Err(AwsError::invalid(
                 Operation::DescribeTasks,
@@ -521,13 +537,13 @@ impl EcsApi for FakeEcs {
 
     async fn run_task(
         &self,
-        region: &str,
         document: &RunTaskDocument,
         task_definition: &str,
         count: i32,
         tags: &[Tag],
     ) -> Result<RunTaskOutput> {
         self.record(Operation::RunTask)?;
+        let region = self.region.as_str();
         let cluster = self.check_cluster(Operation::RunTask, region, &document.cluster)?;
         if count > 10 {
             return Err(AwsError::invalid(
@@ -586,8 +602,9 @@ impl EcsApi for FakeEcs {
         Ok(output)
     }
 
-    async fn stop_task(&self, region: &str, cluster: &str, arn: &str, reason: &str) -> Result<()> {
+    async fn stop_task(&self, cluster: &str, arn: &str, reason: &str) -> Result<()> {
         self.record(Operation::StopTask)?;
+        let region = self.region.as_str();
         let cluster = self.check_cluster(Operation::StopTask, region, cluster)?;
         let mut state = self.state();
         let task = state
@@ -601,8 +618,9 @@ impl EcsApi for FakeEcs {
         Ok(())
     }
 
-    async fn list_clusters(&self, region: &str) -> Result<Vec<String>> {
+    async fn list_clusters(&self) -> Result<Vec<String>> {
         self.record(Operation::ListClusters)?;
+        let region = self.region.as_str();
         Ok(self
             .state()
             .clusters
@@ -612,8 +630,9 @@ impl EcsApi for FakeEcs {
             .collect())
     }
 
-    async fn list_services(&self, region: &str, cluster: &str) -> Result<Vec<String>> {
+    async fn list_services(&self, cluster: &str) -> Result<Vec<String>> {
         self.record(Operation::ListServices)?;
+        let region = self.region.as_str();
         let cluster = self.check_cluster(Operation::ListServices, region, cluster)?;
         Ok(self
             .state()
@@ -624,14 +643,9 @@ impl EcsApi for FakeEcs {
             .collect())
     }
 
-    async fn scale_service(
-        &self,
-        region: &str,
-        cluster: &str,
-        service: &str,
-        count: i32,
-    ) -> Result<()> {
+    async fn scale_service(&self, cluster: &str, service: &str, count: i32) -> Result<()> {
         self.record(Operation::UpdateService)?;
+        let region = self.region.as_str();
         let cluster = self.check_cluster(Operation::UpdateService, region, cluster)?;
         let mut state = self.state();
         let s = state
@@ -642,8 +656,9 @@ impl EcsApi for FakeEcs {
         Ok(())
     }
 
-    async fn delete_service(&self, region: &str, cluster: &str, service: &str) -> Result<()> {
+    async fn delete_service(&self, cluster: &str, service: &str) -> Result<()> {
         self.record(Operation::DeleteService)?;
+        let region = self.region.as_str();
         let cluster = self.check_cluster(Operation::DeleteService, region, cluster)?;
         let mut state = self.state();
         let s = state
@@ -660,12 +675,9 @@ impl EcsApi for FakeEcs {
         Ok(())
     }
 
-    async fn container_instances(
-        &self,
-        region: &str,
-        cluster: &str,
-    ) -> Result<Vec<InstanceCapacity>> {
+    async fn container_instances(&self, cluster: &str) -> Result<Vec<InstanceCapacity>> {
         self.record(Operation::DescribeContainerInstances)?;
+        let region = self.region.as_str();
         let cluster = self.check_cluster(Operation::ListContainerInstances, region, cluster)?;
         Ok(self
             .state()

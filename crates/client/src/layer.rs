@@ -16,12 +16,10 @@ use crate::operation::Operation;
 
 /// Something done around every AWS call.
 pub trait Layer: Send + Sync {
-    /// Runs `call` (an `operation` in `region`; `iam` for IAM, which is global), doing the
-    /// layer's work before and after it.
+    /// Runs `call` (an `operation`), doing the layer's work before and after it.
     fn around<'a, T: Send + 'a>(
         &'a self,
         operation: Operation,
-        region: &'a str,
         call: impl Future<Output = Result<T>> + Send + 'a,
     ) -> impl Future<Output = Result<T>> + Send + 'a;
 }
@@ -54,159 +52,111 @@ impl<A, L> Layered<A, L> {
 impl<A: EcsApi, L: Layer> EcsApi for Layered<A, L> {
     async fn describe_services(
         &self,
-        region: &str,
         cluster: &str,
         names: &[String],
     ) -> Result<Vec<ObservedService>> {
-        let call = self.inner.describe_services(region, cluster, names);
-        self.layer
-            .around(Operation::DescribeServices, region, call)
-            .await
+        let call = self.inner.describe_services(cluster, names);
+        self.layer.around(Operation::DescribeServices, call).await
     }
 
     async fn describe_task_definition(
         &self,
-        region: &str,
         task_definition: &str,
     ) -> Result<Option<ObservedTaskDefinition>> {
-        let call = self.inner.describe_task_definition(region, task_definition);
+        let call = self.inner.describe_task_definition(task_definition);
         self.layer
-            .around(Operation::DescribeTaskDefinition, region, call)
+            .around(Operation::DescribeTaskDefinition, call)
             .await
     }
 
     async fn register_task_definition(
         &self,
-        region: &str,
         document: &TaskDefinitionDocument,
         tags: &[Tag],
     ) -> Result<ObservedTaskDefinition> {
-        let call = self.inner.register_task_definition(region, document, tags);
+        let call = self.inner.register_task_definition(document, tags);
         self.layer
-            .around(Operation::RegisterTaskDefinition, region, call)
+            .around(Operation::RegisterTaskDefinition, call)
             .await
     }
 
     async fn create_service(
         &self,
-        region: &str,
         document: &ServiceDocument,
         task_definition: &str,
         tags: &[Tag],
     ) -> Result<ObservedService> {
-        let call = self
-            .inner
-            .create_service(region, document, task_definition, tags);
-        self.layer
-            .around(Operation::CreateService, region, call)
-            .await
+        let call = self.inner.create_service(document, task_definition, tags);
+        self.layer.around(Operation::CreateService, call).await
     }
 
     async fn update_service(
         &self,
-        region: &str,
         document: &ServiceDocument,
         task_definition: &str,
         force_new_deployment: bool,
     ) -> Result<ObservedService> {
-        let call =
-            self.inner
-                .update_service(region, document, task_definition, force_new_deployment);
-        self.layer
-            .around(Operation::UpdateService, region, call)
-            .await
+        let call = self
+            .inner
+            .update_service(document, task_definition, force_new_deployment);
+        self.layer.around(Operation::UpdateService, call).await
     }
 
-    async fn tag_resource(&self, region: &str, arn: &str, tags: &[Tag]) -> Result<()> {
-        let call = self.inner.tag_resource(region, arn, tags);
-        self.layer
-            .around(Operation::TagResource, region, call)
-            .await
+    async fn tag_resource(&self, arn: &str, tags: &[Tag]) -> Result<()> {
+        let call = self.inner.tag_resource(arn, tags);
+        self.layer.around(Operation::TagResource, call).await
     }
 
-    async fn list_tasks(
-        &self,
-        region: &str,
-        cluster: &str,
-        filter: &TaskFilter,
-    ) -> Result<Vec<String>> {
-        let call = self.inner.list_tasks(region, cluster, filter);
-        self.layer.around(Operation::ListTasks, region, call).await
+    async fn list_tasks(&self, cluster: &str, filter: &TaskFilter) -> Result<Vec<String>> {
+        let call = self.inner.list_tasks(cluster, filter);
+        self.layer.around(Operation::ListTasks, call).await
     }
 
-    async fn describe_tasks(
-        &self,
-        region: &str,
-        cluster: &str,
-        arns: &[String],
-    ) -> Result<Vec<ObservedTask>> {
-        let call = self.inner.describe_tasks(region, cluster, arns);
-        self.layer
-            .around(Operation::DescribeTasks, region, call)
-            .await
+    async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> Result<Vec<ObservedTask>> {
+        let call = self.inner.describe_tasks(cluster, arns);
+        self.layer.around(Operation::DescribeTasks, call).await
     }
 
     async fn run_task(
         &self,
-        region: &str,
         document: &RunTaskDocument,
         task_definition: &str,
         count: i32,
         tags: &[Tag],
     ) -> Result<RunTaskOutput> {
-        let call = self
-            .inner
-            .run_task(region, document, task_definition, count, tags);
-        self.layer.around(Operation::RunTask, region, call).await
+        let call = self.inner.run_task(document, task_definition, count, tags);
+        self.layer.around(Operation::RunTask, call).await
     }
 
-    async fn stop_task(&self, region: &str, cluster: &str, arn: &str, reason: &str) -> Result<()> {
-        let call = self.inner.stop_task(region, cluster, arn, reason);
-        self.layer.around(Operation::StopTask, region, call).await
+    async fn stop_task(&self, cluster: &str, arn: &str, reason: &str) -> Result<()> {
+        let call = self.inner.stop_task(cluster, arn, reason);
+        self.layer.around(Operation::StopTask, call).await
     }
 
-    async fn list_clusters(&self, region: &str) -> Result<Vec<String>> {
-        let call = self.inner.list_clusters(region);
+    async fn list_clusters(&self) -> Result<Vec<String>> {
+        let call = self.inner.list_clusters();
+        self.layer.around(Operation::ListClusters, call).await
+    }
+
+    async fn list_services(&self, cluster: &str) -> Result<Vec<String>> {
+        let call = self.inner.list_services(cluster);
+        self.layer.around(Operation::ListServices, call).await
+    }
+
+    async fn scale_service(&self, cluster: &str, service: &str, count: i32) -> Result<()> {
+        let call = self.inner.scale_service(cluster, service, count);
+        self.layer.around(Operation::UpdateService, call).await
+    }
+
+    async fn delete_service(&self, cluster: &str, service: &str) -> Result<()> {
+        let call = self.inner.delete_service(cluster, service);
+        self.layer.around(Operation::DeleteService, call).await
+    }
+
+    async fn container_instances(&self, cluster: &str) -> Result<Vec<InstanceCapacity>> {
+        let call = self.inner.container_instances(cluster);
         self.layer
-            .around(Operation::ListClusters, region, call)
-            .await
-    }
-
-    async fn list_services(&self, region: &str, cluster: &str) -> Result<Vec<String>> {
-        let call = self.inner.list_services(region, cluster);
-        self.layer
-            .around(Operation::ListServices, region, call)
-            .await
-    }
-
-    async fn scale_service(
-        &self,
-        region: &str,
-        cluster: &str,
-        service: &str,
-        count: i32,
-    ) -> Result<()> {
-        let call = self.inner.scale_service(region, cluster, service, count);
-        self.layer
-            .around(Operation::UpdateService, region, call)
-            .await
-    }
-
-    async fn delete_service(&self, region: &str, cluster: &str, service: &str) -> Result<()> {
-        let call = self.inner.delete_service(region, cluster, service);
-        self.layer
-            .around(Operation::DeleteService, region, call)
-            .await
-    }
-
-    async fn container_instances(
-        &self,
-        region: &str,
-        cluster: &str,
-    ) -> Result<Vec<InstanceCapacity>> {
-        let call = self.inner.container_instances(region, cluster);
-        self.layer
-            .around(Operation::DescribeContainerInstances, region, call)
+            .around(Operation::DescribeContainerInstances, call)
             .await
     }
 }
@@ -215,6 +165,6 @@ impl<A: EcsApi, L: Layer> EcsApi for Layered<A, L> {
 impl<A: IamApi, L: Layer> IamApi for Layered<A, L> {
     async fn get_role(&self, name: &str) -> Result<Option<ObservedRole>> {
         let call = self.inner.get_role(name);
-        self.layer.around(Operation::GetRole, "iam", call).await
+        self.layer.around(Operation::GetRole, call).await
     }
 }

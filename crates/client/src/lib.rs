@@ -12,7 +12,9 @@ pub mod layer;
 pub mod limiter;
 pub mod metrics;
 pub mod operation;
+pub mod provider;
 
 pub use api::{EcsApi, IamApi};
 pub use error::{AwsError, ErrorKind, Result};
 pub use operation::{Operation, RateFamily};
+pub use provider::{ClientProvider, PerTarget, Target};

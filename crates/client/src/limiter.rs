@@ -1,6 +1,7 @@
-//! The client-side rate limiter: one token bucket per region and action family, at ECS's
-//! documented burst and sustained rates, so a large fleet slows itself down instead of being
-//! throttled. `scale` multiplies the sustained rates (bursts stay as documented).
+//! The client-side rate limiter: one token bucket per action family, at ECS's documented burst
+//! and sustained rates, so a large fleet slows itself down instead of being throttled. ECS
+//! throttles per account and region: each target's client gets its own limiter. `scale`
+//! multiplies the sustained rates (bursts stay as documented).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -24,7 +25,7 @@ struct Bucket {
 #[derive(Debug)]
 pub struct RateLimiter {
     scale: Option<f64>,
-    buckets: Mutex<HashMap<(String, RateFamily), Bucket>>,
+    buckets: Mutex<HashMap<RateFamily, Bucket>>,
 }
 
 /// An API behind the rate limiter.
@@ -44,8 +45,8 @@ impl RateLimiter {
         Layered::new(inner, RateLimiter::new(scale))
     }
 
-    /// Waits for a token of `operation`'s family in `region`.
-    async fn acquire(&self, region: &str, operation: Operation) {
+    /// Waits for a token of `operation`'s family.
+    async fn acquire(&self, operation: Operation) {
         let Some(scale) = self.scale else { return };
         let family = operation.family();
         let (burst, rate) = family.rate();
@@ -56,14 +57,12 @@ impl RateLimiter {
                     .buckets
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let bucket = buckets
-                    .entry((region.to_owned(), family))
-                    .or_insert_with(|| Bucket {
-                        tokens: burst,
-                        burst,
-                        rate,
-                        updated: Instant::now(),
-                    });
+                let bucket = buckets.entry(family).or_insert_with(|| Bucket {
+                    tokens: burst,
+                    burst,
+                    rate,
+                    updated: Instant::now(),
+                });
                 let now = Instant::now();
                 let elapsed = now.duration_since(bucket.updated).as_secs_f64();
                 bucket.tokens = (bucket.tokens + elapsed * bucket.rate).min(bucket.burst);
@@ -83,10 +82,9 @@ impl Layer for RateLimiter {
     async fn around<'a, T: Send + 'a>(
         &'a self,
         operation: Operation,
-        region: &'a str,
         call: impl std::future::Future<Output = Result<T>> + Send + 'a,
     ) -> Result<T> {
-        self.acquire(region, operation).await;
+        self.acquire(operation).await;
         call.await
     }
 }
@@ -114,15 +112,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_family_gets_its_burst_then_its_sustained_rate() {
         let fake = FakeEcs::new();
-        fake.add_cluster("r", "c");
         let limited = RateLimiter::wrap(fake, Some(1.0));
         let start = tokio::time::Instant::now();
         for _ in 0..22 {
-            limited.describe_task_definition("r", "f").await.unwrap();
-            limited
-                .register_task_definition("r", &doc(), &[])
-                .await
-                .unwrap();
+            limited.describe_task_definition("f").await.unwrap();
+            limited.register_task_definition(&doc(), &[]).await.unwrap();
         }
         // 20 registrations of burst, then 1 per second: the 22nd waits 2 s.
         let elapsed = start.elapsed();
@@ -137,10 +131,7 @@ mod tests {
         let limited = RateLimiter::wrap(FakeEcs::new(), None);
         let start = tokio::time::Instant::now();
         for _ in 0..100 {
-            limited
-                .register_task_definition("r", &doc(), &[])
-                .await
-                .unwrap();
+            limited.register_task_definition(&doc(), &[]).await.unwrap();
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
     }

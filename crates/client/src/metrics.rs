@@ -120,7 +120,6 @@ impl Layer for ApiMetrics {
     async fn around<'a, T: Send + 'a>(
         &'a self,
         operation: Operation,
-        _region: &'a str,
         call: impl Future<Output = Result<T>> + Send + 'a,
     ) -> Result<T> {
         self.observe(operation, call).await

@@ -19,7 +19,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use client::{EcsApi, IamApi};
+use client::ClientProvider;
 use engine::{Engine, Mode, PassReport, PrunePolicy, Scope, WriteGate};
 use plan::DesiredGroup;
 use rand::Rng as _;
@@ -30,7 +30,7 @@ use tracing::{error, info, warn};
 
 use crate::metrics::{ControllerMetrics, GroupLabels};
 use crate::queue::WorkQueue;
-use crate::source::{DesiredSource, Snapshot, SourceError};
+use crate::source::{DesiredSource, Load, SourceError};
 use crate::status::{write, SharedStatus};
 
 /// How the loop behaves.
@@ -73,15 +73,15 @@ struct PassDone {
 
 /// A load of the source handed back to the loop; `all`: a resync (every group is due).
 struct Loaded {
-    result: Result<Snapshot, SourceError>,
+    result: Result<Load, SourceError>,
     all: bool,
 }
 
 type Desired = BTreeMap<String, Arc<DesiredGroup>>;
 
 /// The controller.
-pub struct Controller<A, S> {
-    engine: Arc<Engine<A>>,
+pub struct Controller<P, S> {
+    engine: Arc<Engine<P>>,
     source: Arc<S>,
     scope: Arc<Scope>,
     gate: Arc<dyn WriteGate>,
@@ -90,11 +90,11 @@ pub struct Controller<A, S> {
     metrics: ControllerMetrics,
 }
 
-impl<A: EcsApi + IamApi + 'static, S: DesiredSource> Controller<A, S> {
+impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
     /// A controller reconciling `source` through `engine`, for the groups in `scope`, writing
     /// only while `gate` is open.
     pub fn new(
-        engine: Engine<A>,
+        engine: Engine<P>,
         source: S,
         scope: Scope,
         gate: Arc<dyn WriteGate>,
@@ -249,11 +249,24 @@ impl<A: EcsApi + IamApi + 'static, S: DesiredSource> Controller<A, S> {
         let now = Instant::now();
         let all = loaded.all;
         match loaded.result {
-            Ok(snapshot) => {
+            Ok(Load::Unchanged) => {
+                ControllerMetrics::result(&self.metrics.config_loads, true);
+                if all {
+                    for name in desired.keys() {
+                        queue.add(name, now);
+                    }
+                }
+            }
+            Ok(Load::Changed(snapshot)) => {
+                // A group that did not change keeps its Arc: passes in flight and the new
+                // state share it instead of holding two copies.
                 let new: Desired = snapshot
                     .groups
                     .into_iter()
-                    .map(|(k, v)| (k, Arc::new(v)))
+                    .map(|(name, group)| match desired.get(&name) {
+                        Some(old) if **old == group => (name, Arc::clone(old)),
+                        _ => (name, Arc::new(group)),
+                    })
                     .collect();
                 ControllerMetrics::result(&self.metrics.config_loads, true);
                 let mut status = write(&self.status);
@@ -274,7 +287,7 @@ impl<A: EcsApi + IamApi + 'static, S: DesiredSource> Controller<A, S> {
                     self.metrics.running_tasks.remove(&labels);
                 }
                 for (name, group) in &new {
-                    if all || desired.get(name).map(|d| &**d) != Some(&**group) {
+                    if all || !desired.get(name).is_some_and(|d| Arc::ptr_eq(d, group)) {
                         queue.add(name, now);
                     }
                     if !status.config_loaded || !desired.contains_key(name) {

@@ -12,15 +12,14 @@ pub mod status;
 pub mod watch;
 
 pub use controller::{Controller, Settings};
-pub use source::{DesiredSource, FileSource, Snapshot, SourceError};
+pub use source::{DesiredSource, FileSource, Load, Snapshot, SourceError};
 pub use status::{SharedStatus, StatusState};
 
 use std::future::Future;
 use std::sync::Arc;
 
-use client::layer::Layered;
 use client::metrics::ApiMetrics;
-use client::{EcsApi, IamApi};
+use client::ClientProvider;
 use engine::{BackoffPolicy, Engine, ErrorPolicy, Scope, WriteGate};
 use plan::PlanOptions;
 use prometheus_client::registry::Registry;
@@ -46,24 +45,26 @@ pub struct LoopConfig<S> {
     pub concurrency: usize,
 }
 
-/// Serves HTTP on `listener` and runs the loop over `api` until `shutdown`; then stops HTTP.
+/// Serves HTTP on `listener` and runs the loop over the targets `provider` gives clients for
+/// until `shutdown`; then stops HTTP. `api_metrics` (the provider's metrics layer) is served
+/// on /metrics.
 ///
 /// # Errors
 /// When the HTTP server fails.
-pub async fn serve_and_run<A: EcsApi + IamApi + 'static, S: DesiredSource>(
-    api: A,
+pub async fn serve_and_run<P: ClientProvider + 'static, S: DesiredSource>(
+    provider: P,
+    api_metrics: ApiMetrics,
     config: LoopConfig<S>,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let mut registry = Registry::with_prefix("ecs_delegate_controller");
-    let api_metrics = ApiMetrics::default();
     api_metrics.register(&mut registry);
     let loop_metrics = metrics::ControllerMetrics::default();
     loop_metrics.register(&mut registry);
     let status = SharedStatus::default();
     let engine = Engine::with_policy(
-        Layered::new(api, api_metrics),
+        provider,
         config.options,
         config.concurrency,
         ErrorPolicy::new(config.backoff, config.progress_requeue),

@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::hash::Hasher as _;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use plan::DesiredGroup;
 use tokio::sync::mpsc;
@@ -41,13 +44,22 @@ pub struct Snapshot {
     pub revision: String,
 }
 
+/// What a load found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Load {
+    /// The desired state (changed since the last successful load, or the first one).
+    Changed(Snapshot),
+    /// Nothing changed since the last successful load: keep what you have.
+    Unchanged,
+}
+
 /// Keeps a source's change notifications alive; dropping it stops them.
 pub type WatchGuard = Box<dyn Send>;
 
 /// A source of desired state for the loop.
 pub trait DesiredSource: Send + Sync + 'static {
     /// Loads a snapshot, without blocking the caller's runtime thread.
-    fn load(&self) -> impl Future<Output = Result<Snapshot, SourceError>> + Send;
+    fn load(&self) -> impl Future<Output = Result<Load, SourceError>> + Send;
 
     /// Sends `()` on `tx` whenever the source may have changed (a hint: the loop reloads).
     ///
@@ -65,7 +77,13 @@ pub struct FileSource {
     pub selectors: Vec<(String, String)>,
     /// Region of groups without `spec.region`.
     pub default_region: Option<String>,
+    /// The files of the last successful load, as they were then.
+    seen: Arc<Mutex<Option<Fingerprint>>>,
 }
+
+/// Every file with its size, modification time and inode: a file rewritten (or swapped in by
+/// git-sync's symlink flip) changes at least one of them.
+type Fingerprint = Vec<(PathBuf, u64, Option<SystemTime>, u64)>;
 
 /// `key=value` selectors as given on the command line.
 ///
@@ -96,6 +114,7 @@ impl FileSource {
             paths,
             selectors: parse_selectors(selectors)?,
             default_region,
+            seen: Arc::default(),
         })
     }
 
@@ -150,12 +169,41 @@ impl FileSource {
             revision: format!("{:016x}", hasher.finish()),
         })
     }
+
+    /// The files as they are now; `None` when a path cannot be listed.
+    fn fingerprint(&self) -> Option<Fingerprint> {
+        spec::load::files(&self.paths)?
+            .into_iter()
+            .map(|file| {
+                let meta = std::fs::metadata(&file).ok()?;
+                Some((file, meta.len(), meta.modified().ok(), meta.ino()))
+            })
+            .collect()
+    }
+
+    /// A load that reads and parses only when a file changed since the last successful one:
+    /// the loop reloads at every resync, and a repository that did not change costs a `stat`
+    /// per file instead of a parse of every group.
+    fn load_if_changed(&self) -> Result<Load, SourceError> {
+        let now = self.fingerprint();
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if now.is_some() && *seen == now {
+            return Ok(Load::Unchanged);
+        }
+        *seen = None;
+        let snapshot = self.snapshot_now()?;
+        *seen = now;
+        Ok(Load::Changed(snapshot))
+    }
 }
 
 impl DesiredSource for FileSource {
-    async fn load(&self) -> Result<Snapshot, SourceError> {
+    async fn load(&self) -> Result<Load, SourceError> {
         let source = self.clone();
-        tokio::task::spawn_blocking(move || source.snapshot_now())
+        tokio::task::spawn_blocking(move || source.load_if_changed())
             .await
             .map_err(|e| SourceError::Unreadable(e.to_string()))?
     }
@@ -164,5 +212,52 @@ impl DesiredSource for FileSource {
         crate::watch::watch(&self.paths, tx)
             .map(|guard| Box::new(guard) as WatchGuard)
             .map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &std::path::Path, name: &str, count: i64) {
+        let yaml = DesiredGroup::test(name).count(count).yaml();
+        std::fs::write(dir.join(format!("{name}.yaml")), yaml).unwrap();
+    }
+
+    #[test]
+    fn files_are_parsed_again_only_when_one_changed() {
+        let dir = std::env::temp_dir().join(format!("edc-source-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        write(&dir, "a", 1);
+        let source = FileSource::new(vec![dir.clone()], &[], Some("us-east-1".into())).unwrap();
+        let Load::Changed(first) = source.load_if_changed().unwrap() else {
+            panic!("the first load reads the files");
+        };
+        assert_eq!(first.groups["a"].group.spec.count, 1);
+        assert_eq!(source.load_if_changed().unwrap(), Load::Unchanged);
+
+        write(&dir, "a", 12); // a different size, at least
+        let Load::Changed(second) = source.load_if_changed().unwrap() else {
+            panic!("a rewritten file is read again");
+        };
+        assert_eq!(second.groups["a"].group.spec.count, 12);
+        assert_ne!(second.revision, first.revision);
+
+        write(&dir, "b", 1);
+        assert!(
+            matches!(source.load_if_changed().unwrap(), Load::Changed(s) if s.groups.len() == 2)
+        );
+        std::fs::remove_file(dir.join("b.yaml")).unwrap();
+        assert!(
+            matches!(source.load_if_changed().unwrap(), Load::Changed(s) if s.groups.len() == 1)
+        );
+
+        std::fs::write(dir.join("a.yaml"), "apiVersion: nope\n").unwrap();
+        assert!(source.load_if_changed().is_err());
+        assert!(
+            source.load_if_changed().is_err(),
+            "an invalid set is read again each time"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -9,7 +9,9 @@ use client::fake::FakeEcs;
 use client::Operation;
 use ecs_delegate_controller_loop::controller::{Controller, Settings};
 use ecs_delegate_controller_loop::metrics::ControllerMetrics;
-use ecs_delegate_controller_loop::source::{DesiredSource, Snapshot, SourceError, WatchGuard};
+use ecs_delegate_controller_loop::source::{
+    DesiredSource, Load, Snapshot, SourceError, WatchGuard,
+};
 use ecs_delegate_controller_loop::SharedStatus;
 use engine::{AlwaysOpen, BackoffPolicy, Engine, ErrorPolicy, Scope};
 use plan::{DesiredGroup, PlanOptions};
@@ -34,7 +36,7 @@ impl MemorySource {
 }
 
 impl DesiredSource for MemorySource {
-    async fn load(&self) -> Result<Snapshot, SourceError> {
+    async fn load(&self) -> Result<Load, SourceError> {
         let groups: BTreeMap<String, DesiredGroup> = self
             .groups
             .lock()
@@ -42,10 +44,10 @@ impl DesiredSource for MemorySource {
             .iter()
             .map(|g| (g.name().to_owned(), g.clone()))
             .collect();
-        Ok(Snapshot {
+        Ok(Load::Changed(Snapshot {
             revision: format!("{}", groups.len()),
             groups,
-        })
+        }))
     }
 
     fn watch(&self, tx: mpsc::Sender<()>) -> Result<WatchGuard, String> {

@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use client::{AwsError, EcsApi, IamApi};
+use client::ClientProvider;
+use client::{AwsError, EcsApi};
 use futures::stream::StreamExt;
 use plan::{Action, DesiredGroup, GroupError, GroupPlan, TaskDefinitionRef};
 use spec::render::TAG_TASK_DEFINITION;
@@ -17,7 +18,7 @@ use crate::{bounded, group_error, Engine, GroupOutcome};
 
 type SharedRegistration = Arc<OnceCell<Result<String, AwsError>>>;
 
-impl<A: EcsApi + IamApi> Engine<A> {
+impl<P: ClientProvider> Engine<P> {
     /// Carries out `plan`; groups in parallel (bounded), failures isolated per group. Groups with
     /// identical task definition documents share one registration.
     pub(crate) async fn apply(
@@ -169,8 +170,8 @@ impl<A: EcsApi + IamApi> Engine<A> {
             } => {
                 let arn = resolve(task_definition, registered)?;
                 if !changes.is_empty() || *force_new_deployment {
-                    self.api
-                        .update_service(&d.region, document, &arn, *force_new_deployment)
+                    self.client(&d.region)
+                        .update_service(document, &arn, *force_new_deployment)
                         .await
                         .map_err(group_error)?;
                 }
@@ -179,8 +180,8 @@ impl<A: EcsApi + IamApi> Engine<A> {
                 if *retag {
                     let mut tags = d.service_tags(id);
                     tags.insert(TAG_TASK_DEFINITION.into(), arn.clone());
-                    self.api
-                        .tag_resource(&d.region, service_arn, &plan::desired::to_tag_list(&tags))
+                    self.client(&d.region)
+                        .tag_resource(service_arn, &plan::desired::to_tag_list(&tags))
                         .await
                         .map_err(group_error)?;
                 }
@@ -203,8 +204,8 @@ impl<A: EcsApi + IamApi> Engine<A> {
                 while left > 0 {
                     let batch = left.min(10);
                     let out = self
-                        .api
-                        .run_task(&d.region, document, &arn, batch, &tags)
+                        .client(&d.region)
+                        .run_task(document, &arn, batch, &tags)
                         .await
                         .map_err(group_error)?;
                     started += out.tasks.len();
@@ -234,8 +235,8 @@ impl<A: EcsApi + IamApi> Engine<A> {
                 task_arn,
                 reason,
             } => {
-                self.api
-                    .stop_task(&d.region, cluster, task_arn, reason)
+                self.client(&d.region)
+                    .stop_task(cluster, task_arn, reason)
                     .await
                     .map_err(group_error)?;
                 Ok(Event::StoppedTask {

@@ -6,7 +6,9 @@ use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use client::{EcsApi, IamApi};
+use std::sync::Arc;
+
+use client::{ClientProvider, Target};
 use futures::stream::{self, StreamExt};
 use plan::{DesiredGroup, GroupError, ObservedTaskDefinition, PlanOptions};
 
@@ -67,8 +69,8 @@ pub struct GroupOutcome {
 
 /// The reconcile engine: the API, the plan settings, the caches (immutable revisions, roles
 /// found good) and the error policy's per-group state, for the life of the process.
-pub struct Engine<A> {
-    api: A,
+pub struct Engine<P> {
+    provider: P,
     options: PlanOptions,
     concurrency: usize,
     policy: ErrorPolicy,
@@ -77,22 +79,22 @@ pub struct Engine<A> {
     roles: Mutex<HashMap<String, tokio::time::Instant>>,
 }
 
-impl<A: EcsApi + IamApi> Engine<A> {
-    /// An engine over `api`, running up to `concurrency` calls or groups at once, with the
-    /// default error policy.
-    pub fn new(api: A, options: PlanOptions, concurrency: usize) -> Self {
-        Engine::with_policy(api, options, concurrency, ErrorPolicy::default())
+impl<P: ClientProvider> Engine<P> {
+    /// An engine over the targets `provider` gives clients for, running up to `concurrency`
+    /// calls or groups at once, with the default error policy.
+    pub fn new(provider: P, options: PlanOptions, concurrency: usize) -> Self {
+        Engine::with_policy(provider, options, concurrency, ErrorPolicy::default())
     }
 
     /// An engine with its own error policy (the loop's backoff settings).
     pub fn with_policy(
-        api: A,
+        provider: P,
         options: PlanOptions,
         concurrency: usize,
         policy: ErrorPolicy,
     ) -> Self {
         Engine {
-            api,
+            provider,
             options,
             concurrency: concurrency.max(1),
             policy,
@@ -106,8 +108,13 @@ impl<A: EcsApi + IamApi> Engine<A> {
         &self.policy
     }
 
-    /// The API the engine calls.
-    pub fn api(&self) -> &A {
-        &self.api
+    /// The provider of the clients the engine calls.
+    pub fn api(&self) -> &P {
+        &self.provider
+    }
+
+    /// The clients of a region of the controller's account.
+    fn client(&self, region: &str) -> Arc<P::Api> {
+        self.provider.clients(&Target::region(region))
     }
 }

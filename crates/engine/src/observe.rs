@@ -8,7 +8,8 @@
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
 
-use client::{AwsError, EcsApi, IamApi};
+use client::ClientProvider;
+use client::{AwsError, EcsApi};
 use futures::stream::StreamExt;
 use plan::{
     plan_group, task_definition_lookup_needed, DesiredGroup, GroupError, GroupPlan, ObservedGroup,
@@ -19,7 +20,7 @@ use spec::Mode;
 
 use crate::{borrowed, bounded, group_error, Engine, DESCRIBE_SERVICES_BATCH};
 
-impl<A: EcsApi + IamApi> Engine<A> {
+impl<P: ClientProvider> Engine<P> {
     /// Observes and plans every group, in order: each group's plan and what was observed (or
     /// why it could not be). Roles are checked for groups with planned writes.
     pub(crate) async fn observe_and_plan<G: Borrow<DesiredGroup> + Sync>(
@@ -158,7 +159,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
             (batches)
                 .into_iter()
                 .map(|(key, chunk)| async move {
-                    let answer = self.api.describe_services(&key.0, &key.1, &chunk).await;
+                    let answer = self.client(&key.0).describe_services(&key.1, &chunk).await;
                     (key, answer)
                 })
                 .collect::<Vec<_>>(),
@@ -205,7 +206,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
             (families)
                 .into_iter()
                 .map(|(region, family)| async move {
-                    let answer = self.api.describe_task_definition(&region, &family).await;
+                    let answer = self.client(&region).describe_task_definition(&family).await;
                     ((region, family), answer)
                 })
                 .collect::<Vec<_>>(),
@@ -225,7 +226,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
         if let Some(hit) = self.cached(&key) {
             return Ok(Some(hit));
         }
-        let revision = self.api.describe_task_definition(region, arn).await?;
+        let revision = self.client(region).describe_task_definition(arn).await?;
         if let Some(r) = &revision {
             self.remember(&key, r);
         }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use client::{EcsApi, IamApi};
+use client::ClientProvider;
 use plan::{DesiredGroup, GroupStatus, PrunePolicy};
 use tokio::time::Instant;
 use tracing::info;
@@ -50,7 +50,7 @@ impl WaitProgress {
     }
 }
 
-impl<A: EcsApi + IamApi> Engine<A> {
+impl<P: ClientProvider> Engine<P> {
     /// One applying pass (with the prune, if asked), then up to [`ONCE_RETRY_ROUNDS`] passes
     /// over the groups whose next step is a retry, each after the longest of their backoffs.
     /// What a group did in an earlier round stays in its report. A prune that was refused or

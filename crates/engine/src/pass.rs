@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use client::{EcsApi, IamApi};
+use client::ClientProvider;
 use plan::prune::plan_prune;
 use plan::status::{derive, Applied};
 use plan::{
@@ -102,7 +102,7 @@ impl PassReport {
     }
 }
 
-impl<A: EcsApi + IamApi> Engine<A> {
+impl<P: ClientProvider> Engine<P> {
     /// One pass over the groups in `scope`: observe, plan, (with `prune`) find what to remove,
     /// and in [`Mode::Apply`] carry it out while `gate` is open. A refused prune applies
     /// nothing at all.

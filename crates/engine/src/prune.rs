@@ -12,10 +12,11 @@ use crate::event::Event;
 use spec::render::STARTED_BY;
 
 use crate::{borrowed, bounded, Engine};
-use client::api::{EcsApi, IamApi, TaskFilter};
+use client::api::{EcsApi, TaskFilter};
 use client::AwsError;
+use client::ClientProvider;
 
-impl<A: EcsApi + IamApi> Engine<A> {
+impl<P: ClientProvider> Engine<P> {
     /// What exists in every cluster of the desired groups' regions: services, and the running
     /// tasks the controller started. Reads only; `plan::prune` decides what goes.
     ///
@@ -31,7 +32,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
         regions.dedup();
         let mut inventories = Vec::new();
         for region in regions {
-            let clusters = self.api.list_clusters(region).await?;
+            let clusters = self.client(region).list_clusters().await?;
             let scans = bounded(
                 clusters
                     .iter()
@@ -51,7 +52,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
     /// One cluster: its services (described with tags) and the running tasks started by the
     /// controller.
     async fn scan_cluster(&self, region: &str, cluster: &str) -> Result<Inventory, AwsError> {
-        let arns = self.api.list_services(region, cluster).await?;
+        let arns = self.client(region).list_services(cluster).await?;
         // Some endpoints match the cluster by substring: keep exactly this cluster's services.
         let names: Vec<String> = arns
             .iter()
@@ -61,7 +62,11 @@ impl<A: EcsApi + IamApi> Engine<A> {
             .collect();
         let mut services = Vec::new();
         for chunk in names.chunks(crate::DESCRIBE_SERVICES_BATCH) {
-            services.extend(self.api.describe_services(region, cluster, chunk).await?);
+            services.extend(
+                self.client(region)
+                    .describe_services(cluster, chunk)
+                    .await?,
+            );
         }
         let filter = TaskFilter {
             started_by: Some(STARTED_BY.into()),
@@ -104,8 +109,8 @@ impl<A: EcsApi + IamApi> Engine<A> {
                         task_arn,
                         reason,
                     } => self
-                        .api
-                        .stop_task(&orphan.region, cluster, task_arn, reason)
+                        .client(&orphan.region)
+                        .stop_task(cluster, task_arn, reason)
                         .await
                         .map(|()| Event::StoppedTask {
                             task: task_arn.clone(),
@@ -137,8 +142,10 @@ impl<A: EcsApi + IamApi> Engine<A> {
         desired_count: i32,
     ) -> Result<(), AwsError> {
         if desired_count > 0 {
-            self.api.scale_service(region, cluster, service, 0).await?;
+            self.client(region)
+                .scale_service(cluster, service, 0)
+                .await?;
         }
-        self.api.delete_service(region, cluster, service).await
+        self.client(region).delete_service(cluster, service).await
     }
 }

@@ -9,14 +9,15 @@ use tokio::time::Instant;
 use plan::{DesiredGroup, GroupError, GroupPlan, ObservedGroup, RoleProblem};
 
 use crate::Engine;
-use client::api::{EcsApi, IamApi};
+use client::api::IamApi;
 use client::AwsError;
+use client::ClientProvider;
 use spec::arn::role_name;
 
 /// How long a role found good is trusted without asking IAM again.
 pub(crate) const ROLE_CACHE_TTL: Duration = Duration::from_secs(600);
 
-impl<A: EcsApi + IamApi> Engine<A> {
+impl<P: ClientProvider> Engine<P> {
     /// Checks the roles of a group with planned writes; a group with a bad role keeps no
     /// action and carries the problem (RoleNotFound or RoleTrustMissing).
     pub(crate) async fn check_roles(
@@ -36,7 +37,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
             let mut problems = Vec::new();
             for (field, arn) in roles {
                 let Some(arn) = arn else { continue };
-                match self.role_problem(field, arn).await {
+                match self.role_problem(&d.region, field, arn).await {
                     Ok(Some(problem)) => problems.push(problem),
                     Ok(None) => {}
                     Err(e) => {
@@ -63,7 +64,12 @@ impl<A: EcsApi + IamApi> Engine<A> {
         }
     }
 
-    async fn role_problem(&self, field: &str, arn: &str) -> Result<Option<RoleProblem>, AwsError> {
+    async fn role_problem(
+        &self,
+        region: &str,
+        field: &str,
+        arn: &str,
+    ) -> Result<Option<RoleProblem>, AwsError> {
         let name = role_name(arn);
         let fresh = self
             .roles
@@ -74,7 +80,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
         if fresh {
             return Ok(None);
         }
-        let problem = match self.api.get_role(name).await? {
+        let problem = match self.client(region).get_role(name).await? {
             None => Some(RoleProblem::NotFound {
                 field: field.into(),
                 arn: arn.into(),

@@ -9,8 +9,9 @@ use spec::render::{STARTED_BY, TAG_GROUP, TAG_MANAGED_BY};
 use spec::{LaunchType, Mode};
 
 use crate::{bounded, Engine};
-use client::api::{EcsApi, IamApi, TaskFilter};
+use client::api::{EcsApi, TaskFilter};
 use client::AwsError;
+use client::ClientProvider;
 
 /// DescribeTasks takes at most 100 ARNs.
 const DESCRIBE_TASKS_BATCH: usize = 100;
@@ -22,7 +23,7 @@ fn now_secs() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-impl<A: EcsApi + IamApi> Engine<A> {
+impl<P: ClientProvider> Engine<P> {
     /// Lists and describes tasks matching `filter` in one cluster.
     pub(crate) async fn tasks(
         &self,
@@ -30,7 +31,8 @@ impl<A: EcsApi + IamApi> Engine<A> {
         cluster: &str,
         filter: TaskFilter,
     ) -> Result<Vec<ObservedTask>, AwsError> {
-        let arns = self.api.list_tasks(region, cluster, &filter).await?;
+        let api = self.client(region);
+        let arns = api.list_tasks(cluster, &filter).await?;
         let chunks: Vec<Vec<String>> = arns
             .chunks(DESCRIBE_TASKS_BATCH)
             .map(<[String]>::to_vec)
@@ -38,7 +40,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
         let described: Vec<_> = bounded(
             chunks
                 .iter()
-                .map(|chunk| self.api.describe_tasks(region, cluster, chunk))
+                .map(|chunk| api.describe_tasks(cluster, chunk))
                 .collect(),
             self.concurrency,
         )
@@ -250,7 +252,7 @@ impl<A: EcsApi + IamApi> Engine<A> {
                 .map(|(region, cluster)| async move {
                     (
                         (region.clone(), cluster.clone()),
-                        self.api.container_instances(region, cluster).await,
+                        self.client(region).container_instances(cluster).await,
                     )
                 })
                 .collect(),

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::*;
 use client::fake::FakeEcs;
+use client::EcsApi as _;
 use plan::{ObservedService, Plan};
 
 fn group(name: &str, cluster: &str, extra: &str) -> DesiredGroup {
@@ -111,7 +112,7 @@ async fn a_crash_after_registering_reuses_the_revision() {
     // First run registered, then died before CreateService.
     let tags = plan::desired::to_tag_list(&g.ownership_tags("default"));
     e.api()
-        .register_task_definition("us-east-1", &g.rendered.task_definition, &tags)
+        .register_task_definition(&g.rendered.task_definition, &tags)
         .await
         .unwrap();
     pass(&e, std::slice::from_ref(&g)).await;

@@ -2,7 +2,8 @@
 //! after a failure whose answer may have been lost, look whether it landed before trying again.
 //! Also the replacement of a service (delete, wait for the name, create).
 
-use client::{AwsError, EcsApi, ErrorKind, IamApi, Operation};
+use client::ClientProvider;
+use client::{AwsError, EcsApi, ErrorKind, Operation};
 use plan::{DesiredGroup, GroupError, ObservedService, ObservedTaskDefinition};
 use spec::render::TAG_TASK_DEFINITION;
 use tracing::warn;
@@ -31,7 +32,7 @@ async fn write_backoff(attempt: u32) {
     tokio::time::sleep(base + jitter).await;
 }
 
-impl<A: EcsApi + IamApi> Engine<A> {
+impl<P: ClientProvider> Engine<P> {
     /// RegisterTaskDefinition exactly once: after a failure whose answer may have been lost,
     /// the family's latest revision is checked for the hash before trying again.
     pub(crate) async fn register_once(
@@ -44,8 +45,8 @@ impl<A: EcsApi + IamApi> Engine<A> {
         let mut attempt = 0;
         loop {
             match self
-                .api
-                .register_task_definition(region, document, tags)
+                .client(region)
+                .register_task_definition(document, tags)
                 .await
             {
                 Ok(r) => return Ok(r),
@@ -54,8 +55,8 @@ impl<A: EcsApi + IamApi> Engine<A> {
                     write_backoff(attempt).await;
                     attempt += 1;
                     if let Ok(Some(latest)) = self
-                        .api
-                        .describe_task_definition(region, &document.family)
+                        .client(region)
+                        .describe_task_definition(&document.family)
                         .await
                     {
                         if latest.spec_hash.as_deref() == Some(spec_hash) {
@@ -80,8 +81,8 @@ impl<A: EcsApi + IamApi> Engine<A> {
         let mut attempt = 0;
         loop {
             let failed = match self
-                .api
-                .create_service(region, document, task_definition, tags)
+                .client(region)
+                .create_service(document, task_definition, tags)
                 .await
             {
                 Ok(_) => return Ok(()),
@@ -99,9 +100,8 @@ impl<A: EcsApi + IamApi> Engine<A> {
                 write_backoff(attempt).await;
                 attempt += 1;
                 let found = self
-                    .api
+                    .client(region)
                     .describe_services(
-                        region,
                         &document.cluster,
                         std::slice::from_ref(&document.service_name),
                     )
@@ -128,8 +128,8 @@ impl<A: EcsApi + IamApi> Engine<A> {
     ) -> Result<(), AwsError> {
         let name = &document.service_name;
         let current = self
-            .api
-            .describe_services(&d.region, &document.cluster, std::slice::from_ref(name))
+            .client(&d.region)
+            .describe_services(&document.cluster, std::slice::from_ref(name))
             .await?;
         if let Some(s) = current.iter().find(|s| s.is_active()) {
             self.delete_service(&d.region, &document.cluster, name, s.desired_count)
@@ -138,8 +138,8 @@ impl<A: EcsApi + IamApi> Engine<A> {
         let deadline = std::time::Instant::now() + REPLACE_WAIT;
         loop {
             let services = self
-                .api
-                .describe_services(&d.region, &document.cluster, std::slice::from_ref(name))
+                .client(&d.region)
+                .describe_services(&document.cluster, std::slice::from_ref(name))
                 .await?;
             if services.iter().all(|s| s.status == "INACTIVE") {
                 break;

@@ -59,6 +59,14 @@ pub fn load<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<LoadedGroup>, Diagnostics
     }
 }
 
+/// The files [`load`] would read, in its order; `None` when a path cannot be listed (a load
+/// then reports why).
+pub fn files<P: AsRef<Path>>(paths: &[P]) -> Option<Vec<PathBuf>> {
+    let mut diagnostics = Vec::new();
+    let files = discover(paths, &mut diagnostics);
+    diagnostics.is_empty().then_some(files)
+}
+
 fn file_problem(file: &Path, message: String) -> Diagnostic {
     Diagnostic {
         file: file.to_path_buf(),
