@@ -2,8 +2,9 @@
 //! `EcsApi`/`IamApi` over aws-sdk-ecs and aws-sdk-iam, converts documents to SDK requests and
 //! responses to observations, and classifies SDK errors by code.
 
-mod convert;
 pub mod error;
+mod request;
+mod response;
 pub mod sdk;
 
 pub use sdk::{load_config, Connection, SdkEcs, SdkProvider};

@@ -12,8 +12,8 @@ use spec::document::{RunTaskDocument, ServiceDocument, Tag, TaskDefinitionDocume
 use client::api::{trusted_services, EcsApi, IamApi, ObservedRole, RunTaskOutput, TaskFilter};
 use client::{AwsError, ErrorKind, Operation, Result, Target};
 
-use crate::convert;
 use crate::error::from_sdk;
+use crate::{request, response};
 
 /// Where and how to reach AWS; every field falls back to the standard chain
 /// (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL, ...).
@@ -133,7 +133,7 @@ impl SdkEcs {
                 "the response has no task definition",
             )
         })?;
-        let (document, unsupported) = convert::task_definition_document(td);
+        let (document, unsupported) = response::task_definition_document(td);
         if !unsupported.is_empty() {
             return Err(AwsError::invalid(
                 Operation::Internal,
@@ -167,7 +167,7 @@ impl EcsApi for SdkEcs {
         Ok(out
             .services()
             .iter()
-            .map(convert::observed_service)
+            .map(response::observed_service)
             .collect())
     }
 
@@ -185,7 +185,7 @@ impl EcsApi for SdkEcs {
         match result {
             Ok(out) => Ok(out
                 .task_definition()
-                .map(|td| convert::observed_task_definition(td, out.tags.as_deref()))),
+                .map(|td| response::observed_task_definition(td, out.tags.as_deref()))),
             Err(e) => {
                 let error = from_sdk(Operation::DescribeTaskDefinition, e);
                 // ECS answers a task definition it cannot describe (no such family or revision)
@@ -206,7 +206,7 @@ impl EcsApi for SdkEcs {
         document: &TaskDefinitionDocument,
         tags: &[Tag],
     ) -> Result<ObservedTaskDefinition> {
-        let out = convert::register_request(&self.ecs, document, tags)?
+        let out = request::register_request(&self.ecs, document, tags)?
             .customize()
             .config_override(no_retries())
             .send()
@@ -218,7 +218,7 @@ impl EcsApi for SdkEcs {
                 "the response has no task definition",
             )
         })?;
-        Ok(convert::observed_task_definition(td, out.tags.as_deref()))
+        Ok(response::observed_task_definition(td, out.tags.as_deref()))
     }
 
     async fn create_service(
@@ -227,7 +227,7 @@ impl EcsApi for SdkEcs {
         task_definition: &str,
         tags: &[Tag],
     ) -> Result<ObservedService> {
-        let fields = convert::service_fields(document)?;
+        let fields = request::service_fields(document)?;
         let out = self
             .ecs
             .create_service()
@@ -244,15 +244,17 @@ impl EcsApi for SdkEcs {
             .deployment_configuration(fields.deployment)
             .enable_execute_command(document.enable_execute_command)
             .propagate_tags(ecs::PropagateTags::from(document.propagate_tags.as_str()))
-            .set_tags(Some(convert::tags(tags)))
+            .set_tags(Some(request::tags(tags)))
             .customize()
             .config_override(no_retries())
             .send()
             .await
             .map_err(|e| from_sdk(Operation::CreateService, e))?;
-        out.service().map(convert::observed_service).ok_or_else(|| {
-            AwsError::invalid(Operation::CreateService, "the response has no service")
-        })
+        out.service()
+            .map(response::observed_service)
+            .ok_or_else(|| {
+                AwsError::invalid(Operation::CreateService, "the response has no service")
+            })
     }
 
     async fn update_service(
@@ -261,7 +263,7 @@ impl EcsApi for SdkEcs {
         task_definition: &str,
         force_new_deployment: bool,
     ) -> Result<ObservedService> {
-        let fields = convert::service_fields(document)?;
+        let fields = request::service_fields(document)?;
         let out = self
             .ecs
             .update_service()
@@ -278,16 +280,18 @@ impl EcsApi for SdkEcs {
             .send()
             .await
             .map_err(|e| from_sdk(Operation::UpdateService, e))?;
-        out.service().map(convert::observed_service).ok_or_else(|| {
-            AwsError::invalid(Operation::UpdateService, "the response has no service")
-        })
+        out.service()
+            .map(response::observed_service)
+            .ok_or_else(|| {
+                AwsError::invalid(Operation::UpdateService, "the response has no service")
+            })
     }
 
     async fn tag_resource(&self, arn: &str, tags: &[Tag]) -> Result<()> {
         self.ecs
             .tag_resource()
             .resource_arn(arn)
-            .set_tags(Some(convert::tags(tags)))
+            .set_tags(Some(request::tags(tags)))
             .send()
             .await
             .map_err(|e| from_sdk(Operation::TagResource, e))?;
@@ -322,7 +326,7 @@ impl EcsApi for SdkEcs {
             .send()
             .await
             .map_err(|e| from_sdk(Operation::DescribeTasks, e))?;
-        Ok(out.tasks().iter().map(convert::observed_task).collect())
+        Ok(out.tasks().iter().map(response::observed_task).collect())
     }
 
     async fn run_task(
@@ -335,9 +339,9 @@ impl EcsApi for SdkEcs {
         let network = document
             .network_configuration
             .as_ref()
-            .map(convert::network)
+            .map(request::network)
             .transpose()?;
-        let placement = convert::placement(&document.placement_strategy);
+        let placement = request::placement(&document.placement_strategy);
         let out = self
             .ecs
             .run_task()
@@ -349,14 +353,14 @@ impl EcsApi for SdkEcs {
             .set_placement_strategy(Some(placement).filter(|p| !p.is_empty()))
             .set_network_configuration(network)
             .enable_execute_command(document.enable_execute_command)
-            .set_tags(Some(convert::tags(tags)))
+            .set_tags(Some(request::tags(tags)))
             .customize()
             .config_override(no_retries())
             .send()
             .await
             .map_err(|e| from_sdk(Operation::RunTask, e))?;
         Ok(RunTaskOutput {
-            tasks: out.tasks().iter().map(convert::observed_task).collect(),
+            tasks: out.tasks().iter().map(response::observed_task).collect(),
             failures: out
                 .failures()
                 .iter()
@@ -450,7 +454,7 @@ impl EcsApi for SdkEcs {
             instances.extend(
                 out.container_instances()
                     .iter()
-                    .map(convert::instance_capacity),
+                    .map(response::instance_capacity),
             );
         }
         Ok(instances)

@@ -13,6 +13,7 @@ use futures::stream::{self, StreamExt};
 use plan::{DesiredGroup, GroupError, ObservedTaskDefinition, PlanOptions};
 
 mod apply;
+mod capacity;
 pub mod event;
 mod observe;
 pub mod once;
@@ -50,6 +51,9 @@ fn bounded<F: std::future::Future>(
 ) -> impl futures::Stream<Item = F::Output> {
     stream::iter(futures).buffer_unordered(limit)
 }
+
+/// Each group's observation (or why it failed), aligned with the groups being observed.
+type Observations = Vec<Result<plan::ObservedGroup, client::AwsError>>;
 
 /// DescribeServices takes at most 10 names.
 const DESCRIBE_SERVICES_BATCH: usize = 10;

@@ -96,34 +96,7 @@ pub fn import(source: &ImportSource<'_>) -> Result<Imported, ImportError> {
         ));
     }
 
-    let mut env: BTreeMap<String, String> = container
-        .get("environment")
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(|kv| {
-                    Some((
-                        text(kv, "name")?.to_owned(),
-                        kv.get("value")?.as_str()?.to_owned(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let secrets: BTreeMap<String, String> = container
-        .get("secrets")
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(|s| {
-                    Some((
-                        text(s, "name")?.to_owned(),
-                        text(s, "valueFrom")?.to_owned(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let (mut env, secrets) = container_variables(container);
 
     let firstgen = env.get("DELEGATE_TYPE").map(String::as_str) == Some("ECS")
         || env.contains_key("ACCOUNT_SECRET")
@@ -136,29 +109,7 @@ pub fn import(source: &ImportSource<'_>) -> Result<Imported, ImportError> {
     };
     let token_name = token_variable(flavor);
 
-    let secret_arn = match (secrets.get(token_name), env.remove(token_name)) {
-        (Some(arn), _) => arn.clone(),
-        (None, Some(_)) => {
-            warnings.push(format!(
-                "{token_name} was in plain text and was NOT copied: store the token in Secrets \
-                 Manager (or SSM) and put its ARN in spec.delegate.token.secretArn"
-            ));
-            format!("{PLACEHOLDER}: the ARN of the secret holding the delegate token")
-        }
-        (None, None) => {
-            warnings.push(format!(
-                "no {token_name} found: put the ARN of the secret holding the token in \
-                 spec.delegate.token.secretArn"
-            ));
-            format!("{PLACEHOLDER}: the ARN of the secret holding the delegate token")
-        }
-    };
-    // The other flavor's token name must not travel either.
-    for other in ["DELEGATE_TOKEN", "ACCOUNT_SECRET"] {
-        if env.remove(other).is_some() {
-            warnings.push(format!("{other} was in plain text and was NOT copied"));
-        }
-    }
+    let secret_arn = token_secret(token_name, &secrets, &mut env, &mut warnings);
 
     let placeholder_or = |value: Option<String>, what: &str, warnings: &mut Vec<String>| {
         value.filter(|v| !v.contains("${")).unwrap_or_else(|| {
@@ -207,46 +158,9 @@ pub fn import(source: &ImportSource<'_>) -> Result<Imported, ImportError> {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
 
-    let compatibilities: Vec<&str> = td
-        .get("requiresCompatibilities")
-        .and_then(Value::as_array)
-        .map(|l| l.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let launch_type = match service.and_then(|s| text(s, "launchType")) {
-        Some("FARGATE") => LaunchType::Fargate,
-        Some(_) => LaunchType::Ec2,
-        None if compatibilities == ["FARGATE"] => LaunchType::Fargate,
-        None => LaunchType::Ec2,
-    };
-    let network_mode = match text(td, "networkMode") {
-        Some("host") => Some(NetworkMode::Host),
-        Some("awsvpc") if launch_type == LaunchType::Ec2 => Some(NetworkMode::Awsvpc),
-        Some("bridge") if launch_type == LaunchType::Fargate => Some(NetworkMode::Bridge),
-        _ => None,
-    };
-    let awsvpc = service
-        .and_then(|s| s.get("networkConfiguration"))
-        .and_then(|n| n.get("awsvpcConfiguration"));
-    let strings = |v: Option<&Value>| -> Vec<String> {
-        v.and_then(Value::as_array)
-            .map(|l| {
-                l.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let network = awsvpc.map(|a| Network {
-        subnets: strings(a.get("subnets")),
-        security_groups: strings(a.get("securityGroups")),
-        assign_public_ip: text(a, "assignPublicIp") == Some("ENABLED"),
-    });
+    let (launch_type, network_mode, network) = placement(td, service, &mut warnings);
     let uses_awsvpc =
         network_mode == Some(NetworkMode::Awsvpc) || launch_type == LaunchType::Fargate;
-    if uses_awsvpc && network.as_ref().is_none_or(|n| n.subnets.is_empty()) {
-        warnings.push("awsvpc networking needs spec.network.subnets: add them".into());
-    }
 
     let resources = Resources {
         cpu: text(td, "cpu").and_then(|c| c.parse().ok()).unwrap_or(1024),
@@ -275,37 +189,7 @@ pub fn import(source: &ImportSource<'_>) -> Result<Imported, ImportError> {
         (Flavor::Nextgen, false) => Some(false),
         _ => None,
     };
-    let deployment = service.and_then(|s| s.get("deploymentConfiguration"));
-    let percent = |key: &str| {
-        deployment
-            .and_then(|d| d.get(key))
-            .and_then(Value::as_i64)
-            .and_then(|v| i32::try_from(v).ok())
-    };
-    let breaker = deployment
-        .and_then(|d| d.get("deploymentCircuitBreaker"))
-        .map(|b| CircuitBreaker {
-            enable: b.get("enable").and_then(Value::as_bool).unwrap_or(false),
-            rollback: b.get("rollback").and_then(Value::as_bool).unwrap_or(false),
-        });
-    let propagate_tags = match service.and_then(|s| text(s, "propagateTags")) {
-        Some("TASK_DEFINITION") => Some(PropagateTags::TaskDefinition),
-        Some("NONE") => Some(PropagateTags::None),
-        _ => None,
-    };
-    let settings = ServiceSettings {
-        name: service_name.filter(|n| *n != name).map(str::to_owned),
-        minimum_healthy_percent: percent("minimumHealthyPercent").filter(|p| *p != 100),
-        maximum_percent: percent("maximumPercent").filter(|p| *p != 200),
-        circuit_breaker: breaker.filter(|b| !(b.enable && b.rollback)),
-        enable_execute_command: service
-            .and_then(|s| s.get("enableExecuteCommand"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-        restarted_at: None,
-        propagate_tags,
-        adopt: source.exact && service.is_some(),
-    };
+    let settings = service_settings(service, &name, source.exact);
     let cluster = service
         .and_then(|s| text(s, "cluster"))
         .or(source.cluster)
@@ -379,6 +263,159 @@ pub fn import(source: &ImportSource<'_>) -> Result<Imported, ImportError> {
         reproduce_exactly(&mut group, td)?;
     }
     Ok(Imported { group, warnings })
+}
+
+/// The container's plain variables and its secrets (name -> valueFrom).
+fn container_variables(container: &Value) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let env: BTreeMap<String, String> = container
+        .get("environment")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|kv| {
+                    Some((
+                        text(kv, "name")?.to_owned(),
+                        kv.get("value")?.as_str()?.to_owned(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let secrets: BTreeMap<String, String> = container
+        .get("secrets")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|s| {
+                    Some((
+                        text(s, "name")?.to_owned(),
+                        text(s, "valueFrom")?.to_owned(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    (env, secrets)
+}
+
+/// The token's secret ARN; a token in plain text is removed from `env` and never copied (a
+/// placeholder takes its place, with a warning), nor is the other flavor's token variable.
+fn token_secret(
+    token_name: &str,
+    secrets: &BTreeMap<String, String>,
+    env: &mut BTreeMap<String, String>,
+    warnings: &mut Vec<String>,
+) -> String {
+    let secret_arn = match (secrets.get(token_name), env.remove(token_name)) {
+        (Some(arn), _) => arn.clone(),
+        (None, Some(_)) => {
+            warnings.push(format!(
+                "{token_name} was in plain text and was NOT copied: store the token in Secrets \
+                 Manager (or SSM) and put its ARN in spec.delegate.token.secretArn"
+            ));
+            format!("{PLACEHOLDER}: the ARN of the secret holding the delegate token")
+        }
+        (None, None) => {
+            warnings.push(format!(
+                "no {token_name} found: put the ARN of the secret holding the token in \
+                 spec.delegate.token.secretArn"
+            ));
+            format!("{PLACEHOLDER}: the ARN of the secret holding the delegate token")
+        }
+    };
+    // The other flavor's token name must not travel either.
+    for other in ["DELEGATE_TOKEN", "ACCOUNT_SECRET"] {
+        if env.remove(other).is_some() {
+            warnings.push(format!("{other} was in plain text and was NOT copied"));
+        }
+    }
+    secret_arn
+}
+
+/// Launch type, network mode (only when it is not the launch type's default) and awsvpc
+/// network, from the task definition and the service.
+fn placement(
+    td: &Value,
+    service: Option<&Value>,
+    warnings: &mut Vec<String>,
+) -> (LaunchType, Option<NetworkMode>, Option<Network>) {
+    let compatibilities: Vec<&str> = td
+        .get("requiresCompatibilities")
+        .and_then(Value::as_array)
+        .map(|l| l.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let launch_type = match service.and_then(|s| text(s, "launchType")) {
+        Some("FARGATE") => LaunchType::Fargate,
+        Some(_) => LaunchType::Ec2,
+        None if compatibilities == ["FARGATE"] => LaunchType::Fargate,
+        None => LaunchType::Ec2,
+    };
+    let network_mode = match text(td, "networkMode") {
+        Some("host") => Some(NetworkMode::Host),
+        Some("awsvpc") if launch_type == LaunchType::Ec2 => Some(NetworkMode::Awsvpc),
+        Some("bridge") if launch_type == LaunchType::Fargate => Some(NetworkMode::Bridge),
+        _ => None,
+    };
+    let awsvpc = service
+        .and_then(|s| s.get("networkConfiguration"))
+        .and_then(|n| n.get("awsvpcConfiguration"));
+    let strings = |v: Option<&Value>| -> Vec<String> {
+        v.and_then(Value::as_array)
+            .map(|l| {
+                l.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let network = awsvpc.map(|a| Network {
+        subnets: strings(a.get("subnets")),
+        security_groups: strings(a.get("securityGroups")),
+        assign_public_ip: text(a, "assignPublicIp") == Some("ENABLED"),
+    });
+    let uses_awsvpc =
+        network_mode == Some(NetworkMode::Awsvpc) || launch_type == LaunchType::Fargate;
+    if uses_awsvpc && network.as_ref().is_none_or(|n| n.subnets.is_empty()) {
+        warnings.push("awsvpc networking needs spec.network.subnets: add them".into());
+    }
+    (launch_type, network_mode, network)
+}
+
+/// Service settings that differ from the defaults.
+fn service_settings(service: Option<&Value>, name: &str, exact: bool) -> ServiceSettings {
+    let service_name = service.and_then(|s| text(s, "serviceName"));
+    let deployment = service.and_then(|s| s.get("deploymentConfiguration"));
+    let percent = |key: &str| {
+        deployment
+            .and_then(|d| d.get(key))
+            .and_then(Value::as_i64)
+            .and_then(|v| i32::try_from(v).ok())
+    };
+    let breaker = deployment
+        .and_then(|d| d.get("deploymentCircuitBreaker"))
+        .map(|b| CircuitBreaker {
+            enable: b.get("enable").and_then(Value::as_bool).unwrap_or(false),
+            rollback: b.get("rollback").and_then(Value::as_bool).unwrap_or(false),
+        });
+    let propagate_tags = match service.and_then(|s| text(s, "propagateTags")) {
+        Some("TASK_DEFINITION") => Some(PropagateTags::TaskDefinition),
+        Some("NONE") => Some(PropagateTags::None),
+        _ => None,
+    };
+    ServiceSettings {
+        name: service_name.filter(|n| *n != name).map(str::to_owned),
+        minimum_healthy_percent: percent("minimumHealthyPercent").filter(|p| *p != 100),
+        maximum_percent: percent("maximumPercent").filter(|p| *p != 200),
+        circuit_breaker: breaker.filter(|b| !(b.enable && b.rollback)),
+        enable_execute_command: service
+            .and_then(|s| s.get("enableExecuteCommand"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        restarted_at: None,
+        propagate_tags,
+        adopt: exact && service.is_some(),
+    }
 }
 
 /// Adds to `taskDefinitionOverrides` what the group's fields cannot express, until the group

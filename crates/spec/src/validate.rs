@@ -6,16 +6,34 @@
 use crate::arn::Arn;
 use crate::location::FieldPath;
 use crate::render::{owned_variables, render, TAG_PREFIX};
-use crate::types::{DelegateGroup, Flavor, LaunchType, Mode, NetworkMode, API_VERSION, KIND};
+use crate::types::{
+    DelegateGroup, DelegateGroupSpec, Flavor, LaunchType, Mode, NetworkMode, API_VERSION, KIND,
+};
 
 /// ECS allows 50 tags per resource; the controller keeps up to five for itself.
 const MAX_USER_TAGS: usize = 45;
 
-/// Checks one group, calling `report` for every problem.
+/// Checks one group, reporting each problem with the path of its field.
 pub fn validate_group(group: &DelegateGroup, report: &mut dyn FnMut(FieldPath, String)) {
     let mut err = |path: &str, message: String| report(FieldPath::new(path), message);
+    check_identity(group, &mut err);
     let spec = &group.spec;
+    check_network(spec, &mut err);
+    check_selectors(spec, &mut err);
+    check_roles_and_token(spec, &mut err);
+    check_resources(spec, &mut err);
+    check_delegate(spec, &mut err);
+    check_service(spec, &mut err);
+    check_tags(spec, &mut err);
+    check_overrides(group, report);
+}
 
+/// How each check reports: the path of the field and the problem.
+type Report<'a> = dyn FnMut(&str, String) + 'a;
+
+/// apiVersion, kind, the name, the cluster, the region, the count.
+fn check_identity(group: &DelegateGroup, err: &mut Report<'_>) {
+    let spec = &group.spec;
     if group.api_version != API_VERSION {
         err(
             "apiVersion",
@@ -52,8 +70,10 @@ pub fn validate_group(group: &DelegateGroup, report: &mut dyn FnMut(FieldPath, S
             format!("must be <= {}, got {}", i32::MAX, spec.count),
         );
     }
+}
 
-    // Networking.
+/// Networking: launch type, network mode, awsvpc network, hostname.
+fn check_network(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
     let network_mode = spec.effective_network_mode();
     if spec.launch_type == LaunchType::Fargate && network_mode != NetworkMode::Awsvpc {
         err(
@@ -115,8 +135,10 @@ pub fn validate_group(group: &DelegateGroup, report: &mut dyn FnMut(FieldPath, S
             "ECS refuses a hostname with awsvpc networking (and so on FARGATE); remove it".into(),
         );
     }
+}
 
-    // Selectors and profile.
+/// Selectors (DELEGATE_TAGS) and the FirstGen profile.
+fn check_selectors(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
     for (i, selector) in spec.selectors.iter().enumerate() {
         let path = format!("spec.selectors[{i}]");
         if selector.contains(',') {
@@ -138,8 +160,10 @@ pub fn validate_group(group: &DelegateGroup, report: &mut dyn FnMut(FieldPath, S
             "profile applies to firstgen delegates only (DELEGATE_PROFILE)".into(),
         );
     }
+}
 
-    // Roles and token.
+/// The task and execution roles and the token secret.
+fn check_roles_and_token(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
     if let Some(task) = &spec.roles.task {
         if !is_role_arn(task) {
             err("spec.roles.task", role_message(task));
@@ -159,8 +183,10 @@ pub fn validate_group(group: &DelegateGroup, report: &mut dyn FnMut(FieldPath, S
             ),
         );
     }
+}
 
-    // Resources.
+/// Task CPU and memory (FARGATE offers only some pairs).
+fn check_resources(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
     let resources = spec.resources;
     if resources.memory == 0 {
         err("spec.resources.memory", "must be greater than 0 MiB".into());
@@ -170,8 +196,11 @@ pub fn validate_group(group: &DelegateGroup, report: &mut dyn FnMut(FieldPath, S
             err("spec.resources", problem);
         }
     }
+}
 
-    // The delegate container.
+/// The delegate container: image, account, manager URL, flavor-specific fields, variables.
+fn check_delegate(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
+    let flavor = spec.delegate.flavor;
     let delegate = &spec.delegate;
     if delegate.image.trim().is_empty() {
         err("spec.delegate.image", "must not be empty".into());
@@ -232,8 +261,10 @@ pub fn validate_group(group: &DelegateGroup, report: &mut dyn FnMut(FieldPath, S
             );
         }
     }
+}
 
-    // Service settings.
+/// Service settings: name, deployment bounds, restartedAt.
+fn check_service(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
     if let Some(service) = &spec.service {
         if spec.mode == Mode::Tasks {
             err(
@@ -273,8 +304,10 @@ pub fn validate_group(group: &DelegateGroup, report: &mut dyn FnMut(FieldPath, S
             }
         }
     }
+}
 
-    // Tags.
+/// User tags: count, reserved prefixes, lengths.
+fn check_tags(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
     if spec.tags.len() > MAX_USER_TAGS {
         err(
             "spec.tags",
@@ -299,9 +332,12 @@ pub fn validate_group(group: &DelegateGroup, report: &mut dyn FnMut(FieldPath, S
             err(&path, "tag values must be at most 256 characters".into());
         }
     }
+}
 
-    // Overrides: the patched document must still be a task definition, and may not carry a
-    // token in plain text.
+/// Overrides: the patched document must still be a task definition, and may not carry a
+/// token in plain text.
+fn check_overrides(group: &DelegateGroup, report: &mut dyn FnMut(FieldPath, String)) {
+    let spec = &group.spec;
     if spec.task_definition_overrides.is_some() {
         match render(group, spec.region.as_deref().unwrap_or("us-east-1")) {
             Err(e) => report(e.path, e.message),
