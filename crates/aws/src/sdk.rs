@@ -148,6 +148,8 @@ impl SdkEcs {
     }
 }
 
+// Deliberately the trait's signatures again: an implementation must state them. The layers
+// (limiter, metrics) do not: they share one call path (client::layer::Layered).
 #[async_trait]
 impl EcsApi for SdkEcs {
     async fn describe_services(

@@ -298,6 +298,7 @@ impl FakeEcs {
     }
 }
 
+// Deliberately the trait's signatures again: an implementation must state them.
 #[async_trait]
 impl EcsApi for FakeEcs {
     async fn describe_services(

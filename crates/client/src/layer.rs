@@ -48,6 +48,7 @@ impl<A, L> Layered<A, L> {
     }
 }
 
+// Deliberately the trait's signatures again, once for every layer: the one generic call path.
 #[async_trait]
 impl<A: EcsApi, L: Layer> EcsApi for Layered<A, L> {
     async fn describe_services(

@@ -173,48 +173,69 @@ pub fn derive(
         status.stall(error.reason, &error.message);
         return status;
     }
-    if desired.group.spec.suspend {
-        let message = "spec.suspend is true: observed only, nothing is changed";
-        status.conditions = vec![
-            Condition::new(ConditionType::Ready, false, Reason::Suspended, message),
-            Condition::new(
-                ConditionType::Progressing,
-                false,
-                Reason::Suspended,
-                message,
-            ),
-        ];
-        return status;
-    }
+    let (verdict, message) = verdict(desired, observed, service, applied, &status);
+    status.conditions = verdict.conditions(&message);
+    status
+}
 
-    let set = |status: &mut GroupStatus,
-               ready: (bool, Reason),
-               progressing: bool,
-               degraded: bool,
-               message: &str| {
-        status.conditions = vec![
-            Condition::new(ConditionType::Ready, ready.0, ready.1, message),
-            Condition::new(ConditionType::Progressing, progressing, ready.1, message),
+/// What a group's conditions say, before they are spelled out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// Runs as the files say.
+    Ready,
+    /// `spec.suspend`: observed only.
+    Suspended,
+    /// On its way (a rollout, a change just applied).
+    Progressing(Reason),
+    /// Running, but not as wanted; `progressing` when ECS is still trying.
+    Degraded { reason: Reason, progressing: bool },
+}
+
+impl Verdict {
+    fn conditions(self, message: &str) -> Vec<Condition> {
+        let (ready, progressing, degraded, reason) = match self {
+            Verdict::Ready => (true, false, false, Reason::Converged),
+            Verdict::Suspended => (false, false, false, Reason::Suspended),
+            Verdict::Progressing(reason) => (false, true, false, reason),
+            Verdict::Degraded {
+                reason,
+                progressing,
+            } => (false, progressing, true, reason),
+        };
+        let mut conditions = vec![
+            Condition::new(ConditionType::Ready, ready, reason, message),
+            Condition::new(ConditionType::Progressing, progressing, reason, message),
         ];
         if degraded {
-            status.conditions.push(Condition::new(
+            conditions.push(Condition::new(
                 ConditionType::Degraded,
                 true,
-                ready.1,
+                reason,
                 message,
             ));
         }
-    };
+        conditions
+    }
+}
 
+/// The verdict on a group that has no error, and the message that explains it.
+fn verdict(
+    desired: &DesiredGroup,
+    observed: &ObservedGroup,
+    service: Option<&ObservedService>,
+    applied: Applied,
+    status: &GroupStatus,
+) -> (Verdict, String) {
+    if desired.group.spec.suspend {
+        let message = "spec.suspend is true: observed only, nothing is changed";
+        return (Verdict::Suspended, message.into());
+    }
     if let Some(message) = failed_deployment(service) {
-        set(
-            &mut status,
-            (false, Reason::DeploymentFailed),
-            false,
-            true,
-            &message,
-        );
-        return status;
+        let degraded = Verdict::Degraded {
+            reason: Reason::DeploymentFailed,
+            progressing: false,
+        };
+        return (degraded, message);
     }
     if observed.stopped_tasks.len() >= CRASH_LOOP_STOPS {
         let mut reasons: Vec<&str> = observed
@@ -232,70 +253,37 @@ pub fn derive(
                 reasons.join("; ")
             }
         );
-        set(
-            &mut status,
-            (false, Reason::CrashLoop),
-            true,
-            true,
-            &message,
-        );
-        return status;
-    }
-    if let Some(message) = capacity_shortfall(desired, observed, &status) {
-        set(
-            &mut status,
-            (false, Reason::InsufficientCapacity),
-            true,
-            true,
-            &message,
-        );
-        return status;
-    }
-    if applied == Applied::Changes || !status.in_sync {
-        let message = if applied == Applied::Changes {
-            "changes were applied; waiting for ECS to roll them out"
-        } else {
-            "the live state differs from the files"
+        let degraded = Verdict::Degraded {
+            reason: Reason::CrashLoop,
+            progressing: true,
         };
-        set(
-            &mut status,
-            (false, Reason::DeploymentInProgress),
-            true,
-            false,
-            message,
-        );
-        return status;
+        return (degraded, message);
     }
-    if tasks_mode {
+    if let Some(message) = capacity_shortfall(desired, observed, status) {
+        let degraded = Verdict::Degraded {
+            reason: Reason::InsufficientCapacity,
+            progressing: true,
+        };
+        return (degraded, message);
+    }
+    let rolling = Verdict::Progressing(Reason::DeploymentInProgress);
+    if applied == Applied::Changes {
+        let message = "changes were applied; waiting for ECS to roll them out";
+        return (rolling, message.into());
+    }
+    if !status.in_sync {
+        return (rolling, "the live state differs from the files".into());
+    }
+    if desired.mode() == Mode::Tasks {
         let message = format!("{} of {} tasks running", status.running, status.desired);
-        if status.running == status.desired && status.pending == 0 {
-            set(
-                &mut status,
-                (true, Reason::Converged),
-                false,
-                false,
-                &message,
-            );
-        } else {
-            set(
-                &mut status,
-                (false, Reason::DeploymentInProgress),
-                true,
-                false,
-                &message,
-            );
-        }
-        return status;
+        let done = status.running == status.desired && status.pending == 0;
+        return (if done { Verdict::Ready } else { rolling }, message);
     }
     let Some(service) = service else {
-        set(
-            &mut status,
-            (false, Reason::NotCreated),
-            true,
-            false,
-            "no service yet",
+        return (
+            Verdict::Progressing(Reason::NotCreated),
+            "no service yet".into(),
         );
-        return status;
     };
     if !service.is_steady() {
         let message = format!(
@@ -310,14 +298,7 @@ pub fn derive(
                 "s"
             }
         );
-        set(
-            &mut status,
-            (false, Reason::DeploymentInProgress),
-            true,
-            false,
-            &message,
-        );
-        return status;
+        return (rolling, message);
     }
     let message = format!(
         "{} of {} tasks running {}",
@@ -325,14 +306,7 @@ pub fn derive(
         service.desired_count,
         task_definition_short(&service.task_definition)
     );
-    set(
-        &mut status,
-        (true, Reason::Converged),
-        false,
-        false,
-        &message,
-    );
-    status
+    (Verdict::Ready, message)
 }
 
 fn count(n: usize) -> i64 {
