@@ -120,14 +120,11 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// Commands that run many AWS calls at once use every core.
 fn block_on<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(
     future: F,
 ) -> anyhow::Result<ExitCode> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?
-        .block_on(future)
+    run_on(tokio::runtime::Builder::new_multi_thread(), future)
 }
 
 /// The loop runs on one thread: its work is waiting on AWS, and one thread keeps one malloc
@@ -135,7 +132,14 @@ fn block_on<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(
 fn block_on_current_thread<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(
     future: F,
 ) -> anyhow::Result<ExitCode> {
-    tokio::runtime::Builder::new_current_thread()
+    run_on(tokio::runtime::Builder::new_current_thread(), future)
+}
+
+fn run_on<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(
+    mut runtime: tokio::runtime::Builder,
+    future: F,
+) -> anyhow::Result<ExitCode> {
+    runtime
         .enable_all()
         .build()
         .context("starting the async runtime")?

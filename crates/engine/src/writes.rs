@@ -135,7 +135,7 @@ impl<P: ClientProvider> Engine<P> {
             self.delete_service(&d.region, &document.cluster, name, s.desired_count)
                 .await?;
         }
-        let deadline = std::time::Instant::now() + REPLACE_WAIT;
+        let deadline = tokio::time::Instant::now() + REPLACE_WAIT;
         loop {
             let services = self
                 .client(&d.region)
@@ -144,7 +144,7 @@ impl<P: ClientProvider> Engine<P> {
             if services.iter().all(|s| s.status == "INACTIVE") {
                 break;
             }
-            if std::time::Instant::now() > deadline {
+            if tokio::time::Instant::now() > deadline {
                 return Err(AwsError::invalid(
                     Operation::CreateService,
                     format!("service {name} still blocks its name after deletion; try again later"),
