@@ -10,7 +10,7 @@ use futures::stream::StreamExt;
 use plan::{Action, DesiredGroup, GroupError, GroupPlan, TaskDefinitionRef};
 use spec::render::TAG_TASK_DEFINITION;
 use tokio::sync::OnceCell;
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{debug, info, info_span, warn, Instrument};
 
 use crate::event::{describe_changes, Event};
 use crate::scope::WriteGate;
@@ -67,7 +67,7 @@ impl<P: ClientProvider> Engine<P> {
         for action in &group_plan.actions {
             if !gate.is_open() {
                 // Not an error: the next pass (of whoever may write then) plans it again.
-                info!(
+                debug!(
                     action = action.kind(),
                     "writes are off (the write gate closed); not applied"
                 );

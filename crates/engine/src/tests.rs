@@ -556,3 +556,55 @@ async fn a_refused_replacement_registers_nothing_and_an_allowed_one_replaces() {
     let service = e.api().service("us-east-1", "c1", "g").unwrap();
     assert_eq!(service.launch_type.as_deref(), Some("FARGATE"));
 }
+
+/// A gate that is closed: a standby replica.
+struct Closed;
+
+impl WriteGate for Closed {
+    fn is_open(&self) -> bool {
+        false
+    }
+}
+
+#[tokio::test]
+async fn a_closed_write_gate_plans_and_reports_but_writes_nothing() {
+    let e = engine();
+    let groups = shared(&[group("g", "c1", "")]);
+    let report = e
+        .pass(&Scope::all(), &groups, Mode::Apply, None, &Closed)
+        .await;
+    assert!(e.api().writes().is_empty(), "{:?}", e.api().writes());
+    let g = &report.groups[0];
+    assert_eq!(g.plan.actions.len(), 2, "register and create, planned");
+    assert!(g.done.is_empty() && g.error.is_none());
+    assert!(!g.status.is_ready());
+    // Opened (this replica took the lease): the same pass writes.
+    pass(&e, &[group("g", "c1", "")]).await;
+    assert_eq!(
+        e.api().writes(),
+        ["RegisterTaskDefinition", "CreateService"]
+    );
+}
+
+#[tokio::test]
+async fn a_shard_covers_only_its_groups_and_the_shards_cover_all() {
+    let e = engine();
+    let groups = shared(
+        &(0..20)
+            .map(|i| group(&format!("g{i}"), "c1", ""))
+            .collect::<Vec<_>>(),
+    );
+    let mut covered = Vec::new();
+    for index in 0..3 {
+        let scope = Scope {
+            shard: Some(Shard { index, count: 3 }),
+            ..Scope::all()
+        };
+        let report = e.pass(&scope, &groups, Mode::Plan, None, &AlwaysOpen).await;
+        covered.extend(report.groups.iter().map(|g| g.desired.name().to_owned()));
+    }
+    covered.sort();
+    let mut all: Vec<String> = groups.iter().map(|g| g.name().to_owned()).collect();
+    all.sort();
+    assert_eq!(covered, all, "every group in exactly one shard");
+}
