@@ -5,13 +5,10 @@
 
 use crate::arn::Arn;
 use crate::location::FieldPath;
-use crate::render::{owned_variables, render, TAG_PREFIX};
+use crate::render::{owned_variables, render, TAG_PREFIX, TAG_SELECTORS};
 use crate::types::{
     DelegateGroup, DelegateGroupSpec, Flavor, LaunchType, Mode, NetworkMode, API_VERSION, KIND,
 };
-
-/// ECS allows 50 tags per resource; the controller keeps up to five for itself.
-const MAX_USER_TAGS: usize = 45;
 
 /// Checks one group, reporting each problem with the path of its field.
 pub fn validate_group(group: &DelegateGroup, report: &mut dyn FnMut(FieldPath, String)) {
@@ -117,6 +114,16 @@ fn check_network(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
                         "must not be empty".into(),
                     );
                 }
+            }
+            // RunTask/CreateService: "assignPublicIp ... only supported for tasks that use the
+            // FARGATE launch type" (ECS API reference, AwsVpcConfiguration).
+            if network.assign_public_ip && spec.launch_type != LaunchType::Fargate {
+                err(
+                    "spec.network.assignPublicIp",
+                    "ECS assigns public IPs to FARGATE tasks only; on EC2 use a public subnet \
+                     whose instances have public addresses, or a NAT gateway"
+                        .into(),
+                );
             }
             for (i, group) in network.security_groups.iter().enumerate() {
                 if group.trim().is_empty() {
@@ -308,11 +315,16 @@ fn check_service(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
 
 /// User tags: count, reserved prefixes, lengths.
 fn check_tags(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
-    if spec.tags.len() > MAX_USER_TAGS {
+    // Every tag the controller sends counts: ECS refuses a 51st (API_Tag, "Maximum number of
+    // tags per resource - 50").
+    let own = own_tag_count(spec);
+    let room = MAX_TAGS - own;
+    if spec.tags.len() > room {
         err(
             "spec.tags",
             format!(
-                "at most {MAX_USER_TAGS} tags (ECS allows 50, the controller keeps 5), got {}",
+                "at most {room} tags: ECS allows {MAX_TAGS} per resource and the controller adds \
+                 {own} of its own to this group's, got {}",
                 spec.tags.len()
             ),
         );
@@ -324,14 +336,79 @@ fn check_tags(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
                 &path,
                 format!("tag keys under {TAG_PREFIX} are reserved for the controller"),
             );
-        } else if key.to_ascii_lowercase().starts_with("aws:") {
-            err(&path, "tag keys under aws: are reserved by AWS".into());
-        } else if key.is_empty() || key.chars().count() > 128 {
-            err(&path, "tag keys must be 1 to 128 characters".into());
-        } else if value.chars().count() > 256 {
-            err(&path, "tag values must be at most 256 characters".into());
+        } else if let Some(problem) = tag_problem(key, value) {
+            err(&path, problem);
         }
     }
+    // The selectors travel as one tag value, separated by spaces.
+    let selectors = spec.selectors.join(" ");
+    if !selectors.is_empty() && !spec.selectors.iter().any(|s| s.contains(',')) {
+        if let Some(problem) = tag_value_problem(&selectors) {
+            err(
+                "spec.selectors",
+                format!(
+                    "the selectors become the value of the tag {TAG_SELECTORS}, which {problem}"
+                ),
+            );
+        }
+    }
+}
+
+/// ECS allows 50 tags per resource.
+const MAX_TAGS: usize = 50;
+
+/// The tags the controller writes on the group's service: managed-by, group, spec-hash and
+/// task-definition always, the selectors and restarted-at when the group has them.
+fn own_tag_count(spec: &DelegateGroupSpec) -> usize {
+    let restarted_at = spec
+        .service
+        .as_ref()
+        .is_some_and(|s| s.restarted_at.is_some());
+    4 + usize::from(!spec.selectors.is_empty()) + usize::from(restarted_at)
+}
+
+/// What ECS refuses in a tag (API_Tag: key 1 to 128 and value up to 256 Unicode characters
+/// matching `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`, no `aws:` prefix in any case on either).
+fn tag_problem(key: &str, value: &str) -> Option<String> {
+    if key.is_empty() || key.chars().count() > 128 {
+        return Some("tag keys must be 1 to 128 characters".into());
+    }
+    if is_aws_reserved(key) {
+        return Some("tag keys under aws: are reserved by AWS".into());
+    }
+    if let Some(c) = key.chars().find(|c| !is_tag_char(*c)) {
+        return Some(format!(
+            "the key has {c:?}; ECS allows letters, numbers, spaces and _ . : / = + - @"
+        ));
+    }
+    tag_value_problem(value).map(|problem| format!("the value {problem}"))
+}
+
+/// What ECS refuses in a tag value; phrased to follow "the value".
+fn tag_value_problem(value: &str) -> Option<String> {
+    if value.chars().count() > 256 {
+        return Some("is longer than 256 characters".into());
+    }
+    if is_aws_reserved(value) {
+        return Some("starts with aws:, which AWS reserves".into());
+    }
+    value
+        .chars()
+        .find(|c| !is_tag_char(*c))
+        .map(|c| format!("has {c:?}; ECS allows letters, numbers, spaces and _ . : / = + - @"))
+}
+
+fn is_aws_reserved(text: &str) -> bool {
+    text.get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
+}
+
+/// `[\p{L}\p{Z}\p{N}_.:/=+\-@]`: letters, separators (spaces, not tabs or line breaks),
+/// numbers and seven punctuation characters.
+fn is_tag_char(c: char) -> bool {
+    c.is_alphanumeric()
+        || (c.is_whitespace() && !c.is_control())
+        || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
 }
 
 /// Overrides: the patched document must still be a task definition, and may not carry a
