@@ -6,7 +6,10 @@ PYTHON      ?= python3
 VENV        ?= $(CURDIR)/.venv
 MOTO_VERSION = 5.2.5
 MOTO_STAMP   = $(VENV)/.moto-$(MOTO_VERSION)
-BIN          = target/debug/ecs-delegate-controller
+# Where cargo puts what it builds: CARGO_TARGET_DIR when set (a common developer setup).
+TARGET_DIR   = $(or $(CARGO_TARGET_DIR),target)
+BIN          = $(TARGET_DIR)/debug/ecs-delegate-controller
+RELEASE_BIN  = $(TARGET_DIR)/release/ecs-delegate-controller
 
 export MOTO_VENV = $(VENV)
 
@@ -33,12 +36,12 @@ demo: setup build
 ## bench: API calls and timings against a local endpoint; writes bench/RESULTS.md (not part of test)
 bench: setup
 	$(CARGO) build --locked --release
-	$(VENV)/bin/python bench/bench.py target/release/ecs-delegate-controller
+	$(VENV)/bin/python bench/bench.py $(RELEASE_BIN)
 
 ## soak: the loop for 10 minutes with random drift (not part of test); MINUTES=1 for a short one
 soak: setup
 	$(CARGO) build --locked --release
-	$(VENV)/bin/python scripts/soak.py target/release/ecs-delegate-controller --minutes $(or $(MINUTES),10)
+	$(VENV)/bin/python scripts/soak.py $(RELEASE_BIN) --minutes $(or $(MINUTES),10)
 
 ## lint: formatting and clippy, as CI enforces them
 lint:

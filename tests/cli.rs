@@ -108,3 +108,21 @@ print(n)
     assert_eq!(String::from_utf8_lossy(&result.stdout).trim(), "4");
     assert!(Path::new(&repo().join("schema/delegategroup.schema.json")).exists());
 }
+
+#[test]
+fn the_makefile_finds_the_binary_where_cargo_target_dir_puts_it() {
+    let elsewhere = std::env::temp_dir().join("edc-elsewhere");
+    let out = std::process::Command::new("make")
+        .args(["-n", "demo", "bench", "soak"])
+        .current_dir(support::repo())
+        .env("CARGO_TARGET_DIR", &elsewhere)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let debug = format!("{}/debug/ecs-delegate-controller", elsewhere.display());
+    let release = format!("{}/release/ecs-delegate-controller", elsewhere.display());
+    assert!(text.contains(&format!("BIN={debug}")), "{text}");
+    assert_eq!(text.matches(&release).count(), 2, "bench and soak: {text}");
+    assert!(!text.contains(" target/"), "{text}");
+}
