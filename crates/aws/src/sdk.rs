@@ -190,11 +190,9 @@ impl EcsApi for SdkEcs {
                 .map(|td| response::observed_task_definition(td, out.tags.as_deref()))),
             Err(e) => {
                 let error = from_sdk(Operation::DescribeTaskDefinition, e);
-                // ECS answers a task definition it cannot describe (no such family or revision)
-                // with ClientException: for this call that code means absence.
-                if error.kind == ErrorKind::NotFound
-                    || error.code.as_deref() == Some("ClientException")
-                {
+                // "Unable to describe task definition" (no such family or revision) is
+                // classified NotFound; any other error is one (client::error::classify).
+                if error.kind == ErrorKind::NotFound {
                     Ok(None)
                 } else {
                     Err(error)

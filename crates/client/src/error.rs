@@ -55,41 +55,95 @@ impl AwsError {
         code: Option<String>,
         message: impl Into<String>,
     ) -> Self {
+        let message = message.into();
         AwsError {
-            kind: classify(code.as_deref()),
+            kind: classify(operation, code.as_deref(), &message),
             operation,
             code,
-            message: message.into(),
+            message,
         }
     }
 }
 
-/// Maps an AWS error code to its kind.
-pub fn classify(code: Option<&str>) -> ErrorKind {
+/// Maps an AWS error to its kind, by its code (ECS API reference, "Errors" of each action).
+///
+/// Two ECS answers share the generic `ClientException` code with permanent refusals and are
+/// told apart by their documented message, here and nowhere else:
+/// - "Too many concurrent attempts to create a new revision of the specified family" is a
+///   passing conflict of RegisterTaskDefinition: throttled (retry later);
+/// - "Unable to describe task definition" from DescribeTaskDefinition means there is none: not
+///   found. Any other ClientException of that call is a real error, so that an answer that is
+///   no absence never makes the engine register a duplicate revision.
+pub fn classify(operation: Operation, code: Option<&str>, message: &str) -> ErrorKind {
     match code {
-        Some(
-            "ServiceNotFoundException"
-            | "ClusterNotFoundException"
-            | "NoSuchEntity"
-            | "ResourceNotFoundException"
-            | "TaskSetNotFoundException",
-        ) => ErrorKind::NotFound,
-        Some(
-            "ThrottlingException"
-            | "Throttling"
-            | "TooManyRequestsException"
-            | "RequestLimitExceeded"
-            | "ServiceUnavailableException",
-        ) => ErrorKind::Throttled,
-        Some("ServiceNotActiveException" | "ResourceInUseException" | "ConflictException") => {
-            ErrorKind::Conflict
+        Some("ClientException")
+            if message.starts_with("Too many concurrent attempts to create a new revision") =>
+        {
+            ErrorKind::Throttled
         }
-        Some("InvalidParameterException" | "ClientException" | "ValidationError") => {
-            ErrorKind::Invalid
+        Some("ClientException")
+            if operation == Operation::DescribeTaskDefinition
+                && message.starts_with("Unable to describe task definition") =>
+        {
+            ErrorKind::NotFound
         }
-        Some("AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation") => {
+        Some(code) => classify_code(code),
+        None => ErrorKind::Other,
+    }
+}
+
+/// The kind of an error code alone.
+fn classify_code(code: &str) -> ErrorKind {
+    match code {
+        // The resource asked about does not exist.
+        "ServiceNotFoundException"
+        | "ClusterNotFoundException"
+        | "ResourceNotFoundException"
+        | "TaskSetNotFoundException"
+        | "ServiceDeploymentNotFoundException"
+        | "DaemonNotFoundException"
+        | "NoSuchEntity" => ErrorKind::NotFound,
+        // Passing: try again later (the SDK's retries already did, with backoff).
+        "ThrottlingException"
+        | "Throttling"
+        | "TooManyRequestsException"
+        | "RequestLimitExceeded"
+        | "ServiceUnavailableException"
+        | "ServiceUnavailable" => ErrorKind::Throttled,
+        // The resource's state forbids it now; a person or ECS must move it on.
+        "ServiceNotActiveException"
+        | "DaemonNotActiveException"
+        | "ResourceInUseException"
+        | "ConflictException"
+        | "UpdateInProgressException"
+        | "ClusterContainsCapacityProviderException"
+        | "ClusterContainsContainerInstancesException"
+        | "ClusterContainsServicesException"
+        | "ClusterContainsTasksException"
+        | "DeleteConflict" => ErrorKind::Conflict,
+        // The request cannot succeed as it is: retrying it changes nothing.
+        "InvalidParameterException"
+        | "ClientException"
+        | "ValidationError"
+        | "PlatformUnknownException"
+        | "PlatformTaskDefinitionIncompatibilityException"
+        | "UnsupportedFeatureException"
+        | "NamespaceNotFoundException"
+        | "GatewayNotFoundException"
+        | "LimitExceededException"
+        | "AttributeLimitExceededException"
+        | "MissingVersionException"
+        | "NoUpdateAvailableException"
+        | "TargetNotConnectedException"
+        | "TargetNotFoundException"
+        | "MalformedPolicyDocument"
+        | "InvalidInput"
+        | "LimitExceeded" => ErrorKind::Invalid,
+        // The caller may not (or the account is blocked).
+        "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" | "BlockedException" => {
             ErrorKind::AccessDenied
         }
+        // ServerException and unknown codes: ECS's own failure, worth another try.
         _ => ErrorKind::Other,
     }
 }
@@ -99,17 +153,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_map_to_kinds() {
-        assert_eq!(classify(Some("ThrottlingException")), ErrorKind::Throttled);
+    fn client_exceptions_are_told_apart_by_their_documented_messages() {
+        let register = Operation::RegisterTaskDefinition;
+        let describe = Operation::DescribeTaskDefinition;
+        let busy = "Too many concurrent attempts to create a new revision of the specified family.";
         assert_eq!(
-            classify(Some("ClusterNotFoundException")),
+            classify(register, Some("ClientException"), busy),
+            ErrorKind::Throttled
+        );
+        assert_eq!(
+            classify(
+                describe,
+                Some("ClientException"),
+                "Unable to describe task definition."
+            ),
             ErrorKind::NotFound
         );
         assert_eq!(
-            classify(Some("InvalidParameterException")),
+            classify(describe, Some("ClientException"), "You are not authorized."),
+            ErrorKind::Invalid,
+            "another ClientException is no absence"
+        );
+        assert_eq!(
+            classify(
+                register,
+                Some("ClientException"),
+                "Unable to describe task definition."
+            ),
             ErrorKind::Invalid
         );
-        assert_eq!(classify(Some("Whatever")), ErrorKind::Other);
-        assert_eq!(classify(None), ErrorKind::Other);
+        assert_eq!(
+            classify(describe, Some("ThrottlingException"), "Rate exceeded"),
+            ErrorKind::Throttled
+        );
+        assert_eq!(classify(describe, None, "HTML 500"), ErrorKind::Other);
     }
 }
