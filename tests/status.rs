@@ -300,3 +300,43 @@ fn wait_succeeds_once_every_group_is_ready() {
     assert!(out.status.success(), "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("All 1 groups are ready."));
 }
+
+/// ECS refuses ListTasks with `startedBy` and another filter ("it must be the only filter that
+/// you use"); moto does not, so the requests themselves are checked.
+#[tokio::test(flavor = "multi_thread")]
+async fn list_tasks_never_combines_started_by_with_another_filter() {
+    let moto = Moto::start();
+    moto.create_clusters(&["c1"]);
+    moto.register_container_instance("c1");
+    let tasks = group_yaml(
+        "t1",
+        "c1",
+        "  mode: tasks\n  resources: {cpu: 256, memory: 512}\n",
+    );
+    moto.write("groups/t1.yaml", &tasks);
+    moto.write("groups/s1.yaml", &group_yaml("s1", "c1", ""));
+    let out = moto.run(&["reconcile", "--once", "groups"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let out = moto.run(&["status", "groups"]);
+    assert!(out.status.success(), "{}", show(&out));
+    moto.remove("groups/t1.yaml");
+    let out = moto.run(&["reconcile", "--once", "--prune", "groups"]);
+    assert!(out.status.success(), "{}", show(&out));
+
+    let requests = moto.requests("ListTasks");
+    assert!(
+        requests.iter().any(|r| r.get("startedBy").is_some()),
+        "tasks mode and prune list by startedBy: {requests:?}"
+    );
+    for request in &requests {
+        if request.get("startedBy").is_some() {
+            let filters: Vec<&String> = request
+                .as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| !["cluster", "nextToken", "maxResults"].contains(&k.as_str()))
+                .collect();
+            assert_eq!(filters, ["startedBy"], "{request}");
+        }
+    }
+}

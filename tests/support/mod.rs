@@ -295,6 +295,33 @@ ecs.register_container_instance(cluster=cluster, instanceIdentityDocument=doc)
             .collect()
     }
 
+    /// The JSON bodies of the recorded calls of `operation` (e.g. `ListTasks`), in order.
+    pub fn requests(&self, operation: &str) -> Vec<serde_json::Value> {
+        use base64::Engine as _;
+        let text = std::fs::read_to_string(&self.recording).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|entry| {
+                let headers = &entry["headers"];
+                let target = headers["X-Amz-Target"]
+                    .as_str()
+                    .or_else(|| headers["x-amz-target"].as_str());
+                target.is_some_and(|t| t.rsplit('.').next() == Some(operation))
+            })
+            .filter_map(|entry| {
+                let body = entry["body"].as_str()?;
+                let bytes = if entry["body_encoded"] == true {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(body)
+                        .ok()?
+                } else {
+                    body.as_bytes().to_vec()
+                };
+                serde_json::from_slice(&bytes).ok()
+            })
+            .collect()
+    }
+
     /// The recorded calls that change state.
     pub fn writes(&self) -> Vec<String> {
         self.calls()

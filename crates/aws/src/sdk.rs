@@ -299,15 +299,23 @@ impl EcsApi for SdkEcs {
     }
 
     async fn list_tasks(&self, cluster: &str, filter: &TaskFilter) -> Result<Vec<String>> {
-        let mut pages = self
-            .ecs
-            .list_tasks()
-            .cluster(cluster)
-            .set_started_by(filter.started_by.clone())
-            .set_service_name(filter.service_name.clone())
-            .desired_status(ecs::DesiredStatus::from(filter.desired_status.as_str()))
-            .into_paginator()
-            .send();
+        let request = self.ecs.list_tasks().cluster(cluster);
+        let request = match filter {
+            TaskFilter::StartedBy(started_by) => request.started_by(started_by),
+            TaskFilter::Family {
+                family,
+                desired_status,
+            } => request
+                .family(family)
+                .desired_status(ecs::DesiredStatus::from(desired_status.as_str())),
+            TaskFilter::Service {
+                service_name,
+                desired_status,
+            } => request
+                .service_name(service_name)
+                .desired_status(ecs::DesiredStatus::from(desired_status.as_str())),
+        };
+        let mut pages = request.into_paginator().send();
         let mut arns = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| from_sdk(Operation::ListTasks, e))?;

@@ -86,15 +86,46 @@ pub trait EcsApi: Send + Sync {
     async fn container_instances(&self, cluster: &str) -> Result<Vec<InstanceCapacity>>;
 }
 
-/// Which tasks ListTasks returns.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TaskFilter {
-    /// `startedBy`.
-    pub started_by: Option<String>,
-    /// `serviceName`.
-    pub service_name: Option<String>,
-    /// RUNNING or STOPPED.
-    pub desired_status: String,
+/// Which tasks ListTasks returns: only the filter combinations ECS accepts ("When you specify
+/// startedBy as the filter, it must be the only filter that you use", ListTasks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskFilter {
+    /// Tasks started with this `startedBy`, alone; ECS then lists those whose desired status is
+    /// RUNNING (its default).
+    StartedBy(String),
+    /// Tasks of a task definition family with a desired status.
+    Family {
+        /// The family.
+        family: String,
+        /// RUNNING or STOPPED.
+        desired_status: DesiredStatus,
+    },
+    /// A service's tasks with a desired status.
+    Service {
+        /// The service name.
+        service_name: String,
+        /// RUNNING or STOPPED.
+        desired_status: DesiredStatus,
+    },
+}
+
+/// A task's desired status, as ListTasks filters it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DesiredStatus {
+    /// Wanted running (whatever its last status).
+    Running,
+    /// Stopped (ECS lists recently stopped tasks for about an hour).
+    Stopped,
+}
+
+impl DesiredStatus {
+    /// As the API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DesiredStatus::Running => "RUNNING",
+            DesiredStatus::Stopped => "STOPPED",
+        }
+    }
 }
 
 /// What RunTask started, and why it started fewer.

@@ -506,13 +506,27 @@ impl EcsApi for FakeEcs {
             .get(&(region.into(), cluster))
             .map(|list| {
                 list.iter()
-                    .filter(|(t, started_by)| {
-                        t.desired_status == filter.desired_status
-                            && filter.started_by.as_ref().is_none_or(|s| s == started_by)
-                            && filter
-                                .service_name
-                                .as_ref()
-                                .is_none_or(|s| t.group.as_deref() == Some(&format!("service:{s}")))
+                    .filter(|(t, started_by)| match filter {
+                        TaskFilter::StartedBy(s) => {
+                            s == started_by && t.desired_status == "RUNNING"
+                        }
+                        TaskFilter::Family {
+                            family,
+                            desired_status,
+                        } => {
+                            t.desired_status == desired_status.as_str()
+                                && spec::arn::task_definition_short(&t.task_definition)
+                                    .split(':')
+                                    .next()
+                                    == Some(family.as_str())
+                        }
+                        TaskFilter::Service {
+                            service_name,
+                            desired_status,
+                        } => {
+                            t.desired_status == desired_status.as_str()
+                                && t.group.as_deref() == Some(&format!("service:{service_name}"))
+                        }
                     })
                     .map(|(t, _)| t.arn.clone())
                     .collect()

@@ -68,11 +68,8 @@ impl<P: ClientProvider> Engine<P> {
                     .await?,
             );
         }
-        let filter = TaskFilter {
-            started_by: Some(STARTED_BY.into()),
-            service_name: None,
-            desired_status: "RUNNING".into(),
-        };
+        // startedBy alone (ECS accepts no other filter with it) lists the RUNNING ones.
+        let filter = TaskFilter::StartedBy(STARTED_BY.into());
         let tasks = self.tasks(region, cluster, filter).await?;
         Ok(Inventory {
             region: region.to_owned(),

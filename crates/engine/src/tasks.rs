@@ -9,7 +9,7 @@ use spec::render::{STARTED_BY, TAG_GROUP, TAG_MANAGED_BY};
 use spec::Mode;
 
 use crate::{bounded, Engine, Observations};
-use client::api::{EcsApi, TaskFilter};
+use client::api::{DesiredStatus, EcsApi, TaskFilter};
 use client::AwsError;
 use client::ClientProvider;
 
@@ -70,15 +70,29 @@ impl<P: ClientProvider> Engine<P> {
         }
         let now = now_secs();
         for ((region, cluster), members) in clusters {
-            let filter = |status: &str| TaskFilter {
-                started_by: Some(STARTED_BY.into()),
-                service_name: None,
-                desired_status: status.into(),
-            };
+            // startedBy must be ListTasks' only filter (and then lists RUNNING tasks); stopped
+            // ones are listed by family. Tags tell whose each task is either way.
+            let mut families: Vec<&str> = members
+                .iter()
+                .map(|&i| desired[i].rendered.task_definition.family.as_str())
+                .collect();
+            families.sort_unstable();
+            families.dedup();
+            let stopped_by_family = families.iter().map(|family| {
+                let filter = TaskFilter::Family {
+                    family: (*family).to_owned(),
+                    desired_status: DesiredStatus::Stopped,
+                };
+                self.tasks(&region, &cluster, filter)
+            });
             let (live, stopped) = futures::join!(
-                self.tasks(&region, &cluster, filter("RUNNING")),
-                self.tasks(&region, &cluster, filter("STOPPED")),
+                self.tasks(&region, &cluster, TaskFilter::StartedBy(STARTED_BY.into())),
+                futures::future::join_all(stopped_by_family),
             );
+            let stopped = stopped
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()
+                .map(|lists| lists.concat());
             let (live, stopped) = match (live, stopped) {
                 (Ok(live), Ok(stopped)) => (live, stopped),
                 (Err(e), _) | (_, Err(e)) => {
@@ -176,10 +190,9 @@ impl<P: ClientProvider> Engine<P> {
             wanted
                 .iter()
                 .map(|(i, region, cluster, name)| async move {
-                    let filter = TaskFilter {
-                        started_by: None,
-                        service_name: Some(name.clone()),
-                        desired_status: "STOPPED".into(),
+                    let filter = TaskFilter::Service {
+                        service_name: name.clone(),
+                        desired_status: DesiredStatus::Stopped,
                     };
                     (*i, name.clone(), self.tasks(region, cluster, filter).await)
                 })
