@@ -302,7 +302,8 @@ fn wait_succeeds_once_every_group_is_ready() {
 }
 
 /// ECS refuses ListTasks with `startedBy` and another filter ("it must be the only filter that
-/// you use"); moto does not, so the requests themselves are checked.
+/// you use"); moto does not, so the requests themselves are checked. ListServices asks for
+/// its largest page.
 #[tokio::test(flavor = "multi_thread")]
 async fn list_tasks_never_combines_started_by_with_another_filter() {
     let moto = Moto::start();
@@ -322,6 +323,13 @@ async fn list_tasks_never_combines_started_by_with_another_filter() {
     moto.remove("groups/t1.yaml");
     let out = moto.run(&["reconcile", "--once", "--prune", "groups"]);
     assert!(out.status.success(), "{}", show(&out));
+
+    let listings = moto.requests("ListServices");
+    assert!(!listings.is_empty(), "prune lists the services");
+    assert!(
+        listings.iter().all(|r| r["maxResults"] == 100),
+        "100 a page, not ECS's default 10: {listings:?}"
+    );
 
     let requests = moto.requests("ListTasks");
     assert!(

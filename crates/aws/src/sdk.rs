@@ -404,6 +404,8 @@ impl EcsApi for SdkEcs {
             .ecs
             .list_services()
             .cluster(cluster)
+            // The most ListServices returns per page (its default is 10).
+            .max_results(100)
             .into_paginator()
             .send();
         let mut arns = Vec::new();

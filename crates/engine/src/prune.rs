@@ -94,9 +94,9 @@ impl<P: ClientProvider> Engine<P> {
                     PruneAction::DeleteService {
                         cluster,
                         service_name,
-                        desired_count,
+                        ..
                     } => self
-                        .delete_service(&orphan.region, cluster, service_name, *desired_count)
+                        .delete_service(&orphan.region, cluster, service_name)
                         .await
                         .map(|()| Event::DeletedService {
                             service: service_name.clone(),
@@ -130,19 +130,16 @@ impl<P: ClientProvider> Engine<P> {
         outcomes
     }
 
-    /// Scales a service to 0 (ECS refuses to delete a running one), then deletes it.
+    /// Scales a service to 0 (ECS refuses to delete one whose desired count is not 0), then
+    /// deletes it. Always scaled: the count seen when it was found may have changed since.
     pub(crate) async fn delete_service(
         &self,
         region: &str,
         cluster: &str,
         service: &str,
-        desired_count: i32,
     ) -> Result<(), AwsError> {
-        if desired_count > 0 {
-            self.client(region)
-                .scale_service(cluster, service, 0)
-                .await?;
-        }
-        self.client(region).delete_service(cluster, service).await
+        let api = self.client(region);
+        api.scale_service(cluster, service, 0).await?;
+        api.delete_service(cluster, service).await
     }
 }

@@ -608,3 +608,26 @@ async fn a_shard_covers_only_its_groups_and_the_shards_cover_all() {
     all.sort();
     assert_eq!(covered, all, "every group in exactly one shard");
 }
+
+#[tokio::test]
+async fn prune_scales_to_zero_whatever_count_it_saw() {
+    let e = engine();
+    let g = group("g", "c1", "");
+    pass(&e, std::slice::from_ref(&g)).await;
+    // Found at 0, scaled up by someone before the prune ran: ECS refuses to delete a service
+    // whose desired count is not 0.
+    let orphan = plan::Orphan {
+        region: "us-east-1".into(),
+        cluster: "c1".into(),
+        group: "g".into(),
+        actions: vec![plan::PruneAction::DeleteService {
+            cluster: "c1".into(),
+            service_name: "g".into(),
+            desired_count: 0,
+        }],
+    };
+    let outcomes = e.apply_prune(&[orphan]).await;
+    assert_eq!(outcomes[0].error, None, "{outcomes:?}");
+    let service = e.api().service("us-east-1", "c1", "g").unwrap();
+    assert_eq!(service.status, "INACTIVE");
+}

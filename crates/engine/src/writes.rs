@@ -131,8 +131,8 @@ impl<P: ClientProvider> Engine<P> {
             .client(&d.region)
             .describe_services(&document.cluster, std::slice::from_ref(name))
             .await?;
-        if let Some(s) = current.iter().find(|s| s.is_active()) {
-            self.delete_service(&d.region, &document.cluster, name, s.desired_count)
+        if current.iter().any(|s| s.is_active()) {
+            self.delete_service(&d.region, &document.cluster, name)
                 .await?;
         }
         let deadline = tokio::time::Instant::now() + REPLACE_WAIT;
