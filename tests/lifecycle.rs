@@ -409,3 +409,41 @@ async fn import_of_a_live_service_plans_no_change_and_the_first_reconcile_adopts
         show(&out)
     );
 }
+
+/// ECS refuses to point an awsvpc service at a bridge task definition: leaving awsvpc is
+/// planned as a replacement, refused without --allow-replace, carried out with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn leaving_awsvpc_is_a_replacement() {
+    let moto = Moto::start();
+    moto.create_clusters(&["c1"]);
+    let (subnet, group) = moto.default_network().await;
+    let awsvpc = format!(
+        "  networkMode: awsvpc\n  network: {{subnets: [{subnet}], securityGroups: [{group}]}}\n"
+    );
+    moto.write("g.yaml", &group_yaml("d1", "c1", &awsvpc));
+    let out = moto.run(&["reconcile", "--once", "g.yaml"]);
+    assert!(out.status.success(), "{}", show(&out));
+    moto.write("g.yaml", &group_yaml("d1", "c1", "  networkMode: bridge\n"));
+
+    let out = moto.run(&["plan", "g.yaml"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("-/+ replace-service d1"), "{text}");
+    assert!(text.contains("networkMode: awsvpc"), "{text}");
+    moto.reset_calls();
+    let out = moto.run(&["reconcile", "--once", "g.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(moto.writes().is_empty(), "{:?}", moto.writes());
+
+    let out = moto.run(&["reconcile", "--once", "--allow-replace", "g.yaml"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let replaced = moto.service("c1", "d1").await.unwrap();
+    assert!(
+        replaced
+            .network_configuration()
+            .and_then(|n| n.awsvpc_configuration())
+            .is_none(),
+        "{replaced:?}"
+    );
+    let out = moto.run(&["plan", "--detailed-exitcode", "g.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+}

@@ -292,6 +292,15 @@ fn is_subset(wanted: &BTreeMap<String, String>, have: &BTreeMap<String, String>)
 /// Differences UpdateService cannot make.
 fn immutable_changes(document: &ServiceDocument, service: &ObservedService) -> Vec<FieldChange> {
     let mut changes = Vec::new();
+    // An awsvpc service keeps its network configuration: ECS refuses an UpdateService that
+    // points it at a bridge or host task definition, so leaving awsvpc is a replacement.
+    if let (Some(live), None) = (&service.network, &document.network_configuration) {
+        changes.push(FieldChange::new(
+            "networkMode",
+            format!("awsvpc ({})", describe_network(live)),
+            "bridge or host (no network configuration)",
+        ));
+    }
     if let Some(live) = &service.launch_type {
         if *live != document.launch_type {
             changes.push(FieldChange::new("launchType", live, &document.launch_type));

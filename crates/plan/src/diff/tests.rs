@@ -411,3 +411,27 @@ fn the_revision_named_by_the_service_tag_is_reused_when_someone_registered_a_new
     assert_eq!(kinds(&plan), ["update-service"]);
     assert_eq!(changes(&plan), ["taskDefinition: d1:2 -> d1:1"]);
 }
+
+#[test]
+fn leaving_awsvpc_is_a_replacement() {
+    let d = desired("  networkMode: bridge");
+    let mut service = converged(&d, TD1);
+    service.network = Some(spec::document::AwsVpcConfiguration {
+        subnets: vec!["subnet-1".into()],
+        security_groups: Vec::new(),
+        assign_public_ip: "DISABLED".into(),
+    });
+    let plan = plan_group(
+        &d,
+        &ObservedGroup {
+            service: Some(service),
+            ..Default::default()
+        },
+        &options(),
+    );
+    assert_eq!(kinds(&plan), ["replace-service"]);
+    assert!(
+        changes(&plan)[0].starts_with("networkMode: awsvpc"),
+        "{plan:?}"
+    );
+}
