@@ -447,3 +447,51 @@ async fn leaving_awsvpc_is_a_replacement() {
     let out = moto.run(&["plan", "--detailed-exitcode", "g.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 }
+
+/// UpdateService cannot drive a service that CodeDeploy or an external controller deploys:
+/// such a service is neither adopted nor imported, and is left exactly as it is.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_of_another_deployment_controller_is_not_adopted() {
+    use aws_sdk_ecs::types::{DeploymentController, DeploymentControllerType};
+    let moto = Moto::start();
+    moto.create_clusters(&["c1"]);
+    let arn = moto.register_by_hand("ext", "app", "nginx", 128).await;
+    moto.ecs()
+        .await
+        .create_service()
+        .cluster("c1")
+        .service_name("ext")
+        .task_definition(&arn)
+        .desired_count(1)
+        .deployment_controller(
+            DeploymentController::builder()
+                .r#type(DeploymentControllerType::External)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let out = moto.run(&["import", "--cluster", "c1", "--service", "ext"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("EXTERNAL deployment controller"),
+        "{}",
+        show(&out)
+    );
+
+    moto.write(
+        "g.yaml",
+        &group_yaml("ext", "c1", "  service: {adopt: true}\n"),
+    );
+    moto.reset_calls();
+    let out = moto.run(&["reconcile", "--once", "g.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("EXTERNAL deployment controller"),
+        "{}",
+        show(&out)
+    );
+    assert!(moto.writes().is_empty(), "{:?}", moto.writes());
+}

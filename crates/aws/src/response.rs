@@ -38,6 +38,9 @@ pub fn observed_service(s: &ecs::Service) -> ObservedService {
         task_definition: s.task_definition().unwrap_or_default().to_owned(),
         launch_type: s.launch_type().map(|l| l.as_str().to_owned()),
         scheduling_strategy: s.scheduling_strategy().map(|l| l.as_str().to_owned()),
+        deployment_controller: s
+            .deployment_controller()
+            .map(|c| c.r#type().as_str().to_owned()),
         network: s
             .network_configuration()
             .and_then(|n| n.awsvpc_configuration())

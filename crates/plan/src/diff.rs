@@ -98,6 +98,21 @@ pub fn plan_group(
             ));
             return plan;
         }
+        // UpdateService cannot change the task definition or network of a service that
+        // CodeDeploy or an external controller deploys (ECS API reference, UpdateService).
+        let controller = s.deployment_controller.as_deref().unwrap_or("ECS");
+        if s.is_active() && controller != "ECS" {
+            plan.error = Some(GroupError::new(
+                Reason::DeploymentControllerUnsupported,
+                format!(
+                    "service {} is deployed by the {controller} deployment controller, which \
+                     UpdateService cannot drive; this controller manages and adopts only services \
+                     of the ECS deployment controller. It was left unchanged",
+                    s.name
+                ),
+            ));
+            return plan;
+        }
         if s.is_active() && !owned_by(s, &options.controller_id) && !adoptable(desired, s) {
             plan.error = Some(GroupError::new(
                 Reason::ConflictUnmanaged,

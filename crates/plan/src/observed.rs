@@ -30,6 +30,8 @@ pub struct ObservedService {
     pub launch_type: Option<String>,
     /// REPLICA or DAEMON.
     pub scheduling_strategy: Option<String>,
+    /// ECS, CODE_DEPLOY or EXTERNAL, when reported.
+    pub deployment_controller: Option<String>,
     /// awsvpc settings, when reported.
     pub network: Option<AwsVpcConfiguration>,
     /// Deployment bounds and circuit breaker, when reported.

@@ -58,6 +58,9 @@ pub enum Reason {
     RoleTrustMissing,
     /// A service of the group's name that this controller does not manage.
     ConflictUnmanaged,
+    /// The service deploys through CodeDeploy or an external controller, which UpdateService
+    /// cannot drive.
+    DeploymentControllerUnsupported,
     /// The service is DRAINING after a deletion.
     ServiceDraining,
     /// A change UpdateService cannot make, refused without `--allow-replace`.
@@ -82,6 +85,7 @@ impl Reason {
             Reason::RoleNotFound => "RoleNotFound",
             Reason::RoleTrustMissing => "RoleTrustMissing",
             Reason::ConflictUnmanaged => "ConflictUnmanaged",
+            Reason::DeploymentControllerUnsupported => "DeploymentControllerUnsupported",
             Reason::ServiceDraining => "ServiceDraining",
             Reason::ReplaceRequired => "ReplaceRequired",
             Reason::ConfigError => "ConfigError",

@@ -435,3 +435,26 @@ fn leaving_awsvpc_is_a_replacement() {
         "{plan:?}"
     );
 }
+
+#[test]
+fn services_of_another_deployment_controller_are_left_alone() {
+    for controller in ["CODE_DEPLOY", "EXTERNAL"] {
+        let d = desired("  service: {adopt: true}");
+        let mut service = converged(&d, TD1);
+        service.tags.clear();
+        service.desired_count = 7;
+        service.deployment_controller = Some(controller.into());
+        let plan = plan_group(
+            &d,
+            &ObservedGroup {
+                service: Some(service),
+                ..Default::default()
+            },
+            &options(),
+        );
+        assert!(plan.actions.is_empty(), "{plan:?}");
+        let error = plan.error.unwrap();
+        assert_eq!(error.reason, Reason::DeploymentControllerUnsupported);
+        assert!(error.message.contains(controller), "{}", error.message);
+    }
+}
