@@ -6,6 +6,9 @@ PYTHON      ?= python3
 VENV        ?= $(CURDIR)/.venv
 MOTO_VERSION = 5.2.5
 MOTO_STAMP   = $(VENV)/.moto-$(MOTO_VERSION)
+# parliament: the IAM policy linter tests/deploy.rs runs over deploy/iam-policy.json.
+PARLIAMENT_VERSION = 1.6.4
+PARLIAMENT_STAMP   = $(VENV)/.parliament-$(PARLIAMENT_VERSION)
 # Where cargo puts what it builds: CARGO_TARGET_DIR when set (a common developer setup).
 TARGET_DIR   = $(or $(CARGO_TARGET_DIR),target)
 BIN          = $(TARGET_DIR)/debug/ecs-delegate-controller
@@ -17,12 +20,17 @@ export MOTO_VENV = $(VENV)
 
 all: build
 
-## setup: the local ECS endpoint (moto server, pinned) in .venv; skipped when already there
-setup: $(MOTO_STAMP)
+## setup: the local ECS endpoint (moto server, pinned) and the IAM policy linter in .venv;
+## skipped when already there
+setup: $(MOTO_STAMP) $(PARLIAMENT_STAMP)
 
 $(MOTO_STAMP):
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)'
+	touch $@
+
+$(PARLIAMENT_STAMP): $(MOTO_STAMP)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'parliament==$(PARLIAMENT_VERSION)'
 	touch $@
 
 ## build: the controller binary

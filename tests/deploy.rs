@@ -192,3 +192,33 @@ fn ci_examples_parse_and_use_the_documented_commands() {
     assert!(syntax.success());
     assert!(read("examples/ci/pipeline-step.sh").contains("reconcile --once --prune --wait 10m"));
 }
+
+/// parliament (PyPI, pinned in the Makefile's venv) over `policy`: its findings, one a line,
+/// but "Unnecessary use of Resource *" (deliberate: see deploy/README.md); empty when clean.
+fn lint_policy(policy: &str) -> String {
+    let out = std::process::Command::new(support::venv().join("bin/parliament"))
+        .args(["--string", policy])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("parliament: run `make setup`");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    text.lines()
+        .filter(|l| !l.starts_with("LOW - Unnecessary use of Resource *"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// An IAM policy linter finds no unknown action or condition key, no malformed statement.
+/// (Its LOW finding "unnecessary Resource *" is deliberate: see deploy/README.md.)
+#[test]
+fn the_policy_passes_an_iam_linter_which_catches_a_misspelling() {
+    let policy = read("deploy/iam-policy.json");
+    assert_eq!(lint_policy(&policy), "", "deploy/iam-policy.json");
+    let misspelled = policy
+        .replace("ecs:UpdateService", "ecs:UpdateServices")
+        .replace("ecs:CreateAction", "ecs:CreateActions");
+    let findings = lint_policy(&misspelled);
+    assert!(findings.contains("ecs:UpdateServices"), "{findings}");
+    assert!(findings.contains("ecs:CreateActions"), "{findings}");
+}

@@ -166,10 +166,21 @@ impl<P: ClientProvider> Engine<P> {
                 changes,
                 force_new_deployment,
                 retag,
-                ..
+                adopt,
             } => {
                 let arn = resolve(task_definition, registered)?;
-                if !changes.is_empty() || *force_new_deployment {
+                let changes_what_runs = !changes.is_empty() || *force_new_deployment;
+                if *adopt && changes_what_runs {
+                    // Claim it first: the IAM policy in deploy/ lets this controller update only
+                    // services that carry its managed-by tag, and tag an untagged one only
+                    // through the separately granted adoption statement.
+                    let claim = plan::desired::to_tag_list(&d.claim_tags(id));
+                    self.client(&d.region)
+                        .tag_resource(service_arn, &claim)
+                        .await
+                        .map_err(group_error)?;
+                }
+                if changes_what_runs {
                     self.client(&d.region)
                         .update_service(document, &arn, *force_new_deployment)
                         .await

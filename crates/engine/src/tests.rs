@@ -631,3 +631,25 @@ async fn prune_scales_to_zero_whatever_count_it_saw() {
     let service = e.api().service("us-east-1", "c1", "g").unwrap();
     assert_eq!(service.status, "INACTIVE");
 }
+
+#[tokio::test]
+async fn an_adoption_that_changes_the_service_claims_it_before_updating_it() {
+    let e = engine();
+    let g = DesiredGroup::test("g")
+        .spec("  service: {adopt: true}")
+        .build();
+    // A service someone made by hand: no ownership tags, another count.
+    pass(&e, std::slice::from_ref(&g)).await;
+    e.api().edit_service("us-east-1", "c1", "g", |s| {
+        s.tags.clear();
+        s.desired_count = 5;
+    });
+    e.api().clear_calls();
+    let outcomes = pass(&e, std::slice::from_ref(&g)).await;
+    assert_eq!(outcomes[0].error, None, "{outcomes:?}");
+    assert_eq!(
+        e.api().writes(),
+        ["TagResource", "UpdateService", "TagResource"],
+        "claimed (managed-by, group), updated, then fully tagged"
+    );
+}

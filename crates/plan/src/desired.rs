@@ -57,6 +57,14 @@ impl DesiredGroup {
         self.group.spec.mode
     }
 
+    /// The tags that claim a resource for this controller and group (adoption's first write).
+    pub fn claim_tags(&self, controller_id: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (TAG_MANAGED_BY.to_owned(), controller_id.to_owned()),
+            (TAG_GROUP.to_owned(), self.name().to_owned()),
+        ])
+    }
+
     /// Tags every resource of the group carries: the user's, the selectors and ownership.
     pub fn ownership_tags(&self, controller_id: &str) -> BTreeMap<String, String> {
         let mut tags: BTreeMap<String, String> = self
