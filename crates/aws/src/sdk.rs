@@ -226,11 +226,13 @@ impl EcsApi for SdkEcs {
         document: &ServiceDocument,
         task_definition: &str,
         tags: &[Tag],
+        client_token: &str,
     ) -> Result<ObservedService> {
         let fields = request::service_fields(document)?;
         let out = self
             .ecs
             .create_service()
+            .client_token(client_token)
             .cluster(&document.cluster)
             .service_name(&document.service_name)
             .task_definition(task_definition)
@@ -343,6 +345,7 @@ impl EcsApi for SdkEcs {
         task_definition: &str,
         count: i32,
         tags: &[Tag],
+        client_token: &str,
     ) -> Result<RunTaskOutput> {
         let network = document
             .network_configuration
@@ -353,6 +356,7 @@ impl EcsApi for SdkEcs {
         let out = self
             .ecs
             .run_task()
+            .client_token(client_token)
             .cluster(&document.cluster)
             .task_definition(task_definition)
             .count(count)

@@ -33,11 +33,14 @@ pub trait EcsApi: Send + Sync {
     ) -> Result<ObservedTaskDefinition>;
 
     /// CreateService running `task_definition` (a full ARN).
+    /// `client_token` makes it idempotent: ECS answers a repeated token with the first call's
+    /// result instead of creating again.
     async fn create_service(
         &self,
         document: &ServiceDocument,
         task_definition: &str,
         tags: &[Tag],
+        client_token: &str,
     ) -> Result<ObservedService>;
 
     /// UpdateService with every field the controller owns.
@@ -58,12 +61,15 @@ pub trait EcsApi: Send + Sync {
     async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> Result<Vec<ObservedTask>>;
 
     /// RunTask for at most 10 tasks.
+    /// `client_token` makes it idempotent: ECS answers a repeated token with the first call's
+    /// tasks instead of starting more.
     async fn run_task(
         &self,
         document: &RunTaskDocument,
         task_definition: &str,
         count: i32,
         tags: &[Tag],
+        client_token: &str,
     ) -> Result<RunTaskOutput>;
 
     /// StopTask.

@@ -37,6 +37,12 @@ struct State {
     calls: Vec<String>,
     /// Calls of an operation still to answer with ThrottlingException.
     throttles: HashMap<Operation, usize>,
+    /// Calls of an operation whose answer is still to be lost (after they took effect).
+    lost: HashMap<Operation, usize>,
+    /// RunTask answers by client token.
+    ran: HashMap<String, RunTaskOutput>,
+    /// CreateService answers by client token.
+    created: HashMap<String, ObservedService>,
 }
 
 /// The fake. Clusters must be added before use, as on ECS. Clones share one account (two
@@ -104,6 +110,29 @@ impl FakeEcs {
     /// them), as ECS does once its token bucket is empty.
     pub fn throttle(&self, operation: Operation, times: usize) {
         self.state().throttles.insert(operation, times);
+    }
+
+    /// Loses the answers of the next `times` calls of `operation` after they took effect (a
+    /// dropped connection): the caller sees a transport error.
+    pub fn lose_answers(&self, operation: Operation, times: usize) {
+        self.state().lost.insert(operation, times);
+    }
+
+    /// `result`, unless its answer is to be lost.
+    fn answer<T>(&self, operation: Operation, result: T) -> Result<T> {
+        let mut state = self.state();
+        match state.lost.get_mut(&operation) {
+            Some(left) if *left > 0 => {
+                *left -= 1;
+                Err(AwsError {
+                    kind: ErrorKind::Transport,
+                    operation,
+                    code: None,
+                    message: "connection closed before the answer".into(),
+                })
+            }
+            _ => Ok(result),
+        }
     }
 
     /// Forgets the call log.
@@ -401,8 +430,12 @@ impl EcsApi for FakeEcs {
         document: &ServiceDocument,
         task_definition: &str,
         tags: &[Tag],
+        client_token: &str,
     ) -> Result<ObservedService> {
         self.record(Operation::CreateService)?;
+        if let Some(first) = self.state().created.get(client_token).cloned() {
+            return Ok(first);
+        }
         let region = self.region.as_str();
         let cluster = self.check_cluster(Operation::CreateService, region, &document.cluster)?;
         let key = (
@@ -446,7 +479,11 @@ impl EcsApi for FakeEcs {
             ..ObservedService::default()
         };
         state.services.insert(key, service.clone());
-        Ok(service)
+        state
+            .created
+            .insert(client_token.to_owned(), service.clone());
+        drop(state);
+        self.answer(Operation::CreateService, service)
     }
 
     async fn update_service(
@@ -556,8 +593,12 @@ impl EcsApi for FakeEcs {
         task_definition: &str,
         count: i32,
         tags: &[Tag],
+        client_token: &str,
     ) -> Result<RunTaskOutput> {
         self.record(Operation::RunTask)?;
+        if let Some(first) = self.state().ran.get(client_token).cloned() {
+            return Ok(first);
+        }
         let region = self.region.as_str();
         let cluster = self.check_cluster(Operation::RunTask, region, &document.cluster)?;
         if count > 10 {
@@ -614,7 +655,9 @@ impl EcsApi for FakeEcs {
                 .push((task.clone(), document.started_by.clone()));
             output.tasks.push(task);
         }
-        Ok(output)
+        state.ran.insert(client_token.to_owned(), output.clone());
+        drop(state);
+        self.answer(Operation::RunTask, output)
     }
 
     async fn stop_task(&self, cluster: &str, arn: &str, reason: &str) -> Result<()> {

@@ -86,8 +86,11 @@ impl<A: EcsApi, L: Layer> EcsApi for Layered<A, L> {
         document: &ServiceDocument,
         task_definition: &str,
         tags: &[Tag],
+        client_token: &str,
     ) -> Result<ObservedService> {
-        let call = self.inner.create_service(document, task_definition, tags);
+        let call = self
+            .inner
+            .create_service(document, task_definition, tags, client_token);
         self.layer.around(Operation::CreateService, call).await
     }
 
@@ -124,8 +127,11 @@ impl<A: EcsApi, L: Layer> EcsApi for Layered<A, L> {
         task_definition: &str,
         count: i32,
         tags: &[Tag],
+        client_token: &str,
     ) -> Result<RunTaskOutput> {
-        let call = self.inner.run_task(document, task_definition, count, tags);
+        let call = self
+            .inner
+            .run_task(document, task_definition, count, tags, client_token);
         self.layer.around(Operation::RunTask, call).await
     }
 

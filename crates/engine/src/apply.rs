@@ -14,6 +14,7 @@ use tracing::{debug, info, info_span, warn, Instrument};
 
 use crate::event::{describe_changes, Event};
 use crate::scope::WriteGate;
+use crate::writes::{client_token, retryable, write_backoff, WRITE_ATTEMPTS};
 use crate::{bounded, group_error, Engine, GroupOutcome};
 
 type SharedRegistration = Arc<OnceCell<Result<String, AwsError>>>;
@@ -215,8 +216,7 @@ impl<P: ClientProvider> Engine<P> {
                 while left > 0 {
                     let batch = left.min(10);
                     let out = self
-                        .client(&d.region)
-                        .run_task(document, &arn, batch, &tags)
+                        .run_task_once(&d.region, document, &arn, batch, &tags)
                         .await
                         .map_err(group_error)?;
                     started += out.tasks.len();
@@ -282,6 +282,34 @@ impl<P: ClientProvider> Engine<P> {
                     count: document.desired_count,
                     task_definition: arn,
                 })
+            }
+        }
+    }
+
+    /// RunTask exactly once: a passing failure (a throttle, a lost answer) is retried with the
+    /// same client token, which ECS answers with the first attempt's tasks if it landed.
+    async fn run_task_once(
+        &self,
+        region: &str,
+        document: &spec::document::RunTaskDocument,
+        task_definition: &str,
+        count: i32,
+        tags: &[spec::document::Tag],
+    ) -> Result<client::api::RunTaskOutput, AwsError> {
+        let token = client_token();
+        let mut attempt = 0;
+        loop {
+            match self
+                .client(region)
+                .run_task(document, task_definition, count, tags, &token)
+                .await
+            {
+                Err(e) if retryable(&e) && attempt + 1 < WRITE_ATTEMPTS => {
+                    warn!(error = %e, "RunTask failed; trying again with the same client token");
+                    write_backoff(attempt).await;
+                    attempt += 1;
+                }
+                result => return result,
             }
         }
     }

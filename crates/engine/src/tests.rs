@@ -653,3 +653,36 @@ async fn an_adoption_that_changes_the_service_claims_it_before_updating_it() {
         "claimed (managed-by, group), updated, then fully tagged"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn run_task_is_retried_with_its_client_token_and_starts_the_count_once() {
+    let e = engine();
+    e.api().add_instance("us-east-1", "c1", 8192, 65536);
+    let g = DesiredGroup::test("g").tasks_mode().count(3).build();
+    // A throttle, then an answer lost after the tasks started.
+    e.api().throttle(client::Operation::RunTask, 1);
+    e.api().lose_answers(client::Operation::RunTask, 1);
+    let outcomes = pass(&e, std::slice::from_ref(&g)).await;
+    assert_eq!(outcomes[0].error, None, "{outcomes:?}");
+    let live = e
+        .api()
+        .tasks("us-east-1", "c1")
+        .into_iter()
+        .filter(|t| t.is_live())
+        .count();
+    assert_eq!(live, 3, "the retry got the first attempt's tasks back");
+    assert_eq!(
+        e.api().calls().iter().filter(|c| *c == "RunTask").count(),
+        3,
+        "throttled, lost, answered from the token"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_create_service_answer_creates_one_service() {
+    let e = engine();
+    e.api().lose_answers(client::Operation::CreateService, 1);
+    let outcomes = pass(&e, &[group("g", "c1", "")]).await;
+    assert_eq!(outcomes[0].error, None, "{outcomes:?}");
+    assert!(e.api().service("us-east-1", "c1", "g").is_some());
+}

@@ -16,17 +16,23 @@ pub fn group_error(error: AwsError) -> GroupError {
 }
 
 /// Attempts of a write that is not idempotent, each after looking whether the last one landed.
-const WRITE_ATTEMPTS: u32 = 5;
+pub(crate) const WRITE_ATTEMPTS: u32 = 5;
 
 /// Whether a failed write may be tried again (after re-observing).
-fn retryable(error: &AwsError) -> bool {
+pub(crate) fn retryable(error: &AwsError) -> bool {
     matches!(
         error.kind,
         ErrorKind::Throttled | ErrorKind::Transport | ErrorKind::Other
     )
 }
 
-async fn write_backoff(attempt: u32) {
+/// A new idempotency token for one write and all its retries (ECS takes up to 64 ASCII
+/// characters; 32 hex digits of randomness).
+pub(crate) fn client_token() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+pub(crate) async fn write_backoff(attempt: u32) {
     let base = std::time::Duration::from_millis(200 * 2u64.pow(attempt.min(5)));
     let jitter = base.mul_f64(rand::random::<f64>() * 0.5);
     tokio::time::sleep(base + jitter).await;
@@ -79,10 +85,12 @@ impl<P: ClientProvider> Engine<P> {
         tags: &[spec::document::Tag],
     ) -> Result<(), AwsError> {
         let mut attempt = 0;
+        // One token for every attempt: ECS answers a repeat with the service it created.
+        let token = client_token();
         loop {
             let failed = match self
                 .client(region)
-                .create_service(document, task_definition, tags)
+                .create_service(document, task_definition, tags, &token)
                 .await
             {
                 Ok(_) => return Ok(()),
