@@ -263,7 +263,6 @@ impl EcsApi for SdkEcs {
         &self,
         document: &ServiceDocument,
         task_definition: &str,
-        force_new_deployment: bool,
     ) -> Result<ObservedService> {
         let fields = request::service_fields(document)?;
         let out = self
@@ -278,7 +277,6 @@ impl EcsApi for SdkEcs {
             .deployment_configuration(fields.deployment)
             .enable_execute_command(document.enable_execute_command)
             .propagate_tags(ecs::PropagateTags::from(document.propagate_tags.as_str()))
-            .force_new_deployment(force_new_deployment)
             .send()
             .await
             .map_err(|e| from_sdk(Operation::UpdateService, e))?;

@@ -48,7 +48,6 @@ pub trait EcsApi: Send + Sync {
         &self,
         document: &ServiceDocument,
         task_definition: &str,
-        force_new_deployment: bool,
     ) -> Result<ObservedService>;
 
     /// TagResource (adds or overwrites the given tags).

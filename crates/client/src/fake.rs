@@ -490,7 +490,6 @@ impl EcsApi for FakeEcs {
         &self,
         document: &ServiceDocument,
         task_definition: &str,
-        _force_new_deployment: bool,
     ) -> Result<ObservedService> {
         self.record(Operation::UpdateService)?;
         let region = self.region.as_str();

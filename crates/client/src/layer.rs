@@ -98,11 +98,8 @@ impl<A: EcsApi, L: Layer> EcsApi for Layered<A, L> {
         &self,
         document: &ServiceDocument,
         task_definition: &str,
-        force_new_deployment: bool,
     ) -> Result<ObservedService> {
-        let call = self
-            .inner
-            .update_service(document, task_definition, force_new_deployment);
+        let call = self.inner.update_service(document, task_definition);
         self.layer.around(Operation::UpdateService, call).await
     }
 

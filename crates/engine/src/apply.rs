@@ -165,12 +165,11 @@ impl<P: ClientProvider> Engine<P> {
                 document,
                 task_definition,
                 changes,
-                force_new_deployment,
                 retag,
                 adopt,
             } => {
                 let arn = resolve(task_definition, registered)?;
-                let changes_what_runs = !changes.is_empty() || *force_new_deployment;
+                let changes_what_runs = !changes.is_empty();
                 if *adopt && changes_what_runs {
                     // Claim it first: the IAM policy in deploy/ lets this controller update only
                     // services that carry its managed-by tag, and tag an untagged one only
@@ -183,7 +182,7 @@ impl<P: ClientProvider> Engine<P> {
                 }
                 if changes_what_runs {
                     self.client(&d.region)
-                        .update_service(document, &arn, *force_new_deployment)
+                        .update_service(document, &arn)
                         .await
                         .map_err(group_error)?;
                 }

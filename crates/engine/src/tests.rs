@@ -686,3 +686,35 @@ async fn a_lost_create_service_answer_creates_one_service() {
     assert_eq!(outcomes[0].error, None, "{outcomes:?}");
     assert!(e.api().service("us-east-1", "c1", "g").is_some());
 }
+
+#[tokio::test]
+async fn a_restart_deploys_once_even_when_the_tags_after_it_fail() {
+    let e = engine();
+    let before = DesiredGroup::test("g");
+    pass(&e, &[before.build()]).await;
+    e.api().settle();
+    let restarted = before
+        .spec("  service: {restartedAt: \"2026-11-26T10:00:00Z\"}")
+        .build();
+    e.api().clear_calls();
+    e.api().throttle(client::Operation::TagResource, 1);
+    let first = pass(&e, std::slice::from_ref(&restarted)).await;
+    assert!(
+        first[0].error.as_ref().is_some_and(|e| e.retryable),
+        "{first:?}"
+    );
+    assert_eq!(
+        e.api().writes(),
+        ["RegisterTaskDefinition", "UpdateService", "TagResource"]
+    );
+    e.api().clear_calls();
+    for _ in 0..2 {
+        let again = pass(&e, std::slice::from_ref(&restarted)).await;
+        assert_eq!(again[0].error, None, "{again:?}");
+    }
+    assert_eq!(
+        e.api().writes(),
+        ["TagResource"],
+        "the tags are completed; no second deployment"
+    );
+}

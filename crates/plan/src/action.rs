@@ -79,8 +79,6 @@ pub enum Action {
         task_definition: TaskDefinitionRef,
         /// The fields that differ (empty when only tags are behind).
         changes: Vec<FieldChange>,
-        /// Start a new deployment even if nothing else changed (`restartedAt`).
-        force_new_deployment: bool,
         /// The service's tags are behind (spec-hash, task-definition, user tags).
         retag: bool,
         /// The service has no managed-by tag yet: this update takes ownership (`adopt`).
@@ -233,7 +231,6 @@ impl Action {
             self,
             Action::UpdateService {
                 changes,
-                force_new_deployment: false,
                 ..
             } if changes.is_empty()
         )

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use spec::document::Tag;
-use spec::render::{TAG_GROUP, TAG_MANAGED_BY, TAG_RESTARTED_AT, TAG_SPEC_HASH};
+use spec::render::{TAG_GROUP, TAG_MANAGED_BY, TAG_SPEC_HASH};
 use spec::{DelegateGroup, Mode, Rendered};
 
 /// One group, ready to be compared with ECS.
@@ -81,11 +81,7 @@ impl DesiredGroup {
 
     /// Tags of the service, but for the task definition ARN (known only once registered).
     pub fn service_tags(&self, controller_id: &str) -> BTreeMap<String, String> {
-        let mut tags = self.ownership_tags(controller_id);
-        if let Some(restarted_at) = self.restarted_at() {
-            tags.insert(TAG_RESTARTED_AT.into(), restarted_at.into());
-        }
-        tags
+        self.ownership_tags(controller_id)
     }
 
     /// `spec.service.restartedAt`.

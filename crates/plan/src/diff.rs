@@ -7,9 +7,7 @@ use spec::arn::task_definition_short;
 use std::collections::BTreeMap;
 
 use spec::document::{AwsVpcConfiguration, DeploymentConfiguration, ServiceDocument};
-use spec::render::{
-    STOP_REASON_PREFIX, TAG_MANAGED_BY, TAG_RESTARTED_AT, TAG_SPEC_HASH, TAG_TASK_DEFINITION,
-};
+use spec::render::{STOP_REASON_PREFIX, TAG_MANAGED_BY, TAG_SPEC_HASH, TAG_TASK_DEFINITION};
 use spec::Mode;
 
 use crate::action::{Action, FieldChange, GroupError, GroupPlan, Replacement, TaskDefinitionRef};
@@ -165,9 +163,6 @@ pub fn plan_group(
     }
     plan.actions.extend(register);
     let changes = service_changes(&document, service, &task_definition);
-    let restarted_at = desired.restarted_at();
-    let force_new_deployment = restarted_at.is_some()
-        && service.tags.get(TAG_RESTARTED_AT).map(String::as_str) != restarted_at;
     let tags_behind = match &task_definition {
         TaskDefinitionRef::Existing(arn) => {
             let mut wanted = desired.service_tags(&options.controller_id);
@@ -176,13 +171,12 @@ pub fn plan_group(
         }
         TaskDefinitionRef::ToRegister { .. } => true,
     };
-    if !changes.is_empty() || force_new_deployment || tags_behind {
+    if !changes.is_empty() || tags_behind {
         plan.actions.push(Action::UpdateService {
             service_arn: service.arn.clone(),
             document,
             task_definition,
             changes,
-            force_new_deployment,
             retag: tags_behind,
             adopt: !service.tags.contains_key(TAG_MANAGED_BY),
         });

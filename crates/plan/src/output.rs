@@ -49,19 +49,15 @@ fn headline(action: &Action) -> String {
         Action::UpdateService {
             document,
             changes,
-            force_new_deployment,
             adopt,
             ..
         } => {
             let mut line = format!("update-service {}", document.service_name);
             if *adopt {
                 line.push_str(" (adopt: add this controller's ownership tags)");
-            } else if changes.is_empty() && !force_new_deployment {
+            } else if changes.is_empty() {
                 // Only the ownership tags (spec-hash, task-definition) are behind.
                 line.push_str(" (ownership tags only)");
-            }
-            if *force_new_deployment {
-                line.push_str(" (new deployment: restartedAt changed)");
             }
             line
         }
@@ -126,7 +122,6 @@ fn detail(action: &Action) -> Value {
         Action::UpdateService {
             document,
             changes,
-            force_new_deployment,
             task_definition,
             adopt,
             ..
@@ -134,7 +129,6 @@ fn detail(action: &Action) -> Value {
             "service": document.service_name,
             "taskDefinition": task_definition.to_string(),
             "changes": changes,
-            "forceNewDeployment": force_new_deployment,
             "adopt": adopt,
         }),
         Action::ReplaceService {

@@ -29,7 +29,7 @@ pub const TAG_SPEC_HASH: &str = "ecs-delegate-controller.io/spec-hash";
 pub const TAG_TASK_DEFINITION: &str = "ecs-delegate-controller.io/task-definition";
 /// Tag: the Delegate Selectors, space-separated (ECS tag values may not contain commas).
 pub const TAG_SELECTORS: &str = "ecs-delegate-controller.io/selectors";
-/// Tag (services): the last `spec.service.restartedAt` applied.
+/// Container label: `spec.service.restartedAt`, so that changing it makes a new revision.
 pub const TAG_RESTARTED_AT: &str = "ecs-delegate-controller.io/restarted-at";
 /// `startedBy` of standalone tasks.
 pub const STARTED_BY: &str = "ecs-delegate-controller";
@@ -157,6 +157,16 @@ fn base_task_definition(group: &DelegateGroup, region: &str) -> TaskDefinitionDo
         hostname,
         health_check,
         log_configuration,
+        // A restart is a new revision: the label changes the spec-hash, so a changed
+        // restartedAt registers once and deploys once, however often a pass is repeated or
+        // fails half-way (a forceNewDeployment remembered by a tag was repeated every pass
+        // whenever the tag failed to land).
+        docker_labels: spec
+            .service
+            .as_ref()
+            .and_then(|s| s.restarted_at.clone())
+            .map(|at| BTreeMap::from([(TAG_RESTARTED_AT.to_owned(), at)]))
+            .unwrap_or_default(),
         ..ContainerDefinition::default()
     };
     TaskDefinitionDocument {

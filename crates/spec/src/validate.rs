@@ -358,13 +358,9 @@ fn check_tags(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
 const MAX_TAGS: usize = 50;
 
 /// The tags the controller writes on the group's service: managed-by, group, spec-hash and
-/// task-definition always, the selectors and restarted-at when the group has them.
+/// task-definition always, the selectors when the group has them.
 fn own_tag_count(spec: &DelegateGroupSpec) -> usize {
-    let restarted_at = spec
-        .service
-        .as_ref()
-        .is_some_and(|s| s.restarted_at.is_some());
-    4 + usize::from(!spec.selectors.is_empty()) + usize::from(restarted_at)
+    4 + usize::from(!spec.selectors.is_empty())
 }
 
 /// What ECS refuses in a tag (API_Tag: key 1 to 128 and value up to 256 Unicode characters

@@ -360,21 +360,34 @@ fn suspended_groups_plan_nothing() {
 }
 
 #[test]
-fn a_new_restarted_at_forces_a_deployment() {
+fn a_new_restarted_at_is_a_new_revision_deployed_once() {
     let before = desired("");
     let after = desired("  service: {restartedAt: \"2026-11-26T10:00:00Z\"}");
-    let service = converged(&before, TD1);
+    assert_ne!(after.rendered.spec_hash, before.rendered.spec_hash);
     let plan = plan_group(
         &after,
         &ObservedGroup {
-            service: Some(service),
+            service: Some(converged(&before, TD1)),
             ..Default::default()
         },
         &options(),
     );
-    assert!(
-        matches!(&plan.actions[..], [Action::UpdateService { force_new_deployment: true, changes, .. }] if changes.is_empty())
+    assert_eq!(kinds(&plan), ["register-task-definition", "update-service"]);
+    assert_eq!(
+        changes(&plan),
+        ["taskDefinition: d1:1 -> d1:(new revision)"]
     );
+    // Deployed (the service runs the new revision and its tags say so), even if every
+    // retag failed: nothing more to do, unlike a forceNewDeployment remembered by a tag.
+    let plan = plan_group(
+        &after,
+        &ObservedGroup {
+            service: Some(converged(&after, TD2)),
+            ..Default::default()
+        },
+        &options(),
+    );
+    assert!(plan.in_sync(), "{plan:?}");
 }
 
 #[test]
@@ -391,7 +404,7 @@ fn stale_tags_alone_are_brought_up_to_date() {
     };
     let plan = plan_group(&d, &observed, &options());
     assert!(
-        matches!(&plan.actions[..], [Action::UpdateService { changes, force_new_deployment: false, .. }] if changes.is_empty())
+        matches!(&plan.actions[..], [Action::UpdateService { changes, .. }] if changes.is_empty())
     );
 }
 
