@@ -8,7 +8,6 @@ use client::ClientProvider;
 use client::{AwsError, EcsApi};
 use futures::stream::StreamExt;
 use plan::{Action, DesiredGroup, GroupError, GroupPlan, TaskDefinitionRef};
-use spec::render::TAG_TASK_DEFINITION;
 use tokio::sync::OnceCell;
 use tracing::{debug, info, info_span, warn, Instrument};
 
@@ -144,8 +143,7 @@ impl<P: ClientProvider> Engine<P> {
                 task_definition,
             } => {
                 let arn = resolve(task_definition, registered)?;
-                let mut tags = d.service_tags(id);
-                tags.insert(TAG_TASK_DEFINITION.into(), arn.clone());
+                let tags = d.service_tags(id, &arn);
                 self.create_once(
                     &d.region,
                     document,
@@ -189,8 +187,7 @@ impl<P: ClientProvider> Engine<P> {
                 // Tags last: a crash before this leaves stale tags, which the next pass sees
                 // and completes, never a service whose tags claim more than it runs.
                 if *retag {
-                    let mut tags = d.service_tags(id);
-                    tags.insert(TAG_TASK_DEFINITION.into(), arn.clone());
+                    let tags = d.service_tags(id, &arn);
                     self.client(&d.region)
                         .tag_resource(service_arn, &plan::desired::to_tag_list(&tags))
                         .await

@@ -5,7 +5,6 @@
 use client::ClientProvider;
 use client::{AwsError, EcsApi, ErrorKind, Operation};
 use plan::{DesiredGroup, GroupError, ObservedService, ObservedTaskDefinition};
-use spec::render::TAG_TASK_DEFINITION;
 use tracing::warn;
 
 use crate::Engine;
@@ -160,8 +159,7 @@ impl<P: ClientProvider> Engine<P> {
             }
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         }
-        let mut tags = d.service_tags(&self.options.controller_id);
-        tags.insert(TAG_TASK_DEFINITION.into(), task_definition.into());
+        let tags = d.service_tags(&self.options.controller_id, task_definition);
         self.create_once(
             &d.region,
             document,

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use spec::document::Tag;
-use spec::render::{TAG_GROUP, TAG_MANAGED_BY, TAG_SPEC_HASH};
+use spec::render::{TAG_GROUP, TAG_MANAGED_BY, TAG_SPEC_HASH, TAG_TASK_DEFINITION};
 use spec::{DelegateGroup, Mode, Rendered};
 
 /// One group, ready to be compared with ECS.
@@ -79,9 +79,15 @@ impl DesiredGroup {
         tags
     }
 
-    /// Tags of the service, but for the task definition ARN (known only once registered).
-    pub fn service_tags(&self, controller_id: &str) -> BTreeMap<String, String> {
-        self.ownership_tags(controller_id)
+    /// Tags of the service: ownership, and the task definition it was last pointed at.
+    pub fn service_tags(
+        &self,
+        controller_id: &str,
+        task_definition: &str,
+    ) -> BTreeMap<String, String> {
+        let mut tags = self.ownership_tags(controller_id);
+        tags.insert(TAG_TASK_DEFINITION.into(), task_definition.into());
+        tags
     }
 
     /// `spec.service.restartedAt`.

@@ -165,8 +165,7 @@ pub fn plan_group(
     let changes = service_changes(&document, service, &task_definition);
     let tags_behind = match &task_definition {
         TaskDefinitionRef::Existing(arn) => {
-            let mut wanted = desired.service_tags(&options.controller_id);
-            wanted.insert(TAG_TASK_DEFINITION.into(), arn.clone());
+            let wanted = desired.service_tags(&options.controller_id, arn);
             !is_subset(&wanted, &service.tags)
         }
         TaskDefinitionRef::ToRegister { .. } => true,

@@ -12,7 +12,7 @@ use plan::{
     output, plan_group, DesiredGroup, ObservedGroup, ObservedService, ObservedTask,
     ObservedTaskDefinition, Plan, PlanOptions,
 };
-use spec::render::{TAG_GROUP, TAG_TASK_DEFINITION};
+use spec::render::TAG_GROUP;
 use spec::Mode;
 
 const ACCOUNT: &str = "123456789012";
@@ -47,8 +47,7 @@ fn td_arn(family: &str, revision: i32) -> String {
 fn converged_service(d: &DesiredGroup) -> ObservedService {
     let doc = d.rendered.service.clone().unwrap();
     let arn = td_arn(&d.rendered.task_definition.family, 1);
-    let mut tags = d.service_tags("default");
-    tags.insert(TAG_TASK_DEFINITION.into(), arn.clone());
+    let tags = d.service_tags("default", &arn);
     ObservedService {
         name: doc.service_name.clone(),
         arn: format!(

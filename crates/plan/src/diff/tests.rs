@@ -20,8 +20,7 @@ fn options() -> PlanOptions {
 
 /// The service as this controller leaves it after converging `d`.
 fn converged(d: &DesiredGroup, td: &str) -> ObservedService {
-    let mut tags = d.service_tags("default");
-    tags.insert(TAG_TASK_DEFINITION.into(), td.into());
+    let tags = d.service_tags("default", td);
     let doc = d.rendered.service.clone().unwrap();
     ObservedService {
         name: doc.service_name.clone(),
