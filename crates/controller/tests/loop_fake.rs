@@ -154,7 +154,8 @@ async fn drift_is_put_back_at_the_resync_and_not_before() {
     running
         .fake
         .edit_service(REGION, "c1", "d1", |s| s.desired_count = 5);
-    run_for(Duration::from_secs(40)).await;
+    // The first resync comes 54 to 66 s after the start (60 s, jittered by 10 %); it is 16 s.
+    run_for(Duration::from_secs(30)).await;
     assert_eq!(
         running.count("d1"),
         Some(5),
@@ -162,7 +163,7 @@ async fn drift_is_put_back_at_the_resync_and_not_before() {
     );
     assert!(running.fake.writes().is_empty());
 
-    run_for(Duration::from_secs(40)).await; // past 60 s ± 10 %
+    run_for(Duration::from_secs(30)).await; // 76 s: past the latest first resync
     assert_eq!(
         running.count("d1"),
         Some(2),
