@@ -36,16 +36,6 @@ impl<A, L> Layered<A, L> {
     pub fn new(inner: A, layer: L) -> Self {
         Layered { inner, layer }
     }
-
-    /// The API inside.
-    pub fn inner(&self) -> &A {
-        &self.inner
-    }
-
-    /// The layer.
-    pub fn layer(&self) -> &L {
-        &self.layer
-    }
 }
 
 // Deliberately the trait's signatures again, once for every layer: the one generic call path.

@@ -373,7 +373,7 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
             ControllerMetrics::result(&self.metrics.reconciles, group.error.is_none());
             let delay = queue.done(name, group.next, now);
             if let Some(error) = &group.error {
-                let retry_in = delay.map(|d| humantime::format_duration(round_to_millis(d)));
+                let retry_in = delay.map(engine::policy::for_people);
                 match retry_in {
                     Some(retry_in) => {
                         warn!(group = %name, cluster = %group.desired.cluster(), reason = %error.reason, %error, %retry_in, "reconcile failed");
@@ -395,11 +395,6 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
             status.groups.insert(name.into(), group.status);
         }
     }
-}
-
-/// Durations for people: whole milliseconds (`1.237s`, not `1.237617459s`).
-fn round_to_millis(d: Duration) -> Duration {
-    Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn gauge(n: usize) -> i64 {

@@ -162,7 +162,7 @@ impl FileSource {
         for (name, group) in &groups {
             hasher.write(name.as_bytes());
             hasher.write(group.rendered.spec_hash.as_bytes());
-            hasher.write(format!("{:?}", group.group.spec).as_bytes());
+            hasher.write(&serde_json::to_vec(&group.group).unwrap_or_default());
         }
         Ok(Snapshot {
             groups,

@@ -67,21 +67,6 @@ pub enum Event {
     },
 }
 
-impl Event {
-    /// The plan action kind this event carried out, e.g. `update-service`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Event::Registered { .. } => "register-task-definition",
-            Event::CreatedService { .. } => "create-service",
-            Event::UpdatedService { .. } => "update-service",
-            Event::StartedTasks { .. } => "run-task",
-            Event::StoppedTask { .. } => "stop-task",
-            Event::ReplacedService { .. } => "replace-service",
-            Event::DeletedService { .. } => "delete-service",
-        }
-    }
-}
-
 /// `a: x -> y, b: ...`.
 pub fn describe_changes(changes: &[FieldChange]) -> String {
     changes

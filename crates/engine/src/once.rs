@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tracing::info;
 
 use crate::pass::{Mode, PassReport};
-use crate::policy::Next;
+use crate::policy::{for_people, Next};
 use crate::scope::{Scope, WriteGate};
 use crate::Engine;
 
@@ -82,7 +82,7 @@ impl<P: ClientProvider> Engine<P> {
             info!(
                 groups = retry.len(),
                 round,
-                retry_in = %humantime::format_duration(round_to_millis(wait)),
+                retry_in = %for_people(wait),
                 "retrying groups that failed for a passing reason"
             );
             tokio::time::sleep(wait).await;
@@ -150,9 +150,4 @@ impl<P: ClientProvider> Engine<P> {
             .await;
         }
     }
-}
-
-/// Durations for people: whole milliseconds (`1.237s`, not `1.237617459s`).
-fn round_to_millis(d: Duration) -> Duration {
-    Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -40,6 +40,12 @@ impl Next {
     }
 }
 
+/// A delay for people, in logs: whole milliseconds (`1.237s`, not `1.237617459s`).
+pub fn for_people(d: Duration) -> String {
+    let millis = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    humantime::format_duration(Duration::from_millis(millis)).to_string()
+}
+
 /// Backoff settings of failing groups.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BackoffPolicy {

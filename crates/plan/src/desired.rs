@@ -89,15 +89,6 @@ impl DesiredGroup {
         tags.insert(TAG_TASK_DEFINITION.into(), task_definition.into());
         tags
     }
-
-    /// `spec.service.restartedAt`.
-    pub fn restarted_at(&self) -> Option<&str> {
-        self.group
-            .spec
-            .service
-            .as_ref()
-            .and_then(|s| s.restarted_at.as_deref())
-    }
 }
 
 /// Tags as ECS takes them.
