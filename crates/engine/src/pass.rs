@@ -114,18 +114,14 @@ impl<P: ClientProvider> Engine<P> {
         prune: Option<PrunePolicy>,
         gate: &dyn WriteGate,
     ) -> PassReport {
-        let groups: Vec<Arc<DesiredGroup>> = groups
-            .iter()
-            .filter(|g| scope.contains(g))
-            .cloned()
-            .collect();
+        let all = groups;
+        let groups: Vec<Arc<DesiredGroup>> =
+            all.iter().filter(|g| scope.contains(g)).cloned().collect();
         let planned = self.observe_and_plan(&groups).await;
-        let prune = prune.map(|policy| PrunePolicy {
-            selector: policy.selector || scope.is_selected(),
-            ..policy
-        });
+        // Prune compares with every desired group, not only this scope's: a group of another
+        // shard is not an orphan.
         let mut prune_report = match prune {
-            Some(policy) => Some(self.plan_prune(&groups, policy).await),
+            Some(policy) => Some(self.plan_prune(scope, all, policy).await),
             None => None,
         };
         let refused = prune_report.as_ref().is_some_and(|p| p.problem.is_some());
@@ -167,11 +163,7 @@ impl<P: ClientProvider> Engine<P> {
         mode: Mode,
         gate: &dyn WriteGate,
     ) -> PruneReport {
-        let policy = PrunePolicy {
-            selector: policy.selector || scope.is_selected(),
-            ..policy
-        };
-        let mut report = self.plan_prune(groups, policy).await;
+        let mut report = self.plan_prune(scope, groups, policy).await;
         if mode == Mode::Apply {
             self.carry_out_prune(&mut report, gate).await;
         }
@@ -197,8 +189,18 @@ impl<P: ClientProvider> Engine<P> {
         }
     }
 
-    /// The prune plan over `groups` (the whole desired set): refusals first, then what exists.
-    async fn plan_prune(&self, groups: &[Arc<DesiredGroup>], policy: PrunePolicy) -> PruneReport {
+    /// The prune plan over `groups` (the whole desired set): refusals first (a selector in the
+    /// scope is one), then what exists.
+    async fn plan_prune(
+        &self,
+        scope: &Scope,
+        groups: &[Arc<DesiredGroup>],
+        policy: PrunePolicy,
+    ) -> PruneReport {
+        let policy = PrunePolicy {
+            selector: policy.selector || scope.is_selected(),
+            ..policy
+        };
         if let Some(refusal) = plan::prune::refusal_before_listing(groups.len(), policy) {
             return PruneReport {
                 problem: Some(refusal.into()),
@@ -216,10 +218,16 @@ impl<P: ClientProvider> Engine<P> {
         };
         let desired: Vec<&DesiredGroup> = groups.iter().map(|g| &**g).collect();
         match plan_prune(&desired, &inventories, &self.options.controller_id, policy) {
-            Ok(orphans) => PruneReport {
-                orphans,
-                ..PruneReport::default()
-            },
+            Ok(mut orphans) => {
+                // Only the orphans of the shard this replica holds are its to remove.
+                if let Some(shard) = scope.shard {
+                    orphans.retain(|o| shard.holds(&o.region, &o.cluster, &o.group));
+                }
+                PruneReport {
+                    orphans,
+                    ..PruneReport::default()
+                }
+            }
             Err(refusal) => PruneReport {
                 problem: Some(refusal.into()),
                 ..PruneReport::default()

@@ -7,6 +7,7 @@
 use std::hash::Hasher as _;
 
 use plan::DesiredGroup;
+use spec::arn::cluster_name;
 
 /// A slice of the groups, by a stable hash of their identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,13 +22,29 @@ impl Shard {
     /// The shard a group belongs to among `count`: a hash of (region, cluster, name) that is
     /// the same on every machine and in every version of this program.
     pub fn of(group: &DesiredGroup, count: u32) -> u32 {
+        Shard::of_identity(
+            &group.region,
+            cluster_name(group.cluster()),
+            group.name(),
+            count,
+        )
+    }
+
+    /// The shard of a group known only by its identity (a group found by its tags, to prune):
+    /// region, cluster name (never its ARN), group name.
+    pub fn of_identity(region: &str, cluster: &str, name: &str, count: u32) -> u32 {
         let mut hasher = fnv::FnvHasher::default();
-        for part in [group.region.as_str(), group.cluster(), group.name()] {
+        for part in [region, cluster, name] {
             hasher.write(part.as_bytes());
             hasher.write_u8(0);
         }
         let count = u64::from(count.max(1));
         u32::try_from(hasher.finish() % count).unwrap_or(0)
+    }
+
+    /// Whether the group of this identity is in this shard.
+    pub fn holds(&self, region: &str, cluster: &str, name: &str) -> bool {
+        Shard::of_identity(region, cluster, name, self.count) == self.index
     }
 
     /// Whether `group` is in this shard.

@@ -718,3 +718,37 @@ async fn a_restart_deploys_once_even_when_the_tags_after_it_fail() {
         "the tags are completed; no second deployment"
     );
 }
+
+#[tokio::test]
+async fn a_sharded_prune_removes_only_its_shards_orphans_and_never_another_shards_groups() {
+    let e = engine();
+    let groups: Vec<DesiredGroup> = (0..12).map(|i| group(&format!("g{i}"), "c1", "")).collect();
+    pass(&e, &groups).await;
+    let kept = shared(&groups[3..]); // g0, g1, g2 were removed from the files
+    let policy = PrunePolicy {
+        max_prune: 5,
+        selector: false,
+    };
+    let mut orphans = Vec::new();
+    for index in 0..3 {
+        let scope = Scope {
+            shard: Some(Shard { index, count: 3 }),
+            ..Scope::all()
+        };
+        let report = e
+            .pass(&scope, &kept, Mode::Plan, Some(policy), &AlwaysOpen)
+            .await;
+        let prune = report.prune.unwrap();
+        assert_eq!(prune.problem, None, "{prune:?}");
+        for o in &prune.orphans {
+            assert!(Shard { index, count: 3 }.holds(&o.region, &o.cluster, &o.group));
+        }
+        orphans.extend(prune.orphans.into_iter().map(|o| o.group));
+    }
+    orphans.sort();
+    assert_eq!(
+        orphans,
+        ["g0", "g1", "g2"],
+        "each removed group in exactly one shard"
+    );
+}
