@@ -1,7 +1,9 @@
 """The local ECS endpoint (a pinned moto server) for the demo and the benchmarks.
 
 Run with the project virtualenv's Python (`make setup` creates it):
-    localecs.py start DIR         start a server on a free loopback port; writes DIR/url, DIR/pid
+    localecs.py serve HOST PORT   run the endpoint in this process: moto with ECS's behaviour
+                                  (scripts/ecs_behaviour.py); LOCALECS_PLAIN=1 for plain moto
+    localecs.py start DIR         start `serve` on a free loopback port; writes DIR/url, DIR/pid
     localecs.py demo-setup URL    clusters, IAM roles and the token secret the examples name
     localecs.py network URL       "SUBNET SECURITY_GROUP" of moto's default VPC
     localecs.py summary URL       the services and task definitions the demo created
@@ -48,10 +50,12 @@ def start(directory, record=None, running=None):
         env["MOTO_RECORDER_FILEPATH"] = record
     if running is not None:
         env["MOTO_ECS_SERVICE_RUNNING"] = str(running)
-    server = os.path.join(os.path.dirname(sys.executable), "moto_server")
     log = open(os.path.join(directory, "moto.log"), "w")
     proc = subprocess.Popen(
-        [server, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log, env=env
+        [sys.executable, os.path.abspath(__file__), "serve", "127.0.0.1", str(port)],
+        stdout=log,
+        stderr=log,
+        env=env,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 30
@@ -63,21 +67,30 @@ def start(directory, record=None, running=None):
             if time.time() > deadline or proc.poll() is not None:
                 raise SystemExit(f"moto did not start; see {directory}/moto.log")
             time.sleep(0.1)
-    # Standalone tasks stay RUNNING instead of advancing a state on every DescribeTasks.
-    urllib.request.urlopen(
-        urllib.request.Request(
-            url + "/moto-api/state-manager/set-transition",
-            data=json.dumps(
-                {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1000000}}
-            ).encode(),
-            method="POST",
-        )
-    ).read()
     with open(os.path.join(directory, "url"), "w") as f:
         f.write(url)
     with open(os.path.join(directory, "pid"), "w") as f:
         f.write(str(proc.pid))
     return proc, url
+
+
+def serve(host, port):
+    """The endpoint in this process: moto's server with ECS's behaviour patched in."""
+    from moto import server
+
+    if os.environ.get("LOCALECS_PLAIN") != "1":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import ecs_behaviour
+
+        ecs_behaviour.install()
+    else:
+        # Plain moto: standalone tasks stay RUNNING instead of advancing on every DescribeTasks.
+        from moto.moto_api import state_manager
+
+        state_manager.set_transition(
+            model_name="ecs::task", transition={"progression": "manual", "times": 1000000}
+        )
+    server.main(["-H", host, "-p", str(port)])
 
 
 def client(service, url):
@@ -157,7 +170,9 @@ def stop(directory):
 
 def main():
     command, arg = sys.argv[1], sys.argv[2]
-    if command == "start":
+    if command == "serve":
+        serve(arg, sys.argv[3])
+    elif command == "start":
         proc, url = start(arg)
         print(url)
     elif command == "demo-setup":

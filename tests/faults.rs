@@ -42,8 +42,18 @@ fn inventory(moto: &Moto) -> (HashMap<String, usize>, HashMap<String, usize>) {
             *revisions.entry(family).or_default() += 1;
         }
         let mut services: HashMap<String, usize> = HashMap::new();
-        let arns = ecs.list_services().cluster("c1").send().await.unwrap();
-        for chunk in arns.service_arns().chunks(10) {
+        // ECS pages ListServices (at most 100 a page).
+        let mut arns = Vec::new();
+        let mut pages = ecs
+            .list_services()
+            .cluster("c1")
+            .max_results(100)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            arns.extend(page.unwrap().service_arns().iter().cloned());
+        }
+        for chunk in arns.chunks(10) {
             let described = ecs
                 .describe_services()
                 .cluster("c1")

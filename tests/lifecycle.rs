@@ -71,7 +71,8 @@ async fn prune_removes_only_this_controllers_removed_groups() {
     );
     assert_eq!(
         moto.service("c2", "b").await.unwrap().status(),
-        Some("INACTIVE")
+        Some("DRAINING"),
+        "ECS drains a deleted service before it becomes INACTIVE"
     );
     assert_eq!(
         moto.service("c1", "a").await.unwrap().status(),
@@ -89,7 +90,7 @@ async fn prune_removes_only_this_controllers_removed_groups() {
         "unmanaged"
     );
 
-    // A second prune finds nothing: an INACTIVE service is gone.
+    // A second prune finds nothing: a DRAINING service is on its way out (still listed).
     moto.reset_calls();
     let out = moto.run(&["reconcile", "--once", "--prune", "groups"]);
     assert!(out.status.success(), "{}", show(&out));

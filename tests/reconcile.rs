@@ -50,6 +50,8 @@ fn env(td: &aws_sdk_ecs::types::TaskDefinition) -> HashMap<String, String> {
 
 async fn three_shapes(moto: &Moto) {
     moto.create_clusters(&["c1", "c2"]);
+    // Room on EC2 for c1's four delegates (two of 6144 MiB, two of the default size).
+    moto.register_container_instances("c1", 4);
     let (subnet, group) = moto.default_network().await;
     assert!(
         subnet.starts_with("subnet-") && group.starts_with("sg-"),
@@ -84,8 +86,8 @@ async fn three_shapes(moto: &Moto) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cold_converge_creates_every_shape_then_a_second_pass_writes_nothing() {
-    // Services run their 2 tasks at once: the fleet is steady, so a pass needs no task calls.
-    let moto = Moto::start_steady(2);
+    // The endpoint places every task: the fleet is steady, so a pass needs no task calls.
+    let moto = Moto::start();
     three_shapes(&moto).await;
     let (subnet, group) = moto.default_network().await;
 

@@ -25,7 +25,7 @@ fn condition<'a>(group: &'a Value, kind: &str) -> &'a Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_before_and_after_converge() {
-    let moto = Moto::start_steady(2);
+    let moto = Moto::start();
     moto.create_clusters(&["c1"]);
     moto.write("g.yaml", &group_yaml("d1", "c1", ""));
 
@@ -59,6 +59,8 @@ async fn status_before_and_after_converge() {
             "the cluster's 0 container instances have 0 CPU units and 0 MiB free, room for 0"
         ));
 
+    // Room for the two delegates (6144 MiB each): the endpoint places them.
+    moto.register_container_instances("c1", 2);
     assert!(moto
         .run(&["reconcile", "--once", "g.yaml"])
         .status
@@ -175,7 +177,7 @@ async fn a_capacity_shortfall_on_one_container_instance_is_reported() {
     assert_eq!(
         degraded["message"],
         "2 delegate tasks cannot be placed: each needs 1024 CPU units and 6144 MiB; the cluster's 1 \
-         container instance have 4096 CPU units and 1338 MiB free, room for 0"
+         container instance have 3072 CPU units and 1338 MiB free, room for 0"
     );
 }
 
@@ -200,8 +202,7 @@ async fn tasks_mode_keeps_its_count_scales_down_and_then_writes_nothing() {
         let arns = ecs
             .list_tasks()
             .cluster("c1")
-            .started_by("ecs-delegate-controller")
-            .desired_status(aws_sdk_ecs::types::DesiredStatus::Running)
+            .started_by("ecs-delegate-controller") // the only filter, as ECS requires
             .send()
             .await
             .unwrap();
@@ -267,7 +268,7 @@ async fn tasks_mode_keeps_its_count_scales_down_and_then_writes_nothing() {
 
 #[test]
 fn wait_times_out_on_a_service_that_never_becomes_steady() {
-    let moto = Moto::start(); // services never run their tasks here
+    let moto = Moto::start(); // no container instance: the EC2 tasks are never placed
     moto.create_clusters(&["c1"]);
     moto.write("g.yaml", &group_yaml("d1", "c1", ""));
     let started = Instant::now();
@@ -281,7 +282,7 @@ fn wait_times_out_on_a_service_that_never_becomes_steady() {
     );
     assert!(
         stderr.contains(
-            "d1 (c1): DeploymentInProgress: 0 of 2 tasks running, 2 pending, 1 deployment"
+            "d1 (c1): InsufficientCapacity: 2 delegate tasks cannot be placed: each needs 1024 CPU units and 6144 MiB"
         ),
         "{stderr}"
     );
@@ -293,8 +294,9 @@ fn wait_times_out_on_a_service_that_never_becomes_steady() {
 
 #[test]
 fn wait_succeeds_once_every_group_is_ready() {
-    let moto = Moto::start_steady(2);
+    let moto = Moto::start();
     moto.create_clusters(&["c1"]);
+    moto.register_container_instances("c1", 2);
     moto.write("g.yaml", &group_yaml("d1", "c1", ""));
     let out = moto.run(&["reconcile", "--once", "--wait", "30s", "g.yaml"]);
     assert!(out.status.success(), "{}", show(&out));

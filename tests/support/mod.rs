@@ -46,25 +46,39 @@ pub struct Moto {
 pub const ECS_TASKS_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
 impl Moto {
-    /// Starts a server with an account holding the roles the group fixtures name
-    /// (`ecsTaskExecutionRole`, `delegate-task`). Services never run tasks, as moto's scheduler
-    /// does not exist; standalone tasks stay RUNNING until stopped.
+    /// Starts the local ECS endpoint (moto with ECS's behaviour, `scripts/ecs_behaviour.py`)
+    /// with an account holding the roles the group fixtures name (`ecsTaskExecutionRole`,
+    /// `delegate-task`). Tasks start at the first request after they were placed, so a service
+    /// is steady one observation after its tasks were placed.
     pub fn start() -> Moto {
-        Moto::start_with(&[])
+        Moto::start_with(&[("LOCALECS_START_SECONDS", "0".into())])
     }
 
-    /// As `start`, but every service created runs `running` tasks in a completed deployment at
-    /// once: a scheduler that placed everything (use with groups of that count).
-    pub fn start_steady(running: u32) -> Moto {
-        Moto::start_with(&[("MOTO_ECS_SERVICE_RUNNING", running.to_string())])
+    /// As `start`: every service runs its count once its tasks are placed (kept for the tests
+    /// written when the endpoint had no scheduler).
+    pub fn start_steady(_running: u32) -> Moto {
+        Moto::start()
+    }
+
+    /// As `start`, with the endpoint's settings (`LOCALECS_*`, see `scripts/ecs_behaviour.py`).
+    pub fn start_configured(settings: &[(&str, &str)]) -> Moto {
+        let mut env = vec![("LOCALECS_START_SECONDS", "0".to_owned())];
+        env.extend(settings.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        Moto::start_with(&env)
+    }
+
+    /// Plain moto, without ECS's behaviour: services never run tasks, requests real ECS
+    /// refuses are accepted. For the tests that want moto's raw behaviour.
+    pub fn start_plain() -> Moto {
+        Moto::start_with(&[("LOCALECS_PLAIN", "1".into())])
     }
 
     fn start_with(env: &[(&str, String)]) -> Moto {
-        let moto_server = venv().join("bin/moto_server");
+        let python = venv().join("bin/python");
         assert!(
-            moto_server.exists(),
-            "{} is missing: run `make setup` (make test does it)",
-            moto_server.display()
+            venv().join("bin/moto_server").exists(),
+            "{} has no moto server: run `make setup` (make test does it)",
+            venv().display()
         );
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -73,15 +87,16 @@ impl Moto {
         let dir = std::env::temp_dir().join(format!("edc-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("scratch dir");
         let recording = dir.join("moto-recording.jsonl");
-        let child = Command::new(moto_server)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let child = Command::new(python)
+            .arg(repo().join("scripts/localecs.py"))
+            .args(["serve", "127.0.0.1", &port.to_string()])
             .env("MOTO_ENABLE_RECORDING", "true")
             .env("MOTO_RECORDER_FILEPATH", &recording)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("moto_server starts");
+            .expect("the local ECS endpoint starts");
         let moto = Moto {
             child,
             url: format!("http://127.0.0.1:{port}"),
@@ -91,16 +106,9 @@ impl Moto {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         while moto.http("GET", "/moto-api/", "").is_err() {
-            assert!(Instant::now() < deadline, "moto did not start");
+            assert!(Instant::now() < deadline, "the local ECS endpoint did not start");
             std::thread::sleep(Duration::from_millis(100));
         }
-        // Keep tasks RUNNING instead of advancing a state on every DescribeTasks.
-        moto.http(
-            "POST",
-            "/moto-api/state-manager/set-transition",
-            r#"{"model_name":"ecs::task","transition":{"progression":"manual","times":1000000}}"#,
-        )
-        .expect("set the task transition");
         for role in ["ecsTaskExecutionRole", "delegate-task"] {
             moto.create_role(role, ECS_TASKS_TRUST);
         }
@@ -194,19 +202,24 @@ impl Moto {
     /// Registers an EC2 container instance in `cluster` (an instance from moto's EC2 first);
     /// moto gives each 4096 CPU units and 7482 MiB.
     pub fn register_container_instance(&self, cluster: &str) {
+        self.register_container_instances(cluster, 1);
+    }
+
+    /// Registers `count` EC2 container instances in `cluster` (one Python run).
+    pub fn register_container_instances(&self, cluster: &str, count: u32) {
         let python = venv().join("bin/python");
         let script = r#"
 import json, sys, boto3
-url, cluster = sys.argv[1], sys.argv[2]
+url, cluster, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 kw = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
 ec2, ecs = boto3.client("ec2", **kw), boto3.client("ecs", **kw)
 image = ec2.describe_images()["Images"][0]["ImageId"]
-instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]
-doc = json.dumps({"instanceId": instance["InstanceId"], "region": "us-east-1"})
-ecs.register_container_instance(cluster=cluster, instanceIdentityDocument=doc)
+for instance in ec2.run_instances(ImageId=image, MinCount=count, MaxCount=count)["Instances"]:
+    doc = json.dumps({"instanceId": instance["InstanceId"], "region": "us-east-1"})
+    ecs.register_container_instance(cluster=cluster, instanceIdentityDocument=doc)
 "#;
         let status = Command::new(python)
-            .args(["-c", script, &self.url, cluster])
+            .args(["-c", script, &self.url, cluster, &count.to_string()])
             .status()
             .expect("python runs");
         assert!(status.success(), "registering a container instance failed");

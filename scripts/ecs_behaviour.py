@@ -1,0 +1,805 @@
+"""ECS's behaviour on top of moto's ECS API: the local endpoint the demo, the tests and the
+benchmarks use (`localecs.py serve` applies it; `LOCALECS_PLAIN=1` leaves moto as it is).
+
+moto keeps ECS's API surface but accepts requests real ECS refuses and never schedules, fails or
+rolls back anything. This module patches moto's ECS backend in the server process so that it
+behaves like ECS where the controller's correctness depends on it. Everything modelled here names
+the AWS documentation page it comes from; where AWS documents a rule but not its exact message,
+the message says what ECS checks and the comment says "message modelled".
+
+Model (advanced lazily: before every ECS request, under one lock, the whole account/region is
+brought up to "now"; nothing runs between requests, so tests are deterministic):
+- Scheduler. A service's primary deployment gets tasks placed until it has desiredCount: on
+  FARGATE always; on EC2 on an ACTIVE container instance with enough free CPU and memory, else
+  the service event ECS writes ("unable to place a task because no container instance met all
+  of its requirements"). Tasks start PENDING and become RUNNING after LOCALECS_START_SECONDS
+  (default 1). When the primary deployment runs its count, older deployments are drained (their
+  tasks stopped) and the rollout becomes COMPLETED with the "steady state" event.
+  https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service_definition_parameters.html
+  https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-placement.html
+- Failing images. A container image whose tag starts with "crash" (or that is listed in
+  LOCALECS_FAILING_IMAGES, comma separated) exits with code 1 when it would become RUNNING: the
+  task stops with stopCode EssentialContainerExited, "Essential container in task exited".
+  https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stopped-task-errors.html
+- Circuit breaker. With deploymentCircuitBreaker.enable, a deployment fails when its failed tasks
+  reach the threshold 0.5 x desired count, at least 3 and at most 200 (rolloutState FAILED,
+  "ECS deployment circuit breaker: tasks failed to start."); with rollback, a new deployment of
+  the last COMPLETED deployment's task definition becomes primary.
+  https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-circuit-breaker.html
+  https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ServiceDeploymentCircuitBreaker.html
+- Deletion. DeleteService stops the tasks and leaves the service DRAINING for
+  LOCALECS_DRAIN_SECONDS (default 5) before INACTIVE; INACTIVE services are not listed.
+  https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeleteService.html
+- Paging: ListServices (default 10, at most 100) and ListTasks (default 100, at most 100) return
+  pages with nextToken. ListTasks without desiredStatus lists RUNNING-desired tasks, and honours
+  serviceName.
+  https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListServices.html
+  https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html
+- Client tokens: CreateService and RunTask with a token already used return the first answer.
+
+The request rules are the `rule_*` functions below, each with its source page.
+"""
+
+import base64
+import os
+import threading
+import time
+import unicodedata
+import uuid
+from datetime import datetime, timezone
+
+START_SECONDS = float(os.environ.get("LOCALECS_START_SECONDS", "1"))
+DRAIN_SECONDS = float(os.environ.get("LOCALECS_DRAIN_SECONDS", "5"))
+FAILING_IMAGES = {i for i in os.environ.get("LOCALECS_FAILING_IMAGES", "").split(",") if i}
+# Stopped tasks ECS keeps describable per service (it keeps them about an hour); a crash loop
+# would otherwise grow without bound.
+STOPPED_KEPT = 30
+
+LOCK = threading.RLock()
+
+try:  # moto is only there when the endpoint runs; the docstring is readable without it.
+    from moto.ecs import models as ecs_models
+    from moto.ecs import responses as ecs_responses
+    from moto.ecs.exceptions import ECSException, InvalidParameterException
+except ImportError:  # pragma: no cover
+    ecs_models = None
+
+
+def now():
+    return datetime.now(timezone.utc)
+
+
+def ts(moment):
+    return moment.timestamp()
+
+
+def invalid(message):
+    return InvalidParameterException(message)
+
+
+def client_error(message):
+    return ECSException("ClientException", message)
+
+
+# ---------------------------------------------------------------------------------------------
+# Request rules. Each raises ECS's error before moto sees the request.
+
+
+def rule_tags(tags, existing=None):
+    """Tag rules of every call that takes tags (CreateService, RunTask, RegisterTaskDefinition,
+    TagResource): at most 50 per resource, key 1-128 and value 0-256 characters, letters, numbers,
+    spaces and `+ - = . _ : / @`, no `aws:` prefix on keys or values. Messages modelled.
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Tag.html
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-using-tags.html"""
+    keys = set(existing or ())
+    for tag in tags or []:
+        key, value = tag.get("key") or "", tag.get("value") or ""
+        if not 1 <= len(key) <= 128:
+            raise invalid(f"Tag key must be between 1 and 128 characters: '{key[:40]}'")
+        if len(value) > 256:
+            raise invalid(f"Tag value for key '{key}' must be at most 256 characters")
+        for text in (key, value):
+            if text.lower().startswith("aws:"):
+                raise invalid(f"Tag keys and values may not start with the reserved prefix 'aws:': '{text}'")
+            bad = [c for c in text if not allowed_tag_character(c)]
+            if bad:
+                raise invalid(f"Tag '{key}' contains a character ECS does not allow: {bad[0]!r}")
+        keys.add(key)
+    if len(keys) > 50:
+        raise invalid(f"A resource may have at most 50 tags; this request would give it {len(keys)}")
+
+
+def allowed_tag_character(c):
+    # ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$ (the Tag pattern in the API reference)
+    return unicodedata.category(c)[0] in "LZN" or c in "_.:/=+-@"
+
+
+def rule_list_tasks(params):
+    """`startedBy` must be the only filter of a ListTasks request. Message modelled.
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html"""
+    if params.get("startedBy"):
+        others = [f for f in ("serviceName", "family", "containerInstance", "desiredStatus") if params.get(f)]
+        if others:
+            raise invalid(f"startedBy must be the only filter; the request also has {', '.join(others)}")
+    rule_max_results(params)
+
+
+def rule_max_results(params):
+    """maxResults is 1-100 for ListServices and ListTasks. Message modelled.
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListServices.html"""
+    value = params.get("maxResults")
+    if value is not None and not 1 <= int(value) <= 100:
+        raise invalid("maxResults must be between 1 and 100")
+
+
+def rule_describe_services(params):
+    """At most 10 services per DescribeServices. Message modelled.
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeServices.html"""
+    if len(params.get("services") or []) > 10:
+        raise invalid("You may specify up to 10 services to describe in a single operation")
+
+
+# FARGATE task sizes: cpu -> allowed memory (MiB).
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size
+FARGATE_SIZES = {
+    256: [512, 1024, 2048],
+    512: list(range(1024, 4097, 1024)),
+    1024: list(range(2048, 8193, 1024)),
+    2048: list(range(4096, 16385, 1024)),
+    4096: list(range(8192, 30721, 1024)),
+    8192: list(range(16384, 61441, 4096)),
+    16384: list(range(32768, 122881, 8192)),
+}
+
+
+def units(value, unit_word, factor):
+    """'1024', '1 vCPU' or '2 GB' as CPU units or MiB."""
+    text = str(value).strip()
+    if text.lower().endswith(unit_word.lower()):
+        return int(float(text[: -len(unit_word)].strip()) * factor)
+    return int(text)
+
+
+def rule_register_task_definition(params):
+    """FARGATE task definitions: networkMode awsvpc, task-level cpu and memory from the size
+    table, and tags by the tag rules. ECS's messages.
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RegisterTaskDefinition.html
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html"""
+    rule_tags(params.get("tags"))
+    if "FARGATE" not in (params.get("requiresCompatibilities") or []):
+        return
+    if params.get("networkMode") != "awsvpc":
+        raise client_error("Fargate only supports network mode 'awsvpc'.")
+    if not params.get("cpu"):
+        raise client_error("Fargate requires that 'cpu' be defined at the task level.")
+    if not params.get("memory"):
+        raise client_error("Fargate requires that 'memory' be defined at the task level.")
+    cpu, memory = units(params["cpu"], "vCPU", 1024), units(params["memory"], "GB", 1024)
+    if memory not in FARGATE_SIZES.get(cpu, []):
+        raise client_error(
+            f"No Fargate configuration exists for given values: {cpu} CPU, {memory} memory. "
+            "See the Amazon ECS documentation for the valid values."
+        )
+
+
+def rule_network(launch_type, task_definition, network, creating):
+    """networkConfiguration belongs to awsvpc task definitions, which need one; a public IP
+    only on FARGATE; the task definition must be compatible with the launch type. ECS's messages.
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_AwsVpcConfiguration.html
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html"""
+    mode = task_definition.network_mode if task_definition else None
+    if network and mode != "awsvpc":
+        raise invalid("Network Configuration is not valid for the given networkMode of this task definition.")
+    if creating and mode == "awsvpc" and not network:
+        raise invalid("Network Configuration must be provided when networkMode 'awsvpc' is specified.")
+    vpc = (network or {}).get("awsvpcConfiguration") or {}
+    if vpc.get("assignPublicIp") == "ENABLED" and launch_type != "FARGATE":
+        raise invalid("Assign public IP is not supported for this launch type.")
+    if task_definition and launch_type == "FARGATE":
+        required = task_definition.requires_compatibilities
+        fits = mode == "awsvpc" and task_definition.cpu and task_definition.memory
+        if (required and "FARGATE" not in required) or (not required and not fits):
+            raise invalid("Task definition does not support launch_type FARGATE.")
+
+
+def rule_client_token(params, limit):
+    """clientToken: CreateService up to 36 ASCII characters, RunTask up to 64. Message modelled.
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html"""
+    token = params.get("clientToken")
+    if token is not None and (len(token) > limit or not token.isascii()):
+        raise invalid(f"clientToken must be at most {limit} ASCII characters")
+
+
+def rule_desired_count(params):
+    """desiredCount is not negative. Message modelled.
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html"""
+    if params.get("desiredCount") is not None and int(params["desiredCount"]) < 0:
+        raise invalid("desiredCount cannot be negative")
+
+
+def rule_update_service(service, params, backend):
+    """UpdateService: only ACTIVE services; no taskDefinition or networkConfiguration for the
+    CODE_DEPLOY and EXTERNAL deployment controllers; the launch type is not an UpdateService
+    parameter (it cannot be changed; a new service is needed); network rules as above.
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateService.html"""
+    if service.status != "ACTIVE":
+        raise ECSException("ServiceNotActiveException", "Service was not ACTIVE.")
+    controller = (service.deployment_controller or {}).get("type", "ECS")
+    if controller != "ECS" and (params.get("taskDefinition") or params.get("networkConfiguration")):
+        if controller == "CODE_DEPLOY":
+            raise invalid(
+                "Unable to update task definition on services with a CODE_DEPLOY deployment "
+                "controller. Use AWS CodeDeploy to trigger a new deployment."
+            )
+        raise invalid(
+            "Unable to update task definition on services with a EXTERNAL deployment "
+            "controller. Use task sets to deploy a new task definition."
+        )
+    if "launchType" in params:
+        raise invalid("The launch type of a service cannot be changed with UpdateService.")
+    rule_desired_count(params)
+    if not (params.get("taskDefinition") or service.task_definition):
+        return
+    td = backend.describe_task_definition(params.get("taskDefinition") or service.task_definition)
+    network = params.get("networkConfiguration")
+    if network is None and td.network_mode == "awsvpc":
+        network = service.network_configuration or None
+    rule_network(service.launch_type, td, network, creating=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The scheduler.
+
+
+def image_fails(task_definition):
+    for container in task_definition.container_definitions:
+        image = container.get("image") or ""
+        tag = image.rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else ""
+        if tag.startswith("crash") or image in FAILING_IMAGES:
+            return True
+    return False
+
+
+def requirements(task_definition):
+    """What a task reserves on a container instance: the containers' cpu and memory (or
+    memoryReservation), at least the task-level size, and the host ports outside awsvpc."""
+    containers = task_definition.container_definitions
+    need = {
+        "CPU": sum(c.get("cpu") or 0 for c in containers),
+        "MEMORY": sum(c.get("memory") or c.get("memoryReservation") or 0 for c in containers),
+        "PORTS": [],
+        "PORTS_UDP": [],
+    }
+    if task_definition.network_mode != "awsvpc":
+        need["PORTS"] = [m["hostPort"] for c in containers for m in c.get("portMappings") or [] if m.get("hostPort")]
+    if task_definition.cpu:
+        need["CPU"] = max(need["CPU"], units(task_definition.cpu, "vCPU", 1024))
+    if task_definition.memory:
+        need["MEMORY"] = max(need["MEMORY"], units(task_definition.memory, "GB", 1024))
+    return need
+
+
+def free(instance, name):
+    for r in instance.remaining_resources:
+        if r["name"] == name:
+            return r["integerValue"]
+    return 0
+
+
+def place(backend, cluster, task_definition, launch_type, network, group, started_by, tags, count):
+    """Places up to `count` tasks; returns (tasks, failures) as RunTask reports them."""
+    backend.tasks.setdefault(cluster.name, {})
+    need = requirements(task_definition)
+    if network:
+        # ECS uses the VPC's default security group when none is given; moto needs the key.
+        vpc = dict(network.get("awsvpcConfiguration") or {})
+        vpc.setdefault("securityGroups", [])
+        network = {**network, "awsvpcConfiguration": vpc}
+    placed, failures = [], []
+    for _ in range(count):
+        instance = None
+        if launch_type != "FARGATE":
+            candidates = [
+                i for i in backend.container_instances.get(cluster.name, {}).values() if i.status == "ACTIVE"
+            ]
+            fitting = [i for i in candidates if backend._can_be_placed(i, need)]
+            if not fitting:
+                if not candidates:
+                    failures.append({"reason": "No Container Instances were found in your cluster."})
+                else:
+                    closest = max(candidates, key=lambda i: free(i, "MEMORY"))
+                    short = "MEMORY" if free(closest, "MEMORY") < need["MEMORY"] else "CPU"
+                    failures.append({"arn": closest.container_instance_arn, "reason": f"RESOURCE:{short}"})
+                continue
+            instance = fitting[0]
+        task = ecs_models.Task(
+            cluster,
+            task_definition,
+            instance.container_instance_arn if instance else None,
+            need,
+            backend=backend,
+            group=group,
+            started_by=started_by,
+            tags=tags or [],
+            launch_type=launch_type,
+            networking_configuration=network,
+        )
+        if instance:
+            backend.update_container_instance_resources(instance, need)
+        created = now()
+        task.last_status = "PENDING"
+        task.created_at = created
+        task._start_at = ts(created) + START_SECONDS
+        task._fails = image_fails(task_definition)
+        for container in task.containers:
+            container.last_status = "PENDING"
+        backend.tasks[cluster.name][task.task_arn] = task
+        placed.append(task)
+    return placed, failures
+
+
+def stop(backend, task, reason, code, exit_code=None):
+    if task.desired_status == "STOPPED" and task.last_status == "STOPPED":
+        return
+    if task.container_instance_arn and task.last_status != "STOPPED":
+        instance = backend.container_instances.get(task.cluster_name, {}).get(task.container_instance_arn.split("/")[-1])
+        if instance:
+            backend.update_container_instance_resources(instance, task.resource_requirements, removing=True)
+    task.last_status = "STOPPED"
+    task.desired_status = "STOPPED"
+    task.stopped_reason = reason
+    task.stop_code = code
+    task.stopped_at = now()
+    task.stopping_at = task.stopped_at
+    for container in task.containers:
+        container.last_status = "STOPPED"
+        if exit_code is not None:
+            container.exit_code = exit_code
+            container.exitCode = exit_code
+            container.reason = None
+
+
+def advance_task(backend, task, moment):
+    """PENDING -> RUNNING, or STOPPED with exit code 1 when its image fails."""
+    if task.last_status != "PENDING" or task.desired_status != "RUNNING":
+        return None
+    if moment < getattr(task, "_start_at", 0):
+        return None
+    if getattr(task, "_fails", False):
+        stop(backend, task, "Essential container in task exited", "EssentialContainerExited", exit_code=1)
+        return "failed"
+    task.last_status = "RUNNING"
+    task.started_at = now()
+    for container in task.containers:
+        container.last_status = "RUNNING"
+    return "started"
+
+
+def service_event(service, message):
+    if service.events and service.events[0]["message"] == message:
+        return
+    service.events.insert(0, {"id": str(uuid.uuid4()), "createdAt": now(), "message": message})
+    del service.events[100:]
+
+
+def breaker(service):
+    config = getattr(service, "deployment_configuration", None) or {}
+    b = config.get("deploymentCircuitBreaker") or {}
+    return bool(b.get("enable")), bool(b.get("rollback"))
+
+
+def new_deployment(service, task_definition_arn, network, reason="in progress"):
+    deployment_id = f"ecs-svc/{uuid.uuid4().int % 10**19:019d}"
+    moment = now()
+    for d in service.deployments:
+        if d["status"] == "PRIMARY":
+            d["status"] = "ACTIVE"
+    service.deployments.insert(
+        0,
+        {
+            "id": deployment_id,
+            "status": "PRIMARY",
+            "taskDefinition": task_definition_arn,
+            "desiredCount": service.desired_count,
+            "pendingCount": 0,
+            "runningCount": 0,
+            "failedTasks": 0,
+            "createdAt": moment,
+            "updatedAt": moment,
+            "launchType": service.launch_type,
+            "networkConfiguration": network or None,
+            "rolloutState": "IN_PROGRESS",
+            "rolloutStateReason": f"ECS deployment {deployment_id} {reason}.",
+        },
+    )
+    service.task_definition = task_definition_arn
+    return service.deployments[0]
+
+
+def tick_service(backend, cluster, service, moment):
+    tasks = [t for t in backend.tasks.get(cluster.name, {}).values() if t.group == f"service:{service.name}"]
+    by_deployment = {}
+    for task in tasks:
+        outcome = advance_task(backend, task, moment)
+        if outcome == "failed":
+            for d in service.deployments:
+                if d["id"] == task.started_by:
+                    d["failedTasks"] += 1
+            service_event(service, f"(service {service.name}) has stopped 1 running tasks: (task {task.id}).")
+        by_deployment.setdefault(task.started_by, []).append(task)
+    live = {d: [t for t in ts_ if t.desired_status == "RUNNING"] for d, ts_ in by_deployment.items()}
+
+    if service.status != "ACTIVE":
+        for task in tasks:
+            if task.desired_status == "RUNNING":
+                stop(backend, task, "Service deleted", "ServiceSchedulerInitiated")
+        if service.status == "DRAINING" and moment >= service._inactive_at:
+            service.status = "INACTIVE"
+        service.deployments = [d for d in service.deployments if d["status"] == "PRIMARY"]
+        count(service, tasks)
+        return
+
+    primary = service.deployments[0] if service.deployments else None
+    if primary is None:
+        return
+    enabled, rollback = breaker(service)
+    threshold = min(max((primary["desiredCount"] + 1) // 2, 3), 200)
+    if enabled and primary["rolloutState"] == "IN_PROGRESS" and primary["failedTasks"] >= threshold:
+        primary["rolloutState"] = "FAILED"
+        primary["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start."
+        service_event(
+            service,
+            f"(service {service.name}) (deployment {primary['id']}) deployment failed: tasks failed to start.",
+        )
+        last_good = getattr(service, "_last_completed_td", None)
+        if rollback and last_good and last_good != primary["taskDefinition"]:
+            failed = primary
+            primary = new_deployment(service, last_good, failed.get("networkConfiguration"), "rolling back")
+            service_event(
+                service,
+                f"(service {service.name}) rolling back to deployment {primary['id']}.",
+            )
+
+    mine = live.get(primary["id"], [])
+    if primary["rolloutState"] != "FAILED":
+        missing = primary["desiredCount"] - len(mine)
+        if missing > 0:
+            td = backend.describe_task_definition(primary["taskDefinition"])
+            placed, failures = place(
+                backend,
+                cluster,
+                td,
+                service.launch_type or "EC2",
+                primary.get("networkConfiguration") or service.network_configuration or None,
+                f"service:{service.name}",
+                primary["id"],
+                [],
+                missing,
+            )
+            mine = mine + placed
+            tasks = tasks + placed
+            for failure in failures[:1]:
+                if failure.get("arn"):
+                    kind = "memory" if failure["reason"] == "RESOURCE:MEMORY" else "CPU"
+                    service_event(
+                        service,
+                        f"(service {service.name}) was unable to place a task because no container "
+                        f"instance met all of its requirements. The closest matching (container-instance "
+                        f"{failure['arn'].split('/')[-1]}) has insufficient {kind} available. For more "
+                        "information, see the Troubleshooting section of the Amazon ECS Developer Guide.",
+                    )
+                else:
+                    service_event(
+                        service,
+                        f"(service {service.name}) was unable to place a task because no container "
+                        "instance met all of its requirements. Reason: No Container Instances were "
+                        "found in your cluster. For more information, see the Troubleshooting section "
+                        "of the Amazon ECS Developer Guide.",
+                    )
+        for extra in mine[primary["desiredCount"]:] if missing < 0 else []:
+            stop(backend, extra, f"Scaling activity initiated by (deployment {primary['id']})", "ServiceSchedulerInitiated")
+    running = [t for t in mine if t.last_status == "RUNNING" and t.desired_status == "RUNNING"]
+    if len(running) >= primary["desiredCount"]:
+        for d in service.deployments[1:]:
+            for task in live.get(d["id"], []):
+                stop(backend, task, f"Scaling activity initiated by (deployment {primary['id']})", "ServiceSchedulerInitiated")
+        if len(running) >= primary["desiredCount"]:
+            service.deployments[1:] = []
+    if (
+        primary["rolloutState"] == "IN_PROGRESS"
+        and len(running) == primary["desiredCount"]
+        and len(service.deployments) == 1
+    ):
+        primary["rolloutState"] = "COMPLETED"
+        primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
+        service._last_completed_td = primary["taskDefinition"]
+        service_event(service, f"(service {service.name}) (deployment {primary['id']}) deployment completed.")
+        service_event(service, f"(service {service.name}) has reached a steady state.")
+    count(service, tasks)
+    trim_stopped(backend, cluster, tasks)
+
+
+def count(service, tasks):
+    total_running = total_pending = 0
+    for d in service.deployments:
+        own = [t for t in tasks if t.started_by == d["id"] and t.desired_status == "RUNNING"]
+        d["runningCount"] = sum(1 for t in own if t.last_status == "RUNNING")
+        d["pendingCount"] = sum(1 for t in own if t.last_status == "PENDING")
+        total_running += d["runningCount"]
+        total_pending += d["pendingCount"]
+    service.running_count, service.pending_count = total_running, total_pending
+
+
+def trim_stopped(backend, cluster, tasks):
+    stopped = sorted((t for t in tasks if t.last_status == "STOPPED"), key=lambda t: ts(t.stopped_at))
+    for task in stopped[:-STOPPED_KEPT]:
+        backend.tasks[cluster.name].pop(task.task_arn, None)
+
+
+def tick(backend):
+    moment = ts(now())
+    for cluster in list(backend.clusters.values()):
+        for task in list(backend.tasks.get(cluster.name, {}).values()):
+            if not (task.group or "").startswith("service:"):
+                advance_task(backend, task, moment)
+    for service in list(backend.services.values()):
+        cluster = backend.clusters.get(service.cluster_name)
+        if cluster and service.status != "INACTIVE":
+            tick_service(backend, cluster, service, moment)
+
+
+# ---------------------------------------------------------------------------------------------
+# The API: moto's response handlers, wrapped.
+
+
+def page(items, params, default):
+    start = int(base64.b64decode(params["nextToken"]).decode()) if params.get("nextToken") else 0
+    size = int(params.get("maxResults") or default)
+    chunk = items[start : start + size]
+    token = base64.b64encode(str(start + size).encode()).decode() if start + size < len(items) else None
+    return chunk, token
+
+
+def install():
+    """Patches moto's ECS in this process."""
+    from moto.core.responses import ActionResult
+    from moto.moto_api import state_manager
+
+    # Task states are this module's; moto's own per-describe progression is off.
+    state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 10**9})
+
+    Response = ecs_responses.EC2ContainerServiceResponse
+    Backend = ecs_models.EC2ContainerServiceBackend
+    original_call = Response.call_action
+
+    def call_action(self):
+        with LOCK:
+            tick(self.ecs_backend)
+            return original_call(self)
+
+    Response.call_action = call_action
+
+    def params(self):
+        return self._get_params()
+
+    def cluster_of(self, p):
+        return self.ecs_backend._get_cluster(p.get("cluster") or "default")
+
+    def register_task_definition(self, original=Response.register_task_definition):
+        rule_register_task_definition(params(self))
+        return original(self)
+
+    def create_service(self):
+        p = params(self)
+        backend = self.ecs_backend
+        cluster = cluster_of(self, p)
+        rule_tags(p.get("tags"))
+        rule_desired_count(p)
+        rule_client_token(p, 36)
+        launch_type = p.get("launchType") or ("EC2" if not p.get("capacityProviderStrategy") else None)
+        td = backend.describe_task_definition(p["taskDefinition"]) if p.get("taskDefinition") else None
+        fingerprint = {k: v for k, v in p.items() if k != "clientToken"}
+        existing = backend.services.get(f"{cluster.name}:{p['serviceName']}")
+        if existing is not None and existing.status == "DRAINING":
+            # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeleteService.html
+            raise invalid("Unable to Start a service that is still Draining.")
+        if existing is not None and existing.status == "ACTIVE":
+            # Same parameters: ECS answers with the existing service; otherwise it refuses.
+            # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html
+            if getattr(existing, "_fingerprint", None) == fingerprint:
+                return ActionResult({"service": existing})
+            raise invalid("Creation of service was not idempotent.")
+        rule_network(launch_type, td, p.get("networkConfiguration"), creating=True)
+        service = backend.create_service(
+            p.get("cluster") or "default",
+            p["serviceName"],
+            p.get("desiredCount"),
+            p.get("taskDefinition"),
+            p.get("loadBalancers"),
+            p.get("schedulingStrategy"),
+            p.get("tags"),
+            p.get("deploymentController"),
+            launch_type,
+            network_configuration=p.get("networkConfiguration"),
+            service_registries=p.get("serviceRegistries"),
+            platform_version=p.get("platformVersion"),
+            propagate_tags=p.get("propagateTags") or "NONE",
+            role_arn=p.get("role"),
+        )
+        service._fingerprint = fingerprint
+        service.deployment_configuration = p.get("deploymentConfiguration") or {
+            "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+            "maximumPercent": 200,
+            "minimumHealthyPercent": 100,
+        }
+        service.enable_execute_command = bool(p.get("enableExecuteCommand"))
+        service.created_at = now()
+        service.running_count = service.pending_count = 0
+        service.events = []
+        service.deployments = []
+        if service.deployment_controller.get("type", "ECS") == "ECS" and td:
+            new_deployment(service, td.arn, p.get("networkConfiguration"))
+        tick_service(backend, cluster, service, ts(now()))
+        return ActionResult({"service": service})
+
+    def update_service(self):
+        p = params(self)
+        backend = self.ecs_backend
+        cluster = cluster_of(self, p)
+        service = backend._get_service(cluster.name, p["service"])
+        rule_update_service(service, p, backend)
+        before_td, before_net = service.task_definition, service.network_configuration
+        if p.get("desiredCount") is not None:
+            service.desired_count = int(p["desiredCount"])
+        if p.get("deploymentConfiguration"):
+            service.deployment_configuration = p["deploymentConfiguration"]
+        if p.get("enableExecuteCommand") is not None:
+            service.enable_execute_command = bool(p["enableExecuteCommand"])
+        if p.get("platformVersion"):
+            service.platform_version = p["platformVersion"]
+        td_arn = backend.describe_task_definition(p["taskDefinition"]).arn if p.get("taskDefinition") else before_td
+        network = p["networkConfiguration"] if p.get("networkConfiguration") else before_net
+        if td_arn != before_td or network != before_net or p.get("forceNewDeployment"):
+            service.network_configuration = network or {}
+            new_deployment(service, td_arn, network)
+        elif service.deployments:
+            service.deployments[0]["desiredCount"] = service.desired_count
+            if service.deployments[0]["rolloutState"] == "COMPLETED":
+                service.deployments[0]["rolloutState"] = "IN_PROGRESS"
+        for d in service.deployments[:1]:
+            d["desiredCount"] = service.desired_count
+        tick_service(backend, cluster, service, ts(now()))
+        return ActionResult({"service": service})
+
+    def delete_service(self):
+        p = params(self)
+        backend = self.ecs_backend
+        cluster = cluster_of(self, p)
+        service = backend._get_service(cluster.name, p["service"])
+        if service.status != "ACTIVE":
+            raise ECSException("ServiceNotActiveException", "Service was not ACTIVE.")
+        if service.desired_count > 0 and not p.get("force"):
+            raise invalid("The service cannot be stopped while it is scaled above 0.")
+        service.status = "DRAINING"
+        service.desired_count = 0
+        service._inactive_at = ts(now()) + DRAIN_SECONDS
+        tick_service(backend, cluster, service, ts(now()))
+        return ActionResult({"service": service})
+
+    def list_services(self):
+        p = params(self)
+        rule_max_results(p)
+        cluster = cluster_of(self, p)
+        arns = sorted(
+            s.arn
+            for s in self.ecs_backend.services.values()
+            if s.cluster_name == cluster.name
+            and s.status != "INACTIVE"
+            and (not p.get("launchType") or s.launch_type == p["launchType"])
+            and (not p.get("schedulingStrategy") or s.scheduling_strategy == p["schedulingStrategy"])
+        )
+        chunk, token = page(arns, p, 10)
+        return ActionResult({"serviceArns": chunk, "nextToken": token})
+
+    def describe_services(self, original=Response.describe_services):
+        rule_describe_services(params(self))
+        return original(self)
+
+    def list_tasks(self):
+        p = params(self)
+        rule_list_tasks(p)
+        backend = self.ecs_backend
+        cluster = cluster_of(self, p)
+        wanted = p.get("desiredStatus") or "RUNNING"
+        families = None
+        if p.get("family"):
+            families = set(backend.list_task_definitions(p["family"]))
+        arns = []
+        for task in backend.tasks.get(cluster.name, {}).values():
+            if task.desired_status != wanted:
+                continue
+            if p.get("startedBy") and task.started_by != p["startedBy"]:
+                continue
+            if p.get("serviceName") and task.group != f"service:{p['serviceName'].split('/')[-1]}":
+                continue
+            if families is not None and task.task_definition_arn not in families:
+                continue
+            if p.get("containerInstance") and p["containerInstance"] not in (task.container_instance_arn or ""):
+                continue
+            arns.append(task.task_arn)
+        chunk, token = page(arns, p, 100)
+        return ActionResult({"taskArns": chunk, "nextToken": token})
+
+    tokens = {}
+
+    def run_task(self):
+        p = params(self)
+        backend = self.ecs_backend
+        cluster = cluster_of(self, p)
+        rule_tags(p.get("tags"))
+        rule_client_token(p, 64)
+        count_ = int(p.get("count") or 1)
+        if not 1 <= count_ <= 10:
+            # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html (message modelled)
+            raise invalid("count must be between 1 and 10")
+        key = (backend.account_id, backend.region_name, p.get("clientToken"))
+        if p.get("clientToken") and key in tokens:
+            tasks, failures = tokens[key]
+            return ActionResult({"tasks": tasks, "failures": failures})
+        td = backend.describe_task_definition(p["taskDefinition"])
+        launch_type = p.get("launchType") or "EC2"
+        rule_network(launch_type, td, p.get("networkConfiguration"), creating=True)
+        group = p.get("group") or f"family:{td.family}"
+        tasks, failures = place(
+            backend, cluster, td, launch_type, p.get("networkConfiguration"), group,
+            p.get("startedBy") or "", p.get("tags"), count_,
+        )
+        if p.get("clientToken"):
+            tokens[key] = (tasks, failures)
+        return ActionResult({"tasks": tasks, "failures": failures})
+
+    def stop_task(self):
+        p = params(self)
+        backend = self.ecs_backend
+        cluster = cluster_of(self, p)
+        task_id = p["task"].split("/")[-1]
+        for arn, task in backend.tasks.get(cluster.name, {}).items():
+            if arn.endswith(task_id):
+                stop(backend, task, p.get("reason") or "Task stopped by user", "UserInitiated")
+                return ActionResult({"task": task})
+        # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_StopTask.html
+        raise invalid("The referenced task was not found.")
+
+    def tag_resource(self, original=Response.tag_resource):
+        p = params(self)
+        existing = []
+        try:
+            existing = [t["key"] for t in self.ecs_backend.list_tags_for_resource(p["resourceArn"])]
+        except Exception:  # moto raises its own not-found error below
+            pass
+        rule_tags(p.get("tags"), existing)
+        return original(self)
+
+    def untag_resource(self, original=Response.untag_resource):
+        for key in params(self).get("tagKeys") or []:
+            if key.lower().startswith("aws:"):
+                # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Tag.html
+                raise invalid(f"Tag keys with the reserved prefix 'aws:' cannot be removed: '{key}'")
+        return original(self)
+
+    for name, handler in {
+        "register_task_definition": register_task_definition,
+        "create_service": create_service,
+        "update_service": update_service,
+        "delete_service": delete_service,
+        "list_services": list_services,
+        "describe_services": describe_services,
+        "list_tasks": list_tasks,
+        "run_task": run_task,
+        "stop_task": stop_task,
+        "tag_resource": tag_resource,
+        "untag_resource": untag_resource,
+    }.items():
+        setattr(Response, name, handler)
+    _ = Backend  # the backend's own methods stay moto's; the handlers above call them
