@@ -38,6 +38,9 @@ metadata:
 spec:
   cluster: {cluster}
   count: 1
+  launchType: FARGATE
+  network: {{subnets: [{subnet}], securityGroups: [{group}]}}
+  resources: {{cpu: 256, memory: 512}}
   roles:
     execution: arn:aws:iam::{account}:role/ecsTaskExecutionRole
   delegate:
@@ -49,6 +52,14 @@ spec:
 """
 
 
+# The local VPC's subnet and security group (FARGATE groups: placed without container instances).
+NETWORK = {"subnet": "subnet-unset", "group": "sg-unset"}
+
+
+def group_text(name, cluster):
+    return GROUP.format(name=name, cluster=cluster, account=ACCOUNT, **NETWORK)
+
+
 def write_groups(directory, prefix, cluster, n, per_file=100):
     """`per_file` groups per file: several documents per file (100), all in one file (n), or
     one file per group (1), as real repositories hold them."""
@@ -56,7 +67,7 @@ def write_groups(directory, prefix, cluster, n, per_file=100):
     for start in range(0, n, per_file):
         with open(os.path.join(directory, f"{prefix}-{start:05d}.yaml"), "w") as f:
             for i in range(start, min(n, start + per_file)):
-                f.write(GROUP.format(name=f"{prefix}-{i:05d}", cluster=cluster, account=ACCOUNT))
+                f.write(group_text(f"{prefix}-{i:05d}", cluster))
 
 
 def recorded_calls(path):
@@ -123,13 +134,13 @@ def edit_latency(binary, env, work, recording, edits=20):
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, "g.yaml")
     with open(path, "w") as f:
-        f.write(GROUP.format(name="latency", cluster="bench", account=ACCOUNT))
+        f.write(group_text("latency", "bench"))
     proc, _ = start_loop(binary, env, directory, "300s")
     samples = []
     try:
         for i in range(edits):
             before = len(recorded_calls(recording))
-            text = GROUP.format(name="latency", cluster="bench", account=ACCOUNT).replace(
+            text = group_text("latency", "bench").replace(
                 "count: 1", f"count: {2 + i % 3}"
             )
             start = time.perf_counter()
@@ -258,9 +269,9 @@ def main():
     binary = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/release/ecs-delegate-controller")
     work = tempfile.mkdtemp(prefix="edc-bench-")
     recording = os.path.join(work, "recording.jsonl")
-    # Every bench group runs 1 task: services created run it at once, so a converged fleet is
-    # steady (a real scheduler's end state) and the converged pass needs no task calls.
-    proc, url = localecs.start(work, record=recording, running=1)
+    # Every bench group runs 1 FARGATE task, placed and started by the endpoint's scheduler, so a
+    # converged fleet is steady and the converged pass needs no task calls.
+    proc, url = localecs.start(work, record=recording)
     try:
         env = dict(os.environ)
         env.update(
@@ -272,6 +283,7 @@ def main():
         )
         env.pop("AWS_PROFILE", None)
         localecs.create_roles(url, ("ecsTaskExecutionRole",))
+        NETWORK["subnet"], NETWORK["group"] = localecs.network(url)
         ecs = localecs.client("ecs", url)
         for cluster in ("bench", "cold", "cold-boto"):
             ecs.create_cluster(clusterName=cluster)

@@ -11,7 +11,7 @@ rm -rf "$WORK" && mkdir -p "$WORK/groups"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
-step "Starting the local ECS endpoint (moto, pinned)"
+step "Starting the local ECS endpoint (moto, pinned, with ECS's behaviour: scripts/ecs_behaviour.py)"
 URL=$("$VENV/bin/python" scripts/localecs.py start "$WORK")
 trap '"$VENV/bin/python" scripts/localecs.py stop "$WORK"' EXIT
 echo "  $URL"
@@ -36,8 +36,8 @@ run "$BIN" validate "$WORK/groups"
 step "Plan: what would change"
 run "$BIN" plan "$WORK/groups"
 
-step "Reconcile once"
-run "$BIN" reconcile --once "$WORK/groups"
+step "Reconcile once, and wait until the delegates run (the endpoint starts tasks after 1 s)"
+run "$BIN" reconcile --once --wait 60s "$WORK/groups"
 
 step "Plan again: nothing left to do"
 run "$BIN" plan --detailed-exitcode "$WORK/groups"
@@ -45,7 +45,7 @@ run "$BIN" plan --detailed-exitcode "$WORK/groups"
 step "What runs in the local ECS now"
 "$VENV/bin/python" scripts/localecs.py summary "$URL"
 
-step "Status (the local endpoint has no scheduler: services never start their tasks)"
+step "Status"
 run "$BIN" status "$WORK/groups"
 
 step "Done; stopping the local endpoint"

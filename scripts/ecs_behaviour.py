@@ -220,8 +220,8 @@ def rule_desired_count(params):
 
 def rule_update_service(service, params, backend):
     """UpdateService: only ACTIVE services; no taskDefinition or networkConfiguration for the
-    CODE_DEPLOY and EXTERNAL deployment controllers; the launch type is not an UpdateService
-    parameter (it cannot be changed; a new service is needed); network rules as above.
+    CODE_DEPLOY and EXTERNAL deployment controllers; a launch type changes only to a capacity
+    provider strategy, with forceNewDeployment (message modelled); network rules as above.
     https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateService.html"""
     if service.status != "ACTIVE":
         raise ECSException("ServiceNotActiveException", "Service was not ACTIVE.")
@@ -236,8 +236,12 @@ def rule_update_service(service, params, backend):
             "Unable to update task definition on services with a EXTERNAL deployment "
             "controller. Use task sets to deploy a new task definition."
         )
-    if "launchType" in params:
-        raise invalid("The launch type of a service cannot be changed with UpdateService.")
+    # UpdateService has no launchType: the launch type is changed only to a capacity provider
+    # strategy, and only with forceNewDeployment (as the Terraform AWS provider encodes it).
+    if params.get("capacityProviderStrategy") and service.launch_type and not params.get("forceNewDeployment"):
+        raise invalid(
+            "Updating a service from a launch type to a capacity provider strategy requires forceNewDeployment."
+        )
     rule_desired_count(params)
     if not (params.get("taskDefinition") or service.task_definition):
         return
@@ -417,8 +421,9 @@ def new_deployment(service, task_definition_arn, network, reason="in progress"):
     return service.deployments[0]
 
 
-def tick_service(backend, cluster, service, moment):
-    tasks = [t for t in backend.tasks.get(cluster.name, {}).values() if t.group == f"service:{service.name}"]
+def tick_service(backend, cluster, service, moment, tasks=None):
+    if tasks is None:
+        tasks = [t for t in backend.tasks.get(cluster.name, {}).values() if t.group == f"service:{service.name}"]
     by_deployment = {}
     for task in tasks:
         outcome = advance_task(backend, task, moment)
@@ -518,6 +523,13 @@ def tick_service(backend, cluster, service, moment):
         service_event(service, f"(service {service.name}) has reached a steady state.")
     count(service, tasks)
     trim_stopped(backend, cluster, tasks)
+    # Nothing changes for a settled service until a request touches it or its tasks.
+    service._settled = (
+        len(service.deployments) == 1
+        and primary["rolloutState"] != "IN_PROGRESS"
+        and service.pending_count == 0
+        and service.running_count == primary["desiredCount"]
+    )
 
 
 def count(service, tasks):
@@ -538,15 +550,21 @@ def trim_stopped(backend, cluster, tasks):
 
 
 def tick(backend):
+    """Brings the account/region up to now: O(services + tasks) per request."""
     moment = ts(now())
+    by_group = {}
     for cluster in list(backend.clusters.values()):
         for task in list(backend.tasks.get(cluster.name, {}).values()):
-            if not (task.group or "").startswith("service:"):
+            group = task.group or ""
+            if group.startswith("service:"):
+                by_group.setdefault((cluster.name, group), []).append(task)
+            else:
                 advance_task(backend, task, moment)
     for service in list(backend.services.values()):
         cluster = backend.clusters.get(service.cluster_name)
-        if cluster and service.status != "INACTIVE":
-            tick_service(backend, cluster, service, moment)
+        if cluster and service.status != "INACTIVE" and not getattr(service, "_settled", False):
+            tasks = by_group.get((cluster.name, f"service:{service.name}"), [])
+            tick_service(backend, cluster, service, moment, tasks)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -649,6 +667,7 @@ def install():
         cluster = cluster_of(self, p)
         service = backend._get_service(cluster.name, p["service"])
         rule_update_service(service, p, backend)
+        service._settled = False
         before_td, before_net = service.task_definition, service.network_configuration
         if p.get("desiredCount") is not None:
             service.desired_count = int(p["desiredCount"])
@@ -682,6 +701,7 @@ def install():
         if service.desired_count > 0 and not p.get("force"):
             raise invalid("The service cannot be stopped while it is scaled above 0.")
         service.status = "DRAINING"
+        service._settled = False
         service.desired_count = 0
         service._inactive_at = ts(now()) + DRAIN_SECONDS
         tick_service(backend, cluster, service, ts(now()))
@@ -767,6 +787,9 @@ def install():
         for arn, task in backend.tasks.get(cluster.name, {}).items():
             if arn.endswith(task_id):
                 stop(backend, task, p.get("reason") or "Task stopped by user", "UserInitiated")
+                for service in backend.services.values():
+                    if task.group == f"service:{service.name}" and service.cluster_name == cluster.name:
+                        service._settled = False
                 return ActionResult({"task": task})
         # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_StopTask.html
         raise invalid("The referenced task was not found.")

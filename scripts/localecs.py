@@ -39,17 +39,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start(directory, record=None, running=None):
-    """Starts moto. `running`: services run that many tasks at once (a scheduler that placed
-    everything); otherwise moto's services never run tasks."""
+def start(directory, record=None):
+    """Starts `serve` in a child process on a free loopback port."""
     os.makedirs(directory, exist_ok=True)
     port = free_port()
     env = dict(os.environ)
     if record:
         env["MOTO_ENABLE_RECORDING"] = "true"
         env["MOTO_RECORDER_FILEPATH"] = record
-    if running is not None:
-        env["MOTO_ECS_SERVICE_RUNNING"] = str(running)
     log = open(os.path.join(directory, "moto.log"), "w")
     proc = subprocess.Popen(
         [sys.executable, os.path.abspath(__file__), "serve", "127.0.0.1", str(port)],
@@ -132,8 +129,10 @@ def demo_setup(url):
     for cluster in ("delegates", "delegates-fargate"):
         ecs.create_cluster(clusterName=cluster)
         print(f"  cluster       {cluster}")
-    instance = register_instance(url, "delegates")
-    print(f"  container instance {instance} in delegates (for the standalone tasks)")
+    # Room for the four EC2 delegates of the examples (up to 6144 MiB each; 7482 per instance).
+    for _ in range(4):
+        instance = register_instance(url, "delegates")
+        print(f"  container instance {instance} in delegates (4096 CPU units, 7482 MiB)")
     create_roles(url)
     sm = client("secretsmanager", url)
     for name in ("delegate-token", "firstgen-account-secret"):
@@ -156,6 +155,7 @@ def summary(url):
             td = s["taskDefinition"].split("/")[-1]
             print(
                 f"  {cluster.split('/')[-1]:<18} {s['serviceName']:<18} desired={s['desiredCount']} "
+                f"running={s['runningCount']} "
                 f"{s.get('launchType', ''):<8} {td:<22} managed-by={tags.get('ecs-delegate-controller.io/managed-by')}"
             )
 

@@ -34,11 +34,12 @@ def main():
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="edc-soak-")
-    moto, url = localecs.start(work, running=1)
+    moto, url = localecs.start(work)
     env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
                AWS_REGION="us-east-1", AWS_ENDPOINT_URL=url, AWS_EC2_METADATA_DISABLED="true")
     env.pop("AWS_PROFILE", None)
     localecs.create_roles(url, ("ecsTaskExecutionRole",))
+    bench.NETWORK["subnet"], bench.NETWORK["group"] = localecs.network(url)
     ecs = localecs.client("ecs", url)
     ecs.create_cluster(clusterName="bench")
     groups = os.path.join(work, "groups")

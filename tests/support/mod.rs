@@ -106,7 +106,10 @@ impl Moto {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         while moto.http("GET", "/moto-api/", "").is_err() {
-            assert!(Instant::now() < deadline, "the local ECS endpoint did not start");
+            assert!(
+                Instant::now() < deadline,
+                "the local ECS endpoint did not start"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         for role in ["ecsTaskExecutionRole", "delegate-task"] {
