@@ -94,7 +94,19 @@ pub fn observed_service(s: &ecs::Service) -> ObservedService {
                 failed_tasks: d.failed_tasks(),
             })
             .collect(),
+        rollback_deployment: rollback_deployment(s.events()),
     }
+}
+
+/// The deployment named by the newest circuit-breaker rollback event, "(service NAME) rolling
+/// back to deployment ecs-svc/ID." (events are listed newest first).
+/// <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-circuit-breaker.html>
+fn rollback_deployment(events: &[ecs::ServiceEvent]) -> Option<String> {
+    events.iter().find_map(|e| {
+        let message = e.message()?;
+        let (_, rest) = message.split_once("rolling back to deployment ")?;
+        Some(rest.trim_end_matches('.').trim().to_owned())
+    })
 }
 
 /// A task definition revision as the engine sees it.

@@ -298,6 +298,17 @@ impl EcsApi for SdkEcs {
         Ok(())
     }
 
+    async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<()> {
+        self.ecs
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await
+            .map_err(|e| from_sdk(Operation::UntagResource, e))?;
+        Ok(())
+    }
+
     async fn list_tasks(&self, cluster: &str, filter: &TaskFilter) -> Result<Vec<String>> {
         let request = self.ecs.list_tasks().cluster(cluster);
         let request = match filter {

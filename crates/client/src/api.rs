@@ -53,6 +53,9 @@ pub trait EcsApi: Send + Sync {
     /// TagResource (adds or overwrites the given tags).
     async fn tag_resource(&self, arn: &str, tags: &[Tag]) -> Result<()>;
 
+    /// UntagResource (removes the given keys).
+    async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<()>;
+
     /// ListTasks, every page.
     async fn list_tasks(&self, cluster: &str, filter: &TaskFilter) -> Result<Vec<String>>;
 

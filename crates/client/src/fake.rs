@@ -532,6 +532,20 @@ impl EcsApi for FakeEcs {
         Ok(())
     }
 
+    async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<()> {
+        self.record(Operation::UntagResource)?;
+        let mut state = self.state();
+        let service = state
+            .services
+            .values_mut()
+            .find(|s| s.arn == arn)
+            .ok_or_else(|| not_found(Operation::UntagResource, format!("{arn} not found")))?;
+        for key in keys {
+            service.tags.remove(key);
+        }
+        Ok(())
+    }
+
     async fn list_tasks(&self, cluster: &str, filter: &TaskFilter) -> Result<Vec<String>> {
         self.record(Operation::ListTasks)?;
         let region = self.region.as_str();

@@ -98,6 +98,11 @@ impl<A: EcsApi, L: Layer> EcsApi for Layered<A, L> {
         self.layer.around(Operation::TagResource, call).await
     }
 
+    async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<()> {
+        let call = self.inner.untag_resource(arn, keys);
+        self.layer.around(Operation::UntagResource, call).await
+    }
+
     async fn list_tasks(&self, cluster: &str, filter: &TaskFilter) -> Result<Vec<String>> {
         let call = self.inner.list_tasks(cluster, filter);
         self.layer.around(Operation::ListTasks, call).await

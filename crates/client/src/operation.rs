@@ -92,6 +92,7 @@ operations! {
     DescribeTaskDefinition => "ecs", Other;
     RegisterTaskDefinition => "ecs", RegisterTaskDefinition;
     TagResource => "ecs", Other;
+    UntagResource => "ecs", Other;
     ListTasks => "ecs", DescribeTasks;
     DescribeTasks => "ecs", DescribeTasks;
     RunTask => "ecs", RunTask;

@@ -8,6 +8,7 @@ use client::ClientProvider;
 use client::{AwsError, EcsApi};
 use futures::stream::StreamExt;
 use plan::{Action, DesiredGroup, GroupError, GroupPlan, TaskDefinitionRef};
+use spec::render::TAG_ROLLED_BACK;
 use tokio::sync::OnceCell;
 use tracing::{debug, info, info_span, warn, Instrument};
 
@@ -164,6 +165,8 @@ impl<P: ClientProvider> Engine<P> {
                 task_definition,
                 changes,
                 retag,
+                untag,
+                rollback,
                 adopt,
             } => {
                 let arn = resolve(task_definition, registered)?;
@@ -187,15 +190,38 @@ impl<P: ClientProvider> Engine<P> {
                 // Tags last: a crash before this leaves stale tags, which the next pass sees
                 // and completes, never a service whose tags claim more than it runs.
                 if *retag {
-                    let tags = d.service_tags(id, &arn);
+                    let tags = match rollback {
+                        // The tags keep naming the spec and revision that failed, and record
+                        // the revision ECS went back to.
+                        Some(r) => {
+                            let mut tags = d.service_tags(id, &r.failed);
+                            tags.insert(TAG_ROLLED_BACK.into(), r.running.clone());
+                            tags
+                        }
+                        None => d.service_tags(id, &arn),
+                    };
                     self.client(&d.region)
                         .tag_resource(service_arn, &plan::desired::to_tag_list(&tags))
                         .await
                         .map_err(group_error)?;
                 }
+                if !untag.is_empty() {
+                    self.client(&d.region)
+                        .untag_resource(service_arn, untag)
+                        .await
+                        .map_err(group_error)?;
+                }
+                if let Some(r) = rollback.as_ref().filter(|_| *retag) {
+                    return Ok(Event::RecordedRollback {
+                        service: document.service_name.clone(),
+                        failed: r.failed.clone(),
+                        running: r.running.clone(),
+                    });
+                }
                 Ok(Event::UpdatedService {
                     service: document.service_name.clone(),
                     fields: changes.iter().map(|c| c.field.clone()).collect(),
+                    untagged: untag.clone(),
                 })
             }
             Action::RunTask {

@@ -30,6 +30,18 @@ pub enum Event {
         service: String,
         /// The fields changed; empty when only the tags were brought up to date.
         fields: Vec<String>,
+        /// Tag keys removed (UntagResource).
+        untagged: Vec<String>,
+    },
+    /// ECS's circuit breaker rolled a deployment back: recorded in the service's tags, so the
+    /// failed revision is not deployed again (and a hand edit was put back, if any).
+    RecordedRollback {
+        /// Service name.
+        service: String,
+        /// The revision whose deployment failed.
+        failed: String,
+        /// The revision ECS rolled back to.
+        running: String,
     },
     /// RunTask (tasks mode), possibly fewer than asked.
     StartedTasks {
@@ -91,12 +103,33 @@ impl fmt::Display for Event {
                 "created service {service} ({count} x {})",
                 task_definition_short(task_definition)
             ),
-            Event::UpdatedService { service, fields } if fields.is_empty() => {
-                write!(f, "updated service {service} tags")
+            Event::UpdatedService {
+                service,
+                fields,
+                untagged,
+            } => {
+                if fields.is_empty() {
+                    write!(f, "updated service {service} tags")?;
+                } else {
+                    write!(f, "updated service {service} ({})", fields.join(", "))?;
+                }
+                if untagged.is_empty() {
+                    Ok(())
+                } else {
+                    write!(f, "; removed tags {}", untagged.join(", "))
+                }
             }
-            Event::UpdatedService { service, fields } => {
-                write!(f, "updated service {service} ({})", fields.join(", "))
-            }
+            Event::RecordedRollback {
+                service,
+                failed,
+                running,
+            } => write!(
+                f,
+                "ECS rolled service {service} back from {} to {}; recorded, {} is not deployed again until the spec changes",
+                task_definition_short(failed),
+                task_definition_short(running),
+                task_definition_short(failed)
+            ),
             Event::StartedTasks {
                 started,
                 wanted,

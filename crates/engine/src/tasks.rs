@@ -182,7 +182,10 @@ impl<P: ClientProvider> Engine<P> {
                 continue;
             };
             let owned = s.tags.get(TAG_MANAGED_BY) == Some(&self.options.controller_id);
-            if owned && !s.is_steady() && d.mode() == Mode::Service {
+            // A rolled-back service is steady again, but its status names why the failed
+            // revision's tasks stopped.
+            let rolled_back = plan::rollback_of(d, s).is_some();
+            if owned && (!s.is_steady() || rolled_back) && d.mode() == Mode::Service {
                 wanted.push((i, d.region.clone(), d.cluster().to_owned(), s.name.clone()));
             }
         }

@@ -52,6 +52,16 @@ impl FieldChange {
     }
 }
 
+/// A deployment ECS's circuit breaker rolled back: the revision whose deployment failed and the
+/// one the service runs again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rollback {
+    /// The revision the controller deployed and ECS gave up on (full ARN).
+    pub failed: String,
+    /// The revision ECS rolled back to (full ARN).
+    pub running: String,
+}
+
 /// One step towards the desired state.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
@@ -81,6 +91,11 @@ pub enum Action {
         changes: Vec<FieldChange>,
         /// The service's tags are behind (spec-hash, task-definition, user tags).
         retag: bool,
+        /// Tags to remove: the controller's own keys the group no longer wants and user tags
+        /// the controller wrote that the spec no longer has; never anyone else's.
+        untag: Vec<String>,
+        /// The service is held at the revision ECS rolled back to; the tags record it.
+        rollback: Option<Rollback>,
         /// The service has no managed-by tag yet: this update takes ownership (`adopt`).
         adopt: bool,
     },

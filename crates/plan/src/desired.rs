@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use spec::document::Tag;
-use spec::render::{TAG_GROUP, TAG_MANAGED_BY, TAG_SPEC_HASH, TAG_TASK_DEFINITION};
+use spec::render::{
+    encode_tag_keys, TAG_GROUP, TAG_MANAGED_BY, TAG_SPEC_HASH, TAG_TAG_KEYS, TAG_TASK_DEFINITION,
+};
 use spec::{DelegateGroup, Mode, Rendered};
 
 /// One group, ready to be compared with ECS.
@@ -79,7 +81,8 @@ impl DesiredGroup {
         tags
     }
 
-    /// Tags of the service: ownership, and the task definition it was last pointed at.
+    /// Tags of the service: ownership, the task definition it was last pointed at, and the
+    /// keys of the user tags written (so that one the spec drops can be removed).
     pub fn service_tags(
         &self,
         controller_id: &str,
@@ -87,6 +90,9 @@ impl DesiredGroup {
     ) -> BTreeMap<String, String> {
         let mut tags = self.ownership_tags(controller_id);
         tags.insert(TAG_TASK_DEFINITION.into(), task_definition.into());
+        if let Some(keys) = encode_tag_keys(self.group.spec.tags.keys()) {
+            tags.insert(TAG_TAG_KEYS.into(), keys);
+        }
         tags
     }
 }

@@ -7,10 +7,15 @@ use spec::arn::task_definition_short;
 use std::collections::BTreeMap;
 
 use spec::document::{AwsVpcConfiguration, DeploymentConfiguration, ServiceDocument};
-use spec::render::{STOP_REASON_PREFIX, TAG_MANAGED_BY, TAG_SPEC_HASH, TAG_TASK_DEFINITION};
+use spec::render::{
+    decode_tag_keys, STOP_REASON_PREFIX, TAG_MANAGED_BY, TAG_PREFIX, TAG_ROLLED_BACK,
+    TAG_SPEC_HASH, TAG_TAG_KEYS, TAG_TASK_DEFINITION,
+};
 use spec::Mode;
 
-use crate::action::{Action, FieldChange, GroupError, GroupPlan, Replacement, TaskDefinitionRef};
+use crate::action::{
+    Action, FieldChange, GroupError, GroupPlan, Replacement, Rollback, TaskDefinitionRef,
+};
 use crate::desired::DesiredGroup;
 use crate::observed::{ObservedGroup, ObservedService, ObservedTask, ObservedTaskDefinition};
 use crate::vocab::Reason;
@@ -39,8 +44,50 @@ pub fn task_definition_lookup_needed(
     match service.filter(|s| s.is_active()) {
         None => true,
         Some(s) if !owned_by(s, &options.controller_id) => adoptable(desired, s),
-        Some(s) => !converged_by_tags(desired, s),
+        // Held at the revision ECS rolled back to, as recorded: nothing to look up either.
+        Some(s) => {
+            !converged_by_tags(desired, s)
+                && rollback_of(desired, s).is_none_or(|r| r.running != s.task_definition)
+        }
     }
+}
+
+/// The rollback ECS's circuit breaker made of the spec this group still wants, if any.
+///
+/// The service's spec-hash tag names the current spec and its task-definition tag the revision
+/// the controller deployed for it; ECS rolled that deployment back when the service runs
+/// another revision and either the controller recorded the rollback (the rolled-back tag), or
+/// ECS still shows it: a FAILED deployment of that revision, or a primary deployment that ECS's
+/// "rolling back to deployment" event names. A hand edit has neither, and stays drift.
+/// <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-circuit-breaker.html>
+pub fn rollback_of(desired: &DesiredGroup, service: &ObservedService) -> Option<Rollback> {
+    if !service.is_active() || service.tags.get(TAG_SPEC_HASH) != Some(&desired.rendered.spec_hash)
+    {
+        return None;
+    }
+    let failed = service.tags.get(TAG_TASK_DEFINITION)?;
+    if let Some(running) = service.tags.get(TAG_ROLLED_BACK) {
+        return Some(Rollback {
+            failed: failed.clone(),
+            running: running.clone(),
+        });
+    }
+    if *failed == service.task_definition {
+        return None;
+    }
+    let failed_deployment = service
+        .deployments
+        .iter()
+        .any(|d| d.rollout_state.as_deref() == Some("FAILED") && d.task_definition == *failed);
+    let primary = service.deployments.first();
+    let rolling_back = primary.is_some_and(|p| {
+        service.rollback_deployment.as_ref() == Some(&p.id)
+            && p.task_definition == service.task_definition
+    });
+    (failed_deployment || rolling_back).then(|| Rollback {
+        failed: failed.clone(),
+        running: service.task_definition.clone(),
+    })
 }
 
 /// The group asks to adopt (`spec.service.adopt`) and no controller manages the service.
@@ -143,6 +190,31 @@ pub fn plan_group(
         return plan;
     };
 
+    let id = &options.controller_id;
+    if let Some(rollback) = rollback_of(desired, service) {
+        // Not deployed again: ECS would fail and roll it back again, forever. The service is
+        // held at the revision ECS went back to (a hand edit is put back to it), and its tags
+        // record the rollback so that a restarted controller knows it too.
+        let target = TaskDefinitionRef::Existing(rollback.running.clone());
+        let changes = service_changes(&document, service, &target);
+        let mut wanted = desired.service_tags(id, &rollback.failed);
+        wanted.insert(TAG_ROLLED_BACK.into(), rollback.running.clone());
+        let untag = stale_tags(service, &wanted);
+        let retag = !is_subset(&wanted, &service.tags);
+        if !changes.is_empty() || retag || !untag.is_empty() {
+            plan.actions.push(Action::UpdateService {
+                service_arn: service.arn.clone(),
+                document,
+                task_definition: target,
+                changes,
+                retag,
+                untag,
+                rollback: Some(rollback),
+                adopt: false,
+            });
+        }
+        return plan;
+    }
     let immutable = immutable_changes(&document, service);
     if !immutable.is_empty() {
         // Decided here, not when applying: a refused replacement registers nothing either.
@@ -163,24 +235,50 @@ pub fn plan_group(
     }
     plan.actions.extend(register);
     let changes = service_changes(&document, service, &task_definition);
-    let tags_behind = match &task_definition {
+    let (wanted, tags_behind) = match &task_definition {
         TaskDefinitionRef::Existing(arn) => {
-            let wanted = desired.service_tags(&options.controller_id, arn);
-            !is_subset(&wanted, &service.tags)
+            let wanted = desired.service_tags(id, arn);
+            let behind = !is_subset(&wanted, &service.tags);
+            (wanted, behind)
         }
-        TaskDefinitionRef::ToRegister { .. } => true,
+        // The revision's ARN is known once registered; the keys are known now.
+        TaskDefinitionRef::ToRegister { .. } => (desired.service_tags(id, ""), true),
     };
-    if !changes.is_empty() || tags_behind {
+    let untag = stale_tags(service, &wanted);
+    if !changes.is_empty() || tags_behind || !untag.is_empty() {
         plan.actions.push(Action::UpdateService {
             service_arn: service.arn.clone(),
             document,
             task_definition,
             changes,
             retag: tags_behind,
+            untag,
+            rollback: None,
             adopt: !service.tags.contains_key(TAG_MANAGED_BY),
         });
     }
     plan
+}
+
+/// Tags on the service that the group owns but no longer wants: the controller's own keys
+/// (selectors removed, a rollback record of an older spec), and user tags the controller wrote
+/// (its tag-keys tag lists them) that the spec dropped. A tag someone else put on the service
+/// is never listed there, and is never removed.
+fn stale_tags(service: &ObservedService, wanted: &BTreeMap<String, String>) -> Vec<String> {
+    let written = service
+        .tags
+        .get(TAG_TAG_KEYS)
+        .map(|v| decode_tag_keys(v))
+        .unwrap_or_default();
+    let mut stale: Vec<String> = service
+        .tags
+        .keys()
+        .filter(|k| k.starts_with(TAG_PREFIX) || written.contains(*k))
+        .filter(|k| !wanted.contains_key(*k))
+        .cloned()
+        .collect();
+    stale.sort();
+    stale
 }
 
 /// The revision the group should run: one that exists with the desired hash (the one the

@@ -14,10 +14,10 @@ pub mod status;
 pub mod vocab;
 
 pub use action::{
-    Action, FieldChange, GroupError, GroupPlan, Plan, Replacement, TaskDefinitionRef,
+    Action, FieldChange, GroupError, GroupPlan, Plan, Replacement, Rollback, TaskDefinitionRef,
 };
 pub use desired::DesiredGroup;
-pub use diff::{plan_group, task_definition_lookup_needed, PlanOptions};
+pub use diff::{plan_group, rollback_of, task_definition_lookup_needed, PlanOptions};
 pub use observed::{
     InstanceCapacity, ObservedDeployment, ObservedGroup, ObservedService, ObservedTask,
     ObservedTaskDefinition, RoleProblem,

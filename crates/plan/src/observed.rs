@@ -46,6 +46,9 @@ pub struct ObservedService {
     pub tags: BTreeMap<String, String>,
     /// Its deployments, newest first as ECS lists them.
     pub deployments: Vec<ObservedDeployment>,
+    /// The deployment that ECS's newest "rolling back to deployment ..." service event names:
+    /// the circuit breaker's rollback, while that deployment is the service's primary one.
+    pub rollback_deployment: Option<String>,
 }
 
 impl ObservedService {

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use serde_json::{json, Value};
+use spec::arn::task_definition_short;
 
 use crate::action::{Action, GroupPlan, Plan, Replacement};
 use crate::prune::{Orphan, PruneAction};
@@ -50,14 +51,25 @@ fn headline(action: &Action) -> String {
             document,
             changes,
             adopt,
+            untag,
+            rollback,
             ..
         } => {
             let mut line = format!("update-service {}", document.service_name);
             if *adopt {
                 line.push_str(" (adopt: add this controller's ownership tags)");
-            } else if changes.is_empty() {
+            } else if let Some(r) = rollback {
+                line.push_str(&format!(
+                    " (hold at {}, where ECS rolled {} back to)",
+                    task_definition_short(&r.running),
+                    task_definition_short(&r.failed)
+                ));
+            } else if changes.is_empty() && untag.is_empty() {
                 // Only the ownership tags (spec-hash, task-definition) are behind.
                 line.push_str(" (ownership tags only)");
+            }
+            if !untag.is_empty() {
+                line.push_str(&format!("; untag {}", untag.join(", ")));
             }
             line
         }
@@ -124,12 +136,16 @@ fn detail(action: &Action) -> Value {
             changes,
             task_definition,
             adopt,
+            untag,
+            rollback,
             ..
         } => json!({
             "service": document.service_name,
             "taskDefinition": task_definition.to_string(),
             "changes": changes,
             "adopt": adopt,
+            "untag": untag,
+            "rollback": rollback,
         }),
         Action::ReplaceService {
             service_arn,

@@ -87,9 +87,9 @@ impl GroupStatus {
     pub fn is_hopeless(&self) -> bool {
         self.condition(ConditionType::Stalled)
             .is_some_and(Condition::is_true)
-            || self
-                .condition(ConditionType::Degraded)
-                .is_some_and(|c| c.is_true() && c.reason == Reason::DeploymentFailed)
+            || self.condition(ConditionType::Degraded).is_some_and(|c| {
+                c.is_true() && matches!(c.reason, Reason::DeploymentFailed | Reason::RolledBack)
+            })
     }
 
     /// Progressing=True.
@@ -229,6 +229,32 @@ fn verdict(
     if desired.group.spec.suspend {
         let message = "spec.suspend is true: observed only, nothing is changed";
         return (Verdict::Suspended, message.into());
+    }
+    if let Some(rollback) = service.and_then(|s| crate::diff::rollback_of(desired, s)) {
+        let mut reasons: Vec<&str> = observed
+            .stopped_tasks
+            .iter()
+            .filter(|t| t.task_definition == rollback.failed)
+            .filter_map(|t| t.stopped_reason.as_deref())
+            .collect();
+        reasons.sort_unstable();
+        reasons.dedup();
+        let failed = task_definition_short(&rollback.failed);
+        let message = format!(
+            "ECS's deployment circuit breaker rolled {failed} back to {}{}; {failed} is not \
+             deployed again until the spec (or spec.service.restartedAt) changes",
+            task_definition_short(&rollback.running),
+            if reasons.is_empty() {
+                String::new()
+            } else {
+                format!(" (its tasks stopped: {})", reasons.join("; "))
+            }
+        );
+        let degraded = Verdict::Degraded {
+            reason: Reason::RolledBack,
+            progressing: false,
+        };
+        return (degraded, message);
     }
     if let Some(message) = failed_deployment(service) {
         let degraded = Verdict::Degraded {

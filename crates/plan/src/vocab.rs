@@ -46,6 +46,8 @@ pub enum Reason {
     NotCreated,
     /// The circuit breaker failed a rollout.
     DeploymentFailed,
+    /// ECS's circuit breaker rolled the deployment of the current spec back.
+    RolledBack,
     /// Tasks stop again and again, not by anyone's request.
     CrashLoop,
     /// EC2: the container instances cannot place the missing tasks.
@@ -79,6 +81,7 @@ impl Reason {
             Reason::DeploymentInProgress => "DeploymentInProgress",
             Reason::NotCreated => "NotCreated",
             Reason::DeploymentFailed => "DeploymentFailed",
+            Reason::RolledBack => "RolledBack",
             Reason::CrashLoop => "CrashLoop",
             Reason::InsufficientCapacity => "InsufficientCapacity",
             Reason::Suspended => "Suspended",

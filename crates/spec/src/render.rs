@@ -29,6 +29,14 @@ pub const TAG_SPEC_HASH: &str = "ecs-delegate-controller.io/spec-hash";
 pub const TAG_TASK_DEFINITION: &str = "ecs-delegate-controller.io/task-definition";
 /// Tag: the Delegate Selectors, space-separated (ECS tag values may not contain commas).
 pub const TAG_SELECTORS: &str = "ecs-delegate-controller.io/selectors";
+/// Tag (services): the revision ECS's circuit breaker rolled the service back to, written when
+/// the controller finds the rollback. While the spec-hash tag still names the spec that failed,
+/// that spec is not deployed again and the service is held at this revision.
+pub const TAG_ROLLED_BACK: &str = "ecs-delegate-controller.io/rolled-back";
+/// Tag (services): the keys of the user tags (`spec.tags`) the controller wrote on the service,
+/// so that one the spec drops is removed, and a tag someone else added never is. The value is
+/// length-prefixed (`4:team11:cost-center`): keys may contain any character a value may.
+pub const TAG_TAG_KEYS: &str = "ecs-delegate-controller.io/tag-keys";
 /// Container label: `spec.service.restartedAt`, so that changing it makes a new revision.
 pub const TAG_RESTARTED_AT: &str = "ecs-delegate-controller.io/restarted-at";
 /// `startedBy` of standalone tasks.
@@ -385,4 +393,61 @@ fn apply_overrides(
         container.secrets.sort_by(|a, b| a.name.cmp(&b.name));
     }
     Ok(document)
+}
+
+/// The value of the [`TAG_TAG_KEYS`] tag for these user tag keys: each key as
+/// `<characters>:<key>`, concatenated. `None` without keys.
+pub fn encode_tag_keys<'a>(keys: impl IntoIterator<Item = &'a String>) -> Option<String> {
+    let value: String = keys
+        .into_iter()
+        .map(|k| format!("{}:{k}", k.chars().count()))
+        .collect();
+    (!value.is_empty()).then_some(value)
+}
+
+/// The keys a [`TAG_TAG_KEYS`] value lists; a malformed value lists none (it was not ours).
+pub fn decode_tag_keys(value: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut rest = value;
+    while !rest.is_empty() {
+        let Some((length, tail)) = rest.split_once(':') else {
+            return Vec::new();
+        };
+        let Ok(length) = length.parse::<usize>() else {
+            return Vec::new();
+        };
+        let end = tail
+            .char_indices()
+            .nth(length)
+            .map_or(tail.len(), |(i, _)| i);
+        if tail[..end].chars().count() != length {
+            return Vec::new();
+        }
+        keys.push(tail[..end].to_owned());
+        rest = &tail[end..];
+    }
+    keys
+}
+
+#[cfg(test)]
+mod tag_keys_tests {
+    use super::*;
+
+    #[test]
+    fn tag_keys_round_trip_whatever_the_keys_contain() {
+        let keys: Vec<String> = ["team", "cost center", "a:1", "ünï/=+@", "12:x"]
+            .map(String::from)
+            .to_vec();
+        let value = encode_tag_keys(&keys).unwrap();
+        assert_eq!(value, "4:team11:cost center3:a:17:ünï/=+@4:12:x");
+        assert_eq!(decode_tag_keys(&value), keys);
+        assert_eq!(encode_tag_keys(&Vec::new()), None);
+        for malformed in ["x", "4:abc", "2:ab3", ":a"] {
+            assert_eq!(
+                decode_tag_keys(malformed),
+                Vec::<String>::new(),
+                "{malformed}"
+            );
+        }
+    }
 }

@@ -5,7 +5,7 @@
 
 use crate::arn::Arn;
 use crate::location::FieldPath;
-use crate::render::{owned_variables, render, TAG_PREFIX, TAG_SELECTORS};
+use crate::render::{owned_variables, render, TAG_PREFIX, TAG_SELECTORS, TAG_TAG_KEYS};
 use crate::types::{
     DelegateGroup, DelegateGroupSpec, Flavor, LaunchType, Mode, NetworkMode, API_VERSION, KIND,
 };
@@ -340,6 +340,20 @@ fn check_tags(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
             err(&path, problem);
         }
     }
+    // The keys travel as one tag value too, so that a key the spec drops can be removed.
+    if let Some(keys) = crate::render::encode_tag_keys(spec.tags.keys()) {
+        if keys.chars().count() > 256 {
+            err(
+                "spec.tags",
+                format!(
+                    "the controller records the keys of spec.tags in the tag {TAG_TAG_KEYS} \
+                     (a key and its length each), which must be at most 256 characters; these \
+                     keys take {}: use fewer or shorter keys",
+                    keys.chars().count()
+                ),
+            );
+        }
+    }
     // The selectors travel as one tag value, separated by spaces.
     let selectors = spec.selectors.join(" ");
     if !selectors.is_empty() && !spec.selectors.iter().any(|s| s.contains(',')) {
@@ -357,10 +371,11 @@ fn check_tags(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
 /// ECS allows 50 tags per resource.
 const MAX_TAGS: usize = 50;
 
-/// The tags the controller writes on the group's service: managed-by, group, spec-hash and
-/// task-definition always, the selectors when the group has them.
+/// The tags the controller writes on the group's service: managed-by, group, spec-hash,
+/// task-definition and (after a circuit-breaker rollback) rolled-back; the selectors and the
+/// keys of the user tags when the group has them.
 fn own_tag_count(spec: &DelegateGroupSpec) -> usize {
-    4 + usize::from(!spec.selectors.is_empty())
+    5 + usize::from(!spec.selectors.is_empty()) + usize::from(!spec.tags.is_empty())
 }
 
 /// What ECS refuses in a tag (API_Tag: key 1 to 128 and value up to 256 Unicode characters

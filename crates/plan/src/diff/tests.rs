@@ -470,3 +470,111 @@ fn services_of_another_deployment_controller_are_left_alone() {
         assert!(error.message.contains(controller), "{}", error.message);
     }
 }
+
+/// The service after ECS rolled the controller's deployment of TD2 back to TD1.
+fn rolled_back(d: &DesiredGroup) -> ObservedService {
+    let mut s = converged(d, TD2);
+    s.task_definition = TD1.into();
+    s
+}
+
+#[test]
+fn a_failed_deployment_of_the_controllers_revision_is_a_rollback_held_at_the_old_one() {
+    let d = desired("");
+    let mut s = rolled_back(&d);
+    s.deployments = vec![
+        crate::observed::ObservedDeployment {
+            id: "ecs-svc/2".into(),
+            status: "PRIMARY".into(),
+            rollout_state: Some("IN_PROGRESS".into()),
+            task_definition: TD1.into(),
+            ..Default::default()
+        },
+        crate::observed::ObservedDeployment {
+            id: "ecs-svc/1".into(),
+            status: "ACTIVE".into(),
+            rollout_state: Some("FAILED".into()),
+            task_definition: TD2.into(),
+            ..Default::default()
+        },
+    ];
+    let observed = ObservedGroup {
+        service: Some(s.clone()),
+        ..ObservedGroup::default()
+    };
+    let plan = plan_group(&d, &observed, &options());
+    let [Action::UpdateService {
+        changes,
+        retag,
+        rollback: Some(rollback),
+        task_definition,
+        ..
+    }] = &plan.actions[..]
+    else {
+        panic!("{plan:?}")
+    };
+    assert!(changes.is_empty(), "TD2 is not sent again: {changes:?}");
+    assert!(*retag, "the rollback is recorded");
+    assert_eq!(
+        (rollback.failed.as_str(), rollback.running.as_str()),
+        (TD2, TD1)
+    );
+    assert_eq!(*task_definition, TaskDefinitionRef::Existing(TD1.into()));
+
+    // Recorded: nothing to do, and no task definition to look up.
+    let mut recorded = s;
+    recorded.deployments.clear();
+    recorded.tags.insert(TAG_ROLLED_BACK.into(), TD1.to_owned());
+    let observed = ObservedGroup {
+        service: Some(recorded.clone()),
+        ..ObservedGroup::default()
+    };
+    assert_eq!(
+        kinds(&plan_group(&d, &observed, &options())),
+        Vec::<&str>::new()
+    );
+    assert!(!task_definition_lookup_needed(
+        &d,
+        Some(&recorded),
+        &options()
+    ));
+}
+
+#[test]
+fn a_hand_edit_without_a_failed_deployment_is_drift_not_a_rollback() {
+    let d = desired("");
+    let s = rolled_back(&d);
+    assert_eq!(rollback_of(&d, &s), None);
+    let observed = ObservedGroup {
+        service: Some(s),
+        service_task_definition: Some(revision(TD1, "someone-elses")),
+        tagged_task_definition: Some(revision(TD2, &d.rendered.spec_hash)),
+        ..ObservedGroup::default()
+    };
+    let plan = plan_group(&d, &observed, &options());
+    assert!(
+        matches!(&plan.actions[..], [Action::UpdateService { rollback: None, task_definition: TaskDefinitionRef::Existing(td), .. }] if td == TD2),
+        "{plan:?}"
+    );
+}
+
+#[test]
+fn a_new_spec_deploys_again_after_a_rollback_and_drops_the_record() {
+    let old = desired("");
+    let mut s = rolled_back(&old);
+    s.tags.insert(TAG_ROLLED_BACK.into(), TD1.to_owned());
+    let new = DesiredGroup::test("d1")
+        .image("harness/delegate:fixed")
+        .build();
+    assert_eq!(rollback_of(&new, &s), None);
+    let observed = ObservedGroup {
+        service: Some(s),
+        ..ObservedGroup::default()
+    };
+    let plan = plan_group(&new, &observed, &options());
+    assert_eq!(kinds(&plan), ["register-task-definition", "update-service"]);
+    let Action::UpdateService { untag, .. } = &plan.actions[1] else {
+        panic!()
+    };
+    assert_eq!(untag, &[TAG_ROLLED_BACK.to_owned()]);
+}
