@@ -235,3 +235,59 @@ async fn removed_tags_and_selectors_are_untagged_and_others_tags_are_kept() {
     assert!(keys.contains(&"owner".to_owned()), "{keys:?}");
     assert!(!keys.iter().any(|k| k == "team"), "{keys:?}");
 }
+
+/// Defect 10: a new service name replaces the service; it never runs beside the old one.
+#[tokio::test(flavor = "multi_thread")]
+async fn renaming_the_service_is_a_replacement_not_a_second_fleet() {
+    let moto = Moto::start();
+    moto.create_clusters(&["c1"]);
+    moto.register_container_instances("c1", 4);
+    moto.write("g.yaml", &group("harness/delegate:24.10.84200"));
+    let out = moto.run(&["reconcile", "--once", "g.yaml"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let renamed = plan::DesiredGroup::test("d1")
+        .cluster("c1")
+        .image("harness/delegate:24.10.84200")
+        .spec("  service: {name: delegates-prod}")
+        .yaml();
+    moto.write("g.yaml", &renamed);
+
+    let out = moto.run(&["plan", "g.yaml"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("replace-service d1 -> delegates-prod (create it with d1:1, then delete d1; needs --allow-replace)"),
+        "{text}"
+    );
+    moto.reset_calls();
+    let out = moto.run(&["reconcile", "--once", "g.yaml"]);
+    assert!(!out.status.success(), "{}", show(&out));
+    assert!(show(&out).contains("--allow-replace"), "{}", show(&out));
+    assert_eq!(
+        moto.writes(),
+        Vec::<String>::new(),
+        "nothing created beside d1"
+    );
+
+    moto.reset_calls();
+    let out = moto.run(&["reconcile", "--once", "--allow-replace", "g.yaml"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(
+        moto.writes(),
+        ["CreateService", "UpdateService", "DeleteService"],
+        "the new one first, then the old one scaled to 0 and deleted: {}",
+        show(&out)
+    );
+    assert_eq!(
+        moto.service("c1", "delegates-prod").await.unwrap().status(),
+        Some("ACTIVE")
+    );
+    assert_eq!(
+        moto.service("c1", "d1").await.unwrap().status(),
+        Some("DRAINING")
+    );
+
+    moto.reset_calls();
+    let out = moto.run(&["reconcile", "--once", "--wait", "30s", "g.yaml"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(moto.writes(), Vec::<String>::new());
+}

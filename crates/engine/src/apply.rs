@@ -278,11 +278,11 @@ impl<P: ClientProvider> Engine<P> {
                 })
             }
             Action::ReplaceService {
+                service_arn,
                 changes,
                 document,
                 task_definition,
                 replacement,
-                ..
             } => {
                 if *replacement == plan::Replacement::Refused {
                     let why = describe_changes(changes);
@@ -295,9 +295,27 @@ impl<P: ClientProvider> Engine<P> {
                     ));
                 }
                 let arn = resolve(task_definition, registered)?;
-                self.replace_service(d, document, &arn)
+                let previous = spec::arn::last_segment(service_arn);
+                if previous == document.service_name {
+                    self.replace_service(d, document, &arn)
+                        .await
+                        .map_err(group_error)?;
+                } else {
+                    // Renamed: the new service first, so the delegates never all stop; then
+                    // the old one (scaled to 0, then deleted).
+                    let tags = d.service_tags(id, &arn);
+                    self.create_once(
+                        &d.region,
+                        document,
+                        &arn,
+                        &plan::desired::to_tag_list(&tags),
+                    )
                     .await
                     .map_err(group_error)?;
+                    self.delete_service(&d.region, &document.cluster, previous)
+                        .await
+                        .map_err(group_error)?;
+                }
                 Ok(Event::ReplacedService {
                     service: document.service_name.clone(),
                     changes: changes.clone(),

@@ -15,7 +15,7 @@ use plan::{
     plan_group, task_definition_lookup_needed, DesiredGroup, GroupError, GroupPlan, ObservedGroup,
     ObservedService, ObservedTaskDefinition,
 };
-use spec::render::TAG_TASK_DEFINITION;
+use spec::render::{TAG_GROUP, TAG_MANAGED_BY, TAG_TASK_DEFINITION};
 use spec::Mode;
 
 use crate::{borrowed, bounded, group_error, Engine, DESCRIBE_SERVICES_BATCH};
@@ -127,10 +127,65 @@ impl<P: ClientProvider> Engine<P> {
                 None => {}
             }
         }
+        self.observe_renames(desired, &mut results).await;
         self.observe_tasks(desired, &mut results).await;
         self.observe_unsteady_services(desired, &mut results).await;
         self.observe_capacity(desired, &mut results).await;
         results
+    }
+
+    /// Groups about to create their service: is one of this controller's services in the
+    /// cluster already this group's under another name (a rename)? Costs the cluster's listing,
+    /// only when a service is about to be created.
+    async fn observe_renames(
+        &self,
+        desired: &[&DesiredGroup],
+        results: &mut [Result<ObservedGroup, AwsError>],
+    ) {
+        let id = &self.options.controller_id;
+        let mut clusters: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+        for (i, (d, o)) in desired.iter().zip(results.iter()).enumerate() {
+            let Ok(o) = o else { continue };
+            let missing = o.service.as_ref().is_none_or(|s| !s.is_active());
+            if d.mode() == Mode::Service && !d.group.spec.suspend && missing {
+                clusters
+                    .entry((d.region.clone(), d.cluster().to_owned()))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        let scans = bounded(
+            clusters
+                .into_iter()
+                .map(|(key, groups)| async move {
+                    let services = self.services_in_cluster(&key.0, &key.1).await;
+                    (groups, services)
+                })
+                .collect::<Vec<_>>(),
+            self.concurrency,
+        )
+        .collect::<Vec<_>>()
+        .await;
+        for (groups, services) in scans {
+            for i in groups {
+                let d = desired[i];
+                match (&services, &mut results[i]) {
+                    (Ok(services), Ok(o)) => {
+                        o.previous_service = services
+                            .iter()
+                            .find(|s| {
+                                s.is_active()
+                                    && s.name != d.service_name()
+                                    && s.tags.get(TAG_MANAGED_BY) == Some(id)
+                                    && s.tags.get(TAG_GROUP).map(String::as_str) == Some(d.name())
+                            })
+                            .cloned();
+                    }
+                    (Err(e), slot) => *slot = Err(e.clone()),
+                    (Ok(_), Err(_)) => {}
+                }
+            }
+        }
     }
 
     /// DescribeServices, batched by 10 per (region, cluster); name -> service.

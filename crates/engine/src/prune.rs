@@ -5,7 +5,7 @@
 use std::borrow::Borrow;
 
 use futures::StreamExt as _;
-use plan::{DesiredGroup, Inventory, Orphan, PruneAction};
+use plan::{DesiredGroup, Inventory, ObservedService, Orphan, PruneAction};
 use spec::arn::{cluster_name, service_cluster_and_name};
 
 use crate::event::Event;
@@ -52,6 +52,24 @@ impl<P: ClientProvider> Engine<P> {
     /// One cluster: its services (described with tags) and the running tasks started by the
     /// controller.
     async fn scan_cluster(&self, region: &str, cluster: &str) -> Result<Inventory, AwsError> {
+        let services = self.services_in_cluster(region, cluster).await?;
+        // startedBy alone (ECS accepts no other filter with it) lists the RUNNING ones.
+        let filter = TaskFilter::StartedBy(STARTED_BY.into());
+        let tasks = self.tasks(region, cluster, filter).await?;
+        Ok(Inventory {
+            region: region.to_owned(),
+            cluster: cluster.to_owned(),
+            services,
+            tasks,
+        })
+    }
+
+    /// Every service of one cluster, described with tags.
+    pub(crate) async fn services_in_cluster(
+        &self,
+        region: &str,
+        cluster: &str,
+    ) -> Result<Vec<ObservedService>, AwsError> {
         let arns = self.client(region).list_services(cluster).await?;
         // Some endpoints match the cluster by substring: keep exactly this cluster's services.
         let names: Vec<String> = arns
@@ -68,15 +86,7 @@ impl<P: ClientProvider> Engine<P> {
                     .await?,
             );
         }
-        // startedBy alone (ECS accepts no other filter with it) lists the RUNNING ones.
-        let filter = TaskFilter::StartedBy(STARTED_BY.into());
-        let tasks = self.tasks(region, cluster, filter).await?;
-        Ok(Inventory {
-            region: region.to_owned(),
-            cluster: cluster.to_owned(),
-            services,
-            tasks,
-        })
+        Ok(services)
     }
 
     /// Removes the orphans, each group on its own (a failure stays with its group).

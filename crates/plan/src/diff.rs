@@ -182,6 +182,28 @@ pub fn plan_group(
         return plan;
     };
     let Some(service) = service else {
+        if let Some(previous) = &observed.previous_service {
+            // A new name is a new service: creating it alone would run twice the delegates
+            // until a prune. It replaces the old one (created first, then the old one deleted).
+            let replacement = if options.allow_replace {
+                plan.actions.extend(register);
+                Replacement::Allowed
+            } else {
+                Replacement::Refused
+            };
+            plan.actions.push(Action::ReplaceService {
+                service_arn: previous.arn.clone(),
+                changes: vec![FieldChange::new(
+                    "serviceName",
+                    &previous.name,
+                    &document.service_name,
+                )],
+                document,
+                task_definition,
+                replacement,
+            });
+            return plan;
+        }
         plan.actions.extend(register);
         plan.actions.push(Action::CreateService {
             document,

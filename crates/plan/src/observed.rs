@@ -250,4 +250,7 @@ pub struct ObservedGroup {
     pub capacity: Option<Vec<InstanceCapacity>>,
     /// Roles ECS could not use (checked before any write).
     pub role_problems: Vec<RoleProblem>,
+    /// When the group has no service under its name: an ACTIVE service in its cluster that this
+    /// controller manages for this group under another name (the service was renamed).
+    pub previous_service: Option<ObservedService>,
 }

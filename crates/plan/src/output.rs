@@ -77,15 +77,24 @@ fn headline(action: &Action) -> String {
             service_arn,
             task_definition,
             replacement,
+            document,
             ..
-        } => format!(
-            "replace-service {} (delete, then create with {task_definition}{})",
-            spec::arn::last_segment(service_arn),
-            match replacement {
+        } => {
+            let old = spec::arn::last_segment(service_arn);
+            let needs = match replacement {
                 Replacement::Allowed => "",
                 Replacement::Refused => "; needs --allow-replace",
+            };
+            if old == document.service_name {
+                format!("replace-service {old} (delete, then create with {task_definition}{needs})")
+            } else {
+                format!(
+                    "replace-service {old} -> {} (create it with {task_definition}, then delete \
+                     {old}{needs})",
+                    document.service_name
+                )
             }
-        ),
+        }
         Action::RunTask {
             task_definition,
             count,
