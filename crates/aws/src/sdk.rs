@@ -9,7 +9,9 @@ use aws_sdk_ecs::types as ecs;
 use plan::{InstanceCapacity, ObservedService, ObservedTask, ObservedTaskDefinition};
 use spec::document::{RunTaskDocument, ServiceDocument, Tag, TaskDefinitionDocument};
 
-use client::api::{trusted_services, EcsApi, IamApi, ObservedRole, RunTaskOutput, TaskFilter};
+use client::api::{
+    trusted_services, EcsApi, IamApi, ObservedRole, Page, RunTaskOutput, TaskFilter,
+};
 use client::{AwsError, ErrorKind, Operation, Result, Target};
 
 use crate::error::from_sdk;
@@ -309,8 +311,18 @@ impl EcsApi for SdkEcs {
         Ok(())
     }
 
-    async fn list_tasks(&self, cluster: &str, filter: &TaskFilter) -> Result<Vec<String>> {
-        let request = self.ecs.list_tasks().cluster(cluster);
+    async fn list_tasks_page(
+        &self,
+        cluster: &str,
+        filter: &TaskFilter,
+        next_token: Option<String>,
+    ) -> Result<Page> {
+        let request = self
+            .ecs
+            .list_tasks()
+            .cluster(cluster)
+            .max_results(100)
+            .set_next_token(next_token);
         let request = match filter {
             TaskFilter::StartedBy(started_by) => request.started_by(started_by),
             TaskFilter::Family {
@@ -326,13 +338,14 @@ impl EcsApi for SdkEcs {
                 .service_name(service_name)
                 .desired_status(ecs::DesiredStatus::from(desired_status.as_str())),
         };
-        let mut pages = request.into_paginator().send();
-        let mut arns = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| from_sdk(Operation::ListTasks, e))?;
-            arns.extend(page.task_arns().iter().cloned());
-        }
-        Ok(arns)
+        let page = request
+            .send()
+            .await
+            .map_err(|e| from_sdk(Operation::ListTasks, e))?;
+        Ok(Page {
+            items: page.task_arns().to_vec(),
+            next_token: page.next_token().map(str::to_owned),
+        })
     }
 
     async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> Result<Vec<ObservedTask>> {
@@ -402,31 +415,36 @@ impl EcsApi for SdkEcs {
         Ok(())
     }
 
-    async fn list_clusters(&self) -> Result<Vec<String>> {
-        let mut pages = self.ecs.list_clusters().into_paginator().send();
-        let mut arns = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| from_sdk(Operation::ListClusters, e))?;
-            arns.extend(page.cluster_arns().iter().cloned());
-        }
-        Ok(arns)
+    async fn list_clusters_page(&self, next_token: Option<String>) -> Result<Page> {
+        let page = self
+            .ecs
+            .list_clusters()
+            .max_results(100)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| from_sdk(Operation::ListClusters, e))?;
+        Ok(Page {
+            items: page.cluster_arns().to_vec(),
+            next_token: page.next_token().map(str::to_owned),
+        })
     }
 
-    async fn list_services(&self, cluster: &str) -> Result<Vec<String>> {
-        let mut pages = self
+    async fn list_services_page(&self, cluster: &str, next_token: Option<String>) -> Result<Page> {
+        let page = self
             .ecs
             .list_services()
             .cluster(cluster)
             // The most ListServices returns per page (its default is 10).
             .max_results(100)
-            .into_paginator()
-            .send();
-        let mut arns = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| from_sdk(Operation::ListServices, e))?;
-            arns.extend(page.service_arns().iter().cloned());
-        }
-        Ok(arns)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| from_sdk(Operation::ListServices, e))?;
+        Ok(Page {
+            items: page.service_arns().to_vec(),
+            next_token: page.next_token().map(str::to_owned),
+        })
     }
 
     async fn scale_service(&self, cluster: &str, service: &str, count: i32) -> Result<()> {

@@ -56,8 +56,18 @@ pub trait EcsApi: Send + Sync {
     /// UntagResource (removes the given keys).
     async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<()>;
 
-    /// ListTasks, every page.
-    async fn list_tasks(&self, cluster: &str, filter: &TaskFilter) -> Result<Vec<String>>;
+    /// One page of ListTasks (at most 100 ARNs), from `next_token`.
+    async fn list_tasks_page(
+        &self,
+        cluster: &str,
+        filter: &TaskFilter,
+        next_token: Option<String>,
+    ) -> Result<Page>;
+
+    /// ListTasks, every page: one call (one rate-limit token, one metric) per page.
+    async fn list_tasks(&self, cluster: &str, filter: &TaskFilter) -> Result<Vec<String>> {
+        every_page(|token| self.list_tasks_page(cluster, filter, token)).await
+    }
 
     /// DescribeTasks with tags for at most 100 ARNs.
     async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> Result<Vec<ObservedTask>>;
@@ -77,11 +87,21 @@ pub trait EcsApi: Send + Sync {
     /// StopTask.
     async fn stop_task(&self, cluster: &str, arn: &str, reason: &str) -> Result<()>;
 
+    /// One page of ListClusters, from `next_token`.
+    async fn list_clusters_page(&self, next_token: Option<String>) -> Result<Page>;
+
     /// ListClusters, every page: cluster ARNs.
-    async fn list_clusters(&self) -> Result<Vec<String>>;
+    async fn list_clusters(&self) -> Result<Vec<String>> {
+        every_page(|token| self.list_clusters_page(token)).await
+    }
+
+    /// One page of ListServices (asking for the largest, 100), from `next_token`.
+    async fn list_services_page(&self, cluster: &str, next_token: Option<String>) -> Result<Page>;
 
     /// ListServices, every page: service ARNs.
-    async fn list_services(&self, cluster: &str) -> Result<Vec<String>>;
+    async fn list_services(&self, cluster: &str) -> Result<Vec<String>> {
+        every_page(|token| self.list_services_page(cluster, token)).await
+    }
 
     /// UpdateService of the desired count alone (prune scales to 0 before deleting).
     async fn scale_service(&self, cluster: &str, service: &str, count: i32) -> Result<()>;
@@ -132,6 +152,34 @@ impl DesiredStatus {
         match self {
             DesiredStatus::Running => "RUNNING",
             DesiredStatus::Stopped => "STOPPED",
+        }
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    /// The ARNs on this page.
+    pub items: Vec<String>,
+    /// Where the next page starts; `None` on the last one.
+    pub next_token: Option<String>,
+}
+
+/// Every page of a listing, one call per page: the rate-limit and metrics layers wrap the page
+/// calls, so a long listing takes one token per page as ECS counts it.
+async fn every_page<F, Fut>(mut page: F) -> Result<Vec<String>>
+where
+    F: FnMut(Option<String>) -> Fut + Send,
+    Fut: std::future::Future<Output = Result<Page>> + Send,
+{
+    let mut items = Vec::new();
+    let mut token = None;
+    loop {
+        let answer = page(token).await?;
+        items.extend(answer.items);
+        match answer.next_token {
+            Some(next) => token = Some(next),
+            None => return Ok(items),
         }
     }
 }

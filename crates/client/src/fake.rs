@@ -11,7 +11,7 @@ use spec::arn::cluster_name;
 use spec::document::{RunTaskDocument, ServiceDocument, Tag, TaskDefinitionDocument};
 use spec::render::TAG_SPEC_HASH;
 
-use crate::api::{EcsApi, IamApi, ObservedRole, RunTaskOutput, TaskFilter};
+use crate::api::{EcsApi, IamApi, ObservedRole, Page, RunTaskOutput, TaskFilter};
 use crate::error::{AwsError, ErrorKind, Result};
 use crate::operation::Operation;
 use crate::provider::{ClientProvider, Target};
@@ -546,12 +546,17 @@ impl EcsApi for FakeEcs {
         Ok(())
     }
 
-    async fn list_tasks(&self, cluster: &str, filter: &TaskFilter) -> Result<Vec<String>> {
+    async fn list_tasks_page(
+        &self,
+        cluster: &str,
+        filter: &TaskFilter,
+        next_token: Option<String>,
+    ) -> Result<Page> {
         self.record(Operation::ListTasks)?;
         let region = self.region.as_str();
         let cluster = self.check_cluster(Operation::ListTasks, region, cluster)?;
         let state = self.state();
-        Ok(state
+        let all = state
             .tasks
             .get(&(region.into(), cluster))
             .map(|list| {
@@ -581,7 +586,8 @@ impl EcsApi for FakeEcs {
                     .map(|(t, _)| t.arn.clone())
                     .collect()
             })
-            .unwrap_or_default())
+            .unwrap_or_default();
+        Ok(page_of(all, next_token))
     }
 
     async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> Result<Vec<ObservedTask>> {
@@ -689,29 +695,31 @@ impl EcsApi for FakeEcs {
         Ok(())
     }
 
-    async fn list_clusters(&self) -> Result<Vec<String>> {
+    async fn list_clusters_page(&self, next_token: Option<String>) -> Result<Page> {
         self.record(Operation::ListClusters)?;
         let region = self.region.as_str();
-        Ok(self
+        let all = self
             .state()
             .clusters
             .iter()
             .filter(|(r, _)| r == region)
             .map(|(_, c)| format!("arn:aws:ecs:{region}:{ACCOUNT}:cluster/{c}"))
-            .collect())
+            .collect();
+        Ok(page_of(all, next_token))
     }
 
-    async fn list_services(&self, cluster: &str) -> Result<Vec<String>> {
+    async fn list_services_page(&self, cluster: &str, next_token: Option<String>) -> Result<Page> {
         self.record(Operation::ListServices)?;
         let region = self.region.as_str();
         let cluster = self.check_cluster(Operation::ListServices, region, cluster)?;
-        Ok(self
+        let all = self
             .state()
             .services
             .iter()
             .filter(|((r, c, _), s)| *r == region && *c == cluster && s.status != "INACTIVE")
             .map(|(_, s)| s.arn.clone())
-            .collect())
+            .collect();
+        Ok(page_of(all, next_token))
     }
 
     async fn scale_service(&self, cluster: &str, service: &str, count: i32) -> Result<()> {
@@ -764,5 +772,15 @@ impl IamApi for FakeEcs {
     async fn get_role(&self, name: &str) -> Result<Option<ObservedRole>> {
         self.record(Operation::GetRole)?;
         Ok(self.state().roles.get(name).cloned())
+    }
+}
+
+/// Pages of 100, as ECS's listings (ListServices with maxResults 100, ListTasks) give them.
+fn page_of(all: Vec<String>, next_token: Option<String>) -> Page {
+    let start: usize = next_token.and_then(|t| t.parse().ok()).unwrap_or(0);
+    let end = (start + 100).min(all.len());
+    Page {
+        items: all.get(start..end).unwrap_or_default().to_vec(),
+        next_token: (end < all.len()).then(|| end.to_string()),
     }
 }

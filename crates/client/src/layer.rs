@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use plan::{InstanceCapacity, ObservedService, ObservedTask, ObservedTaskDefinition};
 use spec::document::{RunTaskDocument, ServiceDocument, Tag, TaskDefinitionDocument};
 
-use crate::api::{EcsApi, IamApi, ObservedRole, RunTaskOutput, TaskFilter};
+use crate::api::{EcsApi, IamApi, ObservedRole, Page, RunTaskOutput, TaskFilter};
 use crate::error::Result;
 use crate::operation::Operation;
 
@@ -35,6 +35,11 @@ impl<A, L> Layered<A, L> {
     /// `inner` with `layer` around every call.
     pub fn new(inner: A, layer: L) -> Self {
         Layered { inner, layer }
+    }
+
+    /// The layer.
+    pub fn layer(&self) -> &L {
+        &self.layer
     }
 }
 
@@ -103,8 +108,13 @@ impl<A: EcsApi, L: Layer> EcsApi for Layered<A, L> {
         self.layer.around(Operation::UntagResource, call).await
     }
 
-    async fn list_tasks(&self, cluster: &str, filter: &TaskFilter) -> Result<Vec<String>> {
-        let call = self.inner.list_tasks(cluster, filter);
+    async fn list_tasks_page(
+        &self,
+        cluster: &str,
+        filter: &TaskFilter,
+        next_token: Option<String>,
+    ) -> Result<Page> {
+        let call = self.inner.list_tasks_page(cluster, filter, next_token);
         self.layer.around(Operation::ListTasks, call).await
     }
 
@@ -132,13 +142,13 @@ impl<A: EcsApi, L: Layer> EcsApi for Layered<A, L> {
         self.layer.around(Operation::StopTask, call).await
     }
 
-    async fn list_clusters(&self) -> Result<Vec<String>> {
-        let call = self.inner.list_clusters();
+    async fn list_clusters_page(&self, next_token: Option<String>) -> Result<Page> {
+        let call = self.inner.list_clusters_page(next_token);
         self.layer.around(Operation::ListClusters, call).await
     }
 
-    async fn list_services(&self, cluster: &str) -> Result<Vec<String>> {
-        let call = self.inner.list_services(cluster);
+    async fn list_services_page(&self, cluster: &str, next_token: Option<String>) -> Result<Page> {
+        let call = self.inner.list_services_page(cluster, next_token);
         self.layer.around(Operation::ListServices, call).await
     }
 

@@ -752,3 +752,45 @@ async fn a_sharded_prune_removes_only_its_shards_orphans_and_never_another_shard
         "each removed group in exactly one shard"
     );
 }
+
+/// A layer that counts the calls it sees, by operation.
+#[derive(Default)]
+struct Counting(std::sync::Mutex<Vec<client::Operation>>);
+
+impl client::layer::Layer for Counting {
+    fn around<'a, T: Send + 'a>(
+        &'a self,
+        operation: client::Operation,
+        call: impl std::future::Future<Output = client::Result<T>> + Send + 'a,
+    ) -> impl std::future::Future<Output = client::Result<T>> + Send + 'a {
+        self.0.lock().unwrap().push(operation);
+        call
+    }
+}
+
+#[tokio::test]
+async fn a_paginated_listing_passes_the_layers_once_per_page() {
+    let fake = FakeEcs::new();
+    fake.add_cluster("us-east-1", "c1");
+    for i in 0..250 {
+        fake.insert_service(
+            "us-east-1",
+            "c1",
+            ObservedService {
+                name: format!("s{i:03}"),
+                arn: format!("arn:aws:ecs:us-east-1:123456789012:service/c1/s{i:03}"),
+                status: "ACTIVE".into(),
+                ..ObservedService::default()
+            },
+        );
+    }
+    let layered = client::layer::Layered::new(fake, Counting::default());
+    let arns = layered.list_services("c1").await.unwrap();
+    assert_eq!(arns.len(), 250);
+    // Three pages of at most 100: three rate-limit tokens and three calls in the metrics.
+    let counting = layered.layer();
+    assert_eq!(
+        *counting.0.lock().unwrap(),
+        [client::Operation::ListServices; 3]
+    );
+}
