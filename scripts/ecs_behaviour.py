@@ -17,6 +17,10 @@ brought up to "now"; nothing runs between requests, so tests are deterministic):
   tasks stopped) and the rollout becomes COMPLETED with the "steady state" event.
   https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service_definition_parameters.html
   https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-placement.html
+- Unreadable secrets. A task whose execution role's identity policies do not allow reading a
+  container secret (secretsmanager:GetSecretValue, ssm:GetParameters) stops before starting with
+  ECS's ResourceInitializationError (stopCode TaskFailedToStart).
+  https://docs.aws.amazon.com/AmazonECS/latest/developerguide/resource-initialization-error.html
 - Failing images. A container image whose tag starts with "crash" (or that is listed in
   LOCALECS_FAILING_IMAGES, comma separated) exits with code 1 when it would become RUNNING: the
   task stops with stopCode EssentialContainerExited, "Essential container in task exited".
@@ -336,6 +340,7 @@ def place(backend, cluster, task_definition, launch_type, network, group, starte
         task.created_at = created
         task._start_at = ts(created) + START_SECONDS
         task._fails = image_fails(task_definition)
+        task._secret_denied = unreadable_secret(backend, task_definition)
         for container in task.containers:
             container.last_status = "PENDING"
         backend.tasks[cluster.name][task.task_arn] = task
@@ -364,12 +369,78 @@ def stop(backend, task, reason, code, exit_code=None):
             container.reason = None
 
 
+def unreadable_secret(backend, task_definition):
+    """The first secret the execution role may not read: (action, ARN), else None. ECS reads
+    the container secrets with the execution role before starting the task; identity policies
+    only (inline and attached Allow statements, wildcards; no Deny, conditions or resource
+    policies), which is what the controller's own check is compared with.
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-secrets-manager.html
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/resource-initialization-error.html"""
+    import fnmatch
+    import json as _json
+    from urllib.parse import unquote
+
+    from moto.iam.models import iam_backends
+
+    secrets = [s["valueFrom"] for c in task_definition.container_definitions for s in c.get("secrets") or []]
+    role_arn = getattr(task_definition, "execution_role_arn", None)
+    if not secrets or not role_arn:
+        return None
+    try:
+        role = iam_backends[backend.account_id]["aws"].get_role(role_arn.split("/")[-1])
+    except Exception:  # no such role: ECS fails differently; not modelled
+        return None
+    documents = list(role.policies.values()) + [
+        v.document for p in role.managed_policies.values() for v in p.versions if v.is_default
+    ]
+    statements = []
+    for document in documents:
+        try:
+            policy = _json.loads(unquote(document) if isinstance(document, str) else _json.dumps(document))
+        except ValueError:
+            continue
+        found = policy.get("Statement", [])
+        statements.extend(found if isinstance(found, list) else [found])
+
+    def listed(value):
+        return value if isinstance(value, list) else [value]
+
+    for secret in secrets:
+        action = "ssm:GetParameters" if secret.split(":")[2] == "ssm" else "secretsmanager:GetSecretValue"
+        resources = [secret, secret + "-AbCdEf"]
+        allowed = any(
+            st.get("Effect") == "Allow"
+            and any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in listed(st.get("Action", [])))
+            and any(fnmatch.fnmatchcase(r, p) for p in listed(st.get("Resource", [])) for r in resources)
+            for st in statements
+        )
+        if not allowed:
+            return action, secret, role_arn
+    return None
+
+
 def advance_task(backend, task, moment):
-    """PENDING -> RUNNING, or STOPPED with exit code 1 when its image fails."""
+    """PENDING -> RUNNING, or STOPPED: with exit code 1 when its image fails, before starting
+    when the execution role cannot read a secret."""
     if task.last_status != "PENDING" or task.desired_status != "RUNNING":
         return None
     if moment < getattr(task, "_start_at", 0):
         return None
+    denied = getattr(task, "_secret_denied", None)
+    if denied:
+        action, secret, role = denied
+        account = role.split(":")[4]
+        stop(
+            backend,
+            task,
+            "ResourceInitializationError: unable to pull secrets or registry auth: execution "
+            "resource retrieval failed: unable to retrieve secret from asm: service call has been "
+            f"retried 1 time(s): AccessDeniedException: User: arn:aws:sts::{account}:assumed-role/"
+            f"{role.split('/')[-1]}/{task.id} is not authorized to perform: {action} on resource: "
+            f"{secret} because no identity-based policy allows the {action} action",
+            "TaskFailedToStart",
+        )
+        return "failed"
     if getattr(task, "_fails", False):
         stop(backend, task, "Essential container in task exited", "EssentialContainerExited", exit_code=1)
         return "failed"

@@ -107,11 +107,25 @@ def network(url):
     return subnet, group
 
 
+# What an execution role needs to read the delegate token (ECS fetches it before the task starts).
+READ_TOKEN = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue", "ssm:GetParameters"],
+            "Resource": "*",
+        }
+    ],
+}
+
+
 def create_roles(url, names=("ecsTaskExecutionRole", "delegate-task-role")):
     iam = client("iam", url)
     for role in names:
         iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(TRUST))
-        print(f"  IAM role      {role} (trusts ecs-tasks.amazonaws.com)")
+        iam.put_role_policy(RoleName=role, PolicyName="read-delegate-token", PolicyDocument=json.dumps(READ_TOKEN))
+        print(f"  IAM role      {role} (trusts ecs-tasks.amazonaws.com, may read the token)")
 
 
 def register_instance(url, cluster):

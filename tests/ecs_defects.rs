@@ -291,3 +291,60 @@ async fn renaming_the_service_is_a_replacement_not_a_second_fleet() {
     assert!(out.status.success(), "{}", show(&out));
     assert_eq!(moto.writes(), Vec::<String>::new());
 }
+
+/// Defect 13: an execution role that cannot read the token is named before the tasks fail, and
+/// the tasks' ResourceInitializationError is shown as that cause, not as a crash loop.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_execution_role_that_cannot_read_the_token_is_reported_with_the_missing_action() {
+    let moto = Moto::start();
+    moto.create_clusters(&["c1"]);
+    moto.register_container_instances("c1", 2);
+    // Trusts ECS tasks, may pull images and write logs, but not read secrets.
+    moto.create_role("exec-no-secrets", support::ECS_TASKS_TRUST);
+    moto.put_role_policy(
+        "exec-no-secrets",
+        "pull-and-log",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ecr:GetAuthorizationToken","ecr:BatchGetImage","logs:CreateLogStream","logs:PutLogEvents"],"Resource":"*"}]}"#,
+    );
+    moto.write(
+        "g.yaml",
+        &plan::DesiredGroup::test("d1")
+            .cluster("c1")
+            .execution_role("arn:aws:iam::123456789012:role/exec-no-secrets")
+            .yaml(),
+    );
+    let out = moto.run(&["reconcile", "--once", "g.yaml"]);
+    let text = show(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("warning: the execution role arn:aws:iam::123456789012:role/exec-no-secrets cannot read the delegate token")
+            && text.contains(
+                "the execution role arn:aws:iam::123456789012:role/exec-no-secrets cannot read the delegate token"
+            )
+            && text.contains("do not allow secretsmanager:GetSecretValue"),
+        "{text}"
+    );
+    // Not refused: a secret's resource policy may grant what the role's policies do not.
+    assert!(
+        moto.writes().contains(&"CreateService".to_owned()),
+        "{text}"
+    );
+
+    // ECS stops the tasks before they start; status names the cause.
+    let s = eventually(Duration::from_secs(20), || {
+        let s = status(&moto);
+        let degraded = condition(&s, "Degraded");
+        (degraded["reason"] == "SecretNotReadable").then_some(s)
+    })
+    .expect("SecretNotReadable");
+    let message = condition(&s, "Degraded")["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("tasks could not start: ResourceInitializationError")
+            && message.contains("is not authorized to perform: secretsmanager:GetSecretValue"),
+        "{message}"
+    );
+    assert_ne!(condition(&s, "Degraded")["reason"], "CrashLoop");
+}

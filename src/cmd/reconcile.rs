@@ -112,10 +112,19 @@ fn line(g: &GroupReport) -> (String, Line) {
         (format!("{title}: error: {error}{after}"), Line::Unchanged)
     } else if g.plan.suspended {
         (format!("{title}: suspended, not changed"), Line::Unchanged)
-    } else if done.is_empty() {
-        (format!("{title}: in sync"), Line::Unchanged)
     } else {
-        (format!("{title}: {done}"), Line::Changed)
+        // A finding that does not stop the writes but will stop the delegates.
+        let warning = g
+            .observed
+            .as_ref()
+            .and_then(|o| o.secret_access.as_ref())
+            .map(|p| format!("; warning: {p}"))
+            .unwrap_or_default();
+        if done.is_empty() {
+            (format!("{title}: in sync{warning}"), Line::Unchanged)
+        } else {
+            (format!("{title}: {done}{warning}"), Line::Changed)
+        }
     }
 }
 

@@ -42,6 +42,9 @@ pub struct Moto {
     pub dir: PathBuf,
 }
 
+/// What an execution role needs to read the delegate token (ECS fetches it before starting).
+pub const READ_TOKEN: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["secretsmanager:GetSecretValue","ssm:GetParameters"],"Resource":"*"}]}"#;
+
 /// The trust policy of a role ECS tasks may assume.
 pub const ECS_TASKS_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
@@ -114,9 +117,25 @@ impl Moto {
         }
         for role in ["ecsTaskExecutionRole", "delegate-task"] {
             moto.create_role(role, ECS_TASKS_TRUST);
+            moto.put_role_policy(role, "read-delegate-token", READ_TOKEN);
         }
         moto.reset_calls();
         moto
+    }
+
+    /// Adds an inline policy to a role.
+    pub fn put_role_policy(&self, role: &str, name: &str, document: &str) {
+        let body = format!(
+            "Action=PutRolePolicy&Version=2010-05-08&RoleName={}&PolicyName={}&PolicyDocument={}",
+            form_encode(role),
+            form_encode(name),
+            form_encode(document)
+        );
+        let response = self.query("iam", &body);
+        assert!(
+            response.contains("PutRolePolicyResponse"),
+            "PutRolePolicy failed: {response}"
+        );
     }
 
     /// An ECS JSON call straight to the server (no SDK, no runtime): the response body.

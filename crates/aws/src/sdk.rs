@@ -10,7 +10,7 @@ use plan::{InstanceCapacity, ObservedService, ObservedTask, ObservedTaskDefiniti
 use spec::document::{RunTaskDocument, ServiceDocument, Tag, TaskDefinitionDocument};
 
 use client::api::{
-    trusted_services, EcsApi, IamApi, ObservedRole, Page, RunTaskOutput, TaskFilter,
+    decode_policy, trusted_services, EcsApi, IamApi, ObservedRole, Page, RunTaskOutput, TaskFilter,
 };
 use client::{AwsError, ErrorKind, Operation, Result, Target};
 
@@ -522,5 +522,82 @@ impl IamApi for SdkEcs {
                 }
             }
         }
+    }
+
+    async fn list_role_policies(&self, role: &str) -> Result<Vec<String>> {
+        let mut pages = self
+            .iam
+            .list_role_policies()
+            .role_name(role)
+            .into_paginator()
+            .send();
+        let mut names = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| from_sdk(Operation::ListRolePolicies, e))?;
+            names.extend(page.policy_names().iter().cloned());
+        }
+        Ok(names)
+    }
+
+    async fn get_role_policy(&self, role: &str, policy: &str) -> Result<String> {
+        let out = self
+            .iam
+            .get_role_policy()
+            .role_name(role)
+            .policy_name(policy)
+            .send()
+            .await
+            .map_err(|e| from_sdk(Operation::GetRolePolicy, e))?;
+        Ok(decode_policy(out.policy_document()))
+    }
+
+    async fn list_attached_role_policies(&self, role: &str) -> Result<Vec<String>> {
+        let mut pages = self
+            .iam
+            .list_attached_role_policies()
+            .role_name(role)
+            .into_paginator()
+            .send();
+        let mut arns = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| from_sdk(Operation::ListAttachedRolePolicies, e))?;
+            arns.extend(
+                page.attached_policies()
+                    .iter()
+                    .filter_map(|p| p.policy_arn().map(str::to_owned)),
+            );
+        }
+        Ok(arns)
+    }
+
+    async fn policy_default_version(&self, arn: &str) -> Result<String> {
+        let out = self
+            .iam
+            .get_policy()
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| from_sdk(Operation::GetPolicy, e))?;
+        Ok(out
+            .policy()
+            .and_then(|p| p.default_version_id())
+            .unwrap_or("v1")
+            .to_owned())
+    }
+
+    async fn get_policy_version(&self, arn: &str, version: &str) -> Result<String> {
+        let out = self
+            .iam
+            .get_policy_version()
+            .policy_arn(arn)
+            .version_id(version)
+            .send()
+            .await
+            .map_err(|e| from_sdk(Operation::GetPolicyVersion, e))?;
+        Ok(out
+            .policy_version()
+            .and_then(|v| v.document())
+            .map(decode_policy)
+            .unwrap_or_default())
     }
 }

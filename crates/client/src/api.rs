@@ -198,6 +198,41 @@ pub struct RunTaskOutput {
 pub trait IamApi: Send + Sync {
     /// GetRole by name; `None` when the role does not exist.
     async fn get_role(&self, name: &str) -> Result<Option<ObservedRole>>;
+
+    /// ListRolePolicies: the names of the role's inline policies.
+    async fn list_role_policies(&self, role: &str) -> Result<Vec<String>>;
+
+    /// GetRolePolicy: an inline policy's document (JSON, decoded).
+    async fn get_role_policy(&self, role: &str, policy: &str) -> Result<String>;
+
+    /// ListAttachedRolePolicies: the ARNs of the managed policies attached to the role.
+    async fn list_attached_role_policies(&self, role: &str) -> Result<Vec<String>>;
+
+    /// GetPolicy: a managed policy's default version id.
+    async fn policy_default_version(&self, arn: &str) -> Result<String>;
+
+    /// GetPolicyVersion: that version's document (JSON, decoded).
+    async fn get_policy_version(&self, arn: &str, version: &str) -> Result<String>;
+
+    /// Every identity policy document of the role, inline and attached: one call each.
+    async fn role_policies(&self, role: &str) -> Result<Vec<String>> {
+        let mut documents = Vec::new();
+        for name in self.list_role_policies(role).await? {
+            documents.push(self.get_role_policy(role, &name).await?);
+        }
+        for arn in self.list_attached_role_policies(role).await? {
+            let version = self.policy_default_version(&arn).await?;
+            documents.push(self.get_policy_version(&arn, &version).await?);
+        }
+        Ok(documents)
+    }
+}
+
+/// A policy document as IAM returns it (URL-encoded), as JSON text.
+pub fn decode_policy(document: &str) -> String {
+    percent_encoding::percent_decode_str(document)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// A role as the checks need it.

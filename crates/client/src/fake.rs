@@ -33,6 +33,8 @@ struct State {
     instances: BTreeMap<(String, String), Vec<InstanceCapacity>>,
     /// Role name -> role.
     roles: BTreeMap<String, ObservedRole>,
+    /// Inline policy documents by role name.
+    role_policies: BTreeMap<String, Vec<String>>,
     next_task: u64,
     calls: Vec<String>,
     /// Calls of an operation still to answer with ThrottlingException.
@@ -241,7 +243,13 @@ impl FakeEcs {
     }
 
     /// Adds a role trusting `services`.
+    /// The role may read the delegate token (an inline policy allowing
+    /// secretsmanager:GetSecretValue and ssm:GetParameters), as a working setup's does.
     pub fn add_role(&self, name: &str, services: &[&str]) {
+        self.add_role_policy(
+            name,
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["secretsmanager:GetSecretValue","ssm:GetParameters"],"Resource":"*"}]}"#,
+        );
         self.state().roles.insert(
             name.into(),
             ObservedRole {
@@ -249,6 +257,15 @@ impl FakeEcs {
                 trusted_services: services.iter().map(|s| (*s).to_owned()).collect(),
             },
         );
+    }
+
+    /// Adds an inline policy document to a role.
+    pub fn add_role_policy(&self, role: &str, document: &str) {
+        self.state()
+            .role_policies
+            .entry(role.into())
+            .or_default()
+            .push(document.into());
     }
 
     /// Registers a container instance with free CPU units and MiB.
@@ -772,6 +789,39 @@ impl IamApi for FakeEcs {
     async fn get_role(&self, name: &str) -> Result<Option<ObservedRole>> {
         self.record(Operation::GetRole)?;
         Ok(self.state().roles.get(name).cloned())
+    }
+
+    async fn list_role_policies(&self, role: &str) -> Result<Vec<String>> {
+        self.record(Operation::ListRolePolicies)?;
+        let state = self.state();
+        let count = state.role_policies.get(role).map_or(0, Vec::len);
+        Ok((0..count).map(|i| format!("policy-{i}")).collect())
+    }
+
+    async fn get_role_policy(&self, role: &str, policy: &str) -> Result<String> {
+        self.record(Operation::GetRolePolicy)?;
+        let index: usize = policy
+            .trim_start_matches("policy-")
+            .parse()
+            .unwrap_or(usize::MAX);
+        self.state()
+            .role_policies
+            .get(role)
+            .and_then(|list| list.get(index).cloned())
+            .ok_or_else(|| not_found(Operation::GetRolePolicy, format!("{role}/{policy}")))
+    }
+
+    async fn list_attached_role_policies(&self, _role: &str) -> Result<Vec<String>> {
+        self.record(Operation::ListAttachedRolePolicies)?;
+        Ok(Vec::new())
+    }
+
+    async fn policy_default_version(&self, arn: &str) -> Result<String> {
+        Err(not_found(Operation::GetPolicy, arn.to_owned()))
+    }
+
+    async fn get_policy_version(&self, arn: &str, _version: &str) -> Result<String> {
+        Err(not_found(Operation::GetPolicyVersion, arn.to_owned()))
     }
 }
 

@@ -176,4 +176,31 @@ impl<A: IamApi, L: Layer> IamApi for Layered<A, L> {
         let call = self.inner.get_role(name);
         self.layer.around(Operation::GetRole, call).await
     }
+
+    async fn list_role_policies(&self, role: &str) -> Result<Vec<String>> {
+        let call = self.inner.list_role_policies(role);
+        self.layer.around(Operation::ListRolePolicies, call).await
+    }
+
+    async fn get_role_policy(&self, role: &str, policy: &str) -> Result<String> {
+        let call = self.inner.get_role_policy(role, policy);
+        self.layer.around(Operation::GetRolePolicy, call).await
+    }
+
+    async fn list_attached_role_policies(&self, role: &str) -> Result<Vec<String>> {
+        let call = self.inner.list_attached_role_policies(role);
+        self.layer
+            .around(Operation::ListAttachedRolePolicies, call)
+            .await
+    }
+
+    async fn policy_default_version(&self, arn: &str) -> Result<String> {
+        let call = self.inner.policy_default_version(arn);
+        self.layer.around(Operation::GetPolicy, call).await
+    }
+
+    async fn get_policy_version(&self, arn: &str, version: &str) -> Result<String> {
+        let call = self.inner.get_policy_version(arn, version);
+        self.layer.around(Operation::GetPolicyVersion, call).await
+    }
 }

@@ -101,6 +101,11 @@ operations! {
     ListContainerInstances => "ecs", Other;
     DescribeContainerInstances => "ecs", Other;
     GetRole => "iam", Iam;
+    ListRolePolicies => "iam", Iam;
+    GetRolePolicy => "iam", Iam;
+    ListAttachedRolePolicies => "iam", Iam;
+    GetPolicy => "iam", Iam;
+    GetPolicyVersion => "iam", Iam;
 }
 
 impl fmt::Display for Operation {

@@ -81,6 +81,8 @@ pub struct Engine<P> {
     revisions: Mutex<HashMap<(String, String), ObservedTaskDefinition>>,
     /// Roles found good, and when.
     roles: Mutex<HashMap<String, tokio::time::Instant>>,
+    /// (execution role, token) -> when checked, and what was found.
+    secrets: Mutex<HashMap<String, (tokio::time::Instant, Option<plan::SecretAccessProblem>)>>,
 }
 
 impl<P: ClientProvider> Engine<P> {
@@ -104,6 +106,7 @@ impl<P: ClientProvider> Engine<P> {
             policy,
             revisions: Mutex::new(HashMap::new()),
             roles: Mutex::new(HashMap::new()),
+            secrets: Mutex::new(HashMap::new()),
         }
     }
 

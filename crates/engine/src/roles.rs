@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use plan::{DesiredGroup, GroupError, GroupPlan, ObservedGroup, RoleProblem};
+use plan::policy::{evaluate, secret_read_action, Access};
+use plan::{DesiredGroup, GroupError, GroupPlan, ObservedGroup, RoleProblem, SecretAccessProblem};
 
 use crate::Engine;
 use client::api::IamApi;
@@ -47,6 +48,22 @@ impl<P: ClientProvider> Engine<P> {
                     }
                 }
             }
+            if problems.is_empty() {
+                // The execution role exists and trusts ECS: can it read the token?
+                let role = &d.group.spec.roles.execution;
+                let secret = &d.group.spec.delegate.token.secret_arn;
+                match self.secret_access(&d.region, role, secret).await {
+                    Ok(problem) => {
+                        if let Ok(o) = observed {
+                            o.secret_access = problem;
+                        }
+                    }
+                    Err(e) => {
+                        group_plan.actions.clear();
+                        group_plan.error = Some(crate::group_error(e));
+                    }
+                }
+            }
             if let Some(first) = problems.first() {
                 group_plan.actions.clear();
                 group_plan.error = Some(GroupError::new(
@@ -62,6 +79,46 @@ impl<P: ClientProvider> Engine<P> {
                 }
             }
         }
+    }
+
+    /// Whether the execution role's identity policies let it read the token (`plan::policy`),
+    /// remembered per (role, token) like the role checks.
+    async fn secret_access(
+        &self,
+        region: &str,
+        role: &str,
+        secret: &str,
+    ) -> Result<Option<SecretAccessProblem>, AwsError> {
+        let key = format!("{role} {secret}");
+        let cached = self
+            .secrets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .filter(|(checked, _)| checked.elapsed() < ROLE_CACHE_TTL)
+            .map(|(_, problem)| problem.clone());
+        if let Some(problem) = cached {
+            return Ok(problem);
+        }
+        let documents = self.client(region).role_policies(role_name(role)).await?;
+        let action = secret_read_action(secret);
+        let problem = match evaluate(&documents, action, secret) {
+            Access::Allowed => None,
+            access => Some(SecretAccessProblem {
+                role: role.to_owned(),
+                secret: secret.to_owned(),
+                action: action.to_owned(),
+                denied: access == Access::Denied,
+            }),
+        };
+        if let Some(p) = &problem {
+            tracing::warn!(role = %p.role, secret = %p.secret, action = %p.action, "{p}");
+        }
+        self.secrets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key, (Instant::now(), problem.clone()));
+        Ok(problem)
     }
 
     async fn role_problem(

@@ -9,6 +9,7 @@ pub mod diff;
 pub mod fixtures;
 pub mod observed;
 pub mod output;
+pub mod policy;
 pub mod prune;
 pub mod status;
 pub mod vocab;
@@ -20,7 +21,7 @@ pub use desired::DesiredGroup;
 pub use diff::{plan_group, rollback_of, task_definition_lookup_needed, PlanOptions};
 pub use observed::{
     InstanceCapacity, ObservedDeployment, ObservedGroup, ObservedService, ObservedTask,
-    ObservedTaskDefinition, RoleProblem,
+    ObservedTaskDefinition, RoleProblem, SecretAccessProblem,
 };
 pub use prune::{Inventory, Orphan, PruneAction, PrunePolicy, PruneRefusal};
 pub use status::{Condition, GroupStatus};

@@ -253,4 +253,37 @@ pub struct ObservedGroup {
     /// When the group has no service under its name: an ACTIVE service in its cluster that this
     /// controller manages for this group under another name (the service was renamed).
     pub previous_service: Option<ObservedService>,
+    /// The execution role's policies do not let it read the token (checked with the roles).
+    pub secret_access: Option<SecretAccessProblem>,
+}
+
+/// The execution role cannot read the delegate token: ECS would stop every task with
+/// ResourceInitializationError. Reported, never a reason to refuse a write (a secret's resource
+/// policy may grant what the role's own policies do not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretAccessProblem {
+    /// The execution role's ARN.
+    pub role: String,
+    /// The token's ARN.
+    pub secret: String,
+    /// The call ECS makes with the role: secretsmanager:GetSecretValue or ssm:GetParameters.
+    pub action: String,
+    /// A Deny statement matches (else no statement allows it).
+    pub denied: bool,
+}
+
+impl std::fmt::Display for SecretAccessProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the execution role {} cannot read the delegate token {}: its policies {} {} on it, so \
+             ECS will stop the tasks with ResourceInitializationError; allow {} on the token (and \
+             kms:Decrypt on its key if it is a customer managed key)",
+            self.role,
+            self.secret,
+            if self.denied { "deny" } else { "do not allow" },
+            self.action,
+            self.action
+        )
+    }
 }

@@ -263,6 +263,35 @@ fn verdict(
         };
         return (degraded, message);
     }
+    if let Some(problem) = &observed.secret_access {
+        let degraded = Verdict::Degraded {
+            reason: Reason::SecretNotReadable,
+            progressing: false,
+        };
+        return (degraded, problem.to_string());
+    }
+    // Tasks that could not even start because ECS could not fetch the token (or pull the
+    // image) with the execution role: that cause, not a generic crash loop.
+    // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/resource-initialization-error.html
+    let init_failures: Vec<&str> = observed
+        .stopped_tasks
+        .iter()
+        .filter_map(|t| t.stopped_reason.as_deref())
+        .filter(|r| r.starts_with("ResourceInitializationError"))
+        .collect();
+    if let Some(first) = init_failures.first() {
+        let message = format!(
+            "{} tasks could not start: {first}; check that the execution role may read the \
+             delegate token (secretsmanager:GetSecretValue or ssm:GetParameters, and kms:Decrypt \
+             for a customer managed key)",
+            init_failures.len()
+        );
+        let degraded = Verdict::Degraded {
+            reason: Reason::SecretNotReadable,
+            progressing: true,
+        };
+        return (degraded, message);
+    }
     if observed.stopped_tasks.len() >= CRASH_LOOP_STOPS {
         let mut reasons: Vec<&str> = observed
             .stopped_tasks

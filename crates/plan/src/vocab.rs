@@ -48,6 +48,9 @@ pub enum Reason {
     DeploymentFailed,
     /// ECS's circuit breaker rolled the deployment of the current spec back.
     RolledBack,
+    /// The execution role cannot read the delegate token (its policies, or tasks stopping
+    /// with ResourceInitializationError).
+    SecretNotReadable,
     /// Tasks stop again and again, not by anyone's request.
     CrashLoop,
     /// EC2: the container instances cannot place the missing tasks.
@@ -83,6 +86,7 @@ impl Reason {
             Reason::DeploymentFailed => "DeploymentFailed",
             Reason::RolledBack => "RolledBack",
             Reason::CrashLoop => "CrashLoop",
+            Reason::SecretNotReadable => "SecretNotReadable",
             Reason::InsufficientCapacity => "InsufficientCapacity",
             Reason::Suspended => "Suspended",
             Reason::RoleNotFound => "RoleNotFound",
