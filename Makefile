@@ -16,7 +16,7 @@ RELEASE_BIN  = $(TARGET_DIR)/release/ecs-delegate-controller
 
 export MOTO_VENV = $(VENV)
 
-.PHONY: all build test lint fmt schema setup demo bench soak clean
+.PHONY: all build test test-aws lint fmt schema setup demo bench soak clean
 
 all: build
 
@@ -63,6 +63,13 @@ fmt:
 ## test: lint, then every test (unit and end to end against a local moto server)
 test: lint setup
 	$(CARGO) test --locked --workspace --all-targets
+
+## test-aws: the lifecycle scenario (tests/scenario.rs) against a real account; creates billable
+## resources; only with EDC_TEST_AWS=1 and credentials, never in CI (see README)
+test-aws:
+	@if [ "$(EDC_TEST_AWS)" != 1 ] || [ -n "$(CI)" ]; then \
+	  echo "make test-aws runs against a real AWS account: set EDC_TEST_AWS=1 (never in CI); see README"; exit 2; fi
+	$(CARGO) test --locked --test scenario -- --ignored --nocapture the_lifecycle_scenario_against_a_real_account
 
 ## schema: regenerate schema/delegategroup.schema.json
 schema:
