@@ -348,3 +348,212 @@ async fn an_execution_role_that_cannot_read_the_token_is_reported_with_the_missi
     );
     assert_ne!(condition(&s, "Degraded")["reason"], "CrashLoop");
 }
+
+fn register_raw(moto: &Moto, definition: &Value) -> String {
+    let answer: Value =
+        serde_json::from_str(&moto.ecs_call("RegisterTaskDefinition", &definition.to_string()))
+            .unwrap();
+    answer["taskDefinition"]["taskDefinitionArn"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_owned()
+}
+
+fn describe_raw(moto: &Moto, arn: &str) -> Value {
+    let answer: Value = serde_json::from_str(&moto.ecs_call(
+        "DescribeTaskDefinition",
+        &serde_json::json!({ "taskDefinition": arn }).to_string(),
+    ))
+    .unwrap();
+    answer["taskDefinition"].clone()
+}
+
+/// A delegate task definition as a person might have registered it: every field the document
+/// model holds, and `extra` merged into the container.
+fn by_hand_definition(family: &str, extra: Value) -> Value {
+    let mut container = serde_json::json!({
+        "name": "ecs-delegate",
+        "image": "harness/delegate:24.10.84200",
+        "essential": true,
+        "cpu": 512,
+        "memory": 3072,
+        "memoryReservation": 2048,
+        "hostname": "delegate-by-hand",
+        "user": "1000",
+        "workingDirectory": "/opt/harness-delegate",
+        "command": ["./start.sh"],
+        "entryPoint": ["/bin/sh", "-c"],
+        "stopTimeout": 60,
+        "readonlyRootFilesystem": false,
+        "dockerLabels": {"team": "platform"},
+        "ulimits": [{"name": "nofile", "softLimit": 65535, "hardLimit": 65535}],
+        "portMappings": [{"containerPort": 8080, "hostPort": 8080, "protocol": "tcp"}],
+        "mountPoints": [{"sourceVolume": "docker", "containerPath": "/var/run/docker.sock", "readOnly": false}],
+        "healthCheck": {"command": ["CMD-SHELL", "curl -f http://localhost:3460/api/health || exit 1"], "interval": 30, "timeout": 5, "retries": 3, "startPeriod": 60},
+        "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/delegate", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "d"}},
+        "environment": [
+            {"name": "ACCOUNT_ID", "value": "abc123"},
+            {"name": "DELEGATE_NAME", "value": family},
+            {"name": "DELEGATE_TYPE", "value": "DOCKER"},
+            {"name": "MANAGER_HOST_AND_PORT", "value": "https://app.harness.io/gratis"},
+            {"name": "NEXT_GEN", "value": "true"}
+        ],
+        "secrets": [{"name": "DELEGATE_TOKEN", "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:delegate-token"}]
+    });
+    container
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    serde_json::json!({
+        "family": family,
+        "cpu": "1024",
+        "memory": "4096",
+        "executionRoleArn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
+        "volumes": [{"name": "docker", "host": {"sourcePath": "/var/run/docker.sock"}}],
+        "placementConstraints": [{"type": "memberOf", "expression": "attribute:ecs.os-type == linux"}],
+        "containerDefinitions": [container]
+    })
+}
+
+/// Defect 8: import never drops a field. What a DelegateGroup cannot hold is refused, naming the
+/// field; what it can hold comes back exactly, compared field by field in the next revision.
+#[tokio::test(flavor = "multi_thread")]
+async fn import_keeps_every_field_or_refuses_naming_it() {
+    let moto = Moto::start();
+    moto.create_clusters(&["c1"]);
+    moto.register_container_instances("c1", 2);
+    let ecs = moto.ecs().await;
+    let create = |name: &str, td: &str| {
+        let ecs = ecs.clone();
+        let (name, td) = (name.to_owned(), td.to_owned());
+        async move {
+            ecs.create_service()
+                .cluster("c1")
+                .service_name(name)
+                .task_definition(td)
+                .desired_count(1)
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+
+    // Fields the document model cannot hold: refused, each named.
+    let mut rich = by_hand_definition(
+        "rich",
+        serde_json::json!({
+            "startTimeout": 120,
+            "restartPolicy": {"enabled": true, "restartAttemptPeriod": 60},
+            "systemControls": [{"namespace": "net.core.somaxconn", "value": "1024"}],
+            "dockerSecurityOptions": ["no-new-privileges"],
+            "resourceRequirements": [{"type": "GPU", "value": "1"}],
+        }),
+    );
+    rich["containerDefinitions"][0]["portMappings"][0]["name"] = "web".into();
+    rich["containerDefinitions"][0]["portMappings"][0]["appProtocol"] = "http".into();
+    rich["containerDefinitions"][0]["logConfiguration"]["secretOptions"] = serde_json::json!(
+        [{"name": "token", "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/x"}]
+    );
+    rich["volumes"] = serde_json::json!([
+        {"name": "docker", "host": {"sourcePath": "/var/run/docker.sock"}},
+        {"name": "efs", "efsVolumeConfiguration": {"fileSystemId": "fs-1234"}}
+    ]);
+    let rich_td = register_raw(&moto, &rich);
+    create("rich", &rich_td).await;
+    let out = moto.run(&["import", "--cluster", "c1", "--service", "rich"]);
+    assert!(!out.status.success(), "{}", show(&out));
+    let text = show(&out);
+    for field in [
+        "containerDefinitions[ecs-delegate].startTimeout",
+        "containerDefinitions[ecs-delegate].restartPolicy",
+        "containerDefinitions[ecs-delegate].systemControls",
+        "containerDefinitions[ecs-delegate].dockerSecurityOptions",
+        "containerDefinitions[ecs-delegate].resourceRequirements",
+        "containerDefinitions[ecs-delegate].logConfiguration.secretOptions",
+        "containerDefinitions[ecs-delegate].portMappings[8080].name",
+        "containerDefinitions[ecs-delegate].portMappings[8080].appProtocol",
+        "volumes[efs].efsVolumeConfiguration",
+    ] {
+        assert!(text.contains(field), "{field} not named: {text}");
+    }
+    // Adopting it through a hand-written group is refused the same way, with no write.
+    moto.write(
+        "rich.yaml",
+        &plan::DesiredGroup::test("rich")
+            .cluster("c1")
+            .spec("  service: {adopt: true}")
+            .yaml(),
+    );
+    moto.reset_calls();
+    let out = moto.run(&["reconcile", "--once", "rich.yaml"]);
+    assert!(!out.status.success(), "{}", show(&out));
+    assert!(
+        show(&out).contains("a DelegateGroup cannot express that"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(moto.writes(), Vec::<String>::new());
+
+    // Everything the model holds: the next revision (a new image) equals the live one field by
+    // field, but for the image.
+    let plain_td = register_raw(&moto, &by_hand_definition("plain", serde_json::json!({})));
+    create("plain", &plain_td).await;
+    let out = moto.run(&["import", "--cluster", "c1", "--service", "plain"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let yaml = String::from_utf8_lossy(&out.stdout).into_owned();
+    moto.write("plain.yaml", &yaml);
+    let out = moto.run(&["plan", "--detailed-exitcode", "plain.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{yaml}", show(&out));
+    moto.write(
+        "plain.yaml",
+        &yaml.replace(
+            "harness/delegate:24.10.84200",
+            "harness/delegate:24.10.84300",
+        ),
+    );
+    let out = moto.run(&["reconcile", "--once", "plain.yaml"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let next = moto
+        .service("c1", "plain")
+        .await
+        .unwrap()
+        .task_definition()
+        .unwrap()
+        .to_owned();
+    assert_ne!(next, plain_td);
+    let strip = |mut td: Value| {
+        let object = td.as_object_mut().unwrap();
+        for key in [
+            "taskDefinitionArn",
+            "revision",
+            "registeredAt",
+            "registeredBy",
+            "status",
+            "compatibilities",
+            "requiresAttributes",
+        ] {
+            object.remove(key);
+        }
+        td["containerDefinitions"][0]["image"] = Value::Null;
+        td
+    };
+    let (before, after) = (
+        strip(describe_raw(&moto, &plain_td)),
+        strip(describe_raw(&moto, &next)),
+    );
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    for key in keys(&before) {
+        assert_eq!(before[&key], after[&key], "{key} differs");
+    }
+    // The only addition: an empty requiresCompatibilities, which is what the original had.
+    let added: Vec<String> = keys(&after)
+        .into_iter()
+        .filter(|k| before.get(k).is_none())
+        .collect();
+    assert_eq!(added, ["requiresCompatibilities"]);
+    assert_eq!(after["requiresCompatibilities"], serde_json::json!([]));
+}

@@ -125,6 +125,7 @@ pub fn observed_task_definition(
         document_hash: unsupported
             .is_empty()
             .then(|| spec::hash::spec_hash(&document)),
+        unsupported,
     }
 }
 
@@ -182,11 +183,41 @@ pub fn task_definition_document(td: &ecs::TaskDefinition) -> (TaskDefinitionDocu
             }),
         pid_mode: td.pid_mode().map(|m| m.as_str().to_owned()),
     };
-    if td.ipc_mode().is_some() {
-        unsupported.push("ipcMode".into());
-    }
-    if td.proxy_configuration().is_some() {
-        unsupported.push("proxyConfiguration".into());
+    // Every other field ECS reports, when set to something but its default: the document
+    // cannot hold it, so a revision registered from the document would silently drop it.
+    let mut note = |field: &str, present: bool| {
+        if present {
+            unsupported.push(field.to_owned());
+        }
+    };
+    note("ipcMode", td.ipc_mode().is_some());
+    note("proxyConfiguration", td.proxy_configuration().is_some());
+    note(
+        "inferenceAccelerators",
+        !td.inference_accelerators().is_empty(),
+    );
+    note(
+        "enableFaultInjection",
+        td.enable_fault_injection() == Some(true),
+    );
+    for v in td.volumes() {
+        let name = v.name().unwrap_or_default();
+        let mut volume = |field: &str, present: bool| {
+            note(&format!("volumes[{name}].{field}"), present);
+        };
+        volume(
+            "efsVolumeConfiguration",
+            v.efs_volume_configuration().is_some(),
+        );
+        volume(
+            "fsxWindowsFileServerVolumeConfiguration",
+            v.fsx_windows_file_server_volume_configuration().is_some(),
+        );
+        volume(
+            "dockerVolumeConfiguration",
+            v.docker_volume_configuration().is_some(),
+        );
+        volume("configuredAtLaunch", v.configured_at_launch() == Some(true));
     }
     (document, unsupported)
 }
@@ -217,6 +248,44 @@ fn container_document(
         "firelensConfiguration",
         c.firelens_configuration().is_some(),
     );
+    note("restartPolicy", c.restart_policy().is_some());
+    note("startTimeout", c.start_timeout().is_some());
+    note(
+        "versionConsistency",
+        c.version_consistency()
+            .is_some_and(|v| v.as_str() != "enabled"),
+    );
+    note("disableNetworking", c.disable_networking() == Some(true));
+    note("dnsSearchDomains", !c.dns_search_domains().is_empty());
+    note(
+        "dockerSecurityOptions",
+        !c.docker_security_options().is_empty(),
+    );
+    note("interactive", c.interactive() == Some(true));
+    note("pseudoTerminal", c.pseudo_terminal() == Some(true));
+    note("systemControls", !c.system_controls().is_empty());
+    note(
+        "resourceRequirements",
+        !c.resource_requirements().is_empty(),
+    );
+    note("credentialSpecs", !c.credential_specs().is_empty());
+    note(
+        "logConfiguration.secretOptions",
+        c.log_configuration()
+            .is_some_and(|l| !l.secret_options().is_empty()),
+    );
+    for p in c.port_mappings() {
+        let port = p.container_port().unwrap_or_default();
+        note(&format!("portMappings[{port}].name"), p.name().is_some());
+        note(
+            &format!("portMappings[{port}].appProtocol"),
+            p.app_protocol().is_some(),
+        );
+        note(
+            &format!("portMappings[{port}].containerPortRange"),
+            p.container_port_range().is_some(),
+        );
+    }
     let mut environment: Vec<spec::document::KeyValue> = c
         .environment()
         .iter()

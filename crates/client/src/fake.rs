@@ -436,6 +436,7 @@ impl EcsApi for FakeEcs {
                 .find(|t| t.key == TAG_SPEC_HASH)
                 .map(|t| t.value.clone()),
             document_hash: Some(spec::hash::spec_hash(document)),
+            unsupported: Vec::new(),
         };
         list.push(td.clone());
         state.sizes.insert(td.arn.clone(), size);

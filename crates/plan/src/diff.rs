@@ -158,6 +158,23 @@ pub fn plan_group(
             ));
             return plan;
         }
+        let live = observed.service_task_definition.as_ref();
+        if let Some(td) = live.filter(|_| s.is_active() && !owned_by(s, &options.controller_id)) {
+            if !td.unsupported.is_empty() {
+                plan.error = Some(GroupError::new(
+                    Reason::ConflictUnmanaged,
+                    format!(
+                        "service {} runs {}, which uses {}: a DelegateGroup cannot express that, \
+                         so adopting it would register a revision without it; it was left \
+                         unchanged",
+                        s.name,
+                        task_definition_short(&td.arn),
+                        td.unsupported.join(", ")
+                    ),
+                ));
+                return plan;
+            }
+        }
         if s.is_active() && !owned_by(s, &options.controller_id) && !adoptable(desired, s) {
             plan.error = Some(GroupError::new(
                 Reason::ConflictUnmanaged,

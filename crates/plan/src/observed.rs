@@ -111,6 +111,9 @@ pub struct ObservedTaskDefinition {
     /// The spec-hash of its own document (normalised as ECS echoes it), for revisions without
     /// the tag: a service adopted with `import` is recognised by its content.
     pub document_hash: Option<String>,
+    /// Fields it has that a DelegateGroup cannot express (`containerDefinitions[c].startTimeout`):
+    /// adopting it would register a revision without them, so it is refused.
+    pub unsupported: Vec<String>,
 }
 
 /// A task as DescribeTasks (with tags) reports it.

@@ -70,6 +70,7 @@ fn hand_made(d: &DesiredGroup) -> (ObservedService, ObservedTaskDefinition) {
         status: "ACTIVE".into(),
         spec_hash: None,
         document_hash: Some(spec::hash::spec_hash(&d.rendered.task_definition)),
+        unsupported: Vec::new(),
     };
     (service, revision)
 }

@@ -86,6 +86,7 @@ fn revision(d: &DesiredGroup, number: i32, hash: &str) -> ObservedTaskDefinition
         status: "ACTIVE".into(),
         spec_hash: Some(hash.into()),
         document_hash: None,
+        unsupported: Vec::new(),
     }
 }
 

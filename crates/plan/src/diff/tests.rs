@@ -44,6 +44,7 @@ fn revision(arn: &str, hash: &str) -> ObservedTaskDefinition {
         status: "ACTIVE".into(),
         spec_hash: Some(hash.into()),
         document_hash: None,
+        unsupported: Vec::new(),
     }
 }
 
