@@ -557,3 +557,66 @@ async fn import_keeps_every_field_or_refuses_naming_it() {
     assert_eq!(added, ["requiresCompatibilities"]);
     assert_eq!(after["requiresCompatibilities"], serde_json::json!([]));
 }
+
+/// Defect 13, a customer managed key: reading the token needs kms:Decrypt on it too.
+#[test]
+fn a_token_under_a_customer_key_needs_kms_decrypt_on_that_key() {
+    let moto = Moto::start();
+    moto.create_clusters(&["c1"]);
+    let key: Value = serde_json::from_str(&moto.json_call(
+        "kms",
+        "TrentService.CreateKey",
+        r#"{"Description":"delegate tokens"}"#,
+    ))
+    .unwrap();
+    let key_arn = key["KeyMetadata"]["Arn"].as_str().unwrap().to_owned();
+    let secret: Value = serde_json::from_str(
+        &moto.json_call(
+            "secretsmanager",
+            "secretsmanager.CreateSecret",
+            &serde_json::json!({"Name": "cmk-token", "SecretString": "t", "KmsKeyId": key_arn})
+                .to_string(),
+        ),
+    )
+    .unwrap();
+    let secret_arn = secret["ARN"].as_str().unwrap().to_owned();
+    moto.write(
+        "g.yaml",
+        &plan::DesiredGroup::test("d1").cluster("c1").yaml().replace(
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:delegate-token",
+            &secret_arn,
+        ),
+    );
+    let out = moto.run(&["reconcile", "--once", "g.yaml"]);
+    let text = show(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!(
+            "do not allow kms:Decrypt on its KMS key {key_arn}"
+        )),
+        "{text}"
+    );
+
+    // With kms:Decrypt on the key, nothing to report.
+    moto.put_role_policy(
+        "ecsTaskExecutionRole",
+        "decrypt-tokens",
+        &serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn}]})
+        .to_string(),
+    );
+    moto.write(
+        "g.yaml",
+        &plan::DesiredGroup::test("d1")
+            .cluster("c1")
+            .count(1)
+            .yaml()
+            .replace(
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:delegate-token",
+                &secret_arn,
+            ),
+    );
+    let out = moto.run(&["reconcile", "--once", "g.yaml"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(!show(&out).contains("warning"), "{}", show(&out));
+}

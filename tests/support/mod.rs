@@ -153,6 +153,19 @@ impl Moto {
             .1
     }
 
+    /// A call to a JSON-protocol service (`X-Amz-Target: {target}`), signed as `service`:
+    /// the response body.
+    pub fn json_call(&self, service: &str, target: &str, body: &str) -> String {
+        let headers = [
+            ("X-Amz-Target", target.to_owned()),
+            ("Content-Type", "application/x-amz-json-1.1".into()),
+            ("Authorization", signed_as(service)),
+        ];
+        request(self.port, "POST", "/", &headers, body)
+            .expect("JSON call")
+            .1
+    }
+
     /// Creates ECS clusters.
     pub fn create_clusters(&self, names: &[&str]) {
         for name in names {

@@ -88,6 +88,7 @@ impl SdkProvider {
         SdkEcs {
             ecs: aws_sdk_ecs::Client::from_conf(ecs),
             iam: aws_sdk_iam::Client::new(&self.config),
+            secrets: aws_sdk_secretsmanager::Client::new(&self.config),
         }
     }
 }
@@ -97,6 +98,7 @@ impl SdkProvider {
 pub struct SdkEcs {
     ecs: aws_sdk_ecs::Client,
     iam: aws_sdk_iam::Client,
+    secrets: aws_sdk_secretsmanager::Client,
 }
 
 impl SdkEcs {
@@ -599,5 +601,19 @@ impl IamApi for SdkEcs {
             .and_then(|v| v.document())
             .map(decode_policy)
             .unwrap_or_default())
+    }
+
+    async fn secret_kms_key(&self, secret_arn: &str) -> Result<Option<String>> {
+        let out = self
+            .secrets
+            .describe_secret()
+            .secret_id(secret_arn)
+            .send()
+            .await
+            .map_err(|e| from_sdk(Operation::DescribeSecret, e))?;
+        Ok(out
+            .kms_key_id()
+            .filter(|k| !k.ends_with("alias/aws/secretsmanager"))
+            .map(str::to_owned))
     }
 }

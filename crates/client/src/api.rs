@@ -214,6 +214,11 @@ pub trait IamApi: Send + Sync {
     /// GetPolicyVersion: that version's document (JSON, decoded).
     async fn get_policy_version(&self, arn: &str, version: &str) -> Result<String>;
 
+    /// Secrets Manager DescribeSecret: the KMS key a secret is encrypted with, when it is not
+    /// the account's default (`aws/secretsmanager`) key. Part of the role checks: the execution
+    /// role then needs kms:Decrypt on it too.
+    async fn secret_kms_key(&self, secret_arn: &str) -> Result<Option<String>>;
+
     /// Every identity policy document of the role, inline and attached: one call each.
     async fn role_policies(&self, role: &str) -> Result<Vec<String>> {
         let mut documents = Vec::new();

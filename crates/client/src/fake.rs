@@ -35,6 +35,8 @@ struct State {
     roles: BTreeMap<String, ObservedRole>,
     /// Inline policy documents by role name.
     role_policies: BTreeMap<String, Vec<String>>,
+    /// Customer managed KMS keys of secrets, by secret ARN.
+    secret_keys: BTreeMap<String, String>,
     next_task: u64,
     calls: Vec<String>,
     /// Calls of an operation still to answer with ThrottlingException.
@@ -257,6 +259,13 @@ impl FakeEcs {
                 trusted_services: services.iter().map(|s| (*s).to_owned()).collect(),
             },
         );
+    }
+
+    /// Encrypts a secret with a customer managed KMS key.
+    pub fn set_secret_kms_key(&self, secret_arn: &str, key: &str) {
+        self.state()
+            .secret_keys
+            .insert(secret_arn.into(), key.into());
     }
 
     /// Adds an inline policy document to a role.
@@ -823,6 +832,11 @@ impl IamApi for FakeEcs {
 
     async fn get_policy_version(&self, arn: &str, _version: &str) -> Result<String> {
         Err(not_found(Operation::GetPolicyVersion, arn.to_owned()))
+    }
+
+    async fn secret_kms_key(&self, secret_arn: &str) -> Result<Option<String>> {
+        self.record(Operation::DescribeSecret)?;
+        Ok(self.state().secret_keys.get(secret_arn).cloned())
     }
 }
 

@@ -203,4 +203,9 @@ impl<A: IamApi, L: Layer> IamApi for Layered<A, L> {
         let call = self.inner.get_policy_version(arn, version);
         self.layer.around(Operation::GetPolicyVersion, call).await
     }
+
+    async fn secret_kms_key(&self, secret_arn: &str) -> Result<Option<String>> {
+        let call = self.inner.secret_kms_key(secret_arn);
+        self.layer.around(Operation::DescribeSecret, call).await
+    }
 }

@@ -106,6 +106,7 @@ operations! {
     ListAttachedRolePolicies => "iam", Iam;
     GetPolicy => "iam", Iam;
     GetPolicyVersion => "iam", Iam;
+    DescribeSecret => "secretsmanager", Iam;
 }
 
 impl fmt::Display for Operation {

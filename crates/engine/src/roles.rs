@@ -100,17 +100,35 @@ impl<P: ClientProvider> Engine<P> {
         if let Some(problem) = cached {
             return Ok(problem);
         }
-        let documents = self.client(region).role_policies(role_name(role)).await?;
-        let action = secret_read_action(secret);
-        let problem = match evaluate(&documents, action, secret) {
-            Access::Allowed => None,
-            access => Some(SecretAccessProblem {
+        let api = self.client(region);
+        let documents = api.role_policies(role_name(role)).await?;
+        let problem_with = |action: &str, resource: &str, access: Access| {
+            (access != Access::Allowed).then(|| SecretAccessProblem {
                 role: role.to_owned(),
                 secret: secret.to_owned(),
                 action: action.to_owned(),
+                resource: resource.to_owned(),
                 denied: access == Access::Denied,
-            }),
+            })
         };
+        let action = secret_read_action(secret);
+        let mut problem = problem_with(action, secret, evaluate(&documents, action, secret));
+        if problem.is_none() && action.starts_with("secretsmanager:") {
+            // A customer managed key: ECS decrypts with the execution role too.
+            // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-secrets-manager.html
+            // Advisory: a secret this controller may not describe (or that is missing: ECS
+            // will say so) only skips this part of the check.
+            match api.secret_kms_key(secret).await {
+                Ok(Some(key)) => {
+                    if let Some(key_arn) = kms_key_arn(&key, secret) {
+                        let access = evaluate(&documents, "kms:Decrypt", &key_arn);
+                        problem = problem_with("kms:Decrypt", &key_arn, access);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::debug!(%secret, error = %e, "KMS key of the token not checked"),
+            }
+        }
         if let Some(p) = &problem {
             tracing::warn!(role = %p.role, secret = %p.secret, action = %p.action, "{p}");
         }
@@ -157,4 +175,18 @@ impl<P: ClientProvider> Engine<P> {
         }
         Ok(problem)
     }
+}
+
+/// The ARN of a secret's KMS key as DescribeSecret names it (an ARN or a key id; an alias names
+/// no key a policy can be checked against, and is skipped).
+fn kms_key_arn(key: &str, secret_arn: &str) -> Option<String> {
+    if key.starts_with("arn:") {
+        return (!key.contains(":alias/")).then(|| key.to_owned());
+    }
+    if key.starts_with("alias/") {
+        return None;
+    }
+    let parts: Vec<&str> = secret_arn.split(':').collect();
+    let (partition, region, account) = (parts.get(1)?, parts.get(3)?, parts.get(4)?);
+    Some(format!("arn:{partition}:kms:{region}:{account}:key/{key}"))
 }

@@ -269,8 +269,11 @@ pub struct SecretAccessProblem {
     pub role: String,
     /// The token's ARN.
     pub secret: String,
-    /// The call ECS makes with the role: secretsmanager:GetSecretValue or ssm:GetParameters.
+    /// The call ECS makes with the role: secretsmanager:GetSecretValue, ssm:GetParameters, or
+    /// kms:Decrypt for a secret encrypted with a customer managed key.
     pub action: String,
+    /// What the call is on: the token, or its KMS key.
+    pub resource: String,
     /// A Deny statement matches (else no statement allows it).
     pub denied: bool,
 }
@@ -279,14 +282,17 @@ impl std::fmt::Display for SecretAccessProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "the execution role {} cannot read the delegate token {}: its policies {} {} on it, so \
-             ECS will stop the tasks with ResourceInitializationError; allow {} on the token (and \
-             kms:Decrypt on its key if it is a customer managed key)",
+            "the execution role {} cannot read the delegate token {}: its policies {} {} on {}, \
+             so ECS will stop the tasks with ResourceInitializationError; allow it",
             self.role,
             self.secret,
             if self.denied { "deny" } else { "do not allow" },
             self.action,
-            self.action
+            if self.resource == self.secret {
+                "it".to_owned()
+            } else {
+                format!("its KMS key {}", self.resource)
+            }
         )
     }
 }
