@@ -472,35 +472,45 @@ impl EcsApi for SdkEcs {
         Ok(())
     }
 
-    async fn container_instances(&self, cluster: &str) -> Result<Vec<InstanceCapacity>> {
-        let client = &self.ecs;
-        let mut pages = client
+    async fn list_container_instances_page(
+        &self,
+        cluster: &str,
+        next_token: Option<String>,
+    ) -> Result<Page> {
+        let page = self
+            .ecs
             .list_container_instances()
             .cluster(cluster)
             .status(ecs::ContainerInstanceStatus::Active)
-            .into_paginator()
-            .send();
-        let mut arns = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| from_sdk(Operation::ListContainerInstances, e))?;
-            arns.extend(page.container_instance_arns().iter().cloned());
-        }
-        let mut instances = Vec::new();
-        for chunk in arns.chunks(100) {
-            let out = client
-                .describe_container_instances()
-                .cluster(cluster)
-                .set_container_instances(Some(chunk.to_vec()))
-                .send()
-                .await
-                .map_err(|e| from_sdk(Operation::DescribeContainerInstances, e))?;
-            instances.extend(
-                out.container_instances()
-                    .iter()
-                    .map(response::instance_capacity),
-            );
-        }
-        Ok(instances)
+            .max_results(100)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| from_sdk(Operation::ListContainerInstances, e))?;
+        Ok(Page {
+            items: page.container_instance_arns().to_vec(),
+            next_token: page.next_token().map(str::to_owned),
+        })
+    }
+
+    async fn describe_container_instances(
+        &self,
+        cluster: &str,
+        arns: &[String],
+    ) -> Result<Vec<InstanceCapacity>> {
+        let out = self
+            .ecs
+            .describe_container_instances()
+            .cluster(cluster)
+            .set_container_instances(Some(arns.to_vec()))
+            .send()
+            .await
+            .map_err(|e| from_sdk(Operation::DescribeContainerInstances, e))?;
+        Ok(out
+            .container_instances()
+            .iter()
+            .map(response::instance_capacity)
+            .collect())
     }
 }
 

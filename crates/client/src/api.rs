@@ -109,9 +109,30 @@ pub trait EcsApi: Send + Sync {
     /// DeleteService.
     async fn delete_service(&self, cluster: &str, service: &str) -> Result<()>;
 
-    /// The ACTIVE container instances of a cluster and their free resources
-    /// (ListContainerInstances, then DescribeContainerInstances by 100).
-    async fn container_instances(&self, cluster: &str) -> Result<Vec<InstanceCapacity>>;
+    /// One page of ListContainerInstances (ACTIVE ones, at most 100 ARNs), from `next_token`.
+    async fn list_container_instances_page(
+        &self,
+        cluster: &str,
+        next_token: Option<String>,
+    ) -> Result<Page>;
+
+    /// DescribeContainerInstances of at most 100 ARNs: their free resources.
+    async fn describe_container_instances(
+        &self,
+        cluster: &str,
+        arns: &[String],
+    ) -> Result<Vec<InstanceCapacity>>;
+
+    /// The ACTIVE container instances of a cluster and their free resources: every page of
+    /// ListContainerInstances, then DescribeContainerInstances by 100, one call each.
+    async fn container_instances(&self, cluster: &str) -> Result<Vec<InstanceCapacity>> {
+        let arns = every_page(|token| self.list_container_instances_page(cluster, token)).await?;
+        let mut instances = Vec::new();
+        for chunk in arns.chunks(100) {
+            instances.extend(self.describe_container_instances(cluster, chunk).await?);
+        }
+        Ok(instances)
+    }
 }
 
 /// Which tasks ListTasks returns: only the filter combinations ECS accepts ("When you specify

@@ -781,15 +781,41 @@ impl EcsApi for FakeEcs {
         Ok(())
     }
 
-    async fn container_instances(&self, cluster: &str) -> Result<Vec<InstanceCapacity>> {
-        self.record(Operation::DescribeContainerInstances)?;
+    async fn list_container_instances_page(
+        &self,
+        cluster: &str,
+        next_token: Option<String>,
+    ) -> Result<Page> {
+        self.record(Operation::ListContainerInstances)?;
         let region = self.region.as_str();
         let cluster = self.check_cluster(Operation::ListContainerInstances, region, cluster)?;
+        let all = self
+            .state()
+            .instances
+            .get(&(region.into(), cluster))
+            .map(|list| list.iter().map(|i| i.arn.clone()).collect())
+            .unwrap_or_default();
+        Ok(page_of(all, next_token))
+    }
+
+    async fn describe_container_instances(
+        &self,
+        cluster: &str,
+        arns: &[String],
+    ) -> Result<Vec<InstanceCapacity>> {
+        self.record(Operation::DescribeContainerInstances)?;
+        let region = self.region.as_str();
+        let cluster = self.check_cluster(Operation::DescribeContainerInstances, region, cluster)?;
         Ok(self
             .state()
             .instances
             .get(&(region.into(), cluster))
-            .cloned()
+            .map(|list| {
+                list.iter()
+                    .filter(|i| arns.contains(&i.arn))
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default())
     }
 }

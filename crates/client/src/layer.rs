@@ -162,8 +162,25 @@ impl<A: EcsApi, L: Layer> EcsApi for Layered<A, L> {
         self.layer.around(Operation::DeleteService, call).await
     }
 
-    async fn container_instances(&self, cluster: &str) -> Result<Vec<InstanceCapacity>> {
-        let call = self.inner.container_instances(cluster);
+    async fn list_container_instances_page(
+        &self,
+        cluster: &str,
+        next_token: Option<String>,
+    ) -> Result<Page> {
+        let call = self
+            .inner
+            .list_container_instances_page(cluster, next_token);
+        self.layer
+            .around(Operation::ListContainerInstances, call)
+            .await
+    }
+
+    async fn describe_container_instances(
+        &self,
+        cluster: &str,
+        arns: &[String],
+    ) -> Result<Vec<InstanceCapacity>> {
+        let call = self.inner.describe_container_instances(cluster, arns);
         self.layer
             .around(Operation::DescribeContainerInstances, call)
             .await

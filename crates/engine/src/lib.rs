@@ -71,6 +71,9 @@ pub struct GroupOutcome {
     pub error: Option<GroupError>,
 }
 
+/// (region, cluster, group name).
+type GroupKey = (String, String, String);
+
 /// The reconcile engine: the API, the plan settings, the caches (immutable revisions, roles
 /// found good) and the error policy's per-group state, for the life of the process.
 pub struct Engine<P> {
@@ -81,6 +84,9 @@ pub struct Engine<P> {
     revisions: Mutex<HashMap<(String, String), ObservedTaskDefinition>>,
     /// Roles found good, and when.
     roles: Mutex<HashMap<String, tokio::time::Instant>>,
+    /// (region, cluster, group) -> the service name no renamed service was found for, and when:
+    /// a group whose service stays missing (a Stalled one) does not list its cluster every pass.
+    renames: Mutex<HashMap<GroupKey, (String, tokio::time::Instant)>>,
     /// (execution role, token) -> when checked, and what was found.
     secrets: Mutex<HashMap<String, (tokio::time::Instant, Option<plan::SecretAccessProblem>)>>,
 }
@@ -107,6 +113,7 @@ impl<P: ClientProvider> Engine<P> {
             revisions: Mutex::new(HashMap::new()),
             roles: Mutex::new(HashMap::new()),
             secrets: Mutex::new(HashMap::new()),
+            renames: Mutex::new(HashMap::new()),
         }
     }
 

@@ -17,6 +17,7 @@ use plan::{
 };
 use spec::render::{TAG_GROUP, TAG_MANAGED_BY, TAG_TASK_DEFINITION};
 use spec::Mode;
+use tokio::time::Instant;
 
 use crate::{borrowed, bounded, group_error, Engine, DESCRIBE_SERVICES_BATCH};
 
@@ -143,15 +144,37 @@ impl<P: ClientProvider> Engine<P> {
         results: &mut [Result<ObservedGroup, AwsError>],
     ) {
         let id = &self.options.controller_id;
+        let key = |d: &DesiredGroup| {
+            (
+                d.region.clone(),
+                d.cluster().to_owned(),
+                d.name().to_owned(),
+            )
+        };
         let mut clusters: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
-        for (i, (d, o)) in desired.iter().zip(results.iter()).enumerate() {
-            let Ok(o) = o else { continue };
-            let missing = o.service.as_ref().is_none_or(|s| !s.is_active());
-            if d.mode() == Mode::Service && !d.group.spec.suspend && missing {
-                clusters
-                    .entry((d.region.clone(), d.cluster().to_owned()))
-                    .or_default()
-                    .push(i);
+        {
+            let mut checked = self
+                .renames
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (i, (d, o)) in desired.iter().zip(results.iter()).enumerate() {
+                let Ok(o) = o else { continue };
+                let missing = o.service.as_ref().is_none_or(|s| !s.is_active());
+                if !missing {
+                    // Its service runs under its name: a later rename (even back to a name
+                    // checked before) is looked for again.
+                    checked.remove(&key(d));
+                    continue;
+                }
+                let fresh = checked.get(&key(d)).is_some_and(|(name, at)| {
+                    name == d.service_name() && at.elapsed() < crate::roles::ROLE_CACHE_TTL
+                });
+                if d.mode() == Mode::Service && !d.group.spec.suspend && !fresh {
+                    clusters
+                        .entry((d.region.clone(), d.cluster().to_owned()))
+                        .or_default()
+                        .push(i);
+                }
             }
         }
         let scans = bounded(
@@ -180,6 +203,12 @@ impl<P: ClientProvider> Engine<P> {
                                     && s.tags.get(TAG_GROUP).map(String::as_str) == Some(d.name())
                             })
                             .cloned();
+                        if o.previous_service.is_none() {
+                            self.renames
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .insert(key(d), (d.service_name().to_owned(), Instant::now()));
+                        }
                     }
                     (Err(e), slot) => *slot = Err(e.clone()),
                     (Ok(_), Err(_)) => {}

@@ -794,3 +794,28 @@ async fn a_paginated_listing_passes_the_layers_once_per_page() {
         [client::Operation::ListServices; 3]
     );
 }
+
+#[tokio::test]
+async fn a_group_whose_service_stays_missing_lists_its_cluster_once_for_a_rename() {
+    let e = engine();
+    // Stalled on a role that does not exist: its service is never created.
+    let stalled = DesiredGroup::test("g")
+        .cluster("c1")
+        .execution_role("arn:aws:iam::123456789012:role/missing")
+        .build();
+    e.api().clear_calls();
+    for _ in 0..3 {
+        let reports = pass(&e, std::slice::from_ref(&stalled)).await;
+        assert_eq!(
+            reports[0].error.as_ref().map(|e| e.reason),
+            Some(Reason::RoleNotFound)
+        );
+    }
+    let listings = e
+        .api()
+        .calls()
+        .iter()
+        .filter(|c| c.as_str() == "ListServices")
+        .count();
+    assert_eq!(listings, 1, "{:?}", e.api().calls());
+}
