@@ -255,7 +255,7 @@ async fn renaming_the_service_is_a_replacement_not_a_second_fleet() {
     let out = moto.run(&["plan", "g.yaml"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("replace-service d1 -> delegates-prod (create it with d1:1, then delete d1; needs --allow-replace)"),
+        text.contains("replace-service d1 -> delegates-prod (delete d1, then create it with d1:1; needs --allow-replace)"),
         "{text}"
     );
     moto.reset_calls();
@@ -273,8 +273,8 @@ async fn renaming_the_service_is_a_replacement_not_a_second_fleet() {
     assert!(out.status.success(), "{}", show(&out));
     assert_eq!(
         moto.writes(),
-        ["CreateService", "UpdateService", "DeleteService"],
-        "the new one first, then the old one scaled to 0 and deleted: {}",
+        ["UpdateService", "DeleteService", "CreateService"],
+        "the old one scaled to 0 and deleted, then the new one created: {}",
         show(&out)
     );
     assert_eq!(

@@ -301,8 +301,13 @@ impl<P: ClientProvider> Engine<P> {
                         .await
                         .map_err(group_error)?;
                 } else {
-                    // Renamed: the new service first, so the delegates never all stop; then
-                    // the old one (scaled to 0, then deleted).
+                    // Renamed: the old service goes first (scaled to 0, then deleted), then the
+                    // new one is created. In this order a failure between the two is repaired by
+                    // the next pass (the old one is DRAINING, the new one is simply created);
+                    // created first, a failed deletion would leave both fleets running.
+                    self.delete_service(&d.region, &document.cluster, previous)
+                        .await
+                        .map_err(group_error)?;
                     let tags = d.service_tags(id, &arn);
                     self.create_once(
                         &d.region,
@@ -312,9 +317,6 @@ impl<P: ClientProvider> Engine<P> {
                     )
                     .await
                     .map_err(group_error)?;
-                    self.delete_service(&d.region, &document.cluster, previous)
-                        .await
-                        .map_err(group_error)?;
                 }
                 Ok(Event::ReplacedService {
                     service: document.service_name.clone(),

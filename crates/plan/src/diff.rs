@@ -201,7 +201,7 @@ pub fn plan_group(
     let Some(service) = service else {
         if let Some(previous) = &observed.previous_service {
             // A new name is a new service: creating it alone would run twice the delegates
-            // until a prune. It replaces the old one (created first, then the old one deleted).
+            // until a prune. It replaces the old one (deleted, then the new one created).
             let replacement = if options.allow_replace {
                 plan.actions.extend(register);
                 Replacement::Allowed

@@ -89,8 +89,8 @@ fn headline(action: &Action) -> String {
                 format!("replace-service {old} (delete, then create with {task_definition}{needs})")
             } else {
                 format!(
-                    "replace-service {old} -> {} (create it with {task_definition}, then delete \
-                     {old}{needs})",
+                    "replace-service {old} -> {} (delete {old}, then create it with \
+                     {task_definition}{needs})",
                     document.service_name
                 )
             }
