@@ -144,15 +144,9 @@ impl<P: ClientProvider> Engine<P> {
                 task_definition,
             } => {
                 let arn = resolve(task_definition, registered)?;
-                let tags = d.service_tags(id, &arn);
-                self.create_once(
-                    &d.region,
-                    document,
-                    &arn,
-                    &plan::desired::to_tag_list(&tags),
-                )
-                .await
-                .map_err(group_error)?;
+                self.create_group_service(d, document, &arn)
+                    .await
+                    .map_err(group_error)?;
                 Ok(Event::CreatedService {
                     service: document.service_name.clone(),
                     count: document.desired_count,
@@ -296,28 +290,9 @@ impl<P: ClientProvider> Engine<P> {
                 }
                 let arn = resolve(task_definition, registered)?;
                 let previous = spec::arn::last_segment(service_arn);
-                if previous == document.service_name {
-                    self.replace_service(d, document, &arn)
-                        .await
-                        .map_err(group_error)?;
-                } else {
-                    // Renamed: the old service goes first (scaled to 0, then deleted), then the
-                    // new one is created. In this order a failure between the two is repaired by
-                    // the next pass (the old one is DRAINING, the new one is simply created);
-                    // created first, a failed deletion would leave both fleets running.
-                    self.delete_service(&d.region, &document.cluster, previous)
-                        .await
-                        .map_err(group_error)?;
-                    let tags = d.service_tags(id, &arn);
-                    self.create_once(
-                        &d.region,
-                        document,
-                        &arn,
-                        &plan::desired::to_tag_list(&tags),
-                    )
+                self.replace_service(d, previous, document, &arn)
                     .await
                     .map_err(group_error)?;
-                }
                 Ok(Event::ReplacedService {
                     service: document.service_name.clone(),
                     changes: changes.clone(),

@@ -125,15 +125,44 @@ impl<P: ClientProvider> Engine<P> {
         }
     }
 
-    /// Deletes the service, waits until its name is free (DRAINING blocks it on ECS), and
-    /// creates it again with the ownership tags.
-    pub(crate) async fn replace_service(
+    /// Creates the group's service with its ownership tags, exactly once.
+    pub(crate) async fn create_group_service(
         &self,
         d: &DesiredGroup,
         document: &spec::document::ServiceDocument,
         task_definition: &str,
     ) -> Result<(), AwsError> {
+        let tags = d.service_tags(&self.options.controller_id, task_definition);
+        self.create_once(
+            &d.region,
+            document,
+            task_definition,
+            &plan::desired::to_tag_list(&tags),
+        )
+        .await
+    }
+
+    /// Deletes the service `previous` (scaled to 0 first) and creates the group's service in
+    /// its place. Under the same name it first waits until the name is free (DRAINING blocks
+    /// it on ECS). Under a new name (a rename) nothing blocks it; the old one still goes first,
+    /// so a failure between the two steps is repaired by the next pass (the old one is
+    /// DRAINING, the new one is simply created), where created first, a failed deletion would
+    /// leave both fleets running.
+    pub(crate) async fn replace_service(
+        &self,
+        d: &DesiredGroup,
+        previous: &str,
+        document: &spec::document::ServiceDocument,
+        task_definition: &str,
+    ) -> Result<(), AwsError> {
         let name = &document.service_name;
+        if previous != name {
+            self.delete_service(&d.region, &document.cluster, previous)
+                .await?;
+            return self
+                .create_group_service(d, document, task_definition)
+                .await;
+        }
         let current = self
             .client(&d.region)
             .describe_services(&document.cluster, std::slice::from_ref(name))
@@ -159,14 +188,8 @@ impl<P: ClientProvider> Engine<P> {
             }
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         }
-        let tags = d.service_tags(&self.options.controller_id, task_definition);
-        self.create_once(
-            &d.region,
-            document,
-            task_definition,
-            &plan::desired::to_tag_list(&tags),
-        )
-        .await
+        self.create_group_service(d, document, task_definition)
+            .await
     }
 }
 

@@ -202,23 +202,21 @@ pub fn plan_group(
         if let Some(previous) = &observed.previous_service {
             // A new name is a new service: creating it alone would run twice the delegates
             // until a prune. It replaces the old one (deleted, then the new one created).
-            let replacement = if options.allow_replace {
-                plan.actions.extend(register);
-                Replacement::Allowed
-            } else {
-                Replacement::Refused
-            };
-            plan.actions.push(Action::ReplaceService {
-                service_arn: previous.arn.clone(),
-                changes: vec![FieldChange::new(
-                    "serviceName",
-                    &previous.name,
-                    &document.service_name,
-                )],
+            let changes = vec![FieldChange::new(
+                "serviceName",
+                &previous.name,
+                &document.service_name,
+            )];
+            let arn = previous.arn.clone();
+            replace(
+                &mut plan,
+                options,
+                register,
+                arn,
+                changes,
                 document,
                 task_definition,
-                replacement,
-            });
+            );
             return plan;
         }
         plan.actions.extend(register);
@@ -256,20 +254,16 @@ pub fn plan_group(
     }
     let immutable = immutable_changes(&document, service);
     if !immutable.is_empty() {
-        // Decided here, not when applying: a refused replacement registers nothing either.
-        let replacement = if options.allow_replace {
-            plan.actions.extend(register);
-            Replacement::Allowed
-        } else {
-            Replacement::Refused
-        };
-        plan.actions.push(Action::ReplaceService {
-            service_arn: service.arn.clone(),
-            changes: immutable,
+        let arn = service.arn.clone();
+        replace(
+            &mut plan,
+            options,
+            register,
+            arn,
+            immutable,
             document,
             task_definition,
-            replacement,
-        });
+        );
         return plan;
     }
     plan.actions.extend(register);
@@ -297,6 +291,32 @@ pub fn plan_group(
         });
     }
     plan
+}
+
+/// Plans the replacement of `service_arn`. Whether it may be carried out is decided here, not
+/// when applying: a refused replacement registers nothing either.
+fn replace(
+    plan: &mut GroupPlan,
+    options: &PlanOptions,
+    register: Option<Action>,
+    service_arn: String,
+    changes: Vec<FieldChange>,
+    document: ServiceDocument,
+    task_definition: TaskDefinitionRef,
+) {
+    let replacement = if options.allow_replace {
+        plan.actions.extend(register);
+        Replacement::Allowed
+    } else {
+        Replacement::Refused
+    };
+    plan.actions.push(Action::ReplaceService {
+        service_arn,
+        changes,
+        document,
+        task_definition,
+        replacement,
+    });
 }
 
 /// Tags on the service that the group owns but no longer wants: the controller's own keys
