@@ -7,28 +7,13 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{eventually, show, Moto};
+use support::{condition, eventually, find_condition, show, status_json, Moto};
 
 fn group(image: &str) -> String {
     plan::DesiredGroup::test("d1")
         .cluster("c1")
         .image(image)
         .yaml()
-}
-
-fn status(moto: &Moto) -> Value {
-    let out = moto.run(&["status", "-o", "json", "g.yaml"]);
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", show(&out)))
-}
-
-fn condition(status: &Value, kind: &str) -> Value {
-    status["groups"][0]["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == kind)
-        .cloned()
-        .unwrap_or(Value::Null)
 }
 
 /// Defect 1: after ECS's circuit breaker rolled a failed deployment back, the controller must
@@ -85,8 +70,8 @@ async fn a_rolled_back_deployment_is_not_fought_and_a_new_spec_deploys_again() {
             assert!(writes.is_empty(), "pass {pass}: {writes:?}");
         }
     }
-    let s = status(&moto);
-    let degraded = condition(&s, "Degraded");
+    let s = status_json(&moto, "g.yaml");
+    let degraded = condition(&s["groups"][0], "Degraded");
     assert_eq!(degraded["reason"], "RolledBack", "{s:#}");
     let message = degraded["message"].as_str().unwrap();
     assert!(
@@ -94,7 +79,7 @@ async fn a_rolled_back_deployment_is_not_fought_and_a_new_spec_deploys_again() {
             && message.contains("Essential container in task exited"),
         "{message}"
     );
-    assert_eq!(condition(&s, "Ready")["status"], "False");
+    assert_eq!(condition(&s["groups"][0], "Ready")["status"], "False");
 
     // A hand edit is still drift: put back to the revision ECS rolled back to.
     let by_hand = moto
@@ -138,9 +123,10 @@ async fn a_rolled_back_deployment_is_not_fought_and_a_new_spec_deploys_again() {
         .iter()
         .any(|t| t.key() == Some("ecs-delegate-controller.io/rolled-back")));
     let ready = eventually(Duration::from_secs(20), || {
-        (condition(&status(&moto), "Ready")["status"] == "True").then_some(())
+        let s = status_json(&moto, "g.yaml");
+        (condition(&s["groups"][0], "Ready")["status"] == "True").then_some(())
     });
-    assert!(ready.is_some(), "{:#}", status(&moto));
+    assert!(ready.is_some(), "{:#}", status_json(&moto, "g.yaml"));
 }
 
 /// Defect 4: tags the spec no longer has are removed, and only those the controller wrote.
@@ -332,12 +318,12 @@ async fn an_execution_role_that_cannot_read_the_token_is_reported_with_the_missi
 
     // ECS stops the tasks before they start; status names the cause.
     let s = eventually(Duration::from_secs(20), || {
-        let s = status(&moto);
-        let degraded = condition(&s, "Degraded");
-        (degraded["reason"] == "SecretNotReadable").then_some(s)
+        let s = status_json(&moto, "g.yaml");
+        let degraded = find_condition(&s["groups"][0], "Degraded")?;
+        (degraded["reason"] == "SecretNotReadable").then_some(s.clone())
     })
     .expect("SecretNotReadable");
-    let message = condition(&s, "Degraded")["message"]
+    let message = condition(&s["groups"][0], "Degraded")["message"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -346,7 +332,10 @@ async fn an_execution_role_that_cannot_read_the_token_is_reported_with_the_missi
             && message.contains("is not authorized to perform: secretsmanager:GetSecretValue"),
         "{message}"
     );
-    assert_ne!(condition(&s, "Degraded")["reason"], "CrashLoop");
+    assert_ne!(
+        condition(&s["groups"][0], "Degraded")["reason"],
+        "CrashLoop"
+    );
 }
 
 fn register_raw(moto: &Moto, definition: &Value) -> String {

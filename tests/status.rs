@@ -6,22 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{group_yaml, show, Moto, ACCOUNT};
-
-fn status_json(moto: &Moto, path: &str) -> Value {
-    let out = moto.run(&["status", "-o", "json", path]);
-    assert!(out.status.success(), "{}", show(&out));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn condition<'a>(group: &'a Value, kind: &str) -> &'a Value {
-    group["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} condition in {group}"))
-}
+use support::{condition, group_yaml, show, status_json, Moto, ACCOUNT};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_before_and_after_converge() {

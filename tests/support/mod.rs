@@ -464,6 +464,29 @@ pub fn group_yaml(name: &str, cluster: &str, extra: &str) -> String {
         .yaml()
 }
 
+/// `status -o json FILE`, parsed.
+pub fn status_json(moto: &Moto, path: &str) -> serde_json::Value {
+    let out = moto.run(&["status", "-o", "json", path]);
+    assert!(out.status.success(), "{}", show(&out));
+    serde_json::from_slice(&out.stdout).expect("status JSON")
+}
+
+/// A group's condition of `kind`, if it has one.
+pub fn find_condition<'a>(
+    group: &'a serde_json::Value,
+    kind: &str,
+) -> Option<&'a serde_json::Value> {
+    group["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == kind)
+}
+
+/// A group's condition of `kind`.
+pub fn condition<'a>(group: &'a serde_json::Value, kind: &str) -> &'a serde_json::Value {
+    find_condition(group, kind).unwrap_or_else(|| panic!("no {kind} condition in {group}"))
+}
+
 /// stdout and stderr of a run, for assertion messages.
 pub fn show(output: &Output) -> String {
     format!(
