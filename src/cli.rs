@@ -45,6 +45,23 @@ pub struct GlobalArgs {
     /// to require several).
     #[arg(long, global = true, value_name = "KEY=VALUE", value_delimiter = ',')]
     pub selector: Vec<String>,
+    /// Ready also means connected: the ARN of a Secrets Manager secret or SSM parameter holding
+    /// a Harness API key (never the key itself) that may view delegates. Without it, Ready is
+    /// what ECS says and status shows the Harness check as off.
+    #[arg(
+        long,
+        global = true,
+        env = "EDC_HARNESS_API_KEY_SECRET",
+        value_name = "ARN"
+    )]
+    pub harness_api_key_secret: Option<String>,
+    /// With the Harness check: how long after a deployment the delegates may take to connect
+    /// before a group whose tasks run is Degraded (NotConnected).
+    #[arg(long, global = true, default_value = "10m", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub harness_grace: std::time::Duration,
+    /// With the Harness check: give up a Harness request after this long (retried twice).
+    #[arg(long, global = true, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub harness_timeout: std::time::Duration,
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -1,6 +1,7 @@
-//! `status -o table`: one line per group, then the reason of each stalled or degraded group.
+//! `status -o table`: one line per group, then the reason of each stalled or degraded group,
+//! of a Harness that could not be read, and of expired delegate versions.
 
-use plan::{ConditionType, GroupStatus};
+use plan::{ConditionStatus, ConditionType, GroupStatus};
 
 /// One line per group.
 pub fn table(statuses: &[GroupStatus]) -> String {
@@ -13,6 +14,7 @@ pub fn table(statuses: &[GroupStatus]) -> String {
         "PENDING".into(),
         "TASK DEFINITION".into(),
         "IN SYNC".into(),
+        "CONNECTED".into(),
         "READY".into(),
         "REASON".into(),
     ]];
@@ -27,6 +29,7 @@ pub fn table(statuses: &[GroupStatus]) -> String {
             s.pending.to_string(),
             s.task_definition.clone().unwrap_or_else(|| "-".into()),
             if s.in_sync { "yes" } else { "no" }.into(),
+            s.harness.column(s.desired),
             ready.map_or("?".into(), |c| c.status.to_string()),
             ready.map_or(String::new(), |c| c.reason.to_string()),
         ]);
@@ -45,12 +48,29 @@ pub fn table(statuses: &[GroupStatus]) -> String {
         out.push('\n');
     }
     for s in statuses {
-        if let Some(problem) = s.conditions.iter().find(|c| {
-            (c.kind == ConditionType::Stalled || c.kind == ConditionType::Degraded) && c.is_true()
-        }) {
+        let problem = s
+            .conditions
+            .iter()
+            .find(|c| {
+                (c.kind == ConditionType::Stalled || c.kind == ConditionType::Degraded)
+                    && c.is_true()
+            })
+            .or_else(|| {
+                s.condition(ConditionType::Connected)
+                    .filter(|c| c.status == ConditionStatus::Unknown)
+            });
+        if let Some(problem) = problem {
             out.push_str(&format!(
                 "{}: {}: {}\n",
                 s.name, problem.reason, problem.message
+            ));
+        }
+        if !s.harness.expired_versions.is_empty() {
+            out.push_str(&format!(
+                "{}: warning: Harness says delegate version {} has expired: update \
+                 spec.delegate.image\n",
+                s.name,
+                s.harness.expired_versions.join(", ")
             ));
         }
     }

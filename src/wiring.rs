@@ -79,6 +79,29 @@ impl Aws {
     }
 }
 
+/// With `--harness-api-key-secret`: the Harness check, its API key read once from the secret.
+///
+/// # Errors
+/// When the key cannot be read (the message names the ARN and the call, never the value).
+pub async fn harness(
+    global: &GlobalArgs,
+    sdk: &SdkProvider,
+) -> anyhow::Result<Option<Arc<harness::HarnessCheck>>> {
+    let Some(arn) = &global.harness_api_key_secret else {
+        return Ok(None);
+    };
+    let key = sdk.secret_value(arn).await.map_err(|e| {
+        anyhow::anyhow!("reading the Harness API key (--harness-api-key-secret): {e}")
+    })?;
+    let api = harness::HttpHarness::new(harness::ApiKey::new(&key), global.harness_timeout)
+        .map_err(|e| anyhow::anyhow!("the Harness HTTP client: {e}"))?;
+    tracing::info!(secret = %arn, grace = %humantime::format_duration(global.harness_grace), "Harness check on: Ready requires the delegates connected");
+    Ok(Some(Arc::new(harness::HarnessCheck::new(
+        Arc::new(api),
+        global.harness_grace,
+    ))))
+}
+
 /// The scope of a command: the `--selector` it was given.
 pub fn scope(source: &FileSource) -> Scope {
     Scope {
@@ -87,7 +110,8 @@ pub fn scope(source: &FileSource) -> Scope {
     }
 }
 
-/// The files' selected groups, rendered, and an engine over the SDK; `None` (every problem
+/// The files' selected groups, rendered, and an engine over the SDK (with the Harness check
+/// when `with_harness` and the flag ask for it); `None` (every problem
 /// printed) when the files are invalid.
 ///
 /// # Errors
@@ -97,6 +121,7 @@ pub async fn prepare(
     paths: &[PathBuf],
     concurrency: usize,
     allow_replace: bool,
+    with_harness: bool,
 ) -> anyhow::Result<
     Option<(
         Vec<Arc<DesiredGroup>>,
@@ -125,9 +150,14 @@ pub async fn prepare(
         controller_id: global.controller_id.clone(),
         allow_replace,
     };
+    let check = if with_harness {
+        harness(global, &aws.sdk).await?
+    } else {
+        None
+    };
     Ok(Some((
         desired.into_iter().map(Arc::new).collect(),
         scope(&source),
-        Engine::new(aws.limited(), options, concurrency),
+        Engine::new(aws.limited(), options, concurrency).with_harness(check),
     )))
 }

@@ -16,7 +16,8 @@ pub async fn run(
     detailed_exitcode: bool,
     lifecycle: LifecycleArgs,
 ) -> anyhow::Result<ExitCode> {
-    let Some((groups, scope, engine)) = prepare(global, paths, 8, lifecycle.allow_replace).await?
+    let Some((groups, scope, engine)) =
+        prepare(global, paths, 8, lifecycle.allow_replace, false).await?
     else {
         return Ok(ExitCode::FAILURE);
     };

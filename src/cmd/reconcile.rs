@@ -27,6 +27,7 @@ pub async fn run(global: &GlobalArgs, paths: &[PathBuf], once: Once) -> anyhow::
         paths,
         once.concurrency,
         once.lifecycle.allow_replace,
+        true,
     )
     .await?
     else {

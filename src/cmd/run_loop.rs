@@ -36,6 +36,7 @@ pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow
             anyhow::bail!("{refusal}");
         }
     }
+    let harness = crate::wiring::harness(global, &aws.sdk).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
@@ -56,6 +57,7 @@ pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow
             allow_replace: args.lifecycle.allow_replace,
         },
         concurrency: args.concurrency,
+        harness,
     };
     let metrics = ApiMetrics::default();
     let provider = aws.metered(&metrics);

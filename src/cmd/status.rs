@@ -15,7 +15,7 @@ pub async fn run(
     paths: &[PathBuf],
     output: StatusFormat,
 ) -> anyhow::Result<ExitCode> {
-    let Some((groups, scope, engine)) = prepare(global, paths, 8, false).await? else {
+    let Some((groups, scope, engine)) = prepare(global, paths, 8, false, true).await? else {
         return Ok(ExitCode::FAILURE);
     };
     let report = engine

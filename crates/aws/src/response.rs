@@ -92,6 +92,7 @@ pub fn observed_service(s: &ecs::Service) -> ObservedService {
                 running_count: d.running_count(),
                 pending_count: d.pending_count(),
                 failed_tasks: d.failed_tasks(),
+                created_at: d.created_at().map(|t| t.secs()),
             })
             .collect(),
         rollback_deployment: rollback_deployment(s.events()),

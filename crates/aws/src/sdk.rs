@@ -80,6 +80,53 @@ impl SdkProvider {
         self.config.region().map(|r| r.to_string())
     }
 
+    /// The value of a Secrets Manager secret (GetSecretValue, its `SecretString`) or an SSM
+    /// parameter (GetParameter with decryption), in the ARN's own region: the Harness API key.
+    ///
+    /// # Errors
+    /// When the ARN is neither, or the call fails. The value is never in an error.
+    pub async fn secret_value(&self, arn: &str) -> Result<String> {
+        let parsed = spec::arn::Arn::parse(arn).filter(spec::arn::Arn::is_secret);
+        let Some(parsed) = parsed else {
+            return Err(AwsError::invalid(
+                Operation::Internal,
+                // Not echoed: a key given by mistake must not reach a log.
+                "not a Secrets Manager secret or SSM parameter ARN \
+                 (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME or \
+                 arn:aws:ssm:REGION:ACCOUNT:parameter/NAME); the value given is not shown",
+            ));
+        };
+        let region = Region::new(parsed.region.to_owned());
+        let value = if parsed.service == "ssm" {
+            let config = aws_sdk_ssm::config::Builder::from(&self.config)
+                .region(region)
+                .build();
+            aws_sdk_ssm::Client::from_conf(config)
+                .get_parameter()
+                .name(arn)
+                .with_decryption(true)
+                .send()
+                .await
+                .map_err(|e| from_sdk(Operation::GetParameter, e))?
+                .parameter
+                .and_then(|p| p.value)
+        } else {
+            let config = aws_sdk_secretsmanager::config::Builder::from(&self.config)
+                .region(region)
+                .build();
+            aws_sdk_secretsmanager::Client::from_conf(config)
+                .get_secret_value()
+                .secret_id(arn)
+                .send()
+                .await
+                .map_err(|e| from_sdk(Operation::GetSecretValue, e))?
+                .secret_string
+        };
+        value.filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+            AwsError::invalid(Operation::Internal, format!("{arn}: has no string value"))
+        })
+    }
+
     /// The ECS and IAM clients of `target`.
     pub fn clients(&self, target: &Target) -> SdkEcs {
         let ecs = aws_sdk_ecs::config::Builder::from(&self.config)

@@ -4,7 +4,7 @@
 //! multiplies the sustained rates (bursts stay as documented).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -12,6 +12,13 @@ use tokio::time::Instant;
 use crate::error::Result;
 use crate::layer::{Layer, Layered};
 use crate::operation::{Operation, RateFamily};
+
+/// A token bucket: `burst` tokens, refilled at `rate` a second; [`TokenBucket::take`] waits
+/// for one. Also the Harness check's limiter.
+#[derive(Debug)]
+pub struct TokenBucket {
+    state: Mutex<Bucket>,
+}
 
 #[derive(Debug)]
 struct Bucket {
@@ -21,11 +28,47 @@ struct Bucket {
     updated: Instant,
 }
 
+impl TokenBucket {
+    /// A full bucket.
+    pub fn new(burst: f64, rate: f64) -> Self {
+        TokenBucket {
+            state: Mutex::new(Bucket {
+                tokens: burst,
+                burst,
+                rate: rate.max(f64::MIN_POSITIVE),
+                updated: Instant::now(),
+            }),
+        }
+    }
+
+    /// Waits for a token.
+    pub async fn take(&self) {
+        loop {
+            let wait = {
+                let mut bucket = self
+                    .state
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let now = Instant::now();
+                let elapsed = now.duration_since(bucket.updated).as_secs_f64();
+                bucket.tokens = (bucket.tokens + elapsed * bucket.rate).min(bucket.burst);
+                bucket.updated = now;
+                if bucket.tokens >= 1.0 {
+                    bucket.tokens -= 1.0;
+                    return;
+                }
+                Duration::from_secs_f64((1.0 - bucket.tokens) / bucket.rate)
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
 /// The limiter layer; `None` scale means off.
 #[derive(Debug)]
 pub struct RateLimiter {
     scale: Option<f64>,
-    buckets: Mutex<HashMap<RateFamily, Bucket>>,
+    buckets: Mutex<HashMap<RateFamily, Arc<TokenBucket>>>,
 }
 
 /// An API behind the rate limiter.
@@ -49,32 +92,19 @@ impl RateLimiter {
     async fn acquire(&self, operation: Operation) {
         let Some(scale) = self.scale else { return };
         let family = operation.family();
-        let (burst, rate) = family.rate();
-        let rate = rate * scale;
-        loop {
-            let wait = {
-                let mut buckets = self
-                    .buckets
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let bucket = buckets.entry(family).or_insert_with(|| Bucket {
-                    tokens: burst,
-                    burst,
-                    rate,
-                    updated: Instant::now(),
-                });
-                let now = Instant::now();
-                let elapsed = now.duration_since(bucket.updated).as_secs_f64();
-                bucket.tokens = (bucket.tokens + elapsed * bucket.rate).min(bucket.burst);
-                bucket.updated = now;
-                if bucket.tokens >= 1.0 {
-                    bucket.tokens -= 1.0;
-                    return;
-                }
-                Duration::from_secs_f64((1.0 - bucket.tokens) / bucket.rate)
-            };
-            tokio::time::sleep(wait).await;
-        }
+        let bucket = {
+            let mut buckets = self
+                .buckets
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let (burst, rate) = family.rate();
+            Arc::clone(
+                buckets
+                    .entry(family)
+                    .or_insert_with(|| Arc::new(TokenBucket::new(burst, rate * scale))),
+            )
+        };
+        bucket.take().await;
     }
 }
 

@@ -107,6 +107,8 @@ operations! {
     GetPolicy => "iam", Iam;
     GetPolicyVersion => "iam", Iam;
     DescribeSecret => "secretsmanager", Iam;
+    GetSecretValue => "secretsmanager", Iam;
+    GetParameter => "ssm", Iam;
 }
 
 impl fmt::Display for Operation {

@@ -391,9 +391,34 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
                 .running_tasks
                 .get_or_create(&GroupLabels { group: name.into() })
                 .set(group.status.running);
+            if let Some(connected) = group.status.harness.connected {
+                self.metrics
+                    .connected_delegates
+                    .get_or_create(&GroupLabels { group: name.into() })
+                    .set(connected);
+            }
+            log_connection(status.groups.get(name), &group.status);
             status.awaiting_first_pass.remove(name);
             status.groups.insert(name.into(), group.status);
         }
+    }
+}
+
+/// A change of what Harness says about a group, on the record.
+fn log_connection(before: Option<&plan::GroupStatus>, now: &plan::GroupStatus) {
+    let Some(connected) = now.condition(plan::ConditionType::Connected) else {
+        return;
+    };
+    let previous = before
+        .and_then(|b| b.condition(plan::ConditionType::Connected))
+        .map(|c| c.reason);
+    if previous == Some(connected.reason) {
+        return;
+    }
+    if connected.reason == plan::Reason::DelegatesConnected {
+        info!(group = %now.name, cluster = %now.cluster, reason = %connected.reason, message = %connected.message, "delegates connected to Harness");
+    } else {
+        warn!(group = %now.name, cluster = %now.cluster, reason = %connected.reason, message = %connected.message, "delegates not connected to Harness");
     }
 }
 

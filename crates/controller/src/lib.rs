@@ -43,6 +43,8 @@ pub struct LoopConfig<S> {
     pub options: PlanOptions,
     /// AWS calls in flight per pass.
     pub concurrency: usize,
+    /// With `--harness-api-key-secret`: Ready also means connected to Harness.
+    pub harness: Option<Arc<harness::HarnessCheck>>,
 }
 
 /// Serves HTTP on `listener` and runs the loop over the targets `provider` gives clients for
@@ -68,7 +70,8 @@ pub async fn serve_and_run<P: ClientProvider + 'static, S: DesiredSource>(
         config.options,
         config.concurrency,
         ErrorPolicy::new(config.backoff, config.progress_requeue),
-    );
+    )
+    .with_harness(config.harness);
     let state = http::AppState {
         status: Arc::clone(&status),
         registry: Arc::new(registry),

@@ -32,6 +32,8 @@ pub struct ControllerMetrics {
     pub desired_tasks: Family<GroupLabels, Gauge>,
     /// Tasks running per group.
     pub running_tasks: Family<GroupLabels, Gauge>,
+    /// Delegates connected to Harness per group (with the Harness check on).
+    pub connected_delegates: Family<GroupLabels, Gauge>,
     /// Groups waiting in the queue.
     pub queue_depth: Gauge,
     /// Groups being reconciled.
@@ -47,6 +49,7 @@ impl Default for ControllerMetrics {
             reconcile_duration: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
             desired_tasks: Family::default(),
             running_tasks: Family::default(),
+            connected_delegates: Family::default(),
             queue_depth: Gauge::default(),
             in_flight: Gauge::default(),
             config_loads: Family::default(),
@@ -76,6 +79,11 @@ impl ControllerMetrics {
             "running_tasks",
             "Delegate tasks running as ECS last reported, per group",
             self.running_tasks.clone(),
+        );
+        registry.register(
+            "connected_delegates",
+            "Delegates Harness lists as connected, per group (only with --harness-api-key-secret)",
+            self.connected_delegates.clone(),
         );
         registry.register(
             "queue_depth",

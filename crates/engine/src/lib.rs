@@ -89,6 +89,8 @@ pub struct Engine<P> {
     renames: Mutex<HashMap<GroupKey, (String, tokio::time::Instant)>>,
     /// (execution role, token) -> when checked, and what was found.
     secrets: Mutex<HashMap<String, (tokio::time::Instant, Option<plan::SecretAccessProblem>)>>,
+    /// With `--harness-api-key-secret`: Ready also means connected to Harness.
+    harness: Option<Arc<harness::HarnessCheck>>,
 }
 
 impl<P: ClientProvider> Engine<P> {
@@ -114,7 +116,15 @@ impl<P: ClientProvider> Engine<P> {
             roles: Mutex::new(HashMap::new()),
             secrets: Mutex::new(HashMap::new()),
             renames: Mutex::new(HashMap::new()),
+            harness: None,
         }
+    }
+
+    /// Ready also requires the delegates connected to Harness, as `check` reads it.
+    #[must_use]
+    pub fn with_harness(mut self, check: Option<Arc<harness::HarnessCheck>>) -> Self {
+        self.harness = check;
+        self
     }
 
     /// The error policy (the loop forgets removed groups through it).

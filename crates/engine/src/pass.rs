@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use client::ClientProvider;
+use plan::harness::HarnessView;
 use plan::prune::plan_prune;
 use plan::status::{derive, Applied};
 use plan::{
@@ -117,7 +118,9 @@ impl<P: ClientProvider> Engine<P> {
         let all = groups;
         let groups: Vec<Arc<DesiredGroup>> =
             all.iter().filter(|g| scope.contains(g)).cloned().collect();
-        let planned = self.observe_and_plan(&groups).await;
+        // Harness is asked while ECS is read: a slow Harness delays status, never a write.
+        let (planned, mut views) =
+            tokio::join!(self.observe_and_plan(&groups), self.harness_views(&groups));
         // Prune compares with every desired group, not only this scope's: a group of another
         // shard is not an orphan.
         let mut prune_report = match prune {
@@ -145,7 +148,8 @@ impl<P: ClientProvider> Engine<P> {
             .zip(planned)
             .map(|(desired, (plan, observed))| {
                 let outcome = outcomes.as_mut().and_then(Iterator::next);
-                self.report(desired, plan, observed, outcome)
+                let view = views.as_mut().and_then(Iterator::next);
+                self.report(desired, plan, observed, outcome, view.as_ref())
             })
             .collect();
         PassReport {
@@ -235,6 +239,16 @@ impl<P: ClientProvider> Engine<P> {
         }
     }
 
+    /// With the Harness check on: what Harness says about each group, aligned with `groups`.
+    async fn harness_views(
+        &self,
+        groups: &[Arc<DesiredGroup>],
+    ) -> Option<std::vec::IntoIter<HarnessView>> {
+        let check = self.harness.as_ref()?;
+        let groups: Vec<&DesiredGroup> = groups.iter().map(|g| &**g).collect();
+        Some(check.views(&groups).await.into_iter())
+    }
+
     /// The record of one group: its error (observation, plan or apply), status and next step.
     fn report(
         &self,
@@ -242,6 +256,7 @@ impl<P: ClientProvider> Engine<P> {
         plan: GroupPlan,
         observed: Result<ObservedGroup, GroupError>,
         outcome: Option<GroupOutcome>,
+        harness: Option<&HarnessView>,
     ) -> GroupReport {
         let (observed, observe_error) = match observed {
             Ok(o) => (Some(o), None),
@@ -260,6 +275,7 @@ impl<P: ClientProvider> Engine<P> {
             Some(&plan),
             applied,
             error.as_ref(),
+            harness,
         );
         let next = self.policy.next(desired.name(), error.as_ref(), &status);
         GroupReport {

@@ -163,6 +163,7 @@ mod tests {
             pending: 0,
             task_definition: None,
             in_sync: true,
+            harness: plan::harness::Connection::default(),
             conditions: Vec::new(),
         }
     }

@@ -16,6 +16,8 @@ pub struct GroupFixture {
     image: String,
     execution_role: String,
     region: String,
+    manager_url: String,
+    flavor: &'static str,
     spec_lines: Vec<String>,
 }
 
@@ -29,12 +31,26 @@ impl DesiredGroup {
             image: "harness/delegate:24.10.84200".into(),
             execution_role: format!("arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole"),
             region: "us-east-1".into(),
+            manager_url: "https://app.harness.io/gratis".into(),
+            flavor: "nextgen",
             spec_lines: Vec::new(),
         }
     }
 }
 
 impl GroupFixture {
+    /// `spec.delegate.managerUrl` (a local fake Harness in the end-to-end tests).
+    pub fn manager_url(mut self, url: &str) -> Self {
+        self.manager_url = url.into();
+        self
+    }
+
+    /// A FirstGen delegate (`spec.delegate.flavor: firstgen`).
+    pub fn firstgen(mut self) -> Self {
+        self.flavor = "firstgen";
+        self
+    }
+
     /// `spec.cluster`.
     pub fn cluster(mut self, cluster: &str) -> Self {
         self.cluster = cluster.into();
@@ -100,9 +116,9 @@ spec:
   roles:
     execution: {role}
 {extra}  delegate:
-    image: {image}
+{flavor}    image: {image}
     accountId: abc123
-    managerUrl: https://app.harness.io/gratis
+    managerUrl: {manager_url}
     token: {{secretArn: "arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:delegate-token"}}
 "#,
             name = self.name,
@@ -110,6 +126,12 @@ spec:
             count = self.count,
             role = self.execution_role,
             image = self.image,
+            flavor = if self.flavor == "firstgen" {
+                "    flavor: firstgen\n"
+            } else {
+                ""
+            },
+            manager_url = self.manager_url,
         )
     }
 

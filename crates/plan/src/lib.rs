@@ -7,6 +7,7 @@ pub mod desired;
 pub mod diff;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
+pub mod harness;
 pub mod observed;
 pub mod output;
 pub mod policy;

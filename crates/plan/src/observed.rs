@@ -93,6 +93,8 @@ pub struct ObservedDeployment {
     pub pending_count: i32,
     /// Tasks that failed to start.
     pub failed_tasks: i32,
+    /// When the deployment began (seconds since the epoch), when reported.
+    pub created_at: Option<i64>,
 }
 
 /// A task definition revision (immutable: safe to cache by ARN).

@@ -7,6 +7,7 @@ use spec::Mode;
 
 use crate::action::{GroupError, GroupPlan};
 use crate::desired::DesiredGroup;
+use crate::harness::{judge, Connection, HarnessView, Verdict as Harness};
 use crate::observed::{ObservedGroup, ObservedService};
 
 use crate::vocab::{ConditionStatus, ConditionType, Reason};
@@ -67,7 +68,9 @@ pub struct GroupStatus {
     pub task_definition: Option<String>,
     /// The plan had nothing to do.
     pub in_sync: bool,
-    /// Ready, Progressing, Degraded, Stalled.
+    /// What Harness says about its delegates (`check: off` without an API key).
+    pub harness: Connection,
+    /// Ready, Progressing, Degraded, Stalled, and Connected with the Harness check on.
     pub conditions: Vec<Condition>,
 }
 
@@ -128,13 +131,16 @@ pub enum Applied {
 pub const CRASH_LOOP_STOPS: usize = 2;
 
 /// Derives a group's status. `error` is the group's failure this pass (observation or apply),
-/// if any; the plan's own error (conflict, roles) is taken from `plan`.
+/// if any; the plan's own error (conflict, roles) is taken from `plan`. `harness` is what
+/// Harness said about the group's delegates, with the Harness check on: then Ready also needs
+/// the count connected.
 pub fn derive(
     desired: &DesiredGroup,
     observed: Option<&ObservedGroup>,
     plan: Option<&GroupPlan>,
     applied: Applied,
     error: Option<&GroupError>,
+    harness: Option<&HarnessView>,
 ) -> GroupStatus {
     let empty = ObservedGroup::default();
     let observed = observed.unwrap_or(&empty);
@@ -166,16 +172,92 @@ pub fn derive(
             (false, s) => s.map(|s| task_definition_short(&s.task_definition).to_owned()),
         },
         in_sync: plan.is_some_and(GroupPlan::in_sync) && applied == Applied::Nothing,
+        harness: Connection::default(),
         conditions: Vec::new(),
     };
+    let finding = harness.map(|view| {
+        judge(
+            view,
+            status.desired,
+            deployed_at(observed, service, tasks_mode),
+            &desired.group.spec.delegate.manager_url,
+        )
+    });
 
     if let Some(error) = error.or(plan.and_then(|p| p.error.as_ref())) {
         status.stall(error.reason, &error.message);
-        return status;
+    } else {
+        let (mut verdict, mut message) = verdict(desired, observed, service, applied, &status);
+        // ECS's verdict comes first; a group ECS runs as the files say is Ready only once
+        // Harness sees its delegates.
+        if let (Verdict::Ready, Some(finding)) = (verdict, &finding) {
+            let (harness_verdict, harness_message) = (&finding.verdict, &finding.message);
+            match harness_verdict {
+                Harness::Connected => message = format!("{message}; {harness_message}"),
+                Harness::Waiting => {
+                    verdict = Verdict::Progressing(Reason::WaitingForConnection);
+                    message.clone_from(harness_message);
+                }
+                Harness::NotConnected => {
+                    verdict = Verdict::Degraded {
+                        reason: Reason::NotConnected,
+                        progressing: false,
+                    };
+                    message.clone_from(harness_message);
+                }
+                Harness::Unknown(failure) => {
+                    verdict = Verdict::Unknown(unknown_reason(failure));
+                    message = format!("ECS: {message}; {harness_message}");
+                }
+            }
+        }
+        status.conditions = verdict.conditions(&message);
     }
-    let (verdict, message) = verdict(desired, observed, service, applied, &status);
-    status.conditions = verdict.conditions(&message);
+    if let Some(finding) = finding {
+        let (state, reason) = match &finding.verdict {
+            Harness::Connected => (ConditionStatus::True, Reason::DelegatesConnected),
+            Harness::Waiting => (ConditionStatus::False, Reason::WaitingForConnection),
+            Harness::NotConnected => (ConditionStatus::False, Reason::NotConnected),
+            Harness::Unknown(failure) => (ConditionStatus::Unknown, unknown_reason(failure)),
+        };
+        status.conditions.push(Condition {
+            kind: ConditionType::Connected,
+            status: state,
+            reason,
+            message: finding.message,
+        });
+        status.harness = finding.connection;
+    }
     status
+}
+
+fn unknown_reason(failure: &crate::harness::HarnessFailure) -> Reason {
+    match failure {
+        crate::harness::HarnessFailure::Unauthorized(_) => Reason::HarnessUnauthorized,
+        crate::harness::HarnessFailure::Unreachable(_) => Reason::HarnessUnreachable,
+    }
+}
+
+/// When the group's last deployment began (seconds since the epoch): the primary deployment's
+/// `createdAt`; tasks mode: the newest live task's.
+fn deployed_at(
+    observed: &ObservedGroup,
+    service: Option<&ObservedService>,
+    tasks_mode: bool,
+) -> Option<i64> {
+    if tasks_mode {
+        return observed
+            .tasks
+            .iter()
+            .filter(|t| t.is_live())
+            .filter_map(|t| t.created_at)
+            .max();
+    }
+    service?
+        .deployments
+        .iter()
+        .find(|d| d.status == "PRIMARY")
+        .and_then(|d| d.created_at)
 }
 
 /// What a group's conditions say, before they are spelled out.
@@ -189,6 +271,8 @@ enum Verdict {
     Progressing(Reason),
     /// Running, but not as wanted; `progressing` when ECS is still trying.
     Degraded { reason: Reason, progressing: bool },
+    /// ECS runs it as the files say, but Harness could not be asked whether it is connected.
+    Unknown(Reason),
 }
 
 impl Verdict {
@@ -197,6 +281,7 @@ impl Verdict {
             Verdict::Ready => (true, false, false, Reason::Converged),
             Verdict::Suspended => (false, false, false, Reason::Suspended),
             Verdict::Progressing(reason) => (false, true, false, reason),
+            Verdict::Unknown(reason) => (false, false, false, reason),
             Verdict::Degraded {
                 reason,
                 progressing,

@@ -14,6 +14,8 @@ pub enum ConditionType {
     Degraded,
     /// The controller cannot make progress without help (conflict, bad config, AWS errors).
     Stalled,
+    /// The group's delegates are connected to Harness (only with the Harness check on).
+    Connected,
 }
 
 /// Whether a condition holds.
@@ -23,6 +25,8 @@ pub enum ConditionStatus {
     True,
     /// It does not.
     False,
+    /// Not known (Harness could not be read).
+    Unknown,
 }
 
 impl From<bool> for ConditionStatus {
@@ -74,6 +78,17 @@ pub enum Reason {
     ConfigError,
     /// An AWS call failed.
     ReconcileError,
+    /// At least the count of the group's delegates are connected to Harness.
+    DelegatesConnected,
+    /// Fewer delegates are connected than the count, within the grace period.
+    WaitingForConnection,
+    /// Fewer delegates are connected than the count after the grace period, though ECS runs
+    /// the tasks.
+    NotConnected,
+    /// Harness could not be read (unreachable, 5xx, timeout, an answer not understood).
+    HarnessUnreachable,
+    /// Harness refused the API key.
+    HarnessUnauthorized,
 }
 
 impl Reason {
@@ -97,6 +112,11 @@ impl Reason {
             Reason::ReplaceRequired => "ReplaceRequired",
             Reason::ConfigError => "ConfigError",
             Reason::ReconcileError => "ReconcileError",
+            Reason::DelegatesConnected => "DelegatesConnected",
+            Reason::WaitingForConnection => "WaitingForConnection",
+            Reason::NotConnected => "NotConnected",
+            Reason::HarnessUnreachable => "HarnessUnreachable",
+            Reason::HarnessUnauthorized => "HarnessUnauthorized",
         }
     }
 }

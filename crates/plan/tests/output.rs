@@ -195,7 +195,7 @@ fn statuses(groups: &[DesiredGroup], observed: &[ObservedGroup], plan: &Plan) ->
         .iter()
         .zip(observed)
         .zip(&plan.groups)
-        .map(|((d, o), p)| derive(d, Some(o), Some(p), Applied::Nothing, None))
+        .map(|((d, o), p)| derive(d, Some(o), Some(p), Applied::Nothing, None, None))
         .collect();
     serde_json::to_string_pretty(&serde_json::json!({ "groups": statuses })).unwrap()
 }

@@ -1,0 +1,402 @@
+//! Harness's two delegate listings over HTTP, with the API key in the `x-api-key` header.
+//!
+//! - NextGen: `POST {api}/ng/api/delegate-setup/listDelegates?accountIdentifier=&orgIdentifier=
+//!   &projectIdentifier=` with `{"filterType":"Delegate"}`, answering Harness's
+//!   `RestResponse<List<DelegateListResponse>>`: `{"metaData", "resource": [{"type", "name",
+//!   "connected", "lastHeartBeat", "delegateReplicas": [{"uuid", "lastHeartbeat", "connected",
+//!   "hostName", "version", "expiringAt"}], ...}], "responseMessages"}`. The operation is
+//!   `DelegateSetupResource.listDelegates` (apidocs.harness.io, "Lists all delegates in NG
+//!   filtered by provided conditions"; harness-core
+//!   `io.harness.delegate.beans.DelegateListResponse`), the one the Harness Terraform provider's
+//!   delegate list data source calls. No `status` filter is sent: a delegate that registered and
+//!   disconnected is told apart from one that never registered.
+//! - FirstGen: `POST {api}/api/graphql?accountId=` with the query
+//!   `delegateList(filters: [{accountId}], limit, offset) { nodes { delegateName hostName status
+//!   disconnected lastHeartBeat version } }` (developer.harness.io, "How do I check the delegate
+//!   disconnected status in the API?"; harness-core `QLDelegate`, `QLDelegateFilter`). A delegate
+//!   is connected when its status is `ENABLED` and it is not `disconnected`.
+
+use std::time::Duration;
+
+use backoff::backoff::Backoff as _;
+use backoff::ExponentialBackoff;
+use plan::harness::{HarnessDelegate, HarnessFailure, HarnessScope};
+use reqwest::header::{HeaderValue, CONTENT_TYPE};
+use reqwest::{StatusCode, Url};
+use serde::Deserialize;
+use spec::Flavor;
+
+use crate::HarnessApi;
+
+/// A Harness API key. Its `Debug` and `Display` never show it.
+#[derive(Clone)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// The key, trimmed of the whitespace a secret's value often ends with.
+    pub fn new(key: &str) -> Self {
+        ApiKey(key.trim().to_owned())
+    }
+
+    fn header(&self) -> Result<HeaderValue, HarnessFailure> {
+        let mut value = HeaderValue::from_str(&self.0).map_err(|_| {
+            HarnessFailure::Unreachable(
+                "the API key has characters an HTTP header cannot carry".into(),
+            )
+        })?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+/// Attempts per listing: the first and two retries, for 429, 5xx, timeouts and lost connections.
+const ATTEMPTS: u32 = 3;
+
+/// FirstGen GraphQL page size.
+const PAGE: usize = 100;
+
+/// At most this many FirstGen pages (10 000 delegates).
+const PAGES: usize = 100;
+
+/// Harness over HTTP.
+pub struct HttpHarness {
+    http: reqwest::Client,
+    key: ApiKey,
+}
+
+impl HttpHarness {
+    /// A client with `key`, each request given up after `timeout`.
+    ///
+    /// # Errors
+    /// When no TLS configuration can be built.
+    pub fn new(key: ApiKey, timeout: Duration) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .user_agent(concat!(
+                "ecs-delegate-controller/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(HttpHarness { http, key })
+    }
+
+    /// One POST, retried with backoff when the failure may pass; the body parsed as `T`.
+    async fn post<T: serde::de::DeserializeOwned>(
+        &self,
+        url: Url,
+        body: &serde_json::Value,
+    ) -> Result<T, HarnessFailure> {
+        let key = self.key.header()?;
+        let mut backoff = ExponentialBackoff {
+            initial_interval: Duration::from_millis(250),
+            max_interval: Duration::from_secs(2),
+            max_elapsed_time: None,
+            ..ExponentialBackoff::default()
+        };
+        let mut attempt = 1;
+        loop {
+            let sent = self
+                .http
+                .post(url.clone())
+                .header("x-api-key", key.clone())
+                .header(CONTENT_TYPE, "application/json")
+                .json(body)
+                .send()
+                .await;
+            let failure = match sent {
+                Ok(response) if response.status().is_success() => {
+                    let text = response
+                        .text()
+                        .await
+                        .map_err(|e| unreachable(&url, &e.without_url()))?;
+                    return serde_json::from_str(&text).map_err(|e| {
+                        HarnessFailure::Unreachable(format!(
+                            "{}: an answer not in the documented shape: {e}",
+                            path(&url)
+                        ))
+                    });
+                }
+                Ok(response)
+                    if matches!(
+                        response.status(),
+                        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+                    ) =>
+                {
+                    return Err(HarnessFailure::Unauthorized(response.status().as_u16()));
+                }
+                Ok(response) => {
+                    let status = response.status();
+                    let failure =
+                        HarnessFailure::Unreachable(format!("{}: HTTP {status}", path(&url)));
+                    if !(status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()) {
+                        return Err(failure);
+                    }
+                    failure
+                }
+                Err(e) => unreachable(&url, &e.without_url()),
+            };
+            match backoff.next_backoff() {
+                Some(wait) if attempt < ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(wait).await;
+                }
+                _ => return Err(failure),
+            }
+        }
+    }
+
+    async fn nextgen(&self, scope: &HarnessScope) -> Result<Vec<HarnessDelegate>, HarnessFailure> {
+        let mut params = vec![("accountIdentifier", scope.account.as_str())];
+        if let Some(org) = &scope.org {
+            params.push(("orgIdentifier", org));
+        }
+        if let Some(project) = &scope.project {
+            params.push(("projectIdentifier", project));
+        }
+        let url = endpoint(
+            &format!("{}/ng/api/delegate-setup/listDelegates", scope.api),
+            &params,
+        )?;
+        let body = serde_json::json!({ "filterType": "Delegate" });
+        let answer: RestResponse = self.post(url, &body).await?;
+        Ok(answer.delegates())
+    }
+
+    async fn firstgen(&self, scope: &HarnessScope) -> Result<Vec<HarnessDelegate>, HarnessFailure> {
+        let url = endpoint(
+            &format!("{}/api/graphql", scope.api),
+            &[("accountId", scope.account.as_str())],
+        )?;
+        // The account id goes in as a GraphQL string literal (JSON's escaping is GraphQL's).
+        let account = serde_json::Value::String(scope.account.clone()).to_string();
+        let mut delegates = Vec::new();
+        for page in 0..PAGES {
+            let query = format!(
+                "{{ delegateList(filters: [{{accountId: {account}}}], limit: {PAGE}, offset: {}) \
+                 {{ nodes {{ delegateName hostName status disconnected lastHeartBeat version }} }} }}",
+                page * PAGE
+            );
+            let answer: GraphQlResponse = self
+                .post(url.clone(), &serde_json::json!({ "query": query }))
+                .await?;
+            if let Some(error) = answer.errors.first() {
+                return Err(HarnessFailure::Unreachable(format!(
+                    "{}: GraphQL error: {}",
+                    path(&url),
+                    error.message
+                )));
+            }
+            let nodes = answer
+                .data
+                .and_then(|d| d.delegate_list)
+                .map(|l| l.nodes)
+                .unwrap_or_default();
+            let full = nodes.len() == PAGE;
+            delegates.extend(nodes.into_iter().map(QlDelegate::into_delegate));
+            if !full {
+                break;
+            }
+        }
+        Ok(delegates)
+    }
+}
+
+#[async_trait::async_trait]
+impl HarnessApi for HttpHarness {
+    async fn list_delegates(
+        &self,
+        scope: &HarnessScope,
+    ) -> Result<Vec<HarnessDelegate>, HarnessFailure> {
+        match scope.flavor {
+            Flavor::Nextgen => self.nextgen(scope).await,
+            Flavor::Firstgen => self.firstgen(scope).await,
+        }
+    }
+}
+
+fn endpoint(base: &str, params: &[(&str, &str)]) -> Result<Url, HarnessFailure> {
+    Url::parse_with_params(base, params)
+        .map_err(|e| HarnessFailure::Unreachable(format!("{base}: not a URL: {e}")))
+}
+
+/// The URL without its query, for messages.
+fn path(url: &Url) -> String {
+    let mut url = url.clone();
+    url.set_query(None);
+    url.to_string()
+}
+
+fn unreachable(url: &Url, e: &reqwest::Error) -> HarnessFailure {
+    let what = if e.is_timeout() {
+        "timed out".to_owned()
+    } else if e.is_connect() {
+        format!("could not connect: {e}")
+    } else {
+        e.to_string()
+    };
+    HarnessFailure::Unreachable(format!("{}: {what}", path(url)))
+}
+
+/// NextGen's `RestResponse<List<DelegateListResponse>>`.
+#[derive(Debug, Deserialize)]
+struct RestResponse {
+    #[serde(default)]
+    resource: Vec<DelegateListResponse>,
+}
+
+impl RestResponse {
+    /// One [`HarnessDelegate`] per replica, named after its group.
+    fn delegates(self) -> Vec<HarnessDelegate> {
+        self.resource
+            .into_iter()
+            .flat_map(|group| {
+                let name = group.name;
+                let connected = group.connected;
+                group
+                    .delegate_replicas
+                    .into_iter()
+                    .map(move |r| HarnessDelegate {
+                        name: name.clone(),
+                        host: r.host_name.unwrap_or_default(),
+                        version: r.version.unwrap_or_default(),
+                        // Older managers carry `connected` on the group only.
+                        connected: r.connected.unwrap_or(connected),
+                        last_heartbeat: r.last_heartbeat,
+                        expiring_at: r.expiring_at,
+                    })
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DelegateListResponse {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    connected: bool,
+    #[serde(default)]
+    delegate_replicas: Vec<DelegateReplica>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DelegateReplica {
+    host_name: Option<String>,
+    version: Option<String>,
+    connected: Option<bool>,
+    last_heartbeat: Option<i64>,
+    expiring_at: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GraphQlResponse {
+    data: Option<GraphQlData>,
+    #[serde(default)]
+    errors: Vec<GraphQlError>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GraphQlData {
+    delegate_list: Option<QlDelegateList>,
+}
+
+#[derive(Debug, Deserialize)]
+struct QlDelegateList {
+    #[serde(default)]
+    nodes: Vec<QlDelegate>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GraphQlError {
+    #[serde(default)]
+    message: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QlDelegate {
+    #[serde(default)]
+    delegate_name: String,
+    host_name: Option<String>,
+    status: Option<String>,
+    #[serde(default)]
+    disconnected: bool,
+    last_heart_beat: Option<i64>,
+    version: Option<String>,
+}
+
+impl QlDelegate {
+    fn into_delegate(self) -> HarnessDelegate {
+        HarnessDelegate {
+            connected: self.status.as_deref() == Some("ENABLED") && !self.disconnected,
+            name: self.delegate_name,
+            host: self.host_name.unwrap_or_default(),
+            version: self.version.unwrap_or_default(),
+            last_heartbeat: self.last_heart_beat,
+            expiring_at: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_nextgen_listing() {
+        let answer: RestResponse = serde_json::from_str(
+            r#"{"metaData":{},"resource":[{"type":"DOCKER","name":"ng","description":"",
+            "tags":["ecs"],"lastHeartBeat":1700000000000,"connected":true,
+            "delegateReplicas":[{"uuid":"u1","lastHeartbeat":1700000000000,"connected":true,
+            "hostName":"ip-10-0-0-1","version":"25.01.84800","expiringAt":1900000000000},
+            {"uuid":"u2","lastHeartbeat":1600000000000,"hostName":"ip-10-0-0-2",
+            "version":"25.01.84800","expiringAt":1900000000000}],"autoUpgrade":"OFF",
+            "legacy":false,"orgName":null,"projectName":null}],"responseMessages":[]}"#,
+        )
+        .unwrap();
+        let delegates = answer.delegates();
+        assert_eq!(delegates.len(), 2);
+        assert_eq!(delegates[0].name, "ng");
+        assert_eq!(delegates[0].host, "ip-10-0-0-1");
+        assert!(delegates[0].connected && delegates[1].connected);
+        assert_eq!(delegates[0].expiring_at, Some(1_900_000_000_000));
+    }
+
+    #[test]
+    fn parses_the_firstgen_listing() {
+        let answer: GraphQlResponse = serde_json::from_str(
+            r#"{"data":{"delegateList":{"nodes":[
+            {"delegateName":"fg","hostName":"h1","status":"ENABLED","disconnected":false,
+             "lastHeartBeat":1700000000000,"version":"1.0.77221"},
+            {"delegateName":"fg","hostName":"h2","status":"ENABLED","disconnected":true,
+             "lastHeartBeat":1600000000000,"version":"1.0.77221"},
+            {"delegateName":"fg","hostName":"h3","status":"WAITING_FOR_APPROVAL",
+             "disconnected":false,"lastHeartBeat":1700000000000,"version":"1.0.77221"}]}}}"#,
+        )
+        .unwrap();
+        let nodes = answer.data.unwrap().delegate_list.unwrap().nodes;
+        let connected: Vec<bool> = nodes
+            .into_iter()
+            .map(|n| n.into_delegate().connected)
+            .collect();
+        assert_eq!(connected, [true, false, false]);
+    }
+
+    #[test]
+    fn the_key_is_never_printed() {
+        let key = ApiKey::new("pat.secret.value\n");
+        assert!(!format!("{key:?}").contains("secret"));
+        assert!(key.header().unwrap().is_sensitive());
+    }
+}

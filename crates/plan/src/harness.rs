@@ -1,0 +1,375 @@
+//! What Harness says about a group's delegates: where they are listed (one call per scope per
+//! pass), what was found, and the `Connected` verdict with its grace period. Pure: the calls are
+//! made by the harness crate.
+//!
+//! A group's delegates register under its name: NextGen `DELEGATE_NAME`, FirstGen
+//! `DELEGATE_GROUP_NAME` (see `spec::render`), so Harness lists them under `metadata.name`.
+
+use spec::Flavor;
+
+use crate::desired::DesiredGroup;
+
+/// Where a group's delegates are listed: the Harness API, flavor, account and (NextGen) the
+/// organization and project the delegate token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HarnessScope {
+    /// The API base: the manager URL's origin and `/gateway`, as Harness's API references
+    /// address it (`https://app.harness.io/gateway/ng/api/...`).
+    pub api: String,
+    /// NextGen (REST) or FirstGen (GraphQL).
+    pub flavor: Flavor,
+    /// Harness account identifier.
+    pub account: String,
+    /// NextGen organization identifier.
+    pub org: Option<String>,
+    /// NextGen project identifier.
+    pub project: Option<String>,
+}
+
+impl HarnessScope {
+    /// The scope a group's delegates register in.
+    pub fn of(desired: &DesiredGroup) -> HarnessScope {
+        let delegate = &desired.group.spec.delegate;
+        let nextgen = delegate.flavor == Flavor::Nextgen;
+        HarnessScope {
+            api: format!("{}/gateway", origin(&delegate.manager_url)),
+            flavor: delegate.flavor,
+            account: delegate.account_id.clone(),
+            org: delegate.org.clone().filter(|_| nextgen),
+            project: delegate.project.clone().filter(|_| nextgen),
+        }
+    }
+}
+
+impl std::fmt::Display for HarnessScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} account {}", self.api, self.account)?;
+        if let Some(org) = &self.org {
+            write!(f, " org {org}")?;
+        }
+        if let Some(project) = &self.project {
+            write!(f, " project {project}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `scheme://host[:port]` of a validated http(s) URL.
+fn origin(url: &str) -> &str {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    &url[..end]
+}
+
+/// One delegate as Harness lists it: a NextGen delegate replica, or a FirstGen delegate.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HarnessDelegate {
+    /// The name it registered under (NextGen `name`, FirstGen `delegateName`).
+    pub name: String,
+    /// The host (the task's hostname).
+    pub host: String,
+    /// The delegate version.
+    pub version: String,
+    /// Connected to the manager now.
+    pub connected: bool,
+    /// Its last heartbeat, milliseconds since the epoch.
+    pub last_heartbeat: Option<i64>,
+    /// NextGen: when its version expires, milliseconds since the epoch.
+    pub expiring_at: Option<i64>,
+}
+
+/// Why Harness could not be read. Never carries the API key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HarnessFailure {
+    /// 401 or 403: the key is wrong, revoked, or may not list delegates.
+    #[error(
+        "Harness refused the API key (HTTP {0}): check the key in the secret \
+         --harness-api-key-secret names, and that it may view delegates"
+    )]
+    Unauthorized(u16),
+    /// Connection refused, timeout, 5xx or 429 after retries, or an answer not in the
+    /// documented shape.
+    #[error("Harness could not be read: {0}")]
+    Unreachable(String),
+}
+
+/// The Harness check of one group, as its status needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HarnessView {
+    /// The group's delegates (listed under its name), or why Harness could not be read.
+    pub delegates: Result<Vec<HarnessDelegate>, HarnessFailure>,
+    /// How long after the last deployment the delegates may take to connect.
+    pub grace_seconds: i64,
+    /// Now, in seconds since the epoch.
+    pub now: i64,
+}
+
+/// What the check found, summed up for `status` and `/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    /// `off` (no `--harness-api-key-secret`), `on`, or `failed` (Harness could not be read).
+    pub check: CheckState,
+    /// Delegates of the group connected to Harness.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connected: Option<i64>,
+    /// The versions the connected delegates run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<String>,
+    /// Versions Harness says have expired.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expired_versions: Vec<String>,
+    /// The newest heartbeat, RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_heartbeat: Option<String>,
+}
+
+impl Connection {
+    /// For the table: `off`, `?` (Harness not read) or `connected/desired`.
+    pub fn column(&self, desired: i64) -> String {
+        match (self.check, self.connected) {
+            (CheckState::Off, _) => "off".into(),
+            (CheckState::On, Some(n)) => format!("{n}/{desired}"),
+            _ => "?".into(),
+        }
+    }
+}
+
+/// Whether the Harness check ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckState {
+    /// No API key given: Ready means what ECS says.
+    #[default]
+    Off,
+    /// Harness was read.
+    On,
+    /// Harness could not be read this pass.
+    Failed,
+}
+
+/// What the delegates' connection means for a group that ECS runs as the files say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// At least the count is connected.
+    Connected,
+    /// Fewer are connected, within the grace period: still Progressing.
+    Waiting,
+    /// Fewer are connected after the grace period: Degraded `NotConnected`.
+    NotConnected,
+    /// Harness could not be read: not known, and not the fleet's fault.
+    Unknown(HarnessFailure),
+}
+
+/// The check's findings for one group: the summary, the verdict, and its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// For status.
+    pub connection: Connection,
+    /// For the conditions.
+    pub verdict: Verdict,
+    /// For people.
+    pub message: String,
+}
+
+/// Judges a group's delegates: `wanted` is the count, `deployed_at` the start of its last
+/// deployment (seconds since the epoch; `None` when ECS did not say, then the grace period is
+/// over), `manager_url` for the hint.
+pub fn judge(
+    view: &HarnessView,
+    wanted: i64,
+    deployed_at: Option<i64>,
+    manager_url: &str,
+) -> Finding {
+    let delegates = match &view.delegates {
+        Ok(delegates) => delegates,
+        Err(failure) => {
+            return Finding {
+                connection: Connection {
+                    check: CheckState::Failed,
+                    ..Connection::default()
+                },
+                verdict: Verdict::Unknown(failure.clone()),
+                message: failure.to_string(),
+            }
+        }
+    };
+    let connected: Vec<&HarnessDelegate> = delegates.iter().filter(|d| d.connected).collect();
+    let mut versions: Vec<String> = connected.iter().map(|d| d.version.clone()).collect();
+    versions.sort_unstable();
+    versions.dedup();
+    versions.retain(|v| !v.is_empty());
+    let now_ms = view.now.saturating_mul(1000);
+    let mut expired: Vec<String> = delegates
+        .iter()
+        .filter(|d| d.expiring_at.is_some_and(|at| at > 0 && at <= now_ms))
+        .map(|d| d.version.clone())
+        .collect();
+    expired.sort_unstable();
+    expired.dedup();
+    let newest = delegates.iter().filter_map(|d| d.last_heartbeat).max();
+    let count = i64::try_from(connected.len()).unwrap_or(i64::MAX);
+    let connection = Connection {
+        check: CheckState::On,
+        connected: Some(count),
+        versions: versions.clone(),
+        expired_versions: expired.clone(),
+        last_heartbeat: newest.map(rfc3339_ms),
+    };
+    let mut message = format!(
+        "{count} of {wanted} delegate{} connected to Harness",
+        if wanted == 1 { "" } else { "s" }
+    );
+    if !versions.is_empty() {
+        message.push_str(&format!(" (version {})", versions.join(", ")));
+    }
+    if let Some(newest) = newest {
+        message.push_str(&format!("; last heartbeat {}", rfc3339_ms(newest)));
+    }
+    if !expired.is_empty() {
+        message.push_str(&format!(
+            "; Harness says version {} has expired: update spec.delegate.image",
+            expired.join(", ")
+        ));
+    }
+    let since = deployed_at.map_or(i64::MAX, |at| view.now.saturating_sub(at));
+    let verdict = if count >= wanted {
+        Verdict::Connected
+    } else if since < view.grace_seconds {
+        message.push_str(&format!(
+            "; waiting up to {} after the deployment for them to register",
+            minutes(view.grace_seconds)
+        ));
+        Verdict::Waiting
+    } else {
+        message.push_str(&format!(
+            "{}: ECS runs the tasks but the delegates did not register with Harness. Check the \
+             token secret (spec.delegate.token: the value, and that the token is not revoked), \
+             the manager URL (spec.delegate.managerUrl: {manager_url}), and that the tasks can \
+             reach it (subnets' route to the internet or a NAT, security group egress, proxy)",
+            match deployed_at {
+                Some(_) => format!(" {} after the deployment", minutes(since)),
+                None => String::new(),
+            }
+        ));
+        Verdict::NotConnected
+    };
+    Finding {
+        connection,
+        verdict,
+        message,
+    }
+}
+
+/// `10m`, `90s`.
+fn minutes(seconds: i64) -> String {
+    if seconds >= 120 {
+        format!("{}m", seconds / 60)
+    } else {
+        format!("{seconds}s")
+    }
+}
+
+fn rfc3339_ms(ms: i64) -> String {
+    let secs = u64::try_from(ms / 1000).unwrap_or(0);
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delegate(connected: bool, version: &str) -> HarnessDelegate {
+        HarnessDelegate {
+            name: "g".into(),
+            host: "h".into(),
+            version: version.into(),
+            connected,
+            last_heartbeat: Some(1_800_000_000_000),
+            expiring_at: None,
+        }
+    }
+
+    fn view(delegates: Vec<HarnessDelegate>) -> HarnessView {
+        HarnessView {
+            delegates: Ok(delegates),
+            grace_seconds: 600,
+            now: 1_800_000_100,
+        }
+    }
+
+    #[test]
+    fn the_api_is_the_manager_urls_origin_and_gateway() {
+        assert_eq!(
+            origin("https://app.harness.io/gratis"),
+            "https://app.harness.io"
+        );
+        assert_eq!(origin("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(
+            origin("https://h.example.com:443/?x"),
+            "https://h.example.com:443"
+        );
+    }
+
+    #[test]
+    fn connected_when_the_count_is_connected() {
+        let found = judge(
+            &view(vec![
+                delegate(true, "1.2"),
+                delegate(true, "1.1"),
+                delegate(false, "1.0"),
+            ]),
+            2,
+            Some(1_800_000_000),
+            "https://app.harness.io",
+        );
+        assert_eq!(found.verdict, Verdict::Connected);
+        assert_eq!(found.connection.connected, Some(2));
+        assert_eq!(found.connection.versions, ["1.1", "1.2"]);
+        assert!(found
+            .message
+            .starts_with("2 of 2 delegates connected to Harness (version 1.1, 1.2)"));
+    }
+
+    #[test]
+    fn waiting_within_the_grace_period_then_not_connected_with_the_hint() {
+        let v = view(vec![delegate(true, "1.2")]);
+        let waiting = judge(&v, 2, Some(v.now - 599), "https://app.harness.io");
+        assert_eq!(waiting.verdict, Verdict::Waiting);
+        let late = judge(&v, 2, Some(v.now - 600), "https://app.harness.io");
+        assert_eq!(late.verdict, Verdict::NotConnected);
+        assert!(late.message.contains("1 of 2 delegates connected"));
+        assert!(late.message.contains("10m after the deployment"));
+        assert!(late
+            .message
+            .contains("spec.delegate.managerUrl: https://app.harness.io"));
+        assert!(late.message.contains("token"));
+        assert!(late.message.contains("egress"));
+    }
+
+    #[test]
+    fn expired_versions_are_reported() {
+        let mut old = delegate(true, "23.01.1");
+        old.expiring_at = Some(1_700_000_000_000);
+        let found = judge(&view(vec![old]), 1, None, "https://app.harness.io");
+        assert_eq!(found.verdict, Verdict::Connected);
+        assert_eq!(found.connection.expired_versions, ["23.01.1"]);
+        assert!(found.message.contains("version 23.01.1 has expired"));
+    }
+
+    #[test]
+    fn a_failure_is_unknown_not_broken() {
+        let v = HarnessView {
+            delegates: Err(HarnessFailure::Unauthorized(401)),
+            grace_seconds: 600,
+            now: 0,
+        };
+        let found = judge(&v, 1, None, "https://app.harness.io");
+        assert_eq!(found.connection.check, CheckState::Failed);
+        assert!(matches!(found.verdict, Verdict::Unknown(_)));
+        assert_eq!(found.connection.column(1), "?");
+    }
+}
