@@ -1,0 +1,492 @@
+//! Ready means connected: the binary against the local ECS endpoint and a local fake of
+//! Harness's delegate listings (NextGen REST, FirstGen GraphQL).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+mod support;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::harness::{current, Behaviour, FakeHarness, Replica, GOOD_KEY};
+use support::{condition, find_condition, show, Moto};
+
+/// A local endpoint with cluster `c1`, the fake Harness, and the API key in Secrets Manager.
+struct World {
+    moto: Moto,
+    harness: FakeHarness,
+    key_arn: String,
+    subnet: String,
+}
+
+impl World {
+    async fn start() -> World {
+        World::with_key(GOOD_KEY).await
+    }
+
+    async fn with_key(key: &str) -> World {
+        let moto = Moto::start();
+        moto.create_clusters(&["c1"]);
+        let harness = FakeHarness::start();
+        let answer = moto.json_call(
+            "secretsmanager",
+            "secretsmanager.CreateSecret",
+            &serde_json::json!({"Name": "harness-api-key", "SecretString": format!("{key}\n")})
+                .to_string(),
+        );
+        let key_arn = serde_json::from_str::<Value>(&answer).unwrap()["ARN"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (subnet, _) = moto.default_network().await;
+        World {
+            moto,
+            harness,
+            key_arn,
+            subnet,
+        }
+    }
+
+    /// A FARGATE group of `count` delegates whose manager is the fake.
+    fn group(&self, file: &str, name: &str, count: i64) {
+        let yaml = plan::DesiredGroup::test(name)
+            .count(count)
+            .manager_url(&self.harness.url)
+            .fargate(&self.subnet)
+            .yaml();
+        self.moto.write(file, &yaml);
+    }
+
+    /// `args` with the Harness check on.
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--harness-api-key-secret", &self.key_arn]);
+        self.moto.run(&all)
+    }
+
+    fn status(&self, path: &str, extra: &[&str]) -> Value {
+        let mut args = vec!["status", "-o", "json", path];
+        args.extend(extra);
+        let out = self.run(&args);
+        assert!(out.status.success(), "{}", show(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+fn no_key(output: &std::process::Output) {
+    let text = show(output);
+    assert!(!text.contains(GOOD_KEY), "the API key leaked: {text}");
+    assert!(!text.contains("s3cr3t"), "the API key leaked: {text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connected_delegates_make_a_group_ready_and_status_shows_them() {
+    let w = World::start().await;
+    w.group("g.yaml", "ng", 2);
+    w.harness.set_connected("ng", 2, 2, "25.01.84800");
+    w.harness.set_connected("someone-else", 1, 1, "25.01.84800");
+
+    let out = w.run(&["reconcile", "--once", "--wait", "60s", "-vv", "g.yaml"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("All 1 groups are ready."));
+    no_key(&out);
+
+    let status = w.status("g.yaml", &[]);
+    let g = &status["groups"][0];
+    assert_eq!(g["harness"]["check"], "on");
+    assert_eq!(g["harness"]["connected"], 2);
+    assert_eq!(g["harness"]["versions"][0], "25.01.84800");
+    assert!(g["harness"]["lastHeartbeat"].is_string());
+    let connected = condition(g, "Connected");
+    assert_eq!(connected["status"], "True");
+    assert_eq!(connected["reason"], "DelegatesConnected");
+    assert!(connected["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("2 of 2 delegates connected to Harness (version 25.01.84800)"));
+    assert_eq!(condition(g, "Ready")["status"], "True");
+
+    let table = w.run(&["status", "g.yaml"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.lines().next().unwrap().contains("CONNECTED"), "{text}");
+    assert!(text.lines().nth(1).unwrap().contains(" 2/2 "), "{text}");
+
+    // The documented request: the key in x-api-key, the account in the query, the listing body.
+    let requests = w.harness.requests();
+    assert!(requests.iter().all(|r| r.key_ok));
+    let first = &requests[0];
+    assert_eq!(first.path, "/gateway/ng/api/delegate-setup/listDelegates");
+    assert_eq!(first.query, "accountIdentifier=abc123");
+    assert_eq!(first.body["filterType"], "Delegate");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_the_key_the_check_is_off_and_harness_is_never_asked() {
+    let w = World::start().await;
+    w.group("g.yaml", "ng", 1);
+    let out = w
+        .moto
+        .run(&["reconcile", "--once", "--wait", "60s", "g.yaml"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let out = w.moto.run(&["status", "-o", "json", "g.yaml"]);
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let g = &status["groups"][0];
+    assert_eq!(g["harness"], serde_json::json!({"check": "off"}));
+    assert!(find_condition(g, "Connected").is_none());
+    assert_eq!(condition(g, "Ready")["status"], "True");
+    let table = w.moto.run(&["status", "g.yaml"]);
+    assert!(String::from_utf8_lossy(&table.stdout)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .contains(" off "));
+    assert!(w.harness.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn some_connected_is_waiting_within_the_grace_period_then_not_connected() {
+    let w = World::start().await;
+    w.group("g.yaml", "ng", 2);
+    w.harness.set_connected("ng", 1, 2, "25.01.84800");
+    assert!(w.run(&["reconcile", "--once", "g.yaml"]).status.success());
+
+    let status = w.status("g.yaml", &[]);
+    let g = &status["groups"][0];
+    assert_eq!(g["harness"]["connected"], 1);
+    assert_eq!(condition(g, "Ready")["status"], "False");
+    assert_eq!(condition(g, "Ready")["reason"], "WaitingForConnection");
+    assert_eq!(condition(g, "Progressing")["status"], "True");
+    assert_eq!(condition(g, "Connected")["status"], "False");
+    assert!(find_condition(g, "Degraded").is_none());
+
+    let late = w.status("g.yaml", &["--harness-grace", "0s"]);
+    let g = &late["groups"][0];
+    let degraded = condition(g, "Degraded");
+    assert_eq!(degraded["reason"], "NotConnected");
+    let message = degraded["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("1 of 2 delegates connected to Harness"),
+        "{message}"
+    );
+    for hint in [
+        "token",
+        "spec.delegate.managerUrl",
+        &w.harness.url,
+        "egress",
+    ] {
+        assert!(message.contains(hint), "{hint} in {message}");
+    }
+    assert_eq!(condition(g, "Connected")["reason"], "NotConnected");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_ends_ready_only_once_harness_sees_the_delegates() {
+    let w = World::start().await;
+    w.group("g.yaml", "ng", 2);
+    w.harness.set_connected("ng", 0, 0, "");
+    let mut child = w
+        .moto
+        .command(&[
+            "reconcile",
+            "--once",
+            "--wait",
+            "90s",
+            "g.yaml",
+            "--harness-api-key-secret",
+            &w.key_arn,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // ECS runs both tasks long before this; the wait goes on while Harness sees none.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = w.moto.run(&["status", "-o", "json", "g.yaml"]);
+        let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+        if condition(&status["groups"][0], "Ready")["status"] == "True" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "ECS never ran the tasks");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "--wait ended while Harness saw no delegate"
+    );
+    let connected_at = Instant::now();
+    w.harness.set_connected("ng", 2, 2, "25.01.84800");
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("All 1 groups are ready."));
+    assert!(connected_at.elapsed() < Duration::from_secs(30));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_ends_with_not_connected_naming_the_groups_and_the_hint() {
+    let w = World::start().await;
+    w.group("a.yaml", "ng-a", 1);
+    w.group("b.yaml", "ng-b", 1);
+    w.harness.set_connected("ng-b", 1, 1, "25.01.84800");
+    let out = w.run(&[
+        "reconcile",
+        "--once",
+        "--wait",
+        "8s",
+        "--harness-grace",
+        "0s",
+        "a.yaml",
+        "b.yaml",
+    ]);
+    assert!(!out.status.success(), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.contains("ng-a (c1): NotConnected: 0 of 1 delegate connected to Harness"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains("token") && line.contains("managerUrl") && line.contains("egress"));
+    assert!(!err.contains("ng-b (c1):"), "{err}");
+    no_key(&out);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_delegate_version_is_reported() {
+    let w = World::start().await;
+    w.group("g.yaml", "ng", 1);
+    w.harness.set(
+        "ng",
+        vec![Replica {
+            connected: true,
+            version: "23.01.78000".into(),
+            expiring_at: support::harness::now_ms() - 86_400_000,
+        }],
+    );
+    assert!(w
+        .run(&["reconcile", "--once", "--wait", "60s", "g.yaml"])
+        .status
+        .success());
+    let status = w.status("g.yaml", &[]);
+    let g = &status["groups"][0];
+    assert_eq!(g["harness"]["expiredVersions"][0], "23.01.78000");
+    assert!(condition(g, "Connected")["message"]
+        .as_str()
+        .unwrap()
+        .contains("version 23.01.78000 has expired"));
+    let table = w.run(&["status", "g.yaml"]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains(
+        "ng: warning: Harness says delegate version 23.01.78000 has expired: update spec.delegate.image"
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_key_is_its_own_reason_and_ecs_still_converges() {
+    let w = World::with_key("pat.wrong.key-that-harness-refuses").await;
+    w.group("g.yaml", "ng", 1);
+    w.harness.set_connected("ng", 1, 1, "25.01.84800");
+    let out = w.run(&["reconcile", "--once", "-vv", "g.yaml"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let text = show(&out);
+    assert!(!text.contains("key-that-harness-refuses"), "{text}");
+    assert!(
+        w.moto.service("c1", "ng").await.is_some(),
+        "ECS was written"
+    );
+
+    let out = w.run(&["status", "-o", "json", "g.yaml"]);
+    assert!(!show(&out).contains("key-that-harness-refuses"));
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let g = &status["groups"][0];
+    assert_eq!(g["harness"]["check"], "failed");
+    let connected = condition(g, "Connected");
+    assert_eq!(connected["status"], "Unknown");
+    assert_eq!(connected["reason"], "HarnessUnauthorized");
+    assert!(connected["message"].as_str().unwrap().contains("HTTP 401"));
+    // Not the fleet's fault: neither Degraded nor Stalled.
+    assert!(find_condition(g, "Degraded").is_none());
+    assert!(find_condition(g, "Stalled").is_none());
+    assert_eq!(condition(g, "Ready")["reason"], "HarnessUnauthorized");
+    // One attempt: a refused key is not retried.
+    assert_eq!(w.harness.requests().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn harness_failing_or_slow_never_blocks_ecs() {
+    let w = World::start().await;
+    w.group("a.yaml", "ng-a", 1);
+    w.group("b.yaml", "ng-b", 1);
+    w.harness.behave(Behaviour::ServerError);
+    let out = w.run(&["reconcile", "--once", "a.yaml", "b.yaml"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(w.moto.service("c1", "ng-a").await.is_some());
+    assert!(w.moto.service("c1", "ng-b").await.is_some());
+    // Two groups in one scope: one listing, tried three times (two retries with backoff).
+    assert_eq!(w.harness.requests().len(), 3);
+
+    let status = w.status("a.yaml", &[]);
+    let g = &status["groups"][0];
+    assert_eq!(condition(g, "Connected")["reason"], "HarnessUnreachable");
+    assert!(condition(g, "Connected")["message"]
+        .as_str()
+        .unwrap()
+        .contains("HTTP 500"));
+    assert!(find_condition(g, "Degraded").is_none());
+
+    // Slower than --harness-timeout: given up, ECS's answer is still given.
+    w.harness.behave(Behaviour::Slow(Duration::from_secs(5)));
+    w.group("c.yaml", "ng-c", 1);
+    let started = Instant::now();
+    let out = w.run(&["reconcile", "--once", "--harness-timeout", "1s", "c.yaml"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert!(w.moto.service("c1", "ng-c").await.is_some());
+    let status = w.status("c.yaml", &["--harness-timeout", "1s"]);
+    let connected = condition(&status["groups"][0], "Connected");
+    assert_eq!(connected["reason"], "HarnessUnreachable");
+    assert!(connected["message"].as_str().unwrap().contains("timed out"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn firstgen_groups_are_asked_through_graphql() {
+    let w = World::start().await;
+    let yaml = plan::DesiredGroup::test("fg")
+        .count(2)
+        .firstgen()
+        .manager_url(&w.harness.url)
+        .fargate(&w.subnet)
+        .yaml();
+    w.moto.write("fg.yaml", &yaml);
+    w.harness.set(
+        "fg",
+        vec![current("1.0.77221", true), current("1.0.77221", false)],
+    );
+    assert!(w.run(&["reconcile", "--once", "fg.yaml"]).status.success());
+    let status = w.status("fg.yaml", &["--harness-grace", "0s"]);
+    let g = &status["groups"][0];
+    assert_eq!(g["harness"]["connected"], 1);
+    assert_eq!(condition(g, "Degraded")["reason"], "NotConnected");
+
+    w.harness.set(
+        "fg",
+        vec![current("1.0.77221", true), current("1.0.77221", true)],
+    );
+    let status = w.status("fg.yaml", &[]);
+    assert_eq!(condition(&status["groups"][0], "Ready")["status"], "True");
+    let request = w.harness.requests().pop().unwrap();
+    assert_eq!(request.path, "/gateway/api/graphql");
+    assert_eq!(request.query, "accountId=abc123");
+    let query = request.body["query"].as_str().unwrap();
+    assert!(
+        query.contains(r#"delegateList(filters: [{accountId: "abc123"}]"#),
+        "{query}"
+    );
+    for field in [
+        "delegateName",
+        "status",
+        "disconnected",
+        "lastHeartBeat",
+        "version",
+    ] {
+        assert!(query.contains(field), "{query}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_key_may_live_in_an_ssm_parameter_and_a_bad_arn_is_refused() {
+    let w = World::start().await;
+    w.group("g.yaml", "ng", 1);
+    w.harness.set_connected("ng", 1, 1, "25.01.84800");
+    w.moto.json_call(
+        "ssm",
+        "AmazonSSM.PutParameter",
+        &serde_json::json!({"Name": "/harness/api-key", "Value": GOOD_KEY, "Type": "SecureString"})
+            .to_string(),
+    );
+    let arn = format!(
+        "arn:aws:ssm:us-east-1:{}:parameter/harness/api-key",
+        support::ACCOUNT
+    );
+    let out = w.moto.run(&[
+        "reconcile",
+        "--once",
+        "--wait",
+        "60s",
+        "g.yaml",
+        "--harness-api-key-secret",
+        &arn,
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(w.harness.requests().iter().all(|r| r.key_ok));
+
+    // A value instead of an ARN: refused before anything is written, and not echoed.
+    let out = w.moto.run(&[
+        "reconcile",
+        "--once",
+        "g.yaml",
+        "--harness-api-key-secret",
+        GOOD_KEY,
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--harness-api-key-secret"), "{err}");
+    assert!(
+        err.contains("not a Secrets Manager secret or SSM parameter ARN"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cr3t"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_loop_serves_the_connection_in_status_and_follows_harness() {
+    let w = World::start().await;
+    w.group("g.yaml", "ng", 2);
+    w.harness.set_connected("ng", 0, 0, "");
+    let looping = support::Loop::start(
+        &w.moto,
+        &[
+            "g.yaml",
+            "--interval",
+            "300s",
+            "--harness-api-key-secret",
+            &w.key_arn,
+        ],
+    );
+    assert!(
+        looping.wait_ready(Duration::from_secs(30)),
+        "{}",
+        looping.logs()
+    );
+    let group = |want: &str| {
+        support::eventually(Duration::from_secs(40), || {
+            let (code, body) = looping.get("/status");
+            let status: Value = serde_json::from_str(&body).ok()?;
+            let g = status["groups"][0].clone();
+            (code == 200 && find_condition(&g, "Ready")?["reason"] == want).then_some(g)
+        })
+        .unwrap_or_else(|| panic!("never {want}: {}", looping.logs()))
+    };
+    let waiting = group("WaitingForConnection");
+    assert_eq!(waiting["harness"]["connected"], 0);
+    assert_eq!(condition(&waiting, "Connected")["status"], "False");
+
+    // A waiting group is looked at again soon (it is Progressing), not at the next resync.
+    w.harness.set_connected("ng", 2, 2, "25.01.84800");
+    let ready = group("Converged");
+    assert_eq!(ready["harness"]["connected"], 2);
+    assert_eq!(
+        condition(&ready, "Connected")["reason"],
+        "DelegatesConnected"
+    );
+    let logs = looping.logs();
+    assert!(
+        logs.contains("delegates not connected to Harness"),
+        "{logs}"
+    );
+    assert!(logs.contains("delegates connected to Harness"), "{logs}");
+    assert!(!logs.contains(GOOD_KEY));
+    let (_, metrics) = looping.get("/metrics");
+    assert!(
+        metrics.contains(r#"ecs_delegate_controller_connected_delegates{group="ng"} 2"#),
+        "{metrics}"
+    );
+}
