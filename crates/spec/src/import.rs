@@ -215,6 +215,7 @@ pub fn import(source: &ImportSource<'_>) -> Result<Imported, ImportError> {
         spec: DelegateGroupSpec {
             cluster,
             region: None,
+            account: None,
             count,
             mode: Mode::Service,
             launch_type,

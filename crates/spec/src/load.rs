@@ -249,11 +249,13 @@ fn error_path(path: &serde_path_to_error::Path) -> FieldPath {
         })
 }
 
-/// Rules across the whole set: group names and (cluster, service name) pairs are unique.
+/// Rules across the whole set: group names are unique, and so are services: (account, region,
+/// cluster, service name). The same cluster and service name in two accounts or regions are
+/// two different services.
 fn validate_set(groups: &[LoadedGroup]) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     let mut names: HashMap<&str, &LoadedGroup> = HashMap::new();
-    let mut services: HashMap<(&str, &str), &LoadedGroup> = HashMap::new();
+    let mut services: HashMap<(&str, &str, &str, &str), &LoadedGroup> = HashMap::new();
     for loaded in groups {
         let group = &loaded.group;
         let name_path = FieldPath::new("metadata.name");
@@ -270,7 +272,17 @@ fn validate_set(groups: &[LoadedGroup]) -> Vec<Diagnostic> {
             });
             continue;
         }
-        let key = (cluster_name(&group.spec.cluster), group.service_name());
+        let key = (
+            group
+                .spec
+                .account
+                .as_ref()
+                .and_then(crate::Account::id)
+                .unwrap_or(""),
+            group.spec.region.as_deref().unwrap_or(""),
+            cluster_name(&group.spec.cluster),
+            group.service_name(),
+        );
         if let Some(first) = services.insert(key, loaded) {
             let field = if group
                 .spec
@@ -288,8 +300,8 @@ fn validate_set(groups: &[LoadedGroup]) -> Vec<Diagnostic> {
                 field,
                 message: format!(
                     "service {:?} in cluster {:?} is also managed by group {:?} ({})",
-                    key.1,
-                    key.0,
+                    key.3,
+                    key.2,
                     first.group.metadata.name,
                     first.origin()
                 ),

@@ -53,6 +53,10 @@ pub struct DelegateGroupSpec {
     /// AWS region; when absent, the AWS configuration chain decides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// The AWS account the group lives in, as the IAM role the controller assumes there;
+    /// absent: the controller's own account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<Account>,
     /// Number of delegate tasks wanted (>= 0).
     #[schemars(range(min = 0, max = 2147483647))]
     pub count: i64,
@@ -167,6 +171,30 @@ pub struct Network {
     /// Give each task a public IP (needed on FARGATE in a public subnet without NAT).
     #[serde(default)]
     pub assign_public_ip: bool,
+}
+
+/// Another AWS account: the role the controller assumes there (STS AssumeRole).
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct Account {
+    /// `arn:aws:iam::ACCOUNT:role/NAME`: trusts the controller's role (see deploy/).
+    pub role_arn: String,
+    /// The `sts:ExternalId` the role's trust policy requires, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// The role session name, as CloudTrail shows it (default `ecs-delegate-controller`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_name: Option<String>,
+}
+
+impl Account {
+    /// The 12-digit account id of the role, when its ARN is well formed.
+    pub fn id(&self) -> Option<&str> {
+        crate::arn::Arn::parse(&self.role_arn).map(|a| a.account)
+    }
 }
 
 /// IAM roles of the delegate task.

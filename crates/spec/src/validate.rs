@@ -18,6 +18,7 @@ pub fn validate_group(group: &DelegateGroup, report: &mut dyn FnMut(FieldPath, S
     check_network(spec, &mut err);
     check_selectors(spec, &mut err);
     check_roles_and_token(spec, &mut err);
+    check_account(spec, &mut err);
     check_resources(spec, &mut err);
     check_delegate(spec, &mut err);
     check_service(spec, &mut err);
@@ -189,6 +190,73 @@ fn check_roles_and_token(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
                  (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)"
             ),
         );
+    }
+}
+
+/// `spec.account`: a role ARN, and every other ARN of the group in that role's account (a group
+/// is in one account: a role or secret of another would be refused by ECS, or worse, work).
+fn check_account(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
+    let Some(account) = &spec.account else {
+        return;
+    };
+    let Some(id) = Arn::parse(&account.role_arn)
+        .filter(Arn::is_role)
+        .map(|a| a.account)
+    else {
+        err("spec.account.roleArn", role_message(&account.role_arn));
+        return;
+    };
+    if let Some(external_id) = &account.external_id {
+        // sts:AssumeRole: ExternalId is 2-1224 characters of [\w+=,.@:/-].
+        let ok = (2..=1224).contains(&external_id.len())
+            && external_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c));
+        if !ok {
+            err(
+                "spec.account.externalId",
+                "must be 2 to 1224 characters of letters, digits and _+=,.@:/-".into(),
+            );
+        }
+    }
+    if let Some(session) = &account.session_name {
+        // RoleSessionName: 2-64 characters of [\w+=,.@-].
+        let ok = (2..=64).contains(&session.len())
+            && session
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+        if !ok {
+            err(
+                "spec.account.sessionName",
+                "must be 2 to 64 characters of letters, digits and _+=,.@-".into(),
+            );
+        }
+    }
+    let mut others = vec![
+        ("spec.roles.execution", spec.roles.execution.as_str()),
+        (
+            "spec.delegate.token.secretArn",
+            spec.delegate.token.secret_arn.as_str(),
+        ),
+    ];
+    if let Some(task) = &spec.roles.task {
+        others.push(("spec.roles.task", task));
+    }
+    if spec.cluster.starts_with("arn:") {
+        others.push(("spec.cluster", &spec.cluster));
+    }
+    for (field, arn) in others {
+        if let Some(other) = Arn::parse(arn).map(|a| a.account) {
+            if other != id {
+                err(
+                    field,
+                    format!(
+                        "is in account {other}, but spec.account.roleArn is in {id}: a group's \
+                         roles, token and cluster live in the account it runs in"
+                    ),
+                );
+            }
+        }
     }
 }
 
