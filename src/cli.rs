@@ -213,6 +213,13 @@ pub enum Command {
         /// A live service to adopt (with --cluster).
         #[arg(long, value_name = "SERVICE", requires = "cluster")]
         service: Option<String>,
+        /// The live service is in another account: the role to assume there (written into the
+        /// group as spec.account, with --region as spec.region when given).
+        #[arg(long, value_name = "ARN", requires = "cluster")]
+        account_role_arn: Option<String>,
+        /// The external id that role's trust requires (with --account-role-arn).
+        #[arg(long, value_name = "ID", requires = "account_role_arn")]
+        external_id: Option<String>,
         /// The group name (default: the delegate's name).
         #[arg(long, value_name = "NAME")]
         name: Option<String>,

@@ -8,6 +8,7 @@ pub fn table(statuses: &[GroupStatus]) -> String {
     let mut rows = vec![[
         "NAME".to_owned(),
         "CLUSTER".into(),
+        "ACCOUNT/REGION".into(),
         "MODE".into(),
         "DESIRED".into(),
         "RUNNING".into(),
@@ -23,6 +24,7 @@ pub fn table(statuses: &[GroupStatus]) -> String {
         rows.push([
             s.name.clone(),
             s.cluster.clone(),
+            format!("{}/{}", s.account.as_deref().unwrap_or("self"), s.region),
             s.mode.clone(),
             s.desired.to_string(),
             s.running.to_string(),

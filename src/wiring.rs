@@ -73,7 +73,7 @@ impl Aws {
         PerTarget::new(move |target: &Target| {
             Layered::new(
                 RateLimiter::wrap(sdk.clients(target), scale),
-                metrics.clone(),
+                metrics.for_target(target),
             )
         })
     }

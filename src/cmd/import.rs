@@ -21,7 +21,16 @@ pub async fn run(
     service_spec: Option<PathBuf>,
     live: Option<(String, String)>,
     name: Option<String>,
+    account: Option<spec::Account>,
 ) -> anyhow::Result<ExitCode> {
+    if let Some(account) = &account {
+        let role = spec::arn::Arn::parse(&account.role_arn).filter(spec::arn::Arn::is_role);
+        anyhow::ensure!(
+            role.is_some(),
+            "--account-role-arn {:?} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)",
+            account.role_arn
+        );
+    }
     let (task_definition, service, origin, exact) = match (task_spec, live) {
         (Some(path), _) => {
             let service = service_spec.as_deref().map(read_json).transpose()?;
@@ -40,7 +49,7 @@ pub async fn run(
                 .or_else(|| api.default_region())
                 .context("no region: set --region or AWS_REGION")?;
             let (live, document) = api
-                .clients(&client::Target::region(&region))
+                .clients(&client::Target::of(account.as_ref(), &region))
                 .live_service(&cluster, &service)
                 .await
                 .context("reading the live service")?;
@@ -55,13 +64,17 @@ pub async fn run(
         }
         (None, None) => anyhow::bail!("give --task-spec FILE or --cluster C --service S"),
     };
-    let imported = spec::import::import(&spec::import::ImportSource {
+    let mut imported = spec::import::import(&spec::import::ImportSource {
         task_definition: &task_definition,
         service: service.as_ref(),
         name: name.as_deref(),
         cluster: None,
         exact,
     })?;
+    if account.is_some() {
+        imported.group.spec.account = account;
+        imported.group.spec.region.clone_from(&global.region);
+    }
     for warning in &imported.warnings {
         eprintln!("warning: {warning}");
     }

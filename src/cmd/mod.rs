@@ -103,12 +103,19 @@ pub fn run(cli: Cli) -> ExitCode {
             cluster,
             service,
             name,
+            account_role_arn,
+            external_id,
         } => block_on(import::run(
             global,
             task_spec,
             service_spec,
             cluster.zip(service),
             name,
+            account_role_arn.map(|role_arn| spec::Account {
+                role_arn,
+                external_id,
+                session_name: None,
+            }),
         )),
     };
     match result {

@@ -9,6 +9,8 @@ use std::time::Duration;
 use engine::{AlwaysOpen, GroupOutcome, GroupReport, Mode, WaitEnd, WaitProgress};
 use plan::{ConditionType, GroupStatus};
 
+use plan::output::place;
+
 use crate::cli::{GlobalArgs, LifecycleArgs};
 use crate::cmd::plan::prune_policy;
 use crate::wiring::{plural, prepare};
@@ -102,7 +104,11 @@ enum Line {
 
 /// `name (cluster): what was done`, or its error, or that it is in sync.
 fn line(g: &GroupReport) -> (String, Line) {
-    let title = format!("{} ({})", g.desired.name(), g.desired.cluster());
+    let title = format!(
+        "{} ({})",
+        g.desired.name(),
+        place(g.desired.cluster(), &g.desired.target)
+    );
     let done = joined(&g.done);
     if let Some(error) = &g.error {
         let after = if done.is_empty() {
@@ -130,7 +136,7 @@ fn line(g: &GroupReport) -> (String, Line) {
 }
 
 fn outcome_line(o: &GroupOutcome) -> (String, Line) {
-    let title = format!("{} ({})", o.group, o.cluster);
+    let title = format!("{} ({})", o.group, place(&o.cluster, &o.target));
     let done = joined(&o.done);
     match &o.error {
         Some(error) => (format!("{title}: error: {error}"), Line::Unchanged),
@@ -193,6 +199,14 @@ fn progress(total: usize, limit: Duration) -> impl FnMut(&WaitProgress) {
     }
 }
 
+/// A status's cluster, and its account and region when that is another account.
+fn where_(s: &GroupStatus) -> String {
+    match &s.account {
+        Some(account) => format!("{} in {account}/{}", s.cluster, s.region),
+        None => s.cluster.clone(),
+    }
+}
+
 fn not_ready(statuses: &[GroupStatus]) -> Vec<String> {
     statuses
         .iter()
@@ -209,8 +223,8 @@ fn not_ready(statuses: &[GroupStatus]) -> Vec<String> {
                 })
                 .or_else(|| s.condition(ConditionType::Ready));
             match why {
-                Some(c) => format!("{} ({}): {}: {}", s.name, s.cluster, c.reason, c.message),
-                None => format!("{} ({})", s.name, s.cluster),
+                Some(c) => format!("{} ({}): {}: {}", s.name, where_(s), c.reason, c.message),
+                None => format!("{} ({})", s.name, where_(s)),
             }
         })
         .collect()

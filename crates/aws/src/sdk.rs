@@ -36,6 +36,9 @@ fn no_retries() -> aws_sdk_ecs::config::Builder {
     aws_sdk_ecs::config::Builder::default().retry_config(aws_config::retry::RetryConfig::disabled())
 }
 
+/// The role session name in another account, as its CloudTrail shows it.
+pub const DEFAULT_SESSION_NAME: &str = "ecs-delegate-controller";
+
 /// Attempts per idempotent call (reads, UpdateService, TagResource, DeleteService, StopTask):
 /// throttles and 5xx are retried by the SDK with backoff.
 const MAX_ATTEMPTS: u32 = 5;
@@ -127,15 +130,45 @@ impl SdkProvider {
         })
     }
 
-    /// The ECS and IAM clients of `target`.
+    /// The ECS and IAM clients of `target`. In another account they sign with the credentials
+    /// of `spec.account`'s role: STS AssumeRole through aws-config's provider, fetched when the
+    /// first call needs them and kept in the configuration's identity cache (shared by the
+    /// target's clients) until shortly before they expire: one AssumeRole per target per
+    /// credential lifetime, not one per call.
     pub fn clients(&self, target: &Target) -> SdkEcs {
-        let ecs = aws_sdk_ecs::config::Builder::from(&self.config)
+        let config = match &target.account {
+            None => self.config.clone(),
+            Some(account) => {
+                let mut role = aws_config::sts::AssumeRoleProvider::builder(&account.role_arn)
+                    .session_name(
+                        account
+                            .session_name
+                            .as_deref()
+                            .unwrap_or(DEFAULT_SESSION_NAME),
+                    )
+                    // STS in the target's region (a regional endpoint, as AWS recommends).
+                    .region(Region::new(target.region.clone()))
+                    .configure(&self.config);
+                if let Some(external_id) = &account.external_id {
+                    role = role.external_id(external_id);
+                }
+                // Configured, `build` makes no call and never waits.
+                let provider = futures::executor::block_on(role.build());
+                self.config
+                    .to_builder()
+                    .credentials_provider(
+                        aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+                    )
+                    .build()
+            }
+        };
+        let ecs = aws_sdk_ecs::config::Builder::from(&config)
             .region(Region::new(target.region.clone()))
             .build();
         SdkEcs {
             ecs: aws_sdk_ecs::Client::from_conf(ecs),
-            iam: aws_sdk_iam::Client::new(&self.config),
-            secrets: aws_sdk_secretsmanager::Client::new(&self.config),
+            iam: aws_sdk_iam::Client::new(&config),
+            secrets: aws_sdk_secretsmanager::Client::new(&config),
         }
     }
 }

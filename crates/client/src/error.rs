@@ -35,6 +35,10 @@ pub struct AwsError {
     pub message: String,
 }
 
+/// The code of an error whose call got no credentials: the role of the group's account could
+/// not be assumed (refused trust, a wrong external id, a missing role).
+pub const CREDENTIALS_UNAVAILABLE: &str = "CredentialsUnavailable";
+
 /// `Result` of an AWS call.
 pub type Result<T, E = AwsError> = std::result::Result<T, E>;
 

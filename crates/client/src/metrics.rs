@@ -17,6 +17,10 @@ use crate::operation::Operation;
 /// Labels of a call.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CallLabels {
+    /// The account id, `self` for the controller's own.
+    pub account: String,
+    /// The region.
+    pub region: String,
     /// e.g. DescribeServices.
     pub operation: String,
     /// ok, not_found, throttled, conflict, invalid, access_denied, transport, other.
@@ -39,6 +43,8 @@ pub struct ApiMetrics {
     pub throttles: Counter,
     /// Call latency by operation, seconds.
     pub duration: Family<OperationLabels, Histogram>,
+    /// The target these calls go to (labels of `calls`).
+    target: (String, String),
 }
 
 impl Default for ApiMetrics {
@@ -49,17 +55,27 @@ impl Default for ApiMetrics {
             duration: Family::new_with_constructor(|| {
                 Histogram::new(exponential_buckets(0.005, 2.0, 12))
             }),
+            target: ("self".into(), String::new()),
         }
     }
 }
 
 impl ApiMetrics {
+    /// The same metrics, for the calls to `target`: its account and region label them.
+    #[must_use]
+    pub fn for_target(&self, target: &crate::Target) -> Self {
+        ApiMetrics {
+            target: (target.account_label().into(), target.region.clone()),
+            ..self.clone()
+        }
+    }
+
     /// Registers the metrics under `registry` (prefix `aws_`).
     pub fn register(&self, registry: &mut Registry) {
         let aws = registry.sub_registry_with_prefix("aws");
         aws.register(
             "calls",
-            "AWS API calls by operation and outcome",
+            "AWS API calls by account, region, operation and outcome",
             self.calls.clone(),
         );
         aws.register(
@@ -102,6 +118,8 @@ impl ApiMetrics {
             .observe(start.elapsed().as_secs_f64());
         self.calls
             .get_or_create(&CallLabels {
+                account: self.target.0.clone(),
+                region: self.target.1.clone(),
                 operation: operation.name().into(),
                 outcome: Self::outcome(kind).into(),
             })

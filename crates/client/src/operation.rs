@@ -109,6 +109,7 @@ operations! {
     DescribeSecret => "secretsmanager", Iam;
     GetSecretValue => "secretsmanager", Iam;
     GetParameter => "ssm", Iam;
+    AssumeRole => "sts", Iam;
 }
 
 impl fmt::Display for Operation {

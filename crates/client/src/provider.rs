@@ -3,29 +3,15 @@
 //! is built once and kept, with its own layers (ECS throttles per account and region, so each
 //! target gets its own rate limiter).
 //!
-//! Today a target is a region of the controller's own account; an account assumed through a
-//! role is the next field of [`Target`].
+//! A target is a region of the controller's own account or of an account reached by assuming
+//! a role (`spec.account`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::api::{EcsApi, IamApi};
 
-/// Where a group's resources live.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Target {
-    /// The AWS region.
-    pub region: String,
-}
-
-impl Target {
-    /// A region of the controller's own account.
-    pub fn region(region: &str) -> Self {
-        Target {
-            region: region.to_owned(),
-        }
-    }
-}
+pub use plan::Target;
 
 /// Hands out the API of a target.
 pub trait ClientProvider: Send + Sync {

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use client::ClientProvider;
 use client::{AwsError, EcsApi};
+use client::{ClientProvider, Target};
 use futures::stream::StreamExt;
 use plan::{Action, DesiredGroup, GroupError, GroupPlan, TaskDefinitionRef};
 use spec::render::TAG_ROLLED_BACK;
@@ -27,7 +27,7 @@ impl<P: ClientProvider> Engine<P> {
         groups: &[(&DesiredGroup, &GroupPlan)],
         gate: &dyn WriteGate,
     ) -> Vec<GroupOutcome> {
-        let registrations: Mutex<HashMap<(String, String), SharedRegistration>> =
+        let registrations: Mutex<HashMap<(Target, String), SharedRegistration>> =
             Mutex::new(HashMap::new());
         let registrations = &registrations;
         let mut outcomes: Vec<(usize, GroupOutcome)> = bounded(
@@ -35,7 +35,7 @@ impl<P: ClientProvider> Engine<P> {
                 .iter()
                 .enumerate()
                 .map(|(i, (d, group_plan))| {
-                    let span = info_span!("reconcile", group = %group_plan.group, cluster = %group_plan.cluster);
+                    let span = info_span!("reconcile", group = %group_plan.group, cluster = %group_plan.cluster, account = %group_plan.target.account_label(), region = %group_plan.target.region);
                     async move { (i, self.apply_group(d, group_plan, registrations, gate).await) }
                         .instrument(span)
                 })
@@ -52,12 +52,13 @@ impl<P: ClientProvider> Engine<P> {
         &self,
         d: &DesiredGroup,
         group_plan: &GroupPlan,
-        registrations: &Mutex<HashMap<(String, String), SharedRegistration>>,
+        registrations: &Mutex<HashMap<(Target, String), SharedRegistration>>,
         gate: &dyn WriteGate,
     ) -> GroupOutcome {
         let mut outcome = GroupOutcome {
             group: group_plan.group.clone(),
             cluster: group_plan.cluster.clone(),
+            target: group_plan.target.clone(),
             done: Vec::new(),
             error: group_plan.error.clone(),
         };
@@ -97,7 +98,7 @@ impl<P: ClientProvider> Engine<P> {
         d: &DesiredGroup,
         action: &Action,
         registered: &mut Option<String>,
-        registrations: &Mutex<HashMap<(String, String), SharedRegistration>>,
+        registrations: &Mutex<HashMap<(Target, String), SharedRegistration>>,
     ) -> Result<Event, GroupError> {
         let id = &self.options.controller_id;
         let resolve = |r: &TaskDefinitionRef, registered: &Option<String>| match r {
@@ -118,7 +119,7 @@ impl<P: ClientProvider> Engine<P> {
                     let mut map = registrations
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    map.entry((d.region.clone(), spec_hash.clone()))
+                    map.entry((d.target.clone(), spec_hash.clone()))
                         .or_default()
                         .clone()
                 };
@@ -126,9 +127,9 @@ impl<P: ClientProvider> Engine<P> {
                 let arn = cell
                     .get_or_init(|| async {
                         let r = self
-                            .register_once(&d.region, document, spec_hash, &tags)
+                            .register_once(&d.target, document, spec_hash, &tags)
                             .await?;
-                        self.remember(&(d.region.clone(), r.arn.clone()), &r);
+                        self.remember(&(d.target.clone(), r.arn.clone()), &r);
                         Ok(r.arn)
                     })
                     .await
@@ -170,13 +171,13 @@ impl<P: ClientProvider> Engine<P> {
                     // services that carry its managed-by tag, and tag an untagged one only
                     // through the separately granted adoption statement.
                     let claim = plan::desired::to_tag_list(&d.claim_tags(id));
-                    self.client(&d.region)
+                    self.client(&d.target)
                         .tag_resource(service_arn, &claim)
                         .await
                         .map_err(group_error)?;
                 }
                 if changes_what_runs {
-                    self.client(&d.region)
+                    self.client(&d.target)
                         .update_service(document, &arn)
                         .await
                         .map_err(group_error)?;
@@ -194,13 +195,13 @@ impl<P: ClientProvider> Engine<P> {
                         }
                         None => d.service_tags(id, &arn),
                     };
-                    self.client(&d.region)
+                    self.client(&d.target)
                         .tag_resource(service_arn, &plan::desired::to_tag_list(&tags))
                         .await
                         .map_err(group_error)?;
                 }
                 if !untag.is_empty() {
-                    self.client(&d.region)
+                    self.client(&d.target)
                         .untag_resource(service_arn, untag)
                         .await
                         .map_err(group_error)?;
@@ -232,7 +233,7 @@ impl<P: ClientProvider> Engine<P> {
                 while left > 0 {
                     let batch = left.min(10);
                     let out = self
-                        .run_task_once(&d.region, document, &arn, batch, &tags)
+                        .run_task_once(&d.target, document, &arn, batch, &tags)
                         .await
                         .map_err(group_error)?;
                     started += out.tasks.len();
@@ -262,7 +263,7 @@ impl<P: ClientProvider> Engine<P> {
                 task_arn,
                 reason,
             } => {
-                self.client(&d.region)
+                self.client(&d.target)
                     .stop_task(cluster, task_arn, reason)
                     .await
                     .map_err(group_error)?;
@@ -307,7 +308,7 @@ impl<P: ClientProvider> Engine<P> {
     /// same client token, which ECS answers with the first attempt's tasks if it landed.
     async fn run_task_once(
         &self,
-        region: &str,
+        target: &Target,
         document: &spec::document::RunTaskDocument,
         task_definition: &str,
         count: i32,
@@ -317,7 +318,7 @@ impl<P: ClientProvider> Engine<P> {
         let mut attempt = 0;
         loop {
             match self
-                .client(region)
+                .client(target)
                 .run_task(document, task_definition, count, tags, &token)
                 .await
             {

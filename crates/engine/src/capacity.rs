@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use client::api::EcsApi;
-use client::ClientProvider;
+use client::{ClientProvider, Target};
 use futures::StreamExt as _;
 use plan::DesiredGroup;
 use spec::{LaunchType, Mode};
@@ -19,7 +19,7 @@ impl<P: ClientProvider> Engine<P> {
         desired: &[&DesiredGroup],
         results: &mut Observations,
     ) {
-        let mut clusters: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+        let mut clusters: BTreeMap<(Target, String), Vec<usize>> = BTreeMap::new();
         for (i, d) in desired.iter().enumerate() {
             let Ok(o) = &results[i] else { continue };
             if d.group.spec.launch_type != LaunchType::Ec2 {
@@ -44,7 +44,7 @@ impl<P: ClientProvider> Engine<P> {
             };
             if d.group.spec.count > running + pending && !d.group.spec.suspend {
                 clusters
-                    .entry((d.region.clone(), d.cluster().to_owned()))
+                    .entry((d.target.clone(), d.cluster().to_owned()))
                     .or_default()
                     .push(i);
             }
@@ -52,10 +52,10 @@ impl<P: ClientProvider> Engine<P> {
         let answers: HashMap<_, _> = bounded(
             clusters
                 .keys()
-                .map(|(region, cluster)| async move {
+                .map(|(target, cluster)| async move {
                     (
-                        (region.clone(), cluster.clone()),
-                        self.client(region).container_instances(cluster).await,
+                        (target.clone(), cluster.clone()),
+                        self.client(target).container_instances(cluster).await,
                     )
                 })
                 .collect(),

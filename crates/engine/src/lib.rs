@@ -65,14 +65,16 @@ pub struct GroupOutcome {
     pub group: String,
     /// Cluster as written.
     pub cluster: String,
+    /// Account and region.
+    pub target: Target,
     /// What was done, one event per write.
     pub done: Vec<Event>,
     /// Why the group failed, if it did.
     pub error: Option<GroupError>,
 }
 
-/// (region, cluster, group name).
-type GroupKey = (String, String, String);
+/// (account and region, cluster, group name).
+type GroupKey = (Target, String, String);
 
 /// The reconcile engine: the API, the plan settings, the caches (immutable revisions, roles
 /// found good) and the error policy's per-group state, for the life of the process.
@@ -81,10 +83,10 @@ pub struct Engine<P> {
     options: PlanOptions,
     concurrency: usize,
     policy: ErrorPolicy,
-    revisions: Mutex<HashMap<(String, String), ObservedTaskDefinition>>,
+    revisions: Mutex<HashMap<(Target, String), ObservedTaskDefinition>>,
     /// Roles found good, and when.
     roles: Mutex<HashMap<String, tokio::time::Instant>>,
-    /// (region, cluster, group) -> the service name no renamed service was found for, and when:
+    /// (target, cluster, group) -> the service name no renamed service was found for, and when:
     /// a group whose service stays missing (a Stalled one) does not list its cluster every pass.
     renames: Mutex<HashMap<GroupKey, (String, tokio::time::Instant)>>,
     /// (execution role, token) -> when checked, and what was found.
@@ -137,8 +139,8 @@ impl<P: ClientProvider> Engine<P> {
         &self.provider
     }
 
-    /// The clients of a region of the controller's account.
-    fn client(&self, region: &str) -> Arc<P::Api> {
-        self.provider.clients(&Target::region(region))
+    /// The clients of a target (an account and region).
+    fn client(&self, target: &Target) -> Arc<P::Api> {
+        self.provider.clients(target)
     }
 }

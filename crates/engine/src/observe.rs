@@ -8,8 +8,8 @@
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
 
-use client::ClientProvider;
 use client::{AwsError, EcsApi};
+use client::{ClientProvider, Target};
 use futures::stream::StreamExt;
 use plan::{
     plan_group, task_definition_lookup_needed, DesiredGroup, GroupError, GroupPlan, ObservedGroup,
@@ -38,6 +38,7 @@ impl<P: ClientProvider> Engine<P> {
                 Err(e) => GroupPlan {
                     group: d.name().into(),
                     cluster: d.cluster().into(),
+                    target: d.target.clone(),
                     actions: Vec::new(),
                     error: Some(e.clone()),
                     suspended: d.group.spec.suspend,
@@ -62,7 +63,7 @@ impl<P: ClientProvider> Engine<P> {
                 if d.mode() != Mode::Service {
                     return Ok(ObservedGroup::default());
                 }
-                let key = (d.region.clone(), d.cluster().to_owned());
+                let key = (d.target.clone(), d.cluster().to_owned());
                 match services.get(&key) {
                     Some(Err(e)) => Err(e.clone()),
                     Some(Ok(by_name)) => Ok(ObservedGroup {
@@ -101,7 +102,7 @@ impl<P: ClientProvider> Engine<P> {
             (revisions)
                 .into_iter()
                 .map(|(i, tagged, arn)| async move {
-                    (i, tagged, self.revision(&desired[i].region, &arn).await)
+                    (i, tagged, self.revision(&desired[i].target, &arn).await)
                 })
                 .collect::<Vec<_>>(),
             self.concurrency,
@@ -117,7 +118,7 @@ impl<P: ClientProvider> Engine<P> {
             }
         }
         for (i, family) in &lookups {
-            let key = (desired[*i].region.clone(), family.clone());
+            let key = (desired[*i].target.clone(), family.clone());
             match latest_by_family.get(&key) {
                 Some(Ok(r)) => {
                     if let Ok(o) = &mut results[*i] {
@@ -146,12 +147,12 @@ impl<P: ClientProvider> Engine<P> {
         let id = &self.options.controller_id;
         let key = |d: &DesiredGroup| {
             (
-                d.region.clone(),
+                d.target.clone(),
                 d.cluster().to_owned(),
                 d.name().to_owned(),
             )
         };
-        let mut clusters: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+        let mut clusters: BTreeMap<(Target, String), Vec<usize>> = BTreeMap::new();
         {
             let mut checked = self
                 .renames
@@ -171,7 +172,7 @@ impl<P: ClientProvider> Engine<P> {
                 });
                 if d.mode() == Mode::Service && !d.group.spec.suspend && !fresh {
                     clusters
-                        .entry((d.region.clone(), d.cluster().to_owned()))
+                        .entry((d.target.clone(), d.cluster().to_owned()))
                         .or_default()
                         .push(i);
                 }
@@ -221,17 +222,17 @@ impl<P: ClientProvider> Engine<P> {
     async fn describe_services(
         &self,
         desired: &[&DesiredGroup],
-    ) -> HashMap<(String, String), Result<HashMap<String, ObservedService>, AwsError>> {
-        let mut names: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    ) -> HashMap<(Target, String), Result<HashMap<String, ObservedService>, AwsError>> {
+        let mut names: BTreeMap<(Target, String), Vec<String>> = BTreeMap::new();
         for d in desired.iter().filter(|d| d.mode() == Mode::Service) {
             let list = names
-                .entry((d.region.clone(), d.cluster().to_owned()))
+                .entry((d.target.clone(), d.cluster().to_owned()))
                 .or_default();
             if !list.iter().any(|n| n == d.service_name()) {
                 list.push(d.service_name().to_owned());
             }
         }
-        let batches: Vec<((String, String), Vec<String>)> = names
+        let batches: Vec<((Target, String), Vec<String>)> = names
             .into_iter()
             .flat_map(|(key, list)| {
                 list.chunks(DESCRIBE_SERVICES_BATCH)
@@ -252,7 +253,7 @@ impl<P: ClientProvider> Engine<P> {
         .collect::<Vec<_>>()
         .await;
         let mut by_cluster: HashMap<
-            (String, String),
+            (Target, String),
             Result<HashMap<String, ObservedService>, AwsError>,
         > = HashMap::new();
         for (key, answer) in answers {
@@ -279,19 +280,19 @@ impl<P: ClientProvider> Engine<P> {
         &self,
         desired: &[&DesiredGroup],
         lookups: &[(usize, String)],
-    ) -> HashMap<(String, String), Result<Option<ObservedTaskDefinition>, AwsError>> {
-        let mut families: Vec<(String, String)> = lookups
+    ) -> HashMap<(Target, String), Result<Option<ObservedTaskDefinition>, AwsError>> {
+        let mut families: Vec<(Target, String)> = lookups
             .iter()
-            .map(|(i, family)| (desired[*i].region.clone(), family.clone()))
+            .map(|(i, family)| (desired[*i].target.clone(), family.clone()))
             .collect();
         families.sort();
         families.dedup();
         bounded(
             (families)
                 .into_iter()
-                .map(|(region, family)| async move {
-                    let answer = self.client(&region).describe_task_definition(&family).await;
-                    ((region, family), answer)
+                .map(|(target, family)| async move {
+                    let answer = self.client(&target).describe_task_definition(&family).await;
+                    ((target, family), answer)
                 })
                 .collect::<Vec<_>>(),
             self.concurrency,
@@ -303,21 +304,21 @@ impl<P: ClientProvider> Engine<P> {
     /// A revision by ARN (or `family:revision`), from the cache when seen before.
     pub(crate) async fn revision(
         &self,
-        region: &str,
+        target: &Target,
         arn: &str,
     ) -> Result<Option<ObservedTaskDefinition>, AwsError> {
-        let key = (region.to_owned(), arn.to_owned());
+        let key = (target.clone(), arn.to_owned());
         if let Some(hit) = self.cached(&key) {
             return Ok(Some(hit));
         }
-        let revision = self.client(region).describe_task_definition(arn).await?;
+        let revision = self.client(target).describe_task_definition(arn).await?;
         if let Some(r) = &revision {
             self.remember(&key, r);
         }
         Ok(revision)
     }
 
-    pub(crate) fn cached(&self, key: &(String, String)) -> Option<ObservedTaskDefinition> {
+    pub(crate) fn cached(&self, key: &(Target, String)) -> Option<ObservedTaskDefinition> {
         self.revisions
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -325,7 +326,7 @@ impl<P: ClientProvider> Engine<P> {
             .cloned()
     }
 
-    pub(crate) fn remember(&self, key: &(String, String), revision: &ObservedTaskDefinition) {
+    pub(crate) fn remember(&self, key: &(Target, String), revision: &ObservedTaskDefinition) {
         let mut cache = self
             .revisions
             .lock()

@@ -184,10 +184,10 @@ impl<P: ClientProvider> Engine<P> {
             let done: Vec<String> = outcome.done.iter().map(ToString::to_string).collect();
             match &outcome.error {
                 None => {
-                    info!(group = %outcome.group, cluster = %outcome.cluster, done = %done.join("; "), "pruned")
+                    info!(group = %outcome.group, cluster = %outcome.cluster, account = %outcome.target.account_label(), region = %outcome.target.region, done = %done.join("; "), "pruned")
                 }
                 Some(e) => {
-                    warn!(group = %outcome.group, cluster = %outcome.cluster, error = %e, "prune failed")
+                    warn!(group = %outcome.group, cluster = %outcome.cluster, account = %outcome.target.account_label(), region = %outcome.target.region, error = %e, "prune failed")
                 }
             }
         }
@@ -225,7 +225,7 @@ impl<P: ClientProvider> Engine<P> {
             Ok(mut orphans) => {
                 // Only the orphans of the shard this replica holds are its to remove.
                 if let Some(shard) = scope.shard {
-                    orphans.retain(|o| shard.holds(&o.region, &o.cluster, &o.group));
+                    orphans.retain(|o| shard.holds(&o.target, &o.cluster, &o.group));
                 }
                 PruneReport {
                     orphans,

@@ -157,6 +157,8 @@ mod tests {
         GroupStatus {
             name: "g".into(),
             cluster: "c".into(),
+            account: None,
+            region: "us-east-1".into(),
             mode: "service".into(),
             desired: 1,
             running: 1,

@@ -1,4 +1,4 @@
-//! `--prune` effects: list what exists in the groups' regions (the decision is
+//! `--prune` effects: list what exists in the groups' accounts and regions (the decision is
 //! `plan::prune`'s), and remove the orphans it found: services scaled to 0 then deleted,
 //! standalone tasks stopped.
 
@@ -14,10 +14,11 @@ use spec::render::STARTED_BY;
 use crate::{borrowed, bounded, Engine};
 use client::api::{EcsApi, TaskFilter};
 use client::AwsError;
-use client::ClientProvider;
+use client::{ClientProvider, Target};
 
 impl<P: ClientProvider> Engine<P> {
-    /// What exists in every cluster of the desired groups' regions: services, and the running
+    /// What exists in every cluster of the desired groups' targets (each account and region, in
+    /// that account only): services, and the running
     /// tasks the controller started. Reads only; `plan::prune` decides what goes.
     ///
     /// # Errors
@@ -27,16 +28,16 @@ impl<P: ClientProvider> Engine<P> {
         desired: &[G],
     ) -> Result<Vec<Inventory>, AwsError> {
         let desired = borrowed(desired);
-        let mut regions: Vec<&str> = desired.iter().map(|d| d.region.as_str()).collect();
-        regions.sort_unstable();
-        regions.dedup();
+        let mut targets: Vec<&Target> = desired.iter().map(|d| &d.target).collect();
+        targets.sort_unstable();
+        targets.dedup();
         let mut inventories = Vec::new();
-        for region in regions {
-            let clusters = self.client(region).list_clusters().await?;
+        for target in targets {
+            let clusters = self.client(target).list_clusters().await?;
             let scans = bounded(
                 clusters
                     .iter()
-                    .map(|arn| self.scan_cluster(region, cluster_name(arn)))
+                    .map(|arn| self.scan_cluster(target, cluster_name(arn)))
                     .collect(),
                 self.concurrency,
             )
@@ -51,13 +52,13 @@ impl<P: ClientProvider> Engine<P> {
 
     /// One cluster: its services (described with tags) and the running tasks started by the
     /// controller.
-    async fn scan_cluster(&self, region: &str, cluster: &str) -> Result<Inventory, AwsError> {
-        let services = self.services_in_cluster(region, cluster).await?;
+    async fn scan_cluster(&self, target: &Target, cluster: &str) -> Result<Inventory, AwsError> {
+        let services = self.services_in_cluster(target, cluster).await?;
         // startedBy alone (ECS accepts no other filter with it) lists the RUNNING ones.
         let filter = TaskFilter::StartedBy(STARTED_BY.into());
-        let tasks = self.tasks(region, cluster, filter).await?;
+        let tasks = self.tasks(target, cluster, filter).await?;
         Ok(Inventory {
-            region: region.to_owned(),
+            target: target.clone(),
             cluster: cluster.to_owned(),
             services,
             tasks,
@@ -67,10 +68,10 @@ impl<P: ClientProvider> Engine<P> {
     /// Every service of one cluster, described with tags.
     pub(crate) async fn services_in_cluster(
         &self,
-        region: &str,
+        target: &Target,
         cluster: &str,
     ) -> Result<Vec<ObservedService>, AwsError> {
-        let arns = self.client(region).list_services(cluster).await?;
+        let arns = self.client(target).list_services(cluster).await?;
         // Some endpoints match the cluster by substring: keep exactly this cluster's services.
         let names: Vec<String> = arns
             .iter()
@@ -81,7 +82,7 @@ impl<P: ClientProvider> Engine<P> {
         let mut services = Vec::new();
         for chunk in names.chunks(crate::DESCRIBE_SERVICES_BATCH) {
             services.extend(
-                self.client(region)
+                self.client(target)
                     .describe_services(cluster, chunk)
                     .await?,
             );
@@ -96,6 +97,7 @@ impl<P: ClientProvider> Engine<P> {
             let mut outcome = crate::GroupOutcome {
                 group: orphan.group.clone(),
                 cluster: orphan.cluster.clone(),
+                target: orphan.target.clone(),
                 done: Vec::new(),
                 error: None,
             };
@@ -106,7 +108,7 @@ impl<P: ClientProvider> Engine<P> {
                         service_name,
                         ..
                     } => self
-                        .delete_service(&orphan.region, cluster, service_name)
+                        .delete_service(&orphan.target, cluster, service_name)
                         .await
                         .map(|()| Event::DeletedService {
                             service: service_name.clone(),
@@ -116,7 +118,7 @@ impl<P: ClientProvider> Engine<P> {
                         task_arn,
                         reason,
                     } => self
-                        .client(&orphan.region)
+                        .client(&orphan.target)
                         .stop_task(cluster, task_arn, reason)
                         .await
                         .map(|()| Event::StoppedTask {
@@ -144,11 +146,11 @@ impl<P: ClientProvider> Engine<P> {
     /// deletes it. Always scaled: the count seen when it was found may have changed since.
     pub(crate) async fn delete_service(
         &self,
-        region: &str,
+        target: &Target,
         cluster: &str,
         service: &str,
     ) -> Result<(), AwsError> {
-        let api = self.client(region);
+        let api = self.client(target);
         api.scale_service(cluster, service, 0).await?;
         api.delete_service(cluster, service).await
     }

@@ -12,7 +12,7 @@ use plan::{DesiredGroup, GroupError, GroupPlan, ObservedGroup, RoleProblem, Secr
 use crate::Engine;
 use client::api::IamApi;
 use client::AwsError;
-use client::ClientProvider;
+use client::{ClientProvider, Target};
 use spec::arn::role_name;
 
 /// How long a role found good is trusted without asking IAM again.
@@ -38,7 +38,7 @@ impl<P: ClientProvider> Engine<P> {
             let mut problems = Vec::new();
             for (field, arn) in roles {
                 let Some(arn) = arn else { continue };
-                match self.role_problem(&d.region, field, arn).await {
+                match self.role_problem(&d.target, field, arn).await {
                     Ok(Some(problem)) => problems.push(problem),
                     Ok(None) => {}
                     Err(e) => {
@@ -52,7 +52,7 @@ impl<P: ClientProvider> Engine<P> {
                 // The execution role exists and trusts ECS: can it read the token?
                 let role = &d.group.spec.roles.execution;
                 let secret = &d.group.spec.delegate.token.secret_arn;
-                match self.secret_access(&d.region, role, secret).await {
+                match self.secret_access(&d.target, role, secret).await {
                     Ok(problem) => {
                         if let Ok(o) = observed {
                             o.secret_access = problem;
@@ -85,7 +85,7 @@ impl<P: ClientProvider> Engine<P> {
     /// remembered per (role, token) like the role checks.
     async fn secret_access(
         &self,
-        region: &str,
+        target: &Target,
         role: &str,
         secret: &str,
     ) -> Result<Option<SecretAccessProblem>, AwsError> {
@@ -100,7 +100,7 @@ impl<P: ClientProvider> Engine<P> {
         if let Some(problem) = cached {
             return Ok(problem);
         }
-        let api = self.client(region);
+        let api = self.client(target);
         let documents = api.role_policies(role_name(role)).await?;
         let problem_with = |action: &str, resource: &str, access: Access| {
             (access != Access::Allowed).then(|| SecretAccessProblem {
@@ -141,7 +141,7 @@ impl<P: ClientProvider> Engine<P> {
 
     async fn role_problem(
         &self,
-        region: &str,
+        target: &Target,
         field: &str,
         arn: &str,
     ) -> Result<Option<RoleProblem>, AwsError> {
@@ -155,7 +155,7 @@ impl<P: ClientProvider> Engine<P> {
         if fresh {
             return Ok(None);
         }
-        let problem = match self.client(region).get_role(name).await? {
+        let problem = match self.client(target).get_role(name).await? {
             None => Some(RoleProblem::NotFound {
                 field: field.into(),
                 arn: arn.into(),

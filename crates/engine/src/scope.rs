@@ -6,7 +6,7 @@
 
 use std::hash::Hasher as _;
 
-use plan::DesiredGroup;
+use plan::{DesiredGroup, Target};
 use spec::arn::cluster_name;
 
 /// A slice of the groups, by a stable hash of their identity.
@@ -19,11 +19,11 @@ pub struct Shard {
 }
 
 impl Shard {
-    /// The shard a group belongs to among `count`: a hash of (region, cluster, name) that is
-    /// the same on every machine and in every version of this program.
+    /// The shard a group belongs to among `count`: a hash of (account, region, cluster, name)
+    /// that is the same on every machine and in every version of this program.
     pub fn of(group: &DesiredGroup, count: u32) -> u32 {
         Shard::of_identity(
-            &group.region,
+            &group.target,
             cluster_name(group.cluster()),
             group.name(),
             count,
@@ -31,10 +31,15 @@ impl Shard {
     }
 
     /// The shard of a group known only by its identity (a group found by its tags, to prune):
-    /// region, cluster name (never its ARN), group name.
-    pub fn of_identity(region: &str, cluster: &str, name: &str, count: u32) -> u32 {
+    /// account and region, cluster name (never its ARN), group name. A group of the
+    /// controller's own account hashes as it did before accounts existed.
+    pub fn of_identity(target: &Target, cluster: &str, name: &str, count: u32) -> u32 {
         let mut hasher = fnv::FnvHasher::default();
-        for part in [region, cluster, name] {
+        let account = target.account_id();
+        for part in account
+            .into_iter()
+            .chain([target.region.as_str(), cluster, name])
+        {
             hasher.write(part.as_bytes());
             hasher.write_u8(0);
         }
@@ -43,8 +48,8 @@ impl Shard {
     }
 
     /// Whether the group of this identity is in this shard.
-    pub fn holds(&self, region: &str, cluster: &str, name: &str) -> bool {
-        Shard::of_identity(region, cluster, name, self.count) == self.index
+    pub fn holds(&self, target: &Target, cluster: &str, name: &str) -> bool {
+        Shard::of_identity(target, cluster, name, self.count) == self.index
     }
 
     /// Whether `group` is in this shard.

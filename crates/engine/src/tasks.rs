@@ -11,7 +11,7 @@ use spec::Mode;
 use crate::{bounded, Engine, Observations};
 use client::api::{DesiredStatus, EcsApi, TaskFilter};
 use client::AwsError;
-use client::ClientProvider;
+use client::{ClientProvider, Target};
 
 /// DescribeTasks takes at most 100 ARNs.
 const DESCRIBE_TASKS_BATCH: usize = 100;
@@ -25,11 +25,11 @@ impl<P: ClientProvider> Engine<P> {
     /// Lists and describes tasks matching `filter` in one cluster.
     pub(crate) async fn tasks(
         &self,
-        region: &str,
+        target: &Target,
         cluster: &str,
         filter: TaskFilter,
     ) -> Result<Vec<ObservedTask>, AwsError> {
-        let api = self.client(region);
+        let api = self.client(target);
         let arns = api.list_tasks(cluster, &filter).await?;
         let chunks: Vec<Vec<String>> = arns
             .chunks(DESCRIBE_TASKS_BATCH)
@@ -59,11 +59,11 @@ impl<P: ClientProvider> Engine<P> {
         desired: &[&DesiredGroup],
         results: &mut Observations,
     ) {
-        let mut clusters: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+        let mut clusters: BTreeMap<(Target, String), Vec<usize>> = BTreeMap::new();
         for (i, d) in desired.iter().enumerate() {
             if d.mode() == Mode::Tasks && results[i].is_ok() {
                 clusters
-                    .entry((d.region.clone(), d.cluster().to_owned()))
+                    .entry((d.target.clone(), d.cluster().to_owned()))
                     .or_default()
                     .push(i);
             }
@@ -134,7 +134,7 @@ impl<P: ClientProvider> Engine<P> {
             let mut revisions = Vec::new();
             let mut failed = None;
             for arn in arns {
-                match self.revision(&d.region, arn).await {
+                match self.revision(&d.target, arn).await {
                     Ok(Some(r)) => revisions.push(r),
                     Ok(None) => {}
                     Err(e) => failed = Some(e),
@@ -156,7 +156,7 @@ impl<P: ClientProvider> Engine<P> {
         }
         let latest = self.latest_revisions(desired, &needed).await;
         for (i, family) in &needed {
-            match latest.get(&(desired[*i].region.clone(), family.clone())) {
+            match latest.get(&(desired[*i].target.clone(), family.clone())) {
                 Some(Ok(r)) => {
                     if let Ok(o) = &mut results[*i] {
                         o.latest_revision = r.clone();
@@ -186,7 +186,7 @@ impl<P: ClientProvider> Engine<P> {
             // revision's tasks stopped.
             let rolled_back = plan::rollback_of(d, s).is_some();
             if owned && (!s.is_steady() || rolled_back) && d.mode() == Mode::Service {
-                wanted.push((i, d.region.clone(), d.cluster().to_owned(), s.name.clone()));
+                wanted.push((i, d.target.clone(), d.cluster().to_owned(), s.name.clone()));
             }
         }
         let found: Vec<_> = bounded(

@@ -617,7 +617,7 @@ async fn prune_scales_to_zero_whatever_count_it_saw() {
     // Found at 0, scaled up by someone before the prune ran: ECS refuses to delete a service
     // whose desired count is not 0.
     let orphan = plan::Orphan {
-        region: "us-east-1".into(),
+        target: plan::Target::region("us-east-1"),
         cluster: "c1".into(),
         group: "g".into(),
         actions: vec![plan::PruneAction::DeleteService {
@@ -741,7 +741,7 @@ async fn a_sharded_prune_removes_only_its_shards_orphans_and_never_another_shard
         let prune = report.prune.unwrap();
         assert_eq!(prune.problem, None, "{prune:?}");
         for o in &prune.orphans {
-            assert!(Shard { index, count: 3 }.holds(&o.region, &o.cluster, &o.group));
+            assert!(Shard { index, count: 3 }.holds(&o.target, &o.cluster, &o.group));
         }
         orphans.extend(prune.orphans.into_iter().map(|o| o.group));
     }

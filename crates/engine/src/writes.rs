@@ -2,8 +2,8 @@
 //! after a failure whose answer may have been lost, look whether it landed before trying again.
 //! Also the replacement of a service (delete, wait for the name, create).
 
-use client::ClientProvider;
 use client::{AwsError, EcsApi, ErrorKind, Operation};
+use client::{ClientProvider, Target};
 use plan::{DesiredGroup, GroupError, ObservedService, ObservedTaskDefinition};
 use tracing::warn;
 
@@ -11,7 +11,12 @@ use crate::Engine;
 
 /// An AWS failure as a group's error; throttles, transport failures and 5xx are retryable.
 pub fn group_error(error: AwsError) -> GroupError {
-    GroupError::new(plan::Reason::ReconcileError, error.to_string()).retryable(retryable(&error))
+    let reason = if error.code.as_deref() == Some(client::error::CREDENTIALS_UNAVAILABLE) {
+        plan::Reason::AssumeRoleFailed
+    } else {
+        plan::Reason::ReconcileError
+    };
+    GroupError::new(reason, error.to_string()).retryable(retryable(&error))
 }
 
 /// Attempts of a write that is not idempotent, each after looking whether the last one landed.
@@ -42,7 +47,7 @@ impl<P: ClientProvider> Engine<P> {
     /// the family's latest revision is checked for the hash before trying again.
     pub(crate) async fn register_once(
         &self,
-        region: &str,
+        target: &Target,
         document: &spec::document::TaskDefinitionDocument,
         spec_hash: &str,
         tags: &[spec::document::Tag],
@@ -50,7 +55,7 @@ impl<P: ClientProvider> Engine<P> {
         let mut attempt = 0;
         loop {
             match self
-                .client(region)
+                .client(target)
                 .register_task_definition(document, tags)
                 .await
             {
@@ -60,7 +65,7 @@ impl<P: ClientProvider> Engine<P> {
                     write_backoff(attempt).await;
                     attempt += 1;
                     if let Ok(Some(latest)) = self
-                        .client(region)
+                        .client(target)
                         .describe_task_definition(&document.family)
                         .await
                     {
@@ -78,7 +83,7 @@ impl<P: ClientProvider> Engine<P> {
     /// is looked up before trying again ("already exists" is then success, not an error).
     pub(crate) async fn create_once(
         &self,
-        region: &str,
+        target: &Target,
         document: &spec::document::ServiceDocument,
         task_definition: &str,
         tags: &[spec::document::Tag],
@@ -88,7 +93,7 @@ impl<P: ClientProvider> Engine<P> {
         let token = client_token();
         loop {
             let failed = match self
-                .client(region)
+                .client(target)
                 .create_service(document, task_definition, tags, &token)
                 .await
             {
@@ -107,7 +112,7 @@ impl<P: ClientProvider> Engine<P> {
                 write_backoff(attempt).await;
                 attempt += 1;
                 let found = self
-                    .client(region)
+                    .client(target)
                     .describe_services(
                         &document.cluster,
                         std::slice::from_ref(&document.service_name),
@@ -134,7 +139,7 @@ impl<P: ClientProvider> Engine<P> {
     ) -> Result<(), AwsError> {
         let tags = d.service_tags(&self.options.controller_id, task_definition);
         self.create_once(
-            &d.region,
+            &d.target,
             document,
             task_definition,
             &plan::desired::to_tag_list(&tags),
@@ -157,24 +162,24 @@ impl<P: ClientProvider> Engine<P> {
     ) -> Result<(), AwsError> {
         let name = &document.service_name;
         if previous != name {
-            self.delete_service(&d.region, &document.cluster, previous)
+            self.delete_service(&d.target, &document.cluster, previous)
                 .await?;
             return self
                 .create_group_service(d, document, task_definition)
                 .await;
         }
         let current = self
-            .client(&d.region)
+            .client(&d.target)
             .describe_services(&document.cluster, std::slice::from_ref(name))
             .await?;
         if current.iter().any(|s| s.is_active()) {
-            self.delete_service(&d.region, &document.cluster, name)
+            self.delete_service(&d.target, &document.cluster, name)
                 .await?;
         }
         let deadline = tokio::time::Instant::now() + REPLACE_WAIT;
         loop {
             let services = self
-                .client(&d.region)
+                .client(&d.target)
                 .describe_services(&document.cluster, std::slice::from_ref(name))
                 .await?;
             if services.iter().all(|s| s.status == "INACTIVE") {

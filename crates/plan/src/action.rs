@@ -198,6 +198,8 @@ pub struct GroupPlan {
     pub group: String,
     /// Cluster as written.
     pub cluster: String,
+    /// Account and region.
+    pub target: crate::Target,
     /// Ordered actions; empty when in sync.
     pub actions: Vec<Action>,
     /// Why the group cannot be planned (it is then left alone).

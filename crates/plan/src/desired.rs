@@ -8,6 +8,8 @@ use spec::render::{
 };
 use spec::{DelegateGroup, Mode, Rendered};
 
+use crate::target::Target;
+
 /// One group, ready to be compared with ECS.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DesiredGroup {
@@ -15,6 +17,8 @@ pub struct DesiredGroup {
     pub group: DelegateGroup,
     /// The region it runs in (`spec.region`, else the configuration chain's).
     pub region: String,
+    /// The account (`spec.account`) and region it runs in.
+    pub target: Target,
     /// Its documents and spec-hash.
     pub rendered: Rendered,
 }
@@ -33,6 +37,7 @@ impl DesiredGroup {
             .unwrap_or_else(|| default_region.to_owned());
         let rendered = spec::render(&group, &region)?;
         Ok(DesiredGroup {
+            target: Target::of(group.spec.account.as_ref(), &region),
             group,
             region,
             rendered,

@@ -127,6 +127,7 @@ pub fn plan_group(
     let mut plan = GroupPlan {
         group: desired.name().into(),
         cluster: desired.cluster().into(),
+        target: desired.target.clone(),
         actions: Vec::new(),
         error: None,
         suspended: desired.group.spec.suspend,

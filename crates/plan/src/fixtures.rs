@@ -18,6 +18,7 @@ pub struct GroupFixture {
     region: String,
     manager_url: String,
     flavor: &'static str,
+    account: String,
     spec_lines: Vec<String>,
 }
 
@@ -33,6 +34,7 @@ impl DesiredGroup {
             region: "us-east-1".into(),
             manager_url: "https://app.harness.io/gratis".into(),
             flavor: "nextgen",
+            account: ACCOUNT.into(),
             spec_lines: Vec::new(),
         }
     }
@@ -43,6 +45,22 @@ impl GroupFixture {
     pub fn manager_url(mut self, url: &str) -> Self {
         self.manager_url = url.into();
         self
+    }
+
+    /// In another account, reached through its role `edc-target` (with `external_id` when
+    /// given): the execution role and token ARNs are that account's.
+    pub fn in_account(mut self, account: &str, external_id: Option<&str>) -> Self {
+        self.execution_role = self.execution_role.replace(&self.account, account);
+        self.account = account.into();
+        let external = external_id.map_or(String::new(), |e| format!(", externalId: {e}"));
+        self.spec(&format!(
+            "  account: {{roleArn: \"arn:aws:iam::{account}:role/edc-target\"{external}}}"
+        ))
+    }
+
+    /// `spec.region`.
+    pub fn region(self, region: &str) -> Self {
+        self.spec(&format!("  region: {region}"))
     }
 
     /// A FirstGen delegate (`spec.delegate.flavor: firstgen`).
@@ -119,8 +137,9 @@ spec:
 {flavor}    image: {image}
     accountId: abc123
     managerUrl: {manager_url}
-    token: {{secretArn: "arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:delegate-token"}}
+    token: {{secretArn: "arn:aws:secretsmanager:us-east-1:{account}:secret:delegate-token"}}
 "#,
+            account = self.account,
             name = self.name,
             cluster = self.cluster,
             count = self.count,

@@ -13,6 +13,7 @@ pub mod output;
 pub mod policy;
 pub mod prune;
 pub mod status;
+pub mod target;
 pub mod vocab;
 
 pub use action::{
@@ -26,4 +27,5 @@ pub use observed::{
 };
 pub use prune::{Inventory, Orphan, PruneAction, PrunePolicy, PruneRefusal};
 pub use status::{Condition, GroupStatus};
+pub use target::Target;
 pub use vocab::{ConditionStatus, ConditionType, Reason};

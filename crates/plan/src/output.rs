@@ -8,6 +8,7 @@ use spec::arn::task_definition_short;
 
 use crate::action::{Action, GroupPlan, Plan, Replacement};
 use crate::prune::{Orphan, PruneAction};
+use crate::target::Target;
 
 const ACTION_KINDS: [&str; 7] = [
     "register-task-definition",
@@ -198,6 +199,7 @@ fn prune_detail(action: &PruneAction) -> Value {
 struct Row<'a> {
     group: &'a str,
     cluster: &'a str,
+    target: &'a Target,
     sign: &'static str,
     kind: &'static str,
     headline: String,
@@ -209,6 +211,7 @@ fn group_rows(group: &GroupPlan) -> impl Iterator<Item = Row<'_>> {
     group.actions.iter().map(|a| Row {
         group: &group.group,
         cluster: &group.cluster,
+        target: &group.target,
         sign: sign(a),
         kind: a.kind(),
         headline: headline(a),
@@ -221,6 +224,7 @@ fn orphan_rows(orphan: &Orphan) -> impl Iterator<Item = Row<'_>> {
     orphan.actions.iter().map(|a| Row {
         group: &orphan.group,
         cluster: &orphan.cluster,
+        target: &orphan.target,
         sign: "-",
         kind: a.kind(),
         headline: a.headline(),
@@ -299,7 +303,19 @@ fn summary_line(plan: &Plan) -> String {
 }
 
 fn group_title(group: &GroupPlan) -> String {
-    format!("{} (cluster {})", group.group, group.cluster)
+    format!(
+        "{} (cluster {})",
+        group.group,
+        place(&group.cluster, &group.target)
+    )
+}
+
+/// The cluster, and where it is when that is another account: `c1 in 111122223333/eu-west-1`.
+pub fn place(cluster: &str, target: &Target) -> String {
+    match target.account_id() {
+        Some(_) => format!("{cluster} in {target}"),
+        None => cluster.to_owned(),
+    }
 }
 
 /// The plan for a terminal.
@@ -342,7 +358,12 @@ pub fn to_text(plan: &Plan) -> String {
         }
     }
     for orphan in &plan.orphans {
-        let _ = writeln!(out, "  {} (cluster {})", orphan.group, orphan.cluster);
+        let _ = writeln!(
+            out,
+            "  {} (cluster {})",
+            orphan.group,
+            place(&orphan.cluster, &orphan.target)
+        );
         write_rows(&mut out, orphan_rows(orphan));
     }
     out.push('\n');
@@ -361,10 +382,11 @@ fn write_rows<'a>(out: &mut String, rows: impl Iterator<Item = Row<'a>>) {
 }
 
 /// The plan as DESIGN.md's JSON:
-/// `{"changes":[{"group","cluster","action","detail"}],"errors":[...],"summary":{...}}`.
+/// `{"changes":[{"group","cluster","account","region","action","detail"}],"errors":[...],
+/// "summary":{...}}`; `account` is null for the controller's own account.
 pub fn to_json(plan: &Plan) -> Value {
     let changes: Vec<Value> = rows(plan)
-        .map(|r| json!({"group": r.group, "cluster": r.cluster, "action": r.kind, "detail": r.detail}))
+        .map(|r| json!({"group": r.group, "cluster": r.cluster, "account": r.target.account_id(), "region": r.target.region, "action": r.kind, "detail": r.detail}))
         .collect();
     let errors: Vec<Value> = plan
         .groups
@@ -372,7 +394,7 @@ pub fn to_json(plan: &Plan) -> Value {
         .filter_map(|g| {
             g.error
                 .as_ref()
-                .map(|e| json!({"group": g.group, "cluster": g.cluster, "reason": e.reason, "message": e.message}))
+                .map(|e| json!({"group": g.group, "cluster": g.cluster, "account": g.target.account_id(), "region": g.target.region, "reason": e.reason, "message": e.message}))
         })
         .collect();
     json!({"changes": changes, "errors": errors, "summary": summary(plan)})
@@ -402,7 +424,7 @@ pub fn to_markdown(plan: &Plan) -> String {
                 "| {} | {} | {} | {} | {} |",
                 row.sign,
                 row.group,
-                row.cluster,
+                place(row.cluster, row.target),
                 row.kind,
                 details.replace('|', "\\|")
             );
@@ -416,7 +438,7 @@ pub fn to_markdown(plan: &Plan) -> String {
                 out,
                 "- `{}` ({}): {}",
                 group.group,
-                group.cluster,
+                place(&group.cluster, &group.target),
                 group.error.as_ref().map_or("", |e| e.message.as_str())
             );
         }

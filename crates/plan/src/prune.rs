@@ -12,6 +12,7 @@ use spec::Mode;
 
 use crate::desired::DesiredGroup;
 use crate::observed::{ObservedService, ObservedTask};
+use crate::target::Target;
 
 /// One step of removing a group the files no longer describe.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,8 +70,8 @@ impl PruneAction {
 /// A group the files no longer describe, found by its ownership tags.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Orphan {
-    /// Where it is.
-    pub region: String,
+    /// Where it is: account and region.
+    pub target: Target,
     /// Cluster name.
     pub cluster: String,
     /// The group name its tags carry.
@@ -83,8 +84,8 @@ pub struct Orphan {
 /// the controller (any controller id; ownership is decided here).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Inventory {
-    /// Region.
-    pub region: String,
+    /// Account and region.
+    pub target: Target,
     /// Cluster name.
     pub cluster: String,
     /// Services, as DescribeServices reports them (with tags).
@@ -158,29 +159,23 @@ pub fn plan_prune(
     if let Some(refusal) = refusal_before_listing(desired.len(), policy) {
         return Err(refusal);
     }
-    let wanted_services: HashSet<(&str, &str, &str)> = desired
+    let wanted_services: HashSet<(&Target, &str, &str)> = desired
         .iter()
         .filter(|d| d.mode() == Mode::Service)
-        .map(|d| {
-            (
-                d.region.as_str(),
-                cluster_name(d.cluster()),
-                d.service_name(),
-            )
-        })
+        .map(|d| (&d.target, cluster_name(d.cluster()), d.service_name()))
         .collect();
-    let wanted_tasks: HashSet<(&str, &str, &str)> = desired
+    let wanted_tasks: HashSet<(&Target, &str, &str)> = desired
         .iter()
         .filter(|d| d.mode() == Mode::Tasks)
-        .map(|d| (d.region.as_str(), cluster_name(d.cluster()), d.name()))
+        .map(|d| (&d.target, cluster_name(d.cluster()), d.name()))
         .collect();
     let ours = |tags: &BTreeMap<String, String>| {
         tags.get(TAG_MANAGED_BY).map(String::as_str) == Some(controller_id)
     };
 
-    let mut orphans: BTreeMap<(&str, &str, String), Vec<PruneAction>> = BTreeMap::new();
+    let mut orphans: BTreeMap<(&Target, &str, String), Vec<PruneAction>> = BTreeMap::new();
     for inventory in inventories {
-        let (region, cluster) = (inventory.region.as_str(), inventory.cluster.as_str());
+        let (region, cluster) = (&inventory.target, inventory.cluster.as_str());
         for s in &inventory.services {
             if !s.is_active() || !ours(&s.tags) {
                 continue;
@@ -219,8 +214,8 @@ pub fn plan_prune(
     }
     let orphans: Vec<Orphan> = orphans
         .into_iter()
-        .map(|((region, cluster, group), actions)| Orphan {
-            region: region.to_owned(),
+        .map(|((target, cluster, group), actions)| Orphan {
+            target: target.clone(),
             cluster: cluster.to_owned(),
             group,
             actions,
@@ -229,7 +224,13 @@ pub fn plan_prune(
     if orphans.len() > policy.max_prune {
         let names: Vec<String> = orphans
             .iter()
-            .map(|o| format!("{} ({})", o.group, o.cluster))
+            .map(|o| {
+                format!(
+                    "{} ({})",
+                    o.group,
+                    crate::output::place(&o.cluster, &o.target)
+                )
+            })
             .collect();
         return Err(PruneRefusal::TooMany {
             count: orphans.len(),
@@ -270,7 +271,7 @@ mod tests {
 
     fn inventory(services: Vec<ObservedService>) -> Vec<Inventory> {
         vec![Inventory {
-            region: "us-east-1".into(),
+            target: Target::region("us-east-1"),
             cluster: "c1".into(),
             services,
             tasks: Vec::new(),

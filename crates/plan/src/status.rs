@@ -56,6 +56,10 @@ pub struct GroupStatus {
     pub name: String,
     /// Cluster as written.
     pub cluster: String,
+    /// The account id (`spec.account`); null for the controller's own account.
+    pub account: Option<String>,
+    /// The region.
+    pub region: String,
     /// service or tasks.
     pub mode: String,
     /// Tasks wanted (from the file).
@@ -161,6 +165,8 @@ pub fn derive(
     let mut status = GroupStatus {
         name: desired.name().into(),
         cluster: desired.cluster().into(),
+        account: desired.target.account_id().map(str::to_owned),
+        region: desired.target.region.clone(),
         mode: if tasks_mode { "tasks" } else { "service" }.into(),
         desired: desired.group.spec.count,
         running,

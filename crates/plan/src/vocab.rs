@@ -78,6 +78,8 @@ pub enum Reason {
     ConfigError,
     /// An AWS call failed.
     ReconcileError,
+    /// The role of the group's account (`spec.account`) could not be assumed.
+    AssumeRoleFailed,
     /// At least the count of the group's delegates are connected to Harness.
     DelegatesConnected,
     /// Fewer delegates are connected than the count, within the grace period.
@@ -112,6 +114,7 @@ impl Reason {
             Reason::ReplaceRequired => "ReplaceRequired",
             Reason::ConfigError => "ConfigError",
             Reason::ReconcileError => "ReconcileError",
+            Reason::AssumeRoleFailed => "AssumeRoleFailed",
             Reason::DelegatesConnected => "DelegatesConnected",
             Reason::WaitingForConnection => "WaitingForConnection",
             Reason::NotConnected => "NotConnected",
