@@ -25,10 +25,13 @@ step "Creating what the examples refer to: clusters, roles, the token secret"
 # The FARGATE example names placeholder subnets; the local endpoint checks them against its own
 # default VPC, so the demo copies the examples with that VPC's subnet and security group.
 read -r SUBNET GROUP < <("$VENV/bin/python" scripts/localecs.py network "$URL")
+read -r OTHER_SUBNET OTHER_GROUP < <("$VENV/bin/python" scripts/localecs.py other-network "$URL")
 for f in examples/*.yaml; do
-  sed -e "s/subnet-0a1b2c3d/$SUBNET/" -e "s/sg-0a1b2c3d/$GROUP/" "$f" > "$WORK/groups/$(basename "$f")"
+  sed -e "s/subnet-0a1b2c3d/$SUBNET/" -e "s/sg-0a1b2c3d/$GROUP/" \
+      -e "s/subnet-0f1e2d3c/$OTHER_SUBNET/" -e "s/sg-0f1e2d3c/$OTHER_GROUP/" \
+      "$f" > "$WORK/groups/$(basename "$f")"
 done
-echo "  examples copied to $WORK/groups (subnet $SUBNET, security group $GROUP)"
+echo "  examples copied to $WORK/groups (subnet $SUBNET, security group $GROUP; in account 111122223333: $OTHER_SUBNET, $OTHER_GROUP)"
 
 step "Validate: no AWS call"
 run "$BIN" validate "$WORK/groups"

@@ -40,6 +40,13 @@ brought up to "now"; nothing runs between requests, so tests are deterministic):
   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListServices.html
   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html
 - Client tokens: CreateService and RunTask with a token already used return the first answer.
+- Role trust (STS, for the accounts a controller reaches through roles). AssumeRole succeeds only
+  when the role exists in its account and its trust policy allows the caller (its account's
+  root, the account id, the caller's ARN, or "*") for sts:AssumeRole, with the sts:ExternalId
+  its condition names; otherwise AccessDenied (HTTP 403) "User: ... is not authorized to perform:
+  sts:AssumeRole on resource: ...". moto assumes any role.
+  https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-user_externalid.html
 
 The request rules are the `rule_*` functions below, each with its source page.
 """
@@ -642,6 +649,48 @@ def tick(backend):
 # The API: moto's response handlers, wrapped.
 
 
+def rule_assume_role(caller_account, caller_arn, role_arn, external_id):
+    """The refusal of an AssumeRole the role's trust policy does not allow, or None (API_AssumeRole.html;
+    the message is AWS's AccessDenied wording)."""
+    import json
+    from urllib.parse import unquote
+
+    from moto.iam.models import iam_backends
+
+    denied = f"User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+    parts = (role_arn or "").split(":")
+    if len(parts) < 6:
+        return denied
+    try:
+        role = iam_backends[parts[4]][parts[1]].get_role_by_arn(role_arn)
+    except Exception:  # no such role in that account
+        return denied
+    document = role.assume_role_policy_document or "{}"
+    try:
+        policy = json.loads(unquote(document) if document.lstrip().startswith("%") else document)
+    except ValueError:
+        return denied
+    statements = policy.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    accepted = {"*", caller_account, f"arn:aws:iam::{caller_account}:root", caller_arn}
+    for statement in statements:
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        if statement.get("Effect") != "Allow" or not {"sts:AssumeRole", "sts:*", "*"} & set(actions):
+            continue
+        principal = statement.get("Principal", {})
+        aws = principal.get("AWS", []) if isinstance(principal, dict) else principal
+        aws = [aws] if isinstance(aws, str) else aws
+        if not accepted & set(aws):
+            continue
+        wanted = statement.get("Condition", {}).get("StringEquals", {}).get("sts:ExternalId")
+        if wanted is not None and external_id not in ([wanted] if isinstance(wanted, str) else wanted):
+            continue
+        return None
+    return denied
+
+
 def page(items, params, default):
     start = int(base64.b64decode(params["nextToken"]).decode()) if params.get("nextToken") else 0
     size = int(params.get("maxResults") or default)
@@ -897,3 +946,22 @@ def install():
     }.items():
         setattr(Response, name, handler)
     _ = Backend  # the backend's own methods stay moto's; the handlers above call them
+
+    from moto.sts import responses as sts_responses
+    from moto.sts.exceptions import STSClientError
+
+    class AccessDenied(STSClientError):
+        code = "AccessDenied"
+
+    original_assume_role = sts_responses.TokenResponse.assume_role
+
+    def assume_role(self):
+        _, caller_arn, caller_account = self.backend.get_caller_identity(self.get_access_key(), self.region)
+        refusal = rule_assume_role(
+            caller_account, caller_arn, self._get_param("RoleArn"), self._get_param("ExternalId")
+        )
+        if refusal:
+            raise AccessDenied(refusal)
+        return original_assume_role(self)
+
+    sts_responses.TokenResponse.assume_role = assume_role

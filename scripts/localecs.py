@@ -90,11 +90,11 @@ def serve(host, port):
     server.main(["-H", host, "-p", str(port)])
 
 
-def client(service, url):
+def client(service, url, region=REGION):
     return boto3.client(
         service,
         endpoint_url=url,
-        region_name=REGION,
+        region_name=region,
         aws_access_key_id="test",
         aws_secret_access_key="test",
     )
@@ -155,6 +155,47 @@ def demo_setup(url):
     ssm = client("ssm", url)
     ssm.put_parameter(Name="/harness/delegate-token", Value="not-a-real-token", Type="SecureString")
     print("  SSM parameter /harness/delegate-token")
+    other_account_setup(url)
+
+
+# The account of examples/other-account.yaml, reached through a role (README "Several accounts").
+OTHER_ACCOUNT, OTHER_REGION, OTHER_EXTERNAL_ID = "111122223333", "eu-west-1", "edc-6f1e0c3a"
+
+
+def in_account(name, url, account, region=REGION):
+    """A client acting in another account of the endpoint (moto's x-moto-account-id), as that
+    account's administrator would."""
+    c = client(name, url, region)
+    c.meta.events.register("before-sign.*.*", lambda request, **_: request.headers.__setitem__("x-moto-account-id", account))
+    return c
+
+
+def other_account_setup(url):
+    iam = in_account("iam", url, OTHER_ACCOUNT)
+    with open(os.path.join(os.path.dirname(__file__), "..", "deploy", "target-account-trust.json")) as f:
+        trust = json.load(f)
+    statement = trust["Statement"][0]
+    statement["Principal"]["AWS"] = "arn:aws:iam::123456789012:root"
+    statement["Condition"]["StringEquals"]["sts:ExternalId"] = OTHER_EXTERNAL_ID
+    iam.create_role(RoleName="ecs-delegate-controller-target", AssumeRolePolicyDocument=json.dumps(trust))
+    print(f"  account {OTHER_ACCOUNT}: role ecs-delegate-controller-target (trusts 123456789012 with external id {OTHER_EXTERNAL_ID})")
+    for role in ("ecsTaskExecutionRole",):
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(TRUST))
+        iam.put_role_policy(RoleName=role, PolicyName="read-delegate-token", PolicyDocument=json.dumps(READ_TOKEN))
+        print(f"  account {OTHER_ACCOUNT}: IAM role {role}")
+    in_account("ecs", url, OTHER_ACCOUNT, OTHER_REGION).create_cluster(clusterName="delegates-fargate")
+    print(f"  account {OTHER_ACCOUNT}: cluster delegates-fargate in {OTHER_REGION}")
+    arn = in_account("secretsmanager", url, OTHER_ACCOUNT, OTHER_REGION).create_secret(
+        Name="delegate-token", SecretString="not-a-real-token"
+    )["ARN"]
+    print(f"  account {OTHER_ACCOUNT}: secret {arn}")
+
+
+def other_network(url):
+    ec2 = in_account("ec2", url, OTHER_ACCOUNT, OTHER_REGION)
+    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+    group = ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"]
+    return subnet, group
 
 
 def summary(url):
@@ -193,6 +234,8 @@ def main():
         demo_setup(arg)
     elif command == "network":
         print(*network(arg))
+    elif command == "other-network":
+        print(*other_network(arg))
     elif command == "summary":
         summary(arg)
     elif command == "stop":

@@ -222,3 +222,49 @@ fn the_policy_passes_an_iam_linter_which_catches_a_misspelling() {
     assert!(findings.contains("ecs:UpdateServices"), "{findings}");
     assert!(findings.contains("ecs:CreateActions"), "{findings}");
 }
+
+/// The role a target account gives the controller: the controller's policy without what only
+/// the controller's own account needs (assuming roles, reading the Harness key), linted, and a
+/// trust that names the controller's role with an external id.
+#[test]
+fn the_target_account_role_is_the_policy_minus_the_controllers_own_statements() {
+    let mut own: serde_json::Value = serde_json::from_str(&read("deploy/iam-policy.json")).unwrap();
+    own["Statement"].as_array_mut().unwrap().retain(|s| {
+        s["Sid"] != "AssumeTheTargetAccountsRoles" && s["Sid"] != "ReadTheHarnessApiKey"
+    });
+    let expected = own.to_string().replace("123456789012", "111122223333");
+    let target_text = read("deploy/target-account-policy.json");
+    let target: serde_json::Value = serde_json::from_str(&target_text).unwrap();
+    assert_eq!(
+        target.to_string(),
+        expected,
+        "deploy/target-account-policy.json drifted from deploy/iam-policy.json"
+    );
+    assert_eq!(
+        lint_policy(&target_text),
+        "",
+        "deploy/target-account-policy.json"
+    );
+
+    let trust: serde_json::Value =
+        serde_json::from_str(&read("deploy/target-account-trust.json")).unwrap();
+    let statement = &trust["Statement"][0];
+    assert_eq!(statement["Action"], "sts:AssumeRole");
+    assert!(statement["Principal"]["AWS"]
+        .as_str()
+        .unwrap()
+        .ends_with(":role/ecs-delegate-controller"));
+    assert!(statement["Condition"]["StringEquals"]["sts:ExternalId"].is_string());
+    // The controller may assume only the listed target roles.
+    let policy: serde_json::Value = serde_json::from_str(&read("deploy/iam-policy.json")).unwrap();
+    let assume = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Action"] == "sts:AssumeRole")
+        .unwrap();
+    assert!(assume["Resource"].as_array().unwrap().iter().all(|r| r
+        .as_str()
+        .unwrap()
+        .ends_with(":role/ecs-delegate-controller-target")));
+}

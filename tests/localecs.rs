@@ -646,3 +646,47 @@ fn plain_moto_is_one_flag_away() {
     call(&moto, "CreateService", &other);
     assert_eq!(describe(&moto, "c1", "s")["desiredCount"], 3);
 }
+
+/// AssumeRole succeeds only as the role's trust policy allows: the caller's account, and the
+/// external id its condition names; a missing role is refused the same way (API_AssumeRole.html).
+#[test]
+fn assume_role_follows_the_roles_trust_policy() {
+    let moto = Moto::start();
+    moto.target_account(
+        "111111111111",
+        &["us-east-1"],
+        support::ACCOUNT,
+        Some("ext-1"),
+    );
+    moto.target_account("222222222222", &["us-east-1"], "999999999999", None);
+    let assume = |role: &str, external: Option<&str>| {
+        let mut query = format!(
+            "Action=AssumeRole&Version=2011-06-15&RoleSessionName=t&RoleArn={}",
+            support::form_encode(role)
+        );
+        if let Some(external) = external {
+            query.push_str(&format!("&ExternalId={external}"));
+        }
+        moto.query("sts", &query)
+    };
+    let ok = assume("arn:aws:iam::111111111111:role/edc-target", Some("ext-1"));
+    assert!(ok.contains("<AccessKeyId>"), "{ok}");
+    for (role, external) in [
+        ("arn:aws:iam::111111111111:role/edc-target", None),
+        ("arn:aws:iam::111111111111:role/edc-target", Some("ext-2")),
+        ("arn:aws:iam::222222222222:role/edc-target", None),
+        ("arn:aws:iam::111111111111:role/no-such-role", Some("ext-1")),
+    ] {
+        let refused = assume(role, external);
+        assert!(
+            refused.contains("<Code>AccessDenied</Code>"),
+            "{role}: {refused}"
+        );
+        assert!(
+            refused.contains(&format!(
+                "is not authorized to perform: sts:AssumeRole on resource: {role}"
+            )),
+            "{refused}"
+        );
+    }
+}

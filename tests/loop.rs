@@ -88,8 +88,8 @@ fn file_changes_new_files_and_drift_reach_ecs_and_http_answers() {
     for needle in [
         "ecs_delegate_controller_reconciles_total{result=\"success\"}",
         "ecs_delegate_controller_reconcile_duration_seconds_bucket",
-        "ecs_delegate_controller_aws_calls_total{operation=\"DescribeServices\",outcome=\"ok\"}",
-        "ecs_delegate_controller_aws_calls_total{operation=\"CreateService\",outcome=\"ok\"}",
+        "ecs_delegate_controller_aws_calls_total{account=\"self\",region=\"us-east-1\",operation=\"DescribeServices\",outcome=\"ok\"}",
+        "ecs_delegate_controller_aws_calls_total{account=\"self\",region=\"us-east-1\",operation=\"CreateService\",outcome=\"ok\"}",
         "ecs_delegate_controller_aws_throttles_total",
         "ecs_delegate_controller_desired_tasks{group=\"a\"} 3",
         "ecs_delegate_controller_running_tasks{group=\"a\"}",

@@ -63,8 +63,8 @@ async fn status_before_and_after_converge() {
 
     let table = moto.run(&["status", "g.yaml"]);
     let text = String::from_utf8_lossy(&table.stdout);
-    assert!(text.starts_with("NAME  CLUSTER  MODE     DESIRED  RUNNING  PENDING  TASK DEFINITION  IN SYNC  CONNECTED  READY  REASON\n"), "{text}");
-    assert!(text.contains("d1    c1       service  2        2        0        d1:1             yes      off        True   Converged"), "{text}");
+    assert!(text.starts_with("NAME  CLUSTER  ACCOUNT/REGION  MODE     DESIRED  RUNNING  PENDING  TASK DEFINITION  IN SYNC  CONNECTED  READY  REASON\n"), "{text}");
+    assert!(text.contains("d1    c1       self/us-east-1  service  2        2        0        d1:1             yes      off        True   Converged"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -235,6 +235,115 @@ impl Moto {
         );
     }
 
+    /// An account the controller reaches through the role `edc-target` (trusting `trusted`'s
+    /// root, with `external_id` as its condition when given), holding the delegate roles and
+    /// cluster `c1` in each of `regions`: each region's default subnet, by region. Made with
+    /// moto's `x-moto-account-id`, as that account's own administrator would.
+    pub fn target_account(
+        &self,
+        account: &str,
+        regions: &[&str],
+        trusted: &str,
+        external_id: Option<&str>,
+    ) -> std::collections::BTreeMap<String, String> {
+        let python = venv().join("bin/python");
+        let script = r#"
+import json, sys, boto3
+url, account, regions, trusted, external = sys.argv[1], sys.argv[2], sys.argv[3].split(","), sys.argv[4], sys.argv[5]
+def client(name, region="us-east-1"):
+    c = boto3.client(name, endpoint_url=url, region_name=region, aws_access_key_id="test", aws_secret_access_key="test")
+    c.meta.events.register("before-sign.*.*", lambda request, **_: request.headers.__setitem__("x-moto-account-id", account))
+    return c
+iam = client("iam")
+statement = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{trusted}:root"}, "Action": "sts:AssumeRole"}
+if external:
+    statement["Condition"] = {"StringEquals": {"sts:ExternalId": external}}
+iam.create_role(RoleName="edc-target", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
+ecs_trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+read = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "ssm:GetParameters"], "Resource": "*"}]}
+for role in ["ecsTaskExecutionRole", "delegate-task"]:
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(ecs_trust))
+    iam.put_role_policy(RoleName=role, PolicyName="read-delegate-token", PolicyDocument=json.dumps(read))
+subnets = {}
+for region in regions:
+    client("ecs", region).create_cluster(clusterName="c1")
+    subnets[region] = client("ec2", region).describe_subnets()["Subnets"][0]["SubnetId"]
+print(json.dumps(subnets))
+"#;
+        let output = Command::new(python)
+            .args([
+                "-c",
+                script,
+                &self.url,
+                account,
+                &regions.join(","),
+                trusted,
+                external_id.unwrap_or(""),
+            ])
+            .output()
+            .expect("python runs");
+        assert!(
+            output.status.success(),
+            "setting up account {account} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("subnets by region")
+    }
+
+    /// An ECS JSON call in another account and region (moto's `x-moto-account-id`).
+    pub fn ecs_call_in(&self, account: &str, region: &str, operation: &str, body: &str) -> String {
+        let headers = [
+            (
+                "X-Amz-Target",
+                format!("AmazonEC2ContainerServiceV20141113.{operation}"),
+            ),
+            ("Content-Type", "application/x-amz-json-1.1".into()),
+            (
+                "Authorization",
+                format!(
+                    "AWS4-HMAC-SHA256 Credential=test/20260101/{region}/ecs/aws4_request, SignedHeaders=host, Signature=x"
+                ),
+            ),
+            ("x-moto-account-id", account.into()),
+        ];
+        request(self.port, "POST", "/", &headers, body)
+            .expect("ECS call")
+            .1
+    }
+
+    /// The ACTIVE services of cluster `c1` in an account and region (at most 10), by name.
+    pub fn services_in(&self, account: &str, region: &str) -> Vec<String> {
+        let listed: serde_json::Value = serde_json::from_str(&self.ecs_call_in(
+            account,
+            region,
+            "ListServices",
+            r#"{"cluster":"c1","maxResults":100}"#,
+        ))
+        .expect("ListServices answers JSON");
+        let arns = listed["serviceArns"].clone();
+        if arns.as_array().is_none_or(Vec::is_empty) {
+            return Vec::new();
+        }
+        let described: serde_json::Value = serde_json::from_str(&self.ecs_call_in(
+            account,
+            region,
+            "DescribeServices",
+            &serde_json::json!({"cluster": "c1", "services": arns}).to_string(),
+        ))
+        .expect("DescribeServices answers JSON");
+        let mut names: Vec<String> = described["services"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|s| s["status"] == "ACTIVE")
+                    .filter_map(|s| s["serviceName"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
     /// Registers an EC2 container instance in `cluster` (an instance from moto's EC2 first);
     /// moto gives each 4096 CPU units and 7482 MiB.
     pub fn register_container_instance(&self, cluster: &str) {
@@ -371,6 +480,28 @@ for instance in ec2.run_instances(ImageId=image, MinCount=count, MaxCount=count)
             .collect()
     }
 
+    /// The decoded bodies of the recorded query-protocol calls (STS, IAM) of `action`.
+    pub fn query_requests(&self, action: &str) -> Vec<String> {
+        use base64::Engine as _;
+        let text = std::fs::read_to_string(&self.recording).unwrap_or_default();
+        let wanted = format!("Action={action}");
+        text.lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter_map(|entry| {
+                let body = entry["body"].as_str()?;
+                let bytes = if entry["body_encoded"] == true {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(body)
+                        .ok()?
+                } else {
+                    body.as_bytes().to_vec()
+                };
+                let body = String::from_utf8(bytes).ok()?;
+                body.split('&').any(|p| p == wanted).then_some(body)
+            })
+            .collect()
+    }
+
     /// The recorded calls that change state.
     pub fn writes(&self) -> Vec<String> {
         self.calls()
@@ -418,7 +549,7 @@ for instance in ec2.run_instances(ImageId=image, MinCount=count, MaxCount=count)
     }
 
     /// A POST to a query-protocol service (moto routes by the credential scope): the body.
-    fn query(&self, service: &str, query: &str) -> String {
+    pub fn query(&self, service: &str, query: &str) -> String {
         let headers = [
             ("Authorization", signed_as(service)),
             ("Content-Type", "application/x-www-form-urlencoded".into()),

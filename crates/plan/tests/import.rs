@@ -133,5 +133,5 @@ fn every_example_service_is_adopted_exactly_with_only_the_ownership_tags_to_add(
         );
         adopted += 1;
     }
-    assert_eq!(adopted, 3, "every service-mode example");
+    assert_eq!(adopted, 4, "every service-mode example");
 }

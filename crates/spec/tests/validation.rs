@@ -33,6 +33,7 @@ fn examples_are_valid() {
             "ecs-delegate",
             "fargate-delegate",
             "firstgen-delegate",
+            "prod-eu-delegate",
             "tasks-delegate"
         ]
     );
