@@ -245,3 +245,45 @@ async fn a_group_must_live_in_its_roles_account() {
     assert!(err.contains("error: spec.account.roleArn:"), "{err}");
     assert!(moto.calls().is_empty(), "validation never calls AWS");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn import_reads_a_service_of_another_account_and_writes_its_account() {
+    let fleet = Fleet::start().await;
+    let moto = &fleet.moto;
+    assert!(moto
+        .run(&["reconcile", "--once", "groups/a-west.yaml"])
+        .status
+        .success());
+    let role = format!("arn:aws:iam::{A}:role/edc-target");
+    let out = moto.run(&[
+        "import",
+        "--cluster",
+        "c1",
+        "--service",
+        "a-west",
+        "--region",
+        WEST,
+        "--account-role-arn",
+        &role,
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    let yaml = String::from_utf8_lossy(&out.stdout);
+    assert!(yaml.contains(&format!("roleArn: {role}")), "{yaml}");
+    assert!(yaml.contains(&format!("region: {WEST}")), "{yaml}");
+    // The imported group validates: its ARNs are in the role's account.
+    moto.write("imported/a-west.yaml", &yaml);
+    let valid = moto.run(&["validate", "imported/a-west.yaml"]);
+    assert!(valid.status.success(), "{}", show(&valid));
+
+    // Not in the controller's own account.
+    let own = moto.run(&[
+        "import",
+        "--cluster",
+        "c1",
+        "--service",
+        "a-west",
+        "--region",
+        WEST,
+    ]);
+    assert!(!own.status.success(), "{}", show(&own));
+}
