@@ -87,6 +87,28 @@ pub struct LifecycleArgs {
     pub allow_replace: bool,
 }
 
+/// Several replicas of the loop: leader election on a DynamoDB lease.
+#[derive(Debug, Clone, Args)]
+pub struct LeaseArgs {
+    /// Loop: compete for a lease item in this DynamoDB table (created by deploy/, never by the
+    /// controller); only the holder writes, the others observe and serve HTTP.
+    #[arg(long, value_name = "TABLE", conflicts_with = "once")]
+    pub lease_table: Option<String>,
+    /// The lease item's name (default: --controller-id).
+    #[arg(long, value_name = "NAME", requires = "lease_table")]
+    pub lease_name: Option<String>,
+    /// How long a lease seen unchanged is taken as alive (client-go's 15s).
+    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub lease_duration: std::time::Duration,
+    /// The holder stops writing this long after the start of its last successful renew
+    /// (client-go's 10s; shorter than --lease-duration).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub lease_renew_deadline: std::time::Duration,
+    /// How often each replica tries to take or renew the lease (client-go's 2s).
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub lease_retry: std::time::Duration,
+}
+
 /// Log formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -184,6 +206,8 @@ pub enum Command {
         /// Loop: address of the HTTP endpoints.
         #[arg(long, default_value = "127.0.0.1:9464", conflicts_with = "once")]
         listen: std::net::SocketAddr,
+        #[command(flatten)]
+        lease: LeaseArgs,
     },
     /// Show each group's delegates: desired, running and pending tasks, task definition, whether
     /// the files and ECS agree, and conditions (Ready, Progressing, Degraded, Stalled) with

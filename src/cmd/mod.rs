@@ -23,7 +23,8 @@ const EXIT_CHANGES: u8 = 2;
 /// Logs to stderr, text or JSON, at the level -v asks for (RUST_LOG overrides).
 pub fn init_logging(global: &GlobalArgs) {
     let default = match global.verbose {
-        0 => "warn",
+        // Leadership changes are rare and matter to whoever is on call.
+        0 => "warn,ecs_delegate_lease=info",
         1 => "info",
         _ => "debug",
     };
@@ -84,6 +85,7 @@ pub fn run(cli: Cli) -> ExitCode {
             interval,
             listen,
             lifecycle,
+            lease,
             ..
         } => block_on_current_thread(run_loop::run(
             global,
@@ -94,6 +96,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 interval,
                 listen,
                 lifecycle,
+                lease,
             },
         )),
         Command::Status { paths, output } => block_on(status::run(global, &paths, output)),

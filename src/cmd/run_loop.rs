@@ -11,7 +11,7 @@ use controller::{FileSource, LoopConfig, Settings};
 use engine::{AlwaysOpen, BackoffPolicy, PrunePolicy};
 use plan::PlanOptions;
 
-use crate::cli::{GlobalArgs, LifecycleArgs};
+use crate::cli::{GlobalArgs, LeaseArgs, LifecycleArgs};
 use crate::wiring::{scope, Aws};
 
 /// The flags of the loop.
@@ -21,6 +21,7 @@ pub struct Loop {
     pub interval: Duration,
     pub listen: std::net::SocketAddr,
     pub lifecycle: LifecycleArgs,
+    pub lease: LeaseArgs,
 }
 
 pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow::Result<ExitCode> {
@@ -37,13 +38,21 @@ pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow
         }
     }
     let harness = crate::wiring::harness(global, &aws.sdk).await?;
+    let elector = match &args.lease.lease_table {
+        Some(table) => Some(elector(global, &aws, table, &args.lease).await?),
+        None => None,
+    };
+    let gate: Arc<dyn engine::WriteGate> = match &elector {
+        Some(elector) => Arc::clone(elector) as Arc<dyn engine::WriteGate>,
+        None => Arc::new(AlwaysOpen),
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let config = LoopConfig {
         source,
         scope,
-        gate: Arc::new(AlwaysOpen),
+        gate,
         settings: Settings {
             interval: args.interval,
             dry_run: args.dry_run,
@@ -58,13 +67,61 @@ pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow
         },
         concurrency: args.concurrency,
         harness,
+        leadership: elector.as_ref().map(|e| e.on_acquire()),
     };
     let metrics = ApiMetrics::default();
     let provider = aws.metered(&metrics);
-    controller::serve_and_run(provider, metrics, config, listener, shutdown_signal())
+    // The election runs until the loop has finished its work in flight, then releases the lease.
+    let (finished, loop_done) = tokio::sync::oneshot::channel::<()>();
+    let election = elector.map(|elector| {
+        tokio::spawn(async move {
+            let stop = async {
+                let _ = loop_done.await;
+            };
+            if let Err(e) = elector.run(stop).await {
+                tracing::error!(error = %e, "leader election stopped; this replica no longer writes");
+            }
+        })
+    });
+    let served = controller::serve_and_run(provider, metrics, config, listener, shutdown_signal())
         .await
-        .context("serving HTTP")?;
+        .context("serving HTTP");
+    let _ = finished.send(());
+    if let Some(election) = election {
+        let _ = election.await;
+    }
+    served?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The replica's elector, after a first round that proves the table can be used: a missing
+/// table or a denied call is a startup error naming the table and the action.
+async fn elector(
+    global: &GlobalArgs,
+    aws: &crate::wiring::Aws,
+    table: &str,
+    args: &LeaseArgs,
+) -> anyhow::Result<Arc<lease::Elector>> {
+    let timing = lease::Timing {
+        duration: args.lease_duration,
+        renew_deadline: args.lease_renew_deadline,
+        retry: args.lease_retry,
+    };
+    timing.check().map_err(anyhow::Error::msg)?;
+    let client = aws_sdk_dynamodb::Client::new(aws.sdk.config());
+    let store = Arc::new(lease::DynamoStore::new(client, table));
+    let name = args
+        .lease_name
+        .clone()
+        .unwrap_or_else(|| global.controller_id.clone());
+    let holder = lease::Elector::holder_name(&global.controller_id);
+    let elector = Arc::new(lease::Elector::new(store, &name, &holder, timing));
+    elector
+        .round()
+        .await
+        .with_context(|| format!("leader election on lease {name:?}"))?;
+    tracing::info!(lease = %name, %holder, table, leading = elector.is_leader(), "leader election on");
+    Ok(elector)
 }
 
 /// SIGTERM (what ECS and Kubernetes send) or SIGINT (Ctrl-C).

@@ -78,6 +78,11 @@ impl SdkProvider {
         SdkProvider { config }
     }
 
+    /// The loaded configuration (for the clients of other services: the lease table).
+    pub fn config(&self) -> &SdkConfig {
+        &self.config
+    }
+
     /// The region of the configuration chain, if any.
     pub fn default_region(&self) -> Option<String> {
         self.config.region().map(|r| r.to_string())

@@ -110,6 +110,9 @@ operations! {
     GetSecretValue => "secretsmanager", Iam;
     GetParameter => "ssm", Iam;
     AssumeRole => "sts", Iam;
+    GetItem => "dynamodb", Other;
+    PutItem => "dynamodb", Other;
+    UpdateItem => "dynamodb", Other;
 }
 
 impl fmt::Display for Operation {

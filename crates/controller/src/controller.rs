@@ -88,6 +88,7 @@ pub struct Controller<P, S> {
     settings: Settings,
     status: SharedStatus,
     metrics: ControllerMetrics,
+    leadership: Option<tokio::sync::watch::Receiver<u64>>,
 }
 
 impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
@@ -110,12 +111,21 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
             settings,
             status,
             metrics,
+            leadership: None,
         }
+    }
+
+    /// Reconciles every group each time `acquired` changes (this replica took the lease).
+    #[must_use]
+    pub fn on_leadership(mut self, acquired: Option<tokio::sync::watch::Receiver<u64>>) -> Self {
+        self.leadership = acquired;
+        self
     }
 
     /// Runs until `shutdown` completes, then lets work in flight finish (bounded by
     /// `shutdown_grace`).
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
+        let mut leadership = self.leadership.take();
         let (tx, mut changes) = mpsc::channel(1);
         let _watch = match self.source.watch(tx) {
             Ok(watch) => Some(watch),
@@ -168,6 +178,11 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
                     next_resync = Instant::now() + self.jittered_interval();
                 }
                 Some(_) = prunes.join_next(), if !prunes.is_empty() => {}
+                true = acquired(&mut leadership) => {
+                    info!("this replica took the lease: reconciling every group now");
+                    self.start_load(&mut loads, true);
+                    next_resync = Instant::now() + self.jittered_interval();
+                }
                 () = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() && can_start => {
                     let names = queue.take_due(Instant::now(), usize::MAX);
                     self.start_pass(names, &desired, &mut queue, &mut passes);
@@ -419,6 +434,22 @@ fn log_connection(before: Option<&plan::GroupStatus>, now: &plan::GroupStatus) {
         info!(group = %now.name, cluster = %now.cluster, reason = %connected.reason, message = %connected.message, "delegates connected to Harness");
     } else {
         warn!(group = %now.name, cluster = %now.cluster, reason = %connected.reason, message = %connected.message, "delegates not connected to Harness");
+    }
+}
+
+/// Resolves (true) when the lease was taken again; never without leader election, and never
+/// again once the election is gone.
+async fn acquired(leadership: &mut Option<tokio::sync::watch::Receiver<u64>>) -> bool {
+    match leadership {
+        Some(rx) => {
+            if rx.changed().await.is_ok() {
+                true
+            } else {
+                *leadership = None;
+                std::future::pending().await
+            }
+        }
+        None => std::future::pending().await,
     }
 }
 

@@ -19,6 +19,10 @@ pub struct AppState {
     pub status: SharedStatus,
     /// Every metric.
     pub registry: Arc<Registry>,
+    /// The write gate: with several replicas, who leads.
+    pub gate: Arc<dyn engine::WriteGate>,
+    /// The lease metrics, brought up to date at each scrape.
+    pub lease: crate::metrics::LeaseMetrics,
 }
 
 /// The routes.
@@ -52,6 +56,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    state.lease.update(state.gate.leadership().as_ref());
     let mut text = String::new();
     match prometheus_client::encoding::text::encode(&mut text, &state.registry) {
         Ok(()) => (
@@ -71,5 +76,9 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn status(State(state): State<AppState>) -> impl IntoResponse {
-    Json(read(&state.status).to_json())
+    let mut value = read(&state.status).to_json();
+    if let Some(leadership) = state.gate.leadership() {
+        value["leader"] = serde_json::json!(leadership);
+    }
+    Json(value)
 }

@@ -45,6 +45,9 @@ pub struct LoopConfig<S> {
     pub concurrency: usize,
     /// With `--harness-api-key-secret`: Ready also means connected to Harness.
     pub harness: Option<Arc<harness::HarnessCheck>>,
+    /// With several replicas: changes each time this one takes the lease (it then reconciles
+    /// every group at once: a failover starts warm).
+    pub leadership: Option<tokio::sync::watch::Receiver<u64>>,
 }
 
 /// Serves HTTP on `listener` and runs the loop over the targets `provider` gives clients for
@@ -64,6 +67,10 @@ pub async fn serve_and_run<P: ClientProvider + 'static, S: DesiredSource>(
     api_metrics.register(&mut registry);
     let loop_metrics = metrics::ControllerMetrics::default();
     loop_metrics.register(&mut registry);
+    let lease_metrics = metrics::LeaseMetrics::default();
+    if config.gate.leadership().is_some() {
+        lease_metrics.register(&mut registry);
+    }
     let status = SharedStatus::default();
     let engine = Engine::with_policy(
         provider,
@@ -75,6 +82,8 @@ pub async fn serve_and_run<P: ClientProvider + 'static, S: DesiredSource>(
     let state = http::AppState {
         status: Arc::clone(&status),
         registry: Arc::new(registry),
+        gate: Arc::clone(&config.gate),
+        lease: lease_metrics,
     };
     if let Ok(addr) = listener.local_addr() {
         info!(%addr, "serving /healthz /readyz /metrics /status");
@@ -96,6 +105,7 @@ pub async fn serve_and_run<P: ClientProvider + 'static, S: DesiredSource>(
         status,
         loop_metrics,
     )
+    .on_leadership(config.leadership)
     .run(shutdown)
     .await;
     let _ = stop_http.send(());

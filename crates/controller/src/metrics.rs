@@ -111,3 +111,48 @@ impl ControllerMetrics {
             .inc();
     }
 }
+
+/// Leader election's metrics (registered only with a lease): held, transitions, time since
+/// the last renew. Brought up to date from the write gate at each scrape.
+#[derive(Debug, Clone, Default)]
+pub struct LeaseMetrics {
+    /// 1 while this replica holds the lease and writes.
+    pub held: Gauge,
+    /// Times this replica took or lost the lease.
+    pub transitions: Counter,
+    /// Seconds since the start of the last successful renew (while held).
+    pub since_renew: Gauge<f64, std::sync::atomic::AtomicU64>,
+}
+
+impl LeaseMetrics {
+    /// Registers them (prefix `lease_`).
+    pub fn register(&self, registry: &mut Registry) {
+        let lease = registry.sub_registry_with_prefix("lease");
+        lease.register(
+            "held",
+            "1 while this replica holds the lease and may write",
+            self.held.clone(),
+        );
+        lease.register(
+            "transitions",
+            "Times this replica took or lost the lease",
+            self.transitions.clone(),
+        );
+        lease.register(
+            "seconds_since_renew",
+            "Seconds since the start of the last successful renew, while held",
+            self.since_renew.clone(),
+        );
+    }
+
+    /// From the gate's leadership, if any.
+    pub fn update(&self, leadership: Option<&engine::Leadership>) {
+        let Some(l) = leadership else { return };
+        self.held.set(i64::from(l.leading));
+        let seen = self.transitions.get();
+        if l.transitions > seen {
+            self.transitions.inc_by(l.transitions - seen);
+        }
+        self.since_renew.set(l.seconds_since_renew.unwrap_or(0.0));
+    }
+}

@@ -89,6 +89,28 @@ impl Scope {
 pub trait WriteGate: Send + Sync {
     /// Writes are allowed now.
     fn is_open(&self) -> bool;
+
+    /// Who leads, for `/status` and the metrics; `None` with a single replica.
+    fn leadership(&self) -> Option<Leadership> {
+        None
+    }
+}
+
+/// A replica's part in leader election.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Leadership {
+    /// The lease item's name.
+    pub lease: String,
+    /// This replica's name in the lease.
+    pub holder: String,
+    /// It holds the lease and its renew deadline has not passed: it writes.
+    pub leading: bool,
+    /// Times this replica took or lost the lease.
+    pub transitions: u64,
+    /// Seconds since the start of its last successful renew, while it holds the lease.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds_since_renew: Option<f64>,
 }
 
 /// The gate of a single replica: always open.

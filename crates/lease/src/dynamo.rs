@@ -1,0 +1,144 @@
+//! The lease item in DynamoDB: `{name (S, the partition key), holder (S), version (N),
+//! expiresAt (N, the table's TTL attribute: a day after the last write, so abandoned leases go
+//! away)}`. Reads are strongly consistent; every write is conditional (PutItem
+//! `attribute_not_exists(name)`, UpdateItem `version = :expected`).
+//! https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html
+
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::{LeaseError, LeaseStore, Record};
+
+/// A day: the TTL of a lease item after its last write.
+const TTL_SECONDS: u64 = 24 * 3600;
+
+/// The lease table.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoStore {
+    /// The table `table` through `client`.
+    pub fn new(client: aws_sdk_dynamodb::Client, table: &str) -> Self {
+        DynamoStore {
+            client,
+            table: table.to_owned(),
+        }
+    }
+
+    fn error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+        &self,
+        action: &'static str,
+        error: &aws_sdk_dynamodb::error::SdkError<E, R>,
+    ) -> LeaseError {
+        let code = error.code().unwrap_or_default();
+        let fatal = matches!(
+            code,
+            "ResourceNotFoundException"
+                | "AccessDeniedException"
+                | "UnrecognizedClientException"
+                | "ValidationException"
+        );
+        let mut message = error
+            .message()
+            .map_or_else(|| error.to_string(), str::to_owned);
+        if code == "ResourceNotFoundException" {
+            message = format!(
+                "the table does not exist ({message}); create it with deploy/lease-table.json"
+            );
+        } else if !code.is_empty() {
+            message = format!("{code}: {message}");
+        }
+        LeaseError {
+            action,
+            table: self.table.clone(),
+            message,
+            fatal,
+        }
+    }
+
+    fn expires_at() -> AttributeValue {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        AttributeValue::N((now + TTL_SECONDS).to_string())
+    }
+}
+
+fn conditional_failed<E: ProvideErrorMetadata, R>(
+    error: &aws_sdk_dynamodb::error::SdkError<E, R>,
+) -> bool {
+    error.code() == Some("ConditionalCheckFailedException")
+}
+
+#[async_trait::async_trait]
+impl LeaseStore for DynamoStore {
+    async fn read(&self, name: &str) -> Result<Option<Record>, LeaseError> {
+        let answer = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("name", AttributeValue::S(name.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.error("dynamodb:GetItem", &e))?;
+        let Some(item) = answer.item else {
+            return Ok(None);
+        };
+        let holder = item
+            .get("holder")
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default();
+        let version = item
+            .get("version")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        Ok(Some(Record { holder, version }))
+    }
+
+    async fn create(&self, name: &str, holder: &str) -> Result<bool, LeaseError> {
+        let answer = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("name", AttributeValue::S(name.to_owned()))
+            .item("holder", AttributeValue::S(holder.to_owned()))
+            .item("version", AttributeValue::N("1".into()))
+            .item("expiresAt", Self::expires_at())
+            .condition_expression("attribute_not_exists(#n)")
+            .expression_attribute_names("#n", "name")
+            .send()
+            .await;
+        match answer {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(self.error("dynamodb:PutItem", &e)),
+        }
+    }
+
+    async fn advance(&self, name: &str, holder: &str, version: u64) -> Result<bool, LeaseError> {
+        let answer = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("name", AttributeValue::S(name.to_owned()))
+            .update_expression("SET holder = :h, version = :next, expiresAt = :ttl")
+            .condition_expression("version = :v")
+            .expression_attribute_values(":h", AttributeValue::S(holder.to_owned()))
+            .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+            .expression_attribute_values(":next", AttributeValue::N((version + 1).to_string()))
+            .expression_attribute_values(":ttl", Self::expires_at())
+            .send()
+            .await;
+        match answer {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(self.error("dynamodb:UpdateItem", &e)),
+        }
+    }
+}
