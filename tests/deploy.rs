@@ -57,11 +57,21 @@ fn the_controllers_own_task_definition_and_service_are_valid_documents() {
         .any(|c| c.starts_with(&sidecar.mount_points[0].container_path)));
 
     let service: ServiceDocument = serde_json::from_str(&read("deploy/service.json")).unwrap();
-    assert_eq!(service.desired_count, 1);
     assert_eq!(
-        service.deployment_configuration.maximum_percent, 100,
-        "a deployment never runs two writers"
+        service.desired_count, 2,
+        "two replicas: a failover starts warm"
     );
+    assert!(
+        controller
+            .command
+            .windows(2)
+            .any(|w| w == ["--lease-table", "ecs-delegate-controller-leases"]),
+        "more than one replica only with leader election"
+    );
+    let table: serde_json::Value = serde_json::from_str(&read("deploy/lease-table.json")).unwrap();
+    assert_eq!(table["TableName"], "ecs-delegate-controller-leases");
+    assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(table["KeySchema"][0]["AttributeName"], "name");
 }
 
 /// `service:Operation` for every AWS call the controller makes: the typed operation set the
@@ -230,7 +240,12 @@ fn the_policy_passes_an_iam_linter_which_catches_a_misspelling() {
 fn the_target_account_role_is_the_policy_minus_the_controllers_own_statements() {
     let mut own: serde_json::Value = serde_json::from_str(&read("deploy/iam-policy.json")).unwrap();
     own["Statement"].as_array_mut().unwrap().retain(|s| {
-        s["Sid"] != "AssumeTheTargetAccountsRoles" && s["Sid"] != "ReadTheHarnessApiKey"
+        ![
+            "AssumeTheTargetAccountsRoles",
+            "ReadTheHarnessApiKey",
+            "ElectTheLeaderOnTheLeaseTable",
+        ]
+        .contains(&s["Sid"].as_str().unwrap_or_default())
     });
     let expected = own.to_string().replace("123456789012", "111122223333");
     let target_text = read("deploy/target-account-policy.json");

@@ -720,6 +720,34 @@ impl Loop {
         Loop { child, port, log }
     }
 
+    /// Starts `reconcile` (no --once) with `args`, its AWS traffic through `proxy`.
+    pub fn start_via(moto: &Moto, proxy: &proxy::Proxy, args: &[&str]) -> Loop {
+        let port = free_port();
+        let log = moto.dir.join(format!("loop-{port}.log"));
+        let listen = format!("127.0.0.1:{port}");
+        let mut command = binary();
+        command
+            .args(["reconcile", "--listen", &listen])
+            .args(args)
+            .current_dir(&moto.dir)
+            .envs(moto.env())
+            .env("AWS_ENDPOINT_URL", &proxy.url)
+            .env_remove("AWS_PROFILE")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"));
+        let child = command.spawn().expect("the loop starts");
+        Loop { child, port, log }
+    }
+
+    /// Sends a signal (`-STOP`, `-CONT`, `-TERM`, `-KILL`).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
     /// GET on the loop's HTTP port.
     pub fn get(&self, path: &str) -> (u16, String) {
         http_get(self.port, path).unwrap_or((0, String::new()))

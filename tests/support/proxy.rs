@@ -36,6 +36,40 @@ pub struct Stats {
     pub failed: u64,
     /// Forwarded, answer dropped.
     pub dropped: u64,
+    /// Every forwarded call with an `X-Amz-Target` (ECS, DynamoDB, ...): the operation and when
+    /// it was sent upstream and answered.
+    pub calls: Vec<Call>,
+}
+
+/// One forwarded call.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// `X-Amz-Target` before the dot, e.g. `AmazonEC2ContainerServiceV20141113`.
+    pub service: String,
+    /// After the dot, e.g. `CreateService`.
+    pub operation: String,
+    /// Sent upstream.
+    pub started: Instant,
+    /// Answered by upstream.
+    pub ended: Instant,
+}
+
+impl Call {
+    /// An ECS call that changes something.
+    pub fn is_ecs_write(&self) -> bool {
+        self.service.starts_with("AmazonEC2ContainerService")
+            && [
+                "RegisterTaskDefinition",
+                "CreateService",
+                "UpdateService",
+                "DeleteService",
+                "RunTask",
+                "StopTask",
+                "TagResource",
+                "UntagResource",
+            ]
+            .contains(&self.operation.as_str())
+    }
 }
 
 struct Bucket {
@@ -184,6 +218,7 @@ fn handle(client: TcpStream, upstream: u16, shared: &Mutex<Shared>) -> std::io::
     let mut head = Vec::new();
     let mut content_length = 0usize;
     let mut target = None;
+    let mut service = String::new();
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 {
@@ -194,6 +229,12 @@ fn handle(client: TcpStream, upstream: u16, shared: &Mutex<Shared>) -> std::io::
             content_length = v.trim().parse().unwrap_or(0);
         }
         if lower.starts_with("x-amz-target:") {
+            service = line
+                .split(':')
+                .nth(1)
+                .and_then(|t| t.trim().split('.').next())
+                .unwrap_or("")
+                .to_owned();
             target = line
                 .split(':')
                 .nth(1)
@@ -221,11 +262,20 @@ fn handle(client: TcpStream, upstream: u16, shared: &Mutex<Shared>) -> std::io::
         Verdict::Fail => answer(&mut client, 503, "ServerException", "Service unavailable"),
         Verdict::Forward { drop_answer } => {
             std::thread::sleep(latency);
+            let started = Instant::now();
             let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
             up.write_all(&head)?;
             up.write_all(&body)?;
             let mut response = Vec::new();
             up.read_to_end(&mut response)?;
+            if let Some(operation) = &target {
+                shared.lock().expect("lock").stats.calls.push(Call {
+                    service: service.clone(),
+                    operation: operation.clone(),
+                    started,
+                    ended: Instant::now(),
+                });
+            }
             if drop_answer {
                 // The write happened upstream; the caller never hears of it.
                 return Ok(());

@@ -1,0 +1,324 @@
+//! Several replicas, one writer: three loops of the real binary against one local endpoint
+//! (moto serves DynamoDB with conditional writes), each through its own recording proxy so
+//! every ECS write is attributed to a replica. Short lease durations; only generous bounds.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::proxy::{Call, Faults, Proxy};
+use support::{eventually, group_yaml, Loop, Moto};
+
+const TABLE: &str = "edc-leases";
+
+/// A replica and its proxy.
+struct Replica {
+    looping: Loop,
+    proxy: Proxy,
+}
+
+impl Replica {
+    fn leadership(&self) -> Option<Value> {
+        let (code, body) = self.looping.get("/status");
+        let status: Value = serde_json::from_str(&body).ok()?;
+        (code == 200).then(|| status["leader"].clone())
+    }
+
+    fn leading(&self) -> bool {
+        self.leadership()
+            .is_some_and(|l| l["leading"] == Value::Bool(true))
+    }
+
+    fn ecs_writes(&self) -> Vec<Call> {
+        self.proxy
+            .stats()
+            .calls
+            .into_iter()
+            .filter(Call::is_ecs_write)
+            .collect()
+    }
+}
+
+fn create_table(moto: &Moto) {
+    let answer = moto.json_call(
+        "dynamodb",
+        "DynamoDB_20120810.CreateTable",
+        &serde_json::json!({
+            "TableName": TABLE,
+            "KeySchema": [{"AttributeName": "name", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "name", "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST"
+        })
+        .to_string(),
+    );
+    assert!(answer.contains("TableDescription"), "{answer}");
+}
+
+/// Three replicas with the lease durations given as `--lease-*` flags.
+fn replicas(moto: &Moto, lease: &[&str]) -> Vec<Replica> {
+    (0..3)
+        .map(|_| {
+            let proxy = Proxy::start(moto.port(), Faults::default());
+            let mut args = vec!["groups", "--interval", "300s", "--lease-table", TABLE];
+            args.extend(lease);
+            let looping = Loop::start_via(moto, &proxy, &args);
+            Replica { looping, proxy }
+        })
+        .collect()
+}
+
+const FAST: &[&str] = &[
+    "--lease-duration",
+    "3s",
+    "--lease-renew-deadline",
+    "2s",
+    "--lease-retry",
+    "500ms",
+];
+
+fn world() -> Moto {
+    let moto = Moto::start();
+    moto.create_clusters(&["c1"]);
+    moto.register_container_instances("c1", 3);
+    create_table(&moto);
+    moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
+    moto
+}
+
+fn the_leader(replicas: &[Replica], limit: Duration) -> usize {
+    eventually(limit, || {
+        let leading: Vec<usize> = (0..replicas.len())
+            .filter(|i| replicas[*i].leading())
+            .collect();
+        (leading.len() == 1).then(|| leading[0])
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no single leader: {:?}",
+            replicas
+                .iter()
+                .map(|r| r.looping.logs())
+                .collect::<Vec<_>>()
+        )
+    })
+}
+
+fn desired(moto: &Moto, service: &str) -> Option<i64> {
+    let answer: Value = serde_json::from_str(&moto.ecs_call(
+        "DescribeServices",
+        &format!(r#"{{"cluster":"c1","services":["{service}"]}}"#),
+    ))
+    .ok()?;
+    answer["services"]
+        .as_array()?
+        .iter()
+        .find(|s| s["status"] == "ACTIVE")?["desiredCount"]
+        .as_i64()
+}
+
+/// No two replicas' ECS writes overlap in time.
+fn no_overlap(replicas: &[Replica]) {
+    let writes: Vec<(usize, Call)> = replicas
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| r.ecs_writes().into_iter().map(move |c| (i, c)))
+        .collect();
+    for (i, a) in &writes {
+        for (j, b) in &writes {
+            if i < j {
+                assert!(
+                    a.ended <= b.started || b.ended <= a.started,
+                    "replica {i}'s {} overlaps replica {j}'s {}",
+                    a.operation,
+                    b.operation
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn exactly_one_replica_writes_and_the_others_serve_status() {
+    let moto = world();
+    let replicas = replicas(&moto, FAST);
+    let leader = the_leader(&replicas, Duration::from_secs(30));
+    assert!(
+        eventually(Duration::from_secs(30), || desired(&moto, "a")
+            .filter(|n| *n == 2))
+        .is_some(),
+        "{}",
+        replicas[leader].looping.logs()
+    );
+    // A file change: the leader writes it, nobody else.
+    moto.write(
+        "groups/a.yaml",
+        &group_yaml("a", "c1", "").replace("count: 2", "count: 3"),
+    );
+    assert!(eventually(Duration::from_secs(30), || desired(&moto, "a")
+        .filter(|n| *n == 3))
+    .is_some());
+    for (i, r) in replicas.iter().enumerate() {
+        let writes = r.ecs_writes();
+        if i == leader {
+            assert!(!writes.is_empty());
+        } else {
+            assert!(writes.is_empty(), "replica {i} wrote: {writes:?}");
+            // Standbys observe and serve.
+            assert!(
+                r.looping.wait_ready(Duration::from_secs(30)),
+                "{}",
+                r.looping.logs()
+            );
+            let l = r.leadership().unwrap();
+            assert_eq!(l["leading"], false);
+            assert_eq!(l["lease"], "default");
+            let (_, metrics) = r.looping.get("/metrics");
+            assert!(
+                metrics.contains("ecs_delegate_controller_lease_held 0"),
+                "{metrics}"
+            );
+        }
+    }
+    let (_, metrics) = replicas[leader].looping.get("/metrics");
+    assert!(
+        metrics.contains("ecs_delegate_controller_lease_held 1"),
+        "{metrics}"
+    );
+    assert!(replicas[leader]
+        .looping
+        .logs()
+        .contains("acquired the lease"));
+}
+
+#[test]
+fn a_killed_holder_is_replaced_and_the_new_one_converges_a_change_made_meanwhile() {
+    let moto = world();
+    let mut replicas = replicas(&moto, FAST);
+    let leader = the_leader(&replicas, Duration::from_secs(30));
+    assert!(eventually(Duration::from_secs(30), || desired(&moto, "a")
+        .filter(|n| *n == 2))
+    .is_some());
+    replicas[leader].looping.signal("-KILL");
+    let killed = Instant::now();
+    moto.write(
+        "groups/a.yaml",
+        &group_yaml("a", "c1", "").replace("count: 2", "count: 4"),
+    );
+    let survivors: Vec<Replica> = {
+        let mut all = std::mem::take(&mut replicas);
+        all.remove(leader);
+        all
+    };
+    let _new_leader = the_leader(&survivors, Duration::from_secs(20));
+    assert!(
+        eventually(Duration::from_secs(30), || desired(&moto, "a")
+            .filter(|n| *n == 4))
+        .is_some(),
+        "the new holder converges the change made while the old one was gone"
+    );
+    // Lease duration (3 s) + retry (0.5 s), with a generous margin for a loaded machine.
+    assert!(killed.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn a_paused_holder_writes_nothing_after_it_resumes() {
+    let moto = world();
+    let replicas = replicas(&moto, FAST);
+    let leader = the_leader(&replicas, Duration::from_secs(30));
+    assert!(eventually(Duration::from_secs(30), || desired(&moto, "a")
+        .filter(|n| *n == 2))
+    .is_some());
+    replicas[leader].looping.signal("-STOP");
+    // Another replica takes over once the lease has been seen unchanged for its duration.
+    let others: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    assert!(
+        eventually(Duration::from_secs(30), || others
+            .iter()
+            .find(|i| replicas[**i].leading())
+            .copied())
+        .is_some(),
+        "nobody took over"
+    );
+    moto.write(
+        "groups/a.yaml",
+        &group_yaml("a", "c1", "").replace("count: 2", "count: 3"),
+    );
+    assert!(eventually(Duration::from_secs(30), || desired(&moto, "a")
+        .filter(|n| *n == 3))
+    .is_some());
+    let resumed = Instant::now();
+    replicas[leader].looping.signal("-CONT");
+    // Give the resumed replica time to act on anything it had in hand.
+    std::thread::sleep(Duration::from_secs(4));
+    let late: Vec<Call> = replicas[leader]
+        .ecs_writes()
+        .into_iter()
+        .filter(|c| c.started >= resumed)
+        .collect();
+    assert!(
+        late.is_empty(),
+        "the old holder wrote after resuming: {late:?}"
+    );
+    assert!(!replicas[leader].leading());
+    no_overlap(&replicas);
+}
+
+#[test]
+fn sigterm_hands_the_lease_over_in_about_one_retry_period() {
+    let moto = world();
+    // A long lease: a hand-over by expiry would take 20 s; a release takes one retry (500 ms).
+    let slow = [
+        "--lease-duration",
+        "20s",
+        "--lease-renew-deadline",
+        "10s",
+        "--lease-retry",
+        "500ms",
+    ];
+    let mut replicas = replicas(&moto, &slow);
+    let leader = the_leader(&replicas, Duration::from_secs(30));
+    replicas[leader].looping.signal("-TERM");
+    let terminated = Instant::now();
+    let status = replicas[leader].looping.wait_exit(Duration::from_secs(30));
+    assert!(status.is_some_and(|s| s.success()));
+    assert!(replicas[leader]
+        .looping
+        .logs()
+        .contains("released the lease"));
+    let survivors: Vec<Replica> = {
+        let mut all = std::mem::take(&mut replicas);
+        all.remove(leader);
+        all
+    };
+    the_leader(&survivors, Duration::from_secs(15));
+    let took = terminated.elapsed();
+    assert!(
+        took < Duration::from_secs(15),
+        "took {took:?}: by expiry, not by release"
+    );
+}
+
+#[test]
+fn a_missing_table_is_a_startup_error_naming_the_table_and_the_action() {
+    let moto = Moto::start();
+    moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
+    let out = moto.run(&[
+        "reconcile",
+        "groups",
+        "--listen",
+        "127.0.0.1:0",
+        "--lease-table",
+        "no-such-table",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no-such-table"), "{err}");
+    assert!(err.contains("dynamodb:GetItem"), "{err}");
+    let writes = moto.writes();
+    assert!(
+        writes.iter().all(|w| w == "GetItem"),
+        "no ECS write before the lease works: {writes:?}"
+    );
+}
