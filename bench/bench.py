@@ -10,6 +10,9 @@ Measures:
     client limiter at the same scale: throttles seen (the test tests/faults.rs measures it)
   - converged pass over 1000 groups spread over 10 accounts x 2 regions (reached through
     roles): DescribeServices per target vs ceil(groups per target / 10), AssumeRole calls (<= 20)
+  - two replicas with leader election (default durations): failover time from kill -9 of the
+    holder to the new holder's first ECS write, p50 and max over 10 trials; DynamoDB calls per
+    minute per replica
   - cold converge of 200 groups: wall and CPU time of the controller beside a sequential boto3
     script making the same calls (DescribeServices by 10, DescribeTaskDefinition,
     RegisterTaskDefinition, CreateService per group) against the same endpoint, and the ratio
@@ -250,6 +253,83 @@ def edit_latency(binary, env, work, recording, edits=20):
     return statistics.median(samples), samples[max(0, math.ceil(0.95 * len(samples)) - 1)]
 
 
+LEASE_TABLE = "edc-bench-leases"
+
+
+def start_replica(binary, env, directory):
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "reconcile", directory, "--interval", "300s", "--listen", f"127.0.0.1:{port}", "--lease-table", LEASE_TABLE],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return proc, port
+
+
+def leading(port):
+    code, body = http_get(port, "/status")
+    try:
+        return code == 200 and json.loads(body).get("leader", {}).get("leading") is True
+    except ValueError:
+        return False
+
+
+def failover(binary, env, work, recording, url, trials=10):
+    """kill -9 of the holder -> the first ECS write by the new holder (it reconciles every
+    group on taking the lease; a file edited right after the kill gives it one to write)."""
+    ddb = localecs.client("dynamodb", url)
+    ddb.create_table(
+        TableName=LEASE_TABLE,
+        KeySchema=[{"AttributeName": "name", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "name", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    directory = os.path.join(work, "failover")
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, "g.yaml")
+    with open(path, "w") as f:
+        f.write(group_text("failover", "bench"))
+    replicas = [start_replica(binary, env, directory) for _ in range(2)]
+    samples = []
+    try:
+        # DynamoDB calls per minute per replica, while one holds and one waits.
+        deadline = time.time() + 60
+        while not any(leading(port) for _, port in replicas):
+            if time.time() > deadline:
+                raise SystemExit("no replica took the lease")
+            time.sleep(0.1)
+        open(recording, "w").close()
+        time.sleep(60)
+        dynamo = sum(1 for entry in recorded_entries(recording) if (entry.get("headers", {}).get("X-Amz-Target") or "").startswith("DynamoDB"))
+        per_minute = dynamo / len(replicas)
+        for trial in range(trials):
+            holder = next(i for i, (_, port) in enumerate(replicas) if leading(port))
+            proc, _ = replicas[holder]
+            before = len(recorded_calls(recording))
+            proc.kill()
+            killed = time.perf_counter()
+            proc.wait()
+            with open(path, "w") as f:
+                f.write(group_text("failover", "bench").replace("count: 1", f"count: {2 + trial % 2}"))
+            while True:
+                calls = recorded_calls(recording)[before:]
+                if "UpdateService" in calls:
+                    samples.append(time.perf_counter() - killed)
+                    break
+                if time.perf_counter() - killed > 60:
+                    raise SystemExit("no replica took over within 60 s")
+                time.sleep(0.01)
+            replicas[holder] = start_replica(binary, env, directory)
+            time.sleep(1)
+    finally:
+        for proc, _ in replicas:
+            proc.kill()
+            proc.wait()
+    samples.sort()
+    return statistics.median(samples), samples[-1], per_minute
+
+
 def metric(port, name):
     _, text = http_get(port, "/metrics")
     total = 0.0
@@ -441,6 +521,10 @@ def main():
         # The loop.
         p50, p95 = edit_latency(binary, env, work, recording)
         rows.append(("loop: file change -> first ECS write, 20 edits", f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms", "goal p50 < 1 s"))
+        # Two replicas, leader election with the default durations (15 s / 10 s / 2 s).
+        p50, worst, per_minute = failover(binary, env, work, recording, url)
+        rows.append(("failover: kill -9 of the holder -> first ECS write by the new holder, 10 trials", f"p50 {p50:.1f} s, max {worst:.1f} s", "lease 15 s, renew deadline 10 s, retry 2 s"))
+        rows.append(("leader election: DynamoDB calls per minute per replica (one holder, one standby)", f"{per_minute:.0f}", "renew or read every 2 s"))
         # The same converged groups, laid out three ways: the loop re-reads every file at each
         # resync, so the layout decides the peak of a reload.
         for layout, per_file in (("100 per file", 100), ("all in one file", n), ("one file per group", 1)):
