@@ -1,7 +1,8 @@
 //! The lease item in DynamoDB: `{name (S, the partition key), holder (S), version (N),
 //! expiresAt (N, the table's TTL attribute: a day after the last write, so abandoned leases go
 //! away)}`. Reads are strongly consistent; every write is conditional (PutItem
-//! `attribute_not_exists(name)`, UpdateItem `version = :expected`).
+//! `attribute_not_exists(name)`, UpdateItem `version = :expected`), with every attribute named
+//! through a placeholder.
 //! https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
@@ -127,8 +128,13 @@ impl LeaseStore for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .key("name", AttributeValue::S(name.to_owned()))
-            .update_expression("SET holder = :h, version = :next, expiresAt = :ttl")
-            .condition_expression("version = :v")
+            // Every attribute through a name placeholder: DynamoDB refuses reserved words
+            // (ReservedWords.html) in expressions, and that list is long.
+            .update_expression("SET #h = :h, #v = :next, #e = :ttl")
+            .condition_expression("#v = :v")
+            .expression_attribute_names("#h", "holder")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_names("#e", "expiresAt")
             .expression_attribute_values(":h", AttributeValue::S(holder.to_owned()))
             .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
             .expression_attribute_values(":next", AttributeValue::N((version + 1).to_string()))
