@@ -53,30 +53,18 @@ impl Fleet {
         );
         let (own_subnet, _) = moto.default_network().await;
         let fleet = Fleet { moto, subnets };
+        // a-east and b-east run a service of the same name, in accounts A and B.
         let same_service = "  service: {name: delegates}";
-        fleet.write(
-            "groups/a-east.yaml",
-            "a-east",
-            Some((A, None)),
-            EAST,
-            same_service,
-        );
-        fleet.write("groups/a-west.yaml", "a-west", Some((A, None)), WEST, "");
-        fleet.write(
-            "groups/b-east.yaml",
-            "b-east",
-            Some((B, None)),
-            EAST,
-            same_service,
-        );
-        fleet.write("groups/b-other.yaml", "b-other", Some((B, None)), EAST, "");
-        fleet.write(
-            "groups/c-west.yaml",
-            "c-west",
-            Some((C, Some("edc-external-42"))),
-            WEST,
-            "",
-        );
+        let c = Some((C, Some("edc-external-42")));
+        for (name, account, region, extra) in [
+            ("a-east", Some((A, None)), EAST, same_service),
+            ("a-west", Some((A, None)), WEST, ""),
+            ("b-east", Some((B, None)), EAST, same_service),
+            ("b-other", Some((B, None)), EAST, ""),
+            ("c-west", c, WEST, ""),
+        ] {
+            fleet.write(name, account, region, extra);
+        }
         fleet.moto.write(
             "groups/own.yaml",
             &group("own", None, EAST, &own_subnet, ""),
@@ -84,9 +72,9 @@ impl Fleet {
         fleet
     }
 
+    /// `groups/NAME.yaml`.
     fn write(
         &self,
-        file: &str,
         name: &str,
         account: Option<(&'static str, Option<&str>)>,
         region: &str,
@@ -94,8 +82,10 @@ impl Fleet {
     ) {
         let id = account.map(|(id, _)| id).unwrap_or(ACCOUNT);
         let subnet = &self.subnets[id][region];
-        self.moto
-            .write(file, &group(name, account, region, subnet, extra));
+        self.moto.write(
+            &format!("groups/{name}.yaml"),
+            &group(name, account, region, subnet, extra),
+        );
     }
 }
 

@@ -391,10 +391,10 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
                 let retry_in = delay.map(engine::policy::for_people);
                 match retry_in {
                     Some(retry_in) => {
-                        warn!(group = %name, cluster = %group.desired.cluster(), account = %group.desired.target.account_label(), region = %group.desired.region, reason = %error.reason, %error, %retry_in, "reconcile failed");
+                        warn!(group = %name, cluster = %group.desired.cluster(), account = %group.desired.target.account_label(), region = %group.desired.target.region, reason = %error.reason, %error, %retry_in, "reconcile failed");
                     }
                     None => {
-                        warn!(group = %name, cluster = %group.desired.cluster(), account = %group.desired.target.account_label(), region = %group.desired.region, reason = %error.reason, %error, "reconcile failed; waiting for a change");
+                        warn!(group = %name, cluster = %group.desired.cluster(), account = %group.desired.target.account_label(), region = %group.desired.target.region, reason = %error.reason, %error, "reconcile failed; waiting for a change");
                     }
                 }
             }

@@ -15,9 +15,8 @@ use crate::target::Target;
 pub struct DesiredGroup {
     /// The resource as written.
     pub group: DelegateGroup,
-    /// The region it runs in (`spec.region`, else the configuration chain's).
-    pub region: String,
-    /// The account (`spec.account`) and region it runs in.
+    /// The account (`spec.account`) and region (`spec.region`, else the configuration chain's)
+    /// it runs in.
     pub target: Target,
     /// Its documents and spec-hash.
     pub rendered: Rendered,
@@ -39,7 +38,6 @@ impl DesiredGroup {
         Ok(DesiredGroup {
             target: Target::of(group.spec.account.as_ref(), &region),
             group,
-            region,
             rendered,
         })
     }
