@@ -256,10 +256,10 @@ def edit_latency(binary, env, work, recording, edits=20):
 LEASE_TABLE = "edc-bench-leases"
 
 
-def start_replica(binary, env, directory):
+def start_replica(binary, env, directory, extra=()):
     port = free_port()
     proc = subprocess.Popen(
-        [binary, "reconcile", directory, "--interval", "300s", "--listen", f"127.0.0.1:{port}", "--lease-table", LEASE_TABLE],
+        [binary, "reconcile", directory, "--interval", "300s", "--listen", f"127.0.0.1:{port}", "--lease-table", LEASE_TABLE, *extra],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -328,6 +328,36 @@ def failover(binary, env, work, recording, url, trials=10):
             proc.wait()
     samples.sort()
     return statistics.median(samples), samples[-1], per_minute
+
+
+def held_shards(port):
+    code, body = http_get(port, "/status")
+    try:
+        return len(json.loads(body).get("leader", {}).get("held", [])) if code == 200 else 0
+    except ValueError:
+        return 0
+
+
+def sharded_calls(binary, env, work, recording, shards=8, count=3):
+    """DynamoDB calls per minute per replica, `count` replicas sharing `shards` shards (after
+    the table made in `failover`)."""
+    directory = os.path.join(work, "sharded")
+    os.makedirs(directory, exist_ok=True)
+    replicas = [start_replica(binary, env, directory, ["--shards", str(shards), "--lease-name", "bench-sharded"]) for _ in range(count)]
+    try:
+        deadline = time.time() + 90
+        while sorted(held_shards(port) for _, port in replicas) != [2, 3, 3]:
+            if time.time() > deadline:
+                raise SystemExit("the shards did not settle")
+            time.sleep(0.2)
+        open(recording, "w").close()
+        time.sleep(60)
+        dynamo = sum(1 for entry in recorded_entries(recording) if (entry.get("headers", {}).get("X-Amz-Target") or "").startswith("DynamoDB"))
+        return dynamo / count
+    finally:
+        for proc, _ in replicas:
+            proc.kill()
+            proc.wait()
 
 
 def metric(port, name):
@@ -525,6 +555,8 @@ def main():
         p50, worst, per_minute = failover(binary, env, work, recording, url)
         rows.append(("failover: kill -9 of the holder -> first ECS write by the new holder, 10 trials", f"p50 {p50:.1f} s, max {worst:.1f} s", "lease 15 s, renew deadline 10 s, retry 2 s"))
         rows.append(("leader election: DynamoDB calls per minute per replica (one holder, one standby)", f"{per_minute:.0f}", "renew or read every 2 s"))
+        per_minute = sharded_calls(binary, env, work, recording)
+        rows.append(("--shards 8, three replicas (3/3/2): DynamoDB calls per minute per replica", f"{per_minute:.0f}", "every 2 s: renew held, heartbeat, one Scan"))
         # The same converged groups, laid out three ways: the loop re-reads every file at each
         # resync, so the layout decides the peak of a reload.
         for layout, per_file in (("100 per file", 100), ("all in one file", n), ("one file per group", 1)):

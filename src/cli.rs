@@ -107,6 +107,11 @@ pub struct LeaseArgs {
     /// How often each replica tries to take or renew the lease (client-go's 2s).
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub lease_retry: std::time::Duration,
+    /// Split the groups by a stable hash of (account, region, cluster, name) into N leases;
+    /// each replica holds ceil(N / replicas alive) and observes and writes only their groups.
+    /// 1: plain leader election. Every replica of one --lease-name needs the same N.
+    #[arg(long, default_value_t = 1, value_name = "N", requires = "lease_table", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub shards: u32,
 }
 
 /// Log formats.

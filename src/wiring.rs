@@ -106,7 +106,6 @@ pub async fn harness(
 pub fn scope(source: &FileSource) -> Scope {
     Scope {
         selector: source.selectors.clone(),
-        shard: None,
     }
 }
 

@@ -176,14 +176,14 @@ fn exactly_one_replica_writes_and_the_others_serve_status() {
             assert_eq!(l["lease"], "default");
             let (_, metrics) = r.looping.get("/metrics");
             assert!(
-                metrics.contains("ecs_delegate_controller_lease_held 0"),
+                metrics.contains("ecs_delegate_controller_lease_held{shard=\"0\"} 0"),
                 "{metrics}"
             );
         }
     }
     let (_, metrics) = replicas[leader].looping.get("/metrics");
     assert!(
-        metrics.contains("ecs_delegate_controller_lease_held 1"),
+        metrics.contains("ecs_delegate_controller_lease_held{shard=\"0\"} 1"),
         "{metrics}"
     );
     assert!(replicas[leader]
@@ -321,4 +321,134 @@ fn a_missing_table_is_a_startup_error_naming_the_table_and_the_action() {
         writes.iter().all(|w| w == "GetItem"),
         "no ECS write before the lease works: {writes:?}"
     );
+}
+
+/// The group an ECS write is for: services, families and tags are named after the group.
+fn group_of(call: &Call) -> String {
+    let body: Value = serde_json::from_str(&call.body).unwrap_or_default();
+    let name = [
+        "serviceName",
+        "service",
+        "family",
+        "resourceArn",
+        "startedBy",
+    ]
+    .iter()
+    .find_map(|k| body[*k].as_str())
+    .unwrap_or_else(|| panic!("which group is {} for: {}", call.operation, call.body));
+    name.rsplit('/').next().unwrap_or(name).to_owned()
+}
+
+/// Per group, the replicas that wrote it (writes started at or after `since`).
+fn writers(
+    replicas: &[&Replica],
+    since: Instant,
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<usize>> {
+    let mut writers = std::collections::BTreeMap::<_, std::collections::BTreeSet<usize>>::new();
+    for (i, r) in replicas.iter().enumerate() {
+        for call in r.ecs_writes().iter().filter(|c| c.started >= since) {
+            writers.entry(group_of(call)).or_default().insert(i);
+        }
+    }
+    writers
+}
+
+fn held(r: &Replica) -> Vec<u64> {
+    r.leadership()
+        .and_then(|l| {
+            l["held"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        })
+        .unwrap_or_default()
+}
+
+fn shares(replicas: &[&Replica]) -> Vec<usize> {
+    let mut sizes: Vec<usize> = replicas.iter().map(|r| held(r).len()).collect();
+    sizes.sort_unstable();
+    sizes
+}
+
+#[test]
+fn eight_shards_over_three_replicas_each_group_written_by_one_and_moved_when_one_dies() {
+    const GROUPS: usize = 16;
+    let moto = Moto::start();
+    moto.create_clusters(&["c1"]);
+    moto.register_container_instances("c1", 12);
+    create_table(&moto);
+    moto.write("groups/README", "no groups yet");
+    let mut args = FAST.to_vec();
+    args.extend(["--shards", "8"]);
+    let mut replicas = replicas(&moto, &args);
+    // The shards settle: a fair share each (ceil(8 / 3) = 3), all eight held.
+    let all: Vec<&Replica> = replicas.iter().collect();
+    assert!(
+        eventually(Duration::from_secs(40), || (shares(&all) == [2, 3, 3])
+            .then_some(()))
+        .is_some(),
+        "shares {:?}",
+        shares(&all)
+    );
+    let start = Instant::now();
+    for i in 0..GROUPS {
+        moto.write(
+            &format!("groups/g{i}.yaml"),
+            &group_yaml(&format!("g{i}"), "c1", ""),
+        );
+    }
+    let converged =
+        |count: i64| (0..GROUPS).all(|i| desired(&moto, &format!("g{i}")) == Some(count));
+    assert!(
+        eventually(Duration::from_secs(60), || converged(2).then_some(())).is_some(),
+        "{}",
+        replicas[0].looping.logs()
+    );
+    let first = writers(&all, start);
+    assert_eq!(first.len(), GROUPS, "{first:?}");
+    for (group, by) in &first {
+        assert_eq!(by.len(), 1, "{group} written by replicas {by:?}");
+    }
+    // Each replica's /status shows its own shards' groups.
+    let (_, body) = replicas[0].looping.get("/status");
+    let status: Value = serde_json::from_str(&body).unwrap();
+    let shown = status["groups"].as_array().unwrap().len();
+    let mine = first.values().filter(|by| by.contains(&0)).count();
+    assert_eq!(shown, mine, "{body}");
+
+    // Kill the replica with the most groups; change every group meanwhile.
+    let victim = (0..3)
+        .max_by_key(|i| first.values().filter(|by| by.contains(i)).count())
+        .unwrap();
+    let moved: Vec<String> = first
+        .iter()
+        .filter(|(_, by)| by.contains(&victim))
+        .map(|(g, _)| g.clone())
+        .collect();
+    replicas[victim].looping.signal("-KILL");
+    let killed = Instant::now();
+    for i in 0..GROUPS {
+        moto.write(
+            &format!("groups/g{i}.yaml"),
+            &group_yaml(&format!("g{i}"), "c1", "").replace("count: 2", "count: 3"),
+        );
+    }
+    let survivors: Vec<Replica> = {
+        let mut all = std::mem::take(&mut replicas);
+        all.remove(victim);
+        all
+    };
+    let both: Vec<&Replica> = survivors.iter().collect();
+    assert!(
+        eventually(Duration::from_secs(60), || converged(3).then_some(())).is_some(),
+        "every group converges without the killed replica: {}",
+        survivors[0].looping.logs()
+    );
+    assert_eq!(shares(&both), [4, 4], "its shards moved");
+    let second = writers(&both, killed);
+    for group in &moved {
+        assert!(second.contains_key(group), "{group} was not taken over");
+    }
+    for (group, by) in &second {
+        assert_eq!(by.len(), 1, "{group} written by replicas {by:?}");
+    }
 }

@@ -115,12 +115,18 @@ async fn elector(
         .clone()
         .unwrap_or_else(|| global.controller_id.clone());
     let holder = lease::Elector::holder_name(&global.controller_id);
-    let elector = Arc::new(lease::Elector::new(store, &name, &holder, timing));
+    let elector = Arc::new(lease::Elector::sharded(
+        store,
+        &name,
+        &holder,
+        timing,
+        args.shards,
+    ));
     elector
         .round()
         .await
         .with_context(|| format!("leader election on lease {name:?}"))?;
-    tracing::info!(lease = %name, %holder, table, leading = elector.is_leader(), "leader election on");
+    tracing::info!(lease = %name, %holder, table, shards = args.shards, held = ?elector.held(), "leader election on");
     Ok(elector)
 }
 

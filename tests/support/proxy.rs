@@ -52,6 +52,8 @@ pub struct Call {
     pub started: Instant,
     /// Answered by upstream.
     pub ended: Instant,
+    /// The request's body (JSON for these protocols).
+    pub body: String,
 }
 
 impl Call {
@@ -274,6 +276,7 @@ fn handle(client: TcpStream, upstream: u16, shared: &Mutex<Shared>) -> std::io::
                     operation: operation.clone(),
                     started,
                     ended: Instant::now(),
+                    body: String::from_utf8_lossy(&body).into_owned(),
                 });
             }
             if drop_answer {

@@ -113,6 +113,7 @@ operations! {
     GetItem => "dynamodb", Other;
     PutItem => "dynamodb", Other;
     UpdateItem => "dynamodb", Other;
+    Scan => "dynamodb", Other;
 }
 
 impl fmt::Display for Operation {

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use client::ClientProvider;
-use engine::{Engine, Mode, PassReport, PrunePolicy, Scope, WriteGate};
+use engine::{Engine, GroupId, Mode, PassReport, PrunePolicy, Scope, WriteGate};
 use plan::DesiredGroup;
 use rand::Rng as _;
 use tokio::sync::mpsc;
@@ -348,12 +348,31 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
         passes: &mut JoinSet<PassDone>,
     ) {
         let mut groups = Vec::new();
+        let mut elsewhere = Vec::new();
         for name in names {
             match desired.get(&name) {
+                // With shards: another replica's group, until this one takes its shard (which
+                // reconciles every group again).
+                Some(group) if !self.gate.covers(&GroupId::of(group)) => {
+                    queue.done(&name, engine::Next::AwaitChange, Instant::now());
+                    elsewhere.push(name);
+                }
                 Some(group) => groups.push(Arc::clone(group)),
                 None => {
                     queue.done(&name, engine::Next::AwaitChange, Instant::now());
                 }
+            }
+        }
+        if !elsewhere.is_empty() {
+            let mut status = write(&self.status);
+            for name in &elsewhere {
+                status.groups.remove(name);
+                status.awaiting_first_pass.remove(name);
+                let labels = GroupLabels {
+                    group: name.clone(),
+                };
+                self.metrics.running_tasks.remove(&labels);
+                self.metrics.connected_delegates.remove(&labels);
             }
         }
         if groups.is_empty() {

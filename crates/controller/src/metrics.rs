@@ -112,15 +112,25 @@ impl ControllerMetrics {
     }
 }
 
-/// Leader election's metrics (registered only with a lease): held, transitions, time since
-/// the last renew. Brought up to date from the write gate at each scrape.
+/// `shard` label: `0` with plain leader election.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ShardLabels {
+    /// The shard's index.
+    pub shard: u32,
+}
+
+/// Leader election's metrics (registered only with a lease): held per shard, transitions,
+/// replicas counted alive, time since the last renew. Brought up to date from the write gate
+/// at each scrape.
 #[derive(Debug, Clone, Default)]
 pub struct LeaseMetrics {
-    /// 1 while this replica holds the lease and writes.
-    pub held: Gauge,
-    /// Times this replica took or lost the lease.
+    /// Per shard, 1 while this replica holds its lease and writes.
+    pub held: Family<ShardLabels, Gauge>,
+    /// Times this replica took or lost a lease.
     pub transitions: Counter,
-    /// Seconds since the start of the last successful renew (while held).
+    /// Replicas this one counts alive, itself included (with shards).
+    pub replicas: Gauge,
+    /// Seconds since the start of the oldest renew of the leases held.
     pub since_renew: Gauge<f64, std::sync::atomic::AtomicU64>,
 }
 
@@ -130,17 +140,22 @@ impl LeaseMetrics {
         let lease = registry.sub_registry_with_prefix("lease");
         lease.register(
             "held",
-            "1 while this replica holds the lease and may write",
+            "1 while this replica holds the shard's lease and may write its groups",
             self.held.clone(),
         );
         lease.register(
             "transitions",
-            "Times this replica took or lost the lease",
+            "Times this replica took or lost a lease",
             self.transitions.clone(),
         );
         lease.register(
+            "replicas",
+            "Replicas this one counts alive, itself included (with --shards)",
+            self.replicas.clone(),
+        );
+        lease.register(
             "seconds_since_renew",
-            "Seconds since the start of the last successful renew, while held",
+            "Seconds since the start of the oldest renew of the leases held",
             self.since_renew.clone(),
         );
     }
@@ -148,10 +163,17 @@ impl LeaseMetrics {
     /// From the gate's leadership, if any.
     pub fn update(&self, leadership: Option<&engine::Leadership>) {
         let Some(l) = leadership else { return };
-        self.held.set(i64::from(l.leading));
+        for shard in 0..l.shards {
+            self.held
+                .get_or_create(&ShardLabels { shard })
+                .set(i64::from(l.held.contains(&shard)));
+        }
         let seen = self.transitions.get();
         if l.transitions > seen {
             self.transitions.inc_by(l.transitions - seen);
+        }
+        if let Some(n) = l.replicas {
+            self.replicas.set(i64::try_from(n).unwrap_or(i64::MAX));
         }
         self.since_renew.set(l.seconds_since_renew.unwrap_or(0.0));
     }

@@ -13,7 +13,7 @@ use tokio::sync::OnceCell;
 use tracing::{debug, info, info_span, warn, Instrument};
 
 use crate::event::{describe_changes, Event};
-use crate::scope::WriteGate;
+use crate::scope::{GroupId, WriteGate};
 use crate::writes::{client_token, retryable, write_backoff, WRITE_ATTEMPTS};
 use crate::{bounded, group_error, Engine, GroupOutcome};
 
@@ -66,15 +66,17 @@ impl<P: ClientProvider> Engine<P> {
             return outcome;
         }
         let mut registered: Option<String> = None;
+        let id = GroupId::of(d);
         for action in &group_plan.actions {
-            if !gate.is_open() {
+            // Held while the write is in flight: a lease is not handed over under it.
+            let Some(_permit) = gate.enter(&id) else {
                 // Not an error: the next pass (of whoever may write then) plans it again.
                 debug!(
                     action = action.kind(),
                     "writes are off (the write gate closed); not applied"
                 );
                 break;
-            }
+            };
             let result = self
                 .apply_action(d, action, &mut registered, registrations)
                 .await;

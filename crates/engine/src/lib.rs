@@ -33,7 +33,7 @@ pub use once::{WaitEnd, WaitProgress, ONCE_RETRY_ROUNDS};
 pub use pass::{GroupReport, Mode, PassReport, PruneProblem, PruneReport};
 pub use plan::PrunePolicy;
 pub use policy::{BackoffPolicy, ErrorPolicy, Next};
-pub use scope::{AlwaysOpen, Leadership, Scope, Shard, WriteGate};
+pub use scope::{AlwaysOpen, GroupId, Leadership, Scope, WriteGate, WritePermit};
 pub use writes::group_error;
 
 /// Groups as plain references, whatever the caller holds them in (values, `Arc`s).

@@ -115,16 +115,11 @@ impl<P: ClientProvider> Engine<P> {
         prune: Option<PrunePolicy>,
         gate: &dyn WriteGate,
     ) -> PassReport {
-        let all = groups;
-        let groups: Vec<Arc<DesiredGroup>> =
-            all.iter().filter(|g| scope.contains(g)).cloned().collect();
         // Harness is asked while ECS is read: a slow Harness delays status, never a write.
         let (planned, mut views) =
-            tokio::join!(self.observe_and_plan(&groups), self.harness_views(&groups));
-        // Prune compares with every desired group, not only this scope's: a group of another
-        // shard is not an orphan.
+            tokio::join!(self.observe_and_plan(groups), self.harness_views(groups));
         let mut prune_report = match prune {
-            Some(policy) => Some(self.plan_prune(scope, all, policy).await),
+            Some(policy) => Some(self.plan_prune(scope, groups, policy, gate).await),
             None => None,
         };
         let refused = prune_report.as_ref().is_some_and(|p| p.problem.is_some());
@@ -144,7 +139,8 @@ impl<P: ClientProvider> Engine<P> {
         }
         let mut outcomes = outcomes.map(Vec::into_iter);
         let reports = groups
-            .into_iter()
+            .iter()
+            .cloned()
             .zip(planned)
             .map(|(desired, (plan, observed))| {
                 let outcome = outcomes.as_mut().and_then(Iterator::next);
@@ -167,7 +163,7 @@ impl<P: ClientProvider> Engine<P> {
         mode: Mode,
         gate: &dyn WriteGate,
     ) -> PruneReport {
-        let mut report = self.plan_prune(scope, groups, policy).await;
+        let mut report = self.plan_prune(scope, groups, policy, gate).await;
         if mode == Mode::Apply {
             self.carry_out_prune(&mut report, gate).await;
         }
@@ -176,10 +172,10 @@ impl<P: ClientProvider> Engine<P> {
 
     /// Removes the orphans of a prune that was not refused, while the gate is open.
     async fn carry_out_prune(&self, report: &mut PruneReport, gate: &dyn WriteGate) {
-        if report.problem.is_some() || report.orphans.is_empty() || !gate.is_open() {
+        if report.problem.is_some() || report.orphans.is_empty() {
             return;
         }
-        report.outcomes = self.apply_prune(&report.orphans).await;
+        report.outcomes = self.apply_prune(&report.orphans, gate).await;
         for outcome in &report.outcomes {
             let done: Vec<String> = outcome.done.iter().map(ToString::to_string).collect();
             match &outcome.error {
@@ -193,13 +189,15 @@ impl<P: ClientProvider> Engine<P> {
         }
     }
 
-    /// The prune plan over `groups` (the whole desired set): refusals first (a selector in the
-    /// scope is one), then what exists.
+    /// The prune plan over `groups` (the whole desired set: a group of a shard this replica
+    /// does not hold is still no orphan): refusals first (a selector in the scope is one), then
+    /// what exists, of which only the groups `gate` covers are this replica's to remove.
     async fn plan_prune(
         &self,
         scope: &Scope,
         groups: &[Arc<DesiredGroup>],
         policy: PrunePolicy,
+        gate: &dyn WriteGate,
     ) -> PruneReport {
         let policy = PrunePolicy {
             selector: policy.selector || scope.is_selected(),
@@ -223,10 +221,7 @@ impl<P: ClientProvider> Engine<P> {
         let desired: Vec<&DesiredGroup> = groups.iter().map(|g| &**g).collect();
         match plan_prune(&desired, &inventories, &self.options.controller_id, policy) {
             Ok(mut orphans) => {
-                // Only the orphans of the shard this replica holds are its to remove.
-                if let Some(shard) = scope.shard {
-                    orphans.retain(|o| shard.holds(&o.target, &o.cluster, &o.group));
-                }
+                orphans.retain(|o| gate.covers(&crate::GroupId::of_orphan(o)));
                 PruneReport {
                     orphans,
                     ..PruneReport::default()

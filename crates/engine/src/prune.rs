@@ -90,8 +90,13 @@ impl<P: ClientProvider> Engine<P> {
         Ok(services)
     }
 
-    /// Removes the orphans, each group on its own (a failure stays with its group).
-    pub async fn apply_prune(&self, orphans: &[Orphan]) -> Vec<crate::GroupOutcome> {
+    /// Removes the orphans while `gate` lets it, each group on its own (a failure stays with
+    /// its group); an orphan the gate closes on is left to the next prune.
+    pub async fn apply_prune(
+        &self,
+        orphans: &[Orphan],
+        gate: &dyn crate::WriteGate,
+    ) -> Vec<crate::GroupOutcome> {
         let mut outcomes = Vec::new();
         for orphan in orphans {
             let mut outcome = crate::GroupOutcome {
@@ -101,7 +106,11 @@ impl<P: ClientProvider> Engine<P> {
                 done: Vec::new(),
                 error: None,
             };
+            let id = crate::GroupId::of_orphan(orphan);
             for action in &orphan.actions {
+                let Some(_permit) = gate.enter(&id) else {
+                    break;
+                };
                 let result = match action {
                     PruneAction::DeleteService {
                         cluster,
@@ -137,7 +146,9 @@ impl<P: ClientProvider> Engine<P> {
                     }
                 }
             }
-            outcomes.push(outcome);
+            if !outcome.done.is_empty() || outcome.error.is_some() {
+                outcomes.push(outcome);
+            }
         }
         outcomes
     }

@@ -561,8 +561,24 @@ async fn a_refused_replacement_registers_nothing_and_an_allowed_one_replaces() {
 struct Closed;
 
 impl WriteGate for Closed {
-    fn is_open(&self) -> bool {
-        false
+    fn enter(&self, _group: &GroupId<'_>) -> Option<WritePermit> {
+        None
+    }
+}
+
+/// The gate of a replica holding one shard of `count`.
+struct ShardGate {
+    index: u32,
+    count: u32,
+}
+
+impl WriteGate for ShardGate {
+    fn enter(&self, group: &GroupId<'_>) -> Option<WritePermit> {
+        self.covers(group).then(WritePermit::free)
+    }
+
+    fn covers(&self, group: &GroupId<'_>) -> bool {
+        group.shard(self.count) == self.index
     }
 }
 
@@ -586,27 +602,56 @@ async fn a_closed_write_gate_plans_and_reports_but_writes_nothing() {
     );
 }
 
+#[test]
+fn shards_are_balanced() {
+    let target = Target::region("us-east-1");
+    let mut sizes = [0_u32; 8];
+    for i in 0..1000 {
+        let name = format!("g{i}");
+        let id = GroupId {
+            target: &target,
+            cluster: "c1",
+            name: &name,
+        };
+        sizes[id.shard(8) as usize] += 1;
+    }
+    // 125 each on average.
+    assert!(sizes.iter().all(|n| (90..160).contains(n)), "{sizes:?}");
+}
+
 #[tokio::test]
-async fn a_shard_covers_only_its_groups_and_the_shards_cover_all() {
+async fn a_shards_gate_writes_only_its_groups_and_the_shards_write_each_group_once() {
     let e = engine();
     let groups = shared(
         &(0..20)
             .map(|i| group(&format!("g{i}"), "c1", ""))
             .collect::<Vec<_>>(),
     );
-    let mut covered = Vec::new();
+    let mut written = Vec::new();
     for index in 0..3 {
-        let scope = Scope {
-            shard: Some(Shard { index, count: 3 }),
-            ..Scope::all()
-        };
-        let report = e.pass(&scope, &groups, Mode::Plan, None, &AlwaysOpen).await;
-        covered.extend(report.groups.iter().map(|g| g.desired.name().to_owned()));
+        let gate = ShardGate { index, count: 3 };
+        let before = e.api().writes().len();
+        e.pass(&Scope::all(), &groups, Mode::Apply, None, &gate)
+            .await;
+        let mine: Vec<String> = groups
+            .iter()
+            .filter(|g| gate.covers(&GroupId::of(g)))
+            .map(|g| g.name().to_owned())
+            .collect();
+        let created: Vec<String> = groups
+            .iter()
+            .map(|g| g.name().to_owned())
+            .filter(|n| e.api().service("us-east-1", "c1", n).is_some())
+            .filter(|n| !written.contains(n))
+            .collect();
+        assert_eq!(created, mine, "shard {index} wrote exactly its groups");
+        assert!(e.api().writes().len() > before, "shard {index}: {mine:?}");
+        written.extend(created);
     }
-    covered.sort();
+    written.sort();
     let mut all: Vec<String> = groups.iter().map(|g| g.name().to_owned()).collect();
     all.sort();
-    assert_eq!(covered, all, "every group in exactly one shard");
+    assert_eq!(written, all, "every group in exactly one shard");
 }
 
 #[tokio::test]
@@ -626,7 +671,7 @@ async fn prune_scales_to_zero_whatever_count_it_saw() {
             desired_count: 0,
         }],
     };
-    let outcomes = e.apply_prune(&[orphan]).await;
+    let outcomes = e.apply_prune(&[orphan], &AlwaysOpen).await;
     assert_eq!(outcomes[0].error, None, "{outcomes:?}");
     let service = e.api().service("us-east-1", "c1", "g").unwrap();
     assert_eq!(service.status, "INACTIVE");
@@ -731,17 +776,14 @@ async fn a_sharded_prune_removes_only_its_shards_orphans_and_never_another_shard
     };
     let mut orphans = Vec::new();
     for index in 0..3 {
-        let scope = Scope {
-            shard: Some(Shard { index, count: 3 }),
-            ..Scope::all()
-        };
+        let gate = ShardGate { index, count: 3 };
         let report = e
-            .pass(&scope, &kept, Mode::Plan, Some(policy), &AlwaysOpen)
+            .pass(&Scope::all(), &kept, Mode::Plan, Some(policy), &gate)
             .await;
         let prune = report.prune.unwrap();
         assert_eq!(prune.problem, None, "{prune:?}");
         for o in &prune.orphans {
-            assert!(Shard { index, count: 3 }.holds(&o.target, &o.cluster, &o.group));
+            assert!(gate.covers(&GroupId::of_orphan(o)));
         }
         orphans.extend(prune.orphans.into_iter().map(|o| o.group));
     }

@@ -2,7 +2,8 @@
 //! expiresAt (N, the table's TTL attribute: a day after the last write, so abandoned leases go
 //! away)}`. Reads are strongly consistent; every write is conditional (PutItem
 //! `attribute_not_exists(name)`, UpdateItem `version = :expected`), with every attribute named
-//! through a placeholder.
+//! through a placeholder. With shards, the replicas' items are listed with a strongly
+//! consistent Scan filtered to the lease name's prefix.
 //! https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
@@ -68,6 +69,21 @@ impl DynamoStore {
     }
 }
 
+/// The holder and version of an item.
+fn record(item: &std::collections::HashMap<String, AttributeValue>) -> Record {
+    let holder = item
+        .get("holder")
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default();
+    let version = item
+        .get("version")
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    Record { holder, version }
+}
+
 fn conditional_failed<E: ProvideErrorMetadata, R>(
     error: &aws_sdk_dynamodb::error::SdkError<E, R>,
 ) -> bool {
@@ -86,20 +102,40 @@ impl LeaseStore for DynamoStore {
             .send()
             .await
             .map_err(|e| self.error("dynamodb:GetItem", &e))?;
-        let Some(item) = answer.item else {
-            return Ok(None);
-        };
-        let holder = item
-            .get("holder")
-            .and_then(|v| v.as_s().ok())
-            .cloned()
-            .unwrap_or_default();
-        let version = item
-            .get("version")
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
-        Ok(Some(Record { holder, version }))
+        Ok(answer.item.as_ref().map(record))
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<(String, Record)>, LeaseError> {
+        // A Scan: the table is the controllers' own and holds a few items per replica and
+        // shard. Filtered on the server to this prefix, paged until done.
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let answer = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .filter_expression("begins_with(#n, :p)")
+                .expression_attribute_names("#n", "name")
+                .expression_attribute_values(":p", AttributeValue::S(prefix.to_owned()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| self.error("dynamodb:Scan", &e))?;
+            for item in answer.items() {
+                let Some(name) = item.get("name").and_then(|v| v.as_s().ok()) else {
+                    continue;
+                };
+                if name == prefix || name.starts_with(&format!("{prefix}/")) {
+                    items.push((name.clone(), record(item)));
+                }
+            }
+            start = answer.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
     }
 
     async fn create(&self, name: &str, holder: &str) -> Result<bool, LeaseError> {

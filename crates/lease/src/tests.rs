@@ -1,11 +1,12 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::*;
+use engine::WriteGate as _;
 
-/// The lease item in memory, with a switch that makes every call fail (a lost connection).
+/// The lease items in memory, with a switch that makes every call fail (a lost connection).
 #[derive(Default)]
 struct Memory {
-    record: Mutex<Option<Record>>,
+    records: Mutex<std::collections::BTreeMap<String, Record>>,
     down: AtomicBool,
 }
 
@@ -23,38 +24,45 @@ impl Memory {
     }
 
     fn holder(&self) -> Option<String> {
-        self.record
+        self.holder_of("l")
+    }
+
+    fn holder_of(&self, name: &str) -> Option<String> {
+        self.records
             .lock()
             .unwrap()
-            .as_ref()
+            .get(name)
             .map(|r| r.holder.clone())
     }
 }
 
 #[async_trait::async_trait]
 impl LeaseStore for Memory {
-    async fn read(&self, _name: &str) -> Result<Option<Record>, LeaseError> {
+    async fn read(&self, name: &str) -> Result<Option<Record>, LeaseError> {
         self.check()?;
-        Ok(self.record.lock().unwrap().clone())
+        Ok(self.records.lock().unwrap().get(name).cloned())
     }
 
-    async fn create(&self, _name: &str, holder: &str) -> Result<bool, LeaseError> {
+    async fn create(&self, name: &str, holder: &str) -> Result<bool, LeaseError> {
         self.check()?;
-        let mut record = self.record.lock().unwrap();
-        if record.is_some() {
+        let mut records = self.records.lock().unwrap();
+        if records.contains_key(name) {
             return Ok(false);
         }
-        *record = Some(Record {
-            holder: holder.into(),
-            version: 1,
-        });
+        records.insert(
+            name.into(),
+            Record {
+                holder: holder.into(),
+                version: 1,
+            },
+        );
         Ok(true)
     }
 
-    async fn advance(&self, _name: &str, holder: &str, version: u64) -> Result<bool, LeaseError> {
+    async fn advance(&self, name: &str, holder: &str, version: u64) -> Result<bool, LeaseError> {
         self.check()?;
-        let mut record = self.record.lock().unwrap();
-        match record.as_mut() {
+        let mut records = self.records.lock().unwrap();
+        match records.get_mut(name) {
             Some(r) if r.version == version => {
                 r.holder = holder.into();
                 r.version += 1;
@@ -62,6 +70,18 @@ impl LeaseStore for Memory {
             }
             _ => Ok(false),
         }
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<(String, Record)>, LeaseError> {
+        self.check()?;
+        Ok(self
+            .records
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| *k == prefix || k.starts_with(&format!("{prefix}/")))
+            .map(|(k, r)| (k.clone(), r.clone()))
+            .collect())
     }
 }
 
@@ -146,6 +166,126 @@ async fn release_hands_over_within_one_retry() {
     tokio::time::advance(Duration::from_secs(2)).await;
     b.round().await.unwrap();
     assert!(b.is_leader());
+}
+
+fn sharded(store: &Arc<Memory>, holder: &str) -> Elector {
+    Elector::sharded(store.clone(), "l", holder, timing(), 8)
+}
+
+/// One round of each replica, then time moves by a retry period.
+async fn rounds(replicas: &[&Elector], n: usize) {
+    for _ in 0..n {
+        for r in replicas {
+            r.round().await.unwrap();
+        }
+        no_shard_open_twice(replicas);
+        tokio::time::advance(Duration::from_secs(2)).await;
+    }
+}
+
+fn no_shard_open_twice(replicas: &[&Elector]) {
+    let mut seen = std::collections::HashMap::new();
+    for r in replicas {
+        for shard in r.held() {
+            if let Some(other) = seen.insert(shard, r.holder().to_owned()) {
+                panic!("shard {shard} open at {other} and {}", r.holder());
+            }
+        }
+    }
+}
+
+fn sizes(replicas: &[&Elector]) -> Vec<usize> {
+    let mut sizes: Vec<usize> = replicas.iter().map(|r| r.held().len()).collect();
+    sizes.sort_unstable();
+    sizes
+}
+
+#[tokio::test(start_paused = true)]
+async fn eight_shards_spread_over_three_replicas_and_move_when_one_dies() {
+    let store = Arc::new(Memory::default());
+    let (a, b, c) = (
+        sharded(&store, "a"),
+        sharded(&store, "b"),
+        sharded(&store, "c"),
+    );
+    rounds(&[&a, &b, &c], 5).await;
+    assert_eq!(
+        sizes(&[&a, &b, &c]),
+        [2, 3, 3],
+        "a fair share each, all 8 held"
+    );
+    assert_eq!(a.leadership().unwrap().replicas, Some(3));
+    // c dies (no more rounds, no release): its shards expire and move; nothing overlaps.
+    rounds(&[&a, &b], 12).await;
+    assert_eq!(sizes(&[&a, &b]), [4, 4]);
+    assert!(c.held().is_empty(), "c's gate closed at its renew deadline");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replica_that_joins_gets_its_share_handed_back_never_stolen() {
+    let store = Arc::new(Memory::default());
+    let (a, b) = (sharded(&store, "a"), sharded(&store, "b"));
+    rounds(&[&a, &b], 3).await;
+    assert_eq!(sizes(&[&a, &b]), [4, 4]);
+    let c = sharded(&store, "c");
+    // Every round checks that no shard is open at two replicas.
+    rounds(&[&a, &b, &c], 4).await;
+    assert_eq!(sizes(&[&a, &b, &c]), [2, 3, 3]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lease_is_handed_back_only_after_its_writes_in_flight() {
+    let store = Arc::new(Memory::default());
+    let a = sharded(&store, "a");
+    rounds(&[&a], 1).await;
+    assert_eq!(a.held().len(), 8);
+    // A write in flight on the last shard (the one handed back first).
+    let target = plan::Target::region("us-east-1");
+    let names: Vec<String> = (0..).map(|i| format!("g{i}")).take(200).collect();
+    let id = names
+        .iter()
+        .map(|name| engine::GroupId {
+            target: &target,
+            cluster: "c1",
+            name,
+        })
+        .find(|id| id.shard(8) == 7)
+        .unwrap();
+    let permit = a.enter(&id).expect("open");
+    let b = sharded(&store, "b");
+    rounds(&[&a, &b], 3).await;
+    assert_eq!(a.held().len(), 4, "closed to new writes at once");
+    assert!(a.enter(&id).is_none());
+    assert_eq!(
+        store.holder_of("l/shard/7-of-8").as_deref(),
+        Some("a"),
+        "not released while a write is in flight"
+    );
+    drop(permit);
+    rounds(&[&a, &b], 2).await;
+    assert_eq!(sizes(&[&a, &b]), [4, 4]);
+    assert_eq!(store.holder_of("l/shard/7-of-8").as_deref(), Some("b"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn replicas_with_another_shard_count_are_never_joined() {
+    let store = Arc::new(Memory::default());
+    let plain = Elector::new(store.clone(), "l", "p", timing());
+    let a = sharded(&store, "a");
+    for _ in 0..5 {
+        plain.round().await.unwrap();
+        a.round().await.unwrap();
+        tokio::time::advance(Duration::from_secs(2)).await;
+    }
+    assert!(plain.is_leader());
+    assert!(
+        a.held().is_empty(),
+        "takes nothing while the plain lease lives"
+    );
+    // The plain replica goes away: once its lease has expired, the shards are taken.
+    plain.release().await;
+    rounds(&[&a], 1).await;
+    assert_eq!(a.held().len(), 8);
 }
 
 #[test]
