@@ -87,6 +87,24 @@ pub struct LifecycleArgs {
     pub allow_replace: bool,
 }
 
+/// Event-driven mode: ECS and CloudTrail events through an SQS queue.
+#[derive(Debug, Clone, Args)]
+pub struct EventsArgs {
+    /// Loop: reconcile the groups ECS and CloudTrail events concern as they arrive, from this
+    /// SQS queue (URL) an EventBridge rule feeds (deploy/events-rules.json); the resync
+    /// interval then defaults to 10m.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "EDC_EVENTS_QUEUE",
+        conflicts_with = "once"
+    )]
+    pub events_queue: Option<String>,
+    /// While the events queue cannot be read, every group is reconciled at least this often.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, value_name = "DURATION", requires = "events_queue")]
+    pub events_fallback_interval: std::time::Duration,
+}
+
 /// Several replicas of the loop: leader election on a DynamoDB lease.
 #[derive(Debug, Clone, Args)]
 pub struct LeaseArgs {
@@ -205,14 +223,17 @@ pub enum Command {
         /// naming each group that is not ready and why.
         #[arg(long, value_parser = humantime::parse_duration, requires = "once", value_name = "DURATION")]
         wait: Option<std::time::Duration>,
-        /// Loop: every group is reconciled at least this often (jittered ±10 %), e.g. 30s, 5m.
-        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, conflicts_with = "once")]
-        interval: std::time::Duration,
+        /// Loop: every group is reconciled at least this often (jittered ±10 %), e.g. 30s, 5m
+        /// [default: 60s; 10m with --events-queue]
+        #[arg(long, value_parser = humantime::parse_duration, conflicts_with = "once", value_name = "DURATION")]
+        interval: Option<std::time::Duration>,
         /// Loop: address of the HTTP endpoints.
         #[arg(long, default_value = "127.0.0.1:9464", conflicts_with = "once")]
         listen: std::net::SocketAddr,
         #[command(flatten)]
         lease: LeaseArgs,
+        #[command(flatten)]
+        events: EventsArgs,
     },
     /// Show each group's delegates: desired, running and pending tasks, task definition, whether
     /// the files and ECS agree, and conditions (Ready, Progressing, Degraded, Stalled) with

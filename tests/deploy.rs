@@ -244,6 +244,7 @@ fn the_target_account_role_is_the_policy_minus_the_controllers_own_statements() 
             "AssumeTheTargetAccountsRoles",
             "ReadTheHarnessApiKey",
             "ElectTheLeaderOnTheLeaseTable",
+            "ReadTheEventsQueue",
         ]
         .contains(&s["Sid"].as_str().unwrap_or_default())
     });

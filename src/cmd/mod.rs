@@ -23,8 +23,9 @@ const EXIT_CHANGES: u8 = 2;
 /// Logs to stderr, text or JSON, at the level -v asks for (RUST_LOG overrides).
 pub fn init_logging(global: &GlobalArgs) {
     let default = match global.verbose {
-        // Leadership changes are rare and matter to whoever is on call.
-        0 => "warn,ecs_delegate_lease=info",
+        // Leadership changes are rare and matter to whoever is on call; so does drift an event
+        // reported.
+        0 => "warn,ecs_delegate_lease=info,ecs_delegate_controller_loop::events=info",
         1 => "info",
         _ => "debug",
     };
@@ -86,6 +87,7 @@ pub fn run(cli: Cli) -> ExitCode {
             listen,
             lifecycle,
             lease,
+            events,
             ..
         } => block_on_current_thread(run_loop::run(
             global,
@@ -97,6 +99,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 listen,
                 lifecycle,
                 lease,
+                events,
             },
         )),
         Command::Status { paths, output } => block_on(status::run(global, &paths, output)),

@@ -11,17 +11,18 @@ use controller::{FileSource, LoopConfig, Settings};
 use engine::{AlwaysOpen, BackoffPolicy, PrunePolicy};
 use plan::PlanOptions;
 
-use crate::cli::{GlobalArgs, LeaseArgs, LifecycleArgs};
+use crate::cli::{EventsArgs, GlobalArgs, LeaseArgs, LifecycleArgs};
 use crate::wiring::{scope, Aws};
 
 /// The flags of the loop.
 pub struct Loop {
     pub dry_run: bool,
     pub concurrency: usize,
-    pub interval: Duration,
+    pub interval: Option<Duration>,
     pub listen: std::net::SocketAddr,
     pub lifecycle: LifecycleArgs,
     pub lease: LeaseArgs,
+    pub events: EventsArgs,
 }
 
 pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow::Result<ExitCode> {
@@ -46,6 +47,10 @@ pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow
         Some(elector) => Arc::clone(elector) as Arc<dyn engine::WriteGate>,
         None => Arc::new(AlwaysOpen),
     };
+    let events = match &args.events.events_queue {
+        Some(url) => Some(events(&aws, url, &args.events).await),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
@@ -54,7 +59,11 @@ pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow
         scope,
         gate,
         settings: Settings {
-            interval: args.interval,
+            interval: args.interval.unwrap_or(if events.is_some() {
+                Duration::from_secs(600)
+            } else {
+                Duration::from_secs(60)
+            }),
             dry_run: args.dry_run,
             prune: args.lifecycle.prune.then_some(args.lifecycle.max_prune),
             ..Settings::default()
@@ -68,6 +77,7 @@ pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow
         concurrency: args.concurrency,
         harness,
         leadership: elector.as_ref().map(|e| e.on_acquire()),
+        events,
     };
     let metrics = ApiMetrics::default();
     let provider = aws.metered(&metrics);
@@ -128,6 +138,39 @@ async fn elector(
         .with_context(|| format!("leader election on lease {name:?}"))?;
     tracing::info!(lease = %name, %holder, table, shards = args.shards, held = ?elector.held(), "leader election on");
     Ok(elector)
+}
+
+/// Event-driven mode: the queue, and who this controller is in CloudTrail (STS
+/// GetCallerIdentity; without it, its own calls are taken for someone else's and cost one
+/// extra look at the group each).
+async fn events(
+    aws: &crate::wiring::Aws,
+    url: &str,
+    args: &EventsArgs,
+) -> controller::events::EventsConfig {
+    let identity = match aws_sdk_sts::Client::new(aws.sdk.config())
+        .get_caller_identity()
+        .send()
+        .await
+    {
+        Ok(me) => {
+            tracing::info!(
+                caller = me.arn().unwrap_or_default(),
+                "event-driven: CloudTrail events of this caller are the controller's own"
+            );
+            events::Identity::new(me.account().map(str::to_owned), me.arn())
+        }
+        Err(e) => {
+            tracing::warn!(error = %aws_sdk_sts::error::DisplayErrorContext(&e), "sts:GetCallerIdentity failed: the controller's own CloudTrail events cannot be told apart from others'");
+            events::Identity::default()
+        }
+    };
+    let queue = events::SqsQueue::new(aws_sdk_sqs::Client::new(aws.sdk.config()), url);
+    controller::events::EventsConfig {
+        queue: Arc::new(queue),
+        identity,
+        fallback_interval: args.events_fallback_interval,
+    }
 }
 
 /// SIGTERM (what ECS and Kubernetes send) or SIGINT (Ctrl-C).

@@ -114,6 +114,9 @@ operations! {
     PutItem => "dynamodb", Other;
     UpdateItem => "dynamodb", Other;
     Scan => "dynamodb", Other;
+    ReceiveMessage => "sqs", Other;
+    // The IAM action of DeleteMessageBatch, which the events queue's consumer calls.
+    DeleteMessage => "sqs", Other;
 }
 
 impl fmt::Display for Operation {

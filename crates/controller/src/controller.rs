@@ -14,10 +14,10 @@
 //! Decisions (what to change, when to retry, what to prune) are the engine's and the plan's;
 //! the loop only schedules.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use client::ClientProvider;
 use engine::{Engine, GroupId, Mode, PassReport, PrunePolicy, Scope, WriteGate};
@@ -26,9 +26,10 @@ use rand::Rng as _;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::{sleep, sleep_until, timeout, Instant};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
-use crate::metrics::{ControllerMetrics, GroupLabels};
+use crate::events::{Batch, EventsConfig, Router, SharedQueueStatus, Verdict};
+use crate::metrics::{ControllerMetrics, EventDropLabels, EventLabels, EventMetrics, GroupLabels};
 use crate::queue::WorkQueue;
 use crate::source::{DesiredSource, Load, SourceError};
 use crate::status::{write, SharedStatus};
@@ -89,6 +90,23 @@ pub struct Controller<P, S> {
     status: SharedStatus,
     metrics: ControllerMetrics,
     leadership: Option<tokio::sync::watch::Receiver<u64>>,
+    events: Option<Events>,
+}
+
+/// Event-driven mode's parts.
+struct Events {
+    config: EventsConfig,
+    metrics: EventMetrics,
+    status: SharedQueueStatus,
+}
+
+/// What the loop keeps of event-driven mode while it runs.
+struct EventLoop {
+    reachable: tokio::sync::watch::Receiver<bool>,
+    router: Router,
+    /// Groups queued by an event, and when the earliest such event was sent.
+    pending: HashMap<String, SystemTime>,
+    consumer: tokio::task::JoinHandle<()>,
 }
 
 impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
@@ -112,7 +130,25 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
             status,
             metrics,
             leadership: None,
+            events: None,
         }
+    }
+
+    /// Reconciles the groups ECS and CloudTrail events concern as they arrive (`--events-queue`),
+    /// reporting the queue's condition in `status`.
+    #[must_use]
+    pub fn on_events(
+        mut self,
+        config: Option<EventsConfig>,
+        metrics: EventMetrics,
+        status: Option<SharedQueueStatus>,
+    ) -> Self {
+        self.events = config.zip(status).map(|(config, status)| Events {
+            config,
+            metrics,
+            status,
+        });
+        self
     }
 
     /// Reconciles every group each time `acquired` changes (this replica took the lease).
@@ -139,8 +175,26 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
         let mut passes: JoinSet<PassDone> = JoinSet::new();
         let mut loads: JoinSet<Loaded> = JoinSet::new();
         let mut prunes: JoinSet<()> = JoinSet::new();
+        let (tx, mut batches) = mpsc::channel(4);
+        let (reachable_tx, mut reachable) = tokio::sync::watch::channel(true);
+        let events_on = self.events.is_some();
+        let mut events = self.events.as_ref().map(|e| {
+            info!(queue = %e.config.queue.name(), "event-driven: reconciling the groups ECS and CloudTrail events concern as they arrive");
+            EventLoop {
+                reachable: reachable.clone(),
+                router: Router::new(e.config.identity.clone()),
+                pending: HashMap::new(),
+                consumer: tokio::spawn(crate::events::consume(
+                    Arc::clone(&e.config.queue),
+                    tx,
+                    reachable_tx,
+                    Arc::clone(&e.status),
+                    e.metrics.clone(),
+                )),
+            }
+        });
         self.start_load(&mut loads, true);
-        let mut next_resync = Instant::now() + self.jittered_interval();
+        let mut next_resync = Instant::now() + self.jittered_interval(events.as_ref());
         tokio::pin!(shutdown);
 
         loop {
@@ -153,13 +207,16 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
                     break;
                 }
                 Some(done) = passes.join_next(), if !passes.is_empty() => match done {
-                    Ok(done) => self.finish(done, &desired, &mut queue),
+                    Ok(done) => self.finish(done, &desired, &mut queue, events.as_mut()),
                     Err(e) => error!(error = %e, "a reconcile pass panicked"),
                 },
                 Some(loaded) = loads.join_next(), if !loads.is_empty() => match loaded {
                     Ok(loaded) => {
                         let resync = loaded.all;
-                        self.reloaded(loaded, &mut desired, &mut queue);
+                        let changed = self.reloaded(loaded, &mut desired, &mut queue);
+                        if let Some(events) = events.as_mut().filter(|_| changed) {
+                            events.router.reindex(desired.values().map(|g| &**g));
+                        }
                         if resync {
                             self.start_prune(&desired, &mut prunes);
                         }
@@ -175,13 +232,23 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
                 }
                 () = sleep_until(next_resync) => {
                     self.start_load(&mut loads, true);
-                    next_resync = Instant::now() + self.jittered_interval();
+                    next_resync = Instant::now() + self.jittered_interval(events.as_ref());
+                }
+                Some(batch) = batches.recv(), if events_on => {
+                    if let Some(events) = events.as_mut() {
+                        self.route(batch, events, &desired, &mut queue);
+                    }
+                }
+                true = went_down(&mut reachable), if events_on => {
+                    // The queue went down: resync by the fallback interval from now on.
+                    let sooner = Instant::now() + self.jittered_interval(events.as_ref());
+                    next_resync = next_resync.min(sooner);
                 }
                 Some(_) = prunes.join_next(), if !prunes.is_empty() => {}
                 true = acquired(&mut leadership) => {
                     info!("this replica took the lease: reconciling every group now");
                     self.start_load(&mut loads, true);
-                    next_resync = Instant::now() + self.jittered_interval();
+                    next_resync = Instant::now() + self.jittered_interval(events.as_ref());
                 }
                 () = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() && can_start => {
                     let names = queue.take_due(Instant::now(), usize::MAX);
@@ -192,10 +259,13 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
             self.metrics.in_flight.set(gauge(queue.in_flight()));
         }
 
+        if let Some(events) = &events {
+            events.consumer.abort();
+        }
         let drain = async {
             while let Some(done) = passes.join_next().await {
                 if let Ok(done) = done {
-                    self.finish(done, &desired, &mut queue);
+                    self.finish(done, &desired, &mut queue, events.as_mut());
                 }
             }
         };
@@ -251,16 +321,97 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
         });
     }
 
-    fn jittered_interval(&self) -> Duration {
-        self.settings
-            .interval
-            .mul_f64(rand::thread_rng().gen_range(0.9..1.1))
+    /// The resync interval, jittered; while the events queue cannot be read, no longer than
+    /// its fallback interval.
+    fn jittered_interval(&self, events: Option<&EventLoop>) -> Duration {
+        let mut interval = self.settings.interval;
+        if let (Some(e), Some(config)) = (events, &self.events) {
+            if !*e.reachable.borrow() {
+                interval = interval.min(config.config.fallback_interval);
+            }
+        }
+        interval.mul_f64(rand::thread_rng().gen_range(0.9..1.1))
+    }
+
+    /// A batch of events: the groups they concern are due now (those this replica covers).
+    fn route(
+        &self,
+        batch: Batch,
+        events: &mut EventLoop,
+        desired: &Desired,
+        queue: &mut WorkQueue,
+    ) {
+        let Some(parts) = &self.events else { return };
+        let now = Instant::now();
+        for (event, sent) in batch.events {
+            let kind = event.kind.label();
+            match events.router.route(&event) {
+                Verdict::Drop(reason) => {
+                    debug!(event = %event.kind, id = %event.id, reason, "event dropped");
+                    parts
+                        .metrics
+                        .dropped
+                        .get_or_create(&EventDropLabels {
+                            r#type: kind.into(),
+                            reason: reason.into(),
+                        })
+                        .inc();
+                }
+                Verdict::Reconcile { groups, coalesce } => {
+                    let (mut queued, mut coalesced) = (false, false);
+                    for name in groups {
+                        let Some(group) = desired.get(&name) else {
+                            continue;
+                        };
+                        if !self.gate.covers(&GroupId::of(group)) {
+                            continue;
+                        }
+                        // A deployment this controller started: its normal requeue looks.
+                        if coalesce
+                            && events.router.recently_wrote(&name, now)
+                            && queue.is_scheduled(&name)
+                        {
+                            coalesced = true;
+                            continue;
+                        }
+                        queued = true;
+                        info!(target: crate::events::LOG_TARGET, group = %name, cluster = %group.cluster(), account = %group.target.account_label(), region = %group.target.region, event = %event.kind, "event: reconciling the group now");
+                        let sent = sent.unwrap_or_else(SystemTime::now);
+                        events
+                            .pending
+                            .entry(name.clone())
+                            .and_modify(|t| *t = (*t).min(sent))
+                            .or_insert(sent);
+                        queue.add(&name, now);
+                    }
+                    let labels = EventLabels {
+                        r#type: kind.into(),
+                    };
+                    if queued {
+                        parts.metrics.matched.get_or_create(&labels).inc();
+                    } else {
+                        // Coalesced into a requeue, or all of another replica's shards.
+                        let reason = if coalesced { "own" } else { "other_shard" };
+                        parts
+                            .metrics
+                            .dropped
+                            .get_or_create(&EventDropLabels {
+                                r#type: labels.r#type,
+                                reason: reason.into(),
+                            })
+                            .inc();
+                    }
+                }
+            }
+        }
+        let _ = batch.handled.send(());
     }
 
     /// A load finished. Valid: groups that changed (all of them at a resync) are due now and
     /// removed groups are forgotten. Invalid: the last good state is kept, the problems are
-    /// reported, and at a resync the last good groups are still reconciled.
-    fn reloaded(&self, loaded: Loaded, desired: &mut Desired, queue: &mut WorkQueue) {
+    /// reported, and at a resync the last good groups are still reconciled. Whether the groups
+    /// changed.
+    fn reloaded(&self, loaded: Loaded, desired: &mut Desired, queue: &mut WorkQueue) -> bool {
         let now = Instant::now();
         let all = loaded.all;
         match loaded.result {
@@ -271,6 +422,7 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
                         queue.add(name, now);
                     }
                 }
+                false
             }
             Ok(Load::Changed(snapshot)) => {
                 // A group that did not change keeps its Arc: passes in flight and the new
@@ -320,6 +472,7 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
                     info!(revision = %snapshot.revision, groups = new.len(), "loaded the desired state");
                 }
                 *desired = new;
+                true
             }
             Err(e) => {
                 ControllerMetrics::result(&self.metrics.config_loads, false);
@@ -336,6 +489,7 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
                         queue.add(name, now);
                     }
                 }
+                false
             }
         }
     }
@@ -396,7 +550,13 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
         });
     }
 
-    fn finish(&self, done: PassDone, desired: &Desired, queue: &mut WorkQueue) {
+    fn finish(
+        &self,
+        done: PassDone,
+        desired: &Desired,
+        queue: &mut WorkQueue,
+        mut events: Option<&mut EventLoop>,
+    ) {
         self.metrics
             .reconcile_duration
             .observe(done.elapsed.as_secs_f64());
@@ -405,6 +565,15 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
         for group in done.report.groups {
             let name = group.desired.name();
             ControllerMetrics::result(&self.metrics.reconciles, group.error.is_none());
+            if let Some(events) = events.as_deref_mut() {
+                if !group.done.is_empty() {
+                    events.router.wrote(name, now);
+                }
+                if let (Some(sent), Some(parts)) = (events.pending.remove(name), &self.events) {
+                    let latency = SystemTime::now().duration_since(sent).unwrap_or_default();
+                    parts.metrics.latency.observe(latency.as_secs_f64());
+                }
+            }
             let delay = queue.done(name, group.next, now);
             if let Some(error) = &group.error {
                 let retry_in = delay.map(engine::policy::for_people);
@@ -454,6 +623,15 @@ fn log_connection(before: Option<&plan::GroupStatus>, now: &plan::GroupStatus) {
     } else {
         warn!(group = %now.name, cluster = %now.cluster, reason = %connected.reason, message = %connected.message, "delegates not connected to Harness");
     }
+}
+
+/// Resolves (true) when the events queue became unreachable, (false) when it came back.
+async fn went_down(reachable: &mut tokio::sync::watch::Receiver<bool>) -> bool {
+    if reachable.changed().await.is_err() {
+        return std::future::pending().await;
+    }
+    let down = !*reachable.borrow();
+    down
 }
 
 /// Resolves (true) when the lease was taken again; never without leader election, and never

@@ -23,6 +23,8 @@ pub struct AppState {
     pub gate: Arc<dyn engine::WriteGate>,
     /// The lease metrics, brought up to date at each scrape.
     pub lease: crate::metrics::LeaseMetrics,
+    /// The events queue's condition, with `--events-queue`.
+    pub events: Option<crate::events::SharedQueueStatus>,
 }
 
 /// The routes.
@@ -79,6 +81,12 @@ async fn status(State(state): State<AppState>) -> impl IntoResponse {
     let mut value = read(&state.status).to_json();
     if let Some(leadership) = state.gate.leadership() {
         value["leader"] = serde_json::json!(leadership);
+    }
+    if let Some(queue) = &state.events {
+        let queue = queue
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        value["events"] = serde_json::json!(*queue);
     }
     Json(value)
 }

@@ -4,6 +4,7 @@
 //! health/metrics/status, and graceful shutdown.
 
 pub mod controller;
+pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod queue;
@@ -48,6 +49,8 @@ pub struct LoopConfig<S> {
     /// With several replicas: changes each time this one takes the lease (it then reconciles
     /// every group at once: a failover starts warm).
     pub leadership: Option<tokio::sync::watch::Receiver<u64>>,
+    /// With `--events-queue`: reconcile the groups ECS and CloudTrail events concern at once.
+    pub events: Option<events::EventsConfig>,
 }
 
 /// Serves HTTP on `listener` and runs the loop over the targets `provider` gives clients for
@@ -71,6 +74,13 @@ pub async fn serve_and_run<P: ClientProvider + 'static, S: DesiredSource>(
     if config.gate.leadership().is_some() {
         lease_metrics.register(&mut registry);
     }
+    let event_metrics = metrics::EventMetrics::default();
+    let queue_status = config.events.as_ref().map(|e| {
+        event_metrics.register(&mut registry);
+        Arc::new(std::sync::RwLock::new(events::QueueStatus::starting(
+            e.queue.name(),
+        )))
+    });
     let status = SharedStatus::default();
     let engine = Engine::with_policy(
         provider,
@@ -84,6 +94,7 @@ pub async fn serve_and_run<P: ClientProvider + 'static, S: DesiredSource>(
         registry: Arc::new(registry),
         gate: Arc::clone(&config.gate),
         lease: lease_metrics,
+        events: queue_status.clone(),
     };
     if let Ok(addr) = listener.local_addr() {
         info!(%addr, "serving /healthz /readyz /metrics /status");
@@ -106,6 +117,7 @@ pub async fn serve_and_run<P: ClientProvider + 'static, S: DesiredSource>(
         loop_metrics,
     )
     .on_leadership(config.leadership)
+    .on_events(config.events, event_metrics, queue_status)
     .run(shutdown)
     .await;
     let _ = stop_http.send(());

@@ -178,3 +178,79 @@ impl LeaseMetrics {
         self.since_renew.set(l.seconds_since_renew.unwrap_or(0.0));
     }
 }
+
+/// `type` label of an event: `service_action`, `deployment`, `task`, `api_call` (or
+/// `malformed`, `unknown` for messages that are not such events).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventLabels {
+    /// The event's type.
+    pub r#type: String,
+}
+
+/// `type` and `reason` of a dropped event.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventDropLabels {
+    /// The event's type.
+    pub r#type: String,
+    /// `foreign`, `own`, `failed_call`, `no_change`, `malformed`, `unknown`.
+    pub reason: String,
+}
+
+/// Event-driven mode's metrics (registered only with `--events-queue`).
+#[derive(Debug, Clone)]
+pub struct EventMetrics {
+    /// Events received, by type.
+    pub received: Family<EventLabels, Counter>,
+    /// Events that queued at least one group, by type.
+    pub matched: Family<EventLabels, Counter>,
+    /// Messages dropped, by type and reason.
+    pub dropped: Family<EventDropLabels, Counter>,
+    /// From EventBridge sending an event to the end of the pass it caused.
+    pub latency: Histogram,
+    /// 1 while the queue can be read.
+    pub queue_up: Gauge,
+}
+
+impl Default for EventMetrics {
+    fn default() -> Self {
+        EventMetrics {
+            received: Family::default(),
+            matched: Family::default(),
+            dropped: Family::default(),
+            latency: Histogram::new(exponential_buckets(0.05, 2.0, 14)),
+            queue_up: Gauge::default(),
+        }
+    }
+}
+
+impl EventMetrics {
+    /// Registers them (prefix `events_`).
+    pub fn register(&self, registry: &mut Registry) {
+        let events = registry.sub_registry_with_prefix("events");
+        events.register(
+            "received",
+            "ECS and CloudTrail events received from the queue, by type",
+            self.received.clone(),
+        );
+        events.register(
+            "matched",
+            "Events that queued at least one group, by type",
+            self.matched.clone(),
+        );
+        events.register(
+            "dropped",
+            "Messages dropped, by type and reason",
+            self.dropped.clone(),
+        );
+        events.register(
+            "to_reconcile_seconds",
+            "From EventBridge sending an event to the end of the reconcile it caused",
+            self.latency.clone(),
+        );
+        events.register(
+            "queue_up",
+            "1 while the events queue can be read",
+            self.queue_up.clone(),
+        );
+    }
+}

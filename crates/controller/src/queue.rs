@@ -41,6 +41,13 @@ impl WorkQueue {
         }
     }
 
+    /// Whether `key` is queued, in flight, or due again after its reconcile in flight.
+    pub fn is_scheduled(&self, key: &str) -> bool {
+        self.due.contains_key(key)
+            || self.in_flight.contains(key)
+            || self.deferred.contains_key(key)
+    }
+
     /// Forgets a group (its file was removed).
     pub fn remove(&mut self, key: &str) {
         self.due.remove(key);

@@ -135,13 +135,18 @@ pub fn plan_group(
     let service = observed.service.as_ref();
     if let Some(s) = service.filter(|_| desired.mode() == Mode::Service) {
         if s.status == "DRAINING" {
-            plan.error = Some(GroupError::new(
-                Reason::ServiceDraining,
-                format!(
-                    "service {} is DRAINING after a deletion; it can be created again once it is INACTIVE",
-                    s.name
-                ),
-            ));
+            // Transient: ECS makes it INACTIVE once its tasks have stopped, so it is retried
+            // with backoff rather than left until the next resync.
+            plan.error = Some(
+                GroupError::new(
+                    Reason::ServiceDraining,
+                    format!(
+                        "service {} is DRAINING after a deletion; it can be created again once it is INACTIVE",
+                        s.name
+                    ),
+                )
+                .retryable(true),
+            );
             return plan;
         }
         // UpdateService cannot change the task definition or network of a service that
