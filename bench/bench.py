@@ -13,6 +13,9 @@ Measures:
   - two replicas with leader election (default durations): failover time from kill -9 of the
     holder to the new holder's first ECS write, p50 and max over 10 trials; DynamoDB calls per
     minute per replica
+  - event-driven mode vs polling over the 1000 groups: hand scale-up -> the controller's
+    correction, p50/p95 of 20 (events with a 10 min interval, each with its CloudTrail event on
+    the bus; polling with a 60 s interval), and the controller's ECS calls per hour of each
   - cold converge of 200 groups: wall and CPU time of the controller beside a sequential boto3
     script making the same calls (DescribeServices by 10, DescribeTaskDefinition,
     RegisterTaskDefinition, CreateService per group) against the same endpoint, and the ratio
@@ -360,6 +363,130 @@ def sharded_calls(binary, env, work, recording, shards=8, count=3):
             proc.wait()
 
 
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+
+
+def setup_event_queue(url):
+    """deploy/'s dead-letter queue, queue and EventBridge rules; the queue's URL."""
+    sqs = localecs.client("sqs", url)
+    events = localecs.client("events", url)
+    for document in ("events-dlq.json", "events-queue.json"):
+        with open(os.path.join(ROOT, "deploy", document)) as f:
+            d = json.load(f)
+        sqs.create_queue(QueueName=d["QueueName"], Attributes=d["Attributes"], tags=d.get("tags", {}))
+    queue = sqs.get_queue_url(QueueName="ecs-delegate-controller-events")["QueueUrl"]
+    arn = f"arn:aws:sqs:us-east-1:{ACCOUNT}:ecs-delegate-controller-events"
+    with open(os.path.join(ROOT, "deploy", "events-rules.json")) as f:
+        rules = json.load(f)["Rules"]
+    for rule in rules:
+        events.put_rule(Name=rule["Name"], EventPattern=json.dumps(rule["EventPattern"]))
+        events.put_targets(Rule=rule["Name"], Targets=[{"Id": "queue", "Arn": arn}])
+    return queue
+
+
+def cloudtrail_entry(cluster, service):
+    """The documented CloudTrail UpdateService event of a hand scale-up, as a PutEvents entry."""
+    with open(os.path.join(ROOT, "tests", "fixtures", "events", "cloudtrail-update-service.json")) as f:
+        event = json.load(f)
+    detail = event["detail"]
+    detail["requestParameters"] = {"cluster": cluster, "service": service, "desiredCount": 2}
+    detail["responseElements"]["service"]["serviceArn"] = f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/{cluster}/{service}"
+    detail["responseElements"]["service"]["serviceName"] = service
+    return {"Source": event["source"], "DetailType": event["detail-type"], "Detail": json.dumps(detail), "Resources": []}
+
+
+def controller_ecs_calls(recording, since):
+    """The controller's ECS calls recorded after entry `since` (its SDK signs as aws-sdk-rust):
+    (operation, decoded body)."""
+    import base64
+
+    calls = []
+    for i, entry in enumerate(recorded_entries(recording)):
+        if i < since:
+            continue
+        headers = entry.get("headers", {})
+        target = headers.get("X-Amz-Target") or ""
+        agent = (headers.get("User-Agent") or headers.get("user-agent") or "") + (headers.get("x-amz-user-agent") or "")
+        if not target.startswith("AmazonEC2ContainerService") or "aws-sdk-rust" not in agent:
+            continue
+        body = entry.get("body") or ""
+        if entry.get("body_encoded"):
+            body = base64.b64decode(body).decode(errors="replace")
+        calls.append((target.rsplit(".", 1)[-1], body))
+    return calls
+
+
+def entries(recording):
+    return sum(1 for _ in recorded_entries(recording))
+
+
+def corrected(recording, since, service):
+    return any(op == "UpdateService" and f'"service":"{service}"' in body.replace(" ", "") for op, body in controller_ecs_calls(recording, since))
+
+
+def drift_latency(binary, env, directory, recording, url, names, queue=None, trials=20):
+    """Hand scale-ups of random groups -> the controller's UpdateService putting each back:
+    with the queue, each with its CloudTrail event on the bus (one at a time); without it,
+    injected at random moments over a minute and found by the 60 s resync. The controller's
+    ECS calls per second over the run."""
+    import random
+
+    rng = random.Random(16)
+    ecs = localecs.client("ecs", url)
+    bus = localecs.client("events", url)
+    port = free_port()
+    args = [binary, "reconcile", directory, "--listen", f"127.0.0.1:{port}"]
+    args += ["--events-queue", queue, "--interval", "10m"] if queue else ["--interval", "60s"]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    samples = []
+    try:
+        deadline = time.time() + 180
+        while http_get(port, "/readyz")[0] != 200:
+            if time.time() > deadline or proc.poll() is not None:
+                raise SystemExit("the loop did not become ready")
+            time.sleep(0.1)
+        time.sleep(2)
+        since = entries(recording)
+        start = time.perf_counter()
+        picked = rng.sample(names, trials)
+        if queue:
+            for name in picked:
+                before = entries(recording)
+                ecs.update_service(cluster="bench", service=name, desiredCount=2)
+                t = time.perf_counter()
+                bus.put_events(Entries=[cloudtrail_entry("bench", name)])
+                while not corrected(recording, before, name):
+                    if time.perf_counter() - t > 60:
+                        raise SystemExit(f"{name} was not corrected within 60 s")
+                    time.sleep(0.02)
+                samples.append(time.perf_counter() - t)
+            time.sleep(30)  # a quiet stretch, counted in the call rate
+        else:
+            moments = sorted(rng.uniform(0, 60) for _ in picked)
+            injected = {}
+            before = entries(recording)
+            for name, at in zip(picked, moments):
+                time.sleep(max(0, start + at - time.perf_counter()))
+                ecs.update_service(cluster="bench", service=name, desiredCount=2)
+                injected[name] = time.perf_counter()
+            while injected:
+                for name in list(injected):
+                    if corrected(recording, before, name):
+                        samples.append(time.perf_counter() - injected.pop(name))
+                if time.perf_counter() - start > 200:
+                    raise SystemExit(f"not corrected within 200 s: {sorted(injected)}")
+                time.sleep(0.5)
+            time.sleep(max(0, start + 180 - time.perf_counter()))  # three whole intervals
+        elapsed = time.perf_counter() - start
+        calls = len(controller_ecs_calls(recording, since))
+    finally:
+        stop_loop(proc)
+    samples.sort()
+    p50 = statistics.median(samples)
+    p95 = samples[max(0, math.ceil(0.95 * len(samples)) - 1)]
+    return p50, p95, calls / elapsed
+
+
 def metric(port, name):
     _, text = http_get(port, "/metrics")
     total = 0.0
@@ -557,6 +684,17 @@ def main():
         rows.append(("leader election: DynamoDB calls per minute per replica (one holder, one standby)", f"{per_minute:.0f}", "renew or read every 2 s"))
         per_minute = sharded_calls(binary, env, work, recording)
         rows.append(("--shards 8, three replicas (3/3/2): DynamoDB calls per minute per replica", f"{per_minute:.0f}", "every 2 s: renew held, heartbeat, one Scan"))
+        # Event-driven mode against polling, over the 1000 converged groups.
+        queue = setup_event_queue(url)
+        names = [f"g-{i:05d}" for i in range(n)]
+        e50, e95, e_rate = drift_latency(binary, env, many, recording, url, names, queue=queue)
+        p50, p95, p_rate = drift_latency(binary, env, many, recording, url, names)
+        # Event mode's run holds no resync (10 min): add six converged passes an hour.
+        e_hour = e_rate * 3600 + 6 * len(calls)
+        p_hour = p_rate * 3600
+        rows.append(("drift -> correction, 20 hand scale-ups, events (--interval 10m)", f"p50 {e50:.2f} s, p95 {e95:.2f} s", "goal p50 < 2 s"))
+        rows.append(("drift -> correction, 20 hand scale-ups, polling (--interval 60s)", f"p50 {p50:.1f} s, p95 {p95:.1f} s", "found by the resync"))
+        rows.append(("ECS calls per hour, N=1000, events vs polling", f"{e_hour:.0f} vs {p_hour:.0f} ({p_hour / e_hour:.1f}x fewer)", f"events: {e_rate * 3600:.0f}/h measured + 6 resyncs x {len(calls)}; goal >= 10x"))
         # The same converged groups, laid out three ways: the loop re-reads every file at each
         # resync, so the layout decides the peak of a reload.
         for layout, per_file in (("100 per file", 100), ("all in one file", n), ("one file per group", 1)):

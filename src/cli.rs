@@ -105,6 +105,29 @@ pub struct EventsArgs {
     pub events_fallback_interval: std::time::Duration,
 }
 
+/// Notifications of the loop.
+#[derive(Debug, Clone, Args)]
+pub struct NotifyArgs {
+    /// Loop: POST a Slack-compatible JSON notice to this webhook when a group becomes Degraded
+    /// or Stalled, recovers, has drift corrected, or is pruned (repeatable; several in
+    /// EDC_NOTIFY separated by commas, e.g. from an ECS secret).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "EDC_NOTIFY",
+        value_delimiter = ',',
+        hide_env_values = true,
+        conflicts_with = "once"
+    )]
+    pub notify: Vec<String>,
+    /// Loop: webhook URLs read from this file, one per line (a mounted secret); `#` comments.
+    #[arg(long, value_name = "FILE", conflicts_with = "once")]
+    pub notify_file: Option<PathBuf>,
+    /// At most one notice per group this often (the latest state wins).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION", hide = true)]
+    pub notify_gap: std::time::Duration,
+}
+
 /// Several replicas of the loop: leader election on a DynamoDB lease.
 #[derive(Debug, Clone, Args)]
 pub struct LeaseArgs {
@@ -234,6 +257,8 @@ pub enum Command {
         lease: LeaseArgs,
         #[command(flatten)]
         events: EventsArgs,
+        #[command(flatten)]
+        notify: NotifyArgs,
     },
     /// Show each group's delegates: desired, running and pending tasks, task definition, whether
     /// the files and ECS agree, and conditions (Ready, Progressing, Degraded, Stalled) with

@@ -23,16 +23,20 @@ const EXIT_CHANGES: u8 = 2;
 /// Logs to stderr, text or JSON, at the level -v asks for (RUST_LOG overrides).
 pub fn init_logging(global: &GlobalArgs) {
     let default = match global.verbose {
-        // Leadership changes are rare and matter to whoever is on call; so does drift an event
-        // reported.
-        0 => "warn,ecs_delegate_lease=info,ecs_delegate_controller_loop::events=info",
+        // The controller's own info is the audit record (every write, drift, failure, a line
+        // per pass, leadership); its libraries' (the SDK's) stays at warn.
+        0 => "warn,ecs_delegate=info",
         1 => "info",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Colour only on a terminal, and never with NO_COLOR (no-color.org) set.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     let _ = match global.log_format {
         LogFormat::Text => builder.try_init(),
@@ -88,6 +92,7 @@ pub fn run(cli: Cli) -> ExitCode {
             lifecycle,
             lease,
             events,
+            notify,
             ..
         } => block_on_current_thread(run_loop::run(
             global,
@@ -100,6 +105,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 lifecycle,
                 lease,
                 events,
+                notify,
             },
         )),
         Command::Status { paths, output } => block_on(status::run(global, &paths, output)),

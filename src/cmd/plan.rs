@@ -21,7 +21,7 @@ pub async fn run(
     else {
         return Ok(ExitCode::FAILURE);
     };
-    let report = engine
+    let mut report = engine
         .pass(
             &scope,
             &groups,
@@ -34,7 +34,9 @@ pub async fn run(
         eprintln!("error: {problem}");
         return Ok(ExitCode::FAILURE);
     }
-    let plan = report.plan();
+    engine.explain(&mut report).await;
+    let mut plan = report.plan();
+    plan.revision = controller::source::git_revision(paths);
     let text = match output {
         PlanFormat::Text => plan::output::to_text(&plan),
         PlanFormat::Json => serde_json::to_string_pretty(&plan::output::to_json(&plan))? + "\n",

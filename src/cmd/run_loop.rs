@@ -11,7 +11,7 @@ use controller::{FileSource, LoopConfig, Settings};
 use engine::{AlwaysOpen, BackoffPolicy, PrunePolicy};
 use plan::PlanOptions;
 
-use crate::cli::{EventsArgs, GlobalArgs, LeaseArgs, LifecycleArgs};
+use crate::cli::{EventsArgs, GlobalArgs, LeaseArgs, LifecycleArgs, NotifyArgs};
 use crate::wiring::{scope, Aws};
 
 /// The flags of the loop.
@@ -23,6 +23,7 @@ pub struct Loop {
     pub lifecycle: LifecycleArgs,
     pub lease: LeaseArgs,
     pub events: EventsArgs,
+    pub notify: NotifyArgs,
 }
 
 pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow::Result<ExitCode> {
@@ -38,6 +39,7 @@ pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow
             anyhow::bail!("{refusal}");
         }
     }
+    let notify = receivers(&args.notify)?;
     let harness = crate::wiring::harness(global, &aws.sdk).await?;
     let elector = match &args.lease.lease_table {
         Some(table) => Some(elector(global, &aws, table, &args.lease).await?),
@@ -78,6 +80,8 @@ pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow
         harness,
         leadership: elector.as_ref().map(|e| e.on_acquire()),
         events,
+        notify,
+        notify_gap: args.notify.notify_gap,
     };
     let metrics = ApiMetrics::default();
     let provider = aws.metered(&metrics);
@@ -138,6 +142,26 @@ async fn elector(
         .with_context(|| format!("leader election on lease {name:?}"))?;
     tracing::info!(lease = %name, %holder, table, shards = args.shards, held = ?elector.held(), "leader election on");
     Ok(elector)
+}
+
+/// The webhook receivers of `--notify`, `EDC_NOTIFY` and `--notify-file` (URLs never echoed:
+/// they carry tokens).
+fn receivers(args: &NotifyArgs) -> anyhow::Result<Vec<controller::notify::Receiver>> {
+    let mut urls = args.notify.clone();
+    if let Some(file) = &args.notify_file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading --notify-file {}", file.display()))?;
+        urls.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned),
+        );
+    }
+    urls.iter()
+        .filter(|u| !u.trim().is_empty())
+        .map(|u| controller::notify::Receiver::parse(u).map_err(anyhow::Error::msg))
+        .collect()
 }
 
 /// Event-driven mode: the queue, and who this controller is in CloudTrail (STS

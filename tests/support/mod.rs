@@ -662,6 +662,20 @@ pub fn request(
     Ok((code, answer))
 }
 
+/// The response headers of a GET, lower-cased, one per line.
+pub fn headers(port: u16, path: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(h, _)| {
+            h.to_ascii_lowercase().replace("\r\n", "\n")
+        }))
+}
+
 /// An Authorization header moto accepts (it checks no signature, only the service scope).
 fn signed_as(service: &str) -> String {
     format!(

@@ -127,6 +127,7 @@ pub fn observed_task_definition(
             .is_empty()
             .then(|| spec::hash::spec_hash(&document)),
         unsupported,
+        document: Some(std::sync::Arc::new(document)),
     }
 }
 

@@ -446,6 +446,7 @@ impl EcsApi for FakeEcs {
                 .map(|t| t.value.clone()),
             document_hash: Some(spec::hash::spec_hash(document)),
             unsupported: Vec::new(),
+            document: Some(std::sync::Arc::new(document.clone())),
         };
         list.push(td.clone());
         state.sizes.insert(td.arn.clone(), size);

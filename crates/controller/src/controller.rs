@@ -26,13 +26,16 @@ use rand::Rng as _;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::{sleep, sleep_until, timeout, Instant};
-use tracing::{debug, error, info, warn};
+use tracing::{debug, error, info, warn, Instrument as _};
 
 use crate::events::{Batch, EventsConfig, Router, SharedQueueStatus, Verdict};
+use crate::history::{self, EventType};
 use crate::metrics::{ControllerMetrics, EventDropLabels, EventLabels, EventMetrics, GroupLabels};
+use crate::notify::{Notice, NoticeKind, Notifier};
+use crate::page::State;
 use crate::queue::WorkQueue;
 use crate::source::{DesiredSource, Load, SourceError};
-use crate::status::{write, SharedStatus};
+use crate::status::{write, SharedStatus, StatusState};
 
 /// How the loop behaves.
 #[derive(Debug, Clone)]
@@ -91,6 +94,7 @@ pub struct Controller<P, S> {
     metrics: ControllerMetrics,
     leadership: Option<tokio::sync::watch::Receiver<u64>>,
     events: Option<Events>,
+    notifier: Option<Notifier>,
 }
 
 /// Event-driven mode's parts.
@@ -131,7 +135,16 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
             metrics,
             leadership: None,
             events: None,
+            notifier: None,
         }
+    }
+
+    /// Sends notices (`--notify`) of groups turning Degraded or Stalled, recovering, having
+    /// drift corrected, or pruned.
+    #[must_use]
+    pub fn with_notifier(mut self, notifier: Option<Notifier>) -> Self {
+        self.notifier = notifier;
+        self
     }
 
     /// Reconciles the groups ECS and CloudTrail events concern as they arrive (`--events-queue`),
@@ -305,10 +318,27 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
             max_prune,
             selector: false,
         };
+        let notifier = self.notifier.clone();
+        let revision = crate::status::read(&self.status).git.clone();
         prunes.spawn(async move {
             let report = engine
                 .prune(&scope, &groups, policy, Mode::Apply, &*gate)
                 .await;
+            if let Some(notifier) = &notifier {
+                for outcome in report.outcomes.iter().filter(|o| o.error.is_none()) {
+                    let done: Vec<String> = outcome.done.iter().map(ToString::to_string).collect();
+                    notifier.send(Notice {
+                        kind: NoticeKind::Pruned,
+                        group: outcome.group.clone(),
+                        cluster: outcome.cluster.clone(),
+                        account: outcome.target.account_label().to_owned(),
+                        region: outcome.target.region.clone(),
+                        reason: "Pruned".into(),
+                        message: done.join("; "),
+                        revision: revision.clone(),
+                    });
+                }
+            }
             match report.problem {
                 Some(engine::PruneProblem::Refused(refusal)) => {
                     error!(%refusal, "prune refused");
@@ -441,12 +471,12 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
                     info!("the files are valid again");
                 }
                 status.config_errors.clear();
+                status.git = snapshot.git.clone();
                 for name in desired.keys().filter(|n| !new.contains_key(*n)) {
                     info!(group = %name, "group removed from the files; no longer reconciled");
                     queue.remove(name);
                     self.engine.policy().forget(name);
-                    status.groups.remove(name);
-                    status.awaiting_first_pass.remove(name);
+                    status.forget(name);
                     let labels = GroupLabels {
                         group: name.clone(),
                     };
@@ -460,6 +490,9 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
                     if !status.config_loaded || !desired.contains_key(name) {
                         status.awaiting_first_pass.insert(name.clone());
                     }
+                    status
+                        .labels
+                        .insert(name.clone(), group.group.metadata.labels.clone());
                     self.metrics
                         .desired_tasks
                         .get_or_create(&GroupLabels {
@@ -520,8 +553,7 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
         if !elsewhere.is_empty() {
             let mut status = write(&self.status);
             for name in &elsewhere {
-                status.groups.remove(name);
-                status.awaiting_first_pass.remove(name);
+                status.forget(name);
                 let labels = GroupLabels {
                     group: name.clone(),
                 };
@@ -540,9 +572,17 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
         } else {
             Mode::Apply
         };
+        // Every write logged in this pass carries the git commit its files were read at.
+        let span = tracing::info_span!("pass", revision = tracing::field::Empty);
+        if let Some(git) = &crate::status::read(&self.status).git {
+            span.record("revision", git.as_str());
+        }
         passes.spawn(async move {
             let start = Instant::now();
-            let report = engine.pass(&scope, &groups, mode, None, &*gate).await;
+            let report = engine
+                .pass(&scope, &groups, mode, None, &*gate)
+                .instrument(span)
+                .await;
             PassDone {
                 report,
                 elapsed: start.elapsed(),
@@ -601,8 +641,109 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
                     .set(connected);
             }
             log_connection(status.groups.get(name), &group.status);
+            self.record(&mut status, &group);
             status.awaiting_first_pass.remove(name);
             status.groups.insert(name.into(), group.status);
+        }
+    }
+
+    /// A group's history after a pass: its writes, its failure, a change of state (and the
+    /// notices those make), the revision it was applied from, when.
+    fn record(&self, status: &mut StatusState, group: &engine::GroupReport) {
+        let name = group.desired.name();
+        let at = SystemTime::now();
+        let spec = &group.desired.rendered.spec_hash;
+        // Writes to a group whose files did not change since its last clean pass: drift.
+        let drift = !group.done.is_empty() && status.spec_applied.get(name) == Some(spec);
+        let history = status.events.entry(name.to_owned()).or_default();
+        for done in &group.done {
+            history::record(
+                history,
+                EventType::Normal,
+                done.reason(),
+                &done.to_string(),
+                at,
+            );
+        }
+        if let Some(error) = &group.error {
+            history::record(
+                history,
+                EventType::Warning,
+                &error.reason.to_string(),
+                &error.message,
+                at,
+            );
+        }
+        let before = status.groups.get(name).map(State::of);
+        let now = State::of(&group.status);
+        let notice = |kind: NoticeKind, reason: String, message: String| Notice {
+            kind,
+            group: name.to_owned(),
+            cluster: group.desired.cluster().to_owned(),
+            account: group.desired.target.account_label().to_owned(),
+            region: group.desired.target.region.clone(),
+            reason,
+            message,
+            revision: status.git.clone(),
+        };
+        let mut notices = Vec::new();
+        if drift {
+            let message = group
+                .done
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
+            history::record(history, EventType::Normal, "DriftCorrected", &message, at);
+            notices.push(notice(
+                NoticeKind::DriftCorrected,
+                "DriftCorrected".into(),
+                message,
+            ));
+        }
+        if before != Some(now) {
+            let condition = |kind| group.status.condition(kind).cloned();
+            match now {
+                State::Degraded | State::Stalled => {
+                    let (kind, notice_kind) = if now == State::Stalled {
+                        (plan::ConditionType::Stalled, NoticeKind::Stalled)
+                    } else {
+                        (plan::ConditionType::Degraded, NoticeKind::Degraded)
+                    };
+                    if let Some(c) = condition(kind) {
+                        let reason = c.reason.to_string();
+                        history::record(history, EventType::Warning, &reason, &c.message, at);
+                        warn!(group = %name, cluster = %group.desired.cluster(), account = %group.desired.target.account_label(), region = %group.desired.target.region, state = now.label(), reason = %reason, message = %c.message, "group is {}", now.label());
+                        notices.push(notice(notice_kind, reason, c.message));
+                    }
+                }
+                State::Ready => {
+                    let message = condition(plan::ConditionType::Ready)
+                        .map(|c| c.message)
+                        .unwrap_or_default();
+                    history::record(history, EventType::Normal, "Ready", &message, at);
+                    if matches!(before, Some(State::Degraded | State::Stalled)) {
+                        info!(group = %name, cluster = %group.desired.cluster(), "group recovered: Ready");
+                        notices.push(notice(NoticeKind::Recovered, "Ready".into(), message));
+                    }
+                }
+                State::Progressing => {}
+            }
+        }
+        if group.error.is_none() {
+            status.spec_applied.insert(name.to_owned(), spec.clone());
+            if let Some(git) = &status.git {
+                status.applied.insert(name.to_owned(), git.clone());
+            }
+        }
+        status.last_reconciled.insert(
+            name.to_owned(),
+            humantime::format_rfc3339_seconds(at).to_string(),
+        );
+        if let Some(notifier) = &self.notifier {
+            for n in notices {
+                notifier.send(n);
+            }
         }
     }
 }

@@ -1,5 +1,5 @@
-//! HTTP: /healthz (alive), /readyz (configuration loaded and a first full pass done), /metrics
-//! (Prometheus text format), /status (the JSON of `status -o json`).
+//! HTTP: / (the status page), /healthz (alive), /readyz (configuration loaded and a first full
+//! pass done), /metrics (Prometheus text format), /status (the JSON of `status -o json`).
 
 use std::sync::Arc;
 
@@ -30,11 +30,67 @@ pub struct AppState {
 /// The routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", get(page))
+        .route("/page.css", get(css))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/status", get(status))
         .with_state(state)
+}
+
+/// The page's headers: a strict Content-Security-Policy, no sniffing, no referrer, no caching.
+const PAGE_HEADERS: [(header::HeaderName, &str); 4] = [
+    (header::CONTENT_SECURITY_POLICY, crate::page::CSP),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "no-referrer"),
+    (header::CACHE_CONTROL, "no-store"),
+];
+
+async fn page(State(state): State<AppState>, uri: axum::http::Uri) -> impl IntoResponse {
+    // `?state=degraded`: the only parameter; anything else shows every group.
+    let filter = uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("state="))
+        .and_then(crate::page::State::parse);
+    let context = crate::page::Context {
+        replica: state.gate.leadership().map(|l| {
+            if !l.leading {
+                "standby".to_owned()
+            } else if l.shards > 1 {
+                let held: Vec<String> = l.held.iter().map(ToString::to_string).collect();
+                format!("leader of shards {}", held.join(", "))
+            } else {
+                "leader".to_owned()
+            }
+        }),
+        events: state.events.as_ref().map(|q| {
+            let q = q.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if q.reachable {
+                "events queue: receiving".to_owned()
+            } else {
+                "events queue: unreachable, resyncing by interval".to_owned()
+            }
+        }),
+    };
+    let html = crate::page::render(&read(&state.status), filter, &context);
+    (
+        PAGE_HEADERS,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
+    )
+}
+
+async fn css() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        crate::page::CSS,
+    )
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {

@@ -5,8 +5,11 @@
 
 pub mod controller;
 pub mod events;
+pub mod history;
 pub mod http;
 pub mod metrics;
+pub mod notify;
+pub mod page;
 pub mod queue;
 pub mod source;
 pub mod status;
@@ -51,6 +54,10 @@ pub struct LoopConfig<S> {
     pub leadership: Option<tokio::sync::watch::Receiver<u64>>,
     /// With `--events-queue`: reconcile the groups ECS and CloudTrail events concern at once.
     pub events: Option<events::EventsConfig>,
+    /// `--notify`: webhook receivers of groups' changes of state.
+    pub notify: Vec<notify::Receiver>,
+    /// At most one notice per group this often.
+    pub notify_gap: std::time::Duration,
 }
 
 /// Serves HTTP on `listener` and runs the loop over the targets `provider` gives clients for
@@ -81,6 +88,15 @@ pub async fn serve_and_run<P: ClientProvider + 'static, S: DesiredSource>(
             e.queue.name(),
         )))
     });
+    let notifier = if config.notify.is_empty() {
+        None
+    } else {
+        info!(receivers = ?config.notify, "notifications on");
+        Some(
+            notify::Notifier::start(config.notify, config.notify_gap)
+                .map_err(std::io::Error::other)?,
+        )
+    };
     let status = SharedStatus::default();
     let engine = Engine::with_policy(
         provider,
@@ -118,6 +134,7 @@ pub async fn serve_and_run<P: ClientProvider + 'static, S: DesiredSource>(
     )
     .on_leadership(config.leadership)
     .on_events(config.events, event_metrics, queue_status)
+    .with_notifier(notifier)
     .run(shutdown)
     .await;
     let _ = stop_http.send(());

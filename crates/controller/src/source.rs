@@ -35,6 +35,27 @@ pub enum SourceError {
     Unreadable(String),
 }
 
+/// The commit checked out where the first path is, asked of `git` itself (`rev-parse HEAD`);
+/// `None` outside a work tree or without git.
+pub fn git_revision(paths: &[PathBuf]) -> Option<String> {
+    let first = paths.first()?;
+    let dir = if first.is_dir() {
+        first.as_path()
+    } else {
+        first.parent().filter(|p| !p.as_os_str().is_empty())?
+    };
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "--verify", "--quiet", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let sha = String::from_utf8(out.stdout).ok()?.trim().to_owned();
+    (out.status.success() && sha.len() >= 40 && sha.chars().all(|c| c.is_ascii_hexdigit()))
+        .then_some(sha)
+}
+
 /// The desired groups at one revision.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
@@ -42,6 +63,9 @@ pub struct Snapshot {
     pub groups: BTreeMap<String, DesiredGroup>,
     /// Identifies this content: equal snapshots have equal revisions.
     pub revision: String,
+    /// The git commit the files were read at, when they are in a git work tree (as with the
+    /// git-sync sidecar).
+    pub git: Option<String>,
 }
 
 /// What a load found.
@@ -167,6 +191,7 @@ impl FileSource {
         Ok(Snapshot {
             groups,
             revision: format!("{:016x}", hasher.finish()),
+            git: git_revision(&self.paths),
         })
     }
 

@@ -1,9 +1,11 @@
 //! The status every group last reported, shared between the loop (writer) and HTTP (readers).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::{Arc, RwLock};
 
 use plan::GroupStatus;
+
+use crate::history::GroupEvent;
 use serde_json::{json, Value};
 
 /// What /status and /readyz read.
@@ -17,36 +19,87 @@ pub struct StatusState {
     pub config_loaded: bool,
     /// Groups not yet reconciled since the first valid load; ready when empty.
     pub awaiting_first_pass: HashSet<String>,
+    /// The git commit of the files last loaded, when they are in a work tree.
+    pub git: Option<String>,
+    /// Per group, what the loop did and what went wrong, newest first.
+    pub events: BTreeMap<String, VecDeque<GroupEvent>>,
+    /// Per group, the git commit its files were last applied from (a pass without error),
+    /// like Flux's lastAppliedRevision.
+    pub applied: BTreeMap<String, String>,
+    /// Per group, when its last pass ended (RFC 3339).
+    pub last_reconciled: BTreeMap<String, String>,
+    /// Per group, its labels (`metadata.labels`), for the page.
+    pub labels: BTreeMap<String, BTreeMap<String, String>>,
+    /// Per group, the spec-hash of its last pass without error: writes to a group whose
+    /// spec-hash is still that one correct drift.
+    pub spec_applied: BTreeMap<String, String>,
 }
 
 impl StatusState {
+    /// Forgets a group (removed from the files, or another replica's shard).
+    pub fn forget(&mut self, name: &str) {
+        self.groups.remove(name);
+        self.awaiting_first_pass.remove(name);
+        self.events.remove(name);
+        self.applied.remove(name);
+        self.last_reconciled.remove(name);
+        self.spec_applied.remove(name);
+        self.labels.remove(name);
+    }
+
     /// Ready: configuration loaded and every group reconciled once.
     pub fn is_ready(&self) -> bool {
         self.config_loaded && self.awaiting_first_pass.is_empty()
     }
 
+    /// Every group's status as shown: with invalid files, each also carries Stalled=True,
+    /// reason ConfigError.
+    pub fn shown(&self) -> Vec<GroupStatus> {
+        self.groups
+            .values()
+            .cloned()
+            .map(|mut status| {
+                if !self.config_errors.is_empty() {
+                    let message = format!(
+                        "the files are invalid ({} error{}); the last valid state is kept: {}",
+                        self.config_errors.len(),
+                        if self.config_errors.len() == 1 {
+                            ""
+                        } else {
+                            "s"
+                        },
+                        self.config_errors[0]
+                    );
+                    status.stall(plan::Reason::ConfigError, &message);
+                }
+                status
+            })
+            .collect()
+    }
+
     /// The JSON of `status -o json`: `{"groups":[...]}`, plus `configErrors` when the files are
     /// invalid (every group then also carries Stalled=True, reason ConfigError).
     pub fn to_json(&self) -> Value {
-        let groups: Vec<GroupStatus> =
-            self.groups
-                .values()
-                .cloned()
-                .map(|mut status| {
-                    if !self.config_errors.is_empty() {
-                        let message =
-                            format!(
-                        "the files are invalid ({} error{}); the last valid state is kept: {}",
-                        self.config_errors.len(),
-                        if self.config_errors.len() == 1 { "" } else { "s" },
-                        self.config_errors[0]
-                    );
-                        status.stall(plan::Reason::ConfigError, &message);
-                    }
-                    status
-                })
-                .collect();
+        let groups = self.shown();
+        let groups: Vec<Value> = groups
+            .into_iter()
+            .map(|status| {
+                let mut value = json!(status);
+                let name = status.name.as_str();
+                if let Some(rev) = self.applied.get(name) {
+                    value["appliedRevision"] = json!(rev);
+                }
+                if let Some(at) = self.last_reconciled.get(name) {
+                    value["lastReconciled"] = json!(at);
+                }
+                value["events"] = json!(self.events.get(name).cloned().unwrap_or_default());
+                value
+            })
+            .collect();
         let mut value = json!({ "groups": groups });
+        if let Some(git) = &self.git {
+            value["revision"] = json!(git);
+        }
         if !self.config_errors.is_empty() {
             value["configErrors"] = json!(self.config_errors);
         }

@@ -45,6 +45,7 @@ impl DesiredSource for MemorySource {
             .map(|g| (g.name().to_owned(), g.clone()))
             .collect();
         Ok(Load::Changed(Snapshot {
+            git: None,
             revision: format!("{}", groups.len()),
             groups,
         }))

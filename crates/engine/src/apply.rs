@@ -80,13 +80,15 @@ impl<P: ClientProvider> Engine<P> {
             let result = self
                 .apply_action(d, action, &mut registered, registrations)
                 .await;
+            // On the record at the default level: who, where, what changed from what.
+            let target = &group_plan.target;
             match result {
                 Ok(done) => {
-                    info!(action = action.kind(), done = %done, "applied");
+                    info!(group = %group_plan.group, cluster = %group_plan.cluster, account = %target.account_label(), region = %target.region, action = action.kind(), changes = %action.changes_for_log(), revision = %revision_of(&done, action, registered.as_deref()), done = %done, "applied");
                     outcome.done.push(done);
                 }
                 Err(e) => {
-                    warn!(action = action.kind(), error = %e, "failed");
+                    warn!(group = %group_plan.group, cluster = %group_plan.cluster, account = %target.account_label(), region = %target.region, action = action.kind(), reason = %e.reason, error = %e, "write failed");
                     outcome.error = Some(e);
                     break;
                 }
@@ -116,6 +118,7 @@ impl<P: ClientProvider> Engine<P> {
             Action::RegisterTaskDefinition {
                 document,
                 spec_hash,
+                ..
             } => {
                 let cell = {
                     let mut map = registrations
@@ -333,4 +336,43 @@ impl<P: ClientProvider> Engine<P> {
             }
         }
     }
+}
+
+/// The task definition revision a write leaves the group on (`family:revision`), or `-`.
+fn revision_of(done: &Event, action: &Action, registered: Option<&str>) -> String {
+    let from_event = match done {
+        Event::Registered { task_definition }
+        | Event::CreatedService {
+            task_definition, ..
+        }
+        | Event::ReplacedService {
+            task_definition, ..
+        }
+        | Event::StartedTasks {
+            task_definition, ..
+        } => Some(task_definition.as_str()),
+        _ => None,
+    };
+    let planned = match action {
+        Action::CreateService {
+            task_definition, ..
+        }
+        | Action::UpdateService {
+            task_definition, ..
+        }
+        | Action::ReplaceService {
+            task_definition, ..
+        }
+        | Action::RunTask {
+            task_definition, ..
+        } => match task_definition {
+            TaskDefinitionRef::Existing(arn) => Some(arn.as_str()),
+            TaskDefinitionRef::ToRegister { .. } => registered,
+        },
+        _ => None,
+    };
+    from_event.or(planned).map_or_else(
+        || "-".to_owned(),
+        |a| spec::arn::task_definition_short(a).to_owned(),
+    )
 }

@@ -88,6 +88,22 @@ pub fn describe_changes(changes: &[FieldChange]) -> String {
         .join(", ")
 }
 
+impl Event {
+    /// The reason of the event it makes in a group's history, e.g. `UpdatedService`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Event::Registered { .. } => "RegisteredTaskDefinition",
+            Event::CreatedService { .. } => "CreatedService",
+            Event::UpdatedService { .. } => "UpdatedService",
+            Event::RecordedRollback { .. } => "RecordedRollback",
+            Event::StartedTasks { .. } => "StartedTasks",
+            Event::StoppedTask { .. } => "StoppedTask",
+            Event::ReplacedService { .. } => "ReplacedService",
+            Event::DeletedService { .. } => "DeletedService",
+        }
+    }
+}
+
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

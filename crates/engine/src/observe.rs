@@ -331,7 +331,12 @@ impl<P: ClientProvider> Engine<P> {
             .revisions
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Documents are not kept: a fleet's worth of them would be most of the loop's memory.
+        let revision = ObservedTaskDefinition {
+            document: None,
+            ..revision.clone()
+        };
         cache.insert(key.clone(), revision.clone());
-        cache.insert((key.0.clone(), revision.arn.clone()), revision.clone());
+        cache.insert((key.0.clone(), revision.arn.clone()), revision);
     }
 }

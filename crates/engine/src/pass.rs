@@ -10,7 +10,8 @@
 
 use std::sync::Arc;
 
-use client::ClientProvider;
+use client::{ClientProvider, EcsApi as _, Target};
+use futures::StreamExt as _;
 use plan::harness::HarnessView;
 use plan::prune::plan_prune;
 use plan::status::{derive, Applied};
@@ -94,6 +95,7 @@ impl PassReport {
                 .as_ref()
                 .map(|p| p.orphans.clone())
                 .unwrap_or_default(),
+            revision: None,
         }
     }
 
@@ -115,6 +117,7 @@ impl<P: ClientProvider> Engine<P> {
         prune: Option<PrunePolicy>,
         gate: &dyn WriteGate,
     ) -> PassReport {
+        let started = tokio::time::Instant::now();
         // Harness is asked while ECS is read: a slow Harness delays status, never a write.
         let (planned, mut views) =
             tokio::join!(self.observe_and_plan(groups), self.harness_views(groups));
@@ -124,6 +127,11 @@ impl<P: ClientProvider> Engine<P> {
         };
         let refused = prune_report.as_ref().is_some_and(|p| p.problem.is_some());
         let apply = mode == Mode::Apply && !refused;
+        if apply {
+            for (d, (plan, observed)) in groups.iter().zip(&planned) {
+                log_out_of_sync(d, plan, observed.as_ref().ok(), gate);
+            }
+        }
         let outcomes = if apply {
             let items: Vec<(&DesiredGroup, &GroupPlan)> = groups
                 .iter()
@@ -138,7 +146,7 @@ impl<P: ClientProvider> Engine<P> {
             self.carry_out_prune(report, gate).await;
         }
         let mut outcomes = outcomes.map(Vec::into_iter);
-        let reports = groups
+        let reports: Vec<GroupReport> = groups
             .iter()
             .cloned()
             .zip(planned)
@@ -148,9 +156,62 @@ impl<P: ClientProvider> Engine<P> {
                 self.report(desired, plan, observed, outcome, view.as_ref())
             })
             .collect();
+        if mode == Mode::Apply {
+            log_pass(&reports, started.elapsed());
+        }
         PassReport {
             groups: reports,
             prune: prune_report,
+        }
+    }
+
+    /// For `plan`: what each new revision changes inside the task definition, against the
+    /// revision the group's service runs now (one DescribeTaskDefinition per group that
+    /// registers one, none for a group in sync).
+    pub async fn explain(&self, report: &mut PassReport) {
+        let lookups: Vec<(usize, Target, String)> = report
+            .groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| {
+                g.plan
+                    .actions
+                    .iter()
+                    .any(|a| matches!(a, plan::Action::RegisterTaskDefinition { .. }))
+            })
+            .filter_map(|(i, g)| {
+                let running = g
+                    .observed
+                    .as_ref()?
+                    .service
+                    .as_ref()?
+                    .task_definition
+                    .clone();
+                Some((i, g.desired.target.clone(), running))
+            })
+            .collect();
+        let found = crate::bounded(
+            lookups
+                .into_iter()
+                .map(|(i, target, arn)| async move {
+                    (i, self.client(&target).describe_task_definition(&arn).await)
+                })
+                .collect(),
+            self.concurrency,
+        )
+        .collect::<Vec<_>>()
+        .await;
+        for (i, live) in found {
+            let Ok(Some(live)) = live else { continue };
+            let Some(live) = live.document else { continue };
+            for action in &mut report.groups[i].plan.actions {
+                if let plan::Action::RegisterTaskDefinition {
+                    document, changes, ..
+                } = action
+                {
+                    *changes = plan::tddiff::changes(&live, document);
+                }
+            }
         }
     }
 
@@ -283,4 +344,50 @@ impl<P: ClientProvider> Engine<P> {
             next,
         }
     }
+}
+
+/// A group that differs from its files, on the record before anything is written: drift when
+/// the service still carries the spec-hash of these files (someone changed ECS), otherwise a
+/// change of the files (or a group new to ECS).
+fn log_out_of_sync(
+    d: &DesiredGroup,
+    plan: &GroupPlan,
+    observed: Option<&plan::ObservedGroup>,
+    gate: &dyn WriteGate,
+) {
+    if plan.actions.is_empty() || !gate.covers(&crate::GroupId::of(d)) {
+        return;
+    }
+    let changes: Vec<String> = plan
+        .actions
+        .iter()
+        .filter(|a| !matches!(a, plan::Action::RegisterTaskDefinition { .. }))
+        .map(plan::Action::changes_for_log)
+        .filter(|c| !c.is_empty())
+        .collect();
+    let service = observed.and_then(|o| o.service.as_ref());
+    let cause = match (d.mode(), service) {
+        (spec::types::Mode::Tasks, _) => "tasks differ",
+        (_, None) => "no service",
+        (_, Some(s)) if s.tags.get(spec::render::TAG_SPEC_HASH) == Some(&d.rendered.spec_hash) => {
+            "drift"
+        }
+        (_, Some(_)) => "files changed",
+    };
+    info!(group = %d.name(), cluster = %d.cluster(), account = %d.target.account_label(), region = %d.target.region, cause, changes = %changes.join("; "), "out of sync");
+}
+
+/// One line per pass: how many groups, what became of them, how long it took.
+fn log_pass(reports: &[GroupReport], took: std::time::Duration) {
+    let failed = reports.iter().filter(|g| g.error.is_some()).count();
+    let changed = reports
+        .iter()
+        .filter(|g| g.error.is_none() && !g.done.is_empty())
+        .count();
+    let pending = reports
+        .iter()
+        .filter(|g| g.error.is_none() && g.done.is_empty() && !g.plan.actions.is_empty())
+        .count();
+    let in_sync = reports.len() - failed - changed - pending;
+    info!(groups = reports.len(), changed, in_sync, failed, not_written = pending, took = %crate::policy::for_people(took), "pass");
 }

@@ -71,6 +71,9 @@ pub enum Action {
         document: TaskDefinitionDocument,
         /// Its spec-hash.
         spec_hash: String,
+        /// What differs from the revision the service runs now, field by field (filled for
+        /// `plan`, which looks that revision up; empty otherwise).
+        changes: Vec<FieldChange>,
     },
     /// Create the service.
     CreateService {
@@ -155,6 +158,70 @@ impl Action {
             Action::StopTask { .. } => "stop-task",
         }
     }
+
+    /// What the action changes, `field: old -> new` joined by `; `, for the audit log. No
+    /// value here is a secret: the plan holds secret ARNs, never their values.
+    pub fn changes_for_log(&self) -> String {
+        let fields = |changes: &[FieldChange]| {
+            changes
+                .iter()
+                .map(|c| format!("{}: {} -> {}", c.field, c.from, c.to))
+                .collect::<Vec<_>>()
+        };
+        let parts: Vec<String> = match self {
+            Action::RegisterTaskDefinition { spec_hash, .. } => {
+                vec![format!("spec-hash: {spec_hash}")]
+            }
+            Action::CreateService {
+                document,
+                task_definition,
+            } => vec![
+                format!("desiredCount: {}", document.desired_count),
+                format!("taskDefinition: {task_definition}"),
+                format!("launchType: {}", document.launch_type),
+            ],
+            Action::UpdateService {
+                changes,
+                retag,
+                untag,
+                rollback,
+                adopt,
+                ..
+            } => {
+                let mut parts = fields(changes);
+                if *adopt {
+                    parts.push("ownership: taken (managed-by tag added)".into());
+                }
+                if let Some(r) = rollback {
+                    parts.push(format!(
+                        "rollback recorded: {} failed, runs {}",
+                        task_definition_short(&r.failed),
+                        task_definition_short(&r.running)
+                    ));
+                }
+                if *retag {
+                    parts.push("tags: brought up to date".into());
+                }
+                if !untag.is_empty() {
+                    parts.push(format!("tags removed: {}", untag.join(", ")));
+                }
+                parts
+            }
+            Action::ReplaceService { changes, .. } => fields(changes),
+            Action::RunTask {
+                count,
+                task_definition,
+                ..
+            } => vec![format!("tasks: +{count} of {task_definition}")],
+            Action::StopTask {
+                task_arn, reason, ..
+            } => vec![format!(
+                "task {}: stopped ({reason})",
+                spec::arn::last_segment(task_arn)
+            )],
+        };
+        parts.join("; ")
+    }
 }
 
 /// Why a group cannot be planned or applied; the reason is a status condition reason.
@@ -222,6 +289,8 @@ pub struct Plan {
     pub groups: Vec<GroupPlan>,
     /// Groups to prune.
     pub orphans: Vec<Orphan>,
+    /// The git commit the files were read at, when they are in a work tree.
+    pub revision: Option<String>,
 }
 
 impl Plan {

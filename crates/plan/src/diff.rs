@@ -377,6 +377,7 @@ fn task_definition_to_run(
             Some(Action::RegisterTaskDefinition {
                 document: desired.rendered.task_definition.clone(),
                 spec_hash: hash.clone(),
+                changes: Vec::new(),
             }),
         ),
     }

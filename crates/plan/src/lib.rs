@@ -14,6 +14,7 @@ pub mod policy;
 pub mod prune;
 pub mod status;
 pub mod target;
+pub mod tddiff;
 pub mod vocab;
 
 pub use action::{

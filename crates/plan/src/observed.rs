@@ -116,6 +116,9 @@ pub struct ObservedTaskDefinition {
     /// Fields it has that a DelegateGroup cannot express (`containerDefinitions[c].startTimeout`):
     /// adopting it would register a revision without them, so it is refused.
     pub unsupported: Vec<String>,
+    /// Its document, when freshly described (never kept in the engine's cache): what `plan`
+    /// shows a new revision's changes against.
+    pub document: Option<std::sync::Arc<spec::document::TaskDefinitionDocument>>,
 }
 
 /// A task as DescribeTasks (with tags) reports it.

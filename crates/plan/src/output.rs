@@ -36,6 +36,7 @@ fn headline(action: &Action) -> String {
         Action::RegisterTaskDefinition {
             document,
             spec_hash,
+            ..
         } => format!(
             "register-task-definition {} (spec-hash {})",
             document.family,
@@ -118,7 +119,9 @@ fn headline(action: &Action) -> String {
 
 fn field_lines(action: &Action) -> Vec<String> {
     match action {
-        Action::UpdateService { changes, .. } | Action::ReplaceService { changes, .. } => changes
+        Action::UpdateService { changes, .. }
+        | Action::ReplaceService { changes, .. }
+        | Action::RegisterTaskDefinition { changes, .. } => changes
             .iter()
             .map(|c| format!("{}: {} -> {}", c.field, c.from, c.to))
             .collect(),
@@ -131,7 +134,8 @@ fn detail(action: &Action) -> Value {
         Action::RegisterTaskDefinition {
             document,
             spec_hash,
-        } => json!({"family": document.family, "specHash": spec_hash}),
+            changes,
+        } => json!({"family": document.family, "specHash": spec_hash, "changes": changes}),
         Action::CreateService {
             document,
             task_definition,
@@ -397,12 +401,22 @@ pub fn to_json(plan: &Plan) -> Value {
                 .map(|e| json!({"group": g.group, "cluster": g.cluster, "account": g.target.account_id(), "region": g.target.region, "reason": e.reason, "message": e.message}))
         })
         .collect();
-    json!({"changes": changes, "errors": errors, "summary": summary(plan)})
+    let mut value = json!({"changes": changes, "errors": errors, "summary": summary(plan)});
+    if let Some(revision) = &plan.revision {
+        value["revision"] = json!(revision);
+    }
+    value
 }
 
-/// The plan as a Markdown comment for a pull request.
+/// More fields than this in one Markdown row are collapsed under `<details>`.
+const COLLAPSE_OVER: usize = 5;
+
+/// The plan as a Markdown comment for a pull request (headed by the files' git commit).
 pub fn to_markdown(plan: &Plan) -> String {
     let mut out = String::from("### ecs-delegate-controller plan\n\n");
+    if let Some(revision) = &plan.revision {
+        let _ = writeln!(out, "Files at `{}`.\n", &revision[..revision.len().min(12)]);
+    }
     let any_action = rows(plan).next().is_some();
     if !any_action && !plan.has_errors() {
         let _ = writeln!(out, "No changes: {} groups in sync.", plan.groups.len());
@@ -416,8 +430,16 @@ pub fn to_markdown(plan: &Plan) -> String {
                 .headline
                 .split_once(' ')
                 .map_or(String::new(), |(_, rest)| rest.to_owned());
-            for line in &row.fields {
-                let _ = write!(details, "<br>`{line}`");
+            // A long list of fields (a new task definition revision) is collapsed.
+            let fields: String = row.fields.iter().map(|l| format!("<br>`{l}`")).collect();
+            if row.fields.len() > COLLAPSE_OVER {
+                let _ = write!(
+                    details,
+                    "<details><summary>{} fields</summary>{fields}</details>",
+                    row.fields.len()
+                );
+            } else {
+                details.push_str(&fields);
             }
             let _ = writeln!(
                 out,

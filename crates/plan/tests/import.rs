@@ -71,6 +71,7 @@ fn hand_made(d: &DesiredGroup) -> (ObservedService, ObservedTaskDefinition) {
         spec_hash: None,
         document_hash: Some(spec::hash::spec_hash(&d.rendered.task_definition)),
         unsupported: Vec::new(),
+        document: None,
     };
     (service, revision)
 }

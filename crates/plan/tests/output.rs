@@ -87,6 +87,7 @@ fn revision(d: &DesiredGroup, number: i32, hash: &str) -> ObservedTaskDefinition
         spec_hash: Some(hash.into()),
         document_hash: None,
         unsupported: Vec::new(),
+        document: None,
     }
 }
 
@@ -170,6 +171,7 @@ fn plan_of(groups: &[DesiredGroup], observed: &[ObservedGroup], allow_replace: b
             .map(|(d, o)| plan_group(d, o, &options(allow_replace)))
             .collect(),
         orphans: Vec::new(),
+        revision: None,
     }
 }
 

@@ -45,6 +45,7 @@ fn revision(arn: &str, hash: &str) -> ObservedTaskDefinition {
         spec_hash: Some(hash.into()),
         document_hash: None,
         unsupported: Vec::new(),
+        document: None,
     }
 }
 
