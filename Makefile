@@ -9,6 +9,13 @@ MOTO_STAMP   = $(VENV)/.moto-$(MOTO_VERSION)
 # parliament: the IAM policy linter tests/deploy.rs runs over deploy/iam-policy.json.
 PARLIAMENT_VERSION = 1.6.4
 PARLIAMENT_STAMP   = $(VENV)/.parliament-$(PARLIAMENT_VERSION)
+# playwright's Python package drives Debian's Chromium in tests/browser.rs (never a browser of
+# its own); cfn-lint checks deploy/'s CloudFormation templates.
+PLAYWRIGHT_VERSION = 1.65.2
+CFNLINT_VERSION    = 1.58.0
+CFNLINT_STAMP      = $(VENV)/.cfn-lint-$(CFNLINT_VERSION)
+BROWSER_STAMP      = $(VENV)/.playwright-$(PLAYWRIGHT_VERSION)
+CHROMIUM           = /usr/bin/chromium
 # Where cargo puts what it builds: CARGO_TARGET_DIR when set (a common developer setup).
 TARGET_DIR   = $(or $(CARGO_TARGET_DIR),target)
 BIN          = $(TARGET_DIR)/debug/ecs-delegate-controller
@@ -20,9 +27,9 @@ export MOTO_VENV = $(VENV)
 
 all: build
 
-## setup: the local ECS endpoint (moto server, pinned) and the IAM policy linter in .venv;
-## skipped when already there
-setup: $(MOTO_STAMP) $(PARLIAMENT_STAMP)
+## setup: the local ECS endpoint (moto server, pinned), the IAM policy linter and playwright in
+## .venv, and Debian's Chromium when missing; skipped when already there
+setup: $(MOTO_STAMP) $(PARLIAMENT_STAMP) $(BROWSER_STAMP) $(CFNLINT_STAMP) $(CHROMIUM)
 
 $(MOTO_STAMP):
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +39,20 @@ $(MOTO_STAMP):
 $(PARLIAMENT_STAMP): $(MOTO_STAMP)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'parliament==$(PARLIAMENT_VERSION)'
 	touch $@
+
+$(CFNLINT_STAMP): $(MOTO_STAMP)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'cfn-lint==$(CFNLINT_VERSION)'
+	touch $@
+
+$(BROWSER_STAMP): $(MOTO_STAMP)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'playwright==$(PLAYWRIGHT_VERSION)'
+	touch $@
+
+# Debian's package (root, or sudo without a password); the browser test needs it.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update >/dev/null && $$SUDO apt-get install -y --no-install-recommends chromium >/dev/null; }
 
 ## build: the controller binary
 build:

@@ -8,8 +8,7 @@ BIN=${BIN:-target/debug/ecs-delegate-controller}
 WORK=.demo
 rm -rf "$WORK" && mkdir -p "$WORK/groups"
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
+. scripts/steps.sh
 
 step "Starting the local ECS endpoint (moto, pinned, with ECS's behaviour: scripts/ecs_behaviour.py)"
 URL=$("$VENV/bin/python" scripts/localecs.py start "$WORK")
@@ -51,4 +50,32 @@ step "What runs in the local ECS now"
 step "Status"
 run "$BIN" status "$WORK/groups"
 
-step "Done; stopping the local endpoint"
+if [ -n "${DEMO_SCREENSHOT:-}" ]; then
+  # The README's picture of the demo fleet: the loop, its page, one screenshot, stop.
+  PORT=${DEMO_PORT:-9464}
+  "$BIN" reconcile "$WORK/groups" --listen "127.0.0.1:$PORT" 2>/dev/null &
+  LOOP=$!
+  for _ in $(seq 1 100); do
+    "$BIN" probe "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  "$VENV/bin/python" tests/browser/shot.py "http://127.0.0.1:$PORT/" "$DEMO_SCREENSHOT"
+  kill -TERM $LOOP && wait $LOOP
+  echo "  screenshot: $DEMO_SCREENSHOT"
+elif [ -t 0 ] && [ -t 1 ]; then
+  # On a terminal: the loop, with its status page, until Ctrl-C.
+  PORT=${DEMO_PORT:-9464}
+  step "The loop, with the status page at http://127.0.0.1:$PORT/ (Ctrl-C stops it and the endpoint)"
+  "$BIN" reconcile "$WORK/groups" --listen "127.0.0.1:$PORT" &
+  LOOP=$!
+  trap 'kill -TERM $LOOP 2>/dev/null; wait $LOOP 2>/dev/null; "$VENV/bin/python" scripts/localecs.py stop "$WORK"' EXIT
+  trap 'echo; echo "  stopping"; exit 0' INT TERM
+  for _ in $(seq 1 100); do
+    "$BIN" probe "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  echo "  open http://127.0.0.1:$PORT/ (JSON: /status, metrics: /metrics); Ctrl-C to stop"
+  wait $LOOP
+else
+  step "Done; stopping the local endpoint"
+fi

@@ -126,3 +126,39 @@ fn the_makefile_finds_the_binary_where_cargo_target_dir_puts_it() {
     assert_eq!(text.matches(&release).count(), 2, "bench and soak: {text}");
     assert!(!text.contains(" target/"), "{text}");
 }
+
+/// The demo's headings: `script` gives the shell a terminal.
+fn demo_heading(terminal: bool, no_color: Option<&str>) -> String {
+    let shell = ". scripts/steps.sh; step Status";
+    let mut command = if terminal {
+        let mut c = std::process::Command::new("script");
+        c.args(["-qec", &format!("bash -c '{shell}'"), "/dev/null"]);
+        c
+    } else {
+        let mut c = std::process::Command::new("bash");
+        c.args(["-c", shell]);
+        c
+    };
+    command.current_dir(support::repo()).env_remove("NO_COLOR");
+    if let Some(v) = no_color {
+        command.env("NO_COLOR", v);
+    }
+    let out = command.output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_demo_colours_a_terminal_only_and_never_with_no_color() {
+    assert!(demo_heading(true, None).contains("\u{1b}[1m== Status"));
+    let piped = demo_heading(false, None);
+    assert!(
+        piped.contains("== Status") && !piped.contains('\u{1b}'),
+        "{piped:?}"
+    );
+    let plain = demo_heading(true, Some("1"));
+    assert!(
+        plain.contains("== Status") && !plain.contains('\u{1b}'),
+        "{plain:?}"
+    );
+}

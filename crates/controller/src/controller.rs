@@ -652,9 +652,12 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
     fn record(&self, status: &mut StatusState, group: &engine::GroupReport) {
         let name = group.desired.name();
         let at = SystemTime::now();
-        let spec = &group.desired.rendered.spec_hash;
+        let spec = fingerprint(&group.desired);
         // Writes to a group whose files did not change since its last clean pass: drift.
-        let drift = !group.done.is_empty() && status.spec_applied.get(name) == Some(spec);
+        let drift = !group.done.is_empty() && status.spec_applied.get(name) == Some(&spec);
+        if drift {
+            info!(group = %name, cluster = %group.desired.cluster(), account = %group.desired.target.account_label(), region = %group.desired.target.region, "drift corrected: ECS had changed, the files had not");
+        }
         let history = status.events.entry(name.to_owned()).or_default();
         for done in &group.done {
             history::record(
@@ -731,7 +734,7 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
             }
         }
         if group.error.is_none() {
-            status.spec_applied.insert(name.to_owned(), spec.clone());
+            status.spec_applied.insert(name.to_owned(), spec);
             if let Some(git) = &status.git {
                 status.applied.insert(name.to_owned(), git.clone());
             }
@@ -746,6 +749,16 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
             }
         }
     }
+}
+
+/// Identifies a group's whole spec as written (not only its task definition's spec-hash: a
+/// count change is a change of the files too).
+fn fingerprint(group: &DesiredGroup) -> u64 {
+    use std::hash::Hasher as _;
+    let mut hasher = fnv::FnvHasher::default();
+    hasher.write(&serde_json::to_vec(&group.group).unwrap_or_default());
+    hasher.write(group.target.to_string().as_bytes());
+    hasher.finish()
 }
 
 /// A change of what Harness says about a group, on the record.

@@ -32,6 +32,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(page))
         .route("/page.css", get(css))
+        // Browsers ask for it; nothing to show.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -168,7 +168,7 @@ fn row(status: &StatusState, g: &GroupStatus) -> Markup {
     let state = State::of(g);
     let events = status.events.get(&g.name);
     html! {
-        tbody.group class=(state.key()) id={ "group-" (g.name) } {
+        tbody class={ "group " (state.key()) } id={ "group-" (g.name) } {
             tr {
                 td data-label="Group" {
                     strong { (g.name) }
@@ -176,7 +176,7 @@ fn row(status: &StatusState, g: &GroupStatus) -> Markup {
                         ul.labels { @for (k, v) in labels { li { code { (k) "=" (v) } } } }
                     }
                 }
-                td data-label="State" { span.badge class=(state.key()) { (state.label()) } }
+                td data-label="State" { span class={ "badge " (state.key()) } { (state.label()) } }
                 td data-label="Account" { (g.account.as_deref().unwrap_or("self")) }
                 td data-label="Region" { (g.region) }
                 td data-label="Cluster" { (g.cluster) }

@@ -30,9 +30,9 @@ pub struct StatusState {
     pub last_reconciled: BTreeMap<String, String>,
     /// Per group, its labels (`metadata.labels`), for the page.
     pub labels: BTreeMap<String, BTreeMap<String, String>>,
-    /// Per group, the spec-hash of its last pass without error: writes to a group whose
-    /// spec-hash is still that one correct drift.
-    pub spec_applied: BTreeMap<String, String>,
+    /// Per group, a fingerprint of its spec at its last pass without error: writes to a group
+    /// whose spec is still that one correct drift.
+    pub spec_applied: BTreeMap<String, u64>,
 }
 
 impl StatusState {

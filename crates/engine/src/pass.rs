@@ -346,9 +346,8 @@ impl<P: ClientProvider> Engine<P> {
     }
 }
 
-/// A group that differs from its files, on the record before anything is written: drift when
-/// the service still carries the spec-hash of these files (someone changed ECS), otherwise a
-/// change of the files (or a group new to ECS).
+/// A group that differs from its files, on the record before anything is written: which
+/// fields differ from what.
 fn log_out_of_sync(
     d: &DesiredGroup,
     plan: &GroupPlan,
@@ -366,13 +365,12 @@ fn log_out_of_sync(
         .filter(|c| !c.is_empty())
         .collect();
     let service = observed.and_then(|o| o.service.as_ref());
+    // Whether the files or ECS moved is the loop's to say (it knows the files it last
+    // applied); here, what differs.
     let cause = match (d.mode(), service) {
         (spec::types::Mode::Tasks, _) => "tasks differ",
         (_, None) => "no service",
-        (_, Some(s)) if s.tags.get(spec::render::TAG_SPEC_HASH) == Some(&d.rendered.spec_hash) => {
-            "drift"
-        }
-        (_, Some(_)) => "files changed",
+        (_, Some(_)) => "service differs",
     };
     info!(group = %d.name(), cluster = %d.cluster(), account = %d.target.account_label(), region = %d.target.region, cause, changes = %changes.join("; "), "out of sync");
 }
