@@ -84,7 +84,14 @@ impl<P: ClientProvider> Engine<P> {
             let target = &group_plan.target;
             match result {
                 Ok(done) => {
-                    info!(group = %group_plan.group, cluster = %group_plan.cluster, account = %target.account_label(), region = %target.region, action = action.kind(), changes = %action.changes_for_log(), revision = %revision_of(&done, action, registered.as_deref()), done = %done, "applied");
+                    match revision_of(&done, action, registered.as_deref()) {
+                        Some(revision) => {
+                            info!(group = %group_plan.group, cluster = %group_plan.cluster, account = %target.account_label(), region = %target.region, action = action.kind(), changes = %action.changes_for_log(), %revision, done = %done, "applied");
+                        }
+                        None => {
+                            info!(group = %group_plan.group, cluster = %group_plan.cluster, account = %target.account_label(), region = %target.region, action = action.kind(), changes = %action.changes_for_log(), done = %done, "applied");
+                        }
+                    }
                     outcome.done.push(done);
                 }
                 Err(e) => {
@@ -338,8 +345,8 @@ impl<P: ClientProvider> Engine<P> {
     }
 }
 
-/// The task definition revision a write leaves the group on (`family:revision`), or `-`.
-fn revision_of(done: &Event, action: &Action, registered: Option<&str>) -> String {
+/// The task definition revision a write leaves the group on (`family:revision`), if it has one.
+fn revision_of(done: &Event, action: &Action, registered: Option<&str>) -> Option<String> {
     let from_event = match done {
         Event::Registered { task_definition }
         | Event::CreatedService {
@@ -371,8 +378,7 @@ fn revision_of(done: &Event, action: &Action, registered: Option<&str>) -> Strin
         },
         _ => None,
     };
-    from_event.or(planned).map_or_else(
-        || "-".to_owned(),
-        |a| spec::arn::task_definition_short(a).to_owned(),
-    )
+    from_event
+        .or(planned)
+        .map(|a| spec::arn::task_definition_short(a).to_owned())
 }

@@ -42,8 +42,14 @@ impl Next {
 
 /// A delay for people, in logs: whole milliseconds (`1.237s`, not `1.237617459s`).
 pub fn for_people(d: Duration) -> String {
-    let millis = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-    humantime::format_duration(Duration::from_millis(millis)).to_string()
+    let millis = d.as_millis();
+    if millis < 1000 {
+        format!("{millis}ms")
+    } else if millis < 60_000 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
+    }
 }
 
 /// Backoff settings of failing groups.
@@ -152,6 +158,13 @@ impl ErrorPolicy {
 mod tests {
     use super::*;
     use plan::Reason;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(for_people(Duration::from_millis(84)), "84ms");
+        assert_eq!(for_people(Duration::from_millis(1237)), "1.2s");
+        assert_eq!(for_people(Duration::from_secs(125)), "2m 5s");
+    }
 
     fn status() -> GroupStatus {
         GroupStatus {
