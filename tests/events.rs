@@ -109,23 +109,6 @@ fn cloudtrail(fixture_name: &str, service: &str, caller: &str) -> Value {
 
 const ALICE: &str = "arn:aws:sts::123456789012:assumed-role/Admin/alice";
 
-fn service(moto: &Moto, name: &str) -> Option<Value> {
-    let answer: Value = serde_json::from_str(&moto.ecs_call(
-        "DescribeServices",
-        &json!({"cluster": "c1", "services": [name]}).to_string(),
-    ))
-    .ok()?;
-    answer["services"]
-        .as_array()?
-        .iter()
-        .find(|s| s["status"] == "ACTIVE")
-        .cloned()
-}
-
-fn desired(moto: &Moto, name: &str) -> Option<i64> {
-    service(moto, name)?["desiredCount"].as_i64()
-}
-
 /// The running tasks of family `family` in c1.
 fn running_tasks(moto: &Moto, family: &str) -> Vec<String> {
     let listed: Value = serde_json::from_str(&moto.ecs_call(
@@ -168,8 +151,8 @@ fn world() -> (Moto, String) {
 }
 
 fn converged(moto: &Moto) -> bool {
-    desired(moto, "a") == Some(2)
-        && desired(moto, "b") == Some(2)
+    moto.desired("a") == Some(2)
+        && moto.desired("b") == Some(2)
         && running_tasks(moto, "t").len() == 2
 }
 
@@ -209,14 +192,14 @@ fn hand_edits_a_stopped_task_and_a_deleted_service_are_corrected_by_their_events
     );
     put(&moto, &cloudtrail("cloudtrail-update-service", "a", ALICE));
     assert!(
-        eventually(SOON, || (desired(&moto, "a") == Some(2)).then_some(())).is_some(),
+        eventually(SOON, || (moto.desired("a") == Some(2)).then_some(())).is_some(),
         "{}",
         looping.logs()
     );
 
     // A hand task-definition change.
     let family_of = |moto: &Moto| {
-        service(moto, "a").and_then(|s| {
+        moto.active_service("a").and_then(|s| {
             s["taskDefinition"]
                 .as_str()
                 .map(|td| spec::arn::task_definition_short(td).to_owned())
@@ -280,10 +263,10 @@ fn hand_edits_a_stopped_task_and_a_deleted_service_are_corrected_by_their_events
         "DeleteService",
         &json!({"cluster": "c1", "service": "b", "force": true}).to_string(),
     );
-    assert_eq!(desired(&moto, "b"), None);
+    assert_eq!(moto.desired("b"), None);
     put(&moto, &cloudtrail("cloudtrail-delete-service", "b", ALICE));
     assert!(
-        eventually(SOON, || (desired(&moto, "b") == Some(2)).then_some(())).is_some(),
+        eventually(SOON, || (moto.desired("b") == Some(2)).then_some(())).is_some(),
         "{}",
         looping.logs()
     );
@@ -329,25 +312,6 @@ fn queued(moto: &Moto, url: &str) -> i64 {
             .unwrap_or(0)
     })
     .sum()
-}
-
-fn ecs_writes(moto: &Moto) -> Vec<String> {
-    moto.calls()
-        .into_iter()
-        .filter(|c| {
-            [
-                "RegisterTaskDefinition",
-                "CreateService",
-                "UpdateService",
-                "DeleteService",
-                "RunTask",
-                "StopTask",
-                "TagResource",
-                "UntagResource",
-            ]
-            .contains(&c.as_str())
-        })
-        .collect()
 }
 
 #[test]
@@ -410,7 +374,7 @@ fn malformed_unknown_duplicate_own_and_foreign_messages_change_nothing_and_are_d
         );
     }
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(ecs_writes(&moto), Vec::<String>::new(), "no ECS write");
+    assert_eq!(moto.ecs_writes(), Vec::<String>::new(), "no ECS write");
     assert_eq!(looping.get("/healthz").0, 200, "still running");
     assert!(looping
         .logs()
@@ -443,7 +407,7 @@ fn a_deleted_queue_falls_back_to_the_interval_and_is_reported() {
         &json!({"cluster": "c1", "service": "a", "desiredCount": 1}).to_string(),
     );
     assert!(
-        eventually(SOON, || (desired(&moto, "a") == Some(2)).then_some(())).is_some(),
+        eventually(SOON, || (moto.desired("a") == Some(2)).then_some(())).is_some(),
         "{}",
         looping.logs()
     );

@@ -105,19 +105,6 @@ fn the_leader(replicas: &[Replica], limit: Duration) -> usize {
     })
 }
 
-fn desired(moto: &Moto, service: &str) -> Option<i64> {
-    let answer: Value = serde_json::from_str(&moto.ecs_call(
-        "DescribeServices",
-        &format!(r#"{{"cluster":"c1","services":["{service}"]}}"#),
-    ))
-    .ok()?;
-    answer["services"]
-        .as_array()?
-        .iter()
-        .find(|s| s["status"] == "ACTIVE")?["desiredCount"]
-        .as_i64()
-}
-
 /// No two replicas' ECS writes overlap in time.
 fn no_overlap(replicas: &[Replica]) {
     let writes: Vec<(usize, Call)> = replicas
@@ -145,7 +132,8 @@ fn exactly_one_replica_writes_and_the_others_serve_status() {
     let replicas = replicas(&moto, FAST);
     let leader = the_leader(&replicas, Duration::from_secs(30));
     assert!(
-        eventually(Duration::from_secs(30), || desired(&moto, "a")
+        eventually(Duration::from_secs(30), || moto
+            .desired("a")
             .filter(|n| *n == 2))
         .is_some(),
         "{}",
@@ -156,7 +144,8 @@ fn exactly_one_replica_writes_and_the_others_serve_status() {
         "groups/a.yaml",
         &group_yaml("a", "c1", "").replace("count: 2", "count: 3"),
     );
-    assert!(eventually(Duration::from_secs(30), || desired(&moto, "a")
+    assert!(eventually(Duration::from_secs(30), || moto
+        .desired("a")
         .filter(|n| *n == 3))
     .is_some());
     for (i, r) in replicas.iter().enumerate() {
@@ -197,7 +186,8 @@ fn a_killed_holder_is_replaced_and_the_new_one_converges_a_change_made_meanwhile
     let moto = world();
     let mut replicas = replicas(&moto, FAST);
     let leader = the_leader(&replicas, Duration::from_secs(30));
-    assert!(eventually(Duration::from_secs(30), || desired(&moto, "a")
+    assert!(eventually(Duration::from_secs(30), || moto
+        .desired("a")
         .filter(|n| *n == 2))
     .is_some());
     replicas[leader].looping.signal("-KILL");
@@ -213,7 +203,8 @@ fn a_killed_holder_is_replaced_and_the_new_one_converges_a_change_made_meanwhile
     };
     let _new_leader = the_leader(&survivors, Duration::from_secs(20));
     assert!(
-        eventually(Duration::from_secs(30), || desired(&moto, "a")
+        eventually(Duration::from_secs(30), || moto
+            .desired("a")
             .filter(|n| *n == 4))
         .is_some(),
         "the new holder converges the change made while the old one was gone"
@@ -227,7 +218,8 @@ fn a_paused_holder_writes_nothing_after_it_resumes() {
     let moto = world();
     let replicas = replicas(&moto, FAST);
     let leader = the_leader(&replicas, Duration::from_secs(30));
-    assert!(eventually(Duration::from_secs(30), || desired(&moto, "a")
+    assert!(eventually(Duration::from_secs(30), || moto
+        .desired("a")
         .filter(|n| *n == 2))
     .is_some());
     replicas[leader].looping.signal("-STOP");
@@ -245,7 +237,8 @@ fn a_paused_holder_writes_nothing_after_it_resumes() {
         "groups/a.yaml",
         &group_yaml("a", "c1", "").replace("count: 2", "count: 3"),
     );
-    assert!(eventually(Duration::from_secs(30), || desired(&moto, "a")
+    assert!(eventually(Duration::from_secs(30), || moto
+        .desired("a")
         .filter(|n| *n == 3))
     .is_some());
     let resumed = Instant::now();
@@ -396,8 +389,7 @@ fn eight_shards_over_three_replicas_each_group_written_by_one_and_moved_when_one
             &group_yaml(&format!("g{i}"), "c1", ""),
         );
     }
-    let converged =
-        |count: i64| (0..GROUPS).all(|i| desired(&moto, &format!("g{i}")) == Some(count));
+    let converged = |count: i64| (0..GROUPS).all(|i| moto.desired(&format!("g{i}")) == Some(count));
     assert!(
         eventually(Duration::from_secs(60), || converged(2).then_some(())).is_some(),
         "{}",

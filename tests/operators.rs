@@ -23,19 +23,6 @@ fn group_with_secret(name: &str) -> String {
     )
 }
 
-fn desired(moto: &Moto, service: &str) -> Option<i64> {
-    let answer: Value = serde_json::from_str(&moto.ecs_call(
-        "DescribeServices",
-        &json!({"cluster": "c1", "services": [service]}).to_string(),
-    ))
-    .ok()?;
-    answer["services"]
-        .as_array()?
-        .iter()
-        .find(|s| s["status"] == "ACTIVE")?["desiredCount"]
-        .as_i64()
-}
-
 #[test]
 fn the_loop_logs_every_write_with_group_and_fields_by_default_in_text_and_json() {
     let moto = Moto::start();
@@ -49,7 +36,7 @@ fn the_loop_logs_every_write_with_group_and_fields_by_default_in_text_and_json()
     let json_loop = Loop::start(&moto, &["json", "--log-format", "json"]);
     for (looping, service) in [(&text, "a"), (&json_loop, "b")] {
         assert!(
-            eventually(Duration::from_secs(30), || desired(&moto, service)).is_some(),
+            eventually(Duration::from_secs(30), || moto.desired(service)).is_some(),
             "{}",
             looping.logs()
         );
@@ -399,7 +386,7 @@ fn notifications_when_a_group_degrades_recovers_and_has_drift_corrected() {
         hook.kinds(),
         looping.logs()
     );
-    assert_eq!(desired(&moto, "a"), Some(2));
+    assert_eq!(moto.desired("a"), Some(2));
     let kinds = hook.kinds();
     assert_eq!(
         kinds.iter().filter(|k| *k == "Degraded").count(),

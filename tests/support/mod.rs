@@ -167,6 +167,33 @@ impl Moto {
             .1
     }
 
+    /// The ACTIVE service `name` of cluster c1 as DescribeServices answers it, if any.
+    pub fn active_service(&self, name: &str) -> Option<serde_json::Value> {
+        let answer: serde_json::Value = serde_json::from_str(&self.ecs_call(
+            "DescribeServices",
+            &serde_json::json!({"cluster": "c1", "services": [name]}).to_string(),
+        ))
+        .ok()?;
+        answer["services"]
+            .as_array()?
+            .iter()
+            .find(|s| s["status"] == "ACTIVE")
+            .cloned()
+    }
+
+    /// The desired count of the ACTIVE service `name` of cluster c1.
+    pub fn desired(&self, name: &str) -> Option<i64> {
+        self.active_service(name)?["desiredCount"].as_i64()
+    }
+
+    /// The recorded ECS calls that change something, by operation.
+    pub fn ecs_writes(&self) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter(|c| proxy::ECS_WRITES.contains(&c.as_str()))
+            .collect()
+    }
+
     /// Creates ECS clusters.
     pub fn create_clusters(&self, names: &[&str]) {
         for name in names {

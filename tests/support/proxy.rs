@@ -56,21 +56,23 @@ pub struct Call {
     pub body: String,
 }
 
+/// The ECS operations that change something.
+pub const ECS_WRITES: [&str; 8] = [
+    "RegisterTaskDefinition",
+    "CreateService",
+    "UpdateService",
+    "DeleteService",
+    "RunTask",
+    "StopTask",
+    "TagResource",
+    "UntagResource",
+];
+
 impl Call {
     /// An ECS call that changes something.
     pub fn is_ecs_write(&self) -> bool {
         self.service.starts_with("AmazonEC2ContainerService")
-            && [
-                "RegisterTaskDefinition",
-                "CreateService",
-                "UpdateService",
-                "DeleteService",
-                "RunTask",
-                "StopTask",
-                "TagResource",
-                "UntagResource",
-            ]
-            .contains(&self.operation.as_str())
+            && ECS_WRITES.contains(&self.operation.as_str())
     }
 }
 

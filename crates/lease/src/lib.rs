@@ -662,7 +662,12 @@ impl engine::WriteGate for Elector {
 
     fn covers(&self, group: &engine::GroupId<'_>) -> bool {
         // A standby of a single lease observes everything: a failover starts warm.
-        self.shards == 1 || self.held().contains(&group.shard(self.shards))
+        self.shards == 1
+            || self
+                .lock()
+                .leases
+                .get(group.shard(self.shards) as usize)
+                .is_some_and(|l| l.open(self.timing.renew_deadline))
     }
 
     fn leadership(&self) -> Option<engine::Leadership> {
