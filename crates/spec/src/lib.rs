@@ -2,8 +2,10 @@
 //! request documents, the spec-hash and the JSON Schema. Pure: no AWS, no network.
 
 pub mod arn;
+pub mod bytes;
 pub mod diagnostic;
 pub mod document;
+pub mod files;
 pub mod hash;
 pub mod import;
 pub mod load;
@@ -13,7 +15,7 @@ pub mod types;
 pub mod validate;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
-pub use load::{load, load_str, parse_group, LoadedGroup};
+pub use load::{load, load_bytes, load_str, parse_group, LoadedGroup};
 pub use location::{FieldPath, Position};
 pub use render::{render, RenderError, Rendered};
 pub use types::*;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::arn::cluster_name;
 use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::files::{discover, file_problem, read_bounded, MAX_SET_BYTES};
 use crate::location::{index_documents, FieldIndex, FieldPath, Position};
 use crate::types::DelegateGroup;
 use crate::validate::validate_group;
@@ -32,21 +33,23 @@ impl LoadedGroup {
 }
 
 /// Reads every PATH (files, and `*.yaml`/`*.yml` under directories, recursively, in name order)
-/// and validates each group and the set as a whole.
+/// and validates each group and the set as a whole. Reading is bounded (see [`crate::files`])
+/// and each file's bytes are screened before parsing (see [`crate::bytes`]).
 ///
 /// # Errors
 /// Every problem in every file, sorted by file and position.
 pub fn load<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<LoadedGroup>, Diagnostics> {
     let mut diagnostics = Vec::new();
     let mut groups = Vec::new();
+    let mut budget = MAX_SET_BYTES;
     for file in discover(paths, &mut diagnostics) {
-        match std::fs::read_to_string(&file) {
-            Ok(text) => {
-                let (found, problems) = load_str(&file, &text);
+        match read_bounded(&file, &mut budget) {
+            Ok(bytes) => {
+                let (found, problems) = load_bytes(&file, &bytes);
                 groups.extend(found);
                 diagnostics.extend(problems);
             }
-            Err(e) => diagnostics.push(file_problem(&file, format!("cannot read: {e}"))),
+            Err(message) => diagnostics.push(file_problem(&file, message)),
         }
     }
     diagnostics.extend(validate_set(&groups));
@@ -59,78 +62,38 @@ pub fn load<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<LoadedGroup>, Diagnostics
     }
 }
 
-/// The files [`load`] would read, in its order; `None` when a path cannot be listed (a load
-/// then reports why).
+/// The files [`load`] would read, in its order; `None` when a path cannot be listed or holds
+/// a file that is refused (a load then reports why).
 pub fn files<P: AsRef<Path>>(paths: &[P]) -> Option<Vec<PathBuf>> {
     let mut diagnostics = Vec::new();
     let files = discover(paths, &mut diagnostics);
     diagnostics.is_empty().then_some(files)
 }
 
-fn file_problem(file: &Path, message: String) -> Diagnostic {
-    Diagnostic {
-        file: file.to_path_buf(),
-        position: None,
-        field: FieldPath::root(),
-        message,
+/// Screens the bytes of one file (see [`crate::bytes`]), then parses and validates its
+/// documents (but not the set they belong to).
+pub fn load_bytes(file: &Path, bytes: &[u8]) -> (Vec<LoadedGroup>, Vec<Diagnostic>) {
+    match crate::bytes::screen(bytes) {
+        Ok(text) => parse_documents(file, text),
+        Err(refusal) => (
+            Vec::new(),
+            vec![Diagnostic {
+                file: file.to_path_buf(),
+                position: Some(refusal.position),
+                field: FieldPath::root(),
+                message: refusal.message,
+            }],
+        ),
     }
 }
 
-/// The files behind `paths`: named files as they are; under directories, `*.yaml` and `*.yml`,
-/// skipping hidden entries (`.git`, `.github`), sorted for a deterministic order.
-fn discover<P: AsRef<Path>>(paths: &[P], diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for path in paths {
-        let path = path.as_ref();
-        match std::fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => walk(path, &mut files, diagnostics, 0),
-            Ok(_) => files.push(path.to_path_buf()),
-            Err(e) => diagnostics.push(file_problem(path, format!("cannot read: {e}"))),
-        }
-    }
-    files
-}
-
-fn walk(dir: &Path, files: &mut Vec<PathBuf>, diagnostics: &mut Vec<Diagnostic>, depth: usize) {
-    // Symlinks are followed (git-sync publishes through one); the depth bound stops loops.
-    if depth > 32 {
-        diagnostics.push(file_problem(
-            dir,
-            "directory nesting deeper than 32 levels".into(),
-        ));
-        return;
-    }
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) => {
-            diagnostics.push(file_problem(dir, format!("cannot read: {e}")));
-            return;
-        }
-    };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for path in paths {
-        let hidden = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'));
-        if hidden {
-            continue;
-        }
-        if path.is_dir() {
-            walk(&path, files, diagnostics, depth + 1);
-        } else if path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e == "yaml" || e == "yml")
-        {
-            files.push(path);
-        }
-    }
-}
-
-/// Parses and validates the documents of one file (but not the set they belong to).
+/// [`load_bytes`] of text already in memory.
 pub fn load_str(file: &Path, text: &str) -> (Vec<LoadedGroup>, Vec<Diagnostic>) {
+    load_bytes(file, text.as_bytes())
+}
+
+/// Parses and validates the documents of screened text.
+fn parse_documents(file: &Path, text: &str) -> (Vec<LoadedGroup>, Vec<Diagnostic>) {
     let mut groups = Vec::new();
     let mut diagnostics = Vec::new();
     let diag = |position: Position, field: FieldPath, message: String| Diagnostic {
@@ -150,10 +113,15 @@ pub fn load_str(file: &Path, text: &str) -> (Vec<LoadedGroup>, Vec<Diagnostic>) 
             return (groups, diagnostics);
         }
     };
-    let mut indexes = indexes.into_iter();
-    for document in serde_yaml::Deserializer::from_str(text) {
-        // yaml-rust2 and serde_yaml see the same document boundaries.
-        let index = indexes.next().unwrap_or_default();
+    // yaml-rust2 and serde_yaml see the same document boundaries on the text they both accept,
+    // and only as many documents as yaml-rust2 found are read: after an error yaml-rust2 did
+    // not raise, serde_yaml's iterator yields that error for ever (its loader keeps the failed
+    // parser), so an unbounded `for` would never end.
+    let count = indexes.len();
+    for (document, index) in serde_yaml::Deserializer::from_str(text)
+        .take(count)
+        .zip(indexes)
+    {
         if !index.has_content {
             continue;
         }
@@ -328,5 +296,30 @@ pub fn parse_group(text: &str) -> Result<DelegateGroup, Diagnostics> {
             field: FieldPath::root(),
             message: format!("expected one DelegateGroup document, found {n}"),
         }])),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// yaml-rust2 reads NUL as the end of its input and lets control characters through, where
+    /// libyaml fails; serde_yaml's iterator then repeats its error for ever. The byte screen
+    /// keeps such text away, and the document loop ends on it all the same.
+    #[test]
+    fn the_document_loop_ends_on_text_only_one_parser_accepts() {
+        for text in [
+            "\0",
+            "kind: \u{1}\u{2}",
+            "a: 1\n---\n\u{7f}: [",
+            "\u{1}\n---\n---\n",
+        ] {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let _ = tx.send(parse_documents(Path::new("x.yaml"), text).1.len());
+            });
+            let ended = rx.recv_timeout(std::time::Duration::from_secs(20));
+            assert!(ended.is_ok(), "the document loop did not end on {text:?}");
+        }
     }
 }
