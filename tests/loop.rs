@@ -237,3 +237,95 @@ fn the_loop_prunes_a_removed_group_at_resync() {
     .expect("b was pruned");
     assert_eq!(desired_count(&moto, "c1", "a"), Some(2), "a stays");
 }
+
+/// A file no YAML parser should see (a NUL byte) appears while the loop runs: it is reported
+/// once on /status, /metrics, /readyz and the log; the last valid set is still reconciled (drift
+/// is put back); the fix is picked up at once; and SIGTERM during a hostile reload is honoured.
+#[test]
+fn a_hostile_file_is_reported_the_last_valid_set_is_kept_and_the_fix_applies() {
+    let moto = Moto::start();
+    moto.create_clusters(&["c1"]);
+    moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
+    let mut looping = Loop::start(&moto, &["groups", "--interval", "1s"]);
+    assert!(looping.wait_ready(LIMIT), "{}", looping.logs());
+
+    moto.write("groups/x.yaml", "\0");
+    let status = eventually(LIMIT, || {
+        let (_, body) = looping.get("/status");
+        let status: serde_json::Value = serde_json::from_str(&body).ok()?;
+        status.get("configErrors").is_some().then_some(status)
+    })
+    .expect("the hostile file is reported on /status");
+    assert_eq!(
+        status["configErrors"],
+        serde_json::json!([
+            "groups/x.yaml:1:1: error: a NUL byte, which YAML does not allow; is this a binary file?"
+        ]),
+        "{status}"
+    );
+    let (_, metrics) = looping.get("/metrics");
+    assert!(
+        metrics.contains("ecs_delegate_controller_config_errors 1\n"),
+        "{metrics}"
+    );
+    let (code, body) = looping.get("/readyz");
+    assert_eq!(code, 503);
+    assert!(
+        body.contains("serving a stale configuration") && body.contains("groups/x.yaml:1:1"),
+        "{body}"
+    );
+    let (_, page) = looping.get("/");
+    assert!(page.contains("groups/x.yaml:1:1"), "the page shows it");
+
+    // Meanwhile the last valid set is still reconciled: drift is put back.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        moto.ecs()
+            .await
+            .update_service()
+            .cluster("c1")
+            .service("a")
+            .desired_count(7)
+            .send()
+            .await
+            .unwrap();
+    });
+    eventually(LIMIT, || {
+        (desired_count(&moto, "c1", "a") == Some(2)).then_some(())
+    })
+    .expect("drift is put back at the last valid spec");
+    // Resyncs every second re-read the file; the problem is logged once, not per pass.
+    std::thread::sleep(Duration::from_secs(3));
+    let logs = looping.logs();
+    assert_eq!(
+        logs.matches("invalid DelegateGroup files").count(),
+        1,
+        "{logs}"
+    );
+    assert!(!logs.contains('\0'), "the file's bytes are never echoed");
+
+    // The fix (the file removed, another edited) is applied at once.
+    moto.remove("groups/x.yaml");
+    moto.write(
+        "groups/a.yaml",
+        &group_yaml("a", "c1", "").replace("count: 2", "count: 4"),
+    );
+    eventually(LIMIT, || {
+        (desired_count(&moto, "c1", "a") == Some(4)).then_some(())
+    })
+    .expect("the fix applied");
+    let (_, metrics) = looping.get("/metrics");
+    assert!(metrics.contains("ecs_delegate_controller_config_errors 0\n"));
+    assert!(looping.wait_ready(LIMIT), "ready again: {}", looping.logs());
+
+    // SIGTERM while a hostile file is being reloaded is honoured within the grace period.
+    std::fs::write(moto.path().join("groups/y.yaml"), b"kind: \x01\x02\xff\xfe").unwrap();
+    looping.terminate();
+    let exited = looping
+        .wait_exit(Duration::from_secs(25))
+        .expect("SIGTERM honoured");
+    assert!(exited.success(), "{}", looping.logs());
+}

@@ -158,9 +158,13 @@ fn run_on<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(
     mut runtime: tokio::runtime::Builder,
     future: F,
 ) -> anyhow::Result<ExitCode> {
-    runtime
+    let runtime = runtime
         .enable_all()
         .build()
-        .context("starting the async runtime")?
-        .block_on(future)
+        .context("starting the async runtime")?;
+    let result = runtime.block_on(future);
+    // Dropping a runtime waits for every blocking thread; one running a load that was
+    // abandoned (or any other stuck call) must not keep the process from exiting on SIGTERM.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }

@@ -466,6 +466,7 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
                     })
                     .collect();
                 ControllerMetrics::result(&self.metrics.config_loads, true);
+                self.metrics.config_errors.set(0);
                 let mut status = write(&self.status);
                 if !status.config_errors.is_empty() {
                     info!("the files are valid again");
@@ -513,10 +514,16 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
                     SourceError::Invalid(lines) => lines.clone(),
                     other => vec![other.to_string()],
                 };
-                for line in &lines {
-                    error!(problem = %line, "invalid DelegateGroup files; keeping the last valid state");
+                self.metrics.config_errors.set(gauge(lines.len()));
+                let mut status = write(&self.status);
+                // One log line per problem when the problems change, not at every resync.
+                if status.config_errors != lines {
+                    for line in &lines {
+                        error!(problem = %line, "invalid DelegateGroup files; keeping the last valid state");
+                    }
+                    status.config_errors = lines;
                 }
-                write(&self.status).config_errors = lines;
+                drop(status);
                 if all {
                     for name in desired.keys() {
                         queue.add(name, now);

@@ -1,5 +1,5 @@
-//! HTTP: / (the status page), /healthz (alive), /readyz (configuration loaded and a first full
-//! pass done), /metrics (Prometheus text format), /status (the JSON of `status -o json`).
+//! HTTP: / (the status page), /healthz (alive), /readyz (the current configuration loaded and a
+//! first full pass done), /metrics (Prometheus text format), /status (the JSON of `status -o json`).
 
 use std::sync::Arc;
 
@@ -97,21 +97,12 @@ async fn css() -> impl IntoResponse {
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let status = read(&state.status);
-    if status.is_ready() {
-        (StatusCode::OK, "ready\n".to_owned())
-    } else if !status.config_loaded {
-        (
+    match status.readiness() {
+        Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
+        Err(why) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: no valid configuration loaded yet\n".to_owned(),
-        )
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "not ready: {} group(s) not reconciled yet\n",
-                status.awaiting_first_pass.len()
-            ),
-        )
+            format!("not ready: {why}\n"),
+        ),
     }
 }
 

@@ -138,8 +138,17 @@ pub async fn serve_and_run<P: ClientProvider + 'static, S: DesiredSource>(
     .run(shutdown)
     .await;
     let _ = stop_http.send(());
-    match server.await {
-        Ok(result) => result,
-        Err(e) => Err(std::io::Error::other(e)),
+    // A graceful shutdown waits for open connections; a client that keeps one open must not
+    // hold the process past its grace period.
+    match tokio::time::timeout(HTTP_DRAIN, server).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(e)) => Err(std::io::Error::other(e)),
+        Err(_) => {
+            tracing::warn!("HTTP connections still open after {HTTP_DRAIN:?}; closing them");
+            Ok(())
+        }
     }
 }
+
+/// How long open HTTP connections may take to finish after a shutdown.
+const HTTP_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);

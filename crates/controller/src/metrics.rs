@@ -40,6 +40,9 @@ pub struct ControllerMetrics {
     pub in_flight: Gauge,
     /// Loads of the files by result.
     pub config_loads: Family<ResultLabels, Counter>,
+    /// Problems in the files of the last load (0 when it was valid): the loop is serving the
+    /// last valid configuration while this is above 0.
+    pub config_errors: Gauge,
 }
 
 impl Default for ControllerMetrics {
@@ -53,6 +56,7 @@ impl Default for ControllerMetrics {
             queue_depth: Gauge::default(),
             in_flight: Gauge::default(),
             config_loads: Family::default(),
+            config_errors: Gauge::default(),
         }
     }
 }
@@ -99,6 +103,11 @@ impl ControllerMetrics {
             "config_loads",
             "Loads of the DelegateGroup files by result (success, error)",
             self.config_loads.clone(),
+        );
+        registry.register(
+            "config_errors",
+            "Problems in the DelegateGroup files at the last load; above 0, the last valid configuration is served",
+            self.config_errors.clone(),
         );
     }
 

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::hash::Hasher as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -33,6 +34,9 @@ pub enum SourceError {
     /// The source could not be read at all.
     #[error("reading the desired state: {0}")]
     Unreadable(String),
+    /// Reading the files took longer than the source allows; the read was abandoned.
+    #[error("reading the files took longer than {0:?}; abandoned, the last valid state is kept")]
+    TimedOut(std::time::Duration),
 }
 
 /// The commit checked out where the first path is, asked of `git` itself (`rev-parse HEAD`);
@@ -101,9 +105,22 @@ pub struct FileSource {
     pub selectors: Vec<(String, String)>,
     /// Region of groups without `spec.region`.
     pub default_region: Option<String>,
+    /// The longest a load may take before it is abandoned (reported, the last valid state kept).
+    pub load_timeout: std::time::Duration,
     /// The files of the last successful load, as they were then.
     seen: Arc<Mutex<Option<Fingerprint>>>,
+    /// Loads still running, abandoned ones included.
+    running: Arc<std::sync::atomic::AtomicUsize>,
 }
+
+/// A load that has not ended after this long is abandoned. Loading is bounded (file and set
+/// caps, screened bytes, a bounded document loop) and takes milliseconds; this is the guard
+/// for a parser that misbehaves anyway.
+pub const LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Abandoned loads that may still be running before no new one is started (each holds a
+/// blocking thread that cannot be stopped from outside).
+const MAX_RUNNING_LOADS: usize = 3;
 
 /// Every file with its size, modification time and inode: a file rewritten (or swapped in by
 /// git-sync's symlink flip) changes at least one of them.
@@ -138,7 +155,9 @@ impl FileSource {
             paths,
             selectors: parse_selectors(selectors)?,
             default_region,
+            load_timeout: LOAD_TIMEOUT,
             seen: Arc::default(),
+            running: Arc::default(),
         })
     }
 
@@ -208,29 +227,83 @@ impl FileSource {
 
     /// A load that reads and parses only when a file changed since the last successful one:
     /// the loop reloads at every resync, and a repository that did not change costs a `stat`
-    /// per file instead of a parse of every group.
-    fn load_if_changed(&self) -> Result<Load, SourceError> {
+    /// per file instead of a parse of every group. The fingerprint is recorded only if the load
+    /// was not `abandoned` meanwhile (checked under the same lock the abandoning side takes), so
+    /// a result the loop never received is never taken for "unchanged".
+    fn load_if_changed(&self, abandoned: &AtomicBool) -> Result<Load, SourceError> {
         let now = self.fingerprint();
-        let mut seen = self
-            .seen
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if now.is_some() && *seen == now {
-            return Ok(Load::Unchanged);
+        {
+            let seen = lock(&self.seen);
+            if now.is_some() && *seen == now {
+                return Ok(Load::Unchanged);
+            }
         }
-        *seen = None;
+        *lock(&self.seen) = None;
         let snapshot = self.snapshot_now()?;
-        *seen = now;
+        let mut seen = lock(&self.seen);
+        if !abandoned.load(Ordering::SeqCst) {
+            *seen = now;
+        }
         Ok(Load::Changed(snapshot))
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Runs `work` on a blocking thread, and gives up waiting after `limit`: the thread is left to
+/// end on its own (it cannot be stopped) and `abandoned` is set. `running` counts such threads
+/// until they end; at [`MAX_RUNNING_LOADS`] no new one is started.
+async fn abandonable<T: Send + 'static>(
+    limit: std::time::Duration,
+    running: &Arc<AtomicUsize>,
+    abandoned: Arc<AtomicBool>,
+    on_abandon: impl FnOnce(),
+    work: impl FnOnce(&AtomicBool) -> Result<T, SourceError> + Send + 'static,
+) -> Result<T, SourceError> {
+    if running.load(Ordering::SeqCst) >= MAX_RUNNING_LOADS {
+        return Err(SourceError::Unreadable(format!(
+            "{MAX_RUNNING_LOADS} earlier reads of the files have not ended; not starting another"
+        )));
+    }
+    running.fetch_add(1, Ordering::SeqCst);
+    let counter = Arc::clone(running);
+    let flag = Arc::clone(&abandoned);
+    let handle = tokio::task::spawn_blocking(move || {
+        let result = work(&flag);
+        counter.fetch_sub(1, Ordering::SeqCst);
+        result
+    });
+    match tokio::time::timeout(limit, handle).await {
+        Ok(joined) => joined.map_err(|e| SourceError::Unreadable(e.to_string()))?,
+        Err(_) => {
+            on_abandon();
+            Err(SourceError::TimedOut(limit))
+        }
     }
 }
 
 impl DesiredSource for FileSource {
     async fn load(&self) -> Result<Load, SourceError> {
         let source = self.clone();
-        tokio::task::spawn_blocking(move || source.load_if_changed())
-            .await
-            .map_err(|e| SourceError::Unreadable(e.to_string()))?
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let seen = Arc::clone(&self.seen);
+        let flag = Arc::clone(&abandoned);
+        abandonable(
+            self.load_timeout,
+            &self.running,
+            abandoned,
+            move || {
+                let mut seen = lock(&seen);
+                flag.store(true, Ordering::SeqCst);
+                *seen = None;
+            },
+            move |abandoned| source.load_if_changed(abandoned),
+        )
+        .await
     }
 
     fn watch(&self, tx: mpsc::Sender<()>) -> Result<WatchGuard, String> {
@@ -255,14 +328,17 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         write(&dir, "a", 1);
         let source = FileSource::new(vec![dir.clone()], &[], Some("us-east-1".into())).unwrap();
-        let Load::Changed(first) = source.load_if_changed().unwrap() else {
+        let Load::Changed(first) = source.load_if_changed(&AtomicBool::new(false)).unwrap() else {
             panic!("the first load reads the files");
         };
         assert_eq!(first.groups["a"].group.spec.count, 1);
-        assert_eq!(source.load_if_changed().unwrap(), Load::Unchanged);
+        assert_eq!(
+            source.load_if_changed(&AtomicBool::new(false)).unwrap(),
+            Load::Unchanged
+        );
 
         write(&dir, "a", 12); // a different size, at least
-        let Load::Changed(second) = source.load_if_changed().unwrap() else {
+        let Load::Changed(second) = source.load_if_changed(&AtomicBool::new(false)).unwrap() else {
             panic!("a rewritten file is read again");
         };
         assert_eq!(second.groups["a"].group.spec.count, 12);
@@ -270,19 +346,71 @@ mod tests {
 
         write(&dir, "b", 1);
         assert!(
-            matches!(source.load_if_changed().unwrap(), Load::Changed(s) if s.groups.len() == 2)
+            matches!(source.load_if_changed(&AtomicBool::new(false)).unwrap(), Load::Changed(s) if s.groups.len() == 2)
         );
         std::fs::remove_file(dir.join("b.yaml")).unwrap();
         assert!(
-            matches!(source.load_if_changed().unwrap(), Load::Changed(s) if s.groups.len() == 1)
+            matches!(source.load_if_changed(&AtomicBool::new(false)).unwrap(), Load::Changed(s) if s.groups.len() == 1)
         );
 
         std::fs::write(dir.join("a.yaml"), "apiVersion: nope\n").unwrap();
-        assert!(source.load_if_changed().is_err());
+        assert!(source.load_if_changed(&AtomicBool::new(false)).is_err());
         assert!(
-            source.load_if_changed().is_err(),
+            source.load_if_changed(&AtomicBool::new(false)).is_err(),
             "an invalid set is read again each time"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_load_that_does_not_end_is_abandoned_and_reported() {
+        let running = Arc::new(AtomicUsize::new(0));
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let hold = Arc::new(Mutex::new(hold));
+        let limit = std::time::Duration::from_millis(50);
+        let mut abandoned_calls = 0;
+        for _ in 0..MAX_RUNNING_LOADS {
+            let hold = Arc::clone(&hold);
+            let result: Result<(), _> = abandonable(
+                limit,
+                &running,
+                Arc::new(AtomicBool::new(false)),
+                || abandoned_calls += 1,
+                move |_| {
+                    let _ = lock(&hold).recv();
+                    Ok(())
+                },
+            )
+            .await;
+            assert_eq!(result, Err(SourceError::TimedOut(limit)));
+        }
+        assert_eq!(abandoned_calls, MAX_RUNNING_LOADS);
+        // Three threads are still stuck: no fourth is started.
+        let refused: Result<(), _> = abandonable(
+            limit,
+            &running,
+            Arc::new(AtomicBool::new(false)),
+            || {},
+            |_| Ok(()),
+        )
+        .await;
+        assert!(matches!(refused, Err(SourceError::Unreadable(m)) if m.contains("have not ended")));
+        // Once they end, loads run again.
+        drop(release);
+        for _ in 0..100 {
+            if running.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let ok: Result<u8, _> = abandonable(
+            limit,
+            &running,
+            Arc::new(AtomicBool::new(false)),
+            || {},
+            |_| Ok(7),
+        )
+        .await;
+        assert_eq!(ok, Ok(7));
     }
 }

@@ -49,7 +49,38 @@ impl StatusState {
 
     /// Ready: configuration loaded and every group reconciled once.
     pub fn is_ready(&self) -> bool {
-        self.config_loaded && self.awaiting_first_pass.is_empty()
+        self.readiness().is_ok()
+    }
+
+    /// Why the controller is not ready: no valid configuration yet, the files are invalid and
+    /// the last valid configuration is being served (as Flux marks a Kustomization whose source
+    /// cannot be built), or groups not reconciled once yet.
+    ///
+    /// # Errors
+    /// The reason, for /readyz.
+    pub fn readiness(&self) -> Result<(), String> {
+        let errors = match self.config_errors.len() {
+            0 => String::new(),
+            1 => format!(": {}", self.config_errors[0]),
+            n => format!(
+                ": {n} errors in the files, the first: {}",
+                self.config_errors[0]
+            ),
+        };
+        if !self.config_loaded {
+            Err(format!("no valid configuration loaded yet{errors}"))
+        } else if !errors.is_empty() {
+            Err(format!(
+                "serving a stale configuration, the last valid one{errors}"
+            ))
+        } else if !self.awaiting_first_pass.is_empty() {
+            Err(format!(
+                "{} group(s) not reconciled yet",
+                self.awaiting_first_pass.len()
+            ))
+        } else {
+            Ok(())
+        }
     }
 
     /// Every group's status as shown: with invalid files, each also carries Stalled=True,
