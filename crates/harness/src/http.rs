@@ -88,12 +88,9 @@ impl HttpHarness {
         Ok(HttpHarness { http, key })
     }
 
-    /// One POST, retried with backoff when the failure may pass; the body parsed as `T`.
-    async fn post<T: serde::de::DeserializeOwned>(
-        &self,
-        url: Url,
-        body: &serde_json::Value,
-    ) -> Result<T, HarnessFailure> {
+    /// One POST, retried with backoff when the failure may pass; the answer's body, at most
+    /// [`MAX_ANSWER_BYTES`].
+    async fn post(&self, url: Url, body: &serde_json::Value) -> Result<Vec<u8>, HarnessFailure> {
         let key = self.key.header()?;
         let mut backoff = ExponentialBackoff {
             initial_interval: Duration::from_millis(250),
@@ -113,15 +110,13 @@ impl HttpHarness {
                 .await;
             let failure = match sent {
                 Ok(response) if response.status().is_success() => {
-                    let text = response
-                        .text()
-                        .await
-                        .map_err(|e| unreachable(&url, &e.without_url()))?;
-                    return serde_json::from_str(&text).map_err(|e| {
-                        HarnessFailure::Unreachable(format!(
-                            "{}: an answer not in the documented shape: {e}",
-                            path(&url)
-                        ))
+                    return read_bounded(response).await.map_err(|e| match e {
+                        ReadError::Http(e) => unreachable(&url, &e.without_url()),
+                        ReadError::TooLarge => HarnessFailure::Unreachable(format!(
+                            "{}: an answer larger than {} MiB",
+                            path(&url),
+                            MAX_ANSWER_BYTES >> 20
+                        )),
                     });
                 }
                 Ok(response)
@@ -166,8 +161,8 @@ impl HttpHarness {
             &params,
         )?;
         let body = serde_json::json!({ "filterType": "Delegate" });
-        let answer: RestResponse = self.post(url, &body).await?;
-        Ok(answer.delegates())
+        let answer = self.post(url.clone(), &body).await?;
+        parse_nextgen(&answer).map_err(|e| undocumented(&url, &e))
     }
 
     async fn firstgen(&self, scope: &HarnessScope) -> Result<Vec<HarnessDelegate>, HarnessFailure> {
@@ -184,23 +179,18 @@ impl HttpHarness {
                  {{ nodes {{ delegateName hostName status disconnected lastHeartBeat version }} }} }}",
                 page * PAGE
             );
-            let answer: GraphQlResponse = self
+            let answer = self
                 .post(url.clone(), &serde_json::json!({ "query": query }))
                 .await?;
-            if let Some(error) = answer.errors.first() {
+            let page = parse_firstgen(&answer).map_err(|e| undocumented(&url, &e))?;
+            if let Some(error) = page.error {
                 return Err(HarnessFailure::Unreachable(format!(
-                    "{}: GraphQL error: {}",
-                    path(&url),
-                    error.message
+                    "{}: GraphQL error: {error}",
+                    path(&url)
                 )));
             }
-            let nodes = answer
-                .data
-                .and_then(|d| d.delegate_list)
-                .map(|l| l.nodes)
-                .unwrap_or_default();
-            let full = nodes.len() == PAGE;
-            delegates.extend(nodes.into_iter().map(QlDelegate::into_delegate));
+            let full = page.delegates.len() == PAGE;
+            delegates.extend(page.delegates);
             if !full {
                 break;
             }
@@ -232,6 +222,76 @@ fn path(url: &Url) -> String {
     let mut url = url.clone();
     url.set_query(None);
     url.to_string()
+}
+
+/// The largest answer read: 10 000 delegates of a few replicas each fit in a few MiB.
+pub const MAX_ANSWER_BYTES: usize = 16 << 20;
+
+enum ReadError {
+    Http(reqwest::Error),
+    TooLarge,
+}
+
+/// The body, chunk by chunk, refused once it passes [`MAX_ANSWER_BYTES`]: an answer is
+/// outside bytes, and its length is whatever the other end says.
+async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, ReadError> {
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+    {
+        return Err(ReadError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(ReadError::Http)? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(ReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn undocumented(url: &Url, e: &serde_json::Error) -> HarnessFailure {
+    HarnessFailure::Unreachable(format!(
+        "{}: an answer not in the documented shape: {e}",
+        path(url)
+    ))
+}
+
+/// NextGen's listing answer: one [`HarnessDelegate`] per replica.
+///
+/// # Errors
+/// An answer that is not `RestResponse<List<DelegateListResponse>>`.
+pub fn parse_nextgen(body: &[u8]) -> Result<Vec<HarnessDelegate>, serde_json::Error> {
+    serde_json::from_slice::<RestResponse>(body).map(RestResponse::delegates)
+}
+
+/// One page of FirstGen's GraphQL `delegateList`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FirstgenPage {
+    /// The page's delegates.
+    pub delegates: Vec<HarnessDelegate>,
+    /// The first of GraphQL's `errors`, when there are any.
+    pub error: Option<String>,
+}
+
+/// FirstGen's GraphQL answer.
+///
+/// # Errors
+/// An answer that is not GraphQL's `{data, errors}` with `delegateList.nodes`.
+pub fn parse_firstgen(body: &[u8]) -> Result<FirstgenPage, serde_json::Error> {
+    let answer: GraphQlResponse = serde_json::from_slice(body)?;
+    Ok(FirstgenPage {
+        error: answer.errors.into_iter().next().map(|e| e.message),
+        delegates: answer
+            .data
+            .and_then(|d| d.delegate_list)
+            .map(|l| l.nodes)
+            .unwrap_or_default()
+            .into_iter()
+            .map(QlDelegate::into_delegate)
+            .collect(),
+    })
 }
 
 fn unreachable(url: &Url, e: &reqwest::Error) -> HarnessFailure {
@@ -398,5 +458,55 @@ mod tests {
         let key = ApiKey::new("pat.secret.value\n");
         assert!(!format!("{key:?}").contains("secret"));
         assert!(key.header().unwrap().is_sensitive());
+    }
+
+    /// An answer that announces more than the cap is refused without reading it; one that
+    /// sends more than it announced (or announces nothing) is cut at the cap.
+    #[tokio::test]
+    async fn answers_past_the_cap_are_refused() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            for announced in [true, false] {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut request = vec![0; 4096];
+                let _ = socket.read(&mut request).await;
+                let head = if announced {
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n",
+                        MAX_ANSWER_BYTES + 1
+                    )
+                } else {
+                    "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n".to_owned()
+                };
+                let _ = socket.write_all(head.as_bytes()).await;
+                let chunk = vec![b' '; 1 << 20];
+                for _ in 0..=(MAX_ANSWER_BYTES >> 20) {
+                    if socket.write_all(&chunk).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        let harness = HttpHarness::new(ApiKey::new("k"), Duration::from_secs(10)).unwrap();
+        for _ in 0..2 {
+            let url = Url::parse(&format!("http://{addr}/ng/api/x")).unwrap();
+            let answer = harness.post(url, &serde_json::json!({})).await;
+            assert!(
+                matches!(&answer, Err(HarnessFailure::Unreachable(m)) if m.ends_with("an answer larger than 16 MiB")),
+                "{:?}",
+                answer.map(|b| b.len())
+            );
+        }
+    }
+
+    #[test]
+    fn graphql_errors_and_odd_shapes_are_told_apart() {
+        let page =
+            parse_firstgen(br#"{"data":null,"errors":[{"message":"not allowed"}]}"#).unwrap();
+        assert_eq!(page.error.as_deref(), Some("not allowed"));
+        assert!(parse_nextgen(b"\"text\"").is_err());
+        assert_eq!(parse_nextgen(b"{}").unwrap(), Vec::new());
     }
 }

@@ -18,7 +18,9 @@ use tracing::{info, warn};
 
 mod http;
 
-pub use http::{ApiKey, HttpHarness};
+pub use http::{
+    parse_firstgen, parse_nextgen, ApiKey, FirstgenPage, HttpHarness, MAX_ANSWER_BYTES,
+};
 
 /// Lists the delegates of a scope.
 #[async_trait::async_trait]
