@@ -75,7 +75,7 @@ soak: setup
 ## lint: formatting and clippy, as CI enforces them
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
 ## fmt: format the code
 fmt:

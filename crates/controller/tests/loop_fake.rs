@@ -1,5 +1,6 @@
 //! The loop in process, over the in-memory fake, with tokio's clock paused: every delay (the
 //! resync interval, the backoff, the progress requeue) is exact and instant to wait for.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

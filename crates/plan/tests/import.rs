@@ -1,5 +1,6 @@
 //! `import` as pure functions: Harness's downloaded task spec to a group (the token never
 //! copied), and a live service to a group that renders it exactly and plans only the adoption.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 use std::path::Path;
 

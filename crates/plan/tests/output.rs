@@ -1,6 +1,7 @@
 //! Snapshots of `plan -o text|json|markdown` and of the status JSON over the example files, in
 //! three scenarios: nothing exists yet, the fleet drifted (and a group was removed), converged.
 //! The observations are scripted; the desired state is read from `examples/` as users write it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -38,7 +38,7 @@ pub fn screen(bytes: &[u8]) -> Result<&str, Refusal> {
             // Valid UTF-8 up to there, so the position is counted in characters.
             let prefix = std::str::from_utf8(valid).unwrap_or_default();
             return Err(Refusal {
-                position: position_after(prefix),
+                position: Position::after(prefix),
                 message: "invalid UTF-8; is this a binary file?".into(),
             });
         }
@@ -46,7 +46,7 @@ pub fn screen(bytes: &[u8]) -> Result<&str, Refusal> {
     for (offset, c) in text.char_indices() {
         if let Some(kind) = forbidden(c, offset) {
             return Err(Refusal {
-                position: position_after(&text[..offset]),
+                position: Position::after(&text[..offset]),
                 message: format!("{kind}, which YAML does not allow; is this a binary file?"),
             });
         }
@@ -81,16 +81,6 @@ fn forbidden(c: char, offset: usize) -> Option<&'static str> {
         '\u{feff}' => Some("a byte-order mark inside the text"),
         '\u{fffe}' | '\u{ffff}' => Some("a noncharacter"),
         _ => None,
-    }
-}
-
-/// The 1-based position just after `prefix`.
-fn position_after(prefix: &str) -> Position {
-    let line = prefix.bytes().filter(|b| *b == b'\n').count() + 1;
-    let line_start = prefix.rfind('\n').map_or(0, |i| i + 1);
-    Position {
-        line,
-        col: prefix[line_start..].chars().count() + 1,
     }
 }
 

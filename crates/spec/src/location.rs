@@ -29,6 +29,27 @@ impl Position {
     }
 }
 
+impl Position {
+    /// The position just after `prefix`: lines end at YAML's line breaks (CR LF, CR, LF, as
+    /// YAML 1.2 §5.4 has them) and columns count characters.
+    pub fn after(prefix: &str) -> Self {
+        let mut line = 1;
+        let mut col = 1;
+        let mut chars = prefix.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\r' if chars.peek() == Some(&'\n') => {}
+                '\r' | '\n' => {
+                    line += 1;
+                    col = 1;
+                }
+                _ => col += 1,
+            }
+        }
+        Position { line, col }
+    }
+}
+
 impl fmt::Display for Position {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.line, self.col)
@@ -157,7 +178,8 @@ pub fn index_documents(text: &str) -> Result<Vec<FieldIndex>, SyntaxError> {
     let mut stack: Vec<Frame> = Vec::new();
     loop {
         let (event, marker) = parser.next_token().map_err(|e| SyntaxError {
-            position: Position::from_marker(e.marker()),
+            // yaml-rust2 may place an error at end of input on a line past the last one.
+            position: Position::from_marker(e.marker()).min(Position::after(text)),
             message: e.info().to_owned(),
         })?;
         let pos = Position::from_marker(&marker);
@@ -312,5 +334,22 @@ mod tests {
         assert_eq!(FieldPath::new("a.b[2]").parent().unwrap().as_str(), "a.b");
         assert_eq!(FieldPath::new("a.b").parent().unwrap().as_str(), "a");
         assert_eq!(FieldPath::new("a").parent().unwrap().as_str(), "");
+    }
+
+    #[test]
+    fn positions_count_yaml_line_breaks() {
+        assert_eq!(Position::after("").to_string(), "1:1");
+        assert_eq!(Position::after("ab\r\ncd\re\nfé").to_string(), "4:3");
+    }
+
+    #[test]
+    fn a_syntax_error_at_end_of_input_stays_inside_the_file() {
+        let text = "a:\n  b: {c: ";
+        let error = index_documents(text).unwrap_err();
+        assert!(
+            error.position <= Position::after(text),
+            "{}",
+            error.position
+        );
     }
 }
