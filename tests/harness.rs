@@ -60,7 +60,12 @@ impl World {
     /// `args` with the Harness check on.
     fn run(&self, args: &[&str]) -> std::process::Output {
         let mut all: Vec<&str> = args.to_vec();
-        all.extend(["--harness-api-key-secret", &self.key_arn]);
+        all.extend([
+            "--harness-api-key-secret",
+            &self.key_arn,
+            "--harness-origin",
+            &self.harness.url,
+        ]);
         self.moto.run(&all)
     }
 
@@ -194,6 +199,8 @@ async fn wait_ends_ready_only_once_harness_sees_the_delegates() {
             "g.yaml",
             "--harness-api-key-secret",
             &w.key_arn,
+            "--harness-origin",
+            &w.harness.url,
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -414,6 +421,8 @@ async fn the_key_may_live_in_an_ssm_parameter_and_a_bad_arn_is_refused() {
         "g.yaml",
         "--harness-api-key-secret",
         &arn,
+        "--harness-origin",
+        &w.harness.url,
     ]);
     assert!(out.status.success(), "{}", show(&out));
     assert!(w.harness.requests().iter().all(|r| r.key_ok));
@@ -449,6 +458,8 @@ async fn the_loop_serves_the_connection_in_status_and_follows_harness() {
             "300s",
             "--harness-api-key-secret",
             &w.key_arn,
+            "--harness-origin",
+            &w.harness.url,
         ],
     );
     assert!(
@@ -488,5 +499,107 @@ async fn the_loop_serves_the_connection_in_status_and_follows_harness() {
     assert!(
         metrics.contains(r#"ecs_delegate_controller_connected_delegates{group="ng"} 2"#),
         "{metrics}"
+    );
+}
+
+/// A group file can name any manager URL; the key goes only to the operator's origins. A group
+/// pointing elsewhere keeps reconciling with Connected Unknown naming the refused origin, and
+/// `validate` warns. An allowed origin that answers with a redirect does not carry the key on.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_key_goes_only_to_the_operators_origins_and_never_across_a_redirect() {
+    let w = World::start().await;
+    let thief = FakeHarness::start();
+    let yaml = plan::DesiredGroup::test("stolen")
+        .count(1)
+        .manager_url(&format!("{}/gratis", thief.url))
+        .fargate(&w.subnet)
+        .yaml();
+    w.moto.write("stolen.yaml", &yaml);
+
+    let out = w.run(&["reconcile", "--once", "-vv", "stolen.yaml"]);
+    assert!(out.status.success(), "{}", show(&out));
+    no_key(&out);
+    assert!(
+        w.moto.service("c1", "stolen").await.is_some(),
+        "the group is still reconciled"
+    );
+    let status = w.status("stolen.yaml", &[]);
+    let connected = condition(&status["groups"][0], "Connected");
+    assert_eq!(connected["status"], "Unknown");
+    assert_eq!(connected["reason"], "HarnessOriginNotAllowed");
+    assert!(
+        connected["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("the API key is not sent to {}", thief.url)),
+        "{connected}"
+    );
+    // Without --harness-origin only Harness SaaS is allowed: the loopback fake is refused too.
+    let out = w.moto.run(&[
+        "status",
+        "-o",
+        "json",
+        "stolen.yaml",
+        "--harness-api-key-secret",
+        &w.key_arn,
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(show(&out).contains("HarnessOriginNotAllowed"));
+
+    let out = w.run(&["validate", "stolen.yaml"]);
+    assert!(
+        out.status.success(),
+        "a warning, not an error: {}",
+        show(&out)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("stolen.yaml:16:5: warning: spec.delegate.managerUrl: the Harness API key is not sent to")
+            && err.contains("this group's connection will not be checked"),
+        "{err}"
+    );
+
+    // The allowed origin answers 307 to the thief: the redirect is not followed.
+    w.group("g.yaml", "ng", 1);
+    let port: u16 = thief.url.rsplit(':').next().unwrap().parse().unwrap();
+    w.harness.behave(Behaviour::Redirect(port));
+    let out = w.run(&["reconcile", "--once", "g.yaml"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let status = w.status("g.yaml", &[]);
+    let connected = condition(&status["groups"][0], "Connected");
+    assert_eq!(connected["reason"], "HarnessUnreachable");
+    assert!(
+        connected["message"]
+            .as_str()
+            .unwrap()
+            .contains("redirects are not followed with the API key"),
+        "{connected}"
+    );
+    assert!(
+        !w.harness.requests().is_empty(),
+        "the allowed origin was asked"
+    );
+    assert!(
+        thief.requests().is_empty(),
+        "the key reached an origin that is not allowed: {:?}",
+        thief.requests()
+    );
+
+    // An origin the operator gives must be https (plain http only to loopback).
+    let out = w.moto.run(&[
+        "status",
+        "stolen.yaml",
+        "--harness-api-key-secret",
+        &w.key_arn,
+        "--harness-origin",
+        "http://harness.example.com",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        show(&out).contains(
+            "--harness-origin \"http://harness.example.com\": the key goes over https only"
+        ),
+        "{}",
+        show(&out)
     );
 }

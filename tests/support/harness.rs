@@ -39,6 +39,9 @@ pub enum Behaviour {
     ServerError,
     /// Answers after this long.
     Slow(Duration),
+    /// 307 to the same path on this loopback port: a redirect an attacker (or a proxy) could
+    /// answer with, to carry the key elsewhere. Not Harness's behaviour; modelled for the test.
+    Redirect(u16),
 }
 
 /// One request the fake received.
@@ -181,6 +184,16 @@ async fn admit(
     };
     if let Behaviour::Slow(delay) = behaviour {
         tokio::time::sleep(delay).await;
+    }
+    if let Behaviour::Redirect(port) = behaviour {
+        let to = format!("http://127.0.0.1:{port}{path}");
+        return Some(
+            (
+                StatusCode::TEMPORARY_REDIRECT,
+                [(axum::http::header::LOCATION, to)],
+            )
+                .into_response(),
+        );
     }
     if behaviour == Behaviour::ServerError {
         let body = json!({"status": "ERROR", "code": "UNEXPECTED", "message": "Oops, something went wrong on our end."});

@@ -64,33 +64,112 @@ const PAGE: usize = 100;
 /// At most this many FirstGen pages (10 000 delegates).
 const PAGES: usize = 100;
 
+/// The origins (`scheme://host[:port]`) the operator lets the API key go to: https, or http on
+/// a loopback address (a local Harness, the tests' fake). A group's `managerUrl` is written by
+/// whoever commits; the key is the operator's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedOrigins(Vec<String>);
+
+impl AllowedOrigins {
+    /// Harness SaaS: what a key is sent to when the operator names no origin.
+    pub const SAAS: &'static str = "https://app.harness.io";
+
+    /// The origins of `urls` (each `https://host[:port]`, a trailing `/` allowed).
+    ///
+    /// # Errors
+    /// A value that is not an origin, or plain http to a host that is not loopback.
+    pub fn parse<S: AsRef<str>>(urls: &[S]) -> Result<Self, String> {
+        let mut origins = Vec::new();
+        for value in urls {
+            let value = value.as_ref().trim();
+            let url = Url::parse(value).map_err(|e| format!("{value:?}: not a URL: {e}"))?;
+            if !url.username().is_empty()
+                || url.password().is_some()
+                || url.query().is_some()
+                || url.fragment().is_some()
+                || !matches!(url.path(), "" | "/")
+            {
+                return Err(format!(
+                    "{value:?}: an origin is scheme://host[:port], without a path, user or query"
+                ));
+            }
+            match url.scheme() {
+                "https" => {}
+                "http" if is_loopback(&url) => {}
+                "http" => {
+                    return Err(format!(
+                        "{value:?}: the key goes over https only (plain http only to a loopback address)"
+                    ))
+                }
+                other => return Err(format!("{value:?}: scheme {other} is not https")),
+            }
+            origins.push(url.origin().ascii_serialization());
+        }
+        Ok(AllowedOrigins(origins))
+    }
+
+    /// Whether `url`'s origin is one of these.
+    pub fn allows(&self, url: &Url) -> bool {
+        let origin = url.origin().ascii_serialization();
+        self.0.iter().any(|o| *o == origin)
+    }
+
+    /// Whether a manager URL's origin is one of these (`false` for what is not a URL).
+    pub fn allows_str(&self, url: &str) -> bool {
+        Url::parse(url).is_ok_and(|u| self.allows(&u))
+    }
+
+    /// The origins, for logs.
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
 /// Harness over HTTP.
 pub struct HttpHarness {
     http: reqwest::Client,
     key: ApiKey,
+    origins: AllowedOrigins,
 }
 
 impl HttpHarness {
-    /// A client with `key`, each request given up after `timeout`.
+    /// A client that sends `key` to `origins` only, each request given up after `timeout`.
+    /// Redirects are never followed: the key is a custom header, which an HTTP client carries
+    /// across a redirect to any host.
     ///
     /// # Errors
     /// When no TLS configuration can be built.
-    pub fn new(key: ApiKey, timeout: Duration) -> Result<Self, String> {
+    pub fn new(key: ApiKey, timeout: Duration, origins: AllowedOrigins) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!(
                 "ecs-delegate-controller/",
                 env!("CARGO_PKG_VERSION")
             ))
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(HttpHarness { http, key })
+        Ok(HttpHarness { http, key, origins })
     }
 
     /// One POST, retried with backoff when the failure may pass; the answer's body, at most
     /// [`MAX_ANSWER_BYTES`].
     async fn post(&self, url: Url, body: &serde_json::Value) -> Result<Vec<u8>, HarnessFailure> {
+        if !self.origins.allows(&url) {
+            return Err(HarnessFailure::OriginNotAllowed(
+                url.origin().ascii_serialization(),
+            ));
+        }
         let key = self.key.header()?;
         let mut backoff = ExponentialBackoff {
             initial_interval: Duration::from_millis(250),
@@ -126,6 +205,14 @@ impl HttpHarness {
                     ) =>
                 {
                     return Err(HarnessFailure::Unauthorized(response.status().as_u16()));
+                }
+                Ok(response) if response.status().is_redirection() => {
+                    return Err(HarnessFailure::Unreachable(format!(
+                        "{}: HTTP {}: redirects are not followed with the API key; set \
+                         spec.delegate.managerUrl to where it points",
+                        path(&url),
+                        response.status()
+                    )));
                 }
                 Ok(response) => {
                     let status = response.status();
@@ -489,7 +576,8 @@ mod tests {
                 }
             }
         });
-        let harness = HttpHarness::new(ApiKey::new("k"), Duration::from_secs(10)).unwrap();
+        let origins = AllowedOrigins::parse(&[format!("http://{addr}")]).unwrap();
+        let harness = HttpHarness::new(ApiKey::new("k"), Duration::from_secs(10), origins).unwrap();
         for _ in 0..2 {
             let url = Url::parse(&format!("http://{addr}/ng/api/x")).unwrap();
             let answer = harness.post(url, &serde_json::json!({})).await;
@@ -508,5 +596,35 @@ mod tests {
         assert_eq!(page.error.as_deref(), Some("not allowed"));
         assert!(parse_nextgen(b"\"text\"").is_err());
         assert_eq!(parse_nextgen(b"{}").unwrap(), Vec::new());
+    }
+
+    #[test]
+    fn origins_are_https_or_loopback_http_without_a_path() {
+        let ok = AllowedOrigins::parse(&[
+            "https://app.harness.io",
+            "https://harness.example.com:8443/",
+            "http://127.0.0.1:18080",
+            "http://[::1]:9",
+            "http://localhost:3000",
+        ])
+        .unwrap();
+        assert!(ok.allows_str("https://app.harness.io/gratis"));
+        assert!(ok.allows_str("https://harness.example.com:8443/ng"));
+        assert!(
+            !ok.allows_str("https://harness.example.com/ng"),
+            "another port"
+        );
+        assert!(!ok.allows_str("http://app.harness.io/"), "another scheme");
+        assert!(!ok.allows_str("https://app.harness.io.evil.example/"));
+        for bad in [
+            "http://app.harness.io",
+            "http://10.0.0.1",
+            "https://app.harness.io/gateway",
+            "https://user:pw@app.harness.io",
+            "ftp://app.harness.io",
+            "app.harness.io",
+        ] {
+            assert!(AllowedOrigins::parse(&[bad]).is_err(), "{bad}");
+        }
     }
 }

@@ -19,7 +19,8 @@ use tracing::{info, warn};
 mod http;
 
 pub use http::{
-    parse_firstgen, parse_nextgen, ApiKey, FirstgenPage, HttpHarness, MAX_ANSWER_BYTES,
+    parse_firstgen, parse_nextgen, AllowedOrigins, ApiKey, FirstgenPage, HttpHarness,
+    MAX_ANSWER_BYTES,
 };
 
 /// Lists the delegates of a scope.

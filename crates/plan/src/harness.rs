@@ -93,6 +93,13 @@ pub enum HarnessFailure {
     /// documented shape.
     #[error("Harness could not be read: {0}")]
     Unreachable(String),
+    /// The group's manager URL is not an origin the operator lets the API key go to
+    /// (`--harness-origin`): nothing was sent.
+    #[error(
+        "the API key is not sent to {0}: it is not among the operator's --harness-origin \
+         (EDC_HARNESS_ORIGINS); the delegates' connection is not checked"
+    )]
+    OriginNotAllowed(String),
 }
 
 /// The Harness check of one group, as its status needs it.

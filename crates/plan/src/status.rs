@@ -241,6 +241,7 @@ fn unknown_reason(failure: &crate::harness::HarnessFailure) -> Reason {
     match failure {
         crate::harness::HarnessFailure::Unauthorized(_) => Reason::HarnessUnauthorized,
         crate::harness::HarnessFailure::Unreachable(_) => Reason::HarnessUnreachable,
+        crate::harness::HarnessFailure::OriginNotAllowed(_) => Reason::HarnessOriginNotAllowed,
     }
 }
 

@@ -91,6 +91,8 @@ pub enum Reason {
     HarnessUnreachable,
     /// Harness refused the API key.
     HarnessUnauthorized,
+    /// The group's manager URL is not an origin the API key may be sent to.
+    HarnessOriginNotAllowed,
 }
 
 impl Reason {
@@ -120,6 +122,7 @@ impl Reason {
             Reason::NotConnected => "NotConnected",
             Reason::HarnessUnreachable => "HarnessUnreachable",
             Reason::HarnessUnauthorized => "HarnessUnauthorized",
+            Reason::HarnessOriginNotAllowed => "HarnessOriginNotAllowed",
         }
     }
 }
