@@ -45,6 +45,11 @@ pub struct GlobalArgs {
     /// to require several).
     #[arg(long, global = true, value_name = "KEY=VALUE", value_delimiter = ',')]
     pub selector: Vec<String>,
+    /// The operator's guardrail policy (deploy/policy.yaml shows the format): allow-lists every
+    /// group must satisfy, and the baseline. Kept outside the PATHs. Without it: the baseline
+    /// only, and no adoption.
+    #[arg(long, global = true, env = "EDC_POLICY", value_name = "FILE")]
+    pub policy: Option<std::path::PathBuf>,
     /// Ready also means connected: the ARN of a Secrets Manager secret or SSM parameter holding
     /// a Harness API key (never the key itself) that may view delegates. Without it, Ready is
     /// what ECS says and status shows the Harness check as off.
@@ -55,6 +60,18 @@ pub struct GlobalArgs {
         value_name = "ARN"
     )]
     pub harness_api_key_secret: Option<String>,
+    /// With the Harness check: the origins (`https://host[:port]`) the API key may be sent to;
+    /// a group whose spec.delegate.managerUrl has another origin is not checked (Connected
+    /// Unknown, HarnessOriginNotAllowed). https only; plain http only to a loopback address.
+    /// Default: https://app.harness.io.
+    #[arg(
+        long = "harness-origin",
+        global = true,
+        env = "EDC_HARNESS_ORIGINS",
+        value_name = "ORIGIN",
+        value_delimiter = ','
+    )]
+    pub harness_origins: Vec<String>,
     /// With the Harness check: how long after a deployment the delegates may take to connect
     /// before a group whose tasks run is Degraded (NotConnected).
     #[arg(long, global = true, default_value = "10m", value_parser = humantime::parse_duration, value_name = "DURATION")]

@@ -90,16 +90,65 @@ pub async fn harness(
     let Some(arn) = &global.harness_api_key_secret else {
         return Ok(None);
     };
+    let origins = harness_origins(global)?;
     let key = sdk.secret_value(arn).await.map_err(|e| {
         anyhow::anyhow!("reading the Harness API key (--harness-api-key-secret): {e}")
     })?;
-    let api = harness::HttpHarness::new(harness::ApiKey::new(&key), global.harness_timeout)
-        .map_err(|e| anyhow::anyhow!("the Harness HTTP client: {e}"))?;
-    tracing::info!(secret = %arn, grace = %humantime::format_duration(global.harness_grace), "Harness check on: Ready requires the delegates connected");
+    tracing::info!(secret = %arn, origins = ?origins.as_slice(), grace = %humantime::format_duration(global.harness_grace), "Harness check on: Ready requires the delegates connected");
+    let api =
+        harness::HttpHarness::new(harness::ApiKey::new(&key), global.harness_timeout, origins)
+            .map_err(|e| anyhow::anyhow!("the Harness HTTP client: {e}"))?;
     Ok(Some(Arc::new(harness::HarnessCheck::new(
         Arc::new(api),
         global.harness_grace,
     ))))
+}
+
+/// Where the Harness API key may go: `--harness-origin` (EDC_HARNESS_ORIGINS), Harness SaaS
+/// when none is given.
+///
+/// # Errors
+/// An origin that is not https (or http to loopback), or not an origin.
+pub fn harness_origins(global: &GlobalArgs) -> anyhow::Result<harness::AllowedOrigins> {
+    let given: Vec<&str> = global
+        .harness_origins
+        .iter()
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+        .collect();
+    let origins = if given.is_empty() {
+        vec![harness::AllowedOrigins::SAAS]
+    } else {
+        given
+    };
+    harness::AllowedOrigins::parse(&origins).map_err(|e| anyhow::anyhow!("--harness-origin {e}"))
+}
+
+/// The operator's policy (`--policy`, EDC_POLICY), or the default (the baseline, no adoption).
+/// A policy inside the watched paths would be the files' authors' to change: refused.
+///
+/// # Errors
+/// A policy inside a PATH, or one that cannot be read.
+pub fn policy(global: &GlobalArgs, paths: &[PathBuf]) -> anyhow::Result<Arc<spec::Policy>> {
+    let Some(file) = &global.policy else {
+        return Ok(Arc::new(spec::Policy::default()));
+    };
+    let canonical = file
+        .canonicalize()
+        .map_err(|e| anyhow::anyhow!("--policy {}: {e}", file.display()))?;
+    for path in paths {
+        let Ok(watched) = path.canonicalize() else {
+            continue;
+        };
+        if canonical.starts_with(&watched) {
+            anyhow::bail!(
+                "--policy {} is inside {}, which the files' authors write; keep the policy outside the watched paths",
+                file.display(),
+                path.display()
+            );
+        }
+    }
+    Ok(Arc::new(spec::Policy::read(file)?))
 }
 
 /// The scope of a command: the `--selector` it was given.
@@ -129,7 +178,8 @@ pub async fn prepare(
     )>,
 > {
     let aws = Aws::new(global).await;
-    let source = FileSource::new(paths.to_vec(), &global.selector, aws.sdk.default_region())?;
+    let source = FileSource::new(paths.to_vec(), &global.selector, aws.sdk.default_region())?
+        .with_policy(policy(global, paths)?);
     let desired = match source.load_now() {
         Ok(desired) => desired,
         Err(SourceError::Invalid(lines)) => {

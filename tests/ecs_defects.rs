@@ -474,7 +474,8 @@ async fn import_keeps_every_field_or_refuses_naming_it() {
             .yaml(),
     );
     moto.reset_calls();
-    let out = moto.run(&["reconcile", "--once", "rich.yaml"]);
+    let policy = moto.adoption_policy(&["c1"]);
+    let out = moto.run(&["reconcile", "--once", "rich.yaml", "--policy", &policy]);
     assert!(!out.status.success(), "{}", show(&out));
     assert!(
         show(&out).contains("a DelegateGroup cannot express that"),
@@ -491,7 +492,15 @@ async fn import_keeps_every_field_or_refuses_naming_it() {
     assert!(out.status.success(), "{}", show(&out));
     let yaml = String::from_utf8_lossy(&out.stdout).into_owned();
     moto.write("plain.yaml", &yaml);
-    let out = moto.run(&["plan", "--detailed-exitcode", "plain.yaml"]);
+    // The by-hand definition mounts the Docker socket: the operator turned the baseline off.
+    let policy = moto.operator_policy("baseline: false\nadoption: {clusters: [c1]}\n");
+    let out = moto.run(&[
+        "plan",
+        "--detailed-exitcode",
+        "plain.yaml",
+        "--policy",
+        &policy,
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}\n{yaml}", show(&out));
     moto.write(
         "plain.yaml",
@@ -500,7 +509,7 @@ async fn import_keeps_every_field_or_refuses_naming_it() {
             "harness/delegate:24.10.84300",
         ),
     );
-    let out = moto.run(&["reconcile", "--once", "plain.yaml"]);
+    let out = moto.run(&["reconcile", "--once", "plain.yaml", "--policy", &policy]);
     assert!(out.status.success(), "{}", show(&out));
     let next = moto
         .service("c1", "plain")

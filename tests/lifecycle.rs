@@ -367,10 +367,41 @@ async fn import_of_a_live_service_plans_no_change_and_the_first_reconcile_adopts
     let yaml = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(yaml.contains("adopt: true"), "{yaml}");
     moto.write("by-hand.yaml", &yaml);
+    // Adoption is the operator's to allow: refused without the policy, and in another cluster.
     let out = moto.run(&["validate", "by-hand.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        show(&out).contains("spec.service.adopt: adopting a service this controller did not create is off; the operator allows it per cluster (policy rule adoption)"),
+        "{}",
+        show(&out)
+    );
+    let elsewhere = moto.adoption_policy(&["c2"]);
+    moto.reset_calls();
+    let out = moto.run(&[
+        "reconcile",
+        "--once",
+        "by-hand.yaml",
+        "--policy",
+        &elsewhere,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(show(&out).contains("adoption is not allowed in cluster \"c1\" (policy rule adoption)"));
+    assert!(
+        moto.writes().is_empty(),
+        "nothing written: {:?}",
+        moto.writes()
+    );
+    let policy = moto.adoption_policy(&["c1"]);
+    let out = moto.run(&["validate", "by-hand.yaml", "--policy", &policy]);
     assert!(out.status.success(), "{}\n{yaml}", show(&out));
 
-    let out = moto.run(&["plan", "--detailed-exitcode", "by-hand.yaml"]);
+    let out = moto.run(&[
+        "plan",
+        "--detailed-exitcode",
+        "by-hand.yaml",
+        "--policy",
+        &policy,
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}\n{yaml}", show(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -383,7 +414,7 @@ async fn import_of_a_live_service_plans_no_change_and_the_first_reconcile_adopts
     );
 
     moto.reset_calls();
-    let out = moto.run(&["reconcile", "--once", "by-hand.yaml"]);
+    let out = moto.run(&["reconcile", "--once", "by-hand.yaml", "--policy", &policy]);
     assert!(out.status.success(), "{}", show(&out));
     assert_eq!(
         moto.writes(),
@@ -402,7 +433,7 @@ async fn import_of_a_live_service_plans_no_change_and_the_first_reconcile_adopts
         .iter()
         .any(|t| t.key() == Some("ecs-delegate-controller.io/managed-by")
             && t.value() == Some("default")));
-    let out = moto.run(&["plan", "by-hand.yaml"]);
+    let out = moto.run(&["plan", "by-hand.yaml", "--policy", &policy]);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "No changes. 1 group is in sync.\n",

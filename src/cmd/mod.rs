@@ -48,7 +48,7 @@ pub fn init_logging(global: &GlobalArgs) {
 pub fn run(cli: Cli) -> ExitCode {
     let global = &cli.global;
     let result = match cli.command {
-        Command::Validate { paths } => validate::run(&paths),
+        Command::Validate { paths } => validate::run(global, &paths),
         Command::Schema => schema::run(),
         Command::Completions { shell } => completions::run(shell),
         Command::Probe { url } => block_on_current_thread(probe::run(url)),

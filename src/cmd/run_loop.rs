@@ -28,7 +28,9 @@ pub struct Loop {
 
 pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow::Result<ExitCode> {
     let aws = Aws::new(global).await;
-    let source = FileSource::new(paths, &global.selector, aws.sdk.default_region())?;
+    let policy = crate::wiring::policy(global, &paths)?;
+    let source =
+        FileSource::new(paths, &global.selector, aws.sdk.default_region())?.with_policy(policy);
     let scope = scope(&source);
     if args.lifecycle.prune {
         let policy = PrunePolicy {

@@ -552,6 +552,26 @@ for instance in ec2.run_instances(ImageId=image, MinCount=count, MaxCount=count)
         path
     }
 
+    /// Writes the operator's policy (`body` after apiVersion and kind) beside the group files,
+    /// which tests pass by name so that the policy stays outside them; returns its path.
+    pub fn operator_policy(&self, body: &str) -> String {
+        let path = self.write(
+            "operator-policy.yaml",
+            &format!(
+                "apiVersion: ecs-delegate-controller.io/v1alpha1\nkind: GuardrailPolicy\n{body}"
+            ),
+        );
+        path.display().to_string()
+    }
+
+    /// The operator's policy allowing adoption in `clusters`.
+    pub fn adoption_policy(&self, clusters: &[&str]) -> String {
+        self.operator_policy(&format!(
+            "adoption: {{clusters: [{}]}}\n",
+            clusters.join(", ")
+        ))
+    }
+
     /// Removes a file from the scratch directory.
     pub fn remove(&self, name: &str) {
         let _ = std::fs::remove_file(self.dir.join(name));

@@ -107,6 +107,8 @@ pub struct FileSource {
     pub default_region: Option<String>,
     /// The longest a load may take before it is abandoned (reported, the last valid state kept).
     pub load_timeout: std::time::Duration,
+    /// The operator's guardrail policy every group must satisfy.
+    pub policy: Arc<spec::Policy>,
     /// The files of the last successful load, as they were then.
     seen: Arc<Mutex<Option<Fingerprint>>>,
     /// Loads still running, abandoned ones included.
@@ -156,9 +158,17 @@ impl FileSource {
             selectors: parse_selectors(selectors)?,
             default_region,
             load_timeout: LOAD_TIMEOUT,
+            policy: Arc::default(),
             seen: Arc::default(),
             running: Arc::default(),
         })
+    }
+
+    /// This source under the operator's `policy`.
+    #[must_use]
+    pub fn with_policy(mut self, policy: Arc<spec::Policy>) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// Loads every file and renders the selected groups, in file order (blocking: file IO).
@@ -166,7 +176,7 @@ impl FileSource {
     /// # Errors
     /// Invalid files (all problems), or a group without a region.
     pub fn load_now(&self) -> Result<Vec<DesiredGroup>, SourceError> {
-        let loaded = spec::load(&self.paths)
+        let loaded = spec::load_with_policy(&self.paths, &self.policy)
             .map_err(|d| SourceError::Invalid(d.0.iter().map(ToString::to_string).collect()))?;
         let mut desired = Vec::new();
         for loaded in loaded {

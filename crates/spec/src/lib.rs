@@ -10,13 +10,15 @@ pub mod hash;
 pub mod import;
 pub mod load;
 pub mod location;
+pub mod policy;
 pub mod render;
 pub mod types;
 pub mod validate;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
-pub use load::{load, load_bytes, load_str, parse_group, LoadedGroup};
+pub use load::{load, load_bytes, load_str, load_with_policy, parse_group, LoadedGroup};
 pub use location::{FieldPath, Position};
+pub use policy::Policy;
 pub use render::{render, RenderError, Rendered};
 pub use types::*;
 

@@ -10,6 +10,7 @@ use crate::arn::cluster_name;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::files::{discover, file_problem, read_bounded, MAX_SET_BYTES};
 use crate::location::{index_documents, FieldIndex, FieldPath, Position};
+use crate::policy::Policy;
 use crate::types::DelegateGroup;
 use crate::validate::validate_group;
 
@@ -32,13 +33,25 @@ impl LoadedGroup {
     }
 }
 
-/// Reads every PATH (files, and `*.yaml`/`*.yml` under directories, recursively, in name order)
-/// and validates each group and the set as a whole. Reading is bounded (see [`crate::files`])
-/// and each file's bytes are screened before parsing (see [`crate::bytes`]).
+/// [`load_with_policy`] under the default policy: the baseline, no adoption.
 ///
 /// # Errors
 /// Every problem in every file, sorted by file and position.
 pub fn load<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<LoadedGroup>, Diagnostics> {
+    load_with_policy(paths, &Policy::default())
+}
+
+/// Reads every PATH (files, and `*.yaml`/`*.yml` under directories, recursively, in name order)
+/// and validates each group, the set as a whole, and both against the operator's `policy`.
+/// Reading is bounded (see [`crate::files`]) and each file's bytes are screened before parsing
+/// (see [`crate::bytes`]).
+///
+/// # Errors
+/// Every problem in every file, sorted by file and position.
+pub fn load_with_policy<P: AsRef<Path>>(
+    paths: &[P],
+    policy: &Policy,
+) -> Result<Vec<LoadedGroup>, Diagnostics> {
     let mut diagnostics = Vec::new();
     let mut groups = Vec::new();
     let mut budget = MAX_SET_BYTES;
@@ -53,6 +66,7 @@ pub fn load<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<LoadedGroup>, Diagnostics
         }
     }
     diagnostics.extend(validate_set(&groups));
+    diagnostics.extend(check_policy(policy, &groups));
     if diagnostics.is_empty() {
         Ok(groups)
     } else {
@@ -274,6 +288,46 @@ fn validate_set(groups: &[LoadedGroup]) -> Vec<Diagnostic> {
                     first.origin()
                 ),
             });
+        }
+    }
+    diagnostics
+}
+
+/// Every group against the operator's policy, and the set's total count.
+fn check_policy(policy: &Policy, groups: &[LoadedGroup]) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    let mut total = 0_i64;
+    let ceiling = policy.count.as_ref().and_then(|c| c.total);
+    for loaded in groups {
+        let group = &loaded.group;
+        let region = group.spec.region.as_deref().unwrap_or("us-east-1");
+        let rendered = crate::render(group, region).ok();
+        let mut bare = group.clone();
+        bare.spec.task_definition_overrides = None;
+        let base = crate::render(&bare, region).ok();
+        let mut report = |path: FieldPath, message: String| {
+            diagnostics.push(Diagnostic {
+                file: loaded.file.clone(),
+                position: Some(loaded.index.locate(&path)),
+                field: path,
+                message,
+            });
+        };
+        crate::policy::check_group(
+            policy,
+            group,
+            rendered.as_ref().map(|r| &r.task_definition),
+            base.as_ref().map(|r| &r.task_definition),
+            &mut report,
+        );
+        total = total.saturating_add(group.spec.count);
+        if let Some(max) = ceiling.filter(|max| total > *max) {
+            report(
+                FieldPath::new("spec.count"),
+                format!(
+                    "the groups ask for {total} delegates up to here, over the total of {max} (policy rule count.total)"
+                ),
+            );
         }
     }
     diagnostics
