@@ -162,3 +162,45 @@ fn the_demo_colours_a_terminal_only_and_never_with_no_color() {
         "{plain:?}"
     );
 }
+
+/// The files of issue 25 that froze `validate`: each is refused with its position and exit 1,
+/// and the file's bytes are never echoed. The process is killed if it has not ended in 20 s,
+/// which fails the test (the refusal itself takes milliseconds).
+#[test]
+fn validate_refuses_binary_files_at_once() {
+    let dir = std::env::temp_dir().join(format!("edc-cli-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases: [(&str, &[u8], &str); 4] = [
+        ("nul.yaml", b"\0", "nul.yaml:1:1: error: a NUL byte, which YAML does not allow; is this a binary file?"),
+        ("control.yaml", b"kind: \x01\x02", "control.yaml:1:7: error: a control character, which YAML does not allow; is this a binary file?"),
+        ("bytes.yaml", b"kind: secret-\xff\xfe", "bytes.yaml:1:14: error: invalid UTF-8; is this a binary file?"),
+        ("wide.yaml", b"\xff\xfek\x00i\x00n\x00d\x00", "wide.yaml:1:1: error: the file is UTF-16 (little-endian); save it as UTF-8"),
+    ];
+    for (name, bytes, expected) in cases {
+        std::fs::write(dir.join(name), bytes).unwrap();
+        let mut child = binary()
+            .args(["validate", name])
+            .current_dir(&dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let ended = support::eventually(std::time::Duration::from_secs(20), || {
+            child.try_wait().ok().flatten()
+        });
+        if ended.is_none() {
+            let _ = child.kill();
+            panic!("validate {name} did not end");
+        }
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            stderr.lines().collect::<Vec<_>>(),
+            [expected, "1 error; nothing was applied"],
+            "{name}"
+        );
+        assert!(!stderr.contains("secret"), "the content is not echoed");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
