@@ -23,7 +23,7 @@ RELEASE_BIN  = $(TARGET_DIR)/release/ecs-delegate-controller
 
 export MOTO_VENV = $(VENV)
 
-.PHONY: all build test test-aws lint fmt schema setup demo bench soak clean
+.PHONY: all build test test-aws lint fmt schema setup demo bench soak fuzz clean
 
 all: build
 
@@ -71,6 +71,11 @@ bench: setup
 soak: setup
 	$(CARGO) build --locked --release
 	$(VENV)/bin/python scripts/soak.py $(RELEASE_BIN) --minutes $(or $(MINUTES),10)
+
+## fuzz: every fuzz target under libFuzzer with coverage, FUZZ_SECONDS each (default 120);
+## FUZZ_TARGETS="loader events" for some; crashes in fuzz/artifacts/ (not part of test)
+fuzz:
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),120) scripts/fuzz.sh $(FUZZ_TARGETS)
 
 ## lint: formatting and clippy, as CI enforces them
 lint:

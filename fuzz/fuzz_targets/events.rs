@@ -1,0 +1,4 @@
+//! libFuzzer entry point of the `events` target (crates/fuzz).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ecs_delegate_fuzz::targets::events::run(data));
