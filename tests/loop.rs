@@ -329,3 +329,52 @@ fn a_hostile_file_is_reported_the_last_valid_set_is_kept_and_the_fix_applies() {
         .expect("SIGTERM honoured");
     assert!(exited.success(), "{}", looping.logs());
 }
+
+/// Slow clients cannot pin the HTTP server: a hundred connections that send half a request
+/// (over the cap of 64 at once) are each closed by the server once the header timeout passes,
+/// and a well-formed request is answered meanwhile. With axum's plain `serve` the half-sent
+/// connections stayed open for ever.
+#[test]
+fn half_sent_requests_are_cut_off_and_do_not_starve_the_server() {
+    use std::io::{Read as _, Write as _};
+    let moto = Moto::start();
+    moto.create_clusters(&["c1"]);
+    moto.write("a.yaml", &group_yaml("a", "c1", ""));
+    let looping = Loop::start(&moto, &["a.yaml", "--interval", "300s"]);
+    assert!(looping.wait_ready(LIMIT), "{}", looping.logs());
+
+    let mut slow: Vec<std::net::TcpStream> = (0..100)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", looping.port)).unwrap();
+            // Headers that never end.
+            s.write_all(b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: 1\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    let (code, _) = looping.get("/healthz");
+    assert_eq!(code, 200, "answered while 100 half-sent requests are held");
+
+    for (i, s) in slow.iter_mut().enumerate() {
+        // A bound on waiting, not a speed check: the server's header timeout is 10 s, and the
+        // last 36 connections wait for a slot first.
+        s.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
+        let mut buf = [0_u8; 1024];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {} // an error response before the close
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    panic!("connection {i} is still open")
+                }
+                Err(_) => break, // reset
+            }
+        }
+    }
+    assert_eq!(looping.get("/healthz").0, 200);
+}

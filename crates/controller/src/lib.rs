@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod notify;
 pub mod page;
 pub mod queue;
+pub mod serve;
 pub mod source;
 pub mod status;
 pub mod watch;
@@ -116,13 +117,9 @@ pub async fn serve_and_run<P: ClientProvider + 'static, S: DesiredSource>(
         info!(%addr, "serving /healthz /readyz /metrics /status");
     }
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, http::router(state))
-            .with_graceful_shutdown(async {
-                let _ = http_stopped.await;
-            })
-            .await
-    });
+    let server = tokio::spawn(serve::serve(listener, http::router(state), async {
+        let _ = http_stopped.await;
+    }));
     Controller::new(
         engine,
         config.source,
@@ -138,17 +135,5 @@ pub async fn serve_and_run<P: ClientProvider + 'static, S: DesiredSource>(
     .run(shutdown)
     .await;
     let _ = stop_http.send(());
-    // A graceful shutdown waits for open connections; a client that keeps one open must not
-    // hold the process past its grace period.
-    match tokio::time::timeout(HTTP_DRAIN, server).await {
-        Ok(Ok(result)) => result,
-        Ok(Err(e)) => Err(std::io::Error::other(e)),
-        Err(_) => {
-            tracing::warn!("HTTP connections still open after {HTTP_DRAIN:?}; closing them");
-            Ok(())
-        }
-    }
+    server.await.map_err(std::io::Error::other)
 }
-
-/// How long open HTTP connections may take to finish after a shutdown.
-const HTTP_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
