@@ -267,6 +267,18 @@ fn all_on() -> Vec<(&'static str, Value)> {
         ),
         ("HarnessApiKeyName", json!("ecs-delegate-controller/harness-api-key")),
         ("EventDriven", json!("true")),
+        (
+            "DelegateClusterArns",
+            json!("arn:aws:ecs:*:123456789012:cluster/delegates,arn:aws:ecs:*:123456789012:cluster/delegates-fargate"),
+        ),
+        (
+            "AdoptableServiceArns",
+            json!("arn:aws:ecs:*:123456789012:service/delegates/*"),
+        ),
+        (
+            "GuardrailPolicyParameterArn",
+            json!("arn:aws:ssm:us-east-1:123456789012:parameter/ecs-delegate-controller/guardrail-policy"),
+        ),
     ]
 }
 
@@ -323,6 +335,7 @@ fn the_templates_policy_is_deploy_iam_policy_json_and_drift_is_caught() {
             "TargetAccountRoleArns",
             "HarnessApiKeyName",
             "EventDriven",
+            "AdoptableServiceArns",
         ]
         .contains(k)
     });
@@ -334,6 +347,7 @@ fn the_templates_policy_is_deploy_iam_policy_json_and_drift_is_caught() {
             "ElectTheLeaderOnTheLeaseTable",
             "ReadTheEventsQueue",
             "ReadTheHarnessApiKey",
+            "AdoptUnmanagedServices",
         ]
         .contains(&s["Sid"].as_str().unwrap())
     });
@@ -378,7 +392,7 @@ fn the_templates_containers_are_deploy_task_definition_json() {
     assert_eq!(camel(&td["Volumes"]), document["volumes"]);
     // A flag changed in a copy of the document: caught.
     let mut drifted = document["containerDefinitions"].clone();
-    drifted[1]["command"][3] = json!("127.0.0.1:9464");
+    drifted[1]["command"][3] = json!("0.0.0.0:9464");
     assert_ne!(containers(&stack), drifted);
     // deploy/service.json's service, too.
     let service = stack.resource("Service").unwrap();
@@ -389,6 +403,33 @@ fn the_templates_containers_are_deploy_task_definition_json() {
         document["deploymentConfiguration"]
     );
     assert_eq!(service["PropagateTags"], document["propagateTags"]);
+    assert_eq!(camel(&service["Tags"]), document["tags"], "never adoptable");
+
+    // One replica: the old task stops first, or no deployment could ever start.
+    let mut one = params.clone();
+    one.retain(|(k, _)| *k != "Replicas");
+    one.push(("Replicas", json!(1)));
+    let stack = Stack::new(template("deploy/cloudformation.yaml"), &one);
+    let service = stack.resource("Service").unwrap();
+    assert_eq!(
+        service["DeploymentConfiguration"]["MinimumHealthyPercent"],
+        json!(0)
+    );
+    assert_eq!(
+        service["DeploymentConfiguration"]["MaximumPercent"],
+        json!(100)
+    );
+
+    // HTTP on the task's address only when the operator opts in.
+    let mut open = params;
+    open.push(("ServeHttpOnTaskNetwork", json!("true")));
+    let stack = Stack::new(template("deploy/cloudformation.yaml"), &open);
+    let controller = &containers(&stack)[1];
+    assert_eq!(controller["command"][3], json!("0.0.0.0:9464"));
+    assert_eq!(
+        controller["portMappings"],
+        json!([{"containerPort": 9464, "protocol": "tcp"}])
+    );
 }
 
 /// The flags of the controller's command, with every feature on.
@@ -496,6 +537,14 @@ fn the_target_account_template_is_deploy_target_account_json() {
             (
                 "DelegateRoleArns",
                 json!("arn:aws:iam::111122223333:role/ecsTaskExecutionRole,arn:aws:iam::111122223333:role/delegate-task-role"),
+            ),
+            (
+                "DelegateClusterArns",
+                json!("arn:aws:ecs:*:111122223333:cluster/delegates,arn:aws:ecs:*:111122223333:cluster/delegates-fargate"),
+            ),
+            (
+                "AdoptableServiceArns",
+                json!("arn:aws:ecs:*:111122223333:service/delegates/*"),
             ),
         ],
     );

@@ -32,7 +32,7 @@ fn the_controllers_own_task_definition_and_service_are_valid_documents() {
     assert!(controller
         .command
         .windows(2)
-        .any(|w| w == ["--listen", "0.0.0.0:9464"]));
+        .any(|w| w == ["--listen", "127.0.0.1:9464"]));
     assert!(controller
         .command
         .windows(2)
@@ -56,7 +56,11 @@ fn the_controllers_own_task_definition_and_service_are_valid_documents() {
         .iter()
         .any(|c| c.starts_with(&sidecar.mount_points[0].container_path)));
 
-    let service: ServiceDocument = serde_json::from_str(&read("deploy/service.json")).unwrap();
+    // CreateService's `tags` are not part of the service document the controller renders.
+    let mut service: serde_json::Value =
+        serde_json::from_str(&read("deploy/service.json")).unwrap();
+    service.as_object_mut().unwrap().remove("tags");
+    let service: ServiceDocument = serde_json::from_value(service).unwrap();
     assert_eq!(
         service.desired_count, 2,
         "two replicas: a failover starts warm"
@@ -88,6 +92,10 @@ fn the_policy_allows_exactly_the_actions_the_code_calls() {
     let policy: serde_json::Value = serde_json::from_str(&read("deploy/iam-policy.json")).unwrap();
     let mut allowed = BTreeSet::new();
     for statement in policy["Statement"].as_array().unwrap() {
+        // Deny statements only narrow what an Allow grants.
+        if statement["Effect"] == "Deny" {
+            continue;
+        }
         assert_eq!(statement["Effect"], "Allow");
         match &statement["Action"] {
             serde_json::Value::String(a) => {
@@ -112,8 +120,13 @@ fn the_policy_allows_exactly_the_actions_the_code_calls() {
         "policy (left) vs client::Operation::ALL (right)"
     );
 
-    // Writes are limited by tags; PassRole by role and service.
-    for statement in policy["Statement"].as_array().unwrap() {
+    // Writes are limited by tags; PassRole by role and service. (Deny statements only narrow.)
+    for statement in policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Effect"] == "Allow")
+    {
         let actions = statement["Action"].to_string();
         let writes = [
             "UpdateService",
@@ -283,4 +296,174 @@ fn the_target_account_role_is_the_policy_minus_the_controllers_own_statements() 
         .as_str()
         .unwrap()
         .ends_with(":role/ecs-delegate-controller-target")));
+}
+
+/// The Service Authorization Reference as parliament ships it (its `iam_definition.json`): for
+/// each ECS action, the condition keys it supports (action-level and through its resources).
+fn ecs_condition_keys() -> std::collections::BTreeMap<String, BTreeSet<String>> {
+    let path = std::fs::read_dir(support::venv().join("lib"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            e.path()
+                .join("site-packages/parliament/iam_definition.json")
+        })
+        .find(|p| p.exists())
+        .expect("parliament's iam_definition.json: run `make setup`");
+    let all: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let ecs = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["prefix"] == "ecs")
+        .unwrap();
+    let mut keys = std::collections::BTreeMap::new();
+    for privilege in ecs["privileges"].as_array().unwrap() {
+        let action = format!("ecs:{}", privilege["privilege"].as_str().unwrap());
+        let set: BTreeSet<String> = privilege["resource_types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["condition_keys"].as_array().unwrap().iter())
+            .map(|k| k.as_str().unwrap().to_owned())
+            .collect();
+        keys.insert(action, set);
+    }
+    keys
+}
+
+/// Issue 24: IAM enforces ownership even if the code is wrong. Each ECS condition key of the
+/// policy is one the reference lists for every action of its statement (so it is evaluated, not
+/// silently absent); the writes are scoped to the delegate clusters and the family prefix, a
+/// privileged task definition is denied, and adoption names its clusters and spares a service
+/// marked never adoptable. The CloudFormation templates carry the same statements (the
+/// template tests compare them with these documents).
+#[test]
+fn the_policy_scopes_writes_with_the_condition_keys_ecs_documents() {
+    let keys = ecs_condition_keys();
+    for file in [
+        "deploy/iam-policy.json",
+        "deploy/target-account-policy.json",
+    ] {
+        let policy: serde_json::Value = serde_json::from_str(&read(file)).unwrap();
+        let statements = policy["Statement"].as_array().unwrap();
+        for s in statements {
+            let actions: Vec<&str> = match &s["Action"] {
+                serde_json::Value::String(a) => vec![a.as_str()],
+                serde_json::Value::Array(a) => a.iter().map(|a| a.as_str().unwrap()).collect(),
+                _ => unreachable!(),
+            };
+            for (_, block) in s["Condition"].as_object().into_iter().flatten() {
+                for key in block.as_object().unwrap().keys() {
+                    if !key.starts_with("ecs:") {
+                        continue;
+                    }
+                    for action in &actions {
+                        assert!(
+                            keys[*action].contains(key.as_str()),
+                            "{file} {}: {key} is not a condition key of {action}",
+                            s["Sid"]
+                        );
+                    }
+                }
+            }
+        }
+        let sid = |name: &str| {
+            statements
+                .iter()
+                .find(|s| s["Sid"] == name)
+                .unwrap_or_else(|| panic!("{file}: no statement {name}"))
+        };
+        for name in [
+            "CreateTaggedServicesInTheDelegateClusters",
+            "RunTaggedTasksInTheDelegateClusters",
+            "ChangeOnlyWhatThisControllerOwns",
+        ] {
+            let clusters = sid(name)["Condition"]["ArnLike"]["ecs:cluster"]
+                .as_array()
+                .unwrap();
+            assert!(
+                clusters
+                    .iter()
+                    .all(|c| c.as_str().unwrap().contains(":cluster/delegates")),
+                "{file} {name}"
+            );
+        }
+        let family = sid("RegisterTaggedTaskDefinitions")["Resource"]
+            .as_str()
+            .unwrap();
+        assert!(family.contains(":task-definition/"), "{file}: {family}");
+        assert_eq!(
+            sid("RunTaggedTasksInTheDelegateClusters")["Resource"],
+            family
+        );
+        let deny = sid("NeverPointServicesOutsideTheFamilies");
+        assert_eq!(deny["Effect"], "Deny");
+        assert_eq!(
+            deny["Condition"]["ArnNotLikeIfExists"]["ecs:task-definition"],
+            family
+        );
+        let privileged = sid("NeverRegisterPrivilegedTaskDefinitions");
+        assert_eq!(privileged["Effect"], "Deny");
+        // The reference types ecs:privileged as a String.
+        assert_eq!(
+            privileged["Condition"]["StringEqualsIgnoreCase"]["ecs:privileged"],
+            "true"
+        );
+        let adopt = sid("AdoptUnmanagedServices");
+        assert!(adopt["Resource"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r.as_str().unwrap().contains(":service/delegates/")));
+        assert_eq!(
+            adopt["Condition"]["Null"]["aws:ResourceTag/ecs-delegate-controller.io/adoptable"],
+            "true"
+        );
+    }
+}
+
+/// Issue 24's fixes to deploy/: the HTTP listener on loopback (the health check calls it
+/// there), git-sync retrying a failed fetch for ever instead of exiting, the controller's own
+/// service never adoptable, the policy injected from its own parameter, a .dockerignore.
+#[test]
+fn deploy_listens_on_loopback_retries_fetches_and_protects_its_own_service() {
+    let task: serde_json::Value =
+        serde_json::from_str(&read("deploy/task-definition.json")).unwrap();
+    let containers = task["containerDefinitions"].as_array().unwrap();
+    let controller = containers
+        .iter()
+        .find(|c| c["name"] == "controller")
+        .unwrap();
+    let command: Vec<&str> = controller["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let listen = command.iter().position(|c| *c == "--listen").unwrap();
+    assert_eq!(command[listen + 1], "127.0.0.1:9464");
+    assert!(controller.get("portMappings").is_none());
+    assert!(controller["healthCheck"]["command"]
+        .to_string()
+        .contains("127.0.0.1:9464"));
+    assert_eq!(controller["secrets"][0]["name"], "EDC_POLICY_DOCUMENT");
+    let git_sync = containers.iter().find(|c| c["name"] == "git-sync").unwrap();
+    assert!(git_sync["command"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("--max-failures=-1")));
+    let service: serde_json::Value = serde_json::from_str(&read("deploy/service.json")).unwrap();
+    assert_eq!(
+        service["tags"][0],
+        serde_json::json!({"key": "ecs-delegate-controller.io/adoptable", "value": "false"})
+    );
+    let ignore = read(".dockerignore");
+    for line in ["target", ".venv", ".git"] {
+        assert!(
+            ignore.lines().any(|l| l.trim_start_matches('/') == line),
+            "{line}"
+        );
+    }
 }

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use spec::document::{AwsVpcConfiguration, DeploymentConfiguration, ServiceDocument};
 use spec::render::{
-    decode_tag_keys, STOP_REASON_PREFIX, TAG_MANAGED_BY, TAG_PREFIX, TAG_ROLLED_BACK,
-    TAG_SPEC_HASH, TAG_TAG_KEYS, TAG_TASK_DEFINITION,
+    decode_tag_keys, STOP_REASON_PREFIX, TAG_ADOPTABLE, TAG_MANAGED_BY, TAG_PREFIX,
+    TAG_ROLLED_BACK, TAG_SPEC_HASH, TAG_TAG_KEYS, TAG_TASK_DEFINITION,
 };
 use spec::Mode;
 
@@ -90,10 +90,13 @@ pub fn rollback_of(desired: &DesiredGroup, service: &ObservedService) -> Option<
     })
 }
 
-/// The group asks to adopt (`spec.service.adopt`) and no controller manages the service.
+/// The group asks to adopt (`spec.service.adopt`), no controller manages the service, and it is
+/// not marked never to be adopted (the controller's own service is).
 fn adoptable(desired: &DesiredGroup, service: &ObservedService) -> bool {
     let adopt = desired.group.spec.service.as_ref().is_some_and(|s| s.adopt);
-    adopt && !service.tags.contains_key(TAG_MANAGED_BY)
+    adopt
+        && !service.tags.contains_key(TAG_MANAGED_BY)
+        && service.tags.get(TAG_ADOPTABLE).map(String::as_str) != Some("false")
 }
 
 fn owned_by(service: &ObservedService, controller_id: &str) -> bool {
@@ -441,6 +444,14 @@ fn conflict_message(
     desired: &DesiredGroup,
     controller_id: &str,
 ) -> String {
+    if service.tags.get(TAG_ADOPTABLE).map(String::as_str) == Some("false") {
+        return format!(
+            "service {} in cluster {} is marked {TAG_ADOPTABLE}=false (the controller's own \
+             service is): it is never adopted and was left unchanged",
+            service.name,
+            desired.cluster()
+        );
+    }
     match service.tags.get(TAG_MANAGED_BY) {
         None => format!(
             "service {} already exists in cluster {} and is not managed by this controller \

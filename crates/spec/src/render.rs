@@ -23,6 +23,9 @@ pub const TAG_PREFIX: &str = "ecs-delegate-controller.io/";
 pub const TAG_MANAGED_BY: &str = "ecs-delegate-controller.io/managed-by";
 /// Tag: the DelegateGroup name.
 pub const TAG_GROUP: &str = "ecs-delegate-controller.io/group";
+/// Tag: `"false"` on a service (the controller's own) that is never adopted, whatever a file
+/// asks; IAM's adoption statement requires it absent.
+pub const TAG_ADOPTABLE: &str = "ecs-delegate-controller.io/adoptable";
 /// Tag: hash of the canonical rendered task definition document.
 pub const TAG_SPEC_HASH: &str = "ecs-delegate-controller.io/spec-hash";
 /// Tag (services): the task definition ARN the service was last pointed at.

@@ -202,6 +202,33 @@ fn an_unmanaged_service_is_a_conflict_and_left_alone() {
 }
 
 #[test]
+fn a_service_marked_never_adoptable_is_not_adopted_whatever_the_file_asks() {
+    let d = desired("  service: {adopt: true}");
+    let mut service = converged(&d, TD1);
+    service.tags.clear();
+    let observed = |service: ObservedService| ObservedGroup {
+        service: Some(service),
+        ..Default::default()
+    };
+    // Unmarked, it is adopted (ownership tags only).
+    let plan = plan_group(&d, &observed(service.clone()), &options());
+    assert!(plan.error.is_none() && !plan.actions.is_empty(), "{plan:?}");
+    // The controller's own service carries adoptable=false: a conflict, nothing planned.
+    service
+        .tags
+        .insert(spec::render::TAG_ADOPTABLE.into(), "false".into());
+    let plan = plan_group(&d, &observed(service), &options());
+    assert!(plan.actions.is_empty(), "{plan:?}");
+    let error = plan.error.unwrap();
+    assert_eq!(error.reason, Reason::ConflictUnmanaged);
+    assert!(
+        error.message.contains("is never adopted"),
+        "{}",
+        error.message
+    );
+}
+
+#[test]
 fn another_controllers_service_is_a_conflict() {
     let d = desired("");
     let mut service = converged(&d, TD1);
