@@ -124,14 +124,31 @@ pub fn harness_origins(global: &GlobalArgs) -> anyhow::Result<harness::AllowedOr
     harness::AllowedOrigins::parse(&origins).map_err(|e| anyhow::anyhow!("--harness-origin {e}"))
 }
 
-/// The operator's policy (`--policy`, EDC_POLICY), or the default (the baseline, no adoption).
+/// The environment variable holding the policy document itself, as ECS injects a secret.
+const POLICY_DOCUMENT: &str = "EDC_POLICY_DOCUMENT";
+
+/// The operator's policy (`--policy`, EDC_POLICY; else the document in EDC_POLICY_DOCUMENT), or
+/// the default (the baseline, no adoption).
 /// A policy inside the watched paths would be the files' authors' to change: refused.
 ///
 /// # Errors
 /// A policy inside a PATH, or one that cannot be read.
 pub fn policy(global: &GlobalArgs, paths: &[PathBuf]) -> anyhow::Result<Arc<spec::Policy>> {
     let Some(file) = &global.policy else {
-        return Ok(Arc::new(spec::Policy::default()));
+        // deploy/ injects the policy from its own SSM parameter or secret as this variable.
+        return match std::env::var(POLICY_DOCUMENT) {
+            Ok(text) if !text.trim().is_empty() => {
+                if text.len() as u64 > spec::files::MAX_FILE_BYTES {
+                    anyhow::bail!("{POLICY_DOCUMENT}: larger than 1 MiB");
+                }
+                let policy = spec::Policy::parse(&text).map_err(|(at, message)| {
+                    let at = at.map(|p| format!(":{p}")).unwrap_or_default();
+                    anyhow::anyhow!("{POLICY_DOCUMENT}{at}: error: {message}")
+                })?;
+                Ok(Arc::new(policy))
+            }
+            _ => Ok(Arc::new(spec::Policy::default())),
+        };
     };
     let canonical = file
         .canonicalize()

@@ -262,7 +262,8 @@ async fn import_reads_a_service_of_another_account_and_writes_its_account() {
     assert!(yaml.contains(&format!("region: {WEST}")), "{yaml}");
     // The imported group validates: its ARNs are in the role's account.
     moto.write("imported/a-west.yaml", &yaml);
-    let valid = moto.run(&["validate", "imported/a-west.yaml"]);
+    let policy = moto.adoption_policy(&["c1"]);
+    let valid = moto.run(&["validate", "imported/a-west.yaml", "--policy", &policy]);
     assert!(valid.status.success(), "{}", show(&valid));
 
     // Not in the controller's own account.

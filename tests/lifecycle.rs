@@ -518,7 +518,8 @@ async fn a_service_of_another_deployment_controller_is_not_adopted() {
         &group_yaml("ext", "c1", "  service: {adopt: true}\n"),
     );
     moto.reset_calls();
-    let out = moto.run(&["reconcile", "--once", "g.yaml"]);
+    let policy = moto.adoption_policy(&["c1"]);
+    let out = moto.run(&["reconcile", "--once", "g.yaml", "--policy", &policy]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("EXTERNAL deployment controller"),

@@ -509,9 +509,24 @@ async fn scenario(t: Target) {
         .unwrap();
     let yaml = ok(&t.run(&["import", "--cluster", &cluster, "--service", &by_hand]));
     t.write("by-hand.yaml", &yaml);
-    let out = t.run(&["plan", "--detailed-exitcode", "by-hand.yaml"]);
+    // Adoption is the operator's to allow, in a policy outside the watched directory.
+    let policy =
+        std::env::temp_dir().join(format!("edc-scenario-policy-{}.yaml", std::process::id()));
+    std::fs::write(
+        &policy,
+        format!("apiVersion: ecs-delegate-controller.io/v1alpha1\nkind: GuardrailPolicy\nadoption: {{clusters: [{cluster}]}}\n"),
+    )
+    .unwrap();
+    let policy = policy.display().to_string();
+    let out = t.run(&[
+        "plan",
+        "--detailed-exitcode",
+        "by-hand.yaml",
+        "--policy",
+        &policy,
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}\n{yaml}", show(&out));
-    let text = ok(&t.run(&["reconcile", "--once", "by-hand.yaml"]));
+    let text = ok(&t.run(&["reconcile", "--once", "by-hand.yaml", "--policy", &policy]));
     assert!(text.contains("updated service"), "adopted: {text}");
     let adopted = service(&t, &cluster, &by_hand).await;
     assert!(adopted
@@ -522,7 +537,7 @@ async fn scenario(t: Target) {
     // Prune: the groups whose files go are deleted, nothing else.
     t.remove("fargate.yaml");
     t.remove("ec2.yaml");
-    let text = ok(&t.run(&["reconcile", "--once", "--prune", "."]));
+    let text = ok(&t.run(&["reconcile", "--once", "--prune", ".", "--policy", &policy]));
     assert!(
         text.contains(&format!("deleted service {fargate_name}")),
         "{text}"

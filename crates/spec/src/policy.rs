@@ -205,6 +205,7 @@ impl Policy {
     /// # Errors
     /// The position (where known) and the problem.
     pub fn parse(text: &str) -> Result<Self, (Option<crate::Position>, String)> {
+        crate::bytes::screen(text.as_bytes()).map_err(|r| (Some(r.position), r.message))?;
         let index = crate::location::index_documents(text)
             .map_err(|e| (Some(e.position), format!("invalid YAML: {}", e.message)))?;
         let index = index.into_iter().next().unwrap_or_default();

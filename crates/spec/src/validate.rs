@@ -184,11 +184,12 @@ fn check_roles_and_token(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
     if !is_secret_arn(token) {
         err(
             "spec.delegate.token.secretArn",
-            format!(
-                "{token:?} is not a Secrets Manager secret ARN \
-                 (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME) or an SSM parameter ARN \
-                 (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)"
-            ),
+            // Never echoed: a token pasted here by mistake must not reach a log or /status.
+            "not an ARN: a Secrets Manager secret ARN \
+             (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME) or an SSM parameter ARN \
+             (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME) is expected; the value is not shown, in \
+             case it is the token itself"
+                .into(),
         );
     }
 }
