@@ -92,7 +92,7 @@ impl StatusState {
             .map(|mut status| {
                 if !self.config_errors.is_empty() {
                     let message = format!(
-                        "the files are invalid ({} error{}); the last valid state is kept: {}",
+                        "serving a stale configuration, the last valid one: the files have {} error{}, the first: {}",
                         self.config_errors.len(),
                         if self.config_errors.len() == 1 {
                             ""

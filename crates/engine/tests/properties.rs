@@ -76,7 +76,11 @@ fn engine() -> Engine<FakeEcs> {
     let fake = FakeEcs::new();
     for cluster in CLUSTERS {
         fake.add_cluster(REGION, cluster);
-        fake.add_instance(REGION, cluster, 16384, 65536);
+        // Room for every draw (at most 5 groups of 3 tasks of 6 GiB in one cluster): a group
+        // that cannot be placed is rightly never converged.
+        for _ in 0..3 {
+            fake.add_instance(REGION, cluster, 16384, 65536);
+        }
     }
     fake.add_role("ecsTaskExecutionRole", &["ecs-tasks.amazonaws.com"]);
     Engine::new(
