@@ -111,7 +111,7 @@ impl AllowedOrigins {
     /// Whether `url`'s origin is one of these.
     pub fn allows(&self, url: &Url) -> bool {
         let origin = url.origin().ascii_serialization();
-        self.0.iter().any(|o| *o == origin)
+        self.0.contains(&origin)
     }
 
     /// Whether a manager URL's origin is one of these (`false` for what is not a URL).
