@@ -37,6 +37,35 @@ fn the_baseline_and_the_operators_allow_lists_refuse_before_any_write() {
         "groups/hostnet.yaml",
         &group_yaml("hostnet", "c1", "  networkMode: host\n"),
     );
+    let container = |extra: &str| {
+        format!(
+            "  taskDefinitionOverrides:\n    containerDefinitions:\n      - name: ecs-delegate\n        image: harness/delegate:24.10.84200\n{extra}"
+        )
+    };
+    moto.write(
+        "groups/root.yaml",
+        &group_yaml("root", "c1", &container("        user: \"0\"\n")),
+    );
+    moto.write(
+        "groups/privileged.yaml",
+        &group_yaml("privileged", "c1", &container("        privileged: true\n")),
+    );
+    moto.write(
+        "groups/caps.yaml",
+        &group_yaml(
+            "caps",
+            "c1",
+            &container("        linuxParameters: {capabilities: {add: [SYS_ADMIN]}}\n"),
+        ),
+    );
+    moto.write(
+        "groups/sidecar.yaml",
+        &group_yaml(
+            "sidecar",
+            "c1",
+            &container("      - {name: miner, image: evil.example/miner}\n"),
+        ),
+    );
     refused(
         &moto,
         &["reconcile", "--once", "groups"],
@@ -46,11 +75,20 @@ fn the_baseline_and_the_operators_allow_lists_refuse_before_any_write() {
             "(policy rule baseline.hostPid)",
             "hostnet.yaml:",
             "spec.networkMode: host network mode shares the host's network stack (policy rule baseline.hostNetwork)",
+            "root.yaml:",
+            "container \"ecs-delegate\" would run as root (policy rule baseline.root)",
+            "privileged.yaml:",
+            "privileged containers are root on the host (policy rule baseline.privileged)",
+            "caps.yaml:",
+            "added Linux capabilities are not allowed (policy rule baseline.capabilities)",
+            "sidecar.yaml:",
+            "overrides may not add, remove or rename containers or change their image (policy rule baseline.containers)",
             "nothing was applied",
         ],
     );
-    moto.remove("groups/socket.yaml");
-    moto.remove("groups/hostnet.yaml");
+    for file in ["socket", "hostnet", "root", "privileged", "caps", "sidecar"] {
+        moto.remove(&format!("groups/{file}.yaml"));
+    }
 
     // The operator's allow-lists: another cluster, an image from elsewhere, a family outside
     // the prefix, a count over the ceiling; plan refuses the same as reconcile.
@@ -80,6 +118,48 @@ fn the_baseline_and_the_operators_allow_lists_refuse_before_any_write() {
             ],
         );
     }
+
+    // Every other allow-list, in one group that breaks them all.
+    let strict = moto.operator_policy(
+        "images: {repositories: [harness/delegate], digestsOnly: true}
+roles: {execution: [arn:aws:iam::123456789012:role/other-execution], task: [arn:aws:iam::123456789012:role/delegates-*]}
+accounts: [arn:aws:iam::111122223333:role/edc-target]
+subnets: [subnet-allowed]
+securityGroups: [sg-allowed]
+secretPrefixes: [\"arn:aws:secretsmanager:us-east-1:123456789012:secret:harness/\"]
+launchTypes: [EC2]
+count: {total: 1}
+resources: {maxCpu: 512, maxMemory: 2048}
+",
+    );
+    moto.write(
+        "groups/wide.yaml",
+        &plan::DesiredGroup::test("wide")
+            .cluster("c1")
+            .fargate("subnet-elsewhere")
+            .spec("  roles: {execution: arn:aws:iam::123456789012:role/ecsTaskExecutionRole, task: arn:aws:iam::123456789012:role/admin}")
+            .spec("  account: {roleArn: \"arn:aws:iam::444455556666:role/other\"}")
+            .yaml()
+            .replace("  roles:\n    execution: arn:aws:iam::123456789012:role/ecsTaskExecutionRole\n", "")
+            .replace("{subnets: [subnet-elsewhere]}", "{subnets: [subnet-elsewhere], securityGroups: [sg-elsewhere]}"),
+    );
+    refused(
+        &moto,
+        &["plan", "groups", "--policy", &strict],
+        &[
+            "(policy rule images.digestsOnly)",
+            "(policy rule roles.execution)",
+            "(policy rule roles.task)",
+            "(policy rule accounts)",
+            "(policy rule subnets)",
+            "(policy rule securityGroups)",
+            "(policy rule secretPrefixes)",
+            "(policy rule launchTypes)",
+            "(policy rule count.total)",
+            "(policy rule resources.maxCpu)",
+            "(policy rule resources.maxMemory)",
+        ],
+    );
 
     // Within the policy, the same files apply.
     moto.write("groups/wide.yaml", &group_yaml("team-a-ok", "c1", ""));

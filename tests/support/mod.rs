@@ -555,8 +555,15 @@ for instance in ec2.run_instances(ImageId=image, MinCount=count, MaxCount=count)
     /// Writes the operator's policy (`body` after apiVersion and kind) beside the group files,
     /// which tests pass by name so that the policy stays outside them; returns its path.
     pub fn operator_policy(&self, body: &str) -> String {
+        // One file per body: a test may hold several policies at once.
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(body, &mut hasher);
+        let name = format!(
+            "operator-policy-{:016x}.yaml",
+            std::hash::Hasher::finish(&hasher)
+        );
         let path = self.write(
-            "operator-policy.yaml",
+            &name,
             &format!(
                 "apiVersion: ecs-delegate-controller.io/v1alpha1\nkind: GuardrailPolicy\n{body}"
             ),
