@@ -102,6 +102,10 @@ pub struct LifecycleArgs {
     /// the service, wait for its name to be free, create it again. Without it they are refused.
     #[arg(long)]
     pub allow_replace: bool,
+    /// Exit 1 when the paths hold no DelegateGroup (by default a warning): a pipeline pointed at
+    /// the wrong directory notices.
+    #[arg(long)]
+    pub fail_on_empty: bool,
 }
 
 /// Event-driven mode: ECS and CloudTrail events through an SQS queue.

@@ -25,14 +25,21 @@ pub fn plural(n: usize) -> &'static str {
     }
 }
 
-/// The SDK's configuration, from the configuration chain and the global flags.
-pub async fn sdk(global: &GlobalArgs) -> SdkProvider {
+/// The SDK's configuration, from the configuration chain and the global flags, with its
+/// credentials loaded once before anything else: a failure is one line naming what was tried
+/// and what to run, instead of every group failing with the SDK's message.
+///
+/// # Errors
+/// No credentials, an unknown profile, an expired SSO session, a failing credential_process.
+pub async fn sdk(global: &GlobalArgs) -> anyhow::Result<SdkProvider> {
     let connection = Connection {
         region: global.region.clone(),
         profile: global.profile.clone(),
         endpoint_url: global.endpoint_url.clone(),
     };
-    SdkProvider::new(aws::load_config(&connection).await)
+    let config = aws::load_config(&connection).await;
+    aws::setup::check_credentials(&config, global.profile.as_deref()).await?;
+    Ok(SdkProvider::new(config))
 }
 
 /// The AWS of a command: the SDK, and the scale of ECS's rates for the client-side limiter
@@ -45,17 +52,20 @@ pub struct Aws {
 
 impl Aws {
     /// From the global flags and the environment.
-    pub async fn new(global: &GlobalArgs) -> Aws {
+    ///
+    /// # Errors
+    /// As [`sdk`].
+    pub async fn new(global: &GlobalArgs) -> anyhow::Result<Aws> {
         let endpoint = global
             .endpoint_url
             .clone()
             .or_else(|| std::env::var("AWS_ENDPOINT_URL_ECS").ok())
             .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
         let local = endpoint.as_deref().is_some_and(is_local_endpoint);
-        Aws {
-            sdk: sdk(global).await,
+        Ok(Aws {
+            sdk: sdk(global).await?,
             scale: global.api_rate_scale.or((!local).then_some(1.0)),
-        }
+        })
     }
 
     /// Each target's clients behind its own rate limiter.
@@ -181,12 +191,23 @@ pub fn scope(source: &FileSource) -> Scope {
 ///
 /// # Errors
 /// A bad `--selector` or a group without a region.
+/// What a command does when the paths hold no group: a pipeline pointed at the wrong path should
+/// notice (kubectl: "no objects passed to apply").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnEmpty {
+    /// A warning naming the paths; the command goes on.
+    Warn,
+    /// An error naming the paths (`--fail-on-empty`); exit 1.
+    Fail,
+}
+
 pub async fn prepare(
     global: &GlobalArgs,
     paths: &[PathBuf],
     concurrency: usize,
     allow_replace: bool,
     with_harness: bool,
+    on_empty: OnEmpty,
 ) -> anyhow::Result<
     Option<(
         Vec<Arc<DesiredGroup>>,
@@ -194,7 +215,7 @@ pub async fn prepare(
         Engine<impl ClientProvider + 'static>,
     )>,
 > {
-    let aws = Aws::new(global).await;
+    let aws = Aws::new(global).await?;
     let source = FileSource::new(paths.to_vec(), &global.selector, aws.sdk.default_region())?
         .with_policy(policy(global, paths)?);
     let desired = match source.load_now() {
@@ -212,6 +233,24 @@ pub async fn prepare(
         }
         Err(e) => return Err(e.into()),
     };
+    if desired.is_empty() {
+        let named: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        let what = if global.selector.is_empty() {
+            String::new()
+        } else {
+            format!(" matching --selector {}", global.selector.join(","))
+        };
+        match on_empty {
+            OnEmpty::Warn => eprintln!(
+                "warning: no DelegateGroup{what} in {}; nothing to do (--fail-on-empty makes this an error)",
+                named.join(" ")
+            ),
+            OnEmpty::Fail => {
+                eprintln!("error: no DelegateGroup{what} in {}", named.join(" "));
+                return Ok(None);
+            }
+        }
+    }
     let options = PlanOptions {
         controller_id: global.controller_id.clone(),
         allow_replace,

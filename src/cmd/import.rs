@@ -42,7 +42,7 @@ pub async fn run(
             )
         }
         (None, Some((cluster, service))) => {
-            let api = sdk(global).await;
+            let api = sdk(global).await?;
             let region = global
                 .region
                 .clone()

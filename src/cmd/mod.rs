@@ -25,8 +25,10 @@ pub fn init_logging(global: &GlobalArgs) {
     let default = match global.verbose {
         // The controller's own info is the audit record (every write, drift, failure, a line
         // per pass, leadership); its libraries' (the SDK's) stays at warn.
-        0 => "warn,ecs_delegate=info",
-        1 => "info",
+        // The SDK's own warnings (the instance metadata it tried, with raw Debug dumps of its
+        // types) are summarised into the controller's errors instead; -vv shows them.
+        0 => "warn,ecs_delegate=info,aws_config=error,aws_smithy_runtime=error,aws_runtime=error",
+        1 => "info,aws_config=error,aws_smithy_runtime=error,aws_runtime=error",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use engine::{AlwaysOpen, Mode, PrunePolicy};
 
 use crate::cli::{GlobalArgs, LifecycleArgs, PlanFormat};
-use crate::wiring::prepare;
+use crate::wiring::{prepare, OnEmpty};
 
 pub async fn run(
     global: &GlobalArgs,
@@ -16,8 +16,15 @@ pub async fn run(
     detailed_exitcode: bool,
     lifecycle: LifecycleArgs,
 ) -> anyhow::Result<ExitCode> {
-    let Some((groups, scope, engine)) =
-        prepare(global, paths, 8, lifecycle.allow_replace, false).await?
+    let Some((groups, scope, engine)) = prepare(
+        global,
+        paths,
+        8,
+        lifecycle.allow_replace,
+        false,
+        on_empty(&lifecycle),
+    )
+    .await?
     else {
         return Ok(ExitCode::FAILURE);
     };
@@ -50,6 +57,15 @@ pub async fn run(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `--fail-on-empty`.
+pub fn on_empty(lifecycle: &LifecycleArgs) -> OnEmpty {
+    if lifecycle.fail_on_empty {
+        OnEmpty::Fail
+    } else {
+        OnEmpty::Warn
+    }
 }
 
 /// `--prune` with its `--max-prune`.

@@ -30,6 +30,7 @@ pub async fn run(global: &GlobalArgs, paths: &[PathBuf], once: Once) -> anyhow::
         once.concurrency,
         once.lifecycle.allow_replace,
         true,
+        super::plan::on_empty(&once.lifecycle),
     )
     .await?
     else {

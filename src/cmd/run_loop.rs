@@ -27,7 +27,7 @@ pub struct Loop {
 }
 
 pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow::Result<ExitCode> {
-    let aws = Aws::new(global).await;
+    let aws = Aws::new(global).await?;
     let policy = crate::wiring::policy(global, &paths)?;
     let source =
         FileSource::new(paths, &global.selector, aws.sdk.default_region())?.with_policy(policy);

@@ -15,7 +15,9 @@ pub async fn run(
     paths: &[PathBuf],
     output: StatusFormat,
 ) -> anyhow::Result<ExitCode> {
-    let Some((groups, scope, engine)) = prepare(global, paths, 8, false, true).await? else {
+    let Some((groups, scope, engine)) =
+        prepare(global, paths, 8, false, true, crate::wiring::OnEmpty::Warn).await?
+    else {
         return Ok(ExitCode::FAILURE);
     };
     let report = engine

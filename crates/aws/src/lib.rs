@@ -6,5 +6,6 @@ pub mod error;
 mod request;
 mod response;
 pub mod sdk;
+pub mod setup;
 
 pub use sdk::{load_config, Connection, SdkEcs, SdkProvider};

@@ -268,10 +268,27 @@ fn summary(plan: &Plan) -> Value {
     Value::Object(summary)
 }
 
+/// The plan in one line. Failed groups come first, and nothing is claimed of them: a group that
+/// could not be planned has no changes to describe.
 fn summary_line(plan: &Plan) -> String {
     let s = summary(plan);
     let n = |k: &str| s[k].as_u64().unwrap_or(0);
-    let mut line = format!(
+    let (failed, groups) = (n("errors"), n("groups"));
+    let mut line = String::new();
+    if failed > 0 {
+        let _ = write!(
+            line,
+            "{failed} of {groups} group{} failed and {} not planned.",
+            if groups == 1 { "" } else { "s" },
+            if failed == 1 { "was" } else { "were" }
+        );
+        if failed == groups && plan.orphans.is_empty() {
+            return line;
+        }
+        line.push(' ');
+    }
+    let _ = write!(
+        line,
         "Plan: {} to register, {} to create, {} to update, {} to replace, {} to delete.",
         n("register-task-definition"),
         n("create-service"),
@@ -295,14 +312,10 @@ fn summary_line(plan: &Plan) -> String {
             n("stop-task")
         );
     }
-    if !plan.has_changes() {
+    if rows(plan).next().is_some() && !plan.has_changes() {
         line.push_str(" Only ownership tags change; nothing that runs does.");
     }
-    let _ = write!(line, " {} of {} groups in sync", n("inSync"), n("groups"));
-    if n("errors") > 0 {
-        let _ = write!(line, ", {} failed", n("errors"));
-    }
-    line.push('.');
+    let _ = write!(line, " {} of {} groups in sync.", n("inSync"), groups);
     line
 }
 
@@ -466,4 +479,37 @@ pub fn to_markdown(plan: &Plan) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{GroupError, Reason, Target};
+
+    fn failed(name: &str) -> GroupPlan {
+        GroupPlan {
+            group: name.into(),
+            cluster: "c1".into(),
+            target: Target::region("us-east-1"),
+            actions: Vec::new(),
+            error: Some(GroupError::new(Reason::ReconcileError, "could not be read")),
+            suspended: false,
+        }
+    }
+
+    /// When no group could be planned, the summary says so and claims nothing else (it said
+    /// "Only ownership tags change; nothing that runs does").
+    #[test]
+    fn a_plan_of_failed_groups_claims_no_changes() {
+        let plan = Plan {
+            groups: vec![failed("a"), failed("b")],
+            orphans: Vec::new(),
+            revision: None,
+        };
+        assert_eq!(
+            summary_line(&plan),
+            "2 of 2 groups failed and were not planned."
+        );
+        assert!(!to_text(&plan).contains("Only ownership tags change"));
+    }
 }
