@@ -173,16 +173,18 @@ enum Frame {
 /// Returns the first YAML syntax error; documents before it are not returned.
 pub fn index_documents(text: &str) -> Result<Vec<FieldIndex>, SyntaxError> {
     let mut parser = Parser::new_from_str(text);
+    // yaml-rust2 may place an event (an empty key at end of input, an error) on a line past the
+    // last one: every position is clamped to the end of the text.
+    let end = Position::after(text);
     let mut docs = Vec::new();
     let mut current: Option<FieldIndex> = None;
     let mut stack: Vec<Frame> = Vec::new();
     loop {
         let (event, marker) = parser.next_token().map_err(|e| SyntaxError {
-            // yaml-rust2 may place an error at end of input on a line past the last one.
-            position: Position::from_marker(e.marker()).min(Position::after(text)),
+            position: Position::from_marker(e.marker()).min(end),
             message: e.info().to_owned(),
         })?;
-        let pos = Position::from_marker(&marker);
+        let pos = Position::from_marker(&marker).min(end);
         match event {
             Event::StreamEnd => break,
             Event::DocumentStart => {
@@ -340,6 +342,20 @@ mod tests {
     fn positions_count_yaml_line_breaks() {
         assert_eq!(Position::after("").to_string(), "1:1");
         assert_eq!(Position::after("ab\r\ncd\re\nfé").to_string(), "4:3");
+    }
+
+    /// Found by `make fuzz` (fuzz/regressions/loader/explicit-key-at-end-of-input.yaml): an
+    /// empty explicit key was placed on line 2 of a one-line file.
+    #[test]
+    fn an_empty_key_at_end_of_input_stays_inside_the_file() {
+        let docs = index_documents("? ").unwrap();
+        let end = Position::after("? ");
+        assert!(
+            docs[0].positions.values().all(|p| *p <= end),
+            "{:?}",
+            docs[0].positions
+        );
+        assert!(docs[0].start() <= end);
     }
 
     #[test]
