@@ -10,7 +10,8 @@ mod support;
 use std::path::PathBuf;
 use std::process::Output;
 
-use support::{binary, repo, show};
+use support::proxy::{Faults, Proxy};
+use support::{binary, group_yaml, repo, show, Moto};
 
 /// A home with no ~/.aws and no AWS variable but those given.
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -42,8 +43,10 @@ fn stderr_lines(out: &Output) -> Vec<String> {
 
 fn quiet(out: &Output) {
     let text = show(out);
+    // The SDK's own targets (aws_config, aws_smithy_*, aws_runtime); the controller's own
+    // warnings (a failed write) are its audit record.
     assert!(
-        !text.contains("WARN"),
+        !text.contains("WARN aws_"),
         "an SDK warning at the default level: {text}"
     );
     assert!(
@@ -121,6 +124,31 @@ fn an_empty_directory_is_a_warning_or_with_the_flag_an_error() {
     assert_eq!(
         stderr_lines(&out),
         [format!("error: no DelegateGroup in {dir}")]
+    );
+    quiet(&out);
+}
+
+/// IAM refuses one action (through a proxy answering as AWS does): the group's error carries
+/// AWS's message, with the action and the resource it named, and the statement of
+/// deploy/iam-policy.json that grants the action.
+#[test]
+fn an_access_denial_names_the_action_and_the_statement_that_grants_it() {
+    let moto = Moto::start();
+    moto.create_clusters(&["c1"]);
+    moto.write("g.yaml", &group_yaml("g", "c1", ""));
+    let proxy = Proxy::start(
+        moto.port(),
+        Faults {
+            deny: vec!["CreateService"],
+            ..Faults::default()
+        },
+    );
+    let out = moto.run_via(&proxy, &["reconcile", "--once", "g.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let text = show(&out);
+    assert!(
+        text.contains("g (c1): error: CreateService: User: arn:aws:sts::123456789012:assumed-role/ecs-delegate-controller/edc is not authorized to perform: ecs:CreateService on resource: arn:aws:ecs:us-east-1:123456789012:service/c1/g because no identity-based policy allows the ecs:CreateService action (deploy/iam-policy.json grants ecs:CreateService in statement CreateTaggedServicesInTheDelegateClusters: give the controller's role that statement, with its conditions)"),
+        "{text}"
     );
     quiet(&out);
 }

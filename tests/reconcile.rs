@@ -395,6 +395,6 @@ async fn invalid_files_and_unknown_clusters_fail_without_writing() {
     let out = moto.run(&["reconcile", "--once", "groups"]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stdout)
-        .contains("lost (nowhere): error: DescribeServices: Cluster not found."));
+        .contains("lost (nowhere): error: cluster nowhere not found in us-east-1 of the controller's account: create it, or correct spec.cluster (or spec.region, spec.account)"));
     assert_eq!(service(&moto, "c1", "good").await.desired_count(), 2);
 }

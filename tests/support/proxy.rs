@@ -23,6 +23,9 @@ pub struct Faults {
     pub latency: Duration,
     /// Enforce ECS's token buckets per action family, sustained rates times this factor.
     pub token_buckets: Option<f64>,
+    /// Operations refused with HTTP 400 AccessDeniedException, as IAM refuses an action the
+    /// caller's policy does not allow (the message in AWS's documented form).
+    pub deny: Vec<&'static str>,
 }
 
 /// What the proxy did.
@@ -167,12 +170,16 @@ enum Verdict {
     Forward { drop_answer: bool },
     Throttle,
     Fail,
+    Deny,
 }
 
 fn decide(shared: &Mutex<Shared>, operation: &str) -> Verdict {
     let mut shared = shared.lock().expect("lock");
     shared.stats.requests += 1;
     let n = shared.stats.requests;
+    if shared.faults.deny.contains(&operation) {
+        return Verdict::Deny;
+    }
     if let Some(scale) = shared.faults.token_buckets {
         let (name, burst, rate) = family(operation);
         let now = Instant::now();
@@ -264,6 +271,13 @@ fn handle(client: TcpStream, upstream: u16, shared: &Mutex<Shared>) -> std::io::
     match verdict {
         Verdict::Throttle => answer(&mut client, 400, "ThrottlingException", "Rate exceeded"),
         Verdict::Fail => answer(&mut client, 503, "ServerException", "Service unavailable"),
+        Verdict::Deny => {
+            let operation = target.as_deref().unwrap_or_default();
+            let message = format!(
+                "User: arn:aws:sts::123456789012:assumed-role/ecs-delegate-controller/edc is not authorized to perform: ecs:{operation} on resource: arn:aws:ecs:us-east-1:123456789012:service/c1/g because no identity-based policy allows the ecs:{operation} action"
+            );
+            answer(&mut client, 400, "AccessDeniedException", &message)
+        }
         Verdict::Forward { drop_answer } => {
             std::thread::sleep(latency);
             let started = Instant::now();

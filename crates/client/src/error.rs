@@ -21,9 +21,11 @@ pub enum ErrorKind {
     Other,
 }
 
-/// A failed AWS call.
+/// A failed AWS call. An access denial also names the statement of deploy/iam-policy.json that
+/// grants the action (or says none does), beside AWS's own message with the action and
+/// resource it refused.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{operation}: {message}")]
+#[error("{operation}: {message}{}", grant_hint(*kind, *operation))]
 pub struct AwsError {
     /// The kind, for retry and reporting decisions.
     pub kind: ErrorKind,
@@ -33,6 +35,42 @@ pub struct AwsError {
     pub code: Option<String>,
     /// A message for people.
     pub message: String,
+}
+
+/// The controller's policy as deploy/ ships it, to name the statement an access denial is about.
+const DEPLOYED_POLICY: &str = include_str!("../../../deploy/iam-policy.json");
+
+/// The Sids of the deployed policy's Allow statements that grant `action` (`ecs:CreateService`).
+pub fn granting_statements(action: &str) -> Vec<String> {
+    let Ok(policy) = serde_json::from_str::<serde_json::Value>(DEPLOYED_POLICY) else {
+        return Vec::new();
+    };
+    let statements = policy["Statement"].as_array().cloned().unwrap_or_default();
+    statements
+        .iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .filter(|s| match &s["Action"] {
+            serde_json::Value::String(a) => a == action,
+            serde_json::Value::Array(list) => list.iter().any(|a| a == action),
+            _ => false,
+        })
+        .filter_map(|s| s["Sid"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// For an access denial: which statement of deploy/iam-policy.json grants the action.
+fn grant_hint(kind: ErrorKind, operation: Operation) -> String {
+    if kind != ErrorKind::AccessDenied || operation == Operation::Internal {
+        return String::new();
+    }
+    let action = format!("{}:{}", operation.service(), operation.name());
+    match granting_statements(&action).as_slice() {
+        [] => format!(" (no statement of deploy/iam-policy.json grants {action})"),
+        sids => format!(
+            " (deploy/iam-policy.json grants {action} in statement {}: give the controller's role that statement, with its conditions)",
+            sids.join(", ")
+        ),
+    }
 }
 
 /// The code of an error whose call got no credentials: the role of the group's account could
@@ -191,5 +229,37 @@ mod tests {
             ErrorKind::Throttled
         );
         assert_eq!(classify(describe, None, "HTML 500"), ErrorKind::Other);
+    }
+
+    #[test]
+    fn an_access_denial_names_the_statement_that_grants_the_action() {
+        let denied = AwsError::with_code(
+            Operation::CreateService,
+            Some("AccessDeniedException".into()),
+            "User: arn:aws:sts::123456789012:assumed-role/edc/s is not authorized to perform: \
+             ecs:CreateService on resource: arn:aws:ecs:us-east-1:123456789012:service/c1/g",
+        );
+        assert_eq!(denied.kind, ErrorKind::AccessDenied);
+        let text = denied.to_string();
+        assert!(text.starts_with("CreateService: User: "), "{text}");
+        assert!(
+            text.ends_with("(deploy/iam-policy.json grants ecs:CreateService in statement CreateTaggedServicesInTheDelegateClusters: give the controller's role that statement, with its conditions)"),
+            "{text}"
+        );
+        // Any other error says nothing of the policy.
+        let missing = AwsError::with_code(
+            Operation::CreateService,
+            Some("ClusterNotFoundException".into()),
+            "Cluster not found.",
+        );
+        assert_eq!(missing.to_string(), "CreateService: Cluster not found.");
+        // Every action the code calls is granted by some statement.
+        for op in Operation::ALL
+            .iter()
+            .filter(|op| **op != Operation::Internal)
+        {
+            let action = format!("{}:{}", op.service(), op.name());
+            assert!(!granting_statements(&action).is_empty(), "{action}");
+        }
     }
 }

@@ -32,7 +32,7 @@ impl<P: ClientProvider> Engine<P> {
         let observed = self.observe(&desired).await;
         let mut planned = Vec::with_capacity(desired.len());
         for (d, o) in desired.iter().zip(observed) {
-            let mut o = o.map_err(group_error);
+            let mut o = o.map_err(|e| observe_error(d, e));
             let mut plan = match &o {
                 Ok(o) => plan_group(d, o, &self.options),
                 Err(e) => GroupPlan {
@@ -339,4 +339,24 @@ impl<P: ClientProvider> Engine<P> {
         cache.insert(key.clone(), revision.clone());
         cache.insert((key.0.clone(), revision.arn.clone()), revision);
     }
+}
+
+/// A failed observation as the group's error. A cluster that does not exist is named with where
+/// it was looked for, from the error's code (DescribeServices' ClusterNotFoundException).
+fn observe_error(desired: &DesiredGroup, error: AwsError) -> GroupError {
+    if error.code.as_deref() != Some("ClusterNotFoundException") {
+        return group_error(error);
+    }
+    let target = &desired.target;
+    let place = match target.account_id() {
+        Some(account) => format!("{account}/{}", target.region),
+        None => format!("{} of the controller's account", target.region),
+    };
+    GroupError::new(
+        plan::Reason::ReconcileError,
+        format!(
+            "cluster {} not found in {place}: create it, or correct spec.cluster (or spec.region, spec.account)",
+            desired.cluster()
+        ),
+    )
 }
