@@ -34,6 +34,25 @@ fn desired_count(moto: &Moto, cluster: &str, name: &str) -> Option<i32> {
 
 const LIMIT: Duration = Duration::from_secs(15);
 
+/// Someone scales a service by hand (drift).
+fn scale_by_hand(moto: &Moto, cluster: &str, name: &str, count: i32) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        moto.ecs()
+            .await
+            .update_service()
+            .cluster(cluster)
+            .service(name)
+            .desired_count(count)
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
 #[test]
 fn file_changes_new_files_and_drift_reach_ecs_and_http_answers() {
     let moto = Moto::start();
@@ -124,21 +143,7 @@ fn drift_is_put_back_within_the_interval() {
     moto.write("a.yaml", &group_yaml("a", "c1", ""));
     let looping = Loop::start(&moto, &["a.yaml", "--interval", "1s"]);
     assert!(looping.wait_ready(LIMIT), "{}", looping.logs());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        moto.ecs()
-            .await
-            .update_service()
-            .cluster("c1")
-            .service("a")
-            .desired_count(7)
-            .send()
-            .await
-            .unwrap();
-    });
+    scale_by_hand(&moto, "c1", "a", 7);
     assert_eq!(desired_count(&moto, "c1", "a"), Some(7));
     eventually(Duration::from_secs(10), || {
         (desired_count(&moto, "c1", "a") == Some(2)).then_some(())
@@ -278,21 +283,7 @@ fn a_hostile_file_is_reported_the_last_valid_set_is_kept_and_the_fix_applies() {
     assert!(page.contains("groups/x.yaml:1:1"), "the page shows it");
 
     // Meanwhile the last valid set is still reconciled: drift is put back.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        moto.ecs()
-            .await
-            .update_service()
-            .cluster("c1")
-            .service("a")
-            .desired_count(7)
-            .send()
-            .await
-            .unwrap();
-    });
+    scale_by_hand(&moto, "c1", "a", 7);
     eventually(LIMIT, || {
         (desired_count(&moto, "c1", "a") == Some(2)).then_some(())
     })
