@@ -281,6 +281,22 @@ pub enum Command {
         #[command(flatten)]
         notify: NotifyArgs,
     },
+    /// Check what a first deploy needs, in one run that only reads: credentials and who they
+    /// are, the region, the files, each cluster (and room for EC2 groups), the roles and the
+    /// token each group needs, Harness (with --harness-api-key-secret), the lease table and the
+    /// events queue (when given). Prints a checklist with a fix for each failure; exit 1 when one
+    /// fails.
+    Doctor {
+        /// Files, or directories searched recursively for *.yaml and *.yml.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Check this lease table (as `reconcile --lease-table` would use it).
+        #[arg(long, value_name = "TABLE")]
+        lease_table: Option<String>,
+        /// Check this events queue (as `reconcile --events-queue` would read it).
+        #[arg(long, value_name = "URL", env = "EDC_EVENTS_QUEUE")]
+        events_queue: Option<String>,
+    },
     /// Show each group's delegates: desired, running and pending tasks, task definition, whether
     /// the files and ECS agree, and conditions (Ready, Progressing, Degraded, Stalled) with
     /// reasons. Reads only.

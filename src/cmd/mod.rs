@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use crate::cli::{Cli, Command, GlobalArgs, LogFormat};
 
 mod completions;
+mod doctor;
 mod import;
 mod plan;
 mod probe;
@@ -111,6 +112,18 @@ pub fn run(cli: Cli) -> ExitCode {
             },
         )),
         Command::Status { paths, output } => block_on(status::run(global, &paths, output)),
+        Command::Doctor {
+            paths,
+            lease_table,
+            events_queue,
+        } => block_on(doctor::run(
+            global,
+            &paths,
+            doctor::Doctor {
+                lease_table,
+                events_queue,
+            },
+        )),
         Command::Import {
             task_spec,
             service_spec,

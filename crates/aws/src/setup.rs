@@ -134,7 +134,11 @@ mod tests {
 
     #[test]
     fn failures_are_named_by_what_the_profile_is() {
-        let not_loaded = CredentialsError::not_loaded("no providers in chain provided credentials");
+        // What the chain gives when its last provider, instance metadata, found nothing (the
+        // case the SDK logged as raw WARN lines): summarised as no credentials.
+        let not_loaded = CredentialsError::not_loaded(
+            "failed to load credentials from IMDS: the IMDS endpoint could not be reached",
+        );
         let failed = CredentialsError::provider_error("the token is expired");
         assert_eq!(
             classify(&not_loaded, "nosuch", true, ProfileKind::Missing),

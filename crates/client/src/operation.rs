@@ -115,6 +115,8 @@ operations! {
     UpdateItem => "dynamodb", Other;
     Scan => "dynamodb", Other;
     ReceiveMessage => "sqs", Other;
+    // doctor's look at the events queue (read only).
+    GetQueueAttributes => "sqs", Other;
     // The IAM action of DeleteMessageBatch, which the events queue's consumer calls.
     DeleteMessage => "sqs", Other;
 }
