@@ -396,5 +396,6 @@ async fn invalid_files_and_unknown_clusters_fail_without_writing() {
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stdout)
         .contains("lost (nowhere): error: cluster nowhere not found in us-east-1 of the controller's account: create it, or correct spec.cluster (or spec.region, spec.account)"));
+    assert!(!show(&out).contains("WARN aws_"), "{}", show(&out));
     assert_eq!(service(&moto, "c1", "good").await.desired_count(), 2);
 }
