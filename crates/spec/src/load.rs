@@ -110,9 +110,12 @@ pub fn load_str(file: &Path, text: &str) -> (Vec<LoadedGroup>, Vec<Diagnostic>) 
 fn parse_documents(file: &Path, text: &str) -> (Vec<LoadedGroup>, Vec<Diagnostic>) {
     let mut groups = Vec::new();
     let mut diagnostics = Vec::new();
+    // libyaml, like yaml-rust2, may place an error at end of input on a line past the last one
+    // (found by make fuzz): every position stays inside the text.
+    let end = Position::after(text);
     let diag = |position: Position, field: FieldPath, message: String| Diagnostic {
         file: file.to_path_buf(),
-        position: Some(position),
+        position: Some(position.min(end)),
         field,
         message,
     };
@@ -375,5 +378,21 @@ mod tests {
             let ended = rx.recv_timeout(std::time::Duration::from_secs(20));
             assert!(ended.is_ok(), "the document loop did not end on {text:?}");
         }
+    }
+
+    /// Found by make fuzz (fuzz/regressions/loader/libyaml-error-past-the-last-line.yaml):
+    /// libyaml's error at end of input was placed on line 3 of a two-line file.
+    #[test]
+    fn a_parser_error_at_end_of_input_stays_inside_the_file() {
+        let text = "&oapiVt39ion: ecs-delegate-controller,io/v1alpha1\n[[]]spec.cluster]] ";
+        let (_, problems) = parse_documents(Path::new("x.yaml"), text);
+        let end = Position::after(text);
+        assert!(!problems.is_empty());
+        assert!(
+            problems
+                .iter()
+                .all(|p| p.position.is_some_and(|at| at <= end)),
+            "{problems:?}"
+        );
     }
 }
