@@ -24,7 +24,9 @@ pub struct Faults {
     /// Enforce ECS's token buckets per action family, sustained rates times this factor.
     pub token_buckets: Option<f64>,
     /// Operations refused with HTTP 400 AccessDeniedException, as IAM refuses an action the
-    /// caller's policy does not allow (the message in AWS's documented form).
+    /// caller's policy does not allow. The message has the documented form (IAM User Guide,
+    /// "Access denied error messages": "User: <arn> is not authorized to perform: <action> on
+    /// resource: <arn> because no identity-based policy allows the <action> action").
     pub deny: Vec<&'static str>,
 }
 
