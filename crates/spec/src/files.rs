@@ -140,10 +140,14 @@ impl Walk<'_> {
             }
             meta
         } else {
-            if link.is_dir() {
-                if let Ok(canonical) = path.canonicalize() {
-                    self.visited.insert(canonical);
-                }
+            // A directory already walked through a link (one sorted before it) is not walked
+            // again: its groups would be read twice.
+            let walked = link.is_dir()
+                && path
+                    .canonicalize()
+                    .is_ok_and(|canonical| !self.visited.insert(canonical));
+            if walked {
+                return;
             }
             link
         };

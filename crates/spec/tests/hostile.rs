@@ -178,3 +178,23 @@ fn the_whole_set_has_a_cap() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A link inside the directory to a directory sorted after it: the groups under it are read
+/// once, whichever path reaches them first.
+#[test]
+fn a_directory_reached_through_a_link_and_by_name_is_read_once() {
+    let dir = scratch("twice");
+    std::fs::create_dir_all(dir.join("b")).unwrap();
+    std::fs::write(
+        dir.join("b/g.yaml"),
+        std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dup-across-files/a.yaml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(dir.join("b"), dir.join("a-link")).unwrap();
+    let groups = load_ending(vec![dir.clone()]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(groups, 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
