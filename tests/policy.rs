@@ -128,6 +128,7 @@ subnets: [subnet-allowed]
 securityGroups: [sg-allowed]
 secretPrefixes: [\"arn:aws:secretsmanager:us-east-1:123456789012:secret:harness/\"]
 launchTypes: [EC2]
+managerOrigins: [\"https://harness.example.com\"]
 count: {total: 1}
 resources: {maxCpu: 512, maxMemory: 2048}
 ",
@@ -155,6 +156,7 @@ resources: {maxCpu: 512, maxMemory: 2048}
             "(policy rule securityGroups)",
             "(policy rule secretPrefixes)",
             "(policy rule launchTypes)",
+            "spec.delegate.managerUrl: origin \"https://app.harness.io\" is not allowed (the delegates send their token there) (policy rule managerOrigins)",
             "(policy rule count.total)",
             "(policy rule resources.maxCpu)",
             "(policy rule resources.maxMemory)",

@@ -9,7 +9,7 @@
 //!   removed or given another image through `taskDefinitionOverrides`;
 //! - **allow-lists**, each unrestricted when absent: image repositories (and digests only),
 //!   execution and task roles, clusters, target account roles, subnets and security groups,
-//!   secret ARN prefixes, launch types, the count per group and in total, cpu and memory
+//!   secret ARN prefixes, launch types, manager URL origins, the count per group and in total, cpu and memory
 //!   ceilings, the task definition family prefix, and adoption (off unless it names clusters).
 //!
 //! Rules are checked on the rendered task definition (after overrides), so an override cannot
@@ -66,6 +66,10 @@ pub struct Policy {
     /// Launch types.
     #[serde(default)]
     pub launch_types: Option<Vec<LaunchType>>,
+    /// Origins (`https://host[:port]`) a group's `delegate.managerUrl` may name: the delegates
+    /// send their token there, so a file pointing them elsewhere could take it.
+    #[serde(default)]
+    pub manager_origins: Option<Vec<String>>,
     /// Delegate counts.
     #[serde(default)]
     pub count: Option<CountRules>,
@@ -157,6 +161,7 @@ impl Default for Policy {
             security_groups: None,
             secret_prefixes: None,
             launch_types: None,
+            manager_origins: None,
             count: None,
             resources: None,
             family_prefix: None,
@@ -239,6 +244,15 @@ impl Policy {
     pub fn json_schema() -> serde_json::Value {
         serde_json::to_value(schemars::schema_for!(Policy)).unwrap_or_default()
     }
+}
+
+/// `scheme://host[:port]` of a URL (validation already requires http(s) URLs).
+fn url_origin(url: &str) -> &str {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    &url[..end]
 }
 
 /// Whether `value` matches one of `allowed` (exact, or a `prefix*`).
@@ -407,6 +421,21 @@ pub fn check_group(
                 "spec.launchType",
                 "launchTypes",
                 format!("{} is not allowed", spec.launch_type.as_str()),
+            );
+        }
+    }
+    if let Some(origins) = &policy.manager_origins {
+        let url = &spec.delegate.manager_url;
+        let origin = url_origin(url);
+        let allowed = origins
+            .iter()
+            .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin));
+        if !allowed {
+            refuse(
+                report,
+                "spec.delegate.managerUrl",
+                "managerOrigins",
+                format!("origin {origin:?} is not allowed (the delegates send their token there)"),
             );
         }
     }

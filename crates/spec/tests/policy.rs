@@ -154,6 +154,7 @@ subnets: [subnet-allowed]
 securityGroups: [sg-allowed]
 secretPrefixes: [\"arn:aws:secretsmanager:us-east-1:123456789012:secret:delegates/\"]
 launchTypes: [EC2]
+managerOrigins: [\"https://harness.example.com\"]
 count: {perGroup: 1, total: 1}
 resources: {maxCpu: 512, maxMemory: 2048}
 familyPrefix: delegate-
@@ -175,6 +176,7 @@ familyPrefix: delegate-
         "securityGroups",
         "secretPrefixes",
         "launchTypes",
+        "managerOrigins",
         "count.perGroup",
         "count.total",
         "resources.maxCpu",
@@ -216,7 +218,11 @@ familyPrefix: delegate-
         )
         .replace("role/ecsTaskExecutionRole", "role/delegate-execution")
         .replace("role/delegate-task-role", "role/delegates-task")
-        .replace("secret:harness/token", "secret:delegates/token");
+        .replace("secret:harness/token", "secret:delegates/token")
+        .replace(
+            "https://app.harness.io/gratis",
+            "https://harness.example.com/gratis",
+        );
     assert_eq!(errors("fits", &fitting, &strict), Vec::<String>::new());
 }
 
