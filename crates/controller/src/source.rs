@@ -264,9 +264,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Runs `work` on a blocking thread, and gives up waiting after `limit`: the thread is left to
-/// end on its own (it cannot be stopped) and `abandoned` is set. `running` counts such threads
-/// until they end; at [`MAX_RUNNING_LOADS`] no new one is started.
+/// Runs `work` on a blocking thread, handing it `abandoned`, and gives up waiting after
+/// `limit`: the thread is left to end on its own (it cannot be stopped) and `on_abandon` runs
+/// (it marks the work abandoned, under whatever lock the work checks the mark with). `running`
+/// counts the threads until they end, a panicking one included; at [`MAX_RUNNING_LOADS`] no new
+/// one is started.
 async fn abandonable<T: Send + 'static>(
     limit: std::time::Duration,
     running: &Arc<AtomicUsize>,
@@ -279,13 +281,18 @@ async fn abandonable<T: Send + 'static>(
             "{MAX_RUNNING_LOADS} earlier reads of the files have not ended; not starting another"
         )));
     }
+    /// Counts one running load until dropped, whether the work returns or panics.
+    struct Running(Arc<AtomicUsize>);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
     running.fetch_add(1, Ordering::SeqCst);
-    let counter = Arc::clone(running);
-    let flag = Arc::clone(&abandoned);
+    let counted = Running(Arc::clone(running));
     let handle = tokio::task::spawn_blocking(move || {
-        let result = work(&flag);
-        counter.fetch_sub(1, Ordering::SeqCst);
-        result
+        let _counted = counted;
+        work(&abandoned)
     });
     match tokio::time::timeout(limit, handle).await {
         Ok(joined) => joined.map_err(|e| SourceError::Unreadable(e.to_string()))?,
