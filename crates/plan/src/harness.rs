@@ -32,7 +32,7 @@ impl HarnessScope {
         let delegate = &desired.group.spec.delegate;
         let nextgen = delegate.flavor == Flavor::Nextgen;
         HarnessScope {
-            api: format!("{}/gateway", origin(&delegate.manager_url)),
+            api: format!("{}/gateway", delegate.manager_origin()),
             flavor: delegate.flavor,
             account: delegate.account_id.clone(),
             org: delegate.org.clone().filter(|_| nextgen),
@@ -52,15 +52,6 @@ impl std::fmt::Display for HarnessScope {
         }
         Ok(())
     }
-}
-
-/// `scheme://host[:port]` of a validated http(s) URL.
-fn origin(url: &str) -> &str {
-    let start = url.find("://").map_or(0, |i| i + 3);
-    let end = url[start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| start + i);
-    &url[..end]
 }
 
 /// One delegate as Harness lists it: a NextGen delegate replica, or a FirstGen delegate.
@@ -310,14 +301,21 @@ mod tests {
 
     #[test]
     fn the_api_is_the_manager_urls_origin_and_gateway() {
+        let origin = |url: &str| {
+            let group = DesiredGroup::test("g").manager_url(url).build();
+            HarnessScope::of(&group).api
+        };
         assert_eq!(
             origin("https://app.harness.io/gratis"),
-            "https://app.harness.io"
+            "https://app.harness.io/gateway"
         );
-        assert_eq!(origin("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(
+            origin("http://127.0.0.1:8080"),
+            "http://127.0.0.1:8080/gateway"
+        );
         assert_eq!(
             origin("https://h.example.com:443/?x"),
-            "https://h.example.com:443"
+            "https://h.example.com:443/gateway"
         );
     }
 

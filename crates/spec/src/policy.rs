@@ -246,15 +246,6 @@ impl Policy {
     }
 }
 
-/// `scheme://host[:port]` of a URL (validation already requires http(s) URLs).
-fn url_origin(url: &str) -> &str {
-    let start = url.find("://").map_or(0, |i| i + 3);
-    let end = url[start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| start + i);
-    &url[..end]
-}
-
 /// Whether `value` matches one of `allowed` (exact, or a `prefix*`).
 fn allowed_by(allowed: &[String], value: &str) -> bool {
     allowed.iter().any(|a| match a.strip_suffix('*') {
@@ -425,8 +416,7 @@ pub fn check_group(
         }
     }
     if let Some(origins) = &policy.manager_origins {
-        let url = &spec.delegate.manager_url;
-        let origin = url_origin(url);
+        let origin = spec.delegate.manager_origin();
         let allowed = origins
             .iter()
             .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin));

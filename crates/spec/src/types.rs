@@ -376,6 +376,19 @@ pub struct CircuitBreaker {
     pub rollback: bool,
 }
 
+impl Delegate {
+    /// `scheme://host[:port]` of the manager URL (validation requires an http(s) URL): where
+    /// the delegates send their token, and where Harness's API is asked.
+    pub fn manager_origin(&self) -> &str {
+        let url = self.manager_url.as_str();
+        let start = url.find("://").map_or(0, |i| i + 3);
+        let end = url[start..]
+            .find(['/', '?', '#'])
+            .map_or(url.len(), |i| start + i);
+        &url[..end]
+    }
+}
+
 impl DelegateGroupSpec {
     /// The network mode in force: the one given, else awsvpc on FARGATE and bridge on EC2.
     pub fn effective_network_mode(&self) -> NetworkMode {
