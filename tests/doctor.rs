@@ -94,6 +94,7 @@ fn a_broken_set_up_names_each_failure_and_its_fix() {
             .execution_role("arn:aws:iam::123456789012:role/missing-role")
             .yaml(),
     );
+    moto.reset_calls();
     let out = moto.run(&["doctor", "groups", "--lease-table", "no-such-table"]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -107,5 +108,8 @@ fn a_broken_set_up_names_each_failure_and_its_fix() {
         assert!(text.contains(expected), "{expected}\nnot in\n{text}");
     }
     assert!(text.ends_with("checks failed.\n"), "{text}");
+    // Two clusters of one account and region: one listing.
+    let listings = moto.calls().iter().filter(|c| *c == "ListClusters").count();
+    assert_eq!(listings, 1, "{:?}", moto.calls());
     assert!(!show(&out).contains("WARN aws_"), "{}", show(&out));
 }

@@ -250,11 +250,18 @@ async fn check_clusters(
         .collect();
     places.sort();
     places.dedup();
+    // One listing per target (account and region), however many clusters the files name there.
+    let mut listed: std::collections::HashMap<Target, Result<Vec<String>, client::AwsError>> =
+        std::collections::HashMap::new();
     for (target, cluster) in places {
         let api = provider.clients(&target);
         let name = spec::arn::cluster_name(&cluster).to_owned();
         let what = format!("cluster {cluster} ({target})");
-        match api.list_clusters().await {
+        if !listed.contains_key(&target) {
+            let clusters = api.list_clusters().await;
+            listed.insert(target.clone(), clusters);
+        }
+        match &listed[&target] {
             Ok(arns) if arns.iter().any(|a| spec::arn::cluster_name(a) == name) => {}
             Ok(_) => {
                 list.fail(
