@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use aws::{Connection, SdkEcs, SdkProvider};
+use aws::{Connection, SdkApi, SdkProvider};
 use client::layer::Layered;
 use client::limiter::{is_local_endpoint, RateLimited, RateLimiter};
 use client::metrics::ApiMetrics;
@@ -69,7 +69,7 @@ impl Aws {
     }
 
     /// Each target's clients behind its own rate limiter.
-    pub fn limited(&self) -> impl ClientProvider<Api = RateLimited<SdkEcs>> + 'static {
+    pub fn limited(&self) -> impl ClientProvider<Api = RateLimited<SdkApi>> + 'static {
         let (sdk, scale) = (self.sdk.clone(), self.scale);
         PerTarget::new(move |target: &Target| RateLimiter::wrap(sdk.clients(target), scale))
     }
@@ -78,7 +78,7 @@ impl Aws {
     pub fn metered(
         &self,
         metrics: &ApiMetrics,
-    ) -> impl ClientProvider<Api = Layered<RateLimited<SdkEcs>, ApiMetrics>> + 'static {
+    ) -> impl ClientProvider<Api = Layered<RateLimited<SdkApi>, ApiMetrics>> + 'static {
         let (sdk, scale, metrics) = (self.sdk.clone(), self.scale, metrics.clone());
         PerTarget::new(move |target: &Target| {
             Layered::new(

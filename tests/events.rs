@@ -151,8 +151,8 @@ fn world() -> (Moto, String) {
 }
 
 fn converged(moto: &Moto) -> bool {
-    moto.desired("a") == Some(2)
-        && moto.desired("b") == Some(2)
+    moto.desired("c1", "a") == Some(2)
+        && moto.desired("c1", "b") == Some(2)
         && running_tasks(moto, "t").len() == 2
 }
 
@@ -192,14 +192,14 @@ fn hand_edits_a_stopped_task_and_a_deleted_service_are_corrected_by_their_events
     );
     put(&moto, &cloudtrail("cloudtrail-update-service", "a", ALICE));
     assert!(
-        eventually(SOON, || (moto.desired("a") == Some(2)).then_some(())).is_some(),
+        eventually(SOON, || (moto.desired("c1", "a") == Some(2)).then_some(())).is_some(),
         "{}",
         looping.logs()
     );
 
     // A hand task-definition change.
     let family_of = |moto: &Moto| {
-        moto.active_service("a").and_then(|s| {
+        moto.active_service("c1", "a").and_then(|s| {
             s["taskDefinition"]
                 .as_str()
                 .map(|td| spec::arn::task_definition_short(td).to_owned())
@@ -263,10 +263,10 @@ fn hand_edits_a_stopped_task_and_a_deleted_service_are_corrected_by_their_events
         "DeleteService",
         &json!({"cluster": "c1", "service": "b", "force": true}).to_string(),
     );
-    assert_eq!(moto.desired("b"), None);
+    assert_eq!(moto.desired("c1", "b"), None);
     put(&moto, &cloudtrail("cloudtrail-delete-service", "b", ALICE));
     assert!(
-        eventually(SOON, || (moto.desired("b") == Some(2)).then_some(())).is_some(),
+        eventually(SOON, || (moto.desired("c1", "b") == Some(2)).then_some(())).is_some(),
         "{}",
         looping.logs()
     );
@@ -407,7 +407,7 @@ fn a_deleted_queue_falls_back_to_the_interval_and_is_reported() {
         &json!({"cluster": "c1", "service": "a", "desiredCount": 1}).to_string(),
     );
     assert!(
-        eventually(SOON, || (moto.desired("a") == Some(2)).then_some(())).is_some(),
+        eventually(SOON, || (moto.desired("c1", "a") == Some(2)).then_some(())).is_some(),
         "{}",
         looping.logs()
     );

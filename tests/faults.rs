@@ -93,7 +93,7 @@ fn assert_converged_once(moto: &Moto, n: usize) {
 
 #[test]
 fn thirty_groups_converge_through_throttles_and_503s() {
-    let moto = Moto::start_steady(2);
+    let moto = Moto::start();
     moto.create_clusters(&["c1"]);
     write_groups(&moto, 30);
     let proxy = Proxy::start(
@@ -116,7 +116,7 @@ fn thirty_groups_converge_through_throttles_and_503s() {
 
 #[test]
 fn answers_lost_after_the_write_do_not_duplicate_anything() {
-    let moto = Moto::start_steady(2);
+    let moto = Moto::start();
     moto.create_clusters(&["c1"]);
     write_groups(&moto, 10);
     let proxy = Proxy::start(
@@ -138,7 +138,7 @@ fn answers_lost_after_the_write_do_not_duplicate_anything() {
 
 #[test]
 fn killed_at_random_moments_then_rerun_converges_without_duplicates() {
-    let moto = Moto::start_steady(2);
+    let moto = Moto::start();
     moto.create_clusters(&["c1"]);
     write_groups(&moto, 20);
     // Latency stretches a run to a couple of seconds so that kills land mid-way.
@@ -176,7 +176,7 @@ fn killed_at_random_moments_then_rerun_converges_without_duplicates() {
 /// (sustained rates x10, test time); `limiter`: with the client limiter at the same scale.
 /// The throttles the proxy answered.
 fn hundred_groups_under_ecs_buckets(limiter: bool) -> (u64, std::process::Output) {
-    let moto = Moto::start_steady(2);
+    let moto = Moto::start();
     moto.create_clusters(&["c1"]);
     write_groups(&moto, 100);
     let proxy = Proxy::start(

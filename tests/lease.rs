@@ -133,7 +133,7 @@ fn exactly_one_replica_writes_and_the_others_serve_status() {
     let leader = the_leader(&replicas, Duration::from_secs(30));
     assert!(
         eventually(Duration::from_secs(30), || moto
-            .desired("a")
+            .desired("c1", "a")
             .filter(|n| *n == 2))
         .is_some(),
         "{}",
@@ -145,7 +145,7 @@ fn exactly_one_replica_writes_and_the_others_serve_status() {
         &group_yaml("a", "c1", "").replace("count: 2", "count: 3"),
     );
     assert!(eventually(Duration::from_secs(30), || moto
-        .desired("a")
+        .desired("c1", "a")
         .filter(|n| *n == 3))
     .is_some());
     for (i, r) in replicas.iter().enumerate() {
@@ -187,7 +187,7 @@ fn a_killed_holder_is_replaced_and_the_new_one_converges_a_change_made_meanwhile
     let mut replicas = replicas(&moto, FAST);
     let leader = the_leader(&replicas, Duration::from_secs(30));
     assert!(eventually(Duration::from_secs(30), || moto
-        .desired("a")
+        .desired("c1", "a")
         .filter(|n| *n == 2))
     .is_some());
     replicas[leader].looping.signal("-KILL");
@@ -204,7 +204,7 @@ fn a_killed_holder_is_replaced_and_the_new_one_converges_a_change_made_meanwhile
     let _new_leader = the_leader(&survivors, Duration::from_secs(20));
     assert!(
         eventually(Duration::from_secs(30), || moto
-            .desired("a")
+            .desired("c1", "a")
             .filter(|n| *n == 4))
         .is_some(),
         "the new holder converges the change made while the old one was gone"
@@ -219,7 +219,7 @@ fn a_paused_holder_writes_nothing_after_it_resumes() {
     let replicas = replicas(&moto, FAST);
     let leader = the_leader(&replicas, Duration::from_secs(30));
     assert!(eventually(Duration::from_secs(30), || moto
-        .desired("a")
+        .desired("c1", "a")
         .filter(|n| *n == 2))
     .is_some());
     replicas[leader].looping.signal("-STOP");
@@ -238,7 +238,7 @@ fn a_paused_holder_writes_nothing_after_it_resumes() {
         &group_yaml("a", "c1", "").replace("count: 2", "count: 3"),
     );
     assert!(eventually(Duration::from_secs(30), || moto
-        .desired("a")
+        .desired("c1", "a")
         .filter(|n| *n == 3))
     .is_some());
     let resumed = Instant::now();
@@ -389,7 +389,8 @@ fn eight_shards_over_three_replicas_each_group_written_by_one_and_moved_when_one
             &group_yaml(&format!("g{i}"), "c1", ""),
         );
     }
-    let converged = |count: i64| (0..GROUPS).all(|i| moto.desired(&format!("g{i}")) == Some(count));
+    let converged =
+        |count: i64| (0..GROUPS).all(|i| moto.desired("c1", &format!("g{i}")) == Some(count));
     assert!(
         eventually(Duration::from_secs(60), || converged(2).then_some(())).is_some(),
         "{}",

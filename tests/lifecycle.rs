@@ -305,7 +305,7 @@ fn serde_yaml_to_json(yaml: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn import_of_a_live_service_plans_no_change_and_the_first_reconcile_adopts_it() {
-    let moto = Moto::start_steady(2);
+    let moto = Moto::start();
     moto.create_clusters(&["c1"]);
     let ecs = moto.ecs().await;
     // A delegate installed by hand, the way the manual procedure leaves it.

@@ -36,7 +36,7 @@ fn the_loop_logs_every_write_with_group_and_fields_by_default_in_text_and_json()
     let json_loop = Loop::start(&moto, &["json", "--log-format", "json"]);
     for (looping, service) in [(&text, "a"), (&json_loop, "b")] {
         assert!(
-            eventually(Duration::from_secs(30), || moto.desired(service)).is_some(),
+            eventually(Duration::from_secs(30), || moto.desired("c1", service)).is_some(),
             "{}",
             looping.logs()
         );
@@ -386,7 +386,7 @@ fn notifications_when_a_group_degrades_recovers_and_has_drift_corrected() {
         hook.kinds(),
         looping.logs()
     );
-    assert_eq!(moto.desired("a"), Some(2));
+    assert_eq!(moto.desired("c1", "a"), Some(2));
     let kinds = hook.kinds();
     assert_eq!(
         kinds.iter().filter(|k| *k == "Degraded").count(),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use client::{EcsApi as _, Target};
+use client::{AwsApi as _, Target};
 use controller::{FileSource, SourceError};
 use engine::{AlwaysOpen, Engine, Mode};
 use plan::{DesiredGroup, PlanOptions};

@@ -1,10 +1,15 @@
 //! Shared helpers of the end-to-end tests: the binary, the repository, and a moto server of the
 //! test's own on a free loopback port, with its request recorder on so tests can count the API
 //! calls a run made without trusting the binary's word.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
+mod accounts;
 pub mod harness;
+mod looping;
 pub mod proxy;
+mod recording;
+
+pub use looping::Loop;
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -56,12 +61,6 @@ impl Moto {
     /// is steady one observation after its tasks were placed.
     pub fn start() -> Moto {
         Moto::start_with(&[("LOCALECS_START_SECONDS", "0".into())])
-    }
-
-    /// As `start`: every service runs its count once its tasks are placed (kept for the tests
-    /// written when the endpoint had no scheduler).
-    pub fn start_steady(_running: u32) -> Moto {
-        Moto::start()
     }
 
     /// As `start`, with the endpoint's settings (`LOCALECS_*`, see `scripts/ecs_behaviour.py`).
@@ -124,21 +123,6 @@ impl Moto {
         moto
     }
 
-    /// Adds an inline policy to a role.
-    pub fn put_role_policy(&self, role: &str, name: &str, document: &str) {
-        let body = format!(
-            "Action=PutRolePolicy&Version=2010-05-08&RoleName={}&PolicyName={}&PolicyDocument={}",
-            form_encode(role),
-            form_encode(name),
-            form_encode(document)
-        );
-        let response = self.query("iam", &body);
-        assert!(
-            response.contains("PutRolePolicyResponse"),
-            "PutRolePolicy failed: {response}"
-        );
-    }
-
     /// An ECS JSON call straight to the server (no SDK, no runtime): the response body.
     pub fn ecs_call(&self, operation: &str, body: &str) -> String {
         let headers = [
@@ -167,11 +151,11 @@ impl Moto {
             .1
     }
 
-    /// The ACTIVE service `name` of cluster c1 as DescribeServices answers it, if any.
-    pub fn active_service(&self, name: &str) -> Option<serde_json::Value> {
+    /// The ACTIVE service `name` of `cluster` as DescribeServices answers it, if any.
+    pub fn active_service(&self, cluster: &str, name: &str) -> Option<serde_json::Value> {
         let answer: serde_json::Value = serde_json::from_str(&self.ecs_call(
             "DescribeServices",
-            &serde_json::json!({"cluster": "c1", "services": [name]}).to_string(),
+            &serde_json::json!({"cluster": cluster, "services": [name]}).to_string(),
         ))
         .ok()?;
         answer["services"]
@@ -181,17 +165,9 @@ impl Moto {
             .cloned()
     }
 
-    /// The desired count of the ACTIVE service `name` of cluster c1.
-    pub fn desired(&self, name: &str) -> Option<i64> {
-        self.active_service(name)?["desiredCount"].as_i64()
-    }
-
-    /// The recorded ECS calls that change something, by operation.
-    pub fn ecs_writes(&self) -> Vec<String> {
-        self.calls()
-            .into_iter()
-            .filter(|c| proxy::ECS_WRITES.contains(&c.as_str()))
-            .collect()
+    /// The desired count of the ACTIVE service `name` of `cluster`.
+    pub fn desired(&self, cluster: &str, name: &str) -> Option<i64> {
+        self.active_service(cluster, name)?["desiredCount"].as_i64()
     }
 
     /// Creates ECS clusters.
@@ -246,129 +222,6 @@ impl Moto {
             .and_then(|td| td.task_definition_arn())
             .expect("an ARN")
             .to_owned()
-    }
-
-    /// Creates an IAM role with a trust policy (IAM's query API, as any SDK sends it).
-    pub fn create_role(&self, name: &str, trust_policy: &str) {
-        let body = format!(
-            "Action=CreateRole&Version=2010-05-08&RoleName={}&AssumeRolePolicyDocument={}",
-            form_encode(name),
-            form_encode(trust_policy)
-        );
-        let response = self.query("iam", &body);
-        assert!(
-            response.contains("<CreateRoleResult>"),
-            "CreateRole failed: {response}"
-        );
-    }
-
-    /// An account the controller reaches through the role `edc-target` (trusting `trusted`'s
-    /// root, with `external_id` as its condition when given), holding the delegate roles and
-    /// cluster `c1` in each of `regions`: each region's default subnet, by region. Made with
-    /// moto's `x-moto-account-id`, as that account's own administrator would.
-    pub fn target_account(
-        &self,
-        account: &str,
-        regions: &[&str],
-        trusted: &str,
-        external_id: Option<&str>,
-    ) -> std::collections::BTreeMap<String, String> {
-        let python = venv().join("bin/python");
-        let script = r#"
-import json, sys, boto3
-url, account, regions, trusted, external = sys.argv[1], sys.argv[2], sys.argv[3].split(","), sys.argv[4], sys.argv[5]
-def client(name, region="us-east-1"):
-    c = boto3.client(name, endpoint_url=url, region_name=region, aws_access_key_id="test", aws_secret_access_key="test")
-    c.meta.events.register("before-sign.*.*", lambda request, **_: request.headers.__setitem__("x-moto-account-id", account))
-    return c
-iam = client("iam")
-statement = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{trusted}:root"}, "Action": "sts:AssumeRole"}
-if external:
-    statement["Condition"] = {"StringEquals": {"sts:ExternalId": external}}
-iam.create_role(RoleName="edc-target", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
-ecs_trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-read = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "ssm:GetParameters"], "Resource": "*"}]}
-for role in ["ecsTaskExecutionRole", "delegate-task"]:
-    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(ecs_trust))
-    iam.put_role_policy(RoleName=role, PolicyName="read-delegate-token", PolicyDocument=json.dumps(read))
-subnets = {}
-for region in regions:
-    client("ecs", region).create_cluster(clusterName="c1")
-    subnets[region] = client("ec2", region).describe_subnets()["Subnets"][0]["SubnetId"]
-print(json.dumps(subnets))
-"#;
-        let output = Command::new(python)
-            .args([
-                "-c",
-                script,
-                &self.url,
-                account,
-                &regions.join(","),
-                trusted,
-                external_id.unwrap_or(""),
-            ])
-            .output()
-            .expect("python runs");
-        assert!(
-            output.status.success(),
-            "setting up account {account} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).expect("subnets by region")
-    }
-
-    /// An ECS JSON call in another account and region (moto's `x-moto-account-id`).
-    pub fn ecs_call_in(&self, account: &str, region: &str, operation: &str, body: &str) -> String {
-        let headers = [
-            (
-                "X-Amz-Target",
-                format!("AmazonEC2ContainerServiceV20141113.{operation}"),
-            ),
-            ("Content-Type", "application/x-amz-json-1.1".into()),
-            (
-                "Authorization",
-                format!(
-                    "AWS4-HMAC-SHA256 Credential=test/20260101/{region}/ecs/aws4_request, SignedHeaders=host, Signature=x"
-                ),
-            ),
-            ("x-moto-account-id", account.into()),
-        ];
-        request(self.port, "POST", "/", &headers, body)
-            .expect("ECS call")
-            .1
-    }
-
-    /// The ACTIVE services of cluster `c1` in an account and region (at most 10), by name.
-    pub fn services_in(&self, account: &str, region: &str) -> Vec<String> {
-        let listed: serde_json::Value = serde_json::from_str(&self.ecs_call_in(
-            account,
-            region,
-            "ListServices",
-            r#"{"cluster":"c1","maxResults":100}"#,
-        ))
-        .expect("ListServices answers JSON");
-        let arns = listed["serviceArns"].clone();
-        if arns.as_array().is_none_or(Vec::is_empty) {
-            return Vec::new();
-        }
-        let described: serde_json::Value = serde_json::from_str(&self.ecs_call_in(
-            account,
-            region,
-            "DescribeServices",
-            &serde_json::json!({"cluster": "c1", "services": arns}).to_string(),
-        ))
-        .expect("DescribeServices answers JSON");
-        let mut names: Vec<String> = described["services"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter(|s| s["status"] == "ACTIVE")
-                    .filter_map(|s| s["serviceName"].as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        names.sort();
-        names
     }
 
     /// Registers an EC2 container instance in `cluster` (an instance from moto's EC2 first);
@@ -464,84 +317,6 @@ for instance in ec2.run_instances(ImageId=image, MinCount=count, MaxCount=count)
         aws_sdk_ecs::Client::new(&self.sdk_config().await)
     }
 
-    /// The ECS operations recorded since the last reset, in order (e.g. `CreateService`).
-    pub fn calls(&self) -> Vec<String> {
-        let text = std::fs::read_to_string(&self.recording).unwrap_or_default();
-        text.lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter_map(|entry| {
-                let headers = entry.get("headers")?;
-                let target = headers
-                    .get("X-Amz-Target")
-                    .or_else(|| headers.get("x-amz-target"))?
-                    .as_str()?;
-                Some(target.rsplit('.').next()?.to_owned())
-            })
-            .collect()
-    }
-
-    /// The JSON bodies of the recorded calls of `operation` (e.g. `ListTasks`), in order.
-    pub fn requests(&self, operation: &str) -> Vec<serde_json::Value> {
-        use base64::Engine as _;
-        let text = std::fs::read_to_string(&self.recording).unwrap_or_default();
-        text.lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|entry| {
-                let headers = &entry["headers"];
-                let target = headers["X-Amz-Target"]
-                    .as_str()
-                    .or_else(|| headers["x-amz-target"].as_str());
-                target.is_some_and(|t| t.rsplit('.').next() == Some(operation))
-            })
-            .filter_map(|entry| {
-                let body = entry["body"].as_str()?;
-                let bytes = if entry["body_encoded"] == true {
-                    base64::engine::general_purpose::STANDARD
-                        .decode(body)
-                        .ok()?
-                } else {
-                    body.as_bytes().to_vec()
-                };
-                serde_json::from_slice(&bytes).ok()
-            })
-            .collect()
-    }
-
-    /// The decoded bodies of the recorded query-protocol calls (STS, IAM) of `action`.
-    pub fn query_requests(&self, action: &str) -> Vec<String> {
-        use base64::Engine as _;
-        let text = std::fs::read_to_string(&self.recording).unwrap_or_default();
-        let wanted = format!("Action={action}");
-        text.lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter_map(|entry| {
-                let body = entry["body"].as_str()?;
-                let bytes = if entry["body_encoded"] == true {
-                    base64::engine::general_purpose::STANDARD
-                        .decode(body)
-                        .ok()?
-                } else {
-                    body.as_bytes().to_vec()
-                };
-                let body = String::from_utf8(bytes).ok()?;
-                body.split('&').any(|p| p == wanted).then_some(body)
-            })
-            .collect()
-    }
-
-    /// The recorded calls that change state.
-    pub fn writes(&self) -> Vec<String> {
-        self.calls()
-            .into_iter()
-            .filter(|c| !c.starts_with("Describe") && !c.starts_with("List"))
-            .collect()
-    }
-
-    /// Forgets the recorded calls.
-    pub fn reset_calls(&self) {
-        std::fs::write(&self.recording, "").expect("reset recording");
-    }
-
     /// Writes a file into the scratch directory and returns its path.
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.dir.join(name);
@@ -550,33 +325,6 @@ for instance in ec2.run_instances(ImageId=image, MinCount=count, MaxCount=count)
         }
         std::fs::write(&path, text).expect("write");
         path
-    }
-
-    /// Writes the operator's policy (`body` after apiVersion and kind) beside the group files,
-    /// which tests pass by name so that the policy stays outside them; returns its path.
-    pub fn operator_policy(&self, body: &str) -> String {
-        // One file per body: a test may hold several policies at once.
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        std::hash::Hash::hash(body, &mut hasher);
-        let name = format!(
-            "operator-policy-{:016x}.yaml",
-            std::hash::Hasher::finish(&hasher)
-        );
-        let path = self.write(
-            &name,
-            &format!(
-                "apiVersion: ecs-delegate-controller.io/v1alpha1\nkind: GuardrailPolicy\n{body}"
-            ),
-        );
-        path.display().to_string()
-    }
-
-    /// The operator's policy allowing adoption in `clusters`.
-    pub fn adoption_policy(&self, clusters: &[&str]) -> String {
-        self.operator_policy(&format!(
-            "adoption: {{clusters: [{}]}}\n",
-            clusters.join(", ")
-        ))
     }
 
     /// Removes a file from the scratch directory.
@@ -756,99 +504,5 @@ pub fn eventually<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> O
             return None;
         }
         std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The controller running as a loop against a moto server; killed on drop.
-pub struct Loop {
-    /// The process.
-    pub child: Child,
-    /// Its HTTP port.
-    pub port: u16,
-    /// Where its stderr (the logs) goes.
-    pub log: PathBuf,
-}
-
-impl Loop {
-    /// Starts `reconcile` (no --once) with `args` after the subcommand's own.
-    pub fn start(moto: &Moto, args: &[&str]) -> Loop {
-        let port = free_port();
-        let log = moto.dir.join(format!("loop-{port}.log"));
-        let listen = format!("127.0.0.1:{port}");
-        let mut command = binary();
-        command
-            .args(["reconcile", "--listen", &listen])
-            .args(args)
-            .current_dir(&moto.dir)
-            .envs(moto.env())
-            .env_remove("AWS_PROFILE")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"));
-        let child = command.spawn().expect("the loop starts");
-        Loop { child, port, log }
-    }
-
-    /// Starts `reconcile` (no --once) with `args`, its AWS traffic through `proxy`.
-    pub fn start_via(moto: &Moto, proxy: &proxy::Proxy, args: &[&str]) -> Loop {
-        let port = free_port();
-        let log = moto.dir.join(format!("loop-{port}.log"));
-        let listen = format!("127.0.0.1:{port}");
-        let mut command = binary();
-        command
-            .args(["reconcile", "--listen", &listen])
-            .args(args)
-            .current_dir(&moto.dir)
-            .envs(moto.env())
-            .env("AWS_ENDPOINT_URL", &proxy.url)
-            .env_remove("AWS_PROFILE")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"));
-        let child = command.spawn().expect("the loop starts");
-        Loop { child, port, log }
-    }
-
-    /// Sends a signal (`-STOP`, `-CONT`, `-TERM`, `-KILL`).
-    pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-    }
-
-    /// GET on the loop's HTTP port.
-    pub fn get(&self, path: &str) -> (u16, String) {
-        http_get(self.port, path).unwrap_or((0, String::new()))
-    }
-
-    /// Waits until /readyz answers 200.
-    pub fn wait_ready(&self, limit: Duration) -> bool {
-        eventually(limit, || (self.get("/readyz").0 == 200).then_some(())).is_some()
-    }
-
-    /// The logs so far.
-    pub fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Sends SIGTERM.
-    pub fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-    }
-
-    /// Waits for the process to exit.
-    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        eventually(limit, || self.child.try_wait().ok().flatten())
-    }
-}
-
-impl Drop for Loop {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -61,23 +61,18 @@ pub struct Call {
     pub body: String,
 }
 
-/// The ECS operations that change something.
-pub const ECS_WRITES: [&str; 8] = [
-    "RegisterTaskDefinition",
-    "CreateService",
-    "UpdateService",
-    "DeleteService",
-    "RunTask",
-    "StopTask",
-    "TagResource",
-    "UntagResource",
-];
+/// Whether the operation named `operation` is a write ([`client::Operation::is_write`]), of
+/// `service` (its IAM prefix, e.g. `ecs`) when one is given.
+pub fn is_write(operation: &str, service: Option<&str>) -> bool {
+    client::Operation::from_name(operation)
+        .is_some_and(|o| o.is_write() && service.is_none_or(|s| o.service() == s))
+}
 
 impl Call {
     /// An ECS call that changes something.
     pub fn is_ecs_write(&self) -> bool {
         self.service.starts_with("AmazonEC2ContainerService")
-            && ECS_WRITES.contains(&self.operation.as_str())
+            && is_write(&self.operation, Some("ecs"))
     }
 }
 

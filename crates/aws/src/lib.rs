@@ -1,6 +1,6 @@
 //! The SDK adapter: the only crate that depends on aws-sdk-*. It implements the client crate's
-//! `EcsApi`/`IamApi` over aws-sdk-ecs and aws-sdk-iam, converts documents to SDK requests and
-//! responses to observations, and classifies SDK errors by code.
+//! `AwsApi` over aws-sdk-ecs, aws-sdk-iam and aws-sdk-secretsmanager, converts documents to SDK
+//! requests and responses to observations, and classifies SDK errors by code.
 
 pub mod error;
 mod request;
@@ -8,4 +8,4 @@ mod response;
 pub mod sdk;
 pub mod setup;
 
-pub use sdk::{load_config, Connection, SdkEcs, SdkProvider};
+pub use sdk::{load_config, Connection, SdkApi, SdkProvider};

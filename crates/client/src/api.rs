@@ -1,137 +1,97 @@
-//! The narrow boundary between the engine and ECS: the calls the engine needs, in domain types.
+//! The narrow boundary between the engine and AWS: the calls the engine needs, in domain types.
 //! The SDK implementation (`sdk`) is tested end to end; the engine is tested with `fake`.
 
 use async_trait::async_trait;
-use plan::{InstanceCapacity, ObservedService, ObservedTask, ObservedTaskDefinition};
-use spec::document::{RunTaskDocument, ServiceDocument, Tag, TaskDefinitionDocument};
+use plan::{InstanceCapacity, ObservedTask};
 
-use crate::error::Result;
+use crate::call::{self, Answer, Call, Request};
+use crate::error::{AwsError, Result};
 
-/// The ECS calls the engine makes, against one target (an account and region): a
-/// [`crate::provider::ClientProvider`] hands out one per target.
+/// The AWS calls the engine makes, against one target (an account and region): a
+/// [`crate::provider::ClientProvider`] hands out one per target. One required method, the
+/// generic call path; every typed call ([`crate::call`]) and the listings over pages are
+/// provided on top of it, so an implementation (the SDK adapter, a layer, the fake) states each
+/// call once, as an arm of its `call`.
 #[async_trait]
-pub trait EcsApi: Send + Sync {
-    /// DescribeServices with tags for at most 10 names; services ECS does not know are omitted.
-    async fn describe_services(
-        &self,
-        cluster: &str,
-        names: &[String],
-    ) -> Result<Vec<ObservedService>>;
+pub trait AwsApi: Send + Sync {
+    /// Makes one call.
+    async fn call(&self, request: Request) -> Result<Answer>;
 
-    /// DescribeTaskDefinition with tags, by ARN, `family:revision` or family (its latest ACTIVE
-    /// revision); `None` when there is no such task definition.
-    async fn describe_task_definition(
-        &self,
-        task_definition: &str,
-    ) -> Result<Option<ObservedTaskDefinition>>;
-
-    /// RegisterTaskDefinition.
-    async fn register_task_definition(
-        &self,
-        document: &TaskDefinitionDocument,
-        tags: &[Tag],
-    ) -> Result<ObservedTaskDefinition>;
-
-    /// CreateService running `task_definition` (a full ARN).
-    /// `client_token` makes it idempotent: ECS answers a repeated token with the first call's
-    /// result instead of creating again.
-    async fn create_service(
-        &self,
-        document: &ServiceDocument,
-        task_definition: &str,
-        tags: &[Tag],
-        client_token: &str,
-    ) -> Result<ObservedService>;
-
-    /// UpdateService with every field the controller owns.
-    async fn update_service(
-        &self,
-        document: &ServiceDocument,
-        task_definition: &str,
-    ) -> Result<ObservedService>;
-
-    /// TagResource (adds or overwrites the given tags).
-    async fn tag_resource(&self, arn: &str, tags: &[Tag]) -> Result<()>;
-
-    /// UntagResource (removes the given keys).
-    async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<()>;
-
-    /// One page of ListTasks (at most 100 ARNs), from `next_token`.
-    async fn list_tasks_page(
-        &self,
-        cluster: &str,
-        filter: &TaskFilter,
-        next_token: Option<String>,
-    ) -> Result<Page>;
+    /// Makes one typed call.
+    async fn send<C: Call>(&self, call: C) -> Result<C::Output> {
+        let answer = self.call(call.into_request()).await?;
+        C::from_answer(answer)
+            .ok_or_else(|| AwsError::invalid(C::OPERATION, "the answer of another call came back"))
+    }
 
     /// ListTasks, every page: one call (one rate-limit token, one metric) per page.
     async fn list_tasks(&self, cluster: &str, filter: &TaskFilter) -> Result<Vec<String>> {
-        every_page(|token| self.list_tasks_page(cluster, filter, token)).await
+        every_page(|next_token| {
+            self.send(call::ListTasks {
+                cluster: cluster.to_owned(),
+                filter: filter.clone(),
+                next_token,
+            })
+        })
+        .await
     }
-
-    /// DescribeTasks with tags for at most 100 ARNs.
-    async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> Result<Vec<ObservedTask>>;
-
-    /// RunTask for at most 10 tasks.
-    /// `client_token` makes it idempotent: ECS answers a repeated token with the first call's
-    /// tasks instead of starting more.
-    async fn run_task(
-        &self,
-        document: &RunTaskDocument,
-        task_definition: &str,
-        count: i32,
-        tags: &[Tag],
-        client_token: &str,
-    ) -> Result<RunTaskOutput>;
-
-    /// StopTask.
-    async fn stop_task(&self, cluster: &str, arn: &str, reason: &str) -> Result<()>;
-
-    /// One page of ListClusters, from `next_token`.
-    async fn list_clusters_page(&self, next_token: Option<String>) -> Result<Page>;
 
     /// ListClusters, every page: cluster ARNs.
     async fn list_clusters(&self) -> Result<Vec<String>> {
-        every_page(|token| self.list_clusters_page(token)).await
+        every_page(|next_token| self.send(call::ListClusters { next_token })).await
     }
-
-    /// One page of ListServices (asking for the largest, 100), from `next_token`.
-    async fn list_services_page(&self, cluster: &str, next_token: Option<String>) -> Result<Page>;
 
     /// ListServices, every page: service ARNs.
     async fn list_services(&self, cluster: &str) -> Result<Vec<String>> {
-        every_page(|token| self.list_services_page(cluster, token)).await
+        every_page(|next_token| {
+            self.send(call::ListServices {
+                cluster: cluster.to_owned(),
+                next_token,
+            })
+        })
+        .await
     }
-
-    /// UpdateService of the desired count alone (prune scales to 0 before deleting).
-    async fn scale_service(&self, cluster: &str, service: &str, count: i32) -> Result<()>;
-
-    /// DeleteService.
-    async fn delete_service(&self, cluster: &str, service: &str) -> Result<()>;
-
-    /// One page of ListContainerInstances (ACTIVE ones, at most 100 ARNs), from `next_token`.
-    async fn list_container_instances_page(
-        &self,
-        cluster: &str,
-        next_token: Option<String>,
-    ) -> Result<Page>;
-
-    /// DescribeContainerInstances of at most 100 ARNs: their free resources.
-    async fn describe_container_instances(
-        &self,
-        cluster: &str,
-        arns: &[String],
-    ) -> Result<Vec<InstanceCapacity>>;
 
     /// The ACTIVE container instances of a cluster and their free resources: every page of
     /// ListContainerInstances, then DescribeContainerInstances by 100, one call each.
     async fn container_instances(&self, cluster: &str) -> Result<Vec<InstanceCapacity>> {
-        let arns = every_page(|token| self.list_container_instances_page(cluster, token)).await?;
+        let arns = every_page(|next_token| {
+            self.send(call::ListContainerInstances {
+                cluster: cluster.to_owned(),
+                next_token,
+            })
+        })
+        .await?;
         let mut instances = Vec::new();
         for chunk in arns.chunks(100) {
-            instances.extend(self.describe_container_instances(cluster, chunk).await?);
+            let describe = call::DescribeContainerInstances {
+                cluster: cluster.to_owned(),
+                arns: chunk.to_vec(),
+            };
+            instances.extend(self.send(describe).await?);
         }
         Ok(instances)
+    }
+
+    /// Every identity policy document of the role, inline and attached: one call each.
+    async fn role_policies(&self, role: &str) -> Result<Vec<String>> {
+        let role = role.to_owned();
+        let mut documents = Vec::new();
+        let inline = self
+            .send(call::ListRolePolicies { role: role.clone() })
+            .await?;
+        for policy in inline {
+            let role = role.clone();
+            documents.push(self.send(call::GetRolePolicy { role, policy }).await?);
+        }
+        let attached = self.send(call::ListAttachedRolePolicies { role }).await?;
+        for arn in attached {
+            let version = self
+                .send(call::PolicyDefaultVersion { arn: arn.clone() })
+                .await?;
+            documents.push(self.send(call::GetPolicyVersion { arn, version }).await?);
+        }
+        Ok(documents)
     }
 }
 
@@ -212,46 +172,6 @@ pub struct RunTaskOutput {
     pub tasks: Vec<ObservedTask>,
     /// `reason` of each failure (e.g. RESOURCE:MEMORY).
     pub failures: Vec<String>,
-}
-
-/// The IAM calls the engine makes: role checks before any write.
-#[async_trait]
-pub trait IamApi: Send + Sync {
-    /// GetRole by name; `None` when the role does not exist.
-    async fn get_role(&self, name: &str) -> Result<Option<ObservedRole>>;
-
-    /// ListRolePolicies: the names of the role's inline policies.
-    async fn list_role_policies(&self, role: &str) -> Result<Vec<String>>;
-
-    /// GetRolePolicy: an inline policy's document (JSON, decoded).
-    async fn get_role_policy(&self, role: &str, policy: &str) -> Result<String>;
-
-    /// ListAttachedRolePolicies: the ARNs of the managed policies attached to the role.
-    async fn list_attached_role_policies(&self, role: &str) -> Result<Vec<String>>;
-
-    /// GetPolicy: a managed policy's default version id.
-    async fn policy_default_version(&self, arn: &str) -> Result<String>;
-
-    /// GetPolicyVersion: that version's document (JSON, decoded).
-    async fn get_policy_version(&self, arn: &str, version: &str) -> Result<String>;
-
-    /// Secrets Manager DescribeSecret: the KMS key a secret is encrypted with, when it is not
-    /// the account's default (`aws/secretsmanager`) key. Part of the role checks: the execution
-    /// role then needs kms:Decrypt on it too.
-    async fn secret_kms_key(&self, secret_arn: &str) -> Result<Option<String>>;
-
-    /// Every identity policy document of the role, inline and attached: one call each.
-    async fn role_policies(&self, role: &str) -> Result<Vec<String>> {
-        let mut documents = Vec::new();
-        for name in self.list_role_policies(role).await? {
-            documents.push(self.get_role_policy(role, &name).await?);
-        }
-        for arn in self.list_attached_role_policies(role).await? {
-            let version = self.policy_default_version(&arn).await?;
-            documents.push(self.get_policy_version(&arn, &version).await?);
-        }
-        Ok(documents)
-    }
 }
 
 /// A policy document as IAM returns it (URL-encoded), as JSON text.

@@ -135,18 +135,22 @@ pub fn is_local_endpoint(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::EcsApi as _;
-    use crate::fake::FakeEcs;
+    use crate::api::AwsApi as _;
+    use crate::call::{DescribeTaskDefinition, RegisterTaskDefinition};
+    use crate::fake::FakeAws;
     use spec::document::TaskDefinitionDocument;
 
     #[tokio::test(start_paused = true)]
     async fn a_family_gets_its_burst_then_its_sustained_rate() {
-        let fake = FakeEcs::new();
+        let fake = FakeAws::new();
         let limited = RateLimiter::wrap(fake, Some(1.0));
         let start = tokio::time::Instant::now();
         for _ in 0..22 {
-            limited.describe_task_definition("f").await.unwrap();
-            limited.register_task_definition(&doc(), &[]).await.unwrap();
+            let describe = DescribeTaskDefinition {
+                task_definition: "f".into(),
+            };
+            limited.send(describe).await.unwrap();
+            limited.send(register()).await.unwrap();
         }
         // 20 registrations of burst, then 1 per second: the 22nd waits 2 s.
         let elapsed = start.elapsed();
@@ -158,10 +162,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn off_means_no_waiting() {
-        let limited = RateLimiter::wrap(FakeEcs::new(), None);
+        let limited = RateLimiter::wrap(FakeAws::new(), None);
         let start = tokio::time::Instant::now();
         for _ in 0..100 {
-            limited.register_task_definition(&doc(), &[]).await.unwrap();
+            limited.send(register()).await.unwrap();
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
     }
@@ -173,8 +177,8 @@ mod tests {
         assert!(!is_local_endpoint("https://ecs.us-east-1.amazonaws.com"));
     }
 
-    fn doc() -> TaskDefinitionDocument {
-        TaskDefinitionDocument {
+    fn register() -> RegisterTaskDefinition {
+        let document = TaskDefinitionDocument {
             family: "f".into(),
             container_definitions: Vec::new(),
             requires_compatibilities: Vec::new(),
@@ -188,6 +192,10 @@ mod tests {
             runtime_platform: None,
             ephemeral_storage: None,
             pid_mode: None,
+        };
+        RegisterTaskDefinition {
+            document,
+            tags: Vec::new(),
         }
     }
 }

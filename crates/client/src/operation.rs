@@ -121,6 +121,32 @@ operations! {
     DeleteMessage => "sqs", Other;
 }
 
+impl Operation {
+    /// Whether it changes something (every other operation only reads): what a "write" is in
+    /// the logs, in dry runs, in the fake's and the tests' records.
+    pub fn is_write(self) -> bool {
+        matches!(
+            self,
+            Operation::CreateService
+                | Operation::UpdateService
+                | Operation::DeleteService
+                | Operation::RegisterTaskDefinition
+                | Operation::TagResource
+                | Operation::UntagResource
+                | Operation::RunTask
+                | Operation::StopTask
+                | Operation::PutItem
+                | Operation::UpdateItem
+                | Operation::DeleteMessage
+        )
+    }
+
+    /// The operation of an API name (`DescribeServices`).
+    pub fn from_name(name: &str) -> Option<Operation> {
+        Operation::ALL.iter().copied().find(|o| o.name() == name)
+    }
+}
+
 impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -144,5 +170,8 @@ mod tests {
             (20.0, 1.0)
         );
         assert!(!Operation::ALL.contains(&Operation::Internal));
+        assert!(Operation::StopTask.is_write());
+        assert!(!Operation::GetRole.is_write());
+        assert_eq!(Operation::from_name("RunTask"), Some(Operation::RunTask));
     }
 }

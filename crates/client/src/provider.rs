@@ -9,14 +9,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::api::{EcsApi, IamApi};
+use crate::api::AwsApi;
 
 pub use plan::Target;
 
 /// Hands out the API of a target.
 pub trait ClientProvider: Send + Sync {
     /// The API of one target.
-    type Api: EcsApi + IamApi + 'static;
+    type Api: AwsApi + 'static;
 
     /// The API of `target`, built on first use and kept. Building never fails: credentials
     /// (an assumed role's included) are fetched when a call needs them, and a failure there is
@@ -48,7 +48,7 @@ impl<A, F> std::fmt::Debug for PerTarget<A, F> {
 
 impl<A, F> ClientProvider for PerTarget<A, F>
 where
-    A: EcsApi + IamApi + 'static,
+    A: AwsApi + 'static,
     F: Fn(&Target) -> A + Send + Sync,
 {
     type Api = A;

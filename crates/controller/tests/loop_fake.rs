@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use client::fake::FakeEcs;
+use client::fake::FakeAws;
 use client::Operation;
 use ecs_delegate_controller_loop::controller::{Controller, Settings};
 use ecs_delegate_controller_loop::metrics::ControllerMetrics;
@@ -59,7 +59,7 @@ impl DesiredSource for MemorySource {
 }
 
 struct Running {
-    fake: FakeEcs,
+    fake: FakeAws,
     source: MemorySource,
     status: SharedStatus,
     stop: Option<oneshot::Sender<()>>,
@@ -83,7 +83,7 @@ impl Running {
 
 /// The loop over `groups`, resync every 60 s, exact backoff (no jitter).
 fn start(groups: Vec<DesiredGroup>) -> Running {
-    let fake = FakeEcs::new();
+    let fake = FakeAws::new();
     fake.add_cluster(REGION, "c1");
     fake.add_role("ecsTaskExecutionRole", &["ecs-tasks.amazonaws.com"]);
     let source = MemorySource::default();
@@ -137,7 +137,7 @@ async fn run_for(d: Duration) {
     }
 }
 
-fn calls(fake: &FakeEcs, operation: Operation) -> usize {
+fn calls(fake: &FakeAws, operation: Operation) -> usize {
     fake.calls()
         .iter()
         .filter(|c| *c == operation.name())

@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use client::{AwsError, EcsApi};
+use client::call;
+use client::{AwsApi, AwsError};
 use client::{ClientProvider, Target};
 use futures::stream::StreamExt;
 use plan::{Action, DesiredGroup, GroupError, GroupPlan, TaskDefinitionRef};
@@ -182,15 +183,22 @@ impl<P: ClientProvider> Engine<P> {
                     // Claim it first: the IAM policy in deploy/ lets this controller update only
                     // services that carry its managed-by tag, and tag an untagged one only
                     // through the separately granted adoption statement.
-                    let claim = plan::desired::to_tag_list(&d.claim_tags(id));
+                    let claim = call::TagResource {
+                        arn: service_arn.clone(),
+                        tags: plan::desired::to_tag_list(&d.claim_tags(id)),
+                    };
                     self.client(&d.target)
-                        .tag_resource(service_arn, &claim)
+                        .send(claim)
                         .await
                         .map_err(group_error)?;
                 }
                 if changes_what_runs {
+                    let update = call::UpdateService {
+                        document: document.clone(),
+                        task_definition: arn.clone(),
+                    };
                     self.client(&d.target)
-                        .update_service(document, &arn)
+                        .send(update)
                         .await
                         .map_err(group_error)?;
                 }
@@ -207,14 +215,22 @@ impl<P: ClientProvider> Engine<P> {
                         }
                         None => d.service_tags(id, &arn),
                     };
+                    let tag = call::TagResource {
+                        arn: service_arn.clone(),
+                        tags: plan::desired::to_tag_list(&tags),
+                    };
                     self.client(&d.target)
-                        .tag_resource(service_arn, &plan::desired::to_tag_list(&tags))
+                        .send(tag)
                         .await
                         .map_err(group_error)?;
                 }
                 if !untag.is_empty() {
+                    let untag = call::UntagResource {
+                        arn: service_arn.clone(),
+                        keys: untag.clone(),
+                    };
                     self.client(&d.target)
-                        .untag_resource(service_arn, untag)
+                        .send(untag)
                         .await
                         .map_err(group_error)?;
                 }
@@ -275,8 +291,7 @@ impl<P: ClientProvider> Engine<P> {
                 task_arn,
                 reason,
             } => {
-                self.client(&d.target)
-                    .stop_task(cluster, task_arn, reason)
+                self.stop_task(&d.target, cluster, task_arn, reason)
                     .await
                     .map_err(group_error)?;
                 Ok(Event::StoppedTask {
@@ -329,11 +344,14 @@ impl<P: ClientProvider> Engine<P> {
         let token = client_token();
         let mut attempt = 0;
         loop {
-            match self
-                .client(target)
-                .run_task(document, task_definition, count, tags, &token)
-                .await
-            {
+            let run = call::RunTask {
+                document: document.clone(),
+                task_definition: task_definition.to_owned(),
+                count,
+                tags: tags.to_vec(),
+                client_token: token.clone(),
+            };
+            match self.client(target).send(run).await {
                 Err(e) if retryable(&e) && attempt + 1 < WRITE_ATTEMPTS => {
                     warn!(error = %e, "RunTask failed; trying again with the same client token");
                     write_backoff(attempt).await;

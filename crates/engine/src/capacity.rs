@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use client::api::EcsApi;
+use client::api::AwsApi;
 use client::{ClientProvider, Target};
 use futures::StreamExt as _;
 use plan::DesiredGroup;

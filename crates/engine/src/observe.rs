@@ -8,7 +8,8 @@
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
 
-use client::{AwsError, EcsApi};
+use client::call;
+use client::{AwsApi, AwsError};
 use client::{ClientProvider, Target};
 use futures::stream::StreamExt;
 use plan::{
@@ -244,7 +245,11 @@ impl<P: ClientProvider> Engine<P> {
             (batches)
                 .into_iter()
                 .map(|(key, chunk)| async move {
-                    let answer = self.client(&key.0).describe_services(&key.1, &chunk).await;
+                    let describe = call::DescribeServices {
+                        cluster: key.1.clone(),
+                        names: chunk,
+                    };
+                    let answer = self.client(&key.0).send(describe).await;
                     (key, answer)
                 })
                 .collect::<Vec<_>>(),
@@ -291,7 +296,7 @@ impl<P: ClientProvider> Engine<P> {
             (families)
                 .into_iter()
                 .map(|(target, family)| async move {
-                    let answer = self.client(&target).describe_task_definition(&family).await;
+                    let answer = self.describe_task_definition(&target, &family).await;
                     ((target, family), answer)
                 })
                 .collect::<Vec<_>>(),
@@ -311,11 +316,23 @@ impl<P: ClientProvider> Engine<P> {
         if let Some(hit) = self.cached(&key) {
             return Ok(Some(hit));
         }
-        let revision = self.client(target).describe_task_definition(arn).await?;
+        let revision = self.describe_task_definition(target, arn).await?;
         if let Some(r) = &revision {
             self.remember(&key, r);
         }
         Ok(revision)
+    }
+
+    /// DescribeTaskDefinition, uncached: by ARN, `family:revision`, or family (its latest).
+    pub(crate) async fn describe_task_definition(
+        &self,
+        target: &Target,
+        task_definition: &str,
+    ) -> Result<Option<ObservedTaskDefinition>, AwsError> {
+        let describe = call::DescribeTaskDefinition {
+            task_definition: task_definition.to_owned(),
+        };
+        self.client(target).send(describe).await
     }
 
     pub(crate) fn cached(&self, key: &(Target, String)) -> Option<ObservedTaskDefinition> {

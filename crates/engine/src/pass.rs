@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use client::{ClientProvider, EcsApi as _, Target};
+use client::{ClientProvider, Target};
 use futures::StreamExt as _;
 use plan::harness::HarnessView;
 use plan::prune::plan_prune;
@@ -194,7 +194,7 @@ impl<P: ClientProvider> Engine<P> {
             lookups
                 .into_iter()
                 .map(|(i, target, arn)| async move {
-                    (i, self.client(&target).describe_task_definition(&arn).await)
+                    (i, self.describe_task_definition(&target, &arn).await)
                 })
                 .collect(),
             self.concurrency,

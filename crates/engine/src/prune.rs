@@ -12,7 +12,8 @@ use crate::event::Event;
 use spec::render::STARTED_BY;
 
 use crate::{borrowed, bounded, Engine};
-use client::api::{EcsApi, TaskFilter};
+use client::api::{AwsApi, TaskFilter};
+use client::call;
 use client::AwsError;
 use client::{ClientProvider, Target};
 
@@ -81,11 +82,11 @@ impl<P: ClientProvider> Engine<P> {
             .collect();
         let mut services = Vec::new();
         for chunk in names.chunks(crate::DESCRIBE_SERVICES_BATCH) {
-            services.extend(
-                self.client(target)
-                    .describe_services(cluster, chunk)
-                    .await?,
-            );
+            let describe = call::DescribeServices {
+                cluster: cluster.to_owned(),
+                names: chunk.to_vec(),
+            };
+            services.extend(self.client(target).send(describe).await?);
         }
         Ok(services)
     }
@@ -127,8 +128,7 @@ impl<P: ClientProvider> Engine<P> {
                         task_arn,
                         reason,
                     } => self
-                        .client(&orphan.target)
-                        .stop_task(cluster, task_arn, reason)
+                        .stop_task(&orphan.target, cluster, task_arn, reason)
                         .await
                         .map(|()| Event::StoppedTask {
                             task: task_arn.clone(),
@@ -162,7 +162,32 @@ impl<P: ClientProvider> Engine<P> {
         service: &str,
     ) -> Result<(), AwsError> {
         let api = self.client(target);
-        api.scale_service(cluster, service, 0).await?;
-        api.delete_service(cluster, service).await
+        let scale = call::ScaleService {
+            cluster: cluster.to_owned(),
+            service: service.to_owned(),
+            count: 0,
+        };
+        api.send(scale).await?;
+        let delete = call::DeleteService {
+            cluster: cluster.to_owned(),
+            service: service.to_owned(),
+        };
+        api.send(delete).await
+    }
+
+    /// StopTask, with the reason ECS keeps on the task (how own stops are told from others).
+    pub(crate) async fn stop_task(
+        &self,
+        target: &Target,
+        cluster: &str,
+        task: &str,
+        reason: &str,
+    ) -> Result<(), AwsError> {
+        let stop = call::StopTask {
+            cluster: cluster.to_owned(),
+            arn: task.to_owned(),
+            reason: reason.to_owned(),
+        };
+        self.client(target).send(stop).await
     }
 }

@@ -10,7 +10,8 @@ use plan::policy::{evaluate, secret_read_action, Access};
 use plan::{DesiredGroup, GroupError, GroupPlan, ObservedGroup, RoleProblem, SecretAccessProblem};
 
 use crate::Engine;
-use client::api::IamApi;
+use client::api::AwsApi;
+use client::call;
 use client::AwsError;
 use client::{ClientProvider, Target};
 use spec::arn::role_name;
@@ -118,7 +119,8 @@ impl<P: ClientProvider> Engine<P> {
             // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-secrets-manager.html
             // Advisory: a secret this controller may not describe (or that is missing: ECS
             // will say so) only skips this part of the check.
-            match api.secret_kms_key(secret).await {
+            let secret_arn = secret.to_owned();
+            match api.send(call::SecretKmsKey { secret_arn }).await {
                 Ok(Some(key)) => {
                     if let Some(key_arn) = kms_key_arn(&key, secret) {
                         let access = evaluate(&documents, "kms:Decrypt", &key_arn);
@@ -155,7 +157,10 @@ impl<P: ClientProvider> Engine<P> {
         if fresh {
             return Ok(None);
         }
-        let problem = match self.client(target).get_role(name).await? {
+        let get_role = call::GetRole {
+            name: name.to_owned(),
+        };
+        let problem = match self.client(target).send(get_role).await? {
             None => Some(RoleProblem::NotFound {
                 field: field.into(),
                 arn: arn.into(),

@@ -9,7 +9,8 @@ use spec::render::{STARTED_BY, TAG_GROUP, TAG_MANAGED_BY};
 use spec::Mode;
 
 use crate::{bounded, Engine, Observations};
-use client::api::{DesiredStatus, EcsApi, TaskFilter};
+use client::api::{AwsApi, DesiredStatus, TaskFilter};
+use client::call;
 use client::AwsError;
 use client::{ClientProvider, Target};
 
@@ -38,7 +39,12 @@ impl<P: ClientProvider> Engine<P> {
         let described: Vec<_> = bounded(
             chunks
                 .iter()
-                .map(|chunk| api.describe_tasks(cluster, chunk))
+                .map(|chunk| {
+                    api.send(call::DescribeTasks {
+                        cluster: cluster.to_owned(),
+                        arns: chunk.clone(),
+                    })
+                })
                 .collect(),
             self.concurrency,
         )

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use super::*;
-use client::fake::FakeEcs;
-use client::EcsApi as _;
+use client::fake::FakeAws;
+use client::AwsApi as _;
 use plan::{ObservedService, Plan};
 
 fn group(name: &str, cluster: &str, extra: &str) -> DesiredGroup {
@@ -14,8 +14,8 @@ fn group(name: &str, cluster: &str, extra: &str) -> DesiredGroup {
         .build()
 }
 
-fn engine() -> Engine<FakeEcs> {
-    let fake = FakeEcs::new();
+fn engine() -> Engine<FakeAws> {
+    let fake = FakeAws::new();
     fake.add_cluster("us-east-1", "c1");
     fake.add_cluster("us-east-1", "c2");
     fake.add_role("ecsTaskExecutionRole", &["ecs-tasks.amazonaws.com"]);
@@ -34,7 +34,7 @@ fn shared(groups: &[DesiredGroup]) -> Vec<Arc<DesiredGroup>> {
 }
 
 /// One applying pass over every group.
-async fn pass(engine: &Engine<FakeEcs>, groups: &[DesiredGroup]) -> Vec<GroupReport> {
+async fn pass(engine: &Engine<FakeAws>, groups: &[DesiredGroup]) -> Vec<GroupReport> {
     engine
         .pass(
             &Scope::all(),
@@ -48,7 +48,7 @@ async fn pass(engine: &Engine<FakeEcs>, groups: &[DesiredGroup]) -> Vec<GroupRep
 }
 
 /// One planning pass: what reconcile would do.
-async fn plan_of(engine: &Engine<FakeEcs>, groups: &[DesiredGroup]) -> Plan {
+async fn plan_of(engine: &Engine<FakeAws>, groups: &[DesiredGroup]) -> Plan {
     engine
         .pass(
             &Scope::all(),
@@ -110,11 +110,11 @@ async fn a_crash_after_registering_reuses_the_revision() {
     let e = engine();
     let g = group("g", "c1", "");
     // First run registered, then died before CreateService.
-    let tags = plan::desired::to_tag_list(&g.ownership_tags("default"));
-    e.api()
-        .register_task_definition(&g.rendered.task_definition, &tags)
-        .await
-        .unwrap();
+    let register = client::call::RegisterTaskDefinition {
+        document: g.rendered.task_definition.clone(),
+        tags: plan::desired::to_tag_list(&g.ownership_tags("default")),
+    };
+    e.api().send(register).await.unwrap();
     pass(&e, std::slice::from_ref(&g)).await;
     assert_eq!(e.api().revisions("us-east-1", "g").len(), 1);
     assert!(e.api().service("us-east-1", "c1", "g").is_some());
@@ -215,7 +215,7 @@ use plan::ConditionType::{
 use plan::Reason;
 use plan::{GroupStatus, ObservedDeployment};
 
-async fn status_of(e: &Engine<FakeEcs>, groups: &[DesiredGroup]) -> Vec<GroupStatus> {
+async fn status_of(e: &Engine<FakeAws>, groups: &[DesiredGroup]) -> Vec<GroupStatus> {
     e.pass(
         &Scope::all(),
         &shared(groups),
@@ -444,7 +444,7 @@ async fn tasks_mode_keeps_its_count_scales_down_and_rolls_start_before_stop() {
     let fixture = DesiredGroup::test("g").tasks_mode();
     let g = fixture.build();
     pass(&e, std::slice::from_ref(&g)).await;
-    let live = |e: &Engine<FakeEcs>| {
+    let live = |e: &Engine<FakeAws>| {
         e.api()
             .tasks("us-east-1", "c1")
             .into_iter()
@@ -812,7 +812,7 @@ impl client::layer::Layer for Counting {
 
 #[tokio::test]
 async fn a_paginated_listing_passes_the_layers_once_per_page() {
-    let fake = FakeEcs::new();
+    let fake = FakeAws::new();
     fake.add_cluster("us-east-1", "c1");
     for i in 0..250 {
         fake.insert_service(

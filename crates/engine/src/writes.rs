@@ -2,7 +2,8 @@
 //! after a failure whose answer may have been lost, look whether it landed before trying again.
 //! Also the replacement of a service (delete, wait for the name, create).
 
-use client::{AwsError, EcsApi, ErrorKind, Operation};
+use client::call;
+use client::{AwsApi, AwsError, ErrorKind, Operation};
 use client::{ClientProvider, Target};
 use plan::{DesiredGroup, GroupError, ObservedService, ObservedTaskDefinition};
 use tracing::warn;
@@ -54,21 +55,18 @@ impl<P: ClientProvider> Engine<P> {
     ) -> Result<ObservedTaskDefinition, AwsError> {
         let mut attempt = 0;
         loop {
-            match self
-                .client(target)
-                .register_task_definition(document, tags)
-                .await
-            {
+            let register = call::RegisterTaskDefinition {
+                document: document.clone(),
+                tags: tags.to_vec(),
+            };
+            match self.client(target).send(register).await {
                 Ok(r) => return Ok(r),
                 Err(e) if retryable(&e) && attempt + 1 < WRITE_ATTEMPTS => {
                     warn!(error = %e, "RegisterTaskDefinition failed; checking whether it landed");
                     write_backoff(attempt).await;
                     attempt += 1;
-                    if let Ok(Some(latest)) = self
-                        .client(target)
-                        .describe_task_definition(&document.family)
-                        .await
-                    {
+                    let latest = self.describe_task_definition(target, &document.family);
+                    if let Ok(Some(latest)) = latest.await {
                         if latest.spec_hash.as_deref() == Some(spec_hash) {
                             return Ok(latest);
                         }
@@ -92,11 +90,13 @@ impl<P: ClientProvider> Engine<P> {
         // One token for every attempt: ECS answers a repeat with the service it created.
         let token = client_token();
         loop {
-            let failed = match self
-                .client(target)
-                .create_service(document, task_definition, tags, &token)
-                .await
-            {
+            let create = call::CreateService {
+                document: document.clone(),
+                task_definition: task_definition.to_owned(),
+                tags: tags.to_vec(),
+                client_token: token.clone(),
+            };
+            let failed = match self.client(target).send(create).await {
                 Ok(_) => return Ok(()),
                 Err(e) => e,
             };
@@ -112,11 +112,7 @@ impl<P: ClientProvider> Engine<P> {
                 write_backoff(attempt).await;
                 attempt += 1;
                 let found = self
-                    .client(target)
-                    .describe_services(
-                        &document.cluster,
-                        std::slice::from_ref(&document.service_name),
-                    )
+                    .describe_service(target, &document.cluster, &document.service_name)
                     .await?;
                 if found.iter().any(ours) {
                     return Ok(());
@@ -128,6 +124,20 @@ impl<P: ClientProvider> Engine<P> {
                 return Err(failed);
             }
         }
+    }
+
+    /// DescribeServices of one name (a list: ECS may still list an INACTIVE one).
+    pub(crate) async fn describe_service(
+        &self,
+        target: &Target,
+        cluster: &str,
+        name: &str,
+    ) -> Result<Vec<ObservedService>, AwsError> {
+        let describe = call::DescribeServices {
+            cluster: cluster.to_owned(),
+            names: vec![name.to_owned()],
+        };
+        self.client(target).send(describe).await
     }
 
     /// Creates the group's service with its ownership tags, exactly once.
@@ -169,8 +179,7 @@ impl<P: ClientProvider> Engine<P> {
                 .await;
         }
         let current = self
-            .client(&d.target)
-            .describe_services(&document.cluster, std::slice::from_ref(name))
+            .describe_service(&d.target, &document.cluster, name)
             .await?;
         if current.iter().any(|s| s.is_active()) {
             self.delete_service(&d.target, &document.cluster, name)
@@ -179,8 +188,7 @@ impl<P: ClientProvider> Engine<P> {
         let deadline = tokio::time::Instant::now() + REPLACE_WAIT;
         loop {
             let services = self
-                .client(&d.target)
-                .describe_services(&document.cluster, std::slice::from_ref(name))
+                .describe_service(&d.target, &document.cluster, name)
                 .await?;
             if services.iter().all(|s| s.status == "INACTIVE") {
                 break;

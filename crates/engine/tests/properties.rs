@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use client::fake::FakeEcs;
+use client::fake::FakeAws;
 use ecs_delegate_engine::{AlwaysOpen, Engine, Mode, Scope};
 use plan::{DesiredGroup, ObservedService, PlanOptions};
 use proptest::prelude::*;
@@ -72,8 +72,8 @@ fn build(i: usize, draw: &GroupDraw) -> DesiredGroup {
     fixture.build()
 }
 
-fn engine() -> Engine<FakeEcs> {
-    let fake = FakeEcs::new();
+fn engine() -> Engine<FakeAws> {
+    let fake = FakeAws::new();
     for cluster in CLUSTERS {
         fake.add_cluster(REGION, cluster);
         // Room for every draw (at most 5 groups of 3 tasks of 6 GiB in one cluster): a group
@@ -93,7 +93,7 @@ fn engine() -> Engine<FakeEcs> {
     )
 }
 
-fn seed(fake: &FakeEcs, group: &DesiredGroup, existing: Existing) {
+fn seed(fake: &FakeAws, group: &DesiredGroup, existing: Existing) {
     let cluster = &group.group.spec.cluster;
     let name = group.service_name();
     let arn = format!("arn:aws:ecs:{REGION}:123456789012:service/{cluster}/{name}");
@@ -127,7 +127,7 @@ fn seed(fake: &FakeEcs, group: &DesiredGroup, existing: Existing) {
 /// ECS's scheduler changes on its own (running and pending counts, deployments: the fake's
 /// `settle` plays the scheduler for every service).
 fn not_ours(
-    fake: &FakeEcs,
+    fake: &FakeAws,
     groups: &[Arc<DesiredGroup>],
 ) -> Vec<(String, Option<ObservedService>)> {
     groups
@@ -151,7 +151,7 @@ fn not_ours(
         .collect()
 }
 
-async fn plan_json(engine: &Engine<FakeEcs>, groups: &[Arc<DesiredGroup>]) -> serde_json::Value {
+async fn plan_json(engine: &Engine<FakeAws>, groups: &[Arc<DesiredGroup>]) -> serde_json::Value {
     let plan = engine
         .pass(&Scope::all(), groups, Mode::Plan, None, &AlwaysOpen)
         .await

@@ -12,7 +12,8 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
-use client::EcsApi as _;
+use client::call;
+use client::AwsApi as _;
 
 /// Answers every request with the body last set.
 #[derive(Debug, Clone, Default)]
@@ -33,7 +34,7 @@ impl HttpConnector for Canned {
 struct Harness {
     runtime: tokio::runtime::Runtime,
     answer: Canned,
-    ecs: aws::SdkEcs,
+    ecs: aws::SdkApi,
 }
 
 fn harness() -> &'static Harness {
@@ -80,10 +81,15 @@ pub fn run(data: &[u8]) {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = body.to_vec();
     let names = vec!["a".to_owned(), "b".to_owned()];
+    let cluster = || "c".to_owned();
     h.runtime.block_on(async {
         match call % 5 {
             0 => {
-                if let Ok(services) = h.ecs.describe_services("c", &names).await {
+                let describe = call::DescribeServices {
+                    cluster: cluster(),
+                    names,
+                };
+                if let Ok(services) = h.ecs.send(describe).await {
                     for s in services {
                         // Whatever it says, it came from the answer.
                         assert!(s.name.len() + s.arn.len() <= body.len());
@@ -91,16 +97,39 @@ pub fn run(data: &[u8]) {
                 }
             }
             1 => {
-                let _ = h.ecs.describe_tasks("c", &names).await;
+                let arns = names;
+                let _ = h
+                    .ecs
+                    .send(call::DescribeTasks {
+                        cluster: cluster(),
+                        arns,
+                    })
+                    .await;
             }
             2 => {
-                let _ = h.ecs.describe_task_definition("f:1").await;
+                let task_definition = "f:1".to_owned();
+                let _ = h
+                    .ecs
+                    .send(call::DescribeTaskDefinition { task_definition })
+                    .await;
             }
             3 => {
-                let _ = h.ecs.describe_container_instances("c", &names).await;
+                let arns = names;
+                let describe = call::DescribeContainerInstances {
+                    cluster: cluster(),
+                    arns,
+                };
+                let _ = h.ecs.send(describe).await;
             }
             _ => {
-                let _ = h.ecs.list_services_page("c", None).await;
+                let next_token = None;
+                let _ = h
+                    .ecs
+                    .send(call::ListServices {
+                        cluster: cluster(),
+                        next_token,
+                    })
+                    .await;
             }
         }
     });
