@@ -217,7 +217,7 @@ pub async fn prepare(
 > {
     let aws = Aws::new(global).await?;
     let source = FileSource::new(paths.to_vec(), &global.selector, aws.sdk.default_region())?
-        .with_policy(policy(global, paths)?);
+        .with_retries(policy(global, paths)?);
     let desired = match source.load_now() {
         Ok(desired) => desired,
         Err(SourceError::Invalid(lines)) => {

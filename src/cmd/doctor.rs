@@ -96,7 +96,7 @@ pub async fn run(global: &GlobalArgs, paths: &[PathBuf], args: Doctor) -> anyhow
     }
 
     let source = FileSource::new(paths.to_vec(), &global.selector, region.clone())?
-        .with_policy(policy(global, paths)?);
+        .with_retries(policy(global, paths)?);
     let desired = match source.load_now() {
         Ok(desired) if desired.is_empty() => {
             list.fail(

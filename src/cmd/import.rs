@@ -54,6 +54,7 @@ pub async fn run(
                 .await
                 .context("reading the live service")?;
             let (td, service_json) = plan::adopt::live_documents(&live, &cluster, &document)?;
+            // Managed by any controller: which id will run the imported file is not known here.
             if let Some(owner) = live.tags.get(spec::render::TAG_MANAGED_BY) {
                 eprintln!(
                     "warning: service {service} is already managed by controller id {owner:?}"

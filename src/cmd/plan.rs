@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use engine::{AlwaysOpen, Mode, PrunePolicy};
+use engine::{AlwaysOpen, Mode, PruneLimits};
 
 use crate::cli::{GlobalArgs, LifecycleArgs, PlanFormat};
 use crate::wiring::{prepare, OnEmpty};
@@ -69,8 +69,8 @@ pub fn on_empty(lifecycle: &LifecycleArgs) -> OnEmpty {
 }
 
 /// `--prune` with its `--max-prune`.
-pub fn prune_policy(lifecycle: LifecycleArgs) -> Option<PrunePolicy> {
-    lifecycle.prune.then_some(PrunePolicy {
+pub fn prune_policy(lifecycle: LifecycleArgs) -> Option<PruneLimits> {
+    lifecycle.prune.then_some(PruneLimits {
         max_prune: lifecycle.max_prune,
         selector: false,
     })

@@ -145,7 +145,7 @@ fn outcome_line(o: &GroupOutcome) -> (String, Line) {
     }
 }
 
-fn joined(events: &[engine::Event]) -> String {
+fn joined(events: &[engine::Write]) -> String {
     events
         .iter()
         .map(ToString::to_string)

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use client::metrics::ApiMetrics;
 use controller::{FileSource, LoopConfig, Settings};
-use engine::{AlwaysOpen, BackoffPolicy, PrunePolicy};
+use engine::{AlwaysOpen, Backoff, PruneLimits};
 use plan::PlanOptions;
 
 use crate::cli::{EventsArgs, GlobalArgs, LeaseArgs, LifecycleArgs, NotifyArgs};
@@ -30,10 +30,10 @@ pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow
     let aws = Aws::new(global).await?;
     let policy = crate::wiring::policy(global, &paths)?;
     let source =
-        FileSource::new(paths, &global.selector, aws.sdk.default_region())?.with_policy(policy);
+        FileSource::new(paths, &global.selector, aws.sdk.default_region())?.with_retries(policy);
     let scope = scope(&source);
     if args.lifecycle.prune {
-        let policy = PrunePolicy {
+        let policy = PruneLimits {
             max_prune: args.lifecycle.max_prune,
             selector: scope.is_selected(),
         };
@@ -72,7 +72,7 @@ pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow
             prune: args.lifecycle.prune.then_some(args.lifecycle.max_prune),
             ..Settings::default()
         },
-        backoff: BackoffPolicy::default(),
+        backoff: Backoff::default(),
         progress_requeue: Duration::from_secs(10),
         options: PlanOptions {
             controller_id: global.controller_id.clone(),

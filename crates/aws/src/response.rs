@@ -31,7 +31,7 @@ pub fn observed_service(s: &ecs::Service) -> ObservedService {
     ObservedService {
         name: s.service_name().unwrap_or_default().to_owned(),
         arn: s.service_arn().unwrap_or_default().to_owned(),
-        status: s.status().unwrap_or_default().to_owned(),
+        status: s.status().unwrap_or_default().into(),
         desired_count: s.desired_count(),
         running_count: s.running_count(),
         pending_count: s.pending_count(),
@@ -84,8 +84,8 @@ pub fn observed_service(s: &ecs::Service) -> ObservedService {
             .iter()
             .map(|d| ObservedDeployment {
                 id: d.id().unwrap_or_default().to_owned(),
-                status: d.status().unwrap_or_default().to_owned(),
-                rollout_state: d.rollout_state().map(|r| r.as_str().to_owned()),
+                status: d.status().unwrap_or_default().into(),
+                rollout_state: d.rollout_state().map(|r| r.as_str().into()),
                 rollout_state_reason: d.rollout_state_reason().map(str::to_owned),
                 task_definition: d.task_definition().unwrap_or_default().to_owned(),
                 desired_count: d.desired_count(),
@@ -120,7 +120,10 @@ pub fn observed_task_definition(
         arn: td.task_definition_arn().unwrap_or_default().to_owned(),
         family: td.family().unwrap_or_default().to_owned(),
         revision: td.revision(),
-        status: td.status().map_or("ACTIVE", |s| s.as_str()).to_owned(),
+        // Not reported: ACTIVE, the only status a revision can be described in by family.
+        status: td
+            .status()
+            .map_or(plan::TaskDefinitionStatus::Active, |s| s.as_str().into()),
         spec_hash: tag_map(tags).remove(TAG_SPEC_HASH),
         // A revision with content the document cannot hold never matches a desired one.
         document_hash: unsupported
@@ -378,12 +381,12 @@ pub fn observed_task(t: &ecs::Task) -> ObservedTask {
     ObservedTask {
         arn: t.task_arn().unwrap_or_default().to_owned(),
         task_definition: t.task_definition_arn().unwrap_or_default().to_owned(),
-        last_status: t.last_status().unwrap_or_default().to_owned(),
-        desired_status: t.desired_status().unwrap_or_default().to_owned(),
+        last_status: t.last_status().unwrap_or_default().into(),
+        desired_status: t.desired_status().unwrap_or_default().into(),
         group: t.group().map(str::to_owned),
         tags: tag_map(t.tags.as_deref()),
         stopped_reason: t.stopped_reason().map(str::to_owned),
-        stop_code: t.stop_code().map(|c| c.as_str().to_owned()),
+        stop_code: t.stop_code().map(|c| c.as_str().into()),
         stopped_at: t.stopped_at().map(|d| d.secs()),
         created_at: t.created_at().map(|d| d.secs()),
     }

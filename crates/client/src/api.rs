@@ -128,11 +128,11 @@ pub enum DesiredStatus {
 }
 
 impl DesiredStatus {
-    /// As the API spells it.
-    pub fn as_str(self) -> &'static str {
+    /// The task status it selects.
+    pub fn task_status(self) -> plan::TaskStatus {
         match self {
-            DesiredStatus::Running => "RUNNING",
-            DesiredStatus::Stopped => "STOPPED",
+            DesiredStatus::Running => plan::TaskStatus::Running,
+            DesiredStatus::Stopped => plan::TaskStatus::Stopped,
         }
     }
 }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use client::ClientProvider;
-use engine::{Engine, GroupId, Mode, PassReport, PrunePolicy, Scope, WriteGate};
+use engine::{Engine, GroupId, Mode, PassReport, PruneLimits, Scope, WriteGate};
 use plan::DesiredGroup;
 use rand::Rng as _;
 use tokio::sync::mpsc;
@@ -36,6 +36,13 @@ use crate::page::State;
 use crate::queue::WorkQueue;
 use crate::source::{DesiredSource, Load, SourceError};
 use crate::status::{write, SharedStatus, StatusState};
+
+mod pruning;
+mod record;
+mod reload;
+mod routing;
+
+use record::log_connection;
 
 /// How the loop behaves.
 #[derive(Debug, Clone)]
@@ -288,69 +295,6 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
         }
     }
 
-    fn start_load(&self, loads: &mut JoinSet<Loaded>, all: bool) {
-        let source = Arc::clone(&self.source);
-        loads.spawn(async move {
-            Loaded {
-                result: source.load().await,
-                all,
-            }
-        });
-    }
-
-    /// A prune over the last valid state, unless one runs already, the files are invalid,
-    /// pruning is off, or this is a dry run.
-    fn start_prune(&self, desired: &Desired, prunes: &mut JoinSet<()>) {
-        let Some(max_prune) = self.settings.prune else {
-            return;
-        };
-        if !prunes.is_empty()
-            || self.settings.dry_run
-            || !crate::status::read(&self.status).config_errors.is_empty()
-        {
-            return;
-        }
-        let engine = Arc::clone(&self.engine);
-        let scope = Arc::clone(&self.scope);
-        let gate = Arc::clone(&self.gate);
-        let groups: Vec<Arc<DesiredGroup>> = desired.values().cloned().collect();
-        let policy = PrunePolicy {
-            max_prune,
-            selector: false,
-        };
-        let notifier = self.notifier.clone();
-        let revision = crate::status::read(&self.status).git.clone();
-        prunes.spawn(async move {
-            let report = engine
-                .prune(&scope, &groups, policy, Mode::Apply, &*gate)
-                .await;
-            if let Some(notifier) = &notifier {
-                for outcome in report.outcomes.iter().filter(|o| o.error.is_none()) {
-                    let done: Vec<String> = outcome.done.iter().map(ToString::to_string).collect();
-                    notifier.send(Notice {
-                        kind: NoticeKind::Pruned,
-                        group: outcome.group.clone(),
-                        cluster: outcome.cluster.clone(),
-                        account: outcome.target.account_label().to_owned(),
-                        region: outcome.target.region.clone(),
-                        reason: "Pruned".into(),
-                        message: done.join("; "),
-                        revision: revision.clone(),
-                    });
-                }
-            }
-            match report.problem {
-                Some(engine::PruneProblem::Refused(refusal)) => {
-                    error!(%refusal, "prune refused");
-                }
-                Some(engine::PruneProblem::Unlisted(e)) => {
-                    warn!(error = %e, "prune skipped: could not list what this controller manages");
-                }
-                None => {}
-            }
-        });
-    }
-
     /// The resync interval, jittered; while the events queue cannot be read, no longer than
     /// its fallback interval.
     fn jittered_interval(&self, events: Option<&EventLoop>) -> Duration {
@@ -361,177 +305,6 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
             }
         }
         interval.mul_f64(rand::thread_rng().gen_range(0.9..1.1))
-    }
-
-    /// A batch of events: the groups they concern are due now (those this replica covers).
-    fn route(
-        &self,
-        batch: Batch,
-        events: &mut EventLoop,
-        desired: &Desired,
-        queue: &mut WorkQueue,
-    ) {
-        let Some(parts) = &self.events else { return };
-        let now = Instant::now();
-        for (event, sent) in batch.events {
-            let kind = event.kind.label();
-            match events.router.route(&event) {
-                Verdict::Drop(reason) => {
-                    debug!(event = %event.kind, id = %event.id, reason, "event dropped");
-                    parts
-                        .metrics
-                        .dropped
-                        .get_or_create(&EventDropLabels {
-                            r#type: kind.into(),
-                            reason: reason.into(),
-                        })
-                        .inc();
-                }
-                Verdict::Reconcile { groups, coalesce } => {
-                    let (mut queued, mut coalesced) = (false, false);
-                    for name in groups {
-                        let Some(group) = desired.get(&name) else {
-                            continue;
-                        };
-                        if !self.gate.covers(&GroupId::of(group)) {
-                            continue;
-                        }
-                        // A deployment this controller started: its normal requeue looks.
-                        if coalesce
-                            && events.router.recently_wrote(&name, now)
-                            && queue.is_scheduled(&name)
-                        {
-                            coalesced = true;
-                            continue;
-                        }
-                        queued = true;
-                        info!(target: crate::events::LOG_TARGET, group = %name, cluster = %group.cluster(), account = %group.target.account_label(), region = %group.target.region, event = %event.kind, "event: reconciling the group now");
-                        let sent = sent.unwrap_or_else(SystemTime::now);
-                        events
-                            .pending
-                            .entry(name.clone())
-                            .and_modify(|t| *t = (*t).min(sent))
-                            .or_insert(sent);
-                        queue.add(&name, now);
-                    }
-                    let labels = EventLabels {
-                        r#type: kind.into(),
-                    };
-                    if queued {
-                        parts.metrics.matched.get_or_create(&labels).inc();
-                    } else {
-                        // Coalesced into a requeue, or all of another replica's shards.
-                        let reason = if coalesced { "own" } else { "other_shard" };
-                        parts
-                            .metrics
-                            .dropped
-                            .get_or_create(&EventDropLabels {
-                                r#type: labels.r#type,
-                                reason: reason.into(),
-                            })
-                            .inc();
-                    }
-                }
-            }
-        }
-        let _ = batch.handled.send(());
-    }
-
-    /// A load finished. Valid: groups that changed (all of them at a resync) are due now and
-    /// removed groups are forgotten. Invalid: the last good state is kept, the problems are
-    /// reported, and at a resync the last good groups are still reconciled. Whether the groups
-    /// changed.
-    fn reloaded(&self, loaded: Loaded, desired: &mut Desired, queue: &mut WorkQueue) -> bool {
-        let now = Instant::now();
-        let all = loaded.all;
-        match loaded.result {
-            Ok(Load::Unchanged) => {
-                ControllerMetrics::result(&self.metrics.config_loads, true);
-                if all {
-                    for name in desired.keys() {
-                        queue.add(name, now);
-                    }
-                }
-                false
-            }
-            Ok(Load::Changed(snapshot)) => {
-                // A group that did not change keeps its Arc: passes in flight and the new
-                // state share it instead of holding two copies.
-                let new: Desired = snapshot
-                    .groups
-                    .into_iter()
-                    .map(|(name, group)| match desired.get(&name) {
-                        Some(old) if **old == group => (name, Arc::clone(old)),
-                        _ => (name, Arc::new(group)),
-                    })
-                    .collect();
-                ControllerMetrics::result(&self.metrics.config_loads, true);
-                self.metrics.config_errors.set(0);
-                let mut status = write(&self.status);
-                if !status.config_errors.is_empty() {
-                    info!("the files are valid again");
-                }
-                status.config_errors.clear();
-                status.git = snapshot.git.clone();
-                for name in desired.keys().filter(|n| !new.contains_key(*n)) {
-                    info!(group = %name, "group removed from the files; no longer reconciled");
-                    queue.remove(name);
-                    self.engine.policy().forget(name);
-                    status.forget(name);
-                    let labels = GroupLabels {
-                        group: name.clone(),
-                    };
-                    self.metrics.desired_tasks.remove(&labels);
-                    self.metrics.running_tasks.remove(&labels);
-                }
-                for (name, group) in &new {
-                    if all || !desired.get(name).is_some_and(|d| Arc::ptr_eq(d, group)) {
-                        queue.add(name, now);
-                    }
-                    if !status.config_loaded || !desired.contains_key(name) {
-                        status.awaiting_first_pass.insert(name.clone());
-                    }
-                    status
-                        .labels
-                        .insert(name.clone(), group.group.metadata.labels.clone());
-                    self.metrics
-                        .desired_tasks
-                        .get_or_create(&GroupLabels {
-                            group: name.clone(),
-                        })
-                        .set(group.group.spec.count);
-                }
-                status.config_loaded = true;
-                if desired.is_empty() || !all {
-                    info!(revision = %snapshot.revision, groups = new.len(), "loaded the desired state");
-                }
-                *desired = new;
-                true
-            }
-            Err(e) => {
-                ControllerMetrics::result(&self.metrics.config_loads, false);
-                let lines = match &e {
-                    SourceError::Invalid(lines) => lines.clone(),
-                    other => vec![other.to_string()],
-                };
-                self.metrics.config_errors.set(gauge(lines.len()));
-                let mut status = write(&self.status);
-                // One log line per problem when the problems change, not at every resync.
-                if status.config_errors != lines {
-                    for line in &lines {
-                        error!(problem = %line, "invalid DelegateGroup files; keeping the last valid state");
-                    }
-                    status.config_errors = lines;
-                }
-                drop(status);
-                if all {
-                    for name in desired.keys() {
-                        queue.add(name, now);
-                    }
-                }
-                false
-            }
-        }
     }
 
     fn start_pass(
@@ -621,9 +394,9 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
                     parts.metrics.latency.observe(latency.as_secs_f64());
                 }
             }
-            let delay = queue.done(name, group.next, now);
+            let delay = queue.done(name, self.engine.next_step(&group), now);
             if let Some(error) = &group.error {
-                let retry_in = delay.map(engine::policy::for_people);
+                let retry_in = delay.map(engine::retry::for_people);
                 match retry_in {
                     Some(retry_in) => {
                         warn!(group = %name, cluster = %group.desired.cluster(), account = %group.desired.target.account_label(), region = %group.desired.target.region, reason = %error.reason, %error, %retry_in, "reconcile failed");
@@ -652,137 +425,6 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
             status.awaiting_first_pass.remove(name);
             status.groups.insert(name.into(), group.status);
         }
-    }
-
-    /// A group's history after a pass: its writes, its failure, a change of state (and the
-    /// notices those make), the revision it was applied from, when.
-    fn record(&self, status: &mut StatusState, group: &engine::GroupReport) {
-        let name = group.desired.name();
-        let at = SystemTime::now();
-        let spec = fingerprint(&group.desired);
-        // Writes to a group whose files did not change since its last clean pass: drift.
-        let drift = !group.done.is_empty() && status.spec_applied.get(name) == Some(&spec);
-        if drift {
-            info!(group = %name, cluster = %group.desired.cluster(), account = %group.desired.target.account_label(), region = %group.desired.target.region, "drift corrected: ECS had changed, the files had not");
-        }
-        let history = status.events.entry(name.to_owned()).or_default();
-        for done in &group.done {
-            history::record(
-                history,
-                EventType::Normal,
-                done.reason(),
-                &done.to_string(),
-                at,
-            );
-        }
-        if let Some(error) = &group.error {
-            history::record(
-                history,
-                EventType::Warning,
-                &error.reason.to_string(),
-                &error.message,
-                at,
-            );
-        }
-        let before = status.groups.get(name).map(State::of);
-        let now = State::of(&group.status);
-        let notice = |kind: NoticeKind, reason: String, message: String| Notice {
-            kind,
-            group: name.to_owned(),
-            cluster: group.desired.cluster().to_owned(),
-            account: group.desired.target.account_label().to_owned(),
-            region: group.desired.target.region.clone(),
-            reason,
-            message,
-            revision: status.git.clone(),
-        };
-        let mut notices = Vec::new();
-        if drift {
-            let message = group
-                .done
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ");
-            history::record(history, EventType::Normal, "DriftCorrected", &message, at);
-            notices.push(notice(
-                NoticeKind::DriftCorrected,
-                "DriftCorrected".into(),
-                message,
-            ));
-        }
-        if before != Some(now) {
-            let condition = |kind| group.status.condition(kind).cloned();
-            match now {
-                State::Degraded | State::Stalled => {
-                    let (kind, notice_kind) = if now == State::Stalled {
-                        (plan::ConditionType::Stalled, NoticeKind::Stalled)
-                    } else {
-                        (plan::ConditionType::Degraded, NoticeKind::Degraded)
-                    };
-                    if let Some(c) = condition(kind) {
-                        let reason = c.reason.to_string();
-                        history::record(history, EventType::Warning, &reason, &c.message, at);
-                        warn!(group = %name, cluster = %group.desired.cluster(), account = %group.desired.target.account_label(), region = %group.desired.target.region, state = now.label(), reason = %reason, message = %c.message, "group is {}", now.label());
-                        notices.push(notice(notice_kind, reason, c.message));
-                    }
-                }
-                State::Ready => {
-                    let message = condition(plan::ConditionType::Ready)
-                        .map(|c| c.message)
-                        .unwrap_or_default();
-                    history::record(history, EventType::Normal, "Ready", &message, at);
-                    if matches!(before, Some(State::Degraded | State::Stalled)) {
-                        info!(group = %name, cluster = %group.desired.cluster(), "group recovered: Ready");
-                        notices.push(notice(NoticeKind::Recovered, "Ready".into(), message));
-                    }
-                }
-                State::Progressing => {}
-            }
-        }
-        if group.error.is_none() {
-            status.spec_applied.insert(name.to_owned(), spec);
-            if let Some(git) = &status.git {
-                status.applied.insert(name.to_owned(), git.clone());
-            }
-        }
-        status.last_reconciled.insert(
-            name.to_owned(),
-            humantime::format_rfc3339_seconds(at).to_string(),
-        );
-        if let Some(notifier) = &self.notifier {
-            for n in notices {
-                notifier.send(n);
-            }
-        }
-    }
-}
-
-/// Identifies a group's whole spec as written (not only its task definition's spec-hash: a
-/// count change is a change of the files too).
-fn fingerprint(group: &DesiredGroup) -> u64 {
-    use std::hash::Hasher as _;
-    let mut hasher = fnv::FnvHasher::default();
-    hasher.write(&serde_json::to_vec(&group.group).unwrap_or_default());
-    hasher.write(group.target.to_string().as_bytes());
-    hasher.finish()
-}
-
-/// A change of what Harness says about a group, on the record.
-fn log_connection(before: Option<&plan::GroupStatus>, now: &plan::GroupStatus) {
-    let Some(connected) = now.condition(plan::ConditionType::Connected) else {
-        return;
-    };
-    let previous = before
-        .and_then(|b| b.condition(plan::ConditionType::Connected))
-        .map(|c| c.reason);
-    if previous == Some(connected.reason) {
-        return;
-    }
-    if connected.reason == plan::Reason::DelegatesConnected {
-        info!(group = %now.name, cluster = %now.cluster, reason = %connected.reason, message = %connected.message, "delegates connected to Harness");
-    } else {
-        warn!(group = %now.name, cluster = %now.cluster, reason = %connected.reason, message = %connected.message, "delegates not connected to Harness");
     }
 }
 

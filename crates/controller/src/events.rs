@@ -251,7 +251,9 @@ impl Router {
                 stopped_by_us: true,
                 ..
             } => return Verdict::Drop("own"),
-            Kind::Task { status, .. } if status != "STOPPED" => return Verdict::Drop("no_change"),
+            Kind::Task { status, .. } if *status != plan::TaskStatus::Stopped => {
+                return Verdict::Drop("no_change")
+            }
             Kind::Task { by_scheduler, .. } => *by_scheduler,
             Kind::ServiceAction { problem, .. }
             | Kind::Deployment {
@@ -318,7 +320,7 @@ mod tests {
             }
         );
         let stop = |by_us, by_scheduler| Kind::Task {
-            status: "STOPPED".into(),
+            status: plan::TaskStatus::Stopped,
             stopped_by_us: by_us,
             by_scheduler,
         };

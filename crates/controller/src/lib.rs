@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use client::metrics::ApiMetrics;
 use client::ClientProvider;
-use engine::{BackoffPolicy, Engine, ErrorPolicy, Scope, WriteGate};
+use engine::{Backoff, Engine, Retries, Scope, WriteGate};
 use plan::PlanOptions;
 use prometheus_client::registry::Registry;
 use tracing::info;
@@ -41,7 +41,7 @@ pub struct LoopConfig<S> {
     /// Loop behaviour.
     pub settings: Settings,
     /// Retry policy of failing groups.
-    pub backoff: BackoffPolicy,
+    pub backoff: Backoff,
     /// How soon a group that is progressing is looked at again.
     pub progress_requeue: std::time::Duration,
     /// Plan settings (controller id).
@@ -99,11 +99,11 @@ pub async fn serve_and_run<P: ClientProvider + 'static, S: DesiredSource>(
         )
     };
     let status = SharedStatus::default();
-    let engine = Engine::with_policy(
+    let engine = Engine::with_retries(
         provider,
         config.options,
         config.concurrency,
-        ErrorPolicy::new(config.backoff, config.progress_requeue),
+        Retries::new(config.backoff, config.progress_requeue),
     )
     .with_harness(config.harness);
     let state = http::AppState {

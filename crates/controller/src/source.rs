@@ -166,7 +166,7 @@ impl FileSource {
 
     /// This source under the operator's `policy`.
     #[must_use]
-    pub fn with_policy(mut self, policy: Arc<spec::Policy>) -> Self {
+    pub fn with_retries(mut self, policy: Arc<spec::Policy>) -> Self {
         self.policy = policy;
         self
     }

@@ -14,7 +14,7 @@ use ecs_delegate_controller_loop::source::{
     DesiredSource, Load, Snapshot, SourceError, WatchGuard,
 };
 use ecs_delegate_controller_loop::SharedStatus;
-use engine::{AlwaysOpen, BackoffPolicy, Engine, ErrorPolicy, Scope};
+use engine::{AlwaysOpen, Backoff, Engine, Retries, Scope};
 use plan::{DesiredGroup, PlanOptions};
 use tokio::sync::{mpsc, oneshot};
 
@@ -88,18 +88,18 @@ fn start(groups: Vec<DesiredGroup>) -> Running {
     fake.add_role("ecsTaskExecutionRole", &["ecs-tasks.amazonaws.com"]);
     let source = MemorySource::default();
     source.set(groups);
-    let backoff = BackoffPolicy {
+    let backoff = Backoff {
         randomization: 0.0,
-        ..BackoffPolicy::default()
+        ..Backoff::default()
     };
-    let engine = Engine::with_policy(
+    let engine = Engine::with_retries(
         fake.clone(),
         PlanOptions {
             controller_id: "default".into(),
             allow_replace: false,
         },
         4,
-        ErrorPolicy::new(backoff, Duration::from_secs(10)),
+        Retries::new(backoff, Duration::from_secs(10)),
     );
     let status = SharedStatus::default();
     let controller = Controller::new(

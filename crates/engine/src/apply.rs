@@ -13,8 +13,8 @@ use spec::render::TAG_ROLLED_BACK;
 use tokio::sync::OnceCell;
 use tracing::{debug, info, info_span, warn, Instrument};
 
-use crate::event::{describe_changes, Event};
 use crate::scope::{GroupId, WriteGate};
+use crate::write::{describe_changes, Write};
 use crate::writes::{client_token, retryable, write_backoff, WRITE_ATTEMPTS};
 use crate::{bounded, group_error, Engine, GroupOutcome};
 
@@ -111,7 +111,7 @@ impl<P: ClientProvider> Engine<P> {
         action: &Action,
         registered: &mut Option<String>,
         registrations: &Mutex<HashMap<(Target, String), SharedRegistration>>,
-    ) -> Result<Event, GroupError> {
+    ) -> Result<Write, GroupError> {
         let id = &self.options.controller_id;
         let resolve = |r: &TaskDefinitionRef, registered: &Option<String>| match r {
             TaskDefinitionRef::Existing(arn) => Ok(arn.clone()),
@@ -149,7 +149,7 @@ impl<P: ClientProvider> Engine<P> {
                     .clone()
                     .map_err(group_error)?;
                 *registered = Some(arn.clone());
-                Ok(Event::Registered {
+                Ok(Write::Registered {
                     task_definition: arn,
                 })
             }
@@ -161,7 +161,7 @@ impl<P: ClientProvider> Engine<P> {
                 self.create_group_service(d, document, &arn)
                     .await
                     .map_err(group_error)?;
-                Ok(Event::CreatedService {
+                Ok(Write::CreatedService {
                     service: document.service_name.clone(),
                     count: document.desired_count,
                     task_definition: arn,
@@ -235,13 +235,13 @@ impl<P: ClientProvider> Engine<P> {
                         .map_err(group_error)?;
                 }
                 if let Some(r) = rollback.as_ref().filter(|_| *retag) {
-                    return Ok(Event::RecordedRollback {
+                    return Ok(Write::RecordedRollback {
                         service: document.service_name.clone(),
                         failed: r.failed.clone(),
                         running: r.running.clone(),
                     });
                 }
-                Ok(Event::UpdatedService {
+                Ok(Write::UpdatedService {
                     service: document.service_name.clone(),
                     fields: changes.iter().map(|c| c.field.clone()).collect(),
                     untagged: untag.clone(),
@@ -279,7 +279,7 @@ impl<P: ClientProvider> Engine<P> {
                         failures.join(", ")
                     }
                 });
-                Ok(Event::StartedTasks {
+                Ok(Write::StartedTasks {
                     started,
                     wanted: *count,
                     task_definition: arn,
@@ -294,7 +294,7 @@ impl<P: ClientProvider> Engine<P> {
                 self.stop_task(&d.target, cluster, task_arn, reason)
                     .await
                     .map_err(group_error)?;
-                Ok(Event::StoppedTask {
+                Ok(Write::StoppedTask {
                     task: task_arn.clone(),
                     reason: reason.clone(),
                 })
@@ -321,7 +321,7 @@ impl<P: ClientProvider> Engine<P> {
                 self.replace_service(d, previous, document, &arn)
                     .await
                     .map_err(group_error)?;
-                Ok(Event::ReplacedService {
+                Ok(Write::ReplacedService {
                     service: document.service_name.clone(),
                     changes: changes.clone(),
                     count: document.desired_count,
@@ -364,16 +364,16 @@ impl<P: ClientProvider> Engine<P> {
 }
 
 /// The task definition revision a write leaves the group on (`family:revision`), if it has one.
-fn revision_of(done: &Event, action: &Action, registered: Option<&str>) -> Option<String> {
+fn revision_of(done: &Write, action: &Action, registered: Option<&str>) -> Option<String> {
     let from_event = match done {
-        Event::Registered { task_definition }
-        | Event::CreatedService {
+        Write::Registered { task_definition }
+        | Write::CreatedService {
             task_definition, ..
         }
-        | Event::ReplacedService {
+        | Write::ReplacedService {
             task_definition, ..
         }
-        | Event::StartedTasks {
+        | Write::StartedTasks {
             task_definition, ..
         } => Some(task_definition.as_str()),
         _ => None,

@@ -14,26 +14,26 @@ use plan::{DesiredGroup, GroupError, ObservedTaskDefinition, PlanOptions};
 
 mod apply;
 mod capacity;
-pub mod event;
 mod observe;
 pub mod once;
 pub mod pass;
-pub mod policy;
 mod prune;
+pub mod retry;
 mod roles;
 pub mod scope;
 mod tasks;
+pub mod write;
 mod writes;
 
 #[cfg(test)]
 mod tests;
 
-pub use event::Event;
 pub use once::{WaitEnd, WaitProgress, ONCE_RETRY_ROUNDS};
 pub use pass::{GroupReport, Mode, PassReport, PruneProblem, PruneReport};
-pub use plan::PrunePolicy;
-pub use policy::{BackoffPolicy, ErrorPolicy, Next};
+pub use plan::PruneLimits;
+pub use retry::{Backoff, Next, Retries};
 pub use scope::{AlwaysOpen, GroupId, Leadership, Scope, WriteGate, WritePermit};
+pub use write::Write;
 pub use writes::group_error;
 
 /// Groups as plain references, whatever the caller holds them in (values, `Arc`s).
@@ -68,7 +68,7 @@ pub struct GroupOutcome {
     /// Account and region.
     pub target: Target,
     /// What was done, one event per write.
-    pub done: Vec<Event>,
+    pub done: Vec<Write>,
     /// Why the group failed, if it did.
     pub error: Option<GroupError>,
 }
@@ -77,12 +77,12 @@ pub struct GroupOutcome {
 type GroupKey = (Target, String, String);
 
 /// The reconcile engine: the API, the plan settings, the caches (immutable revisions, roles
-/// found good) and the error policy's per-group state, for the life of the process.
+/// found good) and the retry policy's per-group state, for the life of the process.
 pub struct Engine<P> {
     provider: P,
     options: PlanOptions,
     concurrency: usize,
-    policy: ErrorPolicy,
+    retries: Retries,
     revisions: Mutex<HashMap<(Target, String), ObservedTaskDefinition>>,
     /// Roles found good, and when.
     roles: Mutex<HashMap<String, tokio::time::Instant>>,
@@ -97,23 +97,23 @@ pub struct Engine<P> {
 
 impl<P: ClientProvider> Engine<P> {
     /// An engine over the targets `provider` gives clients for, running up to `concurrency`
-    /// calls or groups at once, with the default error policy.
+    /// calls or groups at once, with the default retry policy.
     pub fn new(provider: P, options: PlanOptions, concurrency: usize) -> Self {
-        Engine::with_policy(provider, options, concurrency, ErrorPolicy::default())
+        Engine::with_retries(provider, options, concurrency, Retries::default())
     }
 
-    /// An engine with its own error policy (the loop's backoff settings).
-    pub fn with_policy(
+    /// An engine with its own retry policy (the loop's backoff settings).
+    pub fn with_retries(
         provider: P,
         options: PlanOptions,
         concurrency: usize,
-        policy: ErrorPolicy,
+        retries: Retries,
     ) -> Self {
         Engine {
             provider,
             options,
             concurrency: concurrency.max(1),
-            policy,
+            retries,
             revisions: Mutex::new(HashMap::new()),
             roles: Mutex::new(HashMap::new()),
             secrets: Mutex::new(HashMap::new()),
@@ -129,9 +129,9 @@ impl<P: ClientProvider> Engine<P> {
         self
     }
 
-    /// The error policy (the loop forgets removed groups through it).
-    pub fn policy(&self) -> &ErrorPolicy {
-        &self.policy
+    /// The retries (the loop forgets removed groups through them).
+    pub fn retries(&self) -> &Retries {
+        &self.retries
     }
 
     /// The provider of the clients the engine calls.

@@ -16,7 +16,7 @@ use plan::{
     plan_group, task_definition_lookup_needed, DesiredGroup, GroupError, GroupPlan, ObservedGroup,
     ObservedService, ObservedTaskDefinition,
 };
-use spec::render::{TAG_GROUP, TAG_MANAGED_BY, TAG_TASK_DEFINITION};
+use spec::render::{TAG_GROUP, TAG_TASK_DEFINITION};
 use spec::Mode;
 use tokio::time::Instant;
 
@@ -24,7 +24,9 @@ use crate::{borrowed, bounded, group_error, Engine, DESCRIBE_SERVICES_BATCH};
 
 impl<P: ClientProvider> Engine<P> {
     /// Observes and plans every group, in order: each group's plan and what was observed (or
-    /// why it could not be). Roles are checked for groups with planned writes.
+    /// why it could not be). The roles of groups with planned writes are observed too, and
+    /// the group planned again with what they showed (`plan_group` refuses to write with a
+    /// bad role): a converged fleet costs no IAM call.
     pub(crate) async fn observe_and_plan<G: Borrow<DesiredGroup> + Sync>(
         &self,
         desired: &[G],
@@ -34,18 +36,20 @@ impl<P: ClientProvider> Engine<P> {
         let mut planned = Vec::with_capacity(desired.len());
         for (d, o) in desired.iter().zip(observed) {
             let mut o = o.map_err(|e| observe_error(d, e));
-            let mut plan = match &o {
-                Ok(o) => plan_group(d, o, &self.options),
-                Err(e) => GroupPlan {
-                    group: d.name().into(),
-                    cluster: d.cluster().into(),
-                    target: d.target.clone(),
-                    actions: Vec::new(),
-                    error: Some(e.clone()),
-                    suspended: d.group.spec.suspend,
-                },
+            let plan = match &mut o {
+                Ok(observed) => {
+                    let plan = plan_group(d, observed, &self.options);
+                    if plan.actions.is_empty() || plan.error.is_some() {
+                        plan
+                    } else {
+                        match self.observe_roles(d, observed).await {
+                            Ok(()) => plan_group(d, observed, &self.options),
+                            Err(e) => GroupPlan::not_made(d, crate::group_error(e)),
+                        }
+                    }
+                }
+                Err(e) => GroupPlan::not_made(d, e.clone()),
             };
-            self.check_roles(d, &mut plan, &mut o).await;
             planned.push((plan, o));
         }
         planned
@@ -83,7 +87,7 @@ impl<P: ClientProvider> Engine<P> {
         let mut revisions: Vec<(usize, bool, String)> = Vec::new();
         for (i, (d, o)) in desired.iter().zip(&results).enumerate() {
             let Ok(o) = o else { continue };
-            if !task_definition_lookup_needed(d, o.service.as_ref(), &self.options) {
+            if !task_definition_lookup_needed(d, o.service.as_ref(), &self.options.controller_id) {
                 continue;
             }
             lookups.push((i, d.rendered.task_definition.family.clone()));
@@ -201,7 +205,7 @@ impl<P: ClientProvider> Engine<P> {
                             .find(|s| {
                                 s.is_active()
                                     && s.name != d.service_name()
-                                    && s.tags.get(TAG_MANAGED_BY) == Some(id)
+                                    && s.is_ours(id)
                                     && s.tags.get(TAG_GROUP).map(String::as_str) == Some(d.name())
                             })
                             .cloned();

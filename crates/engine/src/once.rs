@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use client::ClientProvider;
-use plan::{DesiredGroup, GroupStatus, PrunePolicy};
+use plan::{DesiredGroup, GroupStatus, PruneLimits};
 use tokio::time::Instant;
 use tracing::info;
 
 use crate::pass::{Mode, PassReport};
-use crate::policy::{for_people, Next};
+use crate::retry::{for_people, Next};
 use crate::scope::{Scope, WriteGate};
 use crate::Engine;
 
@@ -59,7 +59,7 @@ impl<P: ClientProvider> Engine<P> {
         &self,
         scope: &Scope,
         groups: &[Arc<DesiredGroup>],
-        prune: Option<PrunePolicy>,
+        prune: Option<PruneLimits>,
         gate: &dyn WriteGate,
     ) -> PassReport {
         let mut report = self.pass(scope, groups, Mode::Apply, prune, gate).await;
@@ -71,7 +71,7 @@ impl<P: ClientProvider> Engine<P> {
                 .groups
                 .iter()
                 .enumerate()
-                .filter_map(|(i, g)| match g.next {
+                .filter_map(|(i, g)| match self.next_step(g) {
                     Next::Retry(after) => Some((i, after)),
                     _ => None,
                 })

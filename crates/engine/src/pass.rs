@@ -16,14 +16,14 @@ use plan::harness::HarnessView;
 use plan::prune::plan_prune;
 use plan::status::{derive, Applied};
 use plan::{
-    DesiredGroup, GroupError, GroupPlan, GroupStatus, ObservedGroup, Orphan, PrunePolicy,
+    DesiredGroup, GroupError, GroupPlan, GroupStatus, ObservedGroup, Orphan, PruneLimits,
     PruneRefusal,
 };
 use tracing::{info, warn};
 
-use crate::event::Event;
-use crate::policy::Next;
+use crate::retry::Next;
 use crate::scope::{Scope, WriteGate};
+use crate::write::Write;
 use crate::{Engine, GroupOutcome};
 
 /// Whether a pass writes.
@@ -45,13 +45,11 @@ pub struct GroupReport {
     /// What the pass planned.
     pub plan: GroupPlan,
     /// What it did, one event per write.
-    pub done: Vec<Event>,
+    pub done: Vec<Write>,
     /// Why the group failed this pass, if it did.
     pub error: Option<GroupError>,
     /// Its derived status.
     pub status: GroupStatus,
-    /// When to look at it again (the error policy's answer).
-    pub next: Next,
 }
 
 /// What a prune found and did.
@@ -114,7 +112,7 @@ impl<P: ClientProvider> Engine<P> {
         scope: &Scope,
         groups: &[Arc<DesiredGroup>],
         mode: Mode,
-        prune: Option<PrunePolicy>,
+        prune: Option<PruneLimits>,
         gate: &dyn WriteGate,
     ) -> PassReport {
         let started = tokio::time::Instant::now();
@@ -122,7 +120,7 @@ impl<P: ClientProvider> Engine<P> {
         let (planned, mut views) =
             tokio::join!(self.observe_and_plan(groups), self.harness_views(groups));
         let mut prune_report = match prune {
-            Some(policy) => Some(self.plan_prune(scope, groups, policy, gate).await),
+            Some(limits) => Some(self.plan_prune(scope, groups, limits, gate).await),
             None => None,
         };
         let refused = prune_report.as_ref().is_some_and(|p| p.problem.is_some());
@@ -220,11 +218,11 @@ impl<P: ClientProvider> Engine<P> {
         &self,
         scope: &Scope,
         groups: &[Arc<DesiredGroup>],
-        policy: PrunePolicy,
+        limits: PruneLimits,
         mode: Mode,
         gate: &dyn WriteGate,
     ) -> PruneReport {
-        let mut report = self.plan_prune(scope, groups, policy, gate).await;
+        let mut report = self.plan_prune(scope, groups, limits, gate).await;
         if mode == Mode::Apply {
             self.carry_out_prune(&mut report, gate).await;
         }
@@ -257,14 +255,14 @@ impl<P: ClientProvider> Engine<P> {
         &self,
         scope: &Scope,
         groups: &[Arc<DesiredGroup>],
-        policy: PrunePolicy,
+        limits: PruneLimits,
         gate: &dyn WriteGate,
     ) -> PruneReport {
-        let policy = PrunePolicy {
-            selector: policy.selector || scope.is_selected(),
-            ..policy
+        let limits = PruneLimits {
+            selector: limits.selector || scope.is_selected(),
+            ..limits
         };
-        if let Some(refusal) = plan::prune::refusal_before_listing(groups.len(), policy) {
+        if let Some(refusal) = plan::prune::refusal_before_listing(groups.len(), limits) {
             return PruneReport {
                 problem: Some(refusal.into()),
                 ..PruneReport::default()
@@ -280,7 +278,7 @@ impl<P: ClientProvider> Engine<P> {
             }
         };
         let desired: Vec<&DesiredGroup> = groups.iter().map(|g| &**g).collect();
-        match plan_prune(&desired, &inventories, &self.options.controller_id, policy) {
+        match plan_prune(&desired, &inventories, &self.options.controller_id, limits) {
             Ok(mut orphans) => {
                 orphans.retain(|o| gate.covers(&crate::GroupId::of_orphan(o)));
                 PruneReport {
@@ -305,7 +303,16 @@ impl<P: ClientProvider> Engine<P> {
         Some(check.views(&groups).await.into_iter())
     }
 
-    /// The record of one group: its error (observation, plan or apply), status and next step.
+    /// When to look at a group again after a pass that acted on it: the error policy's answer
+    /// (a passing failure backs off, a success resets it). Only what schedules passes asks
+    /// (the loop, `reconcile --once`'s retries): a pass that only looks (`plan`, `status`,
+    /// `--wait`'s polling) leaves the backoff as it was.
+    pub fn next_step(&self, group: &GroupReport) -> Next {
+        self.retries
+            .next(group.desired.name(), group.error.as_ref(), &group.status)
+    }
+
+    /// The record of one group: its error (observation, plan or apply) and status.
     fn report(
         &self,
         desired: Arc<DesiredGroup>,
@@ -333,7 +340,6 @@ impl<P: ClientProvider> Engine<P> {
             error.as_ref(),
             harness,
         );
-        let next = self.policy.next(desired.name(), error.as_ref(), &status);
         GroupReport {
             desired,
             observed,
@@ -341,7 +347,6 @@ impl<P: ClientProvider> Engine<P> {
             done,
             error,
             status,
-            next,
         }
     }
 }
@@ -387,5 +392,5 @@ fn log_pass(reports: &[GroupReport], took: std::time::Duration) {
         .filter(|g| g.error.is_none() && g.done.is_empty() && !g.plan.actions.is_empty())
         .count();
     let in_sync = reports.len() - failed - changed - pending;
-    info!(groups = reports.len(), changed, in_sync, failed, not_written = pending, took = %crate::policy::for_people(took), "pass");
+    info!(groups = reports.len(), changed, in_sync, failed, not_written = pending, took = %crate::retry::for_people(took), "pass");
 }

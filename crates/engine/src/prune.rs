@@ -8,7 +8,7 @@ use futures::StreamExt as _;
 use plan::{DesiredGroup, Inventory, ObservedService, Orphan, PruneAction};
 use spec::arn::{cluster_name, service_cluster_and_name};
 
-use crate::event::Event;
+use crate::write::Write;
 use spec::render::STARTED_BY;
 
 use crate::{borrowed, bounded, Engine};
@@ -120,7 +120,7 @@ impl<P: ClientProvider> Engine<P> {
                     } => self
                         .delete_service(&orphan.target, cluster, service_name)
                         .await
-                        .map(|()| Event::DeletedService {
+                        .map(|()| Write::DeletedService {
                             service: service_name.clone(),
                         }),
                     PruneAction::StopTask {
@@ -130,7 +130,7 @@ impl<P: ClientProvider> Engine<P> {
                     } => self
                         .stop_task(&orphan.target, cluster, task_arn, reason)
                         .await
-                        .map(|()| Event::StoppedTask {
+                        .map(|()| Write::StoppedTask {
                             task: task_arn.clone(),
                             reason: reason.clone(),
                         }),

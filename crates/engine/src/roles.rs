@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use plan::policy::{evaluate, secret_read_action, Access};
-use plan::{DesiredGroup, GroupError, GroupPlan, ObservedGroup, RoleProblem, SecretAccessProblem};
+use plan::iam::{evaluate, secret_read_action, Access};
+use plan::{DesiredGroup, ObservedGroup, RoleProblem, SecretAccessProblem};
 
 use crate::Engine;
 use client::api::AwsApi;
@@ -20,66 +20,31 @@ use spec::arn::role_name;
 pub(crate) const ROLE_CACHE_TTL: Duration = Duration::from_secs(600);
 
 impl<P: ClientProvider> Engine<P> {
-    /// Checks the roles of a group with planned writes; a group with a bad role keeps no
-    /// action and carries the problem (RoleNotFound or RoleTrustMissing).
-    pub(crate) async fn check_roles(
+    /// Observes the roles of a group (for one whose plan writes): the problems of its task
+    /// and execution roles and, when they have none, whether the execution role can read the
+    /// token, into `observed`. What a bad role means for the plan is `plan_group`'s to decide.
+    pub(crate) async fn observe_roles(
         &self,
         d: &DesiredGroup,
-        group_plan: &mut GroupPlan,
-        observed: &mut Result<ObservedGroup, GroupError>,
-    ) {
-        {
-            if group_plan.actions.is_empty() || group_plan.error.is_some() {
-                return;
-            }
-            let roles = [
-                ("spec.roles.execution", Some(&d.group.spec.roles.execution)),
-                ("spec.roles.task", d.group.spec.roles.task.as_ref()),
-            ];
-            let mut problems = Vec::new();
-            for (field, arn) in roles {
-                let Some(arn) = arn else { continue };
-                match self.role_problem(&d.target, field, arn).await {
-                    Ok(Some(problem)) => problems.push(problem),
-                    Ok(None) => {}
-                    Err(e) => {
-                        group_plan.actions.clear();
-                        group_plan.error = Some(crate::group_error(e));
-                        break;
-                    }
-                }
-            }
-            if problems.is_empty() {
-                // The execution role exists and trusts ECS: can it read the token?
-                let role = &d.group.spec.roles.execution;
-                let secret = &d.group.spec.delegate.token.secret_arn;
-                match self.secret_access(&d.target, role, secret).await {
-                    Ok(problem) => {
-                        if let Ok(o) = observed {
-                            o.secret_access = problem;
-                        }
-                    }
-                    Err(e) => {
-                        group_plan.actions.clear();
-                        group_plan.error = Some(crate::group_error(e));
-                    }
-                }
-            }
-            if let Some(first) = problems.first() {
-                group_plan.actions.clear();
-                group_plan.error = Some(GroupError::new(
-                    first.reason(),
-                    problems
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                ));
-                if let Ok(o) = observed {
-                    o.role_problems = problems;
-                }
-            }
+        observed: &mut ObservedGroup,
+    ) -> Result<(), AwsError> {
+        let roles = [
+            ("spec.roles.execution", Some(&d.group.spec.roles.execution)),
+            ("spec.roles.task", d.group.spec.roles.task.as_ref()),
+        ];
+        let mut problems = Vec::new();
+        for (field, arn) in roles {
+            let Some(arn) = arn else { continue };
+            problems.extend(self.role_problem(&d.target, field, arn).await?);
         }
+        if problems.is_empty() {
+            // The execution role exists and trusts ECS: can it read the token?
+            let role = &d.group.spec.roles.execution;
+            let secret = &d.group.spec.delegate.token.secret_arn;
+            observed.secret_access = self.secret_access(&d.target, role, secret).await?;
+        }
+        observed.role_problems = problems;
+        Ok(())
     }
 
     /// Whether the execution role's identity policies let it read the token (`plan::policy`),

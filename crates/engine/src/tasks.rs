@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt as _;
 use plan::{DesiredGroup, ObservedTask};
-use spec::render::{STARTED_BY, TAG_GROUP, TAG_MANAGED_BY};
+use spec::render::{STARTED_BY, TAG_GROUP};
 use spec::Mode;
 
 use crate::{bounded, Engine, Observations};
@@ -112,7 +112,7 @@ impl<P: ClientProvider> Engine<P> {
                 let name = desired[i].name();
                 let ours = |t: &&ObservedTask| {
                     t.tags.get(TAG_GROUP).map(String::as_str) == Some(name)
-                        && t.tags.get(TAG_MANAGED_BY) == Some(&self.options.controller_id)
+                        && t.is_ours(&self.options.controller_id)
                 };
                 if let Ok(o) = &mut results[i] {
                     o.tasks = live.iter().filter(ours).cloned().collect();
@@ -187,7 +187,7 @@ impl<P: ClientProvider> Engine<P> {
             let Some(s) = o.service.as_ref().filter(|s| s.is_active()) else {
                 continue;
             };
-            let owned = s.tags.get(TAG_MANAGED_BY) == Some(&self.options.controller_id);
+            let owned = s.is_ours(&self.options.controller_id);
             // A rolled-back service is steady again, but its status names why the failed
             // revision's tasks stopped.
             let rolled_back = plan::rollback_of(d, s).is_some();

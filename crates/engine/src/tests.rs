@@ -674,7 +674,7 @@ async fn prune_scales_to_zero_whatever_count_it_saw() {
     let outcomes = e.apply_prune(&[orphan], &AlwaysOpen).await;
     assert_eq!(outcomes[0].error, None, "{outcomes:?}");
     let service = e.api().service("us-east-1", "c1", "g").unwrap();
-    assert_eq!(service.status, "INACTIVE");
+    assert_eq!(service.status, plan::ServiceStatus::Inactive);
 }
 
 #[tokio::test]
@@ -770,7 +770,7 @@ async fn a_sharded_prune_removes_only_its_shards_orphans_and_never_another_shard
     let groups: Vec<DesiredGroup> = (0..12).map(|i| group(&format!("g{i}"), "c1", "")).collect();
     pass(&e, &groups).await;
     let kept = shared(&groups[3..]); // g0, g1, g2 were removed from the files
-    let policy = PrunePolicy {
+    let policy = PruneLimits {
         max_prune: 5,
         selector: false,
     };
@@ -860,4 +860,30 @@ async fn a_group_whose_service_stays_missing_lists_its_cluster_once_for_a_rename
         .filter(|c| c.as_str() == "ListServices")
         .count();
     assert_eq!(listings, 1, "{:?}", e.api().calls());
+}
+
+#[tokio::test]
+async fn passes_that_only_look_leave_the_backoff_alone() {
+    let fake = FakeAws::new();
+    fake.add_cluster("us-east-1", "c1");
+    let exact = Retries::new(
+        Backoff {
+            randomization: 0.0,
+            ..Backoff::default()
+        },
+        std::time::Duration::from_secs(10),
+    );
+    let e = Engine::with_retries(fake, PlanOptions::default(), 4, exact);
+    let g = group("g", "c1", "");
+    e.api().throttle(client::Operation::DescribeServices, 100);
+    // `status`, `plan` and `--wait` look three times while the group fails...
+    for _ in 0..3 {
+        let looked = plan_of(&e, std::slice::from_ref(&g)).await;
+        assert!(looked.groups[0].error.is_some());
+    }
+    // ...and the loop's next failure still backs off from the start.
+    let failed = pass(&e, std::slice::from_ref(&g)).await;
+    let second = std::time::Duration::from_secs(1);
+    assert_eq!(e.next_step(&failed[0]), Next::Retry(second));
+    assert_eq!(e.next_step(&failed[0]), Next::Retry(second * 2));
 }

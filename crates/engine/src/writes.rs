@@ -100,10 +100,8 @@ impl<P: ClientProvider> Engine<P> {
                 Ok(_) => return Ok(()),
                 Err(e) => e,
             };
-            let ours = |s: &ObservedService| {
-                s.is_active()
-                    && s.tags.get(spec::render::TAG_MANAGED_BY) == Some(&self.options.controller_id)
-            };
+            let ours =
+                |s: &ObservedService| s.is_active() && s.is_ours(&self.options.controller_id);
             // Retried with the same name, ECS answers that creation was not idempotent: the
             // first attempt landed.
             let maybe_landed = retryable(&failed) || failed.kind == ErrorKind::Invalid;
@@ -190,7 +188,10 @@ impl<P: ClientProvider> Engine<P> {
             let services = self
                 .describe_service(&d.target, &document.cluster, name)
                 .await?;
-            if services.iter().all(|s| s.status == "INACTIVE") {
+            if services
+                .iter()
+                .all(|s| s.status == plan::ServiceStatus::Inactive)
+            {
                 break;
             }
             if tokio::time::Instant::now() > deadline {

@@ -44,7 +44,7 @@ pub enum Kind {
     /// `ECS Task State Change`.
     Task {
         /// `lastStatus`.
-        status: String,
+        status: plan::TaskStatus,
         /// Stopped by this controller (its stop reason prefix): not drift.
         stopped_by_us: bool,
         /// Stopped by the service scheduler (`stopCode` `ServiceSchedulerInitiated`): a
@@ -181,10 +181,11 @@ pub fn parse(body: &str) -> Result<Event, ParseError> {
         "ECS Task State Change" => {
             task_refs(detail, &mut refs);
             Kind::Task {
-                status: text(detail, "lastStatus").unwrap_or_default().to_owned(),
+                status: text(detail, "lastStatus").unwrap_or_default().into(),
                 stopped_by_us: text(detail, "stoppedReason")
                     .is_some_and(|r| r.starts_with(spec::render::STOP_REASON_PREFIX)),
-                by_scheduler: text(detail, "stopCode") == Some("ServiceSchedulerInitiated"),
+                by_scheduler: text(detail, "stopCode").map(plan::StopCode::from)
+                    == Some(plan::StopCode::ServiceSchedulerInitiated),
             }
         }
         "AWS API Call via CloudTrail" => {

@@ -276,6 +276,27 @@ pub struct GroupPlan {
 }
 
 impl GroupPlan {
+    /// An empty plan of `desired`: nothing planned yet.
+    pub fn empty(desired: &crate::DesiredGroup) -> GroupPlan {
+        GroupPlan {
+            group: desired.name().into(),
+            cluster: desired.cluster().into(),
+            target: desired.target.clone(),
+            actions: Vec::new(),
+            error: None,
+            suspended: desired.group.spec.suspend,
+        }
+    }
+
+    /// The plan of a group that could not be planned, because what it needed could not be
+    /// observed (`error`): no action.
+    pub fn not_made(desired: &crate::DesiredGroup, error: GroupError) -> GroupPlan {
+        GroupPlan {
+            error: Some(error),
+            ..GroupPlan::empty(desired)
+        }
+    }
+
     /// A group that is in sync.
     pub fn in_sync(&self) -> bool {
         self.actions.is_empty() && self.error.is_none()

@@ -9,16 +9,19 @@ use std::collections::BTreeMap;
 use spec::document::{AwsVpcConfiguration, DeploymentConfiguration, ServiceDocument};
 use spec::render::{
     decode_tag_keys, STOP_REASON_PREFIX, TAG_ADOPTABLE, TAG_MANAGED_BY, TAG_PREFIX,
-    TAG_ROLLED_BACK, TAG_SPEC_HASH, TAG_TAG_KEYS, TAG_TASK_DEFINITION,
+    TAG_ROLLED_BACK, TAG_TAG_KEYS,
 };
 use spec::Mode;
 
-use crate::action::{
-    Action, FieldChange, GroupError, GroupPlan, Replacement, Rollback, TaskDefinitionRef,
-};
+use crate::action::{Action, FieldChange, GroupError, GroupPlan, Replacement, TaskDefinitionRef};
+use crate::classify::{classify, converged_by_tags, Owner, ServiceClass};
 use crate::desired::DesiredGroup;
+use crate::ecs_state::TaskDefinitionStatus;
 use crate::observed::{ObservedGroup, ObservedService, ObservedTask, ObservedTaskDefinition};
 use crate::vocab::Reason;
+
+mod service;
+use service::*;
 
 /// Settings that shape every group's plan and its application.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -29,118 +32,19 @@ pub struct PlanOptions {
     pub allow_replace: bool,
 }
 
-/// Whether the engine must look up task definitions (the service's revision, the family's latest)
-/// before planning this group. A converged service is recognised from its tags alone: the
-/// spec-hash matches and the service still runs the revision its task-definition tag names.
-pub fn task_definition_lookup_needed(
-    desired: &DesiredGroup,
-    service: Option<&ObservedService>,
-    options: &PlanOptions,
-) -> bool {
-    // Tasks mode looks up the revisions its tasks run instead (see the engine).
-    if desired.group.spec.suspend || desired.mode() != Mode::Service {
-        return false;
-    }
-    match service.filter(|s| s.is_active()) {
-        None => true,
-        Some(s) if !owned_by(s, &options.controller_id) => adoptable(desired, s),
-        // Held at the revision ECS rolled back to, as recorded: nothing to look up either.
-        Some(s) => {
-            !converged_by_tags(desired, s)
-                && rollback_of(desired, s).is_none_or(|r| r.running != s.task_definition)
-        }
-    }
-}
-
-/// The rollback ECS's circuit breaker made of the spec this group still wants, if any.
-///
-/// The service's spec-hash tag names the current spec and its task-definition tag the revision
-/// the controller deployed for it; ECS rolled that deployment back when the service runs
-/// another revision and either the controller recorded the rollback (the rolled-back tag), or
-/// ECS still shows it: a FAILED deployment of that revision, or a primary deployment that ECS's
-/// "rolling back to deployment" event names. A hand edit has neither, and stays drift.
-/// <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-circuit-breaker.html>
-pub fn rollback_of(desired: &DesiredGroup, service: &ObservedService) -> Option<Rollback> {
-    if !service.is_active() || service.tags.get(TAG_SPEC_HASH) != Some(&desired.rendered.spec_hash)
-    {
-        return None;
-    }
-    let failed = service.tags.get(TAG_TASK_DEFINITION)?;
-    if let Some(running) = service.tags.get(TAG_ROLLED_BACK) {
-        return Some(Rollback {
-            failed: failed.clone(),
-            running: running.clone(),
-        });
-    }
-    if *failed == service.task_definition {
-        return None;
-    }
-    let failed_deployment = service
-        .deployments
-        .iter()
-        .any(|d| d.rollout_state.as_deref() == Some("FAILED") && d.task_definition == *failed);
-    let primary = service.deployments.first();
-    let rolling_back = primary.is_some_and(|p| {
-        service.rollback_deployment.as_ref() == Some(&p.id)
-            && p.task_definition == service.task_definition
-    });
-    (failed_deployment || rolling_back).then(|| Rollback {
-        failed: failed.clone(),
-        running: service.task_definition.clone(),
-    })
-}
-
-/// The group asks to adopt (`spec.service.adopt`), no controller manages the service, and it is
-/// not marked never to be adopted (the controller's own service is).
-fn adoptable(desired: &DesiredGroup, service: &ObservedService) -> bool {
-    let adopt = desired.group.spec.service.as_ref().is_some_and(|s| s.adopt);
-    adopt
-        && !service.tags.contains_key(TAG_MANAGED_BY)
-        && service.tags.get(TAG_ADOPTABLE).map(String::as_str) != Some("false")
-}
-
-fn owned_by(service: &ObservedService, controller_id: &str) -> bool {
-    service.tags.get(TAG_MANAGED_BY).map(String::as_str) == Some(controller_id)
-}
-
-fn converged_by_tags(desired: &DesiredGroup, service: &ObservedService) -> bool {
-    service.tags.get(TAG_SPEC_HASH) == Some(&desired.rendered.spec_hash)
-        && service.tags.get(TAG_TASK_DEFINITION) == Some(&service.task_definition)
-}
-
-fn has_hash(revision: Option<&ObservedTaskDefinition>, hash: &str) -> Option<String> {
-    revision
-        .filter(|r| {
-            r.status == "ACTIVE"
-                && r.spec_hash
-                    .as_ref()
-                    .or(r.document_hash.as_ref())
-                    .map(String::as_str)
-                    == Some(hash)
-        })
-        .map(|r| r.arn.clone())
-}
-
-/// Plans one group.
-pub fn plan_group(
-    desired: &DesiredGroup,
+/// Why the group's service must be left alone, if it must: the service classes that refuse
+/// a plan, and an adoption whose revision a DelegateGroup cannot express.
+fn refusal(
+    class: &ServiceClass<'_>,
     observed: &ObservedGroup,
+    desired: &DesiredGroup,
     options: &PlanOptions,
-) -> GroupPlan {
-    let mut plan = GroupPlan {
-        group: desired.name().into(),
-        cluster: desired.cluster().into(),
-        target: desired.target.clone(),
-        actions: Vec::new(),
-        error: None,
-        suspended: desired.group.spec.suspend,
-    };
-    let service = observed.service.as_ref();
-    if let Some(s) = service.filter(|_| desired.mode() == Mode::Service) {
-        if s.status == "DRAINING" {
+) -> Option<GroupError> {
+    let not_ours = match class {
+        ServiceClass::Draining(s) => {
             // Transient: ECS makes it INACTIVE once its tasks have stopped, so it is retried
             // with backoff rather than left until the next resync.
-            plan.error = Some(
+            return Some(
                 GroupError::new(
                     Reason::ServiceDraining,
                     format!(
@@ -150,13 +54,9 @@ pub fn plan_group(
                 )
                 .retryable(true),
             );
-            return plan;
         }
-        // UpdateService cannot change the task definition or network of a service that
-        // CodeDeploy or an external controller deploys (ECS API reference, UpdateService).
-        let controller = s.deployment_controller.as_deref().unwrap_or("ECS");
-        if s.is_active() && controller != "ECS" {
-            plan.error = Some(GroupError::new(
+        ServiceClass::OtherDeploymentController(s, controller) => {
+            return Some(GroupError::new(
                 Reason::DeploymentControllerUnsupported,
                 format!(
                     "service {} is deployed by the {controller} deployment controller, which \
@@ -165,38 +65,100 @@ pub fn plan_group(
                     s.name
                 ),
             ));
-            return plan;
         }
-        let live = observed.service_task_definition.as_ref();
-        if let Some(td) = live.filter(|_| s.is_active() && !owned_by(s, &options.controller_id)) {
-            if !td.unsupported.is_empty() {
-                plan.error = Some(GroupError::new(
-                    Reason::ConflictUnmanaged,
-                    format!(
-                        "service {} runs {}, which uses {}: a DelegateGroup cannot express that, \
-                         so adopting it would register a revision without it; it was left \
-                         unchanged",
-                        s.name,
-                        task_definition_short(&td.arn),
-                        td.unsupported.join(", ")
-                    ),
-                ));
-                return plan;
-            }
-        }
-        if s.is_active() && !owned_by(s, &options.controller_id) && !adoptable(desired, s) {
-            plan.error = Some(GroupError::new(
+        ServiceClass::Foreign(s, _) | ServiceClass::Adoptable(s) => *s,
+        _ => return None,
+    };
+    if let Some(td) = observed.service_task_definition.as_ref() {
+        if !td.unsupported.is_empty() {
+            return Some(GroupError::new(
                 Reason::ConflictUnmanaged,
-                conflict_message(s, desired, &options.controller_id),
+                format!(
+                    "service {} runs {}, which uses {}: a DelegateGroup cannot express that, \
+                     so adopting it would register a revision without it; it was left \
+                     unchanged",
+                    not_ours.name,
+                    task_definition_short(&td.arn),
+                    td.unsupported.join(", ")
+                ),
             ));
-            return plan;
         }
+    }
+    match class {
+        ServiceClass::Foreign(s, owner) => Some(GroupError::new(
+            Reason::ConflictUnmanaged,
+            conflict_message(s, *owner, desired, &options.controller_id),
+        )),
+        _ => None,
+    }
+}
+
+fn has_hash(revision: Option<&ObservedTaskDefinition>, hash: &str) -> Option<String> {
+    revision
+        .filter(|r| {
+            r.status == TaskDefinitionStatus::Active
+                && r.spec_hash
+                    .as_ref()
+                    .or(r.document_hash.as_ref())
+                    .map(String::as_str)
+                    == Some(hash)
+        })
+        .map(|r| r.arn.clone())
+}
+
+/// Plans one group: its service (or tasks), then what its roles allow. A group whose task or
+/// execution role is missing or does not trust ECS writes nothing (RoleNotFound,
+/// RoleTrustMissing), whatever its service needs.
+pub fn plan_group(
+    desired: &DesiredGroup,
+    observed: &ObservedGroup,
+    options: &PlanOptions,
+) -> GroupPlan {
+    let mut plan = plan_changes(desired, observed, options);
+    if let Some(first) = observed.role_problems.first() {
+        if !plan.actions.is_empty() && plan.error.is_none() {
+            let all: Vec<String> = observed
+                .role_problems
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            plan.actions.clear();
+            plan.error = Some(GroupError::new(first.reason(), all.join("; ")));
+        }
+    }
+    plan
+}
+
+/// The actions that bring the group's service or tasks to the files.
+fn plan_changes(
+    desired: &DesiredGroup,
+    observed: &ObservedGroup,
+    options: &PlanOptions,
+) -> GroupPlan {
+    let mut plan = GroupPlan::empty(desired);
+    let class = classify(desired, observed.service.as_ref(), &options.controller_id);
+    if let Some(error) = class
+        .as_ref()
+        .and_then(|c| refusal(c, observed, desired, options))
+    {
+        plan.error = Some(error);
+        return plan;
     }
     if plan.suspended {
         return plan;
     }
 
-    let service = service.filter(|s| s.is_active() && desired.mode() == Mode::Service);
+    let service = match &class {
+        Some(ServiceClass::Missing) | None => None,
+        Some(
+            ServiceClass::Adoptable(s)
+            | ServiceClass::RolledBack(s, _)
+            | ServiceClass::Converged(s)
+            | ServiceClass::Drifted(s),
+        ) => Some(*s),
+        // Refused above.
+        Some(_) => return plan,
+    };
     let (task_definition, register) = task_definition_to_run(desired, observed, service);
 
     if desired.mode() == Mode::Tasks {
@@ -237,7 +199,7 @@ pub fn plan_group(
     };
 
     let id = &options.controller_id;
-    if let Some(rollback) = rollback_of(desired, service) {
+    if let Some(ServiceClass::RolledBack(_, rollback)) = class {
         // Not deployed again: ECS would fail and roll it back again, forever. The service is
         // held at the revision ECS went back to (a hand edit is put back to it), and its tags
         // record the rollback so that a restarted controller knows it too.
@@ -296,7 +258,7 @@ pub fn plan_group(
             retag: tags_behind,
             untag,
             rollback: None,
-            adopt: !service.tags.contains_key(TAG_MANAGED_BY),
+            adopt: matches!(class, Some(ServiceClass::Adoptable(_))),
         });
     }
     plan
@@ -326,27 +288,6 @@ fn replace(
         task_definition,
         replacement,
     });
-}
-
-/// Tags on the service that the group owns but no longer wants: the controller's own keys
-/// (selectors removed, a rollback record of an older spec), and user tags the controller wrote
-/// (its tag-keys tag lists them) that the spec dropped. A tag someone else put on the service
-/// is never listed there, and is never removed.
-fn stale_tags(service: &ObservedService, wanted: &BTreeMap<String, String>) -> Vec<String> {
-    let written = service
-        .tags
-        .get(TAG_TAG_KEYS)
-        .map(|v| decode_tag_keys(v))
-        .unwrap_or_default();
-    let mut stale: Vec<String> = service
-        .tags
-        .keys()
-        .filter(|k| k.starts_with(TAG_PREFIX) || written.contains(*k))
-        .filter(|k| !wanted.contains_key(*k))
-        .cloned()
-        .collect();
-    stale.sort();
-    stale
 }
 
 /// The revision the group should run: one that exists with the desired hash (the one the
@@ -441,6 +382,7 @@ fn plan_tasks(
 
 fn conflict_message(
     service: &ObservedService,
+    owner: Owner<'_>,
     desired: &DesiredGroup,
     controller_id: &str,
 ) -> String {
@@ -452,176 +394,20 @@ fn conflict_message(
             desired.cluster()
         );
     }
-    match service.tags.get(TAG_MANAGED_BY) {
-        None => format!(
+    match owner {
+        Owner::Nobody | Owner::This => format!(
             "service {} already exists in cluster {} and is not managed by this controller \
              (no {TAG_MANAGED_BY} tag); it was left unchanged — adopt it with `import`",
             service.name,
             desired.cluster()
         ),
-        Some(other) => format!(
+        Owner::Another(other) => format!(
             "service {} in cluster {} is managed by controller id {other:?}, not {controller_id:?}; \
              it was left unchanged",
             service.name,
             desired.cluster()
         ),
     }
-}
-
-fn is_subset(wanted: &BTreeMap<String, String>, have: &BTreeMap<String, String>) -> bool {
-    wanted.iter().all(|(k, v)| have.get(k) == Some(v))
-}
-
-/// Differences UpdateService cannot make.
-fn immutable_changes(document: &ServiceDocument, service: &ObservedService) -> Vec<FieldChange> {
-    let mut changes = Vec::new();
-    // An awsvpc service keeps its network configuration: ECS refuses an UpdateService that
-    // points it at a bridge or host task definition, so leaving awsvpc is a replacement.
-    if let (Some(live), None) = (&service.network, &document.network_configuration) {
-        changes.push(FieldChange::new(
-            "networkMode",
-            format!("awsvpc ({})", describe_network(live)),
-            "bridge or host (no network configuration)",
-        ));
-    }
-    if let Some(live) = &service.launch_type {
-        if *live != document.launch_type {
-            changes.push(FieldChange::new("launchType", live, &document.launch_type));
-        }
-    }
-    if let Some(live) = &service.scheduling_strategy {
-        if *live != document.scheduling_strategy {
-            changes.push(FieldChange::new(
-                "schedulingStrategy",
-                live,
-                &document.scheduling_strategy,
-            ));
-        }
-    }
-    changes
-}
-
-/// Differences UpdateService can make, field by field.
-fn service_changes(
-    document: &ServiceDocument,
-    service: &ObservedService,
-    task_definition: &TaskDefinitionRef,
-) -> Vec<FieldChange> {
-    let mut changes = Vec::new();
-    if service.desired_count != document.desired_count {
-        changes.push(FieldChange::new(
-            "desiredCount",
-            service.desired_count,
-            document.desired_count,
-        ));
-    }
-    match task_definition {
-        TaskDefinitionRef::Existing(arn) if *arn == service.task_definition => {}
-        wanted => changes.push(FieldChange::new(
-            "taskDefinition",
-            task_definition_short(&service.task_definition),
-            wanted,
-        )),
-    }
-    if let Some(wanted) = document
-        .network_configuration
-        .as_ref()
-        .map(|n| &n.awsvpc_configuration)
-    {
-        let live = service.network.as_ref();
-        if live.map(normalise_network) != Some(normalise_network(wanted)) {
-            changes.push(FieldChange::new(
-                "networkConfiguration.awsvpcConfiguration",
-                live.map_or("none".into(), describe_network),
-                describe_network(wanted),
-            ));
-        }
-    }
-    if let Some(live) = &service.deployment_configuration {
-        deployment_changes(live, &document.deployment_configuration, &mut changes);
-    }
-    if let Some(live) = &service.placement_strategy {
-        if *live != document.placement_strategy {
-            let text = |p: &[spec::document::PlacementStrategy]| {
-                p.iter()
-                    .map(|s| format!("{}({})", s.kind, s.field.as_deref().unwrap_or("")))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            changes.push(FieldChange::new(
-                "placementStrategy",
-                text(live),
-                text(&document.placement_strategy),
-            ));
-        }
-    }
-    if service.enable_execute_command != document.enable_execute_command {
-        changes.push(FieldChange::new(
-            "enableExecuteCommand",
-            service.enable_execute_command,
-            document.enable_execute_command,
-        ));
-    }
-    if let Some(live) = &service.propagate_tags {
-        if *live != document.propagate_tags {
-            changes.push(FieldChange::new(
-                "propagateTags",
-                live,
-                &document.propagate_tags,
-            ));
-        }
-    }
-    changes
-}
-
-fn deployment_changes(
-    live: &DeploymentConfiguration,
-    wanted: &DeploymentConfiguration,
-    changes: &mut Vec<FieldChange>,
-) {
-    let prefix = "deploymentConfiguration";
-    if live.minimum_healthy_percent != wanted.minimum_healthy_percent {
-        changes.push(FieldChange::new(
-            &format!("{prefix}.minimumHealthyPercent"),
-            live.minimum_healthy_percent,
-            wanted.minimum_healthy_percent,
-        ));
-    }
-    if live.maximum_percent != wanted.maximum_percent {
-        changes.push(FieldChange::new(
-            &format!("{prefix}.maximumPercent"),
-            live.maximum_percent,
-            wanted.maximum_percent,
-        ));
-    }
-    let (l, w) = (
-        live.deployment_circuit_breaker,
-        wanted.deployment_circuit_breaker,
-    );
-    if l != w {
-        changes.push(FieldChange::new(
-            &format!("{prefix}.deploymentCircuitBreaker"),
-            format!("enable={} rollback={}", l.enable, l.rollback),
-            format!("enable={} rollback={}", w.enable, w.rollback),
-        ));
-    }
-}
-
-fn normalise_network(n: &AwsVpcConfiguration) -> (Vec<String>, Vec<String>, String) {
-    let mut subnets = n.subnets.clone();
-    subnets.sort();
-    let mut groups = n.security_groups.clone();
-    groups.sort();
-    (subnets, groups, n.assign_public_ip.clone())
-}
-
-fn describe_network(n: &AwsVpcConfiguration) -> String {
-    let (subnets, groups, public_ip) = normalise_network(n);
-    format!(
-        "subnets=[{}] securityGroups=[{}] assignPublicIp={public_ip}",
-        subnets.join(","),
-        groups.join(",")
-    )
 }
 
 #[cfg(test)]

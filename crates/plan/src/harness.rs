@@ -150,7 +150,7 @@ pub enum CheckState {
 
 /// What the delegates' connection means for a group that ECS runs as the files say.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Judgement {
     /// At least the count is connected.
     Connected,
     /// Fewer are connected, within the grace period: still Progressing.
@@ -167,7 +167,7 @@ pub struct Finding {
     /// For status.
     pub connection: Connection,
     /// For the conditions.
-    pub verdict: Verdict,
+    pub verdict: Judgement,
     /// For people.
     pub message: String,
 }
@@ -189,7 +189,7 @@ pub fn judge(
                     check: CheckState::Failed,
                     ..Connection::default()
                 },
-                verdict: Verdict::Unknown(failure.clone()),
+                verdict: Judgement::Unknown(failure.clone()),
                 message: failure.to_string(),
             }
         }
@@ -234,13 +234,13 @@ pub fn judge(
     }
     let since = deployed_at.map_or(i64::MAX, |at| view.now.saturating_sub(at));
     let verdict = if count >= wanted {
-        Verdict::Connected
+        Judgement::Connected
     } else if since < view.grace_seconds {
         message.push_str(&format!(
             "; waiting up to {} after the deployment for them to register",
             minutes(view.grace_seconds)
         ));
-        Verdict::Waiting
+        Judgement::Waiting
     } else {
         message.push_str(&format!(
             "{}: ECS runs the tasks but the delegates did not register with Harness. Check the \
@@ -252,7 +252,7 @@ pub fn judge(
                 None => String::new(),
             }
         ));
-        Verdict::NotConnected
+        Judgement::NotConnected
     };
     Finding {
         connection,
@@ -331,7 +331,7 @@ mod tests {
             Some(1_800_000_000),
             "https://app.harness.io",
         );
-        assert_eq!(found.verdict, Verdict::Connected);
+        assert_eq!(found.verdict, Judgement::Connected);
         assert_eq!(found.connection.connected, Some(2));
         assert_eq!(found.connection.versions, ["1.1", "1.2"]);
         assert!(found
@@ -343,9 +343,9 @@ mod tests {
     fn waiting_within_the_grace_period_then_not_connected_with_the_hint() {
         let v = view(vec![delegate(true, "1.2")]);
         let waiting = judge(&v, 2, Some(v.now - 599), "https://app.harness.io");
-        assert_eq!(waiting.verdict, Verdict::Waiting);
+        assert_eq!(waiting.verdict, Judgement::Waiting);
         let late = judge(&v, 2, Some(v.now - 600), "https://app.harness.io");
-        assert_eq!(late.verdict, Verdict::NotConnected);
+        assert_eq!(late.verdict, Judgement::NotConnected);
         assert!(late.message.contains("1 of 2 delegates connected"));
         assert!(late.message.contains("10m after the deployment"));
         assert!(late
@@ -360,7 +360,7 @@ mod tests {
         let mut old = delegate(true, "23.01.1");
         old.expiring_at = Some(1_700_000_000_000);
         let found = judge(&view(vec![old]), 1, None, "https://app.harness.io");
-        assert_eq!(found.verdict, Verdict::Connected);
+        assert_eq!(found.verdict, Judgement::Connected);
         assert_eq!(found.connection.expired_versions, ["23.01.1"]);
         assert!(found.message.contains("version 23.01.1 has expired"));
     }
@@ -374,7 +374,7 @@ mod tests {
         };
         let found = judge(&v, 1, None, "https://app.harness.io");
         assert_eq!(found.connection.check, CheckState::Failed);
-        assert!(matches!(found.verdict, Verdict::Unknown(_)));
+        assert!(matches!(found.verdict, Judgement::Unknown(_)));
         assert_eq!(found.connection.column(1), "?");
     }
 }

@@ -3,14 +3,16 @@
 
 pub mod action;
 pub mod adopt;
+pub mod classify;
 pub mod desired;
 pub mod diff;
+pub mod ecs_state;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod harness;
+pub mod iam;
 pub mod observed;
 pub mod output;
-pub mod policy;
 pub mod prune;
 pub mod status;
 pub mod target;
@@ -20,13 +22,19 @@ pub mod vocab;
 pub use action::{
     Action, FieldChange, GroupError, GroupPlan, Plan, Replacement, Rollback, TaskDefinitionRef,
 };
+pub use classify::{
+    classify, owner, rollback_of, task_definition_lookup_needed, Owner, ServiceClass,
+};
 pub use desired::DesiredGroup;
-pub use diff::{plan_group, rollback_of, task_definition_lookup_needed, PlanOptions};
+pub use diff::{plan_group, PlanOptions};
+pub use ecs_state::{
+    DeploymentStatus, RolloutState, ServiceStatus, StopCode, TaskDefinitionStatus, TaskStatus,
+};
 pub use observed::{
     InstanceCapacity, ObservedDeployment, ObservedGroup, ObservedService, ObservedTask,
     ObservedTaskDefinition, RoleProblem, SecretAccessProblem,
 };
-pub use prune::{Inventory, Orphan, PruneAction, PrunePolicy, PruneRefusal};
+pub use prune::{Inventory, Orphan, PruneAction, PruneLimits, PruneRefusal};
 pub use status::{Condition, GroupStatus};
 pub use target::Target;
 pub use vocab::{ConditionStatus, ConditionType, Reason};

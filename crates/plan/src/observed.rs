@@ -7,6 +7,9 @@ use spec::document::{AwsVpcConfiguration, DeploymentConfiguration, PlacementStra
 
 use spec::render::STOP_REASON_PREFIX;
 
+use crate::ecs_state::{
+    DeploymentStatus, RolloutState, ServiceStatus, StopCode, TaskDefinitionStatus, TaskStatus,
+};
 use crate::vocab::Reason;
 
 /// A service as DescribeServices (with tags) reports it.
@@ -17,7 +20,7 @@ pub struct ObservedService {
     /// Service ARN.
     pub arn: String,
     /// ACTIVE, DRAINING or INACTIVE.
-    pub status: String,
+    pub status: ServiceStatus,
     /// Tasks wanted.
     pub desired_count: i32,
     /// Tasks running.
@@ -54,7 +57,7 @@ pub struct ObservedService {
 impl ObservedService {
     /// An ACTIVE service occupies its name; DRAINING and INACTIVE ones are on their way out.
     pub fn is_active(&self) -> bool {
-        self.status == "ACTIVE"
+        self.status == ServiceStatus::Active
     }
 
     /// Steady: the count runs, in at most one deployment, and none is rolling out or failed.
@@ -62,10 +65,11 @@ impl ObservedService {
     pub fn is_steady(&self) -> bool {
         self.running_count == self.desired_count
             && self.deployments.len() <= 1
-            && self
-                .deployments
-                .iter()
-                .all(|d| d.rollout_state.as_deref().is_none_or(|r| r == "COMPLETED"))
+            && self.deployments.iter().all(|d| {
+                d.rollout_state
+                    .as_ref()
+                    .is_none_or(|r| *r == RolloutState::Completed)
+            })
     }
 }
 
@@ -78,9 +82,9 @@ pub struct ObservedDeployment {
     /// Deployment id.
     pub id: String,
     /// PRIMARY, ACTIVE or INACTIVE.
-    pub status: String,
+    pub status: DeploymentStatus,
     /// IN_PROGRESS, COMPLETED or FAILED, when reported.
-    pub rollout_state: Option<String>,
+    pub rollout_state: Option<RolloutState>,
     /// Why the rollout is in that state.
     pub rollout_state_reason: Option<String>,
     /// Task definition of the deployment.
@@ -107,7 +111,7 @@ pub struct ObservedTaskDefinition {
     /// Revision number.
     pub revision: i32,
     /// ACTIVE or INACTIVE.
-    pub status: String,
+    pub status: TaskDefinitionStatus,
     /// The spec-hash tag, if the controller registered it.
     pub spec_hash: Option<String>,
     /// The spec-hash of its own document (normalised as ECS echoes it), for revisions without
@@ -129,9 +133,9 @@ pub struct ObservedTask {
     /// The revision it runs.
     pub task_definition: String,
     /// PROVISIONING, PENDING, RUNNING, ..., STOPPED.
-    pub last_status: String,
+    pub last_status: TaskStatus,
     /// RUNNING or STOPPED.
-    pub desired_status: String,
+    pub desired_status: TaskStatus,
     /// `service:NAME` for a service's tasks.
     pub group: Option<String>,
     /// Its tags.
@@ -139,7 +143,7 @@ pub struct ObservedTask {
     /// Why it stopped.
     pub stopped_reason: Option<String>,
     /// How it stopped: UserInitiated, EssentialContainerExited, TaskFailedToStart, ...
-    pub stop_code: Option<String>,
+    pub stop_code: Option<StopCode>,
     /// When it stopped (seconds since the epoch).
     pub stopped_at: Option<i64>,
     /// When it was created (seconds since the epoch).
@@ -149,12 +153,12 @@ pub struct ObservedTask {
 impl ObservedTask {
     /// Wanted running (whatever its current state).
     pub fn is_live(&self) -> bool {
-        self.desired_status == "RUNNING"
+        self.desired_status == TaskStatus::Running
     }
 
     /// Running now.
     pub fn is_running(&self) -> bool {
-        self.is_live() && self.last_status == "RUNNING"
+        self.is_live() && self.last_status == TaskStatus::Running
     }
 
     /// Evidence of a crash at `now` (seconds since the epoch): a recent stop that the
@@ -164,7 +168,7 @@ impl ObservedTask {
         let reason = self.stopped_reason.as_deref().unwrap_or("");
         self.stopped_at
             .is_none_or(|at| now - at <= RECENT_STOP_SECONDS)
-            && self.stop_code.as_deref() != Some("UserInitiated")
+            && self.stop_code != Some(StopCode::UserInitiated)
             && !reason.starts_with(STOP_REASON_PREFIX)
             && !reason.starts_with("Scaling activity")
     }

@@ -7,9 +7,10 @@
 use std::collections::{BTreeMap, HashSet};
 
 use spec::arn::{cluster_name, last_segment};
-use spec::render::{STOP_REASON_PREFIX, TAG_GROUP, TAG_MANAGED_BY};
+use spec::render::{STOP_REASON_PREFIX, TAG_GROUP};
 use spec::Mode;
 
+use crate::classify::{owner, Owner};
 use crate::desired::DesiredGroup;
 use crate::observed::{ObservedService, ObservedTask};
 use crate::target::Target;
@@ -122,7 +123,7 @@ pub enum PruneRefusal {
 
 /// What pruning is allowed to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PrunePolicy {
+pub struct PruneLimits {
     /// At most this many groups go in one prune.
     pub max_prune: usize,
     /// A label selector narrows the desired groups (pruning is then refused).
@@ -130,12 +131,12 @@ pub struct PrunePolicy {
 }
 
 /// Refusals of the policy itself, whatever the files say (the loop refuses to start).
-pub fn refusal_of_policy(policy: PrunePolicy) -> Option<PruneRefusal> {
+pub fn refusal_of_policy(policy: PruneLimits) -> Option<PruneRefusal> {
     policy.selector.then_some(PruneRefusal::Selector)
 }
 
 /// Refusals known before anything is listed (no AWS call is spent on a refused prune).
-pub fn refusal_before_listing(desired: usize, policy: PrunePolicy) -> Option<PruneRefusal> {
+pub fn refusal_before_listing(desired: usize, policy: PruneLimits) -> Option<PruneRefusal> {
     if let Some(refusal) = refusal_of_policy(policy) {
         Some(refusal)
     } else if desired == 0 {
@@ -154,7 +155,7 @@ pub fn plan_prune(
     desired: &[&DesiredGroup],
     inventories: &[Inventory],
     controller_id: &str,
-    policy: PrunePolicy,
+    policy: PruneLimits,
 ) -> Result<Vec<Orphan>, PruneRefusal> {
     if let Some(refusal) = refusal_before_listing(desired.len(), policy) {
         return Err(refusal);
@@ -169,9 +170,7 @@ pub fn plan_prune(
         .filter(|d| d.mode() == Mode::Tasks)
         .map(|d| (&d.target, cluster_name(d.cluster()), d.name()))
         .collect();
-    let ours = |tags: &BTreeMap<String, String>| {
-        tags.get(TAG_MANAGED_BY).map(String::as_str) == Some(controller_id)
-    };
+    let ours = |tags: &BTreeMap<String, String>| owner(tags, controller_id) == Owner::This;
 
     let mut orphans: BTreeMap<(&Target, &str, String), Vec<PruneAction>> = BTreeMap::new();
     for inventory in inventories {
@@ -244,8 +243,9 @@ pub fn plan_prune(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use spec::render::TAG_MANAGED_BY;
 
-    const POLICY: PrunePolicy = PrunePolicy {
+    const POLICY: PruneLimits = PruneLimits {
         max_prune: 5,
         selector: false,
     };
@@ -313,7 +313,7 @@ mod tests {
             plan_prune(&[], &found, "default", POLICY),
             Err(PruneRefusal::NoGroups)
         );
-        let selector = PrunePolicy {
+        let selector = PruneLimits {
             selector: true,
             ..POLICY
         };
@@ -321,7 +321,7 @@ mod tests {
             plan_prune(&[&keep], &found, "default", selector),
             Err(PruneRefusal::Selector)
         );
-        let two = PrunePolicy {
+        let two = PruneLimits {
             max_prune: 2,
             ..POLICY
         };

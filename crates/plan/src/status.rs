@@ -7,10 +7,14 @@ use spec::Mode;
 
 use crate::action::{GroupError, GroupPlan};
 use crate::desired::DesiredGroup;
-use crate::harness::{judge, Connection, HarnessView, Verdict as Harness};
+use crate::ecs_state::{DeploymentStatus, RolloutState};
+use crate::harness::{judge, Connection, HarnessView, Judgement as Harness};
 use crate::observed::{ObservedGroup, ObservedService};
 
 use crate::vocab::{ConditionStatus, ConditionType, Reason};
+
+mod summary;
+use summary::*;
 
 /// One condition, Kubernetes style.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -49,7 +53,7 @@ impl Condition {
 }
 
 /// The status of one group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupStatus {
     /// Group name.
@@ -196,23 +200,23 @@ pub fn derive(
         let (mut verdict, mut message) = verdict(desired, observed, service, applied, &status);
         // ECS's verdict comes first; a group ECS runs as the files say is Ready only once
         // Harness sees its delegates.
-        if let (Verdict::Ready, Some(finding)) = (verdict, &finding) {
+        if let (Summary::Ready, Some(finding)) = (verdict, &finding) {
             let (harness_verdict, harness_message) = (&finding.verdict, &finding.message);
             match harness_verdict {
                 Harness::Connected => message = format!("{message}; {harness_message}"),
                 Harness::Waiting => {
-                    verdict = Verdict::Progressing(Reason::WaitingForConnection);
+                    verdict = Summary::Progressing(Reason::WaitingForConnection);
                     message.clone_from(harness_message);
                 }
                 Harness::NotConnected => {
-                    verdict = Verdict::Degraded {
+                    verdict = Summary::Degraded {
                         reason: Reason::NotConnected,
                         progressing: false,
                     };
                     message.clone_from(harness_message);
                 }
                 Harness::Unknown(failure) => {
-                    verdict = Verdict::Unknown(unknown_reason(failure));
+                    verdict = Summary::Unknown(unknown_reason(failure));
                     message = format!("ECS: {message}; {harness_message}");
                 }
             }
@@ -245,51 +249,14 @@ fn unknown_reason(failure: &crate::harness::HarnessFailure) -> Reason {
     }
 }
 
-/// When the group's last deployment began (seconds since the epoch): the primary deployment's
-/// `createdAt`; tasks mode: the newest live task's.
-fn deployed_at(
-    observed: &ObservedGroup,
-    service: Option<&ObservedService>,
-    tasks_mode: bool,
-) -> Option<i64> {
-    if tasks_mode {
-        return observed
-            .tasks
-            .iter()
-            .filter(|t| t.is_live())
-            .filter_map(|t| t.created_at)
-            .max();
-    }
-    service?
-        .deployments
-        .iter()
-        .find(|d| d.status == "PRIMARY")
-        .and_then(|d| d.created_at)
-}
-
-/// What a group's conditions say, before they are spelled out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Verdict {
-    /// Runs as the files say.
-    Ready,
-    /// `spec.suspend`: observed only.
-    Suspended,
-    /// On its way (a rollout, a change just applied).
-    Progressing(Reason),
-    /// Running, but not as wanted; `progressing` when ECS is still trying.
-    Degraded { reason: Reason, progressing: bool },
-    /// ECS runs it as the files say, but Harness could not be asked whether it is connected.
-    Unknown(Reason),
-}
-
-impl Verdict {
+impl Summary {
     fn conditions(self, message: &str) -> Vec<Condition> {
         let (ready, progressing, degraded, reason) = match self {
-            Verdict::Ready => (true, false, false, Reason::Converged),
-            Verdict::Suspended => (false, false, false, Reason::Suspended),
-            Verdict::Progressing(reason) => (false, true, false, reason),
-            Verdict::Unknown(reason) => (false, false, false, reason),
-            Verdict::Degraded {
+            Summary::Ready => (true, false, false, Reason::Converged),
+            Summary::Suspended => (false, false, false, Reason::Suspended),
+            Summary::Progressing(reason) => (false, true, false, reason),
+            Summary::Unknown(reason) => (false, false, false, reason),
+            Summary::Degraded {
                 reason,
                 progressing,
             } => (false, progressing, true, reason),
@@ -308,218 +275,4 @@ impl Verdict {
         }
         conditions
     }
-}
-
-/// The verdict on a group that has no error, and the message that explains it.
-fn verdict(
-    desired: &DesiredGroup,
-    observed: &ObservedGroup,
-    service: Option<&ObservedService>,
-    applied: Applied,
-    status: &GroupStatus,
-) -> (Verdict, String) {
-    if desired.group.spec.suspend {
-        let message = "spec.suspend is true: observed only, nothing is changed";
-        return (Verdict::Suspended, message.into());
-    }
-    if let Some(rollback) = service.and_then(|s| crate::diff::rollback_of(desired, s)) {
-        let mut reasons: Vec<&str> = observed
-            .stopped_tasks
-            .iter()
-            .filter(|t| t.task_definition == rollback.failed)
-            .filter_map(|t| t.stopped_reason.as_deref())
-            .collect();
-        reasons.sort_unstable();
-        reasons.dedup();
-        let failed = task_definition_short(&rollback.failed);
-        let message = format!(
-            "ECS's deployment circuit breaker rolled {failed} back to {}{}; {failed} is not \
-             deployed again until the spec (or spec.service.restartedAt) changes",
-            task_definition_short(&rollback.running),
-            if reasons.is_empty() {
-                String::new()
-            } else {
-                format!(" (its tasks stopped: {})", reasons.join("; "))
-            }
-        );
-        let degraded = Verdict::Degraded {
-            reason: Reason::RolledBack,
-            progressing: false,
-        };
-        return (degraded, message);
-    }
-    if let Some(message) = failed_deployment(service) {
-        let degraded = Verdict::Degraded {
-            reason: Reason::DeploymentFailed,
-            progressing: false,
-        };
-        return (degraded, message);
-    }
-    if let Some(problem) = &observed.secret_access {
-        let degraded = Verdict::Degraded {
-            reason: Reason::SecretNotReadable,
-            progressing: false,
-        };
-        return (degraded, problem.to_string());
-    }
-    // Tasks that could not even start because ECS could not fetch the token (or pull the
-    // image) with the execution role: that cause, not a generic crash loop.
-    // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/resource-initialization-error.html
-    let init_failures: Vec<&str> = observed
-        .stopped_tasks
-        .iter()
-        .filter_map(|t| t.stopped_reason.as_deref())
-        .filter(|r| r.starts_with("ResourceInitializationError"))
-        .collect();
-    if let Some(first) = init_failures.first() {
-        let message = format!(
-            "{} tasks could not start: {first}; check that the execution role may read the \
-             delegate token (secretsmanager:GetSecretValue or ssm:GetParameters, and kms:Decrypt \
-             for a customer managed key)",
-            init_failures.len()
-        );
-        let degraded = Verdict::Degraded {
-            reason: Reason::SecretNotReadable,
-            progressing: true,
-        };
-        return (degraded, message);
-    }
-    if observed.stopped_tasks.len() >= CRASH_LOOP_STOPS {
-        let mut reasons: Vec<&str> = observed
-            .stopped_tasks
-            .iter()
-            .filter_map(|t| t.stopped_reason.as_deref())
-            .collect();
-        reasons.dedup();
-        let message = format!(
-            "{} tasks stopped recently: {}",
-            observed.stopped_tasks.len(),
-            if reasons.is_empty() {
-                "no reason given".to_owned()
-            } else {
-                reasons.join("; ")
-            }
-        );
-        let degraded = Verdict::Degraded {
-            reason: Reason::CrashLoop,
-            progressing: true,
-        };
-        return (degraded, message);
-    }
-    if let Some(message) = capacity_shortfall(desired, observed, status) {
-        let degraded = Verdict::Degraded {
-            reason: Reason::InsufficientCapacity,
-            progressing: true,
-        };
-        return (degraded, message);
-    }
-    let rolling = Verdict::Progressing(Reason::DeploymentInProgress);
-    if applied == Applied::Changes {
-        let message = "changes were applied; waiting for ECS to roll them out";
-        return (rolling, message.into());
-    }
-    if !status.in_sync {
-        return (rolling, "the live state differs from the files".into());
-    }
-    if desired.mode() == Mode::Tasks {
-        let message = format!("{} of {} tasks running", status.running, status.desired);
-        let done = status.running == status.desired && status.pending == 0;
-        return (if done { Verdict::Ready } else { rolling }, message);
-    }
-    let Some(service) = service else {
-        return (
-            Verdict::Progressing(Reason::NotCreated),
-            "no service yet".into(),
-        );
-    };
-    if !service.is_steady() {
-        let message = format!(
-            "{} of {} tasks running, {} pending, {} deployment{}",
-            service.running_count,
-            service.desired_count,
-            service.pending_count,
-            service.deployments.len(),
-            if service.deployments.len() == 1 {
-                ""
-            } else {
-                "s"
-            }
-        );
-        return (rolling, message);
-    }
-    let message = format!(
-        "{} of {} tasks running {}",
-        service.running_count,
-        service.desired_count,
-        task_definition_short(&service.task_definition)
-    );
-    (Verdict::Ready, message)
-}
-
-fn count(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// A deployment ECS marked FAILED (the circuit breaker tripped), and whether it rolled back.
-fn failed_deployment(service: Option<&ObservedService>) -> Option<String> {
-    let service = service?;
-    let failed = service
-        .deployments
-        .iter()
-        .find(|d| d.rollout_state.as_deref() == Some("FAILED"))?;
-    let primary = service.deployments.iter().find(|d| d.status == "PRIMARY");
-    let rolled_back = primary
-        .filter(|p| p.id != failed.id && p.task_definition != failed.task_definition)
-        .map(|p| {
-            format!(
-                "; rolled back to {}",
-                task_definition_short(&p.task_definition)
-            )
-        })
-        .unwrap_or_default();
-    Some(format!(
-        "the deployment of {} failed: {}{rolled_back}",
-        task_definition_short(&failed.task_definition),
-        failed
-            .rollout_state_reason
-            .as_deref()
-            .unwrap_or("no reason given"),
-    ))
-}
-
-/// EC2 groups: can the cluster's free resources place the tasks that are neither running nor
-/// placed? Counted per instance (a task fits on one instance or not at all).
-fn capacity_shortfall(
-    desired: &DesiredGroup,
-    observed: &ObservedGroup,
-    status: &GroupStatus,
-) -> Option<String> {
-    let instances = observed.capacity.as_ref()?;
-    let unplaced = status.desired - status.running - status.pending;
-    if unplaced <= 0 {
-        return None;
-    }
-    let cpu = i64::from(desired.group.spec.resources.cpu).max(1);
-    let memory = i64::from(desired.group.spec.resources.memory).max(1);
-    let slots: i64 = instances
-        .iter()
-        .map(|i| {
-            (i.remaining_cpu / cpu)
-                .min(i.remaining_memory / memory)
-                .max(0)
-        })
-        .sum();
-    if slots >= unplaced {
-        return None;
-    }
-    let free_cpu: i64 = instances.iter().map(|i| i.remaining_cpu).sum();
-    let free_memory: i64 = instances.iter().map(|i| i.remaining_memory).sum();
-    Some(format!(
-        "{unplaced} delegate task{} cannot be placed: each needs {cpu} CPU units and {memory} MiB; \
-         the cluster's {} container instance{} have {free_cpu} CPU units and {free_memory} MiB \
-         free, room for {slots}",
-        if unplaced == 1 { "" } else { "s" },
-        instances.len(),
-        if instances.len() == 1 { "" } else { "s" },
-    ))
 }

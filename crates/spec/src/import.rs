@@ -17,6 +17,9 @@ use crate::types::{
     KIND,
 };
 
+mod live;
+use live::*;
+
 /// Marks a value the user must supply; it fails validation on purpose.
 pub const PLACEHOLDER: &str = "REPLACE-ME";
 
@@ -419,51 +422,6 @@ fn service_settings(service: Option<&Value>, name: &str, exact: bool) -> Service
     }
 }
 
-/// Adds to `taskDefinitionOverrides` what the group's fields cannot express, until the group
-/// renders `live` exactly.
-fn reproduce_exactly(group: &mut DelegateGroup, live: &Value) -> Result<(), ImportError> {
-    let region = live_region(live);
-    let rendered = render(group, &region).map_err(|e| ImportError(e.to_string()))?;
-    let rendered =
-        serde_json::to_value(&rendered.task_definition).map_err(|e| ImportError(e.to_string()))?;
-    let mut live = live.clone();
-    if let Value::Object(fields) = &mut live {
-        fields.remove("taskDefinitionArn");
-    }
-    let wanted: crate::document::TaskDefinitionDocument =
-        serde_json::from_value(live).map_err(|e| {
-            ImportError(format!(
-                "the live task definition cannot be represented: {e}"
-            ))
-        })?;
-    let wanted = serde_json::to_value(&wanted).map_err(|e| ImportError(e.to_string()))?;
-    if let Some(Value::Object(patch)) = merge_diff(&rendered, &wanted) {
-        // Overlay, not merge: the patch's nulls (deletions) must stay in the overrides.
-        let overrides = group
-            .spec
-            .task_definition_overrides
-            .get_or_insert_with(Map::new);
-        overrides.extend(patch);
-    }
-    let again = render(group, &region).map_err(|e| ImportError(e.to_string()))?;
-    let again =
-        serde_json::to_value(&again.task_definition).map_err(|e| ImportError(e.to_string()))?;
-    if let Some(difference) = merge_diff(&again, &wanted) {
-        return Err(ImportError(format!(
-            "the imported group does not reproduce the live task definition; still differs: {difference}"
-        )));
-    }
-    Ok(())
-}
-
-/// The region of a live task definition's ARN (the awslogs region defaults to it).
-fn live_region(td: &Value) -> String {
-    text(td, "taskDefinitionArn")
-        .and_then(crate::arn::region)
-        .unwrap_or("us-east-1")
-        .to_owned()
-}
-
 /// The RFC 7396 merge patch that turns `from` into `to` (`None` when they are equal).
 pub fn merge_diff(from: &Value, to: &Value) -> Option<Value> {
     match (from, to) {
@@ -505,28 +463,4 @@ pub fn to_yaml(imported: &Imported, origin: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn merge_diff_round_trips() {
-        let from = json!({"a": 1, "b": {"c": 2, "d": 3}, "e": [1]});
-        let to = json!({"a": 1, "b": {"c": 5}, "e": [1, 2], "f": "x"});
-        let patch = merge_diff(&from, &to).unwrap();
-        assert_eq!(
-            patch,
-            json!({"b": {"c": 5, "d": null}, "e": [1, 2], "f": "x"})
-        );
-        let mut applied = from.clone();
-        json_patch::merge(&mut applied, &patch);
-        assert_eq!(applied, to);
-        assert_eq!(merge_diff(&to, &to), None);
-    }
-
-    #[test]
-    fn names_become_dns_labels() {
-        assert_eq!(dns_label("My_Delegate.Prod"), "my-delegate-prod");
-        assert_eq!(dns_label("--"), "delegate");
-    }
-}
+mod tests;

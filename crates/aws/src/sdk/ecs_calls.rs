@@ -198,13 +198,17 @@ impl SdkApi {
                 desired_status,
             } => request
                 .family(family)
-                .desired_status(ecs::DesiredStatus::from(desired_status.as_str())),
+                .desired_status(ecs::DesiredStatus::from(
+                    desired_status.task_status().as_str(),
+                )),
             TaskFilter::Service {
                 service_name,
                 desired_status,
             } => request
                 .service_name(service_name)
-                .desired_status(ecs::DesiredStatus::from(desired_status.as_str())),
+                .desired_status(ecs::DesiredStatus::from(
+                    desired_status.task_status().as_str(),
+                )),
         };
         let page = request
             .send()

@@ -1,7 +1,7 @@
 //! The fake's ECS calls of services, task definitions, tags and clusters: each one's effect on
 //! the account, after `FakeAws::call` logged it.
 
-use plan::{ObservedService, ObservedTaskDefinition};
+use plan::{ObservedService, ObservedTaskDefinition, ServiceStatus, TaskDefinitionStatus};
 use spec::render::TAG_SPEC_HASH;
 
 use super::{not_found, page_of, FakeAws, ACCOUNT};
@@ -53,7 +53,11 @@ impl FakeAws {
             state
                 .revisions
                 .get(&(region.into(), task_definition.into()))
-                .and_then(|list| list.iter().rev().find(|r| r.status == "ACTIVE"))
+                .and_then(|list| {
+                    list.iter()
+                        .rev()
+                        .find(|r| r.status == TaskDefinitionStatus::Active)
+                })
                 .cloned()
         };
         Ok(found)
@@ -89,7 +93,7 @@ impl FakeAws {
             ),
             family: document.family.clone(),
             revision,
-            status: "ACTIVE".into(),
+            status: TaskDefinitionStatus::Active,
             spec_hash: tags
                 .iter()
                 .find(|t| t.key == TAG_SPEC_HASH)
@@ -137,7 +141,7 @@ impl FakeAws {
                 "arn:aws:ecs:{region}:{ACCOUNT}:service/{cluster}/{}",
                 document.service_name
             ),
-            status: "ACTIVE".into(),
+            status: ServiceStatus::Active,
             desired_count: document.desired_count,
             pending_count: document.desired_count,
             task_definition: task_definition.into(),
@@ -258,7 +262,9 @@ impl FakeAws {
             .state()
             .services
             .iter()
-            .filter(|((r, c, _), s)| *r == region && *c == cluster && s.status != "INACTIVE")
+            .filter(|((r, c, _), s)| {
+                *r == region && *c == cluster && s.status != ServiceStatus::Inactive
+            })
             .map(|(_, s)| s.arn.clone())
             .collect();
         Ok(page_of(all, next_token.as_deref()))
@@ -300,7 +306,7 @@ impl FakeAws {
                 "The service cannot be stopped while it is scaled above 0.",
             ));
         }
-        s.status = "INACTIVE".into();
+        s.status = ServiceStatus::Inactive;
         Ok(())
     }
 }

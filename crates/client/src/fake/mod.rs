@@ -187,8 +187,8 @@ impl FakeAws {
             service.pending_count = 0;
             service.deployments = vec![plan::ObservedDeployment {
                 id: "ecs-svc/settled".into(),
-                status: "PRIMARY".into(),
-                rollout_state: Some("COMPLETED".into()),
+                status: plan::DeploymentStatus::Primary,
+                rollout_state: Some(plan::RolloutState::Completed),
                 task_definition: service.task_definition.clone(),
                 desired_count: service.desired_count,
                 running_count: service.desired_count,
@@ -212,11 +212,11 @@ impl FakeAws {
                 "arn:aws:ecs:{region}:{ACCOUNT}:task/{cluster}/{:032x}",
                 state.next_task
             ),
-            last_status: "STOPPED".into(),
-            desired_status: "STOPPED".into(),
+            last_status: plan::TaskStatus::Stopped,
+            desired_status: plan::TaskStatus::Stopped,
             group: Some(format!("service:{service}")),
             stopped_reason: Some(reason.into()),
-            stop_code: Some("EssentialContainerExited".into()),
+            stop_code: Some(plan::StopCode::EssentialContainerExited),
             ..ObservedTask::default()
         };
         state

@@ -1,6 +1,6 @@
 //! The fake's ECS calls of tasks and container instances.
 
-use plan::{InstanceCapacity, ObservedTask};
+use plan::{InstanceCapacity, ObservedTask, TaskStatus};
 use spec::arn::cluster_name;
 
 use super::{page_of, FakeAws, ACCOUNT};
@@ -27,14 +27,12 @@ impl FakeAws {
             .map(|list| {
                 list.iter()
                     .filter(|(t, started_by)| match filter {
-                        TaskFilter::StartedBy(s) => {
-                            s == started_by && t.desired_status == "RUNNING"
-                        }
+                        TaskFilter::StartedBy(s) => s == started_by && t.is_live(),
                         TaskFilter::Family {
                             family,
                             desired_status,
                         } => {
-                            t.desired_status == desired_status.as_str()
+                            t.desired_status == desired_status.task_status()
                                 && spec::arn::task_definition_short(&t.task_definition)
                                     .split(':')
                                     .next()
@@ -44,7 +42,7 @@ impl FakeAws {
                             service_name,
                             desired_status,
                         } => {
-                            t.desired_status == desired_status.as_str()
+                            t.desired_status == desired_status.task_status()
                                 && t.group.as_deref() == Some(&format!("service:{service_name}"))
                         }
                     })
@@ -122,8 +120,8 @@ impl FakeAws {
                     state.next_task
                 ),
                 task_definition: task_definition.into(),
-                last_status: "RUNNING".into(),
-                desired_status: "RUNNING".into(),
+                last_status: TaskStatus::Running,
+                desired_status: TaskStatus::Running,
                 group: Some(format!(
                     "family:{}",
                     spec::arn::last_segment(task_definition)
@@ -163,8 +161,8 @@ impl FakeAws {
             .get_mut(&(region.into(), cluster))
             .and_then(|list| list.iter_mut().find(|(t, _)| t.arn == *arn))
             .ok_or_else(|| AwsError::invalid(Operation::StopTask, format!("no task {arn}")))?;
-        task.0.desired_status = "STOPPED".into();
-        task.0.last_status = "STOPPED".into();
+        task.0.desired_status = TaskStatus::Stopped;
+        task.0.last_status = TaskStatus::Stopped;
         task.0.stopped_reason = Some(reason.into());
         Ok(())
     }

@@ -1,6 +1,8 @@
 //! Plans from scripted observations.
 
 use super::*;
+use crate::classify::{rollback_of, task_definition_lookup_needed};
+use spec::render::TAG_SPEC_HASH;
 use crate::observed::ObservedService;
 use spec::document::DeploymentCircuitBreaker;
 
@@ -71,7 +73,11 @@ fn changes(plan: &GroupPlan) -> Vec<String> {
 #[test]
 fn cold_start_registers_then_creates() {
     let d = desired("");
-    assert!(task_definition_lookup_needed(&d, None, &options()));
+    assert!(task_definition_lookup_needed(
+        &d,
+        None,
+        &options().controller_id
+    ));
     let plan = plan_group(&d, &ObservedGroup::default(), &options());
     assert_eq!(kinds(&plan), ["register-task-definition", "create-service"]);
 }
@@ -96,7 +102,7 @@ fn a_converged_service_is_recognised_from_its_tags_alone() {
     assert!(!task_definition_lookup_needed(
         &d,
         Some(&service),
-        &options()
+        &options().controller_id
     ));
     let observed = ObservedGroup {
         service: Some(service),
@@ -113,7 +119,7 @@ fn count_drift_is_one_update_without_registration() {
     assert!(!task_definition_lookup_needed(
         &d,
         Some(&service),
-        &options()
+        &options().controller_id
     ));
     let plan = plan_group(
         &d,
@@ -135,7 +141,7 @@ fn an_image_change_registers_once_and_points_the_service_at_it() {
     assert!(task_definition_lookup_needed(
         &new,
         Some(&service),
-        &options()
+        &options().controller_id
     ));
     let observed = ObservedGroup {
         service: Some(service),
@@ -160,7 +166,7 @@ fn a_task_definition_changed_by_hand_is_put_back_without_registering() {
     assert!(task_definition_lookup_needed(
         &d,
         Some(&service),
-        &options()
+        &options().controller_id
     ));
     let observed = ObservedGroup {
         service: Some(service),
@@ -182,7 +188,7 @@ fn an_unmanaged_service_is_a_conflict_and_left_alone() {
     assert!(!task_definition_lookup_needed(
         &d,
         Some(&service),
-        &options()
+        &options().controller_id
     ));
     let plan = plan_group(
         &d,
@@ -382,7 +388,11 @@ fn network_lists_compare_as_sets() {
 #[test]
 fn suspended_groups_plan_nothing() {
     let d = desired("  suspend: true");
-    assert!(!task_definition_lookup_needed(&d, None, &options()));
+    assert!(!task_definition_lookup_needed(
+        &d,
+        None,
+        &options().controller_id
+    ));
     let plan = plan_group(&d, &ObservedGroup::default(), &options());
     assert!(plan.actions.is_empty() && plan.suspended);
 }
@@ -565,7 +575,7 @@ fn a_failed_deployment_of_the_controllers_revision_is_a_rollback_held_at_the_old
     assert!(!task_definition_lookup_needed(
         &d,
         Some(&recorded),
-        &options()
+        &options().controller_id
     ));
 }
 

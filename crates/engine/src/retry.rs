@@ -54,7 +54,7 @@ pub fn for_people(d: Duration) -> String {
 
 /// Backoff settings of failing groups.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BackoffPolicy {
+pub struct Backoff {
     /// First delay.
     pub initial: Duration,
     /// Longest delay.
@@ -65,9 +65,9 @@ pub struct BackoffPolicy {
     pub randomization: f64,
 }
 
-impl Default for BackoffPolicy {
+impl Default for Backoff {
     fn default() -> Self {
-        BackoffPolicy {
+        Backoff {
             initial: Duration::from_secs(1),
             max: Duration::from_secs(300),
             multiplier: 2.0,
@@ -76,7 +76,7 @@ impl Default for BackoffPolicy {
     }
 }
 
-impl BackoffPolicy {
+impl Backoff {
     fn start(&self) -> ExponentialBackoff {
         ExponentialBackoff {
             current_interval: self.initial,
@@ -93,22 +93,22 @@ impl BackoffPolicy {
 
 /// The error policy, with the consecutive-failure state of each group.
 #[derive(Debug)]
-pub struct ErrorPolicy {
-    backoff: BackoffPolicy,
+pub struct Retries {
+    backoff: Backoff,
     progress_requeue: Duration,
     failures: Mutex<HashMap<String, ExponentialBackoff>>,
 }
 
-impl Default for ErrorPolicy {
+impl Default for Retries {
     fn default() -> Self {
-        ErrorPolicy::new(BackoffPolicy::default(), Duration::from_secs(10))
+        Retries::new(Backoff::default(), Duration::from_secs(10))
     }
 }
 
-impl ErrorPolicy {
+impl Retries {
     /// Backoff for passing failures; progressing groups come back after `progress_requeue`.
-    pub fn new(backoff: BackoffPolicy, progress_requeue: Duration) -> Self {
-        ErrorPolicy {
+    pub fn new(backoff: Backoff, progress_requeue: Duration) -> Self {
+        Retries {
             backoff,
             progress_requeue,
             failures: Mutex::new(HashMap::new()),
@@ -183,11 +183,11 @@ mod tests {
         }
     }
 
-    fn exact() -> ErrorPolicy {
-        ErrorPolicy::new(
-            BackoffPolicy {
+    fn exact() -> Retries {
+        Retries::new(
+            Backoff {
                 randomization: 0.0,
-                ..BackoffPolicy::default()
+                ..Backoff::default()
             },
             Duration::from_secs(10),
         )
@@ -224,7 +224,7 @@ mod tests {
 
     #[test]
     fn backoff_is_capped_and_jittered() {
-        let policy = ErrorPolicy::default();
+        let policy = Retries::default();
         let throttled = GroupError::new(Reason::ReconcileError, "throttled").retryable(true);
         let mut last = Duration::ZERO;
         for _ in 0..20 {

@@ -9,7 +9,7 @@ use spec::render::STOP_REASON_PREFIX;
 
 /// One write the controller made.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+pub enum Write {
     /// RegisterTaskDefinition (or a registration shared with an identical group).
     Registered {
         /// The revision's ARN.
@@ -88,29 +88,29 @@ pub fn describe_changes(changes: &[FieldChange]) -> String {
         .join(", ")
 }
 
-impl Event {
+impl Write {
     /// The reason of the event it makes in a group's history, e.g. `UpdatedService`.
     pub fn reason(&self) -> &'static str {
         match self {
-            Event::Registered { .. } => "RegisteredTaskDefinition",
-            Event::CreatedService { .. } => "CreatedService",
-            Event::UpdatedService { .. } => "UpdatedService",
-            Event::RecordedRollback { .. } => "RecordedRollback",
-            Event::StartedTasks { .. } => "StartedTasks",
-            Event::StoppedTask { .. } => "StoppedTask",
-            Event::ReplacedService { .. } => "ReplacedService",
-            Event::DeletedService { .. } => "DeletedService",
+            Write::Registered { .. } => "RegisteredTaskDefinition",
+            Write::CreatedService { .. } => "CreatedService",
+            Write::UpdatedService { .. } => "UpdatedService",
+            Write::RecordedRollback { .. } => "RecordedRollback",
+            Write::StartedTasks { .. } => "StartedTasks",
+            Write::StoppedTask { .. } => "StoppedTask",
+            Write::ReplacedService { .. } => "ReplacedService",
+            Write::DeletedService { .. } => "DeletedService",
         }
     }
 }
 
-impl fmt::Display for Event {
+impl fmt::Display for Write {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Event::Registered { task_definition } => {
+            Write::Registered { task_definition } => {
                 write!(f, "registered {}", task_definition_short(task_definition))
             }
-            Event::CreatedService {
+            Write::CreatedService {
                 service,
                 count,
                 task_definition,
@@ -119,7 +119,7 @@ impl fmt::Display for Event {
                 "created service {service} ({count} x {})",
                 task_definition_short(task_definition)
             ),
-            Event::UpdatedService {
+            Write::UpdatedService {
                 service,
                 fields,
                 untagged,
@@ -135,7 +135,7 @@ impl fmt::Display for Event {
                     write!(f, "; removed tags {}", untagged.join(", "))
                 }
             }
-            Event::RecordedRollback {
+            Write::RecordedRollback {
                 service,
                 failed,
                 running,
@@ -146,7 +146,7 @@ impl fmt::Display for Event {
                 task_definition_short(running),
                 task_definition_short(failed)
             ),
-            Event::StartedTasks {
+            Write::StartedTasks {
                 started,
                 wanted,
                 task_definition,
@@ -163,13 +163,13 @@ impl fmt::Display for Event {
                     None => Ok(()),
                 }
             }
-            Event::StoppedTask { task, reason } => write!(
+            Write::StoppedTask { task, reason } => write!(
                 f,
                 "stopped task {} ({})",
                 last_segment(task),
                 reason.trim_start_matches(STOP_REASON_PREFIX).trim()
             ),
-            Event::ReplacedService {
+            Write::ReplacedService {
                 service,
                 changes,
                 count,
@@ -180,7 +180,7 @@ impl fmt::Display for Event {
                 describe_changes(changes),
                 task_definition_short(task_definition)
             ),
-            Event::DeletedService { service } => write!(f, "deleted service {service}"),
+            Write::DeletedService { service } => write!(f, "deleted service {service}"),
         }
     }
 }

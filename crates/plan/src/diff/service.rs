@@ -1,0 +1,190 @@
+//! A service against its document: the fields UpdateService can change, those it cannot
+//! (a replacement), and the controller's tags that are stale, compared the way ECS echoes them.
+
+use super::*;
+
+pub(super) fn is_subset(
+    wanted: &BTreeMap<String, String>,
+    have: &BTreeMap<String, String>,
+) -> bool {
+    wanted.iter().all(|(k, v)| have.get(k) == Some(v))
+}
+
+/// Differences UpdateService cannot make.
+pub(super) fn immutable_changes(
+    document: &ServiceDocument,
+    service: &ObservedService,
+) -> Vec<FieldChange> {
+    let mut changes = Vec::new();
+    // An awsvpc service keeps its network configuration: ECS refuses an UpdateService that
+    // points it at a bridge or host task definition, so leaving awsvpc is a replacement.
+    if let (Some(live), None) = (&service.network, &document.network_configuration) {
+        changes.push(FieldChange::new(
+            "networkMode",
+            format!("awsvpc ({})", describe_network(live)),
+            "bridge or host (no network configuration)",
+        ));
+    }
+    if let Some(live) = &service.launch_type {
+        if *live != document.launch_type {
+            changes.push(FieldChange::new("launchType", live, &document.launch_type));
+        }
+    }
+    if let Some(live) = &service.scheduling_strategy {
+        if *live != document.scheduling_strategy {
+            changes.push(FieldChange::new(
+                "schedulingStrategy",
+                live,
+                &document.scheduling_strategy,
+            ));
+        }
+    }
+    changes
+}
+
+/// Differences UpdateService can make, field by field.
+pub(super) fn service_changes(
+    document: &ServiceDocument,
+    service: &ObservedService,
+    task_definition: &TaskDefinitionRef,
+) -> Vec<FieldChange> {
+    let mut changes = Vec::new();
+    if service.desired_count != document.desired_count {
+        changes.push(FieldChange::new(
+            "desiredCount",
+            service.desired_count,
+            document.desired_count,
+        ));
+    }
+    match task_definition {
+        TaskDefinitionRef::Existing(arn) if *arn == service.task_definition => {}
+        wanted => changes.push(FieldChange::new(
+            "taskDefinition",
+            task_definition_short(&service.task_definition),
+            wanted,
+        )),
+    }
+    if let Some(wanted) = document
+        .network_configuration
+        .as_ref()
+        .map(|n| &n.awsvpc_configuration)
+    {
+        let live = service.network.as_ref();
+        if live.map(normalise_network) != Some(normalise_network(wanted)) {
+            changes.push(FieldChange::new(
+                "networkConfiguration.awsvpcConfiguration",
+                live.map_or("none".into(), describe_network),
+                describe_network(wanted),
+            ));
+        }
+    }
+    if let Some(live) = &service.deployment_configuration {
+        deployment_changes(live, &document.deployment_configuration, &mut changes);
+    }
+    if let Some(live) = &service.placement_strategy {
+        if *live != document.placement_strategy {
+            let text = |p: &[spec::document::PlacementStrategy]| {
+                p.iter()
+                    .map(|s| format!("{}({})", s.kind, s.field.as_deref().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            changes.push(FieldChange::new(
+                "placementStrategy",
+                text(live),
+                text(&document.placement_strategy),
+            ));
+        }
+    }
+    if service.enable_execute_command != document.enable_execute_command {
+        changes.push(FieldChange::new(
+            "enableExecuteCommand",
+            service.enable_execute_command,
+            document.enable_execute_command,
+        ));
+    }
+    if let Some(live) = &service.propagate_tags {
+        if *live != document.propagate_tags {
+            changes.push(FieldChange::new(
+                "propagateTags",
+                live,
+                &document.propagate_tags,
+            ));
+        }
+    }
+    changes
+}
+
+pub(super) fn deployment_changes(
+    live: &DeploymentConfiguration,
+    wanted: &DeploymentConfiguration,
+    changes: &mut Vec<FieldChange>,
+) {
+    let prefix = "deploymentConfiguration";
+    if live.minimum_healthy_percent != wanted.minimum_healthy_percent {
+        changes.push(FieldChange::new(
+            &format!("{prefix}.minimumHealthyPercent"),
+            live.minimum_healthy_percent,
+            wanted.minimum_healthy_percent,
+        ));
+    }
+    if live.maximum_percent != wanted.maximum_percent {
+        changes.push(FieldChange::new(
+            &format!("{prefix}.maximumPercent"),
+            live.maximum_percent,
+            wanted.maximum_percent,
+        ));
+    }
+    let (l, w) = (
+        live.deployment_circuit_breaker,
+        wanted.deployment_circuit_breaker,
+    );
+    if l != w {
+        changes.push(FieldChange::new(
+            &format!("{prefix}.deploymentCircuitBreaker"),
+            format!("enable={} rollback={}", l.enable, l.rollback),
+            format!("enable={} rollback={}", w.enable, w.rollback),
+        ));
+    }
+}
+
+pub(super) fn normalise_network(n: &AwsVpcConfiguration) -> (Vec<String>, Vec<String>, String) {
+    let mut subnets = n.subnets.clone();
+    subnets.sort();
+    let mut groups = n.security_groups.clone();
+    groups.sort();
+    (subnets, groups, n.assign_public_ip.clone())
+}
+
+pub(super) fn describe_network(n: &AwsVpcConfiguration) -> String {
+    let (subnets, groups, public_ip) = normalise_network(n);
+    format!(
+        "subnets=[{}] securityGroups=[{}] assignPublicIp={public_ip}",
+        subnets.join(","),
+        groups.join(",")
+    )
+}
+
+/// Tags on the service that the group owns but no longer wants: the controller's own keys
+/// (selectors removed, a rollback record of an older spec), and user tags the controller wrote
+/// (its tag-keys tag lists them) that the spec dropped. A tag someone else put on the service
+/// is never listed there, and is never removed.
+pub(super) fn stale_tags(
+    service: &ObservedService,
+    wanted: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let written = service
+        .tags
+        .get(TAG_TAG_KEYS)
+        .map(|v| decode_tag_keys(v))
+        .unwrap_or_default();
+    let mut stale: Vec<String> = service
+        .tags
+        .keys()
+        .filter(|k| k.starts_with(TAG_PREFIX) || written.contains(*k))
+        .filter(|k| !wanted.contains_key(*k))
+        .cloned()
+        .collect();
+    stale.sort();
+    stale
+}
