@@ -33,11 +33,11 @@ pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow
         FileSource::new(paths, &global.selector, aws.sdk.default_region())?.with_retries(policy);
     let scope = scope(&source);
     if args.lifecycle.prune {
-        let policy = PruneLimits {
+        let limits = PruneLimits {
             max_prune: args.lifecycle.max_prune,
             selector: scope.is_selected(),
         };
-        if let Some(refusal) = plan::prune::refusal_of_policy(policy) {
+        if let Some(refusal) = limits.refusal() {
             anyhow::bail!("{refusal}");
         }
     }
@@ -123,7 +123,17 @@ async fn elector(
         renew_deadline: args.lease_renew_deadline,
         retry: args.lease_retry,
     };
-    timing.check().map_err(anyhow::Error::msg)?;
+    timing.check().map_err(|e| {
+        let flags = match e {
+            lease::TimingError::DeadlineNotShorterThanLease { .. } => {
+                "--lease-renew-deadline must be shorter than --lease-duration"
+            }
+            lease::TimingError::RetryNotShorterThanDeadline { .. } => {
+                "--lease-retry must be shorter than --lease-renew-deadline"
+            }
+        };
+        anyhow::anyhow!("{flags}: {e}")
+    })?;
     let client = aws_sdk_dynamodb::Client::new(aws.sdk.config());
     let store = Arc::new(lease::DynamoStore::new(client, table));
     let name = args

@@ -202,51 +202,18 @@ impl ObservedRole {
     }
 }
 
-/// The services a trust policy document (JSON, possibly URL-encoded as IAM returns it) lets
-/// assume the role.
-pub fn trusted_services(document: &str) -> Vec<String> {
-    let decoded = percent_encoding::percent_decode_str(document).decode_utf8_lossy();
-    let Ok(policy) = serde_json::from_str::<serde_json::Value>(&decoded) else {
-        return Vec::new();
-    };
-    let as_list = |v: &serde_json::Value| -> Vec<String> {
-        match v {
-            serde_json::Value::String(s) => vec![s.clone()],
-            serde_json::Value::Array(items) => items
-                .iter()
-                .filter_map(|i| i.as_str().map(str::to_owned))
-                .collect(),
-            _ => Vec::new(),
-        }
-    };
-    let statements = match &policy["Statement"] {
-        serde_json::Value::Array(items) => items.clone(),
-        single @ serde_json::Value::Object(_) => vec![single.clone()],
-        _ => Vec::new(),
-    };
-    let mut services = Vec::new();
-    for statement in statements {
-        let allows = statement["Effect"] == "Allow";
-        let assumes = as_list(&statement["Action"])
-            .iter()
-            .any(|a| a == "sts:AssumeRole" || a == "sts:*" || a == "*");
-        if allows && assumes {
-            services.extend(as_list(&statement["Principal"]["Service"]));
-        }
-    }
-    services.sort();
-    services.dedup();
-    services
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use plan::iam::trusted_services;
 
     #[test]
     fn trust_policies_as_iam_returns_them() {
         let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%7B%22Service%22%3A%22ecs-tasks.amazonaws.com%22%7D%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%5D%7D";
-        assert_eq!(trusted_services(encoded), ["ecs-tasks.amazonaws.com"]);
+        assert_eq!(
+            trusted_services(&decode_policy(encoded)),
+            ["ecs-tasks.amazonaws.com"]
+        );
         let several = r#"{"Statement":{"Effect":"Allow","Action":["sts:AssumeRole"],"Principal":{"Service":["ec2.amazonaws.com","lambda.amazonaws.com"]}}}"#;
         assert_eq!(
             trusted_services(several),

@@ -42,20 +42,7 @@ const DEPLOYED_POLICY: &str = include_str!("../../../deploy/iam-policy.json");
 
 /// The Sids of the deployed policy's Allow statements that grant `action` (`ecs:CreateService`).
 pub fn granting_statements(action: &str) -> Vec<String> {
-    let Ok(policy) = serde_json::from_str::<serde_json::Value>(DEPLOYED_POLICY) else {
-        return Vec::new();
-    };
-    let statements = policy["Statement"].as_array().cloned().unwrap_or_default();
-    statements
-        .iter()
-        .filter(|s| s["Effect"] == "Allow")
-        .filter(|s| match &s["Action"] {
-            serde_json::Value::String(a) => a == action,
-            serde_json::Value::Array(list) => list.iter().any(|a| a == action),
-            _ => false,
-        })
-        .filter_map(|s| s["Sid"].as_str().map(str::to_owned))
-        .collect()
+    plan::iam::granting_statements(DEPLOYED_POLICY, action)
 }
 
 /// For an access denial: which statement of deploy/iam-policy.json grants the action.

@@ -8,7 +8,7 @@ use client::call;
 use client::{AwsApi, AwsError};
 use client::{ClientProvider, Target};
 use futures::stream::StreamExt;
-use plan::{Action, DesiredGroup, GroupError, GroupPlan, TaskDefinitionRef};
+use plan::{Action, DesiredGroup, GroupError, TaskDefinitionRef};
 use spec::render::TAG_ROLLED_BACK;
 use tokio::sync::OnceCell;
 use tracing::{debug, info, info_span, warn, Instrument};
@@ -16,56 +16,44 @@ use tracing::{debug, info, info_span, warn, Instrument};
 use crate::scope::{GroupId, WriteGate};
 use crate::write::{describe_changes, Write};
 use crate::writes::{client_token, retryable, write_backoff, WRITE_ATTEMPTS};
-use crate::{bounded, group_error, Engine, GroupOutcome};
+use crate::{bounded, group_error, Engine, GroupReport};
 
 type SharedRegistration = Arc<OnceCell<Result<String, AwsError>>>;
 
 impl<P: ClientProvider> Engine<P> {
     /// Carries out `plan`; groups in parallel (bounded), failures isolated per group. Groups with
     /// identical task definition documents share one registration.
-    pub(crate) async fn apply(
-        &self,
-        groups: &[(&DesiredGroup, &GroupPlan)],
-        gate: &dyn WriteGate,
-    ) -> Vec<GroupOutcome> {
+    pub(crate) async fn apply(&self, records: &mut [GroupReport], gate: &dyn WriteGate) {
         let registrations: Mutex<HashMap<(Target, String), SharedRegistration>> =
             Mutex::new(HashMap::new());
         let registrations = &registrations;
-        let mut outcomes: Vec<(usize, GroupOutcome)> = bounded(
-            groups
-                .iter()
-                .enumerate()
-                .map(|(i, (d, group_plan))| {
+        bounded(
+            records
+                .iter_mut()
+                // A group that failed an earlier stage writes nothing.
+                .filter(|record| record.error.is_none())
+                .map(|record| {
+                    let group_plan = &record.plan;
                     let span = info_span!("reconcile", group = %group_plan.group, cluster = %group_plan.cluster, account = %group_plan.target.account_label(), region = %group_plan.target.region);
-                    async move { (i, self.apply_group(d, group_plan, registrations, gate).await) }
+                    self.apply_group(record, registrations, gate)
                         .instrument(span)
                 })
                 .collect::<Vec<_>>(),
             self.concurrency,
         )
-        .collect()
+        .collect::<Vec<()>>()
         .await;
-        outcomes.sort_by_key(|(i, _)| *i);
-        outcomes.into_iter().map(|(_, o)| o).collect()
     }
 
+    /// Carries out a group's plan while the gate lets it: its writes into `done`, a failed
+    /// write into `error` (the apply stage's), and no further write after it.
     async fn apply_group(
         &self,
-        d: &DesiredGroup,
-        group_plan: &GroupPlan,
+        record: &mut GroupReport,
         registrations: &Mutex<HashMap<(Target, String), SharedRegistration>>,
         gate: &dyn WriteGate,
-    ) -> GroupOutcome {
-        let mut outcome = GroupOutcome {
-            group: group_plan.group.clone(),
-            cluster: group_plan.cluster.clone(),
-            target: group_plan.target.clone(),
-            done: Vec::new(),
-            error: group_plan.error.clone(),
-        };
-        if outcome.error.is_some() {
-            return outcome;
-        }
+    ) {
+        let (d, group_plan) = (&*record.desired, &record.plan);
         let mut registered: Option<String> = None;
         let id = GroupId::of(d);
         for action in &group_plan.actions {
@@ -93,16 +81,15 @@ impl<P: ClientProvider> Engine<P> {
                             info!(group = %group_plan.group, cluster = %group_plan.cluster, account = %target.account_label(), region = %target.region, action = action.kind(), changes = %action.changes_for_log(), done = %done, "applied");
                         }
                     }
-                    outcome.done.push(done);
+                    record.done.push(done);
                 }
                 Err(e) => {
                     warn!(group = %group_plan.group, cluster = %group_plan.cluster, account = %target.account_label(), region = %target.region, action = action.kind(), reason = %e.reason, error = %e, "write failed");
-                    outcome.error = Some(e);
+                    record.error = Some(e);
                     break;
                 }
             }
         }
-        outcome
     }
 
     async fn apply_action(

@@ -7,7 +7,7 @@ use client::api::AwsApi;
 use client::{ClientProvider, Target};
 use futures::StreamExt as _;
 use plan::DesiredGroup;
-use spec::{LaunchType, Mode};
+use spec::LaunchType;
 
 use crate::{bounded, Engine, Observations};
 
@@ -25,23 +25,7 @@ impl<P: ClientProvider> Engine<P> {
             if d.group.spec.launch_type != LaunchType::Ec2 {
                 continue;
             }
-            let (running, pending) = match d.mode() {
-                Mode::Service => o
-                    .service
-                    .as_ref()
-                    .filter(|s| s.is_active())
-                    .map_or((0, 0), |s| {
-                        (i64::from(s.running_count), i64::from(s.pending_count))
-                    }),
-                Mode::Tasks => {
-                    let running = o.tasks.iter().filter(|t| t.is_running()).count();
-                    let live = o.tasks.iter().filter(|t| t.is_live()).count();
-                    (
-                        i64::try_from(running).unwrap_or(0),
-                        i64::try_from(live - running).unwrap_or(0),
-                    )
-                }
-            };
+            let (running, pending) = o.task_counts(d.mode());
             if d.group.spec.count > running + pending && !d.group.spec.suspend {
                 clusters
                     .entry((d.target.clone(), d.cluster().to_owned()))

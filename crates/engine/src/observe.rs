@@ -7,6 +7,7 @@
 
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use client::call;
 use client::{AwsApi, AwsError};
@@ -20,39 +21,42 @@ use spec::render::{TAG_GROUP, TAG_TASK_DEFINITION};
 use spec::Mode;
 use tokio::time::Instant;
 
-use crate::{borrowed, bounded, group_error, Engine, DESCRIBE_SERVICES_BATCH};
+use crate::{borrowed, bounded, group_error, Engine, GroupReport, DESCRIBE_SERVICES_BATCH};
 
 impl<P: ClientProvider> Engine<P> {
     /// Observes and plans every group, in order: each group's plan and what was observed (or
     /// why it could not be). The roles of groups with planned writes are observed too, and
     /// the group planned again with what they showed (`plan_group` refuses to write with a
     /// bad role): a converged fleet costs no IAM call.
-    pub(crate) async fn observe_and_plan<G: Borrow<DesiredGroup> + Sync>(
-        &self,
-        desired: &[G],
-    ) -> Vec<(GroupPlan, Result<ObservedGroup, GroupError>)> {
-        let desired = borrowed(desired);
-        let observed = self.observe(&desired).await;
-        let mut planned = Vec::with_capacity(desired.len());
-        for (d, o) in desired.iter().zip(observed) {
-            let mut o = o.map_err(|e| observe_error(d, e));
-            let plan = match &mut o {
-                Ok(observed) => {
-                    let plan = plan_group(d, observed, &self.options);
-                    if plan.actions.is_empty() || plan.error.is_some() {
-                        plan
-                    } else {
-                        match self.observe_roles(d, observed).await {
-                            Ok(()) => plan_group(d, observed, &self.options),
-                            Err(e) => GroupPlan::not_made(d, crate::group_error(e)),
+    pub(crate) async fn observe_and_plan(&self, groups: &[Arc<DesiredGroup>]) -> Vec<GroupReport> {
+        let observed = self.observe(groups).await;
+        let mut records = Vec::with_capacity(groups.len());
+        for (desired, observed) in groups.iter().zip(observed) {
+            let mut record = GroupReport::new(Arc::clone(desired));
+            let d = &*record.desired;
+            match observed {
+                Err(e) => record.error = Some(observe_error(d, e)),
+                Ok(mut observed) => {
+                    record.plan = plan_group(d, &observed, &self.options);
+                    if !record.plan.actions.is_empty() && record.plan.error.is_none() {
+                        match self.observe_roles(d, &mut observed).await {
+                            Ok(()) => record.plan = plan_group(d, &observed, &self.options),
+                            Err(e) => {
+                                record.plan = GroupPlan::empty(d);
+                                record.error = Some(crate::group_error(e));
+                            }
                         }
                     }
+                    if record.error.is_none() {
+                        // The plan's refusal (a conflict, a bad role) is the group's error.
+                        record.error.clone_from(&record.plan.error);
+                    }
+                    record.observed = Some(observed);
                 }
-                Err(e) => GroupPlan::not_made(d, e.clone()),
-            };
-            planned.push((plan, o));
+            }
+            records.push(record);
         }
-        planned
+        records
     }
 
     /// Reads the live state of every group, aligned with `desired`.
@@ -82,9 +86,9 @@ impl<P: ClientProvider> Engine<P> {
 
         // Task definitions, only for groups whose service tags do not prove convergence.
         let mut lookups: Vec<(usize, String)> = Vec::new();
-        // (group, tagged?, revision): the revision the service runs and, when different, the one
-        // its task-definition tag names (someone may have pointed the service elsewhere).
-        let mut revisions: Vec<(usize, bool, String)> = Vec::new();
+        // The revision the service runs and, when different, the one its task-definition tag
+        // names (someone may have pointed the service elsewhere).
+        let mut revisions: Vec<RevisionLookup> = Vec::new();
         for (i, (d, o)) in desired.iter().zip(&results).enumerate() {
             let Ok(o) = o else { continue };
             if !task_definition_lookup_needed(d, o.service.as_ref(), &self.options.controller_id) {
@@ -93,11 +97,19 @@ impl<P: ClientProvider> Engine<P> {
             lookups.push((i, d.rendered.task_definition.family.clone()));
             if let Some(s) = o.service.as_ref().filter(|s| s.is_active()) {
                 if !s.task_definition.is_empty() {
-                    revisions.push((i, false, s.task_definition.clone()));
+                    revisions.push(RevisionLookup {
+                        group: i,
+                        which: Revision::Running,
+                        arn: s.task_definition.clone(),
+                    });
                 }
                 if let Some(tagged) = s.tags.get(TAG_TASK_DEFINITION) {
                     if *tagged != s.task_definition {
-                        revisions.push((i, true, tagged.clone()));
+                        revisions.push(RevisionLookup {
+                            group: i,
+                            which: Revision::Tagged,
+                            arn: tagged.clone(),
+                        });
                     }
                 }
             }
@@ -106,17 +118,20 @@ impl<P: ClientProvider> Engine<P> {
         let found = bounded(
             (revisions)
                 .into_iter()
-                .map(|(i, tagged, arn)| async move {
-                    (i, tagged, self.revision(&desired[i].target, &arn).await)
+                .map(|lookup| async move {
+                    let found = self
+                        .revision(&desired[lookup.group].target, &lookup.arn)
+                        .await;
+                    (lookup, found)
                 })
                 .collect::<Vec<_>>(),
             self.concurrency,
         )
         .collect::<Vec<_>>()
         .await;
-        for (i, tagged, revision) in found {
-            match (revision, &mut results[i]) {
-                (Ok(r), Ok(o)) if tagged => o.tagged_task_definition = r,
+        for (lookup, revision) in found {
+            match (revision, &mut results[lookup.group]) {
+                (Ok(r), Ok(o)) if lookup.which == Revision::Tagged => o.tagged_task_definition = r,
                 (Ok(r), Ok(o)) => o.service_task_definition = r,
                 (Err(e), slot) => *slot = Err(e),
                 (Ok(_), Err(_)) => {}
@@ -380,4 +395,21 @@ fn observe_error(desired: &DesiredGroup, error: AwsError) -> GroupError {
             desired.cluster()
         ),
     )
+    .caused_by(error)
+}
+
+/// Which revision of a group's service a lookup is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Revision {
+    /// The one the service runs.
+    Running,
+    /// The one its task-definition tag names, when it runs another.
+    Tagged,
+}
+
+/// One revision to describe for one group (by its index in the observed groups).
+struct RevisionLookup {
+    group: usize,
+    which: Revision,
+    arn: String,
 }

@@ -46,10 +46,28 @@ pub struct GroupReport {
     pub plan: GroupPlan,
     /// What it did, one event per write.
     pub done: Vec<Write>,
-    /// Why the group failed this pass, if it did.
+    /// Why the group failed this pass, if it did: set once, by the stage that failed
+    /// (observing, planning, checking roles, applying).
     pub error: Option<GroupError>,
+    /// What Harness said of it, with the Harness check on.
+    pub harness: Option<HarnessView>,
     /// Its derived status.
     pub status: GroupStatus,
+}
+
+impl GroupReport {
+    /// The record of `desired` before any stage filled it.
+    pub fn new(desired: Arc<DesiredGroup>) -> GroupReport {
+        GroupReport {
+            plan: GroupPlan::empty(&desired),
+            desired,
+            observed: None,
+            done: Vec::new(),
+            error: None,
+            harness: None,
+            status: GroupStatus::default(),
+        }
+    }
 }
 
 /// What a prune found and did.
@@ -87,7 +105,15 @@ impl PassReport {
     /// The plan, for `plan -o text|json|markdown`.
     pub fn plan(&self) -> plan::Plan {
         plan::Plan {
-            groups: self.groups.iter().map(|g| g.plan.clone()).collect(),
+            // A group that could not be observed shows why in its plan.
+            groups: self
+                .groups
+                .iter()
+                .map(|g| GroupPlan {
+                    error: g.plan.error.clone().or_else(|| g.error.clone()),
+                    ..g.plan.clone()
+                })
+                .collect(),
             orphans: self
                 .prune
                 .as_ref()
@@ -117,48 +143,33 @@ impl<P: ClientProvider> Engine<P> {
     ) -> PassReport {
         let started = tokio::time::Instant::now();
         // Harness is asked while ECS is read: a slow Harness delays status, never a write.
-        let (planned, mut views) =
+        let (mut records, views) =
             tokio::join!(self.observe_and_plan(groups), self.harness_views(groups));
+        for record in &mut records {
+            record.harness = views.get(record.desired.name()).cloned();
+        }
         let mut prune_report = match prune {
             Some(limits) => Some(self.plan_prune(scope, groups, limits, gate).await),
             None => None,
         };
         let refused = prune_report.as_ref().is_some_and(|p| p.problem.is_some());
-        let apply = mode == Mode::Apply && !refused;
-        if apply {
-            for (d, (plan, observed)) in groups.iter().zip(&planned) {
-                log_out_of_sync(d, plan, observed.as_ref().ok(), gate);
+        if mode == Mode::Apply && !refused {
+            for record in &records {
+                log_out_of_sync(record, gate);
+            }
+            self.apply(&mut records, gate).await;
+            if let Some(report) = prune_report.as_mut() {
+                self.carry_out_prune(report, gate).await;
             }
         }
-        let outcomes = if apply {
-            let items: Vec<(&DesiredGroup, &GroupPlan)> = groups
-                .iter()
-                .zip(&planned)
-                .map(|(d, (plan, _))| (&**d, plan))
-                .collect();
-            Some(self.apply(&items, gate).await)
-        } else {
-            None
-        };
-        if let Some(report) = prune_report.as_mut().filter(|_| apply) {
-            self.carry_out_prune(report, gate).await;
+        for record in &mut records {
+            record.status = status_of(record);
         }
-        let mut outcomes = outcomes.map(Vec::into_iter);
-        let reports: Vec<GroupReport> = groups
-            .iter()
-            .cloned()
-            .zip(planned)
-            .map(|(desired, (plan, observed))| {
-                let outcome = outcomes.as_mut().and_then(Iterator::next);
-                let view = views.as_mut().and_then(Iterator::next);
-                self.report(desired, plan, observed, outcome, view.as_ref())
-            })
-            .collect();
         if mode == Mode::Apply {
-            log_pass(&reports, started.elapsed());
+            log_pass(&records, started.elapsed());
         }
         PassReport {
-            groups: reports,
+            groups: records,
             prune: prune_report,
         }
     }
@@ -262,12 +273,15 @@ impl<P: ClientProvider> Engine<P> {
             selector: limits.selector || scope.is_selected(),
             ..limits
         };
-        if let Some(refusal) = plan::prune::refusal_before_listing(groups.len(), limits) {
-            return PruneReport {
-                problem: Some(refusal.into()),
-                ..PruneReport::default()
-            };
-        }
+        let admitted = match limits.admit(groups.len()) {
+            Ok(admitted) => admitted,
+            Err(refusal) => {
+                return PruneReport {
+                    problem: Some(refusal.into()),
+                    ..PruneReport::default()
+                }
+            }
+        };
         let inventories = match self.inventory(groups).await {
             Ok(inventories) => inventories,
             Err(e) => {
@@ -278,7 +292,12 @@ impl<P: ClientProvider> Engine<P> {
             }
         };
         let desired: Vec<&DesiredGroup> = groups.iter().map(|g| &**g).collect();
-        match plan_prune(&desired, &inventories, &self.options.controller_id, limits) {
+        match plan_prune(
+            &desired,
+            &inventories,
+            &self.options.controller_id,
+            admitted,
+        ) {
             Ok(mut orphans) => {
                 orphans.retain(|o| gate.covers(&crate::GroupId::of_orphan(o)));
                 PruneReport {
@@ -293,17 +312,25 @@ impl<P: ClientProvider> Engine<P> {
         }
     }
 
-    /// With the Harness check on: what Harness says about each group, aligned with `groups`.
+    /// With the Harness check on: what Harness says about each group, by group name (empty
+    /// without it).
     async fn harness_views(
         &self,
         groups: &[Arc<DesiredGroup>],
-    ) -> Option<std::vec::IntoIter<HarnessView>> {
-        let check = self.harness.as_ref()?;
+    ) -> std::collections::HashMap<String, HarnessView> {
+        let Some(check) = self.harness.as_ref() else {
+            return std::collections::HashMap::new();
+        };
         let groups: Vec<&DesiredGroup> = groups.iter().map(|g| &**g).collect();
-        Some(check.views(&groups).await.into_iter())
+        let views = check.views(&groups).await;
+        groups
+            .iter()
+            .map(|g| g.name().to_owned())
+            .zip(views)
+            .collect()
     }
 
-    /// When to look at a group again after a pass that acted on it: the error policy's answer
+    /// When to look at a group again after a pass that acted on it: the retry policy's answer
     /// (a passing failure backs off, a success resets it). Only what schedules passes asks
     /// (the loop, `reconcile --once`'s retries): a pass that only looks (`plan`, `status`,
     /// `--wait`'s polling) leaves the backoff as it was.
@@ -311,54 +338,30 @@ impl<P: ClientProvider> Engine<P> {
         self.retries
             .next(group.desired.name(), group.error.as_ref(), &group.status)
     }
+}
 
-    /// The record of one group: its error (observation, plan or apply) and status.
-    fn report(
-        &self,
-        desired: Arc<DesiredGroup>,
-        plan: GroupPlan,
-        observed: Result<ObservedGroup, GroupError>,
-        outcome: Option<GroupOutcome>,
-        harness: Option<&HarnessView>,
-    ) -> GroupReport {
-        let (observed, observe_error) = match observed {
-            Ok(o) => (Some(o), None),
-            Err(e) => (None, Some(e)),
-        };
-        let (done, apply_error) = outcome.map_or((Vec::new(), None), |o| (o.done, o.error));
-        let error = observe_error.or(apply_error).or_else(|| plan.error.clone());
-        let applied = if done.is_empty() {
-            Applied::Nothing
-        } else {
-            Applied::Changes
-        };
-        let status = derive(
-            &desired,
-            observed.as_ref(),
-            Some(&plan),
-            applied,
-            error.as_ref(),
-            harness,
-        );
-        GroupReport {
-            desired,
-            observed,
-            plan,
-            done,
-            error,
-            status,
-        }
-    }
+/// A group's status from its record: what was observed, planned and done, its error and
+/// what Harness said.
+fn status_of(record: &GroupReport) -> GroupStatus {
+    let applied = if record.done.is_empty() {
+        Applied::Nothing
+    } else {
+        Applied::Changes
+    };
+    derive(
+        &record.desired,
+        record.observed.as_ref(),
+        Some(&record.plan),
+        applied,
+        record.error.as_ref(),
+        record.harness.as_ref(),
+    )
 }
 
 /// A group that differs from its files, on the record before anything is written: which
 /// fields differ from what.
-fn log_out_of_sync(
-    d: &DesiredGroup,
-    plan: &GroupPlan,
-    observed: Option<&plan::ObservedGroup>,
-    gate: &dyn WriteGate,
-) {
+fn log_out_of_sync(record: &GroupReport, gate: &dyn WriteGate) {
+    let (d, plan) = (&*record.desired, &record.plan);
     if plan.actions.is_empty() || !gate.covers(&crate::GroupId::of(d)) {
         return;
     }
@@ -369,7 +372,7 @@ fn log_out_of_sync(
         .map(plan::Action::changes_for_log)
         .filter(|c| !c.is_empty())
         .collect();
-    let service = observed.and_then(|o| o.service.as_ref());
+    let service = record.observed.as_ref().and_then(|o| o.service.as_ref());
     // Whether the files or ECS moved is the loop's to say (it knows the files it last
     // applied); here, what differs.
     let cause = match (d.mode(), service) {

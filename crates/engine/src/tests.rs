@@ -887,3 +887,20 @@ async fn passes_that_only_look_leave_the_backoff_alone() {
     assert_eq!(e.next_step(&failed[0]), Next::Retry(second));
     assert_eq!(e.next_step(&failed[0]), Next::Retry(second * 2));
 }
+
+#[tokio::test]
+async fn a_groups_error_keeps_the_aws_error_it_came_from() {
+    let e = engine();
+    e.api().throttle(client::Operation::DescribeServices, 1);
+    let report = pass(&e, &[group("g", "c1", "")]).await;
+    let error = report[0]
+        .error
+        .as_ref()
+        .expect("the throttle fails the group");
+    let source = std::error::Error::source(error).expect("a source");
+    let aws = source
+        .downcast_ref::<client::AwsError>()
+        .expect("the AWS error itself");
+    assert_eq!(aws.kind, client::ErrorKind::Throttled);
+    assert_eq!(aws.operation, client::Operation::DescribeServices);
+}

@@ -17,7 +17,9 @@ pub fn group_error(error: AwsError) -> GroupError {
     } else {
         plan::Reason::ReconcileError
     };
-    GroupError::new(reason, error.to_string()).retryable(retryable(&error))
+    GroupError::new(reason, error.to_string())
+        .retryable(retryable(&error))
+        .caused_by(error)
 }
 
 /// Attempts of a write that is not idempotent, each after looking whether the last one landed.

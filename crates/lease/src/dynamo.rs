@@ -9,7 +9,7 @@
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::{LeaseError, LeaseStore, Record};
+use crate::{LeaseError, LeaseErrorKind, LeaseStore, Record};
 
 /// A day: the TTL of a lease item after its last write.
 const TTL_SECONDS: u64 = 24 * 3600;
@@ -36,7 +36,7 @@ impl DynamoStore {
         error: &aws_sdk_dynamodb::error::SdkError<E, R>,
     ) -> LeaseError {
         let code = error.code().unwrap_or_default();
-        let fatal = matches!(
+        let configuration = matches!(
             code,
             "ResourceNotFoundException"
                 | "AccessDeniedException"
@@ -57,7 +57,11 @@ impl DynamoStore {
             action,
             table: self.table.clone(),
             message,
-            fatal,
+            kind: if configuration {
+                LeaseErrorKind::Configuration
+            } else {
+                LeaseErrorKind::Passing
+            },
         }
     }
 

@@ -54,8 +54,24 @@ pub struct LeaseError {
     pub table: String,
     /// What went wrong.
     pub message: String,
-    /// The table does not exist or the call was denied: a configuration error.
-    pub fatal: bool,
+    /// Whether trying again can help.
+    pub kind: LeaseErrorKind,
+}
+
+/// Whether a lease call's failure passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseErrorKind {
+    /// The table does not exist or the call was denied: the configuration must change.
+    Configuration,
+    /// A throttle, a timeout, a lost connection: the next round may succeed.
+    Passing,
+}
+
+impl LeaseError {
+    /// The configuration must change: the elector stops (at startup, a startup error).
+    pub fn is_configuration(&self) -> bool {
+        self.kind == LeaseErrorKind::Configuration
+    }
 }
 
 /// Where the lease lives.
@@ -93,17 +109,48 @@ impl Default for Timing {
     }
 }
 
+/// A rule of the lease durations that a [`Timing`] breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TimingError {
+    /// The holder would write while a contender may take over.
+    #[error(
+        "the renew deadline ({deadline:?}) must be shorter than the lease duration ({duration:?})"
+    )]
+    DeadlineNotShorterThanLease {
+        /// The renew deadline.
+        deadline: Duration,
+        /// The lease duration.
+        duration: Duration,
+    },
+    /// The holder would lose its lease between two renews.
+    #[error(
+        "the retry interval ({retry:?}) must be shorter than the renew deadline ({deadline:?})"
+    )]
+    RetryNotShorterThanDeadline {
+        /// The retry interval.
+        retry: Duration,
+        /// The renew deadline.
+        deadline: Duration,
+    },
+}
+
 impl Timing {
     /// The renew deadline must be shorter than the lease, and the retry than the deadline.
     ///
     /// # Errors
-    /// When they are not.
-    pub fn check(&self) -> Result<(), String> {
+    /// The rule broken.
+    pub fn check(&self) -> Result<(), TimingError> {
         if self.renew_deadline >= self.duration {
-            return Err("--lease-renew-deadline must be shorter than --lease-duration".into());
+            return Err(TimingError::DeadlineNotShorterThanLease {
+                deadline: self.renew_deadline,
+                duration: self.duration,
+            });
         }
         if self.retry >= self.renew_deadline {
-            return Err("--lease-retry must be shorter than --lease-renew-deadline".into());
+            return Err(TimingError::RetryNotShorterThanDeadline {
+                retry: self.retry,
+                deadline: self.renew_deadline,
+            });
         }
         Ok(())
     }
@@ -290,7 +337,7 @@ impl Elector {
     /// take over within one retry period.
     ///
     /// # Errors
-    /// A fatal store error (the table is missing, a call is denied).
+    /// A store error of the configuration (the table is missing, a call is denied).
     pub async fn run(
         self: Arc<Self>,
         stop: impl std::future::Future<Output = ()>,

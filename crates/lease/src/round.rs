@@ -9,7 +9,7 @@ impl Elector {
     /// is over the fair share, and take free or expired leases up to it.
     ///
     /// # Errors
-    /// A fatal store error (missing table, access denied).
+    /// A store error of the configuration (missing table, access denied).
     pub async fn round(&self) -> Result<(), LeaseError> {
         let started = Instant::now();
         let held: Vec<(usize, u64)> = self
@@ -26,7 +26,7 @@ impl Elector {
             if self.lock().leases[0].held.is_none() {
                 let current = match self.store.read(&self.name).await {
                     Ok(current) => current,
-                    Err(e) if e.fatal => return Err(e),
+                    Err(e) if e.is_configuration() => return Err(e),
                     Err(e) => {
                         warn!(lease = %self.name, error = %e, "reading the lease failed; retrying");
                         return Ok(());
@@ -41,7 +41,7 @@ impl Elector {
         self.heartbeat().await?;
         let items = match self.store.list(&self.name).await {
             Ok(items) => items,
-            Err(e) if e.fatal => return Err(e),
+            Err(e) if e.is_configuration() => return Err(e),
             Err(e) => {
                 warn!(lease = %self.name, error = %e, "listing the leases failed; retrying");
                 return Ok(());
@@ -96,7 +96,7 @@ impl Elector {
                 let current = self.store.read(&item).await;
                 self.lock().member_version = current.ok().flatten().map(|r| r.version);
             }
-            Err(e) if e.fatal => return Err(e),
+            Err(e) if e.is_configuration() => return Err(e),
             Err(e) => warn!(lease = %item, error = %e, "the replica's heartbeat failed; retrying"),
         }
         Ok(())
@@ -207,7 +207,7 @@ impl Elector {
                 Ok(_) => {
                     info!(lease = %item, "handed the lease back to share the shards with a replica that joined");
                 }
-                Err(e) if e.fatal => return Err(e),
+                Err(e) if e.is_configuration() => return Err(e),
                 Err(e) => {
                     warn!(lease = %item, error = %e, "handing the lease back failed; it expires instead");
                 }
@@ -232,7 +232,7 @@ impl Elector {
                 self.lose(i, "another replica took the lease");
                 Ok(())
             }
-            Err(e) if e.fatal => Err(e),
+            Err(e) if e.is_configuration() => Err(e),
             Err(e) => {
                 // Still held until the renew deadline; the gate closes by itself then.
                 warn!(lease = %item, error = %e, "renewing the lease failed; retrying");
@@ -274,7 +274,7 @@ impl Elector {
         };
         let taken = match taken {
             Ok(taken) => taken,
-            Err(e) if e.fatal => return Err(e),
+            Err(e) if e.is_configuration() => return Err(e),
             Err(e) => {
                 warn!(lease = %item, error = %e, "taking the lease failed; retrying");
                 return Ok(false);

@@ -17,7 +17,7 @@ impl Memory {
                 action: "dynamodb:UpdateItem",
                 table: "t".into(),
                 message: "connection refused".into(),
-                fatal: false,
+                kind: LeaseErrorKind::Passing,
             });
         }
         Ok(())
@@ -295,5 +295,8 @@ fn timing_is_checked() {
         renew_deadline: Duration::from_secs(15),
         ..Timing::default()
     };
-    assert!(bad.check().is_err());
+    assert!(matches!(
+        bad.check(),
+        Err(TimingError::DeadlineNotShorterThanLease { .. })
+    ));
 }

@@ -224,8 +224,10 @@ impl Action {
     }
 }
 
-/// Why a group cannot be planned or applied; the reason is a status condition reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a group cannot be planned or applied; the reason is a status condition reason. The
+/// error it comes from (an AWS call's, a Harness answer's), when there is one, stays its
+/// source, so the cause chain is not lost in a string.
+#[derive(Debug, Clone)]
 pub struct GroupError {
     /// ConflictUnmanaged, RoleNotFound, RoleTrustMissing, ReconcileError, ...
     pub reason: Reason,
@@ -233,7 +235,34 @@ pub struct GroupError {
     pub message: String,
     /// A passing condition (throttling, a 5xx, a lost connection): trying again later may work.
     pub retryable: bool,
+    /// The error it comes from.
+    pub source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
 }
+
+impl std::fmt::Display for GroupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for GroupError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        // The error itself, not the Arc around it: callers downcast to its type.
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl PartialEq for GroupError {
+    /// Equal in what a person sees (the source is only followed, never compared).
+    fn eq(&self, other: &Self) -> bool {
+        (self.reason, &self.message, self.retryable)
+            == (other.reason, &other.message, other.retryable)
+    }
+}
+
+impl Eq for GroupError {}
 
 impl GroupError {
     /// An error with a reason.
@@ -242,6 +271,7 @@ impl GroupError {
             reason,
             message: message.into(),
             retryable: false,
+            source: None,
         }
     }
 
@@ -250,11 +280,11 @@ impl GroupError {
         self.retryable = retryable;
         self
     }
-}
 
-impl std::fmt::Display for GroupError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
+    /// The same error, caused by `source`.
+    pub fn caused_by(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(std::sync::Arc::new(source));
+        self
     }
 }
 
@@ -285,15 +315,6 @@ impl GroupPlan {
             actions: Vec::new(),
             error: None,
             suspended: desired.group.spec.suspend,
-        }
-    }
-
-    /// The plan of a group that could not be planned, because what it needed could not be
-    /// observed (`error`): no action.
-    pub fn not_made(desired: &crate::DesiredGroup, error: GroupError) -> GroupPlan {
-        GroupPlan {
-            error: Some(error),
-            ..GroupPlan::empty(desired)
         }
     }
 

@@ -40,10 +40,7 @@ pub fn evaluate(documents: &[String], action: &str, resource: &str) -> Access {
     }
     let mut allowed = false;
     for document in documents {
-        let Ok(policy) = serde_json::from_str::<Value>(document) else {
-            continue;
-        };
-        for statement in one_or_many(&policy["Statement"]) {
+        for statement in &statements(document) {
             if !matches_action(statement, action)
                 || !resources.iter().any(|r| matches_resource(statement, r))
             {
@@ -61,6 +58,43 @@ pub fn evaluate(documents: &[String], action: &str, resource: &str) -> Access {
         Access::Allowed
     } else {
         Access::NotAllowed
+    }
+}
+
+/// The services a trust policy (JSON, as IAM returns it once URL-decoded) lets assume the
+/// role: the `Principal.Service` of each Allow statement whose actions include
+/// `sts:AssumeRole`.
+pub fn trusted_services(document: &str) -> Vec<String> {
+    let mut services: Vec<String> = statements(document)
+        .iter()
+        .filter(|s| s["Effect"] == "Allow" && matches_action(s, "sts:AssumeRole"))
+        .flat_map(|s| strings(&s["Principal"]["Service"]))
+        .map(str::to_owned)
+        .collect();
+    services.sort();
+    services.dedup();
+    services
+}
+
+/// The Sids of a policy's Allow statements whose actions include `action`.
+pub fn granting_statements(document: &str, action: &str) -> Vec<String> {
+    statements(document)
+        .iter()
+        .filter(|s| s["Effect"] == "Allow" && matches_action(s, action))
+        .filter_map(|s| s["Sid"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The statements of a policy document: the one place policy JSON is read. A document that is
+/// not JSON has none.
+fn statements(document: &str) -> Vec<Value> {
+    match serde_json::from_str::<Value>(document) {
+        Ok(mut policy) => match policy["Statement"].take() {
+            Value::Array(list) => list,
+            Value::Null => Vec::new(),
+            one => vec![one],
+        },
+        Err(_) => Vec::new(),
     }
 }
 

@@ -305,3 +305,26 @@ impl std::fmt::Display for SecretAccessProblem {
         )
     }
 }
+
+impl ObservedGroup {
+    /// Its tasks (running, pending) as ECS reports them: the ACTIVE service's counts, or in
+    /// tasks mode its live tasks, those running and the rest. The status and the engine's
+    /// capacity check both read this.
+    pub fn task_counts(&self, mode: spec::Mode) -> (i64, i64) {
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        match mode {
+            spec::Mode::Service => self
+                .service
+                .as_ref()
+                .filter(|s| s.is_active())
+                .map_or((0, 0), |s| {
+                    (i64::from(s.running_count), i64::from(s.pending_count))
+                }),
+            spec::Mode::Tasks => {
+                let live = self.tasks.iter().filter(|t| t.is_live()).count();
+                let running = self.tasks.iter().filter(|t| t.is_running()).count();
+                (count(running), count(live - running))
+            }
+        }
+    }
+}

@@ -130,36 +130,45 @@ pub struct PruneLimits {
     pub selector: bool,
 }
 
-/// Refusals of the policy itself, whatever the files say (the loop refuses to start).
-pub fn refusal_of_policy(policy: PruneLimits) -> Option<PruneRefusal> {
-    policy.selector.then_some(PruneRefusal::Selector)
+impl PruneLimits {
+    /// Refusals of the limits themselves, whatever the files say: a selector narrows the
+    /// groups (the loop refuses to start with one).
+    pub fn refusal(self) -> Option<PruneRefusal> {
+        self.selector.then_some(PruneRefusal::Selector)
+    }
+
+    /// Admits a prune over `desired` groups, before anything is listed (no AWS call is spent
+    /// on a refused prune): the only way to a [`plan_prune`].
+    ///
+    /// # Errors
+    /// The limits' refusal, or no groups at all (an empty directory would remove everything).
+    pub fn admit(self, desired: usize) -> Result<Admitted, PruneRefusal> {
+        match self.refusal() {
+            Some(refusal) => Err(refusal),
+            None if desired == 0 => Err(PruneRefusal::NoGroups),
+            None => Ok(Admitted { limits: self }),
+        }
+    }
 }
 
-/// Refusals known before anything is listed (no AWS call is spent on a refused prune).
-pub fn refusal_before_listing(desired: usize, policy: PruneLimits) -> Option<PruneRefusal> {
-    if let Some(refusal) = refusal_of_policy(policy) {
-        Some(refusal)
-    } else if desired == 0 {
-        Some(PruneRefusal::NoGroups)
-    } else {
-        None
-    }
+/// A prune that [`PruneLimits::admit`] let through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admitted {
+    limits: PruneLimits,
 }
 
 /// The groups to remove: this controller's services and tasks (by its managed-by tag) in the
 /// listed clusters whose group the files no longer describe.
 ///
 /// # Errors
-/// A refusal: then nothing at all may be pruned.
+/// More groups to remove than `--max-prune`: then nothing at all may be pruned.
 pub fn plan_prune(
     desired: &[&DesiredGroup],
     inventories: &[Inventory],
     controller_id: &str,
-    policy: PruneLimits,
+    admitted: Admitted,
 ) -> Result<Vec<Orphan>, PruneRefusal> {
-    if let Some(refusal) = refusal_before_listing(desired.len(), policy) {
-        return Err(refusal);
-    }
+    let limits = admitted.limits;
     let wanted_services: HashSet<(&Target, &str, &str)> = desired
         .iter()
         .filter(|d| d.mode() == Mode::Service)
@@ -220,7 +229,7 @@ pub fn plan_prune(
             actions,
         })
         .collect();
-    if orphans.len() > policy.max_prune {
+    if orphans.len() > limits.max_prune {
         let names: Vec<String> = orphans
             .iter()
             .map(|o| {
@@ -233,7 +242,7 @@ pub fn plan_prune(
             .collect();
         return Err(PruneRefusal::TooMany {
             count: orphans.len(),
-            max_prune: policy.max_prune,
+            max_prune: limits.max_prune,
             names: names.join(", "),
         });
     }
@@ -245,7 +254,7 @@ mod tests {
     use super::*;
     use spec::render::TAG_MANAGED_BY;
 
-    const POLICY: PruneLimits = PruneLimits {
+    const LIMITS: PruneLimits = PruneLimits {
         max_prune: 5,
         selector: false,
     };
@@ -288,7 +297,8 @@ mod tests {
             service("hand-made", None, "ACTIVE"),
             service("drained", Some("default"), "INACTIVE"),
         ]);
-        let orphans = plan_prune(&[&keep], &found, "default", POLICY).unwrap();
+        let admitted = LIMITS.admit(1).unwrap();
+        let orphans = plan_prune(&[&keep], &found, "default", admitted).unwrap();
         assert_eq!(orphans.len(), 1);
         assert_eq!(orphans[0].group, "gone");
         assert_eq!(
@@ -309,23 +319,18 @@ mod tests {
                 .map(|i| service(&format!("gone{i}"), Some("default"), "ACTIVE"))
                 .collect(),
         );
-        assert_eq!(
-            plan_prune(&[], &found, "default", POLICY),
-            Err(PruneRefusal::NoGroups)
-        );
+        assert_eq!(LIMITS.admit(0), Err(PruneRefusal::NoGroups));
         let selector = PruneLimits {
             selector: true,
-            ..POLICY
+            ..LIMITS
         };
-        assert_eq!(
-            plan_prune(&[&keep], &found, "default", selector),
-            Err(PruneRefusal::Selector)
-        );
+        assert_eq!(selector.refusal(), Some(PruneRefusal::Selector));
+        assert_eq!(selector.admit(1), Err(PruneRefusal::Selector));
         let two = PruneLimits {
             max_prune: 2,
-            ..POLICY
+            ..LIMITS
         };
-        let refusal = plan_prune(&[&keep], &found, "default", two).unwrap_err();
+        let refusal = plan_prune(&[&keep], &found, "default", two.admit(1).unwrap()).unwrap_err();
         assert!(
             refusal
                 .to_string()

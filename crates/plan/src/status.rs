@@ -158,14 +158,7 @@ pub fn derive(
         .filter(|s| s.is_active() && desired.mode() == Mode::Service);
     let tasks_mode = desired.mode() == Mode::Tasks;
     let live: Vec<_> = observed.tasks.iter().filter(|t| t.is_live()).collect();
-    let (running, pending) = match (tasks_mode, service) {
-        (true, _) => {
-            let running = live.iter().filter(|t| t.is_running()).count();
-            (count(running), count(live.len() - running))
-        }
-        (false, Some(s)) => (i64::from(s.running_count), i64::from(s.pending_count)),
-        (false, None) => (0, 0),
-    };
+    let (running, pending) = observed.task_counts(desired.mode());
     let mut status = GroupStatus {
         name: desired.name().into(),
         cluster: desired.cluster().into(),

@@ -1,9 +1,10 @@
 //! The IAM and Secrets Manager calls of the role checks, through aws-sdk-iam and
 //! aws-sdk-secretsmanager.
 
-use client::api::{decode_policy, trusted_services, ObservedRole};
+use client::api::{decode_policy, ObservedRole};
 use client::call;
 use client::{ErrorKind, Operation, Result};
+use plan::iam::trusted_services;
 
 use super::SdkApi;
 use crate::error::from_sdk;
@@ -18,7 +19,7 @@ impl SdkApi {
                 arn: role.arn().to_owned(),
                 trusted_services: role
                     .assume_role_policy_document()
-                    .map(trusted_services)
+                    .map(|document| trusted_services(&decode_policy(document)))
                     .unwrap_or_default(),
             })),
             Err(e) => {

@@ -183,17 +183,14 @@ mod tests {
     use plan::{Condition, ConditionType, GroupError, GroupStatus, Reason};
 
     fn report(conditions: Vec<Condition>, done: Vec<engine::Write>) -> engine::GroupReport {
-        let desired = DesiredGroup::test("g").build();
+        let desired = Arc::new(DesiredGroup::test("g").build());
         engine::GroupReport {
-            plan: plan::GroupPlan::empty(&desired),
-            desired: Arc::new(desired),
-            observed: None,
             done,
-            error: None,
             status: GroupStatus {
                 conditions,
                 ..GroupStatus::default()
             },
+            ..engine::GroupReport::new(desired)
         }
     }
 

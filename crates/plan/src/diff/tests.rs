@@ -2,9 +2,9 @@
 
 use super::*;
 use crate::classify::{rollback_of, task_definition_lookup_needed};
-use spec::render::TAG_SPEC_HASH;
 use crate::observed::ObservedService;
 use spec::document::DeploymentCircuitBreaker;
+use spec::render::TAG_SPEC_HASH;
 
 const TD1: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/d1:1";
 const TD2: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/d1:2";

@@ -164,10 +164,6 @@ pub(super) fn verdict(
     (Summary::Ready, message)
 }
 
-pub(super) fn count(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
 /// A deployment ECS marked FAILED (the circuit breaker tripped), and whether it rolled back.
 pub(super) fn failed_deployment(service: Option<&ObservedService>) -> Option<String> {
     let service = service?;
