@@ -701,8 +701,12 @@ def main():
         for layout, per_file in (("100 per file", 100), ("all in one file", n), ("one file per group", 1)):
             directory = os.path.join(work, f"layout-{per_file}")
             write_groups(directory, "g", "bench", n, per_file)
-            rss, passes = loop_memory(binary, env, directory)
-            rows.append((f"loop: resident memory after {passes:.0f} passes over {n} groups, {layout}", f"{rss:.1f} MiB", "goal < 30 MiB"))
+            # The maximum of 5 runs: the goal holds in every run, not on average.
+            samples = [loop_memory(binary, env, directory) for _ in range(5)]
+            rss = max(r for r, _ in samples)
+            passes = min(p for _, p in samples)
+            low = min(r for r, _ in samples)
+            rows.append((f"loop: resident memory after {passes:.0f} passes over {n} groups, {layout}, max of 5 runs", f"{rss:.1f} MiB", f"goal < 30 MiB in every run; min {low:.1f} MiB"))
         ok = ok_single and ok_accounts
     finally:
         proc.terminate()

@@ -5,9 +5,12 @@
 
 mod cli;
 mod cmd;
+mod memory;
 mod status_table;
 mod wiring;
 
 fn main() -> std::process::ExitCode {
+    // Before any thread exists: the allocator's settings hold for the whole process.
+    memory::settle();
     cli::Cli::parse_and_run()
 }
