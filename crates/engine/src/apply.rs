@@ -92,6 +92,15 @@ impl<P: ClientProvider> Engine<P> {
         }
     }
 
+    /// One write of a group's plan; its failure is the group's error.
+    async fn write<C: client::call::Call>(
+        &self,
+        target: &Target,
+        call: C,
+    ) -> Result<C::Output, GroupError> {
+        self.client(target).send(call).await.map_err(group_error)
+    }
+
     async fn apply_action(
         &self,
         d: &DesiredGroup,
@@ -174,20 +183,14 @@ impl<P: ClientProvider> Engine<P> {
                         arn: service_arn.clone(),
                         tags: plan::desired::to_tag_list(&d.claim_tags(id)),
                     };
-                    self.client(&d.target)
-                        .send(claim)
-                        .await
-                        .map_err(group_error)?;
+                    self.write(&d.target, claim).await?;
                 }
                 if changes_what_runs {
                     let update = call::UpdateService {
                         document: document.clone(),
                         task_definition: arn.clone(),
                     };
-                    self.client(&d.target)
-                        .send(update)
-                        .await
-                        .map_err(group_error)?;
+                    self.write(&d.target, update).await?;
                 }
                 // Tags last: a crash before this leaves stale tags, which the next pass sees
                 // and completes, never a service whose tags claim more than it runs.
@@ -206,20 +209,14 @@ impl<P: ClientProvider> Engine<P> {
                         arn: service_arn.clone(),
                         tags: plan::desired::to_tag_list(&tags),
                     };
-                    self.client(&d.target)
-                        .send(tag)
-                        .await
-                        .map_err(group_error)?;
+                    self.write(&d.target, tag).await?;
                 }
                 if !untag.is_empty() {
                     let untag = call::UntagResource {
                         arn: service_arn.clone(),
                         keys: untag.clone(),
                     };
-                    self.client(&d.target)
-                        .send(untag)
-                        .await
-                        .map_err(group_error)?;
+                    self.write(&d.target, untag).await?;
                 }
                 if let Some(r) = rollback.as_ref().filter(|_| *retag) {
                     return Ok(Write::RecordedRollback {

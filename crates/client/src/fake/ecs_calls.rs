@@ -206,31 +206,38 @@ impl FakeAws {
         &self,
         call::TagResource { arn, tags }: &call::TagResource,
     ) -> Result<()> {
-        let mut state = self.state();
-        let service = state
-            .services
-            .values_mut()
-            .find(|s| s.arn == *arn)
-            .ok_or_else(|| not_found(Operation::TagResource, format!("{arn} not found")))?;
-        for t in tags {
-            service.tags.insert(t.key.clone(), t.value.clone());
-        }
-        Ok(())
+        self.edit_tags(Operation::TagResource, arn, |have| {
+            for t in tags {
+                have.insert(t.key.clone(), t.value.clone());
+            }
+        })
     }
 
     pub(super) fn untag_resource(
         &self,
         call::UntagResource { arn, keys }: &call::UntagResource,
     ) -> Result<()> {
+        self.edit_tags(Operation::UntagResource, arn, |have| {
+            for key in keys {
+                have.remove(key);
+            }
+        })
+    }
+
+    /// Changes the tags of the service `arn` (the only resource the controller tags).
+    fn edit_tags(
+        &self,
+        operation: Operation,
+        arn: &str,
+        edit: impl FnOnce(&mut std::collections::BTreeMap<String, String>),
+    ) -> Result<()> {
         let mut state = self.state();
         let service = state
             .services
             .values_mut()
-            .find(|s| s.arn == *arn)
-            .ok_or_else(|| not_found(Operation::UntagResource, format!("{arn} not found")))?;
-        for key in keys {
-            service.tags.remove(key);
-        }
+            .find(|s| s.arn == arn)
+            .ok_or_else(|| not_found(operation, format!("{arn} not found")))?;
+        edit(&mut service.tags);
         Ok(())
     }
 
