@@ -16,24 +16,15 @@ pub struct Loop {
 impl Loop {
     /// Starts `reconcile` (no --once) with `args` after the subcommand's own.
     pub fn start(moto: &Moto, args: &[&str]) -> Loop {
-        let port = free_port();
-        let log = moto.dir.join(format!("loop-{port}.log"));
-        let listen = format!("127.0.0.1:{port}");
-        let mut command = binary();
-        command
-            .args(["reconcile", "--listen", &listen])
-            .args(args)
-            .current_dir(&moto.dir)
-            .envs(moto.env())
-            .env_remove("AWS_PROFILE")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"));
-        let child = command.spawn().expect("the loop starts");
-        Loop { child, port, log }
+        Loop::spawn(moto, None, args)
     }
 
     /// Starts `reconcile` (no --once) with `args`, its AWS traffic through `proxy`.
     pub fn start_via(moto: &Moto, proxy: &proxy::Proxy, args: &[&str]) -> Loop {
+        Loop::spawn(moto, Some(&proxy.url), args)
+    }
+
+    fn spawn(moto: &Moto, endpoint: Option<&str>, args: &[&str]) -> Loop {
         let port = free_port();
         let log = moto.dir.join(format!("loop-{port}.log"));
         let listen = format!("127.0.0.1:{port}");
@@ -43,10 +34,12 @@ impl Loop {
             .args(args)
             .current_dir(&moto.dir)
             .envs(moto.env())
-            .env("AWS_ENDPOINT_URL", &proxy.url)
             .env_remove("AWS_PROFILE")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"));
+        if let Some(url) = endpoint {
+            command.env("AWS_ENDPOINT_URL", url);
+        }
         let child = command.spawn().expect("the loop starts");
         Loop { child, port, log }
     }

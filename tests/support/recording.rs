@@ -23,7 +23,6 @@ impl Moto {
 
     /// The JSON bodies of the recorded calls of `operation` (e.g. `ListTasks`), in order.
     pub fn requests(&self, operation: &str) -> Vec<serde_json::Value> {
-        use base64::Engine as _;
         let text = std::fs::read_to_string(&self.recording).unwrap_or_default();
         text.lines()
             .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
@@ -34,37 +33,18 @@ impl Moto {
                     .or_else(|| headers["x-amz-target"].as_str());
                 target.is_some_and(|t| t.rsplit('.').next() == Some(operation))
             })
-            .filter_map(|entry| {
-                let body = entry["body"].as_str()?;
-                let bytes = if entry["body_encoded"] == true {
-                    base64::engine::general_purpose::STANDARD
-                        .decode(body)
-                        .ok()?
-                } else {
-                    body.as_bytes().to_vec()
-                };
-                serde_json::from_slice(&bytes).ok()
-            })
+            .filter_map(|entry| serde_json::from_slice(&body_of(&entry)?).ok())
             .collect()
     }
 
     /// The decoded bodies of the recorded query-protocol calls (STS, IAM) of `action`.
     pub fn query_requests(&self, action: &str) -> Vec<String> {
-        use base64::Engine as _;
         let text = std::fs::read_to_string(&self.recording).unwrap_or_default();
         let wanted = format!("Action={action}");
         text.lines()
             .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
             .filter_map(|entry| {
-                let body = entry["body"].as_str()?;
-                let bytes = if entry["body_encoded"] == true {
-                    base64::engine::general_purpose::STANDARD
-                        .decode(body)
-                        .ok()?
-                } else {
-                    body.as_bytes().to_vec()
-                };
-                let body = String::from_utf8(bytes).ok()?;
+                let body = String::from_utf8(body_of(&entry)?).ok()?;
                 body.split('&').any(|p| p == wanted).then_some(body)
             })
             .collect()
@@ -90,5 +70,16 @@ impl Moto {
     /// Forgets the recorded calls.
     pub fn reset_calls(&self) {
         std::fs::write(&self.recording, "").expect("reset recording");
+    }
+}
+
+/// A recorded request's body, decoded when the recorder kept it as base64.
+fn body_of(entry: &serde_json::Value) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let body = entry["body"].as_str()?;
+    if entry["body_encoded"] == true {
+        base64::engine::general_purpose::STANDARD.decode(body).ok()
+    } else {
+        Some(body.as_bytes().to_vec())
     }
 }

@@ -12,7 +12,7 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
-use client::call;
+use client::call::{self, Answer, Request};
 use client::AwsApi as _;
 
 /// Answers every request with the body last set.
@@ -81,55 +81,30 @@ pub fn run(data: &[u8]) {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = body.to_vec();
     let names = vec!["a".to_owned(), "b".to_owned()];
-    let cluster = || "c".to_owned();
+    let cluster = "c".to_owned();
+    let request = match call % 5 {
+        0 => Request::DescribeServices(call::DescribeServices { cluster, names }),
+        1 => Request::DescribeTasks(call::DescribeTasks {
+            cluster,
+            arns: names,
+        }),
+        2 => Request::DescribeTaskDefinition(call::DescribeTaskDefinition {
+            task_definition: "f:1".into(),
+        }),
+        3 => Request::DescribeContainerInstances(call::DescribeContainerInstances {
+            cluster,
+            arns: names,
+        }),
+        _ => Request::ListServices(call::ListServices {
+            cluster,
+            next_token: None,
+        }),
+    };
     h.runtime.block_on(async {
-        match call % 5 {
-            0 => {
-                let describe = call::DescribeServices {
-                    cluster: cluster(),
-                    names,
-                };
-                if let Ok(services) = h.ecs.send(describe).await {
-                    for s in services {
-                        // Whatever it says, it came from the answer.
-                        assert!(s.name.len() + s.arn.len() <= body.len());
-                    }
-                }
-            }
-            1 => {
-                let arns = names;
-                let _ = h
-                    .ecs
-                    .send(call::DescribeTasks {
-                        cluster: cluster(),
-                        arns,
-                    })
-                    .await;
-            }
-            2 => {
-                let task_definition = "f:1".to_owned();
-                let _ = h
-                    .ecs
-                    .send(call::DescribeTaskDefinition { task_definition })
-                    .await;
-            }
-            3 => {
-                let arns = names;
-                let describe = call::DescribeContainerInstances {
-                    cluster: cluster(),
-                    arns,
-                };
-                let _ = h.ecs.send(describe).await;
-            }
-            _ => {
-                let next_token = None;
-                let _ = h
-                    .ecs
-                    .send(call::ListServices {
-                        cluster: cluster(),
-                        next_token,
-                    })
-                    .await;
+        if let Ok(Answer::DescribeServices(services)) = h.ecs.call(request).await {
+            for s in services {
+                // Whatever it says, it came from the answer.
+                assert!(s.name.len() + s.arn.len() <= body.len());
             }
         }
     });

@@ -51,6 +51,19 @@ fn revision(arn: &str, hash: &str) -> ObservedTaskDefinition {
     }
 }
 
+/// The plan of `d` over `service`, observed alone.
+fn plan_over(d: &DesiredGroup, service: ObservedService) -> GroupPlan {
+    let observed = ObservedGroup {
+        service: Some(service),
+        ..Default::default()
+    };
+    plan_group(d, &observed, &options())
+}
+
+fn lookup_needed(d: &DesiredGroup, service: &ObservedService) -> bool {
+    task_definition_lookup_needed(d, Some(service), &options().controller_id)
+}
+
 fn kinds(plan: &GroupPlan) -> Vec<&'static str> {
     plan.actions.iter().map(Action::kind).collect()
 }
@@ -99,11 +112,7 @@ fn a_revision_with_the_same_hash_is_reused_instead_of_registered() {
 fn a_converged_service_is_recognised_from_its_tags_alone() {
     let d = desired("");
     let service = converged(&d, TD1);
-    assert!(!task_definition_lookup_needed(
-        &d,
-        Some(&service),
-        &options().controller_id
-    ));
+    assert!(!lookup_needed(&d, &service));
     let observed = ObservedGroup {
         service: Some(service),
         ..ObservedGroup::default()
@@ -116,19 +125,8 @@ fn count_drift_is_one_update_without_registration() {
     let d = desired("");
     let mut service = converged(&d, TD1);
     service.desired_count = 5;
-    assert!(!task_definition_lookup_needed(
-        &d,
-        Some(&service),
-        &options().controller_id
-    ));
-    let plan = plan_group(
-        &d,
-        &ObservedGroup {
-            service: Some(service),
-            ..Default::default()
-        },
-        &options(),
-    );
+    assert!(!lookup_needed(&d, &service));
+    let plan = plan_over(&d, service);
     assert_eq!(kinds(&plan), ["update-service"]);
     assert_eq!(changes(&plan), ["desiredCount: 5 -> 2"]);
 }
@@ -138,11 +136,7 @@ fn an_image_change_registers_once_and_points_the_service_at_it() {
     let old = desired("");
     let new = desired("  hostname: h").clone();
     let service = converged(&old, TD1);
-    assert!(task_definition_lookup_needed(
-        &new,
-        Some(&service),
-        &options().controller_id
-    ));
+    assert!(lookup_needed(&new, &service));
     let observed = ObservedGroup {
         service: Some(service),
         service_task_definition: Some(revision(TD1, &old.rendered.spec_hash)),
@@ -163,11 +157,7 @@ fn a_task_definition_changed_by_hand_is_put_back_without_registering() {
     let d = desired("");
     let mut service = converged(&d, TD2);
     service.task_definition = "d1:7".into(); // changed by hand, stored as given
-    assert!(task_definition_lookup_needed(
-        &d,
-        Some(&service),
-        &options().controller_id
-    ));
+    assert!(lookup_needed(&d, &service));
     let observed = ObservedGroup {
         service: Some(service),
         service_task_definition: Some(revision("arn:...:d1:7", "other")),
@@ -185,19 +175,8 @@ fn an_unmanaged_service_is_a_conflict_and_left_alone() {
     let d = desired("");
     let mut service = converged(&d, TD1);
     service.tags.clear();
-    assert!(!task_definition_lookup_needed(
-        &d,
-        Some(&service),
-        &options().controller_id
-    ));
-    let plan = plan_group(
-        &d,
-        &ObservedGroup {
-            service: Some(service),
-            ..Default::default()
-        },
-        &options(),
-    );
+    assert!(!lookup_needed(&d, &service));
+    let plan = plan_over(&d, service);
     assert!(plan.actions.is_empty());
     assert!(plan
         .error
@@ -239,14 +218,7 @@ fn another_controllers_service_is_a_conflict() {
     let d = desired("");
     let mut service = converged(&d, TD1);
     service.tags.insert(TAG_MANAGED_BY.into(), "blue".into());
-    let plan = plan_group(
-        &d,
-        &ObservedGroup {
-            service: Some(service),
-            ..Default::default()
-        },
-        &options(),
-    );
+    let plan = plan_over(&d, service);
     assert!(plan
         .error
         .as_ref()
@@ -270,14 +242,7 @@ fn inactive_services_are_gone_and_draining_ones_block() {
     );
     assert_eq!(kinds(&plan), ["register-task-definition", "create-service"]);
     service.status = "DRAINING".into();
-    let plan = plan_group(
-        &d,
-        &ObservedGroup {
-            service: Some(service),
-            ..Default::default()
-        },
-        &options(),
-    );
+    let plan = plan_over(&d, service);
     assert!(plan.error.is_some() && plan.actions.is_empty());
 }
 
@@ -286,14 +251,7 @@ fn a_launch_type_change_is_a_replace() {
     let d = desired("");
     let mut service = converged(&d, TD1);
     service.launch_type = Some("FARGATE".into());
-    let plan = plan_group(
-        &d,
-        &ObservedGroup {
-            service: Some(service),
-            ..Default::default()
-        },
-        &options(),
-    );
+    let plan = plan_over(&d, service);
     assert_eq!(kinds(&plan), ["replace-service"]);
     assert_eq!(changes(&plan), ["launchType: FARGATE -> EC2"]);
 }
@@ -472,14 +430,7 @@ fn leaving_awsvpc_is_a_replacement() {
         security_groups: Vec::new(),
         assign_public_ip: "DISABLED".into(),
     });
-    let plan = plan_group(
-        &d,
-        &ObservedGroup {
-            service: Some(service),
-            ..Default::default()
-        },
-        &options(),
-    );
+    let plan = plan_over(&d, service);
     assert_eq!(kinds(&plan), ["replace-service"]);
     assert!(
         changes(&plan)[0].starts_with("networkMode: awsvpc"),
@@ -495,14 +446,7 @@ fn services_of_another_deployment_controller_are_left_alone() {
         service.tags.clear();
         service.desired_count = 7;
         service.deployment_controller = Some(controller.into());
-        let plan = plan_group(
-            &d,
-            &ObservedGroup {
-                service: Some(service),
-                ..Default::default()
-            },
-            &options(),
-        );
+        let plan = plan_over(&d, service);
         assert!(plan.actions.is_empty(), "{plan:?}");
         let error = plan.error.unwrap();
         assert_eq!(error.reason, Reason::DeploymentControllerUnsupported);
@@ -572,11 +516,7 @@ fn a_failed_deployment_of_the_controllers_revision_is_a_rollback_held_at_the_old
         kinds(&plan_group(&d, &observed, &options())),
         Vec::<&str>::new()
     );
-    assert!(!task_definition_lookup_needed(
-        &d,
-        Some(&recorded),
-        &options().controller_id
-    ));
+    assert!(!lookup_needed(&d, &recorded));
 }
 
 #[test]
