@@ -7,7 +7,7 @@ mod support;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use support::{condition, show, status_json, Moto, ACCOUNT};
+use support::{assert_has, condition, show, status_json, Moto, ACCOUNT};
 
 const A: &str = "111111111111";
 const B: &str = "222222222222";
@@ -42,8 +42,7 @@ struct Fleet {
 
 impl Fleet {
     async fn start() -> Fleet {
-        let moto = Moto::start();
-        moto.create_clusters(&["c1"]);
+        let moto = Moto::with_clusters(&["c1"]);
         let mut subnets = BTreeMap::new();
         subnets.insert(A, moto.target_account(A, &[EAST, WEST], ACCOUNT, None));
         subnets.insert(B, moto.target_account(B, &[EAST], ACCOUNT, None));
@@ -93,8 +92,7 @@ impl Fleet {
 async fn groups_in_three_accounts_and_two_regions_land_only_where_their_files_say() {
     let fleet = Fleet::start().await;
     let moto = &fleet.moto;
-    let out = moto.run(&["reconcile", "--once", "--wait", "90s", "groups"]);
-    assert!(out.status.success(), "{}", show(&out));
+    moto.run_ok(&["reconcile", "--once", "--wait", "90s", "groups"]);
 
     // Each account's own view: a service exists only where its file says.
     assert_eq!(moto.services_in(A, EAST), ["delegates"]);
@@ -137,13 +135,12 @@ async fn groups_in_three_accounts_and_two_regions_land_only_where_their_files_sa
     }
     let table = moto.run(&["status", "groups"]);
     let text = String::from_utf8_lossy(&table.stdout);
-    assert!(text.contains(&format!("{C}/{WEST}")), "{text}");
-    assert!(text.contains(&format!("self/{EAST}")), "{text}");
+    assert_has(&text, &format!("{C}/{WEST}"));
+    assert_has(&text, &format!("self/{EAST}"));
 
     // A second pass writes nothing.
     moto.reset_calls();
-    let again = moto.run(&["reconcile", "--once", "groups"]);
-    assert!(again.status.success(), "{}", show(&again));
+    let again = moto.run_ok(&["reconcile", "--once", "groups"]);
     assert!(moto.writes().is_empty(), "{:?}", moto.writes());
     assert!(String::from_utf8_lossy(&again.stdout).contains("0 changed, 6 in sync"));
 }
@@ -166,14 +163,8 @@ async fn an_account_whose_role_refuses_the_controller_stalls_only_its_groups() {
         .lines()
         .find(|l| l.starts_with("d-east"))
         .unwrap_or_else(|| panic!("{stdout}"));
-    assert!(
-        line.contains("not authorized to perform: sts:AssumeRole"),
-        "{line}"
-    );
-    assert!(
-        stdout.contains("6 changed, 0 in sync, 1 failed"),
-        "{stdout}"
-    );
+    assert_has(line, "not authorized to perform: sts:AssumeRole");
+    assert_has(&stdout, "6 changed, 0 in sync, 1 failed");
     assert!(moto.services_in(d, EAST).is_empty());
     assert_eq!(moto.services_in(C, WEST), ["c-west"]);
 
@@ -190,14 +181,10 @@ async fn an_account_whose_role_refuses_the_controller_stalls_only_its_groups() {
 async fn prune_across_accounts_removes_only_the_deleted_groups_service_in_its_own_account() {
     let fleet = Fleet::start().await;
     let moto = &fleet.moto;
-    assert!(moto
-        .run(&["reconcile", "--once", "groups"])
-        .status
-        .success());
+    moto.reconciled("groups");
     // b-east and a-east both run a service named "delegates", in accounts B and A.
     moto.remove("groups/b-east.yaml");
-    let out = moto.run(&["reconcile", "--once", "--prune", "groups"]);
-    assert!(out.status.success(), "{}", show(&out));
+    let out = moto.run_ok(&["reconcile", "--once", "--prune", "groups"]);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains(&format!(
             "b-east (c1 in {B}/{EAST}): deleted service delegates"
@@ -221,18 +208,15 @@ async fn a_group_must_live_in_its_roles_account() {
     let out = moto.run(&["validate", "x.yaml"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains(&format!(
+    assert_has(&err, &format!(
             "x.yaml:9:5: error: spec.roles.execution: is in account {B}, but spec.account.roleArn is in {A}"
-        )),
-        "{err}"
-    );
+        ));
     let bad = group("y", Some((A, None)), EAST, "subnet-1", "")
         .replace("role/edc-target", "user/edc-target");
     moto.write("y.yaml", &bad);
     let out = moto.run(&["validate", "y.yaml"]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("error: spec.account.roleArn:"), "{err}");
+    assert_has(&err, "error: spec.account.roleArn:");
     assert!(moto.calls().is_empty(), "validation never calls AWS");
 }
 
@@ -240,12 +224,9 @@ async fn a_group_must_live_in_its_roles_account() {
 async fn import_reads_a_service_of_another_account_and_writes_its_account() {
     let fleet = Fleet::start().await;
     let moto = &fleet.moto;
-    assert!(moto
-        .run(&["reconcile", "--once", "groups/a-west.yaml"])
-        .status
-        .success());
+    moto.reconciled("groups/a-west.yaml");
     let role = format!("arn:aws:iam::{A}:role/edc-target");
-    let out = moto.run(&[
+    let import = [
         "import",
         "--cluster",
         "c1",
@@ -253,28 +234,17 @@ async fn import_reads_a_service_of_another_account_and_writes_its_account() {
         "a-west",
         "--region",
         WEST,
-        "--account-role-arn",
-        &role,
-    ]);
-    assert!(out.status.success(), "{}", show(&out));
+    ];
+    let out = moto.run_ok(&[&import[..], &["--account-role-arn", &role]].concat());
     let yaml = String::from_utf8_lossy(&out.stdout);
-    assert!(yaml.contains(&format!("roleArn: {role}")), "{yaml}");
-    assert!(yaml.contains(&format!("region: {WEST}")), "{yaml}");
+    assert_has(&yaml, &format!("roleArn: {role}"));
+    assert_has(&yaml, &format!("region: {WEST}"));
     // The imported group validates: its ARNs are in the role's account.
     moto.write("imported/a-west.yaml", &yaml);
     let policy = moto.adoption_policy(&["c1"]);
-    let valid = moto.run(&["validate", "imported/a-west.yaml", "--policy", &policy]);
-    assert!(valid.status.success(), "{}", show(&valid));
+    moto.run_ok(&["validate", "imported/a-west.yaml", "--policy", &policy]);
 
     // Not in the controller's own account.
-    let own = moto.run(&[
-        "import",
-        "--cluster",
-        "c1",
-        "--service",
-        "a-west",
-        "--region",
-        WEST,
-    ]);
+    let own = moto.run(&import);
     assert!(!own.status.success(), "{}", show(&own));
 }

@@ -11,8 +11,7 @@ use support::{group_yaml, venv, Loop, Moto};
 
 #[test]
 fn the_status_page_in_chromium_shows_the_fleet_filters_and_follows_a_group_that_degrades() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.register_container_instances("c1", 4);
     moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
     let degrade = moto.write("groups/b.yaml", &group_yaml("b", "c1", ""));
@@ -48,11 +47,7 @@ fn the_status_page_in_chromium_shows_the_fleet_filters_and_follows_a_group_that_
         .arg(&shots)
         .output()
         .expect("python runs");
-    let printed = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let printed = support::printed(&out);
     assert!(out.status.success(), "{printed}\n{}", looping.logs());
     for shot in ["fleet.png", "degraded.png", "phone.png"] {
         let size = std::fs::metadata(shots.join(shot)).map_or(0, |m| m.len());

@@ -5,7 +5,7 @@ mod support;
 
 use std::path::Path;
 
-use support::{binary, repo};
+use support::{assert_has, binary, repo};
 
 #[test]
 fn validate_accepts_the_examples() {
@@ -122,7 +122,7 @@ fn the_makefile_finds_the_binary_where_cargo_target_dir_puts_it() {
     assert!(out.status.success(), "{text}");
     let debug = format!("{}/debug/ecs-delegate-controller", elsewhere.display());
     let release = format!("{}/release/ecs-delegate-controller", elsewhere.display());
-    assert!(text.contains(&format!("BIN={debug}")), "{text}");
+    assert_has(&text, &format!("BIN={debug}"));
     assert_eq!(text.matches(&release).count(), 2, "bench and soak: {text}");
     assert!(!text.contains(" target/"), "{text}");
 }

@@ -569,11 +569,7 @@ fn cfn_lint_finds_nothing_in_either_template() {
         .current_dir(support::repo())
         .output()
         .expect("cfn-lint runs (make setup installs it)");
-    let printed = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let printed = support::printed(&out);
     assert!(out.status.success(), "{printed}");
     assert_eq!(printed.trim(), "", "no error and no warning");
     // And it does look: a template with a mistake is refused.

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use spec::document::{ServiceDocument, TaskDefinitionDocument};
-use support::{binary, repo};
+use support::{assert_has, binary, repo};
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(repo().join(path)).unwrap()
@@ -242,8 +242,8 @@ fn the_policy_passes_an_iam_linter_which_catches_a_misspelling() {
         .replace("ecs:UpdateService", "ecs:UpdateServices")
         .replace("ecs:CreateAction", "ecs:CreateActions");
     let findings = lint_policy(&misspelled);
-    assert!(findings.contains("ecs:UpdateServices"), "{findings}");
-    assert!(findings.contains("ecs:CreateActions"), "{findings}");
+    assert_has(&findings, "ecs:UpdateServices");
+    assert_has(&findings, "ecs:CreateActions");
 }
 
 /// The role a target account gives the controller: the controller's policy without what only
@@ -286,12 +286,7 @@ fn the_target_account_role_is_the_policy_minus_the_controllers_own_statements() 
     assert!(statement["Condition"]["StringEquals"]["sts:ExternalId"].is_string());
     // The controller may assume only the listed target roles.
     let policy: serde_json::Value = serde_json::from_str(&read("deploy/iam-policy.json")).unwrap();
-    let assume = policy["Statement"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["Action"] == "sts:AssumeRole")
-        .unwrap();
+    let assume = support::find_in(&policy["Statement"], "Action", "sts:AssumeRole");
     assert!(assume["Resource"].as_array().unwrap().iter().all(|r| r
         .as_str()
         .unwrap()

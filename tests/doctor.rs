@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::{group_yaml, show, Moto};
+use support::{assert_has, group_yaml, show, Moto};
 
 fn lines(out: &std::process::Output) -> Vec<String> {
     String::from_utf8_lossy(&out.stdout)
@@ -16,8 +16,7 @@ fn lines(out: &std::process::Output) -> Vec<String> {
 
 #[test]
 fn a_good_set_up_passes_every_check_and_doctor_only_reads() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.register_container_instance("c1");
     moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
     let table = moto.json_call(
@@ -31,7 +30,7 @@ fn a_good_set_up_passes_every_check_and_doctor_only_reads() {
         })
         .to_string(),
     );
-    assert!(table.contains("TableDescription"), "{table}");
+    assert_has(&table, "TableDescription");
     let queue: serde_json::Value = serde_json::from_str(&moto.json_call(
         "sqs",
         "AmazonSQS.CreateQueue",
@@ -82,8 +81,7 @@ fn a_good_set_up_passes_every_check_and_doctor_only_reads() {
 
 #[test]
 fn a_broken_set_up_names_each_failure_and_its_fix() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     // c1 has no container instance; c2 does not exist; g's role does not exist.
     moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
     moto.write("groups/b.yaml", &group_yaml("b", "c2", ""));

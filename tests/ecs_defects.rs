@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{condition, eventually, find_condition, show, status_json, Moto};
+use support::{assert_has, condition, eventually, find_condition, show, status_json, Moto};
 
 fn group(image: &str) -> String {
     plan::DesiredGroup::test("d1")
@@ -20,20 +20,17 @@ fn group(image: &str) -> String {
 /// not send the failing revision again on every pass.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rolled_back_deployment_is_not_fought_and_a_new_spec_deploys_again() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     // Two delegates of 6144 MiB, and room for the new ones beside them while deploying.
     moto.register_container_instances("c1", 4);
     moto.write("g.yaml", &group("harness/delegate:24.10.84200"));
-    let out = moto.run(&["reconcile", "--once", "--wait", "30s", "g.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    moto.run_ok(&["reconcile", "--once", "--wait", "30s", "g.yaml"]);
     let good = moto.service("c1", "d1").await.unwrap();
     let good_revision = good.task_definition().unwrap().to_owned();
 
     // A delegate image that crashes: ECS fails the deployment and rolls back to the good one.
     moto.write("g.yaml", &group("harness/delegate:crash-24.10"));
-    let out = moto.run(&["reconcile", "--once", "g.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    moto.run_ok(&["reconcile", "--once", "g.yaml"]);
     let mut rolled_back = None;
     for _ in 0..100 {
         let s = moto.service("c1", "d1").await.unwrap();
@@ -49,8 +46,7 @@ async fn a_rolled_back_deployment_is_not_fought_and_a_new_spec_deploys_again() {
     // no registration; the first one records the rollback.
     for pass in 0..3 {
         moto.reset_calls();
-        let out = moto.run(&["reconcile", "--once", "g.yaml"]);
-        assert!(out.status.success(), "{}", show(&out));
+        let out = moto.run_ok(&["reconcile", "--once", "g.yaml"]);
         let writes = moto.writes();
         assert!(
             !writes
@@ -62,10 +58,7 @@ async fn a_rolled_back_deployment_is_not_fought_and_a_new_spec_deploys_again() {
         if pass == 0 {
             assert_eq!(writes, ["TagResource"], "{}", show(&out));
             let stdout = String::from_utf8_lossy(&out.stdout);
-            assert!(
-                stdout.contains("ECS rolled service d1 back from d1:2 to d1:1"),
-                "{stdout}"
-            );
+            assert_has(&stdout, "ECS rolled service d1 back from d1:2 to d1:1");
         } else {
             assert!(writes.is_empty(), "pass {pass}: {writes:?}");
         }
@@ -94,8 +87,7 @@ async fn a_rolled_back_deployment_is_not_fought_and_a_new_spec_deploys_again() {
         .await
         .unwrap();
     moto.reset_calls();
-    let out = moto.run(&["reconcile", "--once", "g.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    let out = moto.run_ok(&["reconcile", "--once", "g.yaml"]);
     assert_eq!(moto.writes(), ["UpdateService"], "{}", show(&out));
     let s = moto.service("c1", "d1").await.unwrap();
     assert_eq!(s.task_definition(), Some(good_revision.as_str()));
@@ -103,8 +95,7 @@ async fn a_rolled_back_deployment_is_not_fought_and_a_new_spec_deploys_again() {
     // A new spec (a fixed image) deploys again, and the rollback record goes.
     moto.write("g.yaml", &group("harness/delegate:24.10.84300"));
     moto.reset_calls();
-    let out = moto.run(&["reconcile", "--once", "--wait", "30s", "g.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    let out = moto.run_ok(&["reconcile", "--once", "--wait", "30s", "g.yaml"]);
     assert_eq!(
         moto.writes(),
         [
@@ -132,8 +123,7 @@ async fn a_rolled_back_deployment_is_not_fought_and_a_new_spec_deploys_again() {
 /// Defect 4: tags the spec no longer has are removed, and only those the controller wrote.
 #[tokio::test(flavor = "multi_thread")]
 async fn removed_tags_and_selectors_are_untagged_and_others_tags_are_kept() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.register_container_instances("c1", 2);
     let with = |extra: &str| {
         plan::DesiredGroup::test("d1")
@@ -145,8 +135,7 @@ async fn removed_tags_and_selectors_are_untagged_and_others_tags_are_kept() {
         "g.yaml",
         &with("  selectors: [prod]\n  tags: {team: platform, cost-center: '42'}\n"),
     );
-    let out = moto.run(&["reconcile", "--once", "g.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    moto.run_ok(&["reconcile", "--once", "g.yaml"]);
     // Someone else tags the service too.
     let s = moto.service("c1", "d1").await.unwrap();
     let ecs = moto.ecs().await;
@@ -164,12 +153,11 @@ async fn removed_tags_and_selectors_are_untagged_and_others_tags_are_kept() {
 
     moto.write("g.yaml", &with("  tags: {team: platform}\n"));
     moto.reset_calls();
-    let out = moto.run(&["reconcile", "--once", "g.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    let out = moto.run_ok(&["reconcile", "--once", "g.yaml"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("removed tags cost-center, ecs-delegate-controller.io/selectors"),
-        "{stdout}"
+    assert_has(
+        &stdout,
+        "removed tags cost-center, ecs-delegate-controller.io/selectors",
     );
     let untags = moto.requests("UntagResource");
     assert_eq!(untags.len(), 1);
@@ -196,15 +184,13 @@ async fn removed_tags_and_selectors_are_untagged_and_others_tags_are_kept() {
 
     // Converged: nothing more to remove.
     moto.reset_calls();
-    let out = moto.run(&["reconcile", "--once", "g.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    moto.run_ok(&["reconcile", "--once", "g.yaml"]);
     assert_eq!(moto.writes(), Vec::<String>::new());
 
     // A change of tags alone (no new revision): the last user tag goes, with its record.
     moto.write("g.yaml", &with(""));
     moto.reset_calls();
-    let out = moto.run(&["reconcile", "--once", "g.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    let out = moto.run_ok(&["reconcile", "--once", "g.yaml"]);
     assert_eq!(moto.writes(), ["UntagResource"], "{}", show(&out));
     assert_eq!(
         moto.requests("UntagResource")[0]["tagKeys"],
@@ -225,12 +211,10 @@ async fn removed_tags_and_selectors_are_untagged_and_others_tags_are_kept() {
 /// Defect 10: a new service name replaces the service; it never runs beside the old one.
 #[tokio::test(flavor = "multi_thread")]
 async fn renaming_the_service_is_a_replacement_not_a_second_fleet() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.register_container_instances("c1", 4);
     moto.write("g.yaml", &group("harness/delegate:24.10.84200"));
-    let out = moto.run(&["reconcile", "--once", "g.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    moto.run_ok(&["reconcile", "--once", "g.yaml"]);
     let renamed = plan::DesiredGroup::test("d1")
         .cluster("c1")
         .image("harness/delegate:24.10.84200")
@@ -240,10 +224,7 @@ async fn renaming_the_service_is_a_replacement_not_a_second_fleet() {
 
     let out = moto.run(&["plan", "g.yaml"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("replace-service d1 -> delegates-prod (delete d1, then create it with d1:1; needs --allow-replace)"),
-        "{text}"
-    );
+    assert_has(&text, "replace-service d1 -> delegates-prod (delete d1, then create it with d1:1; needs --allow-replace)");
     moto.reset_calls();
     let out = moto.run(&["reconcile", "--once", "g.yaml"]);
     assert!(!out.status.success(), "{}", show(&out));
@@ -255,8 +236,7 @@ async fn renaming_the_service_is_a_replacement_not_a_second_fleet() {
     );
 
     moto.reset_calls();
-    let out = moto.run(&["reconcile", "--once", "--allow-replace", "g.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    let out = moto.run_ok(&["reconcile", "--once", "--allow-replace", "g.yaml"]);
     assert_eq!(
         moto.writes(),
         ["UpdateService", "DeleteService", "CreateService"],
@@ -273,8 +253,7 @@ async fn renaming_the_service_is_a_replacement_not_a_second_fleet() {
     );
 
     moto.reset_calls();
-    let out = moto.run(&["reconcile", "--once", "--wait", "30s", "g.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    moto.run_ok(&["reconcile", "--once", "--wait", "30s", "g.yaml"]);
     assert_eq!(moto.writes(), Vec::<String>::new());
 }
 
@@ -282,8 +261,7 @@ async fn renaming_the_service_is_a_replacement_not_a_second_fleet() {
 /// the tasks' ResourceInitializationError is shown as that cause, not as a crash loop.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_execution_role_that_cannot_read_the_token_is_reported_with_the_missing_action() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.register_container_instances("c1", 2);
     // Trusts ECS tasks, may pull images and write logs, but not read secrets.
     moto.create_role("exec-no-secrets", support::ECS_TASKS_TRUST);
@@ -408,8 +386,7 @@ fn by_hand_definition(family: &str, extra: Value) -> Value {
 /// field; what it can hold comes back exactly, compared field by field in the next revision.
 #[tokio::test(flavor = "multi_thread")]
 async fn import_keeps_every_field_or_refuses_naming_it() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.register_container_instances("c1", 2);
     let ecs = moto.ecs().await;
     let create = |name: &str, td: &str| {
@@ -488,8 +465,7 @@ async fn import_keeps_every_field_or_refuses_naming_it() {
     // field, but for the image.
     let plain_td = register_raw(&moto, &by_hand_definition("plain", serde_json::json!({})));
     create("plain", &plain_td).await;
-    let out = moto.run(&["import", "--cluster", "c1", "--service", "plain"]);
-    assert!(out.status.success(), "{}", show(&out));
+    let out = moto.run_ok(&["import", "--cluster", "c1", "--service", "plain"]);
     let yaml = String::from_utf8_lossy(&out.stdout).into_owned();
     moto.write("plain.yaml", &yaml);
     // The by-hand definition mounts the Docker socket: the operator turned the baseline off.
@@ -509,8 +485,7 @@ async fn import_keeps_every_field_or_refuses_naming_it() {
             "harness/delegate:24.10.84300",
         ),
     );
-    let out = moto.run(&["reconcile", "--once", "plain.yaml", "--policy", &policy]);
-    assert!(out.status.success(), "{}", show(&out));
+    moto.run_ok(&["reconcile", "--once", "plain.yaml", "--policy", &policy]);
     let next = moto
         .service("c1", "plain")
         .await
@@ -559,8 +534,7 @@ async fn import_keeps_every_field_or_refuses_naming_it() {
 /// Defect 13, a customer managed key: reading the token needs kms:Decrypt on it too.
 #[test]
 fn a_token_under_a_customer_key_needs_kms_decrypt_on_that_key() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     let key: Value = serde_json::from_str(&moto.json_call(
         "kms",
         "TrentService.CreateKey",
@@ -588,11 +562,9 @@ fn a_token_under_a_customer_key_needs_kms_decrypt_on_that_key() {
     let out = moto.run(&["reconcile", "--once", "g.yaml"]);
     let text = show(&out);
     assert!(out.status.success(), "{text}");
-    assert!(
-        text.contains(&format!(
-            "do not allow kms:Decrypt on its KMS key {key_arn}"
-        )),
-        "{text}"
+    assert_has(
+        &text,
+        &format!("do not allow kms:Decrypt on its KMS key {key_arn}"),
     );
 
     // With kms:Decrypt on the key, nothing to report.
@@ -614,7 +586,6 @@ fn a_token_under_a_customer_key_needs_kms_decrypt_on_that_key() {
                 &secret_arn,
             ),
     );
-    let out = moto.run(&["reconcile", "--once", "g.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    let out = moto.run_ok(&["reconcile", "--once", "g.yaml"]);
     assert!(!show(&out).contains("warning"), "{}", show(&out));
 }

@@ -140,8 +140,7 @@ fn running_tasks(moto: &Moto, family: &str) -> Vec<String> {
 }
 
 fn world() -> (Moto, String) {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.register_container_instances("c1", 8);
     let url = event_plumbing(&moto);
     moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
@@ -192,7 +191,7 @@ fn hand_edits_a_stopped_task_and_a_deleted_service_are_corrected_by_their_events
     );
     put(&moto, &cloudtrail("cloudtrail-update-service", "a", ALICE));
     assert!(
-        eventually(SOON, || (moto.desired("c1", "a") == Some(2)).then_some(())).is_some(),
+        moto.reaches_desired("c1", "a", 2, SOON),
         "{}",
         looping.logs()
     );
@@ -266,7 +265,7 @@ fn hand_edits_a_stopped_task_and_a_deleted_service_are_corrected_by_their_events
     assert_eq!(moto.desired("c1", "b"), None);
     put(&moto, &cloudtrail("cloudtrail-delete-service", "b", ALICE));
     assert!(
-        eventually(SOON, || (moto.desired("c1", "b") == Some(2)).then_some(())).is_some(),
+        moto.reaches_desired("c1", "b", 2, SOON),
         "{}",
         looping.logs()
     );
@@ -407,7 +406,7 @@ fn a_deleted_queue_falls_back_to_the_interval_and_is_reported() {
         &json!({"cluster": "c1", "service": "a", "desiredCount": 1}).to_string(),
     );
     assert!(
-        eventually(SOON, || (moto.desired("c1", "a") == Some(2)).then_some(())).is_some(),
+        moto.reaches_desired("c1", "a", 2, SOON),
         "{}",
         looping.logs()
     );

@@ -86,15 +86,13 @@ fn assert_converged_once(moto: &Moto, n: usize) {
     assert!(services.values().all(|s| *s == 1));
     // A following pass, straight to moto, writes nothing.
     moto.reset_calls();
-    let out = moto.run(&["reconcile", "--once", "groups"]);
-    assert!(out.status.success(), "{}", show(&out));
+    moto.run_ok(&["reconcile", "--once", "groups"]);
     assert_eq!(moto.writes(), Vec::<String>::new());
 }
 
 #[test]
 fn thirty_groups_converge_through_throttles_and_503s() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     write_groups(&moto, 30);
     let proxy = Proxy::start(
         moto.port(),
@@ -116,8 +114,7 @@ fn thirty_groups_converge_through_throttles_and_503s() {
 
 #[test]
 fn answers_lost_after_the_write_do_not_duplicate_anything() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     write_groups(&moto, 10);
     let proxy = Proxy::start(
         moto.port(),
@@ -138,8 +135,7 @@ fn answers_lost_after_the_write_do_not_duplicate_anything() {
 
 #[test]
 fn killed_at_random_moments_then_rerun_converges_without_duplicates() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     write_groups(&moto, 20);
     // Latency stretches a run to a couple of seconds so that kills land mid-way.
     let proxy = Proxy::start(
@@ -176,8 +172,7 @@ fn killed_at_random_moments_then_rerun_converges_without_duplicates() {
 /// (sustained rates x10, test time); `limiter`: with the client limiter at the same scale.
 /// The throttles the proxy answered.
 fn hundred_groups_under_ecs_buckets(limiter: bool) -> (u64, std::process::Output) {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     write_groups(&moto, 100);
     let proxy = Proxy::start(
         moto.port(),

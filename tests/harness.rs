@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::harness::{current, Behaviour, FakeHarness, Replica, GOOD_KEY};
-use support::{condition, find_condition, show, Moto};
+use support::{assert_has, condition, find_condition, show, Moto};
 
 /// A local endpoint with cluster `c1`, the fake Harness, and the API key in Secrets Manager.
 struct World {
@@ -25,8 +25,7 @@ impl World {
     }
 
     async fn with_key(key: &str) -> World {
-        let moto = Moto::start();
-        moto.create_clusters(&["c1"]);
+        let moto = Moto::with_clusters(&["c1"]);
         let harness = FakeHarness::start();
         let answer = moto.json_call(
             "secretsmanager",
@@ -69,6 +68,20 @@ impl World {
         self.moto.run(&all)
     }
 
+    /// `run`, which must succeed.
+    #[track_caller]
+    fn run_ok(&self, args: &[&str]) -> std::process::Output {
+        let out = self.run(args);
+        assert!(out.status.success(), "{}", show(&out));
+        out
+    }
+
+    /// `reconcile --once path` with the Harness check on, which must succeed.
+    #[track_caller]
+    fn reconciled(&self, path: &str) -> std::process::Output {
+        self.run_ok(&["reconcile", "--once", path])
+    }
+
     fn status(&self, path: &str, extra: &[&str]) -> Value {
         let mut args = vec!["status", "-o", "json", path];
         args.extend(extra);
@@ -91,8 +104,7 @@ async fn connected_delegates_make_a_group_ready_and_status_shows_them() {
     w.harness.set_connected("ng", 2, 2, "25.01.84800");
     w.harness.set_connected("someone-else", 1, 1, "25.01.84800");
 
-    let out = w.run(&["reconcile", "--once", "--wait", "60s", "-vv", "g.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    let out = w.run_ok(&["reconcile", "--once", "--wait", "60s", "-vv", "g.yaml"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("All 1 groups are ready."));
     no_key(&out);
 
@@ -153,7 +165,7 @@ async fn some_connected_is_waiting_within_the_grace_period_then_not_connected() 
     let w = World::start().await;
     w.group("g.yaml", "ng", 2);
     w.harness.set_connected("ng", 1, 2, "25.01.84800");
-    assert!(w.run(&["reconcile", "--once", "g.yaml"]).status.success());
+    w.reconciled("g.yaml");
 
     let status = w.status("g.yaml", &[]);
     let g = &status["groups"][0];
@@ -291,8 +303,7 @@ async fn a_refused_key_is_its_own_reason_and_ecs_still_converges() {
     let w = World::with_key("pat.wrong.key-that-harness-refuses").await;
     w.group("g.yaml", "ng", 1);
     w.harness.set_connected("ng", 1, 1, "25.01.84800");
-    let out = w.run(&["reconcile", "--once", "-vv", "g.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    let out = w.run_ok(&["reconcile", "--once", "-vv", "g.yaml"]);
     let text = show(&out);
     assert!(!text.contains("key-that-harness-refuses"), "{text}");
     assert!(
@@ -323,8 +334,7 @@ async fn harness_failing_or_slow_never_blocks_ecs() {
     w.group("a.yaml", "ng-a", 1);
     w.group("b.yaml", "ng-b", 1);
     w.harness.behave(Behaviour::ServerError);
-    let out = w.run(&["reconcile", "--once", "a.yaml", "b.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    w.run_ok(&["reconcile", "--once", "a.yaml", "b.yaml"]);
     assert!(w.moto.service("c1", "ng-a").await.is_some());
     assert!(w.moto.service("c1", "ng-b").await.is_some());
     // Two groups in one scope: one listing, tried three times (two retries with backoff).
@@ -343,8 +353,7 @@ async fn harness_failing_or_slow_never_blocks_ecs() {
     w.harness.behave(Behaviour::Slow(Duration::from_secs(5)));
     w.group("c.yaml", "ng-c", 1);
     let started = Instant::now();
-    let out = w.run(&["reconcile", "--once", "--harness-timeout", "1s", "c.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    w.run_ok(&["reconcile", "--once", "--harness-timeout", "1s", "c.yaml"]);
     assert!(started.elapsed() < Duration::from_secs(15));
     assert!(w.moto.service("c1", "ng-c").await.is_some());
     let status = w.status("c.yaml", &["--harness-timeout", "1s"]);
@@ -367,7 +376,7 @@ async fn firstgen_groups_are_asked_through_graphql() {
         "fg",
         vec![current("1.0.77221", true), current("1.0.77221", false)],
     );
-    assert!(w.run(&["reconcile", "--once", "fg.yaml"]).status.success());
+    w.reconciled("fg.yaml");
     let status = w.status("fg.yaml", &["--harness-grace", "0s"]);
     let g = &status["groups"][0];
     assert_eq!(g["harness"]["connected"], 1);
@@ -394,7 +403,7 @@ async fn firstgen_groups_are_asked_through_graphql() {
         "lastHeartBeat",
         "version",
     ] {
-        assert!(query.contains(field), "{query}");
+        assert_has(query, field);
     }
 }
 
@@ -437,11 +446,8 @@ async fn the_key_may_live_in_an_ssm_parameter_and_a_bad_arn_is_refused() {
     ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--harness-api-key-secret"), "{err}");
-    assert!(
-        err.contains("not a Secrets Manager secret or SSM parameter ARN"),
-        "{err}"
-    );
+    assert_has(&err, "--harness-api-key-secret");
+    assert_has(&err, "not a Secrets Manager secret or SSM parameter ARN");
     assert!(!err.contains("s3cr3t"), "{err}");
 }
 
@@ -489,16 +495,13 @@ async fn the_loop_serves_the_connection_in_status_and_follows_harness() {
         "DelegatesConnected"
     );
     let logs = looping.logs();
-    assert!(
-        logs.contains("delegates not connected to Harness"),
-        "{logs}"
-    );
-    assert!(logs.contains("delegates connected to Harness"), "{logs}");
+    assert_has(&logs, "delegates not connected to Harness");
+    assert_has(&logs, "delegates connected to Harness");
     assert!(!logs.contains(GOOD_KEY));
     let (_, metrics) = looping.get("/metrics");
-    assert!(
-        metrics.contains(r#"ecs_delegate_controller_connected_delegates{group="ng"} 2"#),
-        "{metrics}"
+    assert_has(
+        &metrics,
+        r#"ecs_delegate_controller_connected_delegates{group="ng"} 2"#,
     );
 }
 
@@ -516,8 +519,7 @@ async fn the_key_goes_only_to_the_operators_origins_and_never_across_a_redirect(
         .yaml();
     w.moto.write("stolen.yaml", &yaml);
 
-    let out = w.run(&["reconcile", "--once", "-vv", "stolen.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    let out = w.run_ok(&["reconcile", "--once", "-vv", "stolen.yaml"]);
     no_key(&out);
     assert!(
         w.moto.service("c1", "stolen").await.is_some(),
@@ -563,8 +565,7 @@ async fn the_key_goes_only_to_the_operators_origins_and_never_across_a_redirect(
     w.group("g.yaml", "ng", 1);
     let port: u16 = thief.url.rsplit(':').next().unwrap().parse().unwrap();
     w.harness.behave(Behaviour::Redirect(port));
-    let out = w.run(&["reconcile", "--once", "g.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    w.run_ok(&["reconcile", "--once", "g.yaml"]);
     let status = w.status("g.yaml", &[]);
     let connected = condition(&status["groups"][0], "Connected");
     assert_eq!(connected["reason"], "HarnessUnreachable");

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::proxy::{Call, Faults, Proxy};
-use support::{eventually, group_yaml, Loop, Moto};
+use support::{assert_has, eventually, group_yaml, Loop, Moto};
 
 const TABLE: &str = "edc-leases";
 
@@ -53,7 +53,7 @@ fn create_table(moto: &Moto) {
         })
         .to_string(),
     );
-    assert!(answer.contains("TableDescription"), "{answer}");
+    assert_has(&answer, "TableDescription");
 }
 
 /// Three replicas with the lease durations given as `--lease-*` flags.
@@ -79,8 +79,7 @@ const FAST: &[&str] = &[
 ];
 
 fn world() -> Moto {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.register_container_instances("c1", 3);
     create_table(&moto);
     moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
@@ -132,22 +131,13 @@ fn exactly_one_replica_writes_and_the_others_serve_status() {
     let replicas = replicas(&moto, FAST);
     let leader = the_leader(&replicas, Duration::from_secs(30));
     assert!(
-        eventually(Duration::from_secs(30), || moto
-            .desired("c1", "a")
-            .filter(|n| *n == 2))
-        .is_some(),
+        moto.reaches_desired("c1", "a", 2, Duration::from_secs(30)),
         "{}",
         replicas[leader].looping.logs()
     );
     // A file change: the leader writes it, nobody else.
-    moto.write(
-        "groups/a.yaml",
-        &group_yaml("a", "c1", "").replace("count: 2", "count: 3"),
-    );
-    assert!(eventually(Duration::from_secs(30), || moto
-        .desired("c1", "a")
-        .filter(|n| *n == 3))
-    .is_some());
+    write_count(&moto, 3);
+    assert!(moto.reaches_desired("c1", "a", 3, Duration::from_secs(30)));
     for (i, r) in replicas.iter().enumerate() {
         let writes = r.ecs_writes();
         if i == leader {
@@ -164,16 +154,16 @@ fn exactly_one_replica_writes_and_the_others_serve_status() {
             assert_eq!(l["leading"], false);
             assert_eq!(l["lease"], "default");
             let (_, metrics) = r.looping.get("/metrics");
-            assert!(
-                metrics.contains("ecs_delegate_controller_lease_held{shard=\"0\"} 0"),
-                "{metrics}"
+            assert_has(
+                &metrics,
+                "ecs_delegate_controller_lease_held{shard=\"0\"} 0",
             );
         }
     }
     let (_, metrics) = replicas[leader].looping.get("/metrics");
-    assert!(
-        metrics.contains("ecs_delegate_controller_lease_held{shard=\"0\"} 1"),
-        "{metrics}"
+    assert_has(
+        &metrics,
+        "ecs_delegate_controller_lease_held{shard=\"0\"} 1",
     );
     assert!(replicas[leader]
         .looping
@@ -186,10 +176,7 @@ fn a_killed_holder_is_replaced_and_the_new_one_converges_a_change_made_meanwhile
     let moto = world();
     let mut replicas = replicas(&moto, FAST);
     let leader = the_leader(&replicas, Duration::from_secs(30));
-    assert!(eventually(Duration::from_secs(30), || moto
-        .desired("c1", "a")
-        .filter(|n| *n == 2))
-    .is_some());
+    assert!(moto.reaches_desired("c1", "a", 2, Duration::from_secs(30)));
     replicas[leader].looping.signal("-KILL");
     let killed = Instant::now();
     moto.write(
@@ -203,10 +190,7 @@ fn a_killed_holder_is_replaced_and_the_new_one_converges_a_change_made_meanwhile
     };
     let _new_leader = the_leader(&survivors, Duration::from_secs(20));
     assert!(
-        eventually(Duration::from_secs(30), || moto
-            .desired("c1", "a")
-            .filter(|n| *n == 4))
-        .is_some(),
+        moto.reaches_desired("c1", "a", 4, Duration::from_secs(30)),
         "the new holder converges the change made while the old one was gone"
     );
     // Lease duration (3 s) + retry (0.5 s), with a generous margin for a loaded machine.
@@ -218,10 +202,7 @@ fn a_paused_holder_writes_nothing_after_it_resumes() {
     let moto = world();
     let replicas = replicas(&moto, FAST);
     let leader = the_leader(&replicas, Duration::from_secs(30));
-    assert!(eventually(Duration::from_secs(30), || moto
-        .desired("c1", "a")
-        .filter(|n| *n == 2))
-    .is_some());
+    assert!(moto.reaches_desired("c1", "a", 2, Duration::from_secs(30)));
     replicas[leader].looping.signal("-STOP");
     // Another replica takes over once the lease has been seen unchanged for its duration.
     let others: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
@@ -233,14 +214,8 @@ fn a_paused_holder_writes_nothing_after_it_resumes() {
         .is_some(),
         "nobody took over"
     );
-    moto.write(
-        "groups/a.yaml",
-        &group_yaml("a", "c1", "").replace("count: 2", "count: 3"),
-    );
-    assert!(eventually(Duration::from_secs(30), || moto
-        .desired("c1", "a")
-        .filter(|n| *n == 3))
-    .is_some());
+    write_count(&moto, 3);
+    assert!(moto.reaches_desired("c1", "a", 3, Duration::from_secs(30)));
     let resumed = Instant::now();
     replicas[leader].looping.signal("-CONT");
     // Give the resumed replica time to act on anything it had in hand.
@@ -307,8 +282,8 @@ fn a_missing_table_is_a_startup_error_naming_the_table_and_the_action() {
     ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no-such-table"), "{err}");
-    assert!(err.contains("dynamodb:GetItem"), "{err}");
+    assert_has(&err, "no-such-table");
+    assert_has(&err, "dynamodb:GetItem");
     let writes = moto.writes();
     assert!(
         writes.iter().all(|w| w == "GetItem"),
@@ -365,8 +340,7 @@ fn shares(replicas: &[&Replica]) -> Vec<usize> {
 #[test]
 fn eight_shards_over_three_replicas_each_group_written_by_one_and_moved_when_one_dies() {
     const GROUPS: usize = 16;
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.register_container_instances("c1", 12);
     create_table(&moto);
     moto.write("groups/README", "no groups yet");
@@ -444,4 +418,10 @@ fn eight_shards_over_three_replicas_each_group_written_by_one_and_moved_when_one
     for (group, by) in &second {
         assert_eq!(by.len(), 1, "{group} written by replicas {by:?}");
     }
+}
+
+/// Rewrites groups/a.yaml with `count` delegates.
+fn write_count(moto: &Moto, count: u32) {
+    let yaml = group_yaml("a", "c1", "").replace("count: 2", &format!("count: {count}"));
+    moto.write("groups/a.yaml", &yaml);
 }

@@ -4,7 +4,7 @@
 mod support;
 
 use aws_sdk_ecs::types::{ContainerDefinition, KeyValuePair, Secret};
-use support::{group_yaml, repo, show, Moto, ACCOUNT};
+use support::{assert_has, group_yaml, repo, show, Moto, ACCOUNT};
 
 async fn hand_made_service(moto: &Moto, cluster: &str, name: &str, count: i32) -> String {
     let arn = moto.register_by_hand(name, "app", "nginx", 128).await;
@@ -23,24 +23,18 @@ async fn hand_made_service(moto: &Moto, cluster: &str, name: &str, count: i32) -
 
 #[tokio::test(flavor = "multi_thread")]
 async fn prune_removes_only_this_controllers_removed_groups() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1", "c2"]);
+    let moto = Moto::with_clusters(&["c1", "c2"]);
     moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
     moto.write("groups/b.yaml", &group_yaml("b", "c2", ""));
-    assert!(moto
-        .run(&["reconcile", "--once", "groups"])
-        .status
-        .success());
+    moto.reconciled("groups");
     // Another controller's group, and a service nobody manages.
     moto.write("blue/x.yaml", &group_yaml("x", "c1", ""));
-    let out = moto.run(&["--controller-id", "blue", "reconcile", "--once", "blue"]);
-    assert!(out.status.success(), "{}", show(&out));
+    moto.run_ok(&["--controller-id", "blue", "reconcile", "--once", "blue"]);
     hand_made_service(&moto, "c1", "manual", 1).await;
 
     // b's file goes (the only group of cluster c2).
     moto.remove("groups/b.yaml");
-    let out = moto.run(&["reconcile", "--once", "groups"]);
-    assert!(out.status.success(), "{}", show(&out));
+    moto.run_ok(&["reconcile", "--once", "groups"]);
     assert_eq!(
         moto.service("c2", "b").await.unwrap().status(),
         Some("ACTIVE"),
@@ -50,15 +44,14 @@ async fn prune_removes_only_this_controllers_removed_groups() {
     let out = moto.run(&["plan", "--prune", "--detailed-exitcode", "groups"]);
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("- delete-service b (scale 2 -> 0, then delete; removed from the files)"),
-        "{text}"
+    assert_has(
+        &text,
+        "- delete-service b (scale 2 -> 0, then delete; removed from the files)",
     );
     assert!(!text.contains("manual") && !text.contains(" x "), "{text}");
 
     moto.reset_calls();
-    let out = moto.run(&["reconcile", "--once", "--prune", "groups"]);
-    assert!(out.status.success(), "{}", show(&out));
+    let out = moto.run_ok(&["reconcile", "--once", "--prune", "groups"]);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("b (c2): deleted service b"),
         "{}",
@@ -92,22 +85,17 @@ async fn prune_removes_only_this_controllers_removed_groups() {
 
     // A second prune finds nothing: a DRAINING service is on its way out (still listed).
     moto.reset_calls();
-    let out = moto.run(&["reconcile", "--once", "--prune", "groups"]);
-    assert!(out.status.success(), "{}", show(&out));
+    moto.run_ok(&["reconcile", "--once", "--prune", "groups"]);
     assert_eq!(moto.writes(), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn prune_refuses_an_empty_set_and_more_than_max_prune() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     for name in ["a", "b", "c"] {
         moto.write(&format!("groups/{name}.yaml"), &group_yaml(name, "c1", ""));
     }
-    assert!(moto
-        .run(&["reconcile", "--once", "groups"])
-        .status
-        .success());
+    moto.reconciled("groups");
 
     std::fs::create_dir_all(moto.path().join("empty")).unwrap();
     moto.reset_calls();
@@ -132,7 +120,10 @@ async fn prune_refuses_an_empty_set_and_more_than_max_prune() {
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("refusing to prune 2 groups, more than --max-prune 1: b (c1), c (c1); nothing was deleted"), "{stderr}");
+    assert_has(
+        &stderr,
+        "refusing to prune 2 groups, more than --max-prune 1: b (c1), c (c1); nothing was deleted",
+    );
     let out = moto.run(&[
         "reconcile",
         "--once",
@@ -158,14 +149,10 @@ async fn prune_refuses_an_empty_set_and_more_than_max_prune() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_launch_type_change_is_replaced_only_with_allow_replace() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     let (subnet, group) = moto.default_network().await;
     moto.write("g.yaml", &group_yaml("d1", "c1", ""));
-    assert!(moto
-        .run(&["reconcile", "--once", "g.yaml"])
-        .status
-        .success());
+    moto.reconciled("g.yaml");
     moto.write(
         "g.yaml",
         &group_yaml("d1", "c1", &format!("  launchType: FARGATE\n  network: {{subnets: [{subnet}], securityGroups: [{group}]}}\n  resources: {{cpu: 1024, memory: 4096}}\n")),
@@ -174,7 +161,7 @@ async fn a_launch_type_change_is_replaced_only_with_allow_replace() {
     let out = moto.run(&["plan", "g.yaml"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("-/+ replace-service d1 (delete, then create with d1:(new revision); needs --allow-replace)"), "{text}");
-    assert!(text.contains("launchType: EC2 -> FARGATE"), "{text}");
+    assert_has(&text, "launchType: EC2 -> FARGATE");
 
     moto.reset_calls();
     let out = moto.run(&["reconcile", "--once", "g.yaml"]);
@@ -198,8 +185,7 @@ async fn a_launch_type_change_is_replaced_only_with_allow_replace() {
         "EC2"
     );
 
-    let out = moto.run(&["reconcile", "--once", "--allow-replace", "g.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    let out = moto.run_ok(&["reconcile", "--once", "--allow-replace", "g.yaml"]);
     assert!(
         String::from_utf8_lossy(&out.stdout)
             .contains("replaced service d1 (launchType: EC2 -> FARGATE"),
@@ -235,9 +221,9 @@ fn import_of_a_harness_task_spec_never_copies_the_token() {
         "the token leaked:\n{yaml}"
     );
     assert!(!stderr.contains("NjU0MzIxZmFrZXRva2VuZm9ydGVzdHM="));
-    assert!(
-        stderr.contains("warning: DELEGATE_TOKEN was in plain text and was NOT copied"),
-        "{stderr}"
+    assert_has(
+        &stderr,
+        "warning: DELEGATE_TOKEN was in plain text and was NOT copied",
     );
     assert!(yaml.contains("# WARNING: DELEGATE_TOKEN was in plain text and was NOT copied"));
     let group: serde_json::Value = serde_yaml_to_json(&yaml);
@@ -283,8 +269,8 @@ fn import_of_a_harness_task_spec_never_copies_the_token() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let errors = String::from_utf8_lossy(&out.stderr);
-    assert!(errors.contains("spec.roles.execution"), "{errors}");
-    assert!(errors.contains("spec.delegate.token.secretArn"), "{errors}");
+    assert_has(&errors, "spec.roles.execution");
+    assert_has(&errors, "spec.delegate.token.secretArn");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -305,8 +291,7 @@ fn serde_yaml_to_json(yaml: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn import_of_a_live_service_plans_no_change_and_the_first_reconcile_adopts_it() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     let ecs = moto.ecs().await;
     // A delegate installed by hand, the way the manual procedure leaves it.
     let env = |n: &str, v: &str| KeyValuePair::builder().name(n).value(v).build();
@@ -362,10 +347,9 @@ async fn import_of_a_live_service_plans_no_change_and_the_first_reconcile_adopts
         .await
         .unwrap();
 
-    let out = moto.run(&["import", "--cluster", "c1", "--service", "by-hand"]);
-    assert!(out.status.success(), "{}", show(&out));
+    let out = moto.run_ok(&["import", "--cluster", "c1", "--service", "by-hand"]);
     let yaml = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(yaml.contains("adopt: true"), "{yaml}");
+    assert_has(&yaml, "adopt: true");
     moto.write("by-hand.yaml", &yaml);
     // Adoption is the operator's to allow: refused without the policy, and in another cluster.
     let out = moto.run(&["validate", "by-hand.yaml"]);
@@ -404,18 +388,14 @@ async fn import_of_a_live_service_plans_no_change_and_the_first_reconcile_adopts
     ]);
     assert_eq!(out.status.code(), Some(0), "{}\n{yaml}", show(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("update-service by-hand (adopt: add this controller's ownership tags)"),
-        "{text}"
+    assert_has(
+        &text,
+        "update-service by-hand (adopt: add this controller's ownership tags)",
     );
-    assert!(
-        text.contains("Only ownership tags change; nothing that runs does."),
-        "{text}"
-    );
+    assert_has(&text, "Only ownership tags change; nothing that runs does.");
 
     moto.reset_calls();
-    let out = moto.run(&["reconcile", "--once", "by-hand.yaml", "--policy", &policy]);
-    assert!(out.status.success(), "{}", show(&out));
+    moto.run_ok(&["reconcile", "--once", "by-hand.yaml", "--policy", &policy]);
     assert_eq!(
         moto.writes(),
         ["TagResource"],
@@ -446,28 +426,25 @@ async fn import_of_a_live_service_plans_no_change_and_the_first_reconcile_adopts
 /// planned as a replacement, refused without --allow-replace, carried out with it.
 #[tokio::test(flavor = "multi_thread")]
 async fn leaving_awsvpc_is_a_replacement() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     let (subnet, group) = moto.default_network().await;
     let awsvpc = format!(
         "  networkMode: awsvpc\n  network: {{subnets: [{subnet}], securityGroups: [{group}]}}\n"
     );
     moto.write("g.yaml", &group_yaml("d1", "c1", &awsvpc));
-    let out = moto.run(&["reconcile", "--once", "g.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    moto.run_ok(&["reconcile", "--once", "g.yaml"]);
     moto.write("g.yaml", &group_yaml("d1", "c1", "  networkMode: bridge\n"));
 
     let out = moto.run(&["plan", "g.yaml"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("-/+ replace-service d1"), "{text}");
-    assert!(text.contains("networkMode: awsvpc"), "{text}");
+    assert_has(&text, "-/+ replace-service d1");
+    assert_has(&text, "networkMode: awsvpc");
     moto.reset_calls();
     let out = moto.run(&["reconcile", "--once", "g.yaml"]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(moto.writes().is_empty(), "{:?}", moto.writes());
 
-    let out = moto.run(&["reconcile", "--once", "--allow-replace", "g.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    moto.run_ok(&["reconcile", "--once", "--allow-replace", "g.yaml"]);
     let replaced = moto.service("c1", "d1").await.unwrap();
     assert!(
         replaced
@@ -485,8 +462,7 @@ async fn leaving_awsvpc_is_a_replacement() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_service_of_another_deployment_controller_is_not_adopted() {
     use aws_sdk_ecs::types::{DeploymentController, DeploymentControllerType};
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     let arn = moto.register_by_hand("ext", "app", "nginx", 128).await;
     moto.ecs()
         .await

@@ -7,7 +7,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::Moto;
+use support::{assert_has, Moto};
 
 fn call(moto: &Moto, operation: &str, body: &Value) -> Value {
     let answer = moto.ecs_call(operation, &body.to_string());
@@ -68,8 +68,7 @@ fn describe(moto: &Moto, cluster: &str, service: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn create_service_on_an_active_name_with_other_parameters_is_not_idempotent() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     let td = fargate_definition(&moto, "f", "harness/delegate:1");
     let net = network(&moto).await;
     let create = json!({"cluster": "c1", "serviceName": "s", "taskDefinition": td,
@@ -94,8 +93,7 @@ async fn create_service_on_an_active_name_with_other_parameters_is_not_idempoten
 
 #[tokio::test(flavor = "multi_thread")]
 async fn assign_public_ip_is_refused_outside_fargate() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     let body = json!({"family": "e", "networkMode": "awsvpc",
         "containerDefinitions": [{"name": "d", "image": "i", "memory": 512}]});
     let td = call(&moto, "RegisterTaskDefinition", &body)["taskDefinition"]["taskDefinitionArn"]
@@ -123,8 +121,7 @@ async fn assign_public_ip_is_refused_outside_fargate() {
 
 #[test]
 fn tags_are_checked_on_every_call_that_takes_them() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     let td = bridge_definition(&moto, "e", "i");
     let bad_tags = [
         (
@@ -195,13 +192,12 @@ fn tags_are_checked_on_every_call_that_takes_them() {
         "TagResource",
         &json!({"resourceArn": td, "tags": eleven}),
     );
-    assert!(message.contains("would give it 51"), "{message}");
+    assert_has(&message, "would give it 51");
 }
 
 #[test]
 fn list_tasks_with_started_by_and_another_filter_is_refused() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     for other in [
         json!({"desiredStatus": "STOPPED"}),
         json!({"family": "f"}),
@@ -227,8 +223,7 @@ fn list_tasks_with_started_by_and_another_filter_is_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn update_service_refuses_a_network_configuration_for_bridge_and_a_launch_type() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     let td = bridge_definition(&moto, "e", "i");
     call(
         &moto,
@@ -255,13 +250,12 @@ async fn update_service_refuses_a_network_configuration_for_bridge_and_a_launch_
             "capacityProviderStrategy": [{"capacityProvider": "FARGATE", "weight": 1}]}),
     );
     assert_eq!(kind, "InvalidParameterException");
-    assert!(message.contains("requires forceNewDeployment"), "{message}");
+    assert_has(&message, "requires forceNewDeployment");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn awsvpc_needs_a_network_configuration_and_fargate_a_compatible_definition() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     let fargate = fargate_definition(&moto, "f", "i");
     assert_eq!(
         refused(
@@ -360,8 +354,7 @@ fn fargate_task_definitions_follow_the_size_table() {
 
 #[test]
 fn describe_services_takes_at_most_ten_and_list_services_pages() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     let td = bridge_definition(&moto, "e", "i");
     for i in 0..12 {
         call(
@@ -377,7 +370,7 @@ fn describe_services_takes_at_most_ten_and_list_services_pages() {
         &json!({"cluster": "c1", "services": names}),
     );
     assert_eq!(kind, "InvalidParameterException");
-    assert!(message.contains("up to 10 services"), "{message}");
+    assert_has(&message, "up to 10 services");
 
     // The default page is 10; maxResults up to 100.
     let first = call(&moto, "ListServices", &json!({"cluster": "c1"}));
@@ -459,8 +452,7 @@ fn a_deleted_service_drains_and_blocks_its_name_until_inactive() {
 
 #[test]
 fn services_of_other_deployment_controllers_take_no_task_definition() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     let td = bridge_definition(&moto, "e", "i");
     call(
         &moto,
@@ -482,8 +474,7 @@ fn services_of_other_deployment_controllers_take_no_task_definition() {
 
 #[test]
 fn client_tokens_are_bounded_and_honoured() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.register_container_instance("c1");
     let td = bridge_definition(&moto, "e", "i");
     let long = "x".repeat(37);
@@ -504,8 +495,7 @@ fn client_tokens_are_bounded_and_honoured() {
 
 #[test]
 fn ec2_placement_by_memory_and_run_task_failures() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.register_container_instance("c1"); // 4096 CPU units, 7482 MiB
     let td = bridge_definition(&moto, "e", "harness/delegate:1"); // 2048 MiB
     let answer = call(
@@ -551,8 +541,7 @@ fn ec2_placement_by_memory_and_run_task_failures() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crashing_image_fails_the_deployment_and_the_breaker_rolls_back() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     let good = fargate_definition(&moto, "f", "harness/delegate:1");
     let bad = fargate_definition(&moto, "f", "harness/delegate:crash");
     let net = network(&moto).await;
@@ -670,7 +659,7 @@ fn assume_role_follows_the_roles_trust_policy() {
         moto.query("sts", &query)
     };
     let ok = assume("arn:aws:iam::111111111111:role/edc-target", Some("ext-1"));
-    assert!(ok.contains("<AccessKeyId>"), "{ok}");
+    assert_has(&ok, "<AccessKeyId>");
     for (role, external) in [
         ("arn:aws:iam::111111111111:role/edc-target", None),
         ("arn:aws:iam::111111111111:role/edc-target", Some("ext-2")),
@@ -682,11 +671,9 @@ fn assume_role_follows_the_roles_trust_policy() {
             refused.contains("<Code>AccessDenied</Code>"),
             "{role}: {refused}"
         );
-        assert!(
-            refused.contains(&format!(
-                "is not authorized to perform: sts:AssumeRole on resource: {role}"
-            )),
-            "{refused}"
+        assert_has(
+            &refused,
+            &format!("is not authorized to perform: sts:AssumeRole on resource: {role}"),
         );
     }
 }

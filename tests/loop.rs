@@ -6,31 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_ecs::types::ServiceField;
-use support::{eventually, group_yaml, Loop, Moto};
-
-fn desired_count(moto: &Moto, cluster: &str, name: &str) -> Option<i32> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let out = moto
-            .ecs()
-            .await
-            .describe_services()
-            .cluster(cluster)
-            .services(name)
-            .include(ServiceField::Tags)
-            .send()
-            .await
-            .ok()?;
-        out.services()
-            .iter()
-            .find(|s| s.status() == Some("ACTIVE"))
-            .map(|s| s.desired_count())
-    })
-}
+use support::{assert_has, eventually, group_yaml, Loop, Moto};
 
 const LIMIT: Duration = Duration::from_secs(15);
 
@@ -55,8 +31,7 @@ fn scale_by_hand(moto: &Moto, cluster: &str, name: &str, count: i32) {
 
 #[test]
 fn file_changes_new_files_and_drift_reach_ecs_and_http_answers() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
     // A long interval: anything that happens quickly below is the watch, not the resync.
     let mut looping = Loop::start(
@@ -65,7 +40,7 @@ fn file_changes_new_files_and_drift_reach_ecs_and_http_answers() {
     );
     assert!(looping.wait_ready(LIMIT), "not ready: {}", looping.logs());
     assert_eq!(looping.get("/healthz"), (200, "ok\n".into()));
-    assert_eq!(desired_count(&moto, "c1", "a"), Some(2));
+    assert_eq!(moto.desired("c1", "a"), Some(2));
 
     // A file change reaches ECS.
     let edited = Instant::now();
@@ -73,15 +48,13 @@ fn file_changes_new_files_and_drift_reach_ecs_and_http_answers() {
         "groups/a.yaml",
         &group_yaml("a", "c1", "").replace("count: 2", "count: 3"),
     );
-    eventually(LIMIT, || {
-        (desired_count(&moto, "c1", "a") == Some(3)).then_some(())
-    })
-    .expect("the edit reached ECS");
+    eventually(LIMIT, || (moto.desired("c1", "a") == Some(3)).then_some(()))
+        .expect("the edit reached ECS");
     eprintln!("file change -> ECS: {:?}", edited.elapsed());
 
     // A new file is picked up.
     moto.write("groups/b.yaml", &group_yaml("b", "c1", ""));
-    eventually(LIMIT, || desired_count(&moto, "c1", "b")).expect("the new group was created");
+    eventually(LIMIT, || moto.desired("c1", "b")).expect("the new group was created");
 
     // HTTP.
     let (code, body) = looping.get("/status");
@@ -129,35 +102,27 @@ fn file_changes_new_files_and_drift_reach_ecs_and_http_answers() {
     assert!(named, "no JSON log line names group a:\n{logs}");
 
     // SIGTERM: exit 0 within 10 s.
-    looping.terminate();
-    let exit = looping
-        .wait_exit(Duration::from_secs(10))
-        .expect("exited within 10 s");
-    assert!(exit.success(), "{exit:?}\n{}", looping.logs());
+    looping.stop(Duration::from_secs(10));
 }
 
 #[test]
 fn drift_is_put_back_within_the_interval() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.write("a.yaml", &group_yaml("a", "c1", ""));
-    let looping = Loop::start(&moto, &["a.yaml", "--interval", "1s"]);
-    assert!(looping.wait_ready(LIMIT), "{}", looping.logs());
+    let _looping = Loop::ready(&moto, &["a.yaml", "--interval", "1s"], LIMIT);
     scale_by_hand(&moto, "c1", "a", 7);
-    assert_eq!(desired_count(&moto, "c1", "a"), Some(7));
+    assert_eq!(moto.desired("c1", "a"), Some(7));
     eventually(Duration::from_secs(10), || {
-        (desired_count(&moto, "c1", "a") == Some(2)).then_some(())
+        (moto.desired("c1", "a") == Some(2)).then_some(())
     })
     .expect("the count changed by hand was put back");
 }
 
 #[test]
 fn a_broken_file_changes_nothing_and_the_fix_applies() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
-    let mut looping = Loop::start(&moto, &["groups", "--interval", "300s"]);
-    assert!(looping.wait_ready(LIMIT), "{}", looping.logs());
+    let mut looping = Loop::ready(&moto, &["groups", "--interval", "300s"], LIMIT);
 
     moto.reset_calls();
     moto.write(
@@ -195,17 +160,11 @@ fn a_broken_file_changes_nothing_and_the_fix_applies() {
         "groups/a.yaml",
         &group_yaml("a", "c1", "").replace("count: 2", "count: 4"),
     );
-    eventually(LIMIT, || {
-        (desired_count(&moto, "c1", "a") == Some(4)).then_some(())
-    })
-    .expect("the fix applied");
+    eventually(LIMIT, || (moto.desired("c1", "a") == Some(4)).then_some(()))
+        .expect("the fix applied");
     let (_, body) = looping.get("/status");
     assert!(!body.contains("configErrors"), "{body}");
-    looping.terminate();
-    assert!(looping
-        .wait_exit(Duration::from_secs(10))
-        .unwrap()
-        .success());
+    looping.stop(Duration::from_secs(10));
 }
 
 #[test]
@@ -228,19 +187,14 @@ fn readyz_waits_for_valid_files() {
 
 #[test]
 fn the_loop_prunes_a_removed_group_at_resync() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
     moto.write("groups/b.yaml", &group_yaml("b", "c1", ""));
-    let looping = Loop::start(&moto, &["groups", "--interval", "1s", "--prune"]);
-    assert!(looping.wait_ready(LIMIT), "{}", looping.logs());
-    assert_eq!(desired_count(&moto, "c1", "b"), Some(2));
+    let _looping = Loop::ready(&moto, &["groups", "--interval", "1s", "--prune"], LIMIT);
+    assert_eq!(moto.desired("c1", "b"), Some(2));
     moto.remove("groups/b.yaml");
-    eventually(LIMIT, || {
-        desired_count(&moto, "c1", "b").is_none().then_some(())
-    })
-    .expect("b was pruned");
-    assert_eq!(desired_count(&moto, "c1", "a"), Some(2), "a stays");
+    eventually(LIMIT, || moto.desired("c1", "b").is_none().then_some(())).expect("b was pruned");
+    assert_eq!(moto.desired("c1", "a"), Some(2), "a stays");
 }
 
 /// A file no YAML parser should see (a NUL byte) appears while the loop runs: it is reported
@@ -248,11 +202,9 @@ fn the_loop_prunes_a_removed_group_at_resync() {
 /// is put back); the fix is picked up at once; and SIGTERM during a hostile reload is honoured.
 #[test]
 fn a_hostile_file_is_reported_the_last_valid_set_is_kept_and_the_fix_applies() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
-    let mut looping = Loop::start(&moto, &["groups", "--interval", "1s"]);
-    assert!(looping.wait_ready(LIMIT), "{}", looping.logs());
+    let mut looping = Loop::ready(&moto, &["groups", "--interval", "1s"], LIMIT);
 
     moto.write("groups/x.yaml", "\0");
     let status = eventually(LIMIT, || {
@@ -269,10 +221,7 @@ fn a_hostile_file_is_reported_the_last_valid_set_is_kept_and_the_fix_applies() {
         "{status}"
     );
     let (_, metrics) = looping.get("/metrics");
-    assert!(
-        metrics.contains("ecs_delegate_controller_config_errors 1\n"),
-        "{metrics}"
-    );
+    assert_has(&metrics, "ecs_delegate_controller_config_errors 1\n");
     let (code, body) = looping.get("/readyz");
     assert_eq!(code, 503);
     assert!(
@@ -284,10 +233,8 @@ fn a_hostile_file_is_reported_the_last_valid_set_is_kept_and_the_fix_applies() {
 
     // Meanwhile the last valid set is still reconciled: drift is put back.
     scale_by_hand(&moto, "c1", "a", 7);
-    eventually(LIMIT, || {
-        (desired_count(&moto, "c1", "a") == Some(2)).then_some(())
-    })
-    .expect("drift is put back at the last valid spec");
+    eventually(LIMIT, || (moto.desired("c1", "a") == Some(2)).then_some(()))
+        .expect("drift is put back at the last valid spec");
     // Resyncs every second re-read the file; the problem is logged once, not per pass.
     std::thread::sleep(Duration::from_secs(3));
     let logs = looping.logs();
@@ -304,21 +251,15 @@ fn a_hostile_file_is_reported_the_last_valid_set_is_kept_and_the_fix_applies() {
         "groups/a.yaml",
         &group_yaml("a", "c1", "").replace("count: 2", "count: 4"),
     );
-    eventually(LIMIT, || {
-        (desired_count(&moto, "c1", "a") == Some(4)).then_some(())
-    })
-    .expect("the fix applied");
+    eventually(LIMIT, || (moto.desired("c1", "a") == Some(4)).then_some(()))
+        .expect("the fix applied");
     let (_, metrics) = looping.get("/metrics");
     assert!(metrics.contains("ecs_delegate_controller_config_errors 0\n"));
     assert!(looping.wait_ready(LIMIT), "ready again: {}", looping.logs());
 
     // SIGTERM while a hostile file is being reloaded is honoured within the grace period.
     std::fs::write(moto.path().join("groups/y.yaml"), b"kind: \x01\x02\xff\xfe").unwrap();
-    looping.terminate();
-    let exited = looping
-        .wait_exit(Duration::from_secs(25))
-        .expect("SIGTERM honoured");
-    assert!(exited.success(), "{}", looping.logs());
+    looping.stop(Duration::from_secs(25));
 }
 
 /// Slow clients cannot pin the HTTP server: a hundred connections that send half a request
@@ -328,11 +269,9 @@ fn a_hostile_file_is_reported_the_last_valid_set_is_kept_and_the_fix_applies() {
 #[test]
 fn half_sent_requests_are_cut_off_and_do_not_starve_the_server() {
     use std::io::{Read as _, Write as _};
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.write("a.yaml", &group_yaml("a", "c1", ""));
-    let looping = Loop::start(&moto, &["a.yaml", "--interval", "300s"]);
-    assert!(looping.wait_ready(LIMIT), "{}", looping.logs());
+    let looping = Loop::ready(&moto, &["a.yaml", "--interval", "300s"], LIMIT);
 
     let mut slow: Vec<std::net::TcpStream> = (0..100)
         .map(|_| {

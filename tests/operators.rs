@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{eventually, group_yaml, request, Loop, Moto};
+use support::{assert_has, eventually, group_yaml, request, Loop, Moto};
 
 const SECRET_ENV: &str = "hunter2-not-for-logs";
 
@@ -25,8 +25,7 @@ fn group_with_secret(name: &str) -> String {
 
 #[test]
 fn the_loop_logs_every_write_with_group_and_fields_by_default_in_text_and_json() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.register_container_instances("c1", 4);
     moto.write("text/a.yaml", &group_with_secret("a"));
     moto.write("json/b.yaml", &group_with_secret("b"));
@@ -63,7 +62,7 @@ fn the_loop_logs_every_write_with_group_and_fields_by_default_in_text_and_json()
         !created.contains('\u{1b}'),
         "no colour into a file: {created}"
     );
-    assert!(logs.contains("out of sync"), "{logs}");
+    assert_has(&logs, "out of sync");
     let pass = logs.lines().find(|l| l.contains(" pass ")).unwrap();
     assert!(
         pass.contains("groups=1") && pass.contains("took="),
@@ -102,8 +101,7 @@ fn the_loop_logs_every_write_with_group_and_fields_by_default_in_text_and_json()
 
 #[test]
 fn a_plan_shows_what_changes_inside_the_task_definition_never_a_secret_value() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.register_container_instances("c1", 2);
     let path = moto.write("groups/g.yaml", &group_with_secret("g"));
     let out = moto.run(&["reconcile", "--once", "groups"]);
@@ -144,12 +142,7 @@ fn a_plan_shows_what_changes_inside_the_task_definition_never_a_secret_value() {
     }
     let json: Value =
         serde_json::from_slice(&moto.run(&["plan", "-o", "json", "groups"]).stdout).unwrap();
-    let register = json["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["action"] == "register-task-definition")
-        .unwrap();
+    let register = support::find_in(&json["changes"], "action", "register-task-definition");
     assert!(register["detail"]["changes"]
         .as_array()
         .unwrap()
@@ -201,8 +194,7 @@ fn git(dir: &std::path::Path, args: &[&str]) -> String {
 
 #[test]
 fn status_and_the_page_show_events_the_applied_revision_and_escape_everything() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.register_container_instances("c1", 2);
     let file = moto.write(
         "repo/delegates/a.yaml",
@@ -246,18 +238,12 @@ fn status_and_the_page_show_events_the_applied_revision_and_escape_everything() 
     )
     .unwrap();
     assert_eq!(code, 200);
-    assert!(page.contains("id=\"group-a\""), "{page}");
-    assert!(page.contains(&head[..12]), "{page}");
+    assert_has(&page, "id=\"group-a\"");
+    assert_has(&page, &head[..12]);
     assert!(!page.contains("<script"), "escaped: {page}");
-    assert!(
-        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
-        "{page}"
-    );
+    assert_has(&page, "&lt;script&gt;alert(1)&lt;/script&gt;");
     let headers = support::headers(looping.port, "/").unwrap();
-    assert!(
-        headers.contains("content-security-policy: default-src 'none'"),
-        "{headers}"
-    );
+    assert_has(&headers, "content-security-policy: default-src 'none'");
     let (code, css) = looping.get("/page.css");
     assert_eq!(code, 200);
     assert!(css.contains("@media (max-width: 720px)"));
@@ -265,10 +251,7 @@ fn status_and_the_page_show_events_the_applied_revision_and_escape_everything() 
     // The plan of a pull request names the commit its files are at.
     let out = moto.run(&["plan", "-o", "markdown", "repo/delegates"]);
     let markdown = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        markdown.contains(&format!("`{}`", &head[..12])),
-        "{markdown}"
-    );
+    assert_has(&markdown, &format!("`{}`", &head[..12]));
 }
 
 /// A webhook receiver: every POST body it got.
@@ -319,12 +302,19 @@ impl Hook {
             .map(|b| b["kind"].as_str().unwrap_or_default().to_owned())
             .collect()
     }
+
+    /// Waits up to `secs` for a notice of `kind`.
+    #[track_caller]
+    fn wait_for(&self, kind: &str, secs: u64, looping: &Loop) {
+        let seen = || self.kinds().iter().any(|k| k == kind).then_some(());
+        let found = eventually(Duration::from_secs(secs), seen).is_some();
+        assert!(found, "no {kind}: {:?}\n{}", self.kinds(), looping.logs());
+    }
 }
 
 #[test]
 fn notifications_when_a_group_degrades_recovers_and_has_drift_corrected() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     // Room for one delegate of the two: Degraded, InsufficientCapacity.
     moto.register_container_instances("c1", 1);
     moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
@@ -342,16 +332,7 @@ fn notifications_when_a_group_degrades_recovers_and_has_drift_corrected() {
             "1s",
         ],
     );
-    assert!(
-        eventually(Duration::from_secs(40), || hook
-            .kinds()
-            .contains(&"Degraded".to_owned())
-            .then_some(()))
-        .is_some(),
-        "{:?}\n{}",
-        hook.kinds(),
-        looping.logs()
-    );
+    hook.wait_for("Degraded", 40, &looping);
     let degraded = hook.bodies.lock().unwrap()[0].clone();
     assert_eq!(degraded["group"], "a");
     assert_eq!(degraded["reason"], "InsufficientCapacity");
@@ -361,31 +342,13 @@ fn notifications_when_a_group_degrades_recovers_and_has_drift_corrected() {
     );
     // Capacity arrives: Ready again.
     moto.register_container_instances("c1", 2);
-    assert!(
-        eventually(Duration::from_secs(60), || hook
-            .kinds()
-            .contains(&"Recovered".to_owned())
-            .then_some(()))
-        .is_some(),
-        "{:?}\n{}",
-        hook.kinds(),
-        looping.logs()
-    );
+    hook.wait_for("Recovered", 60, &looping);
     // Someone scales it down by hand: put back, and said so.
     moto.ecs_call(
         "UpdateService",
         &json!({"cluster": "c1", "service": "a", "desiredCount": 1}).to_string(),
     );
-    assert!(
-        eventually(Duration::from_secs(40), || hook
-            .kinds()
-            .contains(&"DriftCorrected".to_owned())
-            .then_some(()))
-        .is_some(),
-        "{:?}\n{}",
-        hook.kinds(),
-        looping.logs()
-    );
+    hook.wait_for("DriftCorrected", 40, &looping);
     assert_eq!(moto.desired("c1", "a"), Some(2));
     let kinds = hook.kinds();
     assert_eq!(

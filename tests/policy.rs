@@ -22,8 +22,7 @@ fn refused(moto: &Moto, args: &[&str], expected: &[&str]) -> String {
 
 #[test]
 fn the_baseline_and_the_operators_allow_lists_refuse_before_any_write() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1", "c2"]);
+    let moto = Moto::with_clusters(&["c1", "c2"]);
     // The baseline, with no policy at all: the Docker socket, host networking, root.
     moto.write(
         "groups/socket.yaml",
@@ -165,8 +164,7 @@ resources: {maxCpu: 512, maxMemory: 2048}
 
     // Within the policy, the same files apply.
     moto.write("groups/wide.yaml", &group_yaml("team-a-ok", "c1", ""));
-    let out = moto.run(&["reconcile", "--once", "groups", "--policy", &policy]);
-    assert!(out.status.success(), "{}", show(&out));
+    moto.run_ok(&["reconcile", "--once", "groups", "--policy", &policy]);
     assert!(moto.writes().contains(&"CreateService".to_owned()));
 
     // A policy inside the watched directory would be the authors' to change: refused.
@@ -190,8 +188,7 @@ resources: {maxCpu: 512, maxMemory: 2048}
 
 #[test]
 fn links_out_of_the_directory_and_devices_are_refused_and_a_pasted_token_is_never_echoed() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
     let groups = moto.path().join("groups");
     std::os::unix::fs::symlink("/dev/zero", groups.join("zero.yaml")).unwrap();

@@ -7,7 +7,7 @@ mod support;
 use std::collections::HashMap;
 
 use aws_sdk_ecs::types::TaskDefinitionField;
-use support::{group_yaml, show, Moto, ACCOUNT};
+use support::{assert_has, group_yaml, show, Moto, ACCOUNT};
 
 fn tags(list: &[aws_sdk_ecs::types::Tag]) -> HashMap<String, String> {
     list.iter()
@@ -91,12 +91,11 @@ async fn cold_converge_creates_every_shape_then_a_second_pass_writes_nothing() {
     three_shapes(&moto).await;
     let (subnet, group) = moto.default_network().await;
 
-    let out = moto.run(&["reconcile", "--once", "groups"]);
-    assert!(out.status.success(), "{}", show(&out));
+    let out = moto.run_ok(&["reconcile", "--once", "groups"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("Reconciled 3 groups: 3 changed, 0 in sync, 0 failed."),
-        "{stdout}"
+    assert_has(
+        &stdout,
+        "Reconciled 3 groups: 3 changed, 0 in sync, 0 failed.",
     );
 
     // EC2 bridge: service, count, launch type, tags; task definition contents.
@@ -181,8 +180,7 @@ async fn cold_converge_creates_every_shape_then_a_second_pass_writes_nothing() {
 
     // Second pass: nothing but DescribeServices, one per cluster (each has <= 10 services).
     moto.reset_calls();
-    let out = moto.run(&["reconcile", "--once", "groups"]);
-    assert!(out.status.success(), "{}", show(&out));
+    let out = moto.run_ok(&["reconcile", "--once", "groups"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 changed, 3 in sync"));
     assert_eq!(moto.calls(), ["DescribeServices", "DescribeServices"]);
 
@@ -196,13 +194,9 @@ async fn cold_converge_creates_every_shape_then_a_second_pass_writes_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_count_change_updates_and_an_image_change_registers_exactly_once() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.write("g.yaml", &group_yaml("d1", "c1", ""));
-    assert!(moto
-        .run(&["reconcile", "--once", "g.yaml"])
-        .status
-        .success());
+    moto.reconciled("g.yaml");
 
     moto.write(
         "g.yaml",
@@ -220,10 +214,7 @@ async fn a_count_change_updates_and_an_image_change_registers_exactly_once() {
     );
     assert_eq!(plan["summary"]["update-service"], 1);
     moto.reset_calls();
-    assert!(moto
-        .run(&["reconcile", "--once", "g.yaml"])
-        .status
-        .success());
+    moto.reconciled("g.yaml");
     assert_eq!(moto.writes(), ["UpdateService"]);
     assert_eq!(service(&moto, "c1", "d1").await.desired_count(), 3);
 
@@ -232,8 +223,7 @@ async fn a_count_change_updates_and_an_image_change_registers_exactly_once() {
         &group_yaml("d1", "c1", "").replace("24.10.84200", "24.11.1"),
     );
     moto.reset_calls();
-    let out = moto.run(&["reconcile", "--once", "g.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    moto.run_ok(&["reconcile", "--once", "g.yaml"]);
     assert_eq!(
         moto.writes(),
         ["RegisterTaskDefinition", "UpdateService", "TagResource"]
@@ -266,13 +256,9 @@ async fn a_count_change_updates_and_an_image_change_registers_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn changes_made_by_hand_are_put_back() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.write("g.yaml", &group_yaml("d1", "c1", ""));
-    assert!(moto
-        .run(&["reconcile", "--once", "g.yaml"])
-        .status
-        .success());
+    moto.reconciled("g.yaml");
     let ecs = moto.ecs().await;
     let original = service(&moto, "c1", "d1")
         .await
@@ -295,11 +281,10 @@ async fn changes_made_by_hand_are_put_back() {
 
     let out = moto.run(&["plan", "g.yaml"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("desiredCount: 9 -> 2"), "{text}");
-    assert!(text.contains("taskDefinition: d1:2 -> d1:1"), "{text}");
+    assert_has(&text, "desiredCount: 9 -> 2");
+    assert_has(&text, "taskDefinition: d1:2 -> d1:1");
     moto.reset_calls();
-    let out = moto.run(&["reconcile", "--once", "g.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    moto.run_ok(&["reconcile", "--once", "g.yaml"]);
     let s = service(&moto, "c1", "d1").await;
     assert_eq!(s.desired_count(), 2);
     assert_eq!(s.task_definition(), Some(original.as_str()));
@@ -311,8 +296,7 @@ async fn changes_made_by_hand_are_put_back() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unmanaged_service_is_left_alone_and_the_other_groups_converge() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     let ecs = moto.ecs().await;
     let td = moto.register_by_hand("manual", "x", "nginx", 128).await;
     ecs.create_service()
@@ -329,13 +313,10 @@ async fn an_unmanaged_service_is_left_alone_and_the_other_groups_converge() {
     let out = moto.run(&["reconcile", "--once", "groups"]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("taken (c1): error: service taken already exists in cluster c1 and is not managed by this controller"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("Reconciled 2 groups: 1 changed, 0 in sync, 1 failed."),
-        "{stdout}"
+    assert_has(&stdout, "taken (c1): error: service taken already exists in cluster c1 and is not managed by this controller");
+    assert_has(
+        &stdout,
+        "Reconciled 2 groups: 1 changed, 0 in sync, 1 failed.",
     );
     let taken = service(&moto, "c1", "taken").await;
     assert_eq!(
@@ -364,16 +345,12 @@ async fn plan_and_dry_run_make_no_write_call() {
     let out = moto.run(&["plan", "--detailed-exitcode", "-o", "markdown", "groups"]);
     assert_eq!(out.status.code(), Some(2));
     let markdown = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        markdown.contains("| + | fargate | c2 | create-service |"),
-        "{markdown}"
-    );
+    assert_has(&markdown, "| + | fargate | c2 | create-service |");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_files_and_unknown_clusters_fail_without_writing() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.write("groups/good.yaml", &group_yaml("good", "c1", ""));
     moto.write(
         "groups/bad.yaml",

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use aws_sdk_ecs::types::{
     AwsVpcConfiguration, ContainerDefinition, KeyValuePair, NetworkConfiguration, Secret,
 };
-use support::{show, Moto};
+use support::{assert_has, show, Moto};
 
 /// Where the scenario runs.
 enum Target {
@@ -289,17 +289,9 @@ async fn sweep_old_runs(ecs: &aws_sdk_ecs::Client, now: u64) {
 }
 
 async fn service(t: &Target, cluster: &str, name: &str) -> aws_sdk_ecs::types::Service {
-    t.ecs()
+    support::describe_service(&t.ecs().await, cluster, name)
         .await
-        .describe_services()
-        .cluster(cluster)
-        .services(name)
-        .include(aws_sdk_ecs::types::ServiceField::Tags)
-        .send()
-        .await
-        .unwrap()
-        .services()[0]
-        .clone()
+        .expect("the service exists")
 }
 
 async fn until<T>(t: &Target, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
@@ -422,7 +414,7 @@ async fn scenario(t: Target) {
     })
     .await;
     let first = ok(&t.run(&["reconcile", "--once", "."]));
-    assert!(first.contains("ECS rolled service"), "{first}");
+    assert_has(&first, "ECS rolled service");
     for _ in 0..3 {
         let text = ok(&t.run(&["reconcile", "--once", "."]));
         assert!(
@@ -538,10 +530,7 @@ async fn scenario(t: Target) {
     t.remove("fargate.yaml");
     t.remove("ec2.yaml");
     let text = ok(&t.run(&["reconcile", "--once", "--prune", ".", "--policy", &policy]));
-    assert!(
-        text.contains(&format!("deleted service {fargate_name}")),
-        "{text}"
-    );
+    assert_has(&text, &format!("deleted service {fargate_name}"));
     assert_ne!(
         service(&t, &cluster, &fargate_name).await.status(),
         Some("ACTIVE")

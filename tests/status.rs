@@ -6,12 +6,11 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{condition, group_yaml, show, status_json, Moto, ACCOUNT};
+use support::{assert_has, condition, group_yaml, show, status_json, Moto, ACCOUNT};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_before_and_after_converge() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.write("g.yaml", &group_yaml("d1", "c1", ""));
 
     let before = status_json(&moto, "g.yaml");
@@ -46,10 +45,7 @@ async fn status_before_and_after_converge() {
 
     // Room for the two delegates (6144 MiB each): the endpoint places them.
     moto.register_container_instances("c1", 2);
-    assert!(moto
-        .run(&["reconcile", "--once", "g.yaml"])
-        .status
-        .success());
+    moto.reconciled("g.yaml");
     let after = status_json(&moto, "g.yaml");
     let g = &after["groups"][0];
     assert_eq!(
@@ -64,13 +60,12 @@ async fn status_before_and_after_converge() {
     let table = moto.run(&["status", "g.yaml"]);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.starts_with("NAME  CLUSTER  ACCOUNT/REGION  MODE     DESIRED  RUNNING  PENDING  TASK DEFINITION  IN SYNC  CONNECTED  READY  REASON\n"), "{text}");
-    assert!(text.contains("d1    c1       self/us-east-1  service  2        2        0        d1:1             yes      off        True   Converged"), "{text}");
+    assert_has(&text, "d1    c1       self/us-east-1  service  2        2        0        d1:1             yes      off        True   Converged");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_roles_stall_only_their_group_and_are_named() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.create_role(
         "lambda-only",
         r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
@@ -91,9 +86,9 @@ async fn bad_roles_stall_only_their_group_and_are_named() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains(&format!("missing (c1): error: spec.roles.execution: role arn:aws:iam::{ACCOUNT}:role/does-not-exist does not exist")), "{stdout}");
     assert!(stdout.contains(&format!("untrusted (c1): error: spec.roles.execution: role arn:aws:iam::{ACCOUNT}:role/lambda-only does not trust ecs-tasks.amazonaws.com (it trusts lambda.amazonaws.com)")), "{stdout}");
-    assert!(
-        stdout.contains("fine (c1): registered fine:1; created service fine"),
-        "{stdout}"
+    assert_has(
+        &stdout,
+        "fine (c1): registered fine:1; created service fine",
     );
     let ecs = moto.ecs().await;
     let services = ecs
@@ -133,8 +128,7 @@ async fn bad_roles_stall_only_their_group_and_are_named() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_capacity_shortfall_on_one_container_instance_is_reported() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.register_container_instance("c1");
     moto.write(
         "g.yaml",
@@ -168,8 +162,7 @@ async fn a_capacity_shortfall_on_one_container_instance_is_reported() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tasks_mode_keeps_its_count_scales_down_and_then_writes_nothing() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.register_container_instance("c1");
     let small = |count: u32| {
         group_yaml(
@@ -180,8 +173,7 @@ async fn tasks_mode_keeps_its_count_scales_down_and_then_writes_nothing() {
         .replace("count: 2", &format!("count: {count}"))
     };
     moto.write("g.yaml", &small(3));
-    let out = moto.run(&["reconcile", "--once", "g.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    moto.run_ok(&["reconcile", "--once", "g.yaml"]);
     let ecs = moto.ecs().await;
     let running = || async {
         let arns = ecs
@@ -220,18 +212,14 @@ async fn tasks_mode_keeps_its_count_scales_down_and_then_writes_nothing() {
         .await
         .unwrap();
     moto.reset_calls();
-    let out = moto.run(&["reconcile", "--once", "g.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    moto.run_ok(&["reconcile", "--once", "g.yaml"]);
     assert_eq!(moto.writes(), ["RunTask"]);
     assert_eq!(running().await.len(), 3);
 
     // Scale down.
     moto.write("g.yaml", &small(1));
     moto.reset_calls();
-    assert!(moto
-        .run(&["reconcile", "--once", "g.yaml"])
-        .status
-        .success());
+    moto.reconciled("g.yaml");
     assert_eq!(moto.writes(), ["StopTask", "StopTask"]);
     assert_eq!(running().await.len(), 1);
 
@@ -261,15 +249,13 @@ fn wait_times_out_on_a_service_that_never_becomes_steady() {
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(started.elapsed() < Duration::from_secs(30));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("error: timed out after 3s waiting for 1 of 1 groups; not ready:"),
-        "{stderr}"
+    assert_has(
+        &stderr,
+        "error: timed out after 3s waiting for 1 of 1 groups; not ready:",
     );
-    assert!(
-        stderr.contains(
-            "d1 (c1): InsufficientCapacity: 2 delegate tasks cannot be placed: each needs 1024 CPU units and 6144 MiB"
-        ),
-        "{stderr}"
+    assert_has(
+        &stderr,
+        "d1 (c1): InsufficientCapacity: 2 delegate tasks cannot be placed: each needs 1024 CPU units and 6144 MiB",
     );
     assert!(
         stderr.contains("waiting: 0/1 groups ready"),
@@ -279,12 +265,10 @@ fn wait_times_out_on_a_service_that_never_becomes_steady() {
 
 #[test]
 fn wait_succeeds_once_every_group_is_ready() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.register_container_instances("c1", 2);
     moto.write("g.yaml", &group_yaml("d1", "c1", ""));
-    let out = moto.run(&["reconcile", "--once", "--wait", "30s", "g.yaml"]);
-    assert!(out.status.success(), "{}", show(&out));
+    let out = moto.run_ok(&["reconcile", "--once", "--wait", "30s", "g.yaml"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("All 1 groups are ready."));
 }
 
@@ -293,8 +277,7 @@ fn wait_succeeds_once_every_group_is_ready() {
 /// its largest page.
 #[tokio::test(flavor = "multi_thread")]
 async fn list_tasks_never_combines_started_by_with_another_filter() {
-    let moto = Moto::start();
-    moto.create_clusters(&["c1"]);
+    let moto = Moto::with_clusters(&["c1"]);
     moto.register_container_instance("c1");
     let tasks = group_yaml(
         "t1",
@@ -303,13 +286,10 @@ async fn list_tasks_never_combines_started_by_with_another_filter() {
     );
     moto.write("groups/t1.yaml", &tasks);
     moto.write("groups/s1.yaml", &group_yaml("s1", "c1", ""));
-    let out = moto.run(&["reconcile", "--once", "groups"]);
-    assert!(out.status.success(), "{}", show(&out));
-    let out = moto.run(&["status", "groups"]);
-    assert!(out.status.success(), "{}", show(&out));
+    moto.run_ok(&["reconcile", "--once", "groups"]);
+    moto.run_ok(&["status", "groups"]);
     moto.remove("groups/t1.yaml");
-    let out = moto.run(&["reconcile", "--once", "--prune", "groups"]);
-    assert!(out.status.success(), "{}", show(&out));
+    moto.run_ok(&["reconcile", "--once", "--prune", "groups"]);
 
     let listings = moto.requests("ListServices");
     assert!(!listings.is_empty(), "prune lists the services");

@@ -19,6 +19,14 @@ impl Loop {
         Loop::spawn(moto, None, args)
     }
 
+    /// `start`, then waits up to `limit` for /readyz.
+    #[track_caller]
+    pub fn ready(moto: &Moto, args: &[&str], limit: Duration) -> Loop {
+        let looping = Loop::start(moto, args);
+        assert!(looping.wait_ready(limit), "not ready: {}", looping.logs());
+        looping
+    }
+
     /// Starts `reconcile` (no --once) with `args`, its AWS traffic through `proxy`.
     pub fn start_via(moto: &Moto, proxy: &proxy::Proxy, args: &[&str]) -> Loop {
         Loop::spawn(moto, Some(&proxy.url), args)
@@ -70,11 +78,19 @@ impl Loop {
 
     /// Sends SIGTERM.
     pub fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
+        self.signal("-TERM");
+    }
+
+    /// SIGTERM, then the process must exit 0 within `limit`.
+    #[track_caller]
+    pub fn stop(&mut self, limit: Duration) {
+        self.terminate();
+        let exit = self.wait_exit(limit);
+        let logs = self.logs();
+        assert!(
+            exit.is_some_and(|e| e.success()),
+            "no clean exit within {limit:?}: {exit:?}\n{logs}"
+        );
     }
 
     /// Waits for the process to exit.

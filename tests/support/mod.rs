@@ -63,6 +63,13 @@ impl Moto {
         Moto::start_with(&[("LOCALECS_START_SECONDS", "0".into())])
     }
 
+    /// As `start`, with these clusters created.
+    pub fn with_clusters(names: &[&str]) -> Moto {
+        let moto = Moto::start();
+        moto.create_clusters(names);
+        moto
+    }
+
     /// As `start`, with the endpoint's settings (`LOCALECS_*`, see `scripts/ecs_behaviour.py`).
     pub fn start_configured(settings: &[(&str, &str)]) -> Moto {
         let mut env = vec![("LOCALECS_START_SECONDS", "0".to_owned())];
@@ -170,6 +177,14 @@ impl Moto {
         self.active_service(cluster, name)?["desiredCount"].as_i64()
     }
 
+    /// Waits up to `limit` for service `name`'s desired count to be `count`.
+    pub fn reaches_desired(&self, cluster: &str, name: &str, count: i64, limit: Duration) -> bool {
+        eventually(limit, || {
+            (self.desired(cluster, name) == Some(count)).then_some(())
+        })
+        .is_some()
+    }
+
     /// Creates ECS clusters.
     pub fn create_clusters(&self, names: &[&str]) {
         for name in names {
@@ -183,17 +198,7 @@ impl Moto {
 
     /// A service as DescribeServices (with tags) reports it, if it exists.
     pub async fn service(&self, cluster: &str, name: &str) -> Option<aws_sdk_ecs::types::Service> {
-        let out = self
-            .ecs()
-            .await
-            .describe_services()
-            .cluster(cluster)
-            .services(name)
-            .include(aws_sdk_ecs::types::ServiceField::Tags)
-            .send()
-            .await
-            .expect("DescribeServices");
-        out.services().first().cloned()
+        describe_service(&self.ecs().await, cluster, name).await
     }
 
     /// Registers a task definition by hand (one container, no tags): what users leave behind.
@@ -277,6 +282,20 @@ for instance in ec2.run_instances(ImageId=image, MinCount=count, MaxCount=count)
     /// Runs the binary against this server.
     pub fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().expect("the binary runs")
+    }
+
+    /// Runs the binary against this server and asserts that it succeeded.
+    #[track_caller]
+    pub fn run_ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert!(out.status.success(), "{}", show(&out));
+        out
+    }
+
+    /// `reconcile --once path`, which must succeed.
+    #[track_caller]
+    pub fn reconciled(&self, path: &str) -> Output {
+        self.run_ok(&["reconcile", "--once", path])
     }
 
     /// The binary against this server, not started yet.
@@ -429,6 +448,38 @@ pub fn show(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// A service as DescribeServices (with tags) reports it through `ecs`, if it exists.
+pub async fn describe_service(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    name: &str,
+) -> Option<aws_sdk_ecs::types::Service> {
+    let request = ecs.describe_services().cluster(cluster).services(name);
+    let request = request.include(aws_sdk_ecs::types::ServiceField::Tags);
+    let out = request.send().await.expect("DescribeServices");
+    out.services().first().cloned()
+}
+
+/// Asserts that `text` contains `needle`, showing the text when it does not.
+#[track_caller]
+pub fn assert_has(text: &str, needle: &str) {
+    assert!(text.contains(needle), "{needle:?} not found in:\n{text}");
+}
+
+/// The element of JSON array `array` whose `key` is `value`.
+#[track_caller]
+pub fn find_in<'a>(array: &'a serde_json::Value, key: &str, value: &str) -> &'a serde_json::Value {
+    let items = array.as_array().expect("an array");
+    let found = items.iter().find(|item| item[key] == value);
+    found.unwrap_or_else(|| panic!("no {key} = {value} in {array}"))
+}
+
+/// stdout then stderr of a run, as one text.
+pub fn printed(output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout.into_owned() + &String::from_utf8_lossy(&output.stderr)
 }
 
 /// A plain HTTP/1.0 GET to 127.0.0.1:`port`: (status code, body).

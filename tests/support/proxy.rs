@@ -196,19 +196,12 @@ fn decide(shared: &Mutex<Shared>, operation: &str) -> Verdict {
         }
         bucket.tokens -= 1.0;
     }
-    if shared
-        .faults
-        .throttle_every
-        .is_some_and(|k| n.is_multiple_of(k))
-    {
+    let every = |k: Option<u64>| k.is_some_and(|k| n.is_multiple_of(k));
+    if every(shared.faults.throttle_every) {
         shared.stats.throttled += 1;
         return Verdict::Throttle;
     }
-    if shared
-        .faults
-        .fail_every
-        .is_some_and(|k| n.is_multiple_of(k))
-    {
+    if every(shared.faults.fail_every) {
         shared.stats.failed += 1;
         return Verdict::Fail;
     }

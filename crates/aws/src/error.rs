@@ -4,6 +4,45 @@
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use client::{AwsError, ErrorKind, Operation};
 
+/// Awaits one SDK call: its answer, or its error classified as `operation`'s.
+pub(crate) async fn answer<T, E, R>(
+    operation: Operation,
+    call: impl std::future::Future<Output = Result<T, SdkError<E, R>>>,
+) -> client::Result<T>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    call.await.map_err(|e| from_sdk(operation, e))
+}
+
+/// Every page of a paginated SDK call, or the first page's error classified as `operation`'s.
+pub(crate) fn every_page<P, E, R>(
+    operation: Operation,
+    pages: Vec<Result<P, SdkError<E, R>>>,
+) -> client::Result<Vec<P>>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let pages = pages.into_iter().collect::<Result<Vec<P>, _>>();
+    pages.map_err(|e| from_sdk(operation, e))
+}
+
+/// An answer, with "no such thing" ([`ErrorKind::NotFound`]) as `None`.
+pub(crate) fn found<T>(answer: client::Result<T>) -> client::Result<Option<T>> {
+    match answer {
+        Ok(value) => Ok(Some(value)),
+        Err(error) if error.kind == ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// The error for an answer without the part it must carry.
+pub(crate) fn lacking(operation: Operation, part: &str) -> AwsError {
+    AwsError::invalid(operation, format!("the response has no {part}"))
+}
+
 /// Classifies an SDK error of `operation`: transport failures by their kind, everything else
 /// by its error code.
 pub fn from_sdk<E, R>(operation: Operation, error: SdkError<E, R>) -> AwsError

@@ -15,7 +15,7 @@ use client::{AwsError, Operation, Result, Target};
 mod ecs_calls;
 mod iam_calls;
 
-use crate::error::from_sdk;
+use crate::error::{answer, lacking};
 use crate::response;
 
 /// Where and how to reach AWS; every field falls back to the standard chain
@@ -110,25 +110,18 @@ impl SdkProvider {
             let config = aws_sdk_ssm::config::Builder::from(&self.config)
                 .region(region)
                 .build();
-            aws_sdk_ssm::Client::from_conf(config)
-                .get_parameter()
-                .name(arn)
-                .with_decryption(true)
-                .send()
-                .await
-                .map_err(|e| from_sdk(Operation::GetParameter, e))?
-                .parameter
-                .and_then(|p| p.value)
+            let request = aws_sdk_ssm::Client::from_conf(config).get_parameter();
+            let request = request.name(arn).with_decryption(true);
+            let out = answer(Operation::GetParameter, request.send()).await?;
+            out.parameter.and_then(|p| p.value)
         } else {
             let config = aws_sdk_secretsmanager::config::Builder::from(&self.config)
                 .region(region)
                 .build();
-            aws_sdk_secretsmanager::Client::from_conf(config)
-                .get_secret_value()
-                .secret_id(arn)
-                .send()
-                .await
-                .map_err(|e| from_sdk(Operation::GetSecretValue, e))?
+            let request = aws_sdk_secretsmanager::Client::from_conf(config).get_secret_value();
+            let request = request.secret_id(arn);
+            answer(Operation::GetSecretValue, request.send())
+                .await?
                 .secret_string
         };
         value.filter(|v| !v.trim().is_empty()).ok_or_else(|| {
@@ -213,19 +206,12 @@ impl SdkApi {
                     format!("no ACTIVE service {service} in cluster {cluster}"),
                 )
             })?;
-        let out = self
-            .ecs
-            .describe_task_definition()
-            .task_definition(&live.task_definition)
-            .send()
-            .await
-            .map_err(|e| from_sdk(Operation::DescribeTaskDefinition, e))?;
-        let td = out.task_definition().ok_or_else(|| {
-            AwsError::invalid(
-                Operation::DescribeTaskDefinition,
-                "the response has no task definition",
-            )
-        })?;
+        let request = self.ecs.describe_task_definition();
+        let request = request.task_definition(&live.task_definition);
+        let out = answer(Operation::DescribeTaskDefinition, request.send()).await?;
+        let td = out
+            .task_definition()
+            .ok_or_else(|| lacking(Operation::DescribeTaskDefinition, "task definition"))?;
         let (document, unsupported) = response::task_definition_document(td);
         if !unsupported.is_empty() {
             return Err(AwsError::invalid(

@@ -146,6 +146,16 @@ pub struct Page {
     pub next_token: Option<String>,
 }
 
+impl Page {
+    /// A page of an SDK answer: its ARNs and its next token.
+    pub fn new(items: &[String], next_token: Option<&str>) -> Self {
+        Page {
+            items: items.to_vec(),
+            next_token: next_token.map(str::to_owned),
+        }
+    }
+}
+
 /// Every page of a listing, one call per page: the rate-limit and metrics layers wrap the page
 /// calls, so a long listing takes one token per page as ECS counts it.
 async fn every_page<F, Fut>(mut page: F) -> Result<Vec<String>>

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use client::call;
 use client::{AwsApi, AwsError};
 use client::{ClientProvider, Target};
-use futures::stream::StreamExt;
 use plan::{Action, DesiredGroup, GroupError, TaskDefinitionRef};
 use spec::render::TAG_ROLLED_BACK;
 use tokio::sync::OnceCell;
@@ -27,21 +26,19 @@ impl<P: ClientProvider> Engine<P> {
         let registrations: Mutex<HashMap<(Target, String), SharedRegistration>> =
             Mutex::new(HashMap::new());
         let registrations = &registrations;
-        bounded(
+        let () = bounded(
             records
                 .iter_mut()
                 // A group that failed an earlier stage writes nothing.
-                .filter(|record| record.error.is_none())
-                .map(|record| {
-                    let group_plan = &record.plan;
-                    let span = info_span!("reconcile", group = %group_plan.group, cluster = %group_plan.cluster, account = %group_plan.target.account_label(), region = %group_plan.target.region);
-                    self.apply_group(record, registrations, gate)
-                        .instrument(span)
-                })
-                .collect::<Vec<_>>(),
+                .filter(|record| record.error.is_none()),
+            |record| {
+                let group_plan = &record.plan;
+                let span = info_span!("reconcile", group = %group_plan.group, cluster = %group_plan.cluster, account = %group_plan.target.account_label(), region = %group_plan.target.region);
+                self.apply_group(record, registrations, gate)
+                    .instrument(span)
+            },
             self.concurrency,
         )
-        .collect::<Vec<()>>()
         .await;
     }
 

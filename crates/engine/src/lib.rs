@@ -41,15 +41,39 @@ fn borrowed<G: Borrow<DesiredGroup>>(desired: &[G]) -> Vec<&DesiredGroup> {
     desired.iter().map(Borrow::borrow).collect()
 }
 
-/// Runs `futures` with at most `limit` in flight; results in completion order.
+/// `make` applied to each item, with at most `limit` of the futures in flight; their results,
+/// in completion order, collected into `C`.
 ///
 /// The futures are built before they are streamed: a stream that maps a borrowing closure is
 /// not provably `Send` for every lifetime, which a task spawned on the runtime requires.
-fn bounded<F: std::future::Future>(
-    futures: Vec<F>,
+fn bounded<T, F, C>(
+    items: impl IntoIterator<Item = T>,
+    make: impl FnMut(T) -> F,
     limit: usize,
-) -> impl futures::Stream<Item = F::Output> {
-    stream::iter(futures).buffer_unordered(limit)
+) -> impl std::future::Future<Output = C>
+where
+    F: std::future::Future,
+    C: Default + Extend<F::Output>,
+{
+    let futures: Vec<F> = items.into_iter().map(make).collect();
+    stream::iter(futures).buffer_unordered(limit).collect()
+}
+
+/// The groups (by index into `desired`) observed so far that `wants` keeps, by the cluster
+/// they are in: what one call per cluster serves.
+fn by_cluster(
+    desired: &[&DesiredGroup],
+    results: &Observations,
+    mut wants: impl FnMut(&DesiredGroup, &plan::ObservedGroup) -> bool,
+) -> std::collections::BTreeMap<(Target, String), Vec<usize>> {
+    let mut clusters = std::collections::BTreeMap::<_, Vec<usize>>::new();
+    for (i, (d, o)) in desired.iter().zip(results).enumerate() {
+        if o.as_ref().is_ok_and(|o| wants(d, o)) {
+            let key = (d.target.clone(), d.cluster().to_owned());
+            clusters.entry(key).or_default().push(i);
+        }
+    }
+    clusters
 }
 
 /// Each group's observation (or why it failed), aligned with the groups being observed.

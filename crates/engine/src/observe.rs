@@ -12,7 +12,6 @@ use std::sync::Arc;
 use client::call;
 use client::{AwsApi, AwsError};
 use client::{ClientProvider, Target};
-use futures::stream::StreamExt;
 use plan::{
     plan_group, task_definition_lookup_needed, DesiredGroup, GroupError, GroupPlan, ObservedGroup,
     ObservedService, ObservedTaskDefinition,
@@ -21,7 +20,9 @@ use spec::render::{TAG_GROUP, TAG_TASK_DEFINITION};
 use spec::Mode;
 use tokio::time::Instant;
 
-use crate::{borrowed, bounded, group_error, Engine, GroupReport, DESCRIBE_SERVICES_BATCH};
+use crate::{
+    borrowed, bounded, by_cluster, group_error, Engine, GroupReport, DESCRIBE_SERVICES_BATCH,
+};
 
 impl<P: ClientProvider> Engine<P> {
     /// Observes and plans every group, in order: each group's plan and what was observed (or
@@ -115,21 +116,12 @@ impl<P: ClientProvider> Engine<P> {
             }
         }
         let latest_by_family = self.latest_revisions(desired, &lookups).await;
-        let found = bounded(
-            (revisions)
-                .into_iter()
-                .map(|lookup| async move {
-                    let found = self
-                        .revision(&desired[lookup.group].target, &lookup.arn)
-                        .await;
-                    (lookup, found)
-                })
-                .collect::<Vec<_>>(),
-            self.concurrency,
-        )
-        .collect::<Vec<_>>()
-        .await;
-        for (lookup, revision) in found {
+        let revision = |lookup: RevisionLookup| async move {
+            let found = self.revision(&desired[lookup.group].target, &lookup.arn);
+            (found.await, lookup)
+        };
+        let found: Vec<_> = bounded(revisions, revision, self.concurrency).await;
+        for (revision, lookup) in found {
             match (revision, &mut results[lookup.group]) {
                 (Ok(r), Ok(o)) if lookup.which == Revision::Tagged => o.tagged_task_definition = r,
                 (Ok(r), Ok(o)) => o.service_task_definition = r,
@@ -159,11 +151,7 @@ impl<P: ClientProvider> Engine<P> {
     /// Groups about to create their service: is one of this controller's services in the
     /// cluster already this group's under another name (a rename)? Costs the cluster's listing,
     /// only when a service is about to be created.
-    async fn observe_renames(
-        &self,
-        desired: &[&DesiredGroup],
-        results: &mut [Result<ObservedGroup, AwsError>],
-    ) {
+    async fn observe_renames(&self, desired: &[&DesiredGroup], results: &mut crate::Observations) {
         let id = &self.options.controller_id;
         let key = |d: &DesiredGroup| {
             (
@@ -172,44 +160,29 @@ impl<P: ClientProvider> Engine<P> {
                 d.name().to_owned(),
             )
         };
-        let mut clusters: BTreeMap<(Target, String), Vec<usize>> = BTreeMap::new();
-        {
+        let clusters = {
             let mut checked = self
                 .renames
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for (i, (d, o)) in desired.iter().zip(results.iter()).enumerate() {
-                let Ok(o) = o else { continue };
+            by_cluster(desired, results, |d, o| {
                 let missing = o.service.as_ref().is_none_or(|s| !s.is_active());
                 if !missing {
                     // Its service runs under its name: a later rename (even back to a name
                     // checked before) is looked for again.
                     checked.remove(&key(d));
-                    continue;
+                    return false;
                 }
                 let fresh = checked.get(&key(d)).is_some_and(|(name, at)| {
                     name == d.service_name() && at.elapsed() < crate::roles::ROLE_CACHE_TTL
                 });
-                if d.mode() == Mode::Service && !d.group.spec.suspend && !fresh {
-                    clusters
-                        .entry((d.target.clone(), d.cluster().to_owned()))
-                        .or_default()
-                        .push(i);
-                }
-            }
-        }
-        let scans = bounded(
-            clusters
-                .into_iter()
-                .map(|(key, groups)| async move {
-                    let services = self.services_in_cluster(&key.0, &key.1).await;
-                    (groups, services)
-                })
-                .collect::<Vec<_>>(),
-            self.concurrency,
-        )
-        .collect::<Vec<_>>()
-        .await;
+                d.mode() == Mode::Service && !d.group.spec.suspend && !fresh
+            })
+        };
+        let scan = |((target, cluster), groups): ((Target, String), Vec<usize>)| async move {
+            (groups, self.services_in_cluster(&target, &cluster).await)
+        };
+        let scans: Vec<_> = bounded(clusters, scan, self.concurrency).await;
         for (groups, services) in scans {
             for i in groups {
                 let d = desired[i];
@@ -260,22 +233,13 @@ impl<P: ClientProvider> Engine<P> {
                     .collect::<Vec<_>>()
             })
             .collect();
-        let answers = bounded(
-            (batches)
-                .into_iter()
-                .map(|(key, chunk)| async move {
-                    let describe = call::DescribeServices {
-                        cluster: key.1.clone(),
-                        names: chunk,
-                    };
-                    let answer = self.client(&key.0).send(describe).await;
-                    (key, answer)
-                })
-                .collect::<Vec<_>>(),
-            self.concurrency,
-        )
-        .collect::<Vec<_>>()
-        .await;
+        let describe = |(key, names): ((Target, String), Vec<String>)| async move {
+            let cluster = key.1.clone();
+            let client = self.client(&key.0);
+            let answer = client.send(call::DescribeServices { cluster, names }).await;
+            (key, answer)
+        };
+        let answers: Vec<_> = bounded(batches, describe, self.concurrency).await;
         let mut by_cluster: HashMap<
             (Target, String),
             Result<HashMap<String, ObservedService>, AwsError>,
@@ -311,18 +275,11 @@ impl<P: ClientProvider> Engine<P> {
             .collect();
         families.sort();
         families.dedup();
-        bounded(
-            (families)
-                .into_iter()
-                .map(|(target, family)| async move {
-                    let answer = self.describe_task_definition(&target, &family).await;
-                    ((target, family), answer)
-                })
-                .collect::<Vec<_>>(),
-            self.concurrency,
-        )
-        .collect()
-        .await
+        let latest = |(target, family): (Target, String)| async move {
+            let answer = self.describe_task_definition(&target, &family).await;
+            ((target, family), answer)
+        };
+        bounded(families, latest, self.concurrency).await
     }
 
     /// A revision by ARN (or `family:revision`), from the cache when seen before.

@@ -11,7 +11,6 @@
 use std::sync::Arc;
 
 use client::{ClientProvider, Target};
-use futures::StreamExt as _;
 use plan::harness::HarnessView;
 use plan::prune::plan_prune;
 use plan::status::{derive, Applied};
@@ -199,17 +198,10 @@ impl<P: ClientProvider> Engine<P> {
                 Some((i, g.desired.target.clone(), running))
             })
             .collect();
-        let found = crate::bounded(
-            lookups
-                .into_iter()
-                .map(|(i, target, arn)| async move {
-                    (i, self.describe_task_definition(&target, &arn).await)
-                })
-                .collect(),
-            self.concurrency,
-        )
-        .collect::<Vec<_>>()
-        .await;
+        let describe = |(i, target, arn): (usize, Target, String)| async move {
+            (i, self.describe_task_definition(&target, &arn).await)
+        };
+        let found: Vec<_> = crate::bounded(lookups, describe, self.concurrency).await;
         for (i, live) in found {
             let Ok(Some(live)) = live else { continue };
             let Some(live) = live.document else { continue };

@@ -4,7 +4,6 @@
 
 use std::borrow::Borrow;
 
-use futures::StreamExt as _;
 use plan::{DesiredGroup, Inventory, ObservedService, Orphan, PruneAction};
 use spec::arn::{cluster_name, service_cluster_and_name};
 
@@ -35,15 +34,9 @@ impl<P: ClientProvider> Engine<P> {
         let mut inventories = Vec::new();
         for target in targets {
             let clusters = self.client(target).list_clusters().await?;
-            let scans = bounded(
-                clusters
-                    .iter()
-                    .map(|arn| self.scan_cluster(target, cluster_name(arn)))
-                    .collect(),
-                self.concurrency,
-            )
-            .collect::<Vec<_>>()
-            .await;
+            let names = clusters.iter().map(|arn| cluster_name(arn).to_owned());
+            let scan = |name: String| async move { self.scan_cluster(target, &name).await };
+            let scans: Vec<_> = bounded(names, scan, self.concurrency).await;
             for scan in scans {
                 inventories.push(scan?);
             }

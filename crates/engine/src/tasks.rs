@@ -1,14 +1,12 @@
 //! Task-level observation: only for tasks-mode groups and for services that are not steady.
 
-use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use futures::StreamExt as _;
 use plan::{DesiredGroup, ObservedTask};
 use spec::render::{STARTED_BY, TAG_GROUP};
 use spec::Mode;
 
-use crate::{bounded, Engine, Observations};
+use crate::{bounded, by_cluster, Engine, Observations};
 use client::api::{AwsApi, DesiredStatus, TaskFilter};
 use client::call;
 use client::AwsError;
@@ -36,20 +34,11 @@ impl<P: ClientProvider> Engine<P> {
             .chunks(DESCRIBE_TASKS_BATCH)
             .map(<[String]>::to_vec)
             .collect();
-        let described: Vec<_> = bounded(
-            chunks
-                .iter()
-                .map(|chunk| {
-                    api.send(call::DescribeTasks {
-                        cluster: cluster.to_owned(),
-                        arns: chunk.clone(),
-                    })
-                })
-                .collect(),
-            self.concurrency,
-        )
-        .collect()
-        .await;
+        let describe = |arns: Vec<String>| {
+            let cluster = cluster.to_owned();
+            api.send(call::DescribeTasks { cluster, arns })
+        };
+        let described: Vec<_> = bounded(chunks, describe, self.concurrency).await;
         let mut tasks = Vec::new();
         for batch in described {
             tasks.extend(batch?);
@@ -65,15 +54,7 @@ impl<P: ClientProvider> Engine<P> {
         desired: &[&DesiredGroup],
         results: &mut Observations,
     ) {
-        let mut clusters: BTreeMap<(Target, String), Vec<usize>> = BTreeMap::new();
-        for (i, d) in desired.iter().enumerate() {
-            if d.mode() == Mode::Tasks && results[i].is_ok() {
-                clusters
-                    .entry((d.target.clone(), d.cluster().to_owned()))
-                    .or_default()
-                    .push(i);
-            }
-        }
+        let clusters = by_cluster(desired, results, |d, _| d.mode() == Mode::Tasks);
         let now = now_secs();
         for ((region, cluster), members) in clusters {
             // startedBy must be ListTasks' only filter (and then lists RUNNING tasks); stopped
@@ -195,21 +176,15 @@ impl<P: ClientProvider> Engine<P> {
                 wanted.push((i, d.target.clone(), d.cluster().to_owned(), s.name.clone()));
             }
         }
-        let found: Vec<_> = bounded(
-            wanted
-                .iter()
-                .map(|(i, region, cluster, name)| async move {
-                    let filter = TaskFilter::Service {
-                        service_name: name.clone(),
-                        desired_status: DesiredStatus::Stopped,
-                    };
-                    (*i, name.clone(), self.tasks(region, cluster, filter).await)
-                })
-                .collect(),
-            self.concurrency,
-        )
-        .collect()
-        .await;
+        let stopped = |(i, region, cluster, name): (usize, Target, String, String)| async move {
+            let filter = TaskFilter::Service {
+                service_name: name.clone(),
+                desired_status: DesiredStatus::Stopped,
+            };
+            let tasks = self.tasks(&region, &cluster, filter).await;
+            (i, name, tasks)
+        };
+        let found: Vec<_> = bounded(wanted, stopped, self.concurrency).await;
         let now = now_secs();
         for (i, name, tasks) in found {
             match (tasks, &mut results[i]) {

@@ -30,6 +30,23 @@ impl DynamoStore {
         }
     }
 
+    /// A conditional write's answer: whether it took effect (false when its condition failed).
+    fn conditional<T, E, R>(
+        &self,
+        action: &'static str,
+        answer: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
+    ) -> Result<bool, LeaseError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        match answer {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(self.error(action, &e)),
+        }
+    }
+
     fn error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
         &self,
         action: &'static str,
@@ -155,11 +172,7 @@ impl LeaseStore for DynamoStore {
             .expression_attribute_names("#n", "name")
             .send()
             .await;
-        match answer {
-            Ok(_) => Ok(true),
-            Err(e) if conditional_failed(&e) => Ok(false),
-            Err(e) => Err(self.error("dynamodb:PutItem", &e)),
-        }
+        self.conditional("dynamodb:PutItem", answer)
     }
 
     async fn advance(&self, name: &str, holder: &str, version: u64) -> Result<bool, LeaseError> {
@@ -181,10 +194,6 @@ impl LeaseStore for DynamoStore {
             .expression_attribute_values(":ttl", Self::expires_at())
             .send()
             .await;
-        match answer {
-            Ok(_) => Ok(true),
-            Err(e) if conditional_failed(&e) => Ok(false),
-            Err(e) => Err(self.error("dynamodb:UpdateItem", &e)),
-        }
+        self.conditional("dynamodb:UpdateItem", answer)
     }
 }

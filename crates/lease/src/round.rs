@@ -5,6 +5,23 @@
 use super::*;
 
 impl Elector {
+    /// A store's answer, or `None` after a failure that the next round retries (logged);
+    /// a configuration error (no table, no permission) ends the election.
+    fn or_retry<T>(
+        &self,
+        answer: Result<T, LeaseError>,
+        doing: &str,
+    ) -> Result<Option<T>, LeaseError> {
+        match answer {
+            Ok(value) => Ok(Some(value)),
+            Err(e) if e.is_configuration() => Err(e),
+            Err(e) => {
+                warn!(lease = %self.name, error = %e, "{doing} failed; retrying");
+                Ok(None)
+            }
+        }
+    }
+
     /// One round: renew what is held, then (with shards) count the replicas, hand back what
     /// is over the fair share, and take free or expired leases up to it.
     ///
@@ -24,13 +41,9 @@ impl Elector {
         }
         if self.shards == 1 {
             if self.lock().leases[0].held.is_none() {
-                let current = match self.store.read(&self.name).await {
-                    Ok(current) => current,
-                    Err(e) if e.is_configuration() => return Err(e),
-                    Err(e) => {
-                        warn!(lease = %self.name, error = %e, "reading the lease failed; retrying");
-                        return Ok(());
-                    }
+                let answer = self.store.read(&self.name).await;
+                let Some(current) = self.or_retry(answer, "reading the lease")? else {
+                    return Ok(());
                 };
                 if self.try_take(0, current, started).await? {
                     self.acquired.send_modify(|n| *n += 1);
@@ -39,13 +52,9 @@ impl Elector {
             return Ok(());
         }
         self.heartbeat().await?;
-        let items = match self.store.list(&self.name).await {
-            Ok(items) => items,
-            Err(e) if e.is_configuration() => return Err(e),
-            Err(e) => {
-                warn!(lease = %self.name, error = %e, "listing the leases failed; retrying");
-                return Ok(());
-            }
+        let answer = self.store.list(&self.name).await;
+        let Some(items) = self.or_retry(answer, "listing the leases")? else {
+            return Ok(());
         };
         let (share, current) = self.look(items);
         self.hand_back(share).await?;

@@ -271,35 +271,23 @@ pub fn import(source: &ImportSource<'_>) -> Result<Imported, ImportError> {
 
 /// The container's plain variables and its secrets (name -> valueFrom).
 fn container_variables(container: &Value) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
-    let env: BTreeMap<String, String> = container
-        .get("environment")
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(|kv| {
-                    Some((
-                        text(kv, "name")?.to_owned(),
-                        kv.get("value")?.as_str()?.to_owned(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let secrets: BTreeMap<String, String> = container
-        .get("secrets")
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(|s| {
-                    Some((
-                        text(s, "name")?.to_owned(),
-                        text(s, "valueFrom")?.to_owned(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    // A variable's value may be empty; a secret's valueFrom may not.
+    let env = pairs(container, "environment", |kv| kv.get("value")?.as_str());
+    let secrets = pairs(container, "secrets", |s| text(s, "valueFrom"));
     (env, secrets)
+}
+
+/// The named entries of the list `key` of `container` (name -> what `value_of` reads).
+fn pairs<'a>(
+    container: &'a Value,
+    key: &str,
+    value_of: impl Fn(&'a Value) -> Option<&'a str>,
+) -> BTreeMap<String, String> {
+    let list = container.get(key).and_then(Value::as_array);
+    let entry =
+        |item: &'a Value| Some((text(item, "name")?.to_owned(), value_of(item)?.to_owned()));
+    list.map(|list| list.iter().filter_map(entry).collect())
+        .unwrap_or_default()
 }
 
 /// The token's secret ARN; a token in plain text is removed from `env` and never copied (a

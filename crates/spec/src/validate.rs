@@ -214,30 +214,29 @@ fn check_account(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
         err("spec.account.roleArn", role_message(&account.role_arn));
         return;
     };
-    if let Some(external_id) = &account.external_id {
-        // sts:AssumeRole: ExternalId is 2-1224 characters of [\w+=,.@:/-].
-        let ok = (2..=1224).contains(&external_id.len())
-            && external_id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c));
-        if !ok {
-            err(
-                "spec.account.externalId",
-                "must be 2 to 1224 characters of letters, digits and _+=,.@:/-".into(),
-            );
-        }
-    }
-    if let Some(session) = &account.session_name {
-        // RoleSessionName: 2-64 characters of [\w+=,.@-].
-        let ok = (2..=64).contains(&session.len())
-            && session
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
-        if !ok {
-            err(
-                "spec.account.sessionName",
-                "must be 2 to 64 characters of letters, digits and _+=,.@-".into(),
-            );
+    // sts:AssumeRole: ExternalId is 2-1224 characters of [\w+=,.@:/-], RoleSessionName 2-64
+    // of [\w+=,.@-].
+    let sts_fields = [
+        (
+            "spec.account.externalId",
+            &account.external_id,
+            1224,
+            "_+=,.@:/-",
+        ),
+        (
+            "spec.account.sessionName",
+            &account.session_name,
+            64,
+            "_+=,.@-",
+        ),
+    ];
+    for (field, value, most, punctuation) in sts_fields {
+        let Some(value) = value else { continue };
+        let allowed = |c: char| c.is_ascii_alphanumeric() || punctuation.contains(c);
+        if !(2..=most).contains(&value.len()) || !value.chars().all(allowed) {
+            let message =
+                format!("must be 2 to {most} characters of letters, digits and {punctuation}");
+            err(field, message);
         }
     }
     let mut others = vec![

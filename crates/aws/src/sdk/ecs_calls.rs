@@ -5,10 +5,10 @@ use plan::{InstanceCapacity, ObservedService, ObservedTask, ObservedTaskDefiniti
 
 use client::api::{Page, RunTaskOutput, TaskFilter};
 use client::call;
-use client::{AwsError, ErrorKind, Operation, Result};
+use client::{Operation, Result};
 
 use super::{no_retries, SdkApi};
-use crate::error::from_sdk;
+use crate::error::{answer, found, lacking};
 use crate::{request, response};
 
 impl SdkApi {
@@ -16,15 +16,11 @@ impl SdkApi {
         &self,
         call::DescribeServices { cluster, names }: call::DescribeServices,
     ) -> Result<Vec<ObservedService>> {
-        let out = self
-            .ecs
-            .describe_services()
-            .cluster(cluster)
+        let request = self.ecs.describe_services().cluster(cluster);
+        let request = request
             .set_services(Some(names.to_vec()))
-            .include(ecs::ServiceField::Tags)
-            .send()
-            .await
-            .map_err(|e| from_sdk(Operation::DescribeServices, e))?;
+            .include(ecs::ServiceField::Tags);
+        let out = answer(Operation::DescribeServices, request.send()).await?;
         Ok(out
             .services()
             .iter()
@@ -36,46 +32,29 @@ impl SdkApi {
         &self,
         call::DescribeTaskDefinition { task_definition }: call::DescribeTaskDefinition,
     ) -> Result<Option<ObservedTaskDefinition>> {
-        let result = self
-            .ecs
-            .describe_task_definition()
+        let request = self.ecs.describe_task_definition();
+        let request = request
             .task_definition(task_definition)
-            .include(ecs::TaskDefinitionField::Tags)
-            .send()
-            .await;
-        match result {
-            Ok(out) => Ok(out
-                .task_definition()
-                .map(|td| response::observed_task_definition(td, out.tags.as_deref()))),
-            Err(e) => {
-                let error = from_sdk(Operation::DescribeTaskDefinition, e);
-                // "Unable to describe task definition" (no such family or revision) is
-                // classified NotFound; any other error is one (client::error::classify).
-                if error.kind == ErrorKind::NotFound {
-                    Ok(None)
-                } else {
-                    Err(error)
-                }
-            }
-        }
+            .include(ecs::TaskDefinitionField::Tags);
+        // "Unable to describe task definition" (no such family or revision) is classified
+        // NotFound (client::error::classify): no task definition, not an error.
+        let out = found(answer(Operation::DescribeTaskDefinition, request.send()).await)?;
+        Ok(out.and_then(|out| {
+            out.task_definition()
+                .map(|td| response::observed_task_definition(td, out.tags.as_deref()))
+        }))
     }
 
     pub(super) async fn register_task_definition(
         &self,
         call::RegisterTaskDefinition { document, tags }: call::RegisterTaskDefinition,
     ) -> Result<ObservedTaskDefinition> {
-        let out = request::register_request(&self.ecs, &document, &tags)?
-            .customize()
-            .config_override(no_retries())
-            .send()
-            .await
-            .map_err(|e| from_sdk(Operation::RegisterTaskDefinition, e))?;
-        let td = out.task_definition().ok_or_else(|| {
-            AwsError::invalid(
-                Operation::RegisterTaskDefinition,
-                "the response has no task definition",
-            )
-        })?;
+        let request = request::register_request(&self.ecs, &document, &tags)?;
+        let request = request.customize().config_override(no_retries());
+        let out = answer(Operation::RegisterTaskDefinition, request.send()).await?;
+        let td = out
+            .task_definition()
+            .ok_or_else(|| lacking(Operation::RegisterTaskDefinition, "task definition"))?;
         Ok(response::observed_task_definition(td, out.tags.as_deref()))
     }
 
@@ -89,7 +68,7 @@ impl SdkApi {
         }: call::CreateService,
     ) -> Result<ObservedService> {
         let fields = request::service_fields(&document)?;
-        let out = self
+        let request = self
             .ecs
             .create_service()
             .client_token(client_token)
@@ -106,17 +85,12 @@ impl SdkApi {
             .deployment_configuration(fields.deployment)
             .enable_execute_command(document.enable_execute_command)
             .propagate_tags(ecs::PropagateTags::from(document.propagate_tags.as_str()))
-            .set_tags(Some(request::tags(&tags)))
-            .customize()
-            .config_override(no_retries())
-            .send()
-            .await
-            .map_err(|e| from_sdk(Operation::CreateService, e))?;
+            .set_tags(Some(request::tags(&tags)));
+        let request = request.customize().config_override(no_retries());
+        let out = answer(Operation::CreateService, request.send()).await?;
         out.service()
             .map(response::observed_service)
-            .ok_or_else(|| {
-                AwsError::invalid(Operation::CreateService, "the response has no service")
-            })
+            .ok_or_else(|| lacking(Operation::CreateService, "service"))
     }
 
     pub(super) async fn update_service(
@@ -127,7 +101,7 @@ impl SdkApi {
         }: call::UpdateService,
     ) -> Result<ObservedService> {
         let fields = request::service_fields(&document)?;
-        let out = self
+        let request = self
             .ecs
             .update_service()
             .cluster(&document.cluster)
@@ -138,28 +112,20 @@ impl SdkApi {
             .set_network_configuration(fields.network)
             .deployment_configuration(fields.deployment)
             .enable_execute_command(document.enable_execute_command)
-            .propagate_tags(ecs::PropagateTags::from(document.propagate_tags.as_str()))
-            .send()
-            .await
-            .map_err(|e| from_sdk(Operation::UpdateService, e))?;
+            .propagate_tags(ecs::PropagateTags::from(document.propagate_tags.as_str()));
+        let out = answer(Operation::UpdateService, request.send()).await?;
         out.service()
             .map(response::observed_service)
-            .ok_or_else(|| {
-                AwsError::invalid(Operation::UpdateService, "the response has no service")
-            })
+            .ok_or_else(|| lacking(Operation::UpdateService, "service"))
     }
 
     pub(super) async fn tag_resource(
         &self,
         call::TagResource { arn, tags }: call::TagResource,
     ) -> Result<()> {
-        self.ecs
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(request::tags(&tags)))
-            .send()
-            .await
-            .map_err(|e| from_sdk(Operation::TagResource, e))?;
+        let request = self.ecs.tag_resource().resource_arn(arn);
+        let request = request.set_tags(Some(request::tags(&tags)));
+        answer(Operation::TagResource, request.send()).await?;
         Ok(())
     }
 
@@ -167,13 +133,9 @@ impl SdkApi {
         &self,
         call::UntagResource { arn, keys }: call::UntagResource,
     ) -> Result<()> {
-        self.ecs
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .map_err(|e| from_sdk(Operation::UntagResource, e))?;
+        let request = self.ecs.untag_resource().resource_arn(arn);
+        let request = request.set_tag_keys(Some(keys.to_vec()));
+        answer(Operation::UntagResource, request.send()).await?;
         Ok(())
     }
 
@@ -185,12 +147,8 @@ impl SdkApi {
             next_token,
         }: call::ListTasks,
     ) -> Result<Page> {
-        let request = self
-            .ecs
-            .list_tasks()
-            .cluster(cluster)
-            .max_results(100)
-            .set_next_token(next_token);
+        let request = self.ecs.list_tasks().cluster(cluster);
+        let request = request.max_results(100).set_next_token(next_token);
         let request = match filter {
             TaskFilter::StartedBy(started_by) => request.started_by(started_by),
             TaskFilter::Family {
@@ -210,29 +168,19 @@ impl SdkApi {
                     desired_status.task_status().as_str(),
                 )),
         };
-        let page = request
-            .send()
-            .await
-            .map_err(|e| from_sdk(Operation::ListTasks, e))?;
-        Ok(Page {
-            items: page.task_arns().to_vec(),
-            next_token: page.next_token().map(str::to_owned),
-        })
+        let page = answer(Operation::ListTasks, request.send()).await?;
+        Ok(Page::new(page.task_arns(), page.next_token()))
     }
 
     pub(super) async fn describe_tasks(
         &self,
         call::DescribeTasks { cluster, arns }: call::DescribeTasks,
     ) -> Result<Vec<ObservedTask>> {
-        let out = self
-            .ecs
-            .describe_tasks()
-            .cluster(cluster)
+        let request = self.ecs.describe_tasks().cluster(cluster);
+        let request = request
             .set_tasks(Some(arns.to_vec()))
-            .include(ecs::TaskField::Tags)
-            .send()
-            .await
-            .map_err(|e| from_sdk(Operation::DescribeTasks, e))?;
+            .include(ecs::TaskField::Tags);
+        let out = answer(Operation::DescribeTasks, request.send()).await?;
         Ok(out.tasks().iter().map(response::observed_task).collect())
     }
 
@@ -252,7 +200,7 @@ impl SdkApi {
             .map(request::network)
             .transpose()?;
         let placement = request::placement(&document.placement_strategy);
-        let out = self
+        let request = self
             .ecs
             .run_task()
             .client_token(client_token)
@@ -264,17 +212,13 @@ impl SdkApi {
             .set_placement_strategy(Some(placement).filter(|p| !p.is_empty()))
             .set_network_configuration(network)
             .enable_execute_command(document.enable_execute_command)
-            .set_tags(Some(request::tags(&tags)))
-            .customize()
-            .config_override(no_retries())
-            .send()
-            .await
-            .map_err(|e| from_sdk(Operation::RunTask, e))?;
+            .set_tags(Some(request::tags(&tags)));
+        let request = request.customize().config_override(no_retries());
+        let out = answer(Operation::RunTask, request.send()).await?;
+        let failures = out.failures().iter();
         Ok(RunTaskOutput {
             tasks: out.tasks().iter().map(response::observed_task).collect(),
-            failures: out
-                .failures()
-                .iter()
+            failures: failures
                 .map(|f| f.reason().unwrap_or("unknown").to_owned())
                 .collect(),
         })
@@ -288,14 +232,9 @@ impl SdkApi {
             reason,
         }: call::StopTask,
     ) -> Result<()> {
-        self.ecs
-            .stop_task()
-            .cluster(cluster)
-            .task(arn)
-            .reason(reason)
-            .send()
-            .await
-            .map_err(|e| from_sdk(Operation::StopTask, e))?;
+        let request = self.ecs.stop_task().cluster(cluster);
+        let request = request.task(arn).reason(reason);
+        answer(Operation::StopTask, request.send()).await?;
         Ok(())
     }
 
@@ -303,18 +242,10 @@ impl SdkApi {
         &self,
         call::ListClusters { next_token }: call::ListClusters,
     ) -> Result<Page> {
-        let page = self
-            .ecs
-            .list_clusters()
-            .max_results(100)
-            .set_next_token(next_token)
-            .send()
-            .await
-            .map_err(|e| from_sdk(Operation::ListClusters, e))?;
-        Ok(Page {
-            items: page.cluster_arns().to_vec(),
-            next_token: page.next_token().map(str::to_owned),
-        })
+        let request = self.ecs.list_clusters().max_results(100);
+        let request = request.set_next_token(next_token);
+        let page = answer(Operation::ListClusters, request.send()).await?;
+        Ok(Page::new(page.cluster_arns(), page.next_token()))
     }
 
     pub(super) async fn list_services_page(
@@ -324,20 +255,11 @@ impl SdkApi {
             next_token,
         }: call::ListServices,
     ) -> Result<Page> {
-        let page = self
-            .ecs
-            .list_services()
-            .cluster(cluster)
-            // The most ListServices returns per page (its default is 10).
-            .max_results(100)
-            .set_next_token(next_token)
-            .send()
-            .await
-            .map_err(|e| from_sdk(Operation::ListServices, e))?;
-        Ok(Page {
-            items: page.service_arns().to_vec(),
-            next_token: page.next_token().map(str::to_owned),
-        })
+        // 100 is the most ListServices returns per page (its default is 10).
+        let request = self.ecs.list_services().cluster(cluster).max_results(100);
+        let request = request.set_next_token(next_token);
+        let page = answer(Operation::ListServices, request.send()).await?;
+        Ok(Page::new(page.service_arns(), page.next_token()))
     }
 
     pub(super) async fn scale_service(
@@ -348,14 +270,9 @@ impl SdkApi {
             count,
         }: call::ScaleService,
     ) -> Result<()> {
-        self.ecs
-            .update_service()
-            .cluster(cluster)
-            .service(service)
-            .desired_count(count)
-            .send()
-            .await
-            .map_err(|e| from_sdk(Operation::UpdateService, e))?;
+        let request = self.ecs.update_service().cluster(cluster);
+        let request = request.service(service).desired_count(count);
+        answer(Operation::UpdateService, request.send()).await?;
         Ok(())
     }
 
@@ -363,13 +280,8 @@ impl SdkApi {
         &self,
         call::DeleteService { cluster, service }: call::DeleteService,
     ) -> Result<()> {
-        self.ecs
-            .delete_service()
-            .cluster(cluster)
-            .service(service)
-            .send()
-            .await
-            .map_err(|e| from_sdk(Operation::DeleteService, e))?;
+        let request = self.ecs.delete_service().cluster(cluster).service(service);
+        answer(Operation::DeleteService, request.send()).await?;
         Ok(())
     }
 
@@ -380,38 +292,23 @@ impl SdkApi {
             next_token,
         }: call::ListContainerInstances,
     ) -> Result<Page> {
-        let page = self
-            .ecs
-            .list_container_instances()
-            .cluster(cluster)
+        let request = self.ecs.list_container_instances().cluster(cluster);
+        let request = request
             .status(ecs::ContainerInstanceStatus::Active)
             .max_results(100)
-            .set_next_token(next_token)
-            .send()
-            .await
-            .map_err(|e| from_sdk(Operation::ListContainerInstances, e))?;
-        Ok(Page {
-            items: page.container_instance_arns().to_vec(),
-            next_token: page.next_token().map(str::to_owned),
-        })
+            .set_next_token(next_token);
+        let page = answer(Operation::ListContainerInstances, request.send()).await?;
+        Ok(Page::new(page.container_instance_arns(), page.next_token()))
     }
 
     pub(super) async fn describe_container_instances(
         &self,
         call::DescribeContainerInstances { cluster, arns }: call::DescribeContainerInstances,
     ) -> Result<Vec<InstanceCapacity>> {
-        let out = self
-            .ecs
-            .describe_container_instances()
-            .cluster(cluster)
-            .set_container_instances(Some(arns.to_vec()))
-            .send()
-            .await
-            .map_err(|e| from_sdk(Operation::DescribeContainerInstances, e))?;
-        Ok(out
-            .container_instances()
-            .iter()
-            .map(response::instance_capacity)
-            .collect())
+        let request = self.ecs.describe_container_instances().cluster(cluster);
+        let request = request.set_container_instances(Some(arns.to_vec()));
+        let out = answer(Operation::DescribeContainerInstances, request.send()).await?;
+        let instances = out.container_instances().iter();
+        Ok(instances.map(response::instance_capacity).collect())
     }
 }

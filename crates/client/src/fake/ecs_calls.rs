@@ -4,7 +4,7 @@
 use plan::{ObservedService, ObservedTaskDefinition, ServiceStatus, TaskDefinitionStatus};
 use spec::render::TAG_SPEC_HASH;
 
-use super::{not_found, page_of, FakeAws, ACCOUNT};
+use super::{not_found, page_of, FakeAws, State, ACCOUNT};
 use crate::api::Page;
 use crate::call;
 use crate::error::{AwsError, ErrorKind, Result};
@@ -176,19 +176,13 @@ impl FakeAws {
             task_definition,
         }: &call::UpdateService,
     ) -> Result<ObservedService> {
-        let region = self.region.as_str();
-        let cluster = self.check_cluster(Operation::UpdateService, region, &document.cluster)?;
         let mut state = self.state();
-        let service = state
-            .services
-            .get_mut(&(region.into(), cluster, document.service_name.clone()))
-            .filter(|s| s.is_active())
-            .ok_or_else(|| AwsError {
-                kind: ErrorKind::NotFound,
-                operation: Operation::UpdateService,
-                code: Some("ServiceNotFoundException".into()),
-                message: "Service not found.".into(),
-            })?;
+        let service = self.active_service(
+            &mut state,
+            Operation::UpdateService,
+            &document.cluster,
+            &document.service_name,
+        )?;
         service.desired_count = document.desired_count;
         service.task_definition = task_definition.into();
         service.network = document
@@ -285,13 +279,8 @@ impl FakeAws {
             count,
         }: &call::ScaleService,
     ) -> Result<()> {
-        let region = self.region.as_str();
-        let cluster = self.check_cluster(Operation::UpdateService, region, cluster)?;
         let mut state = self.state();
-        let s = state
-            .services
-            .get_mut(&(region.into(), cluster, service.into()))
-            .ok_or_else(|| AwsError::invalid(Operation::UpdateService, "no such service"))?;
+        let s = self.active_service(&mut state, Operation::UpdateService, cluster, service)?;
         s.desired_count = *count;
         Ok(())
     }
@@ -300,13 +289,8 @@ impl FakeAws {
         &self,
         call::DeleteService { cluster, service }: &call::DeleteService,
     ) -> Result<()> {
-        let region = self.region.as_str();
-        let cluster = self.check_cluster(Operation::DeleteService, region, cluster)?;
         let mut state = self.state();
-        let s = state
-            .services
-            .get_mut(&(region.into(), cluster, service.into()))
-            .ok_or_else(|| AwsError::invalid(Operation::DeleteService, "no such service"))?;
+        let s = self.active_service(&mut state, Operation::DeleteService, cluster, service)?;
         if s.desired_count > 0 {
             return Err(AwsError::invalid(
                 Operation::DeleteService,
@@ -315,5 +299,33 @@ impl FakeAws {
         }
         s.status = ServiceStatus::Inactive;
         Ok(())
+    }
+
+    /// Service `name` of `cluster` in `state`, which must be ACTIVE, as ECS answers UpdateService
+    /// and DeleteService: ServiceNotFoundException when there is none, ServiceNotActiveException
+    /// when it is draining or deleted.
+    fn active_service<'s>(
+        &self,
+        state: &'s mut State,
+        operation: Operation,
+        cluster: &str,
+        name: &str,
+    ) -> Result<&'s mut ObservedService> {
+        let region = self.region.as_str();
+        let cluster = state.check_cluster(operation, region, cluster)?;
+        let key = (region.to_owned(), cluster, name.to_owned());
+        match state.services.get_mut(&key) {
+            None => Err(AwsError::with_code(
+                operation,
+                Some("ServiceNotFoundException".into()),
+                "Service not found.",
+            )),
+            Some(s) if !s.is_active() => Err(AwsError::with_code(
+                operation,
+                Some("ServiceNotActiveException".into()),
+                "Service was not ACTIVE.",
+            )),
+            Some(s) => Ok(s),
+        }
     }
 }

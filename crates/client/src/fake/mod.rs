@@ -339,12 +339,15 @@ impl FakeAws {
     }
 
     fn check_cluster(&self, operation: Operation, region: &str, cluster: &str) -> Result<String> {
+        self.state().check_cluster(operation, region, cluster)
+    }
+}
+
+impl State {
+    /// The name of `cluster` (a name or an ARN) if it exists in `region`, as ECS checks it.
+    fn check_cluster(&self, operation: Operation, region: &str, cluster: &str) -> Result<String> {
         let name = cluster_name(cluster).to_owned();
-        if self
-            .state()
-            .clusters
-            .contains(&(region.into(), name.clone()))
-        {
+        if self.clusters.contains(&(region.into(), name.clone())) {
             Ok(name)
         } else {
             Err(not_found(operation, format!("cluster {cluster} not found")))

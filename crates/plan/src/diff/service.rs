@@ -25,20 +25,16 @@ pub(super) fn immutable_changes(
             "bridge or host (no network configuration)",
         ));
     }
-    if let Some(live) = &service.launch_type {
-        if *live != document.launch_type {
-            changes.push(FieldChange::new("launchType", live, &document.launch_type));
-        }
-    }
-    if let Some(live) = &service.scheduling_strategy {
-        if *live != document.scheduling_strategy {
-            changes.push(FieldChange::new(
-                "schedulingStrategy",
-                live,
-                &document.scheduling_strategy,
-            ));
-        }
-    }
+    changes.extend(echoed_change(
+        "launchType",
+        &service.launch_type,
+        &document.launch_type,
+    ));
+    changes.extend(echoed_change(
+        "schedulingStrategy",
+        &service.scheduling_strategy,
+        &document.scheduling_strategy,
+    ));
     changes
 }
 
@@ -103,16 +99,18 @@ pub(super) fn service_changes(
             document.enable_execute_command,
         ));
     }
-    if let Some(live) = &service.propagate_tags {
-        if *live != document.propagate_tags {
-            changes.push(FieldChange::new(
-                "propagateTags",
-                live,
-                &document.propagate_tags,
-            ));
-        }
-    }
+    changes.extend(echoed_change(
+        "propagateTags",
+        &service.propagate_tags,
+        &document.propagate_tags,
+    ));
     changes
+}
+
+/// A field that not every answer carries: a change only when ECS echoed it and it differs.
+fn echoed_change(field: &str, live: &Option<String>, wanted: &str) -> Option<FieldChange> {
+    let live = live.as_deref().filter(|live| *live != wanted)?;
+    Some(FieldChange::new(field, live, wanted))
 }
 
 pub(super) fn deployment_changes(
