@@ -31,6 +31,13 @@ brought up to "now"; nothing runs between requests, so tests are deterministic):
   the last COMPLETED deployment's task definition becomes primary.
   https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-circuit-breaker.html
   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ServiceDeploymentCircuitBreaker.html
+- Deployments. UpdateService starts a new deployment whenever it carries taskDefinition,
+  networkConfiguration or platformVersion ("This parameter triggers a new service deployment."),
+  or forceNewDeployment; desiredCount, deploymentConfiguration, placementStrategy,
+  enableExecuteCommand and propagateTags do not ("This parameter doesn't trigger a new service
+  deployment."). deploymentConfiguration is replaced whole (modelled, no source: the reference
+  does not say whether members left out are kept; assuming they are not is the safe side).
+  https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateService.html
 - Deletion. DeleteService stops the tasks and leaves the service DRAINING for
   LOCALECS_DRAIN_SECONDS (default 5) before INACTIVE; INACTIVE services are not listed.
   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeleteService.html
@@ -799,7 +806,14 @@ def install():
             service.platform_version = p["platformVersion"]
         td_arn = backend.describe_task_definition(p["taskDefinition"]).arn if p.get("taskDefinition") else before_td
         network = p["networkConfiguration"] if p.get("networkConfiguration") else before_net
-        if td_arn != before_td or network != before_net or p.get("forceNewDeployment"):
+        # UpdateServiceRequest (botocore's ecs/2014-11-13/service-2.json): taskDefinition,
+        # networkConfiguration and platformVersion: "This parameter triggers a new service
+        # deployment." (whether or not the value differs); desiredCount, deploymentConfiguration,
+        # placementStrategy, enableExecuteCommand, propagateTags: "This parameter doesn't trigger
+        # a new service deployment." forceNewDeployment: "start a new deployment with no service
+        # definition changes".
+        carried = [m for m in ("taskDefinition", "networkConfiguration", "platformVersion") if p.get(m)]
+        if carried or p.get("forceNewDeployment"):
             service.network_configuration = network or {}
             new_deployment(service, td_arn, network)
         elif service.deployments:

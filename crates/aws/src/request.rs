@@ -222,6 +222,26 @@ pub fn deployment(d: &DeploymentConfiguration) -> Result<ecs::DeploymentConfigur
         .build())
 }
 
+/// `deployment` (the members a group manages) with the members it does not manage as the
+/// service has them: UpdateService takes deploymentConfiguration as one structure.
+pub fn keep_deployment(
+    deployment: ecs::DeploymentConfiguration,
+    kept: &plan::DeploymentKept,
+) -> Result<ecs::DeploymentConfiguration> {
+    let mut merged = deployment;
+    if let Some(a) = &kept.alarms {
+        let alarms = ecs::DeploymentAlarms::builder()
+            .set_alarm_names(Some(a.alarm_names.clone()))
+            .enable(a.enable)
+            .rollback(a.rollback)
+            .build();
+        merged.alarms = Some(built(Operation::UpdateService, alarms)?);
+    }
+    merged.strategy = kept.strategy.as_deref().map(ecs::DeploymentStrategy::from);
+    merged.bake_time_in_minutes = kept.bake_time_in_minutes;
+    Ok(merged)
+}
+
 /// The placement strategy.
 pub fn placement(strategy: &[PlacementStrategy]) -> Vec<ecs::PlacementStrategy> {
     strategy

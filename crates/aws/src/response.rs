@@ -68,6 +68,10 @@ pub fn observed_service(s: &ecs::Service) -> ObservedService {
                 ),
             })
         }),
+        deployment_kept: s
+            .deployment_configuration()
+            .map(deployment_kept)
+            .unwrap_or_default(),
         placement_strategy: s.placement_strategy.as_ref().map(|list| {
             list.iter()
                 .map(|p| PlacementStrategy {
@@ -410,5 +414,18 @@ pub fn instance_capacity(i: &ecs::ContainerInstance) -> InstanceCapacity {
         arn: i.container_instance_arn().unwrap_or_default().to_owned(),
         remaining_cpu: remaining("CPU"),
         remaining_memory: remaining("MEMORY"),
+    }
+}
+
+/// The deployment configuration members a group does not manage, to send back unchanged.
+fn deployment_kept(d: &ecs::DeploymentConfiguration) -> plan::DeploymentKept {
+    plan::DeploymentKept {
+        alarms: d.alarms().map(|a| plan::DeploymentAlarms {
+            alarm_names: a.alarm_names().to_vec(),
+            enable: a.enable(),
+            rollback: a.rollback(),
+        }),
+        strategy: d.strategy().map(|s| s.as_str().to_owned()),
+        bake_time_in_minutes: d.bake_time_in_minutes(),
     }
 }

@@ -100,9 +100,14 @@ calls! {
         tags: Vec<Tag>,
         client_token: String,
     } -> ObservedService;
-    /// UpdateService with every field the controller owns.
-    UpdateService as UpdateService { document: ServiceDocument, task_definition: String }
-        -> ObservedService;
+    /// UpdateService with the `members` of `document` that change; a changed deployment
+    /// configuration is sent with the `kept` members the group does not manage.
+    UpdateService as UpdateService {
+        document: ServiceDocument,
+        task_definition: String,
+        members: plan::ServiceMembers,
+        kept: plan::DeploymentKept,
+    } -> ObservedService;
     /// UpdateService of the desired count alone (prune scales to 0 before deleting).
     ScaleService as UpdateService { cluster: String, service: String, count: i32 } -> ();
     /// DeleteService.

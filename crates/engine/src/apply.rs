@@ -165,6 +165,8 @@ impl<P: ClientProvider> Engine<P> {
                 document,
                 task_definition,
                 changes,
+                members,
+                kept,
                 retag,
                 untag,
                 rollback,
@@ -186,6 +188,8 @@ impl<P: ClientProvider> Engine<P> {
                     let update = call::UpdateService {
                         document: document.clone(),
                         task_definition: arn.clone(),
+                        members: members.clone(),
+                        kept: kept.clone(),
                     };
                     self.write(&d.target, update).await?;
                 }

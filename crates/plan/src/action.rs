@@ -86,12 +86,16 @@ pub enum Action {
     UpdateService {
         /// The service ARN.
         service_arn: String,
-        /// The desired request; UpdateService sends every field the controller owns.
+        /// The desired request; UpdateService sends only `members` of it.
         document: ServiceDocument,
         /// What it should run.
         task_definition: TaskDefinitionRef,
         /// The fields that differ (empty when only tags are behind).
         changes: Vec<FieldChange>,
+        /// The UpdateService members that carry `changes`.
+        members: crate::update::ServiceMembers,
+        /// Deployment configuration members the group does not manage, sent back with it.
+        kept: crate::update::DeploymentKept,
         /// The service's tags are behind (spec-hash, task-definition, user tags).
         retag: bool,
         /// Tags to remove: the controller's own keys the group no longer wants and user tags

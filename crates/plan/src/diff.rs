@@ -18,6 +18,7 @@ use crate::classify::{classify, converged_by_tags, Owner, ServiceClass};
 use crate::desired::DesiredGroup;
 use crate::ecs_state::TaskDefinitionStatus;
 use crate::observed::{ObservedGroup, ObservedService, ObservedTask, ObservedTaskDefinition};
+use crate::update::{ServiceMember, ServiceMembers};
 use crate::vocab::Reason;
 
 mod service;
@@ -204,7 +205,7 @@ fn plan_changes(
         // held at the revision ECS went back to (a hand edit is put back to it), and its tags
         // record the rollback so that a restarted controller knows it too.
         let target = TaskDefinitionRef::Existing(rollback.running.clone());
-        let changes = service_changes(&document, service, &target);
+        let (changes, members) = service_changes(&document, service, &target);
         let mut wanted = desired.service_tags(id, &rollback.failed);
         wanted.insert(TAG_ROLLED_BACK.into(), rollback.running.clone());
         let untag = stale_tags(service, &wanted);
@@ -215,6 +216,8 @@ fn plan_changes(
                 document,
                 task_definition: target,
                 changes,
+                members,
+                kept: service.deployment_kept.clone(),
                 retag,
                 untag,
                 rollback: Some(rollback),
@@ -238,7 +241,7 @@ fn plan_changes(
         return plan;
     }
     plan.actions.extend(register);
-    let changes = service_changes(&document, service, &task_definition);
+    let (changes, members) = service_changes(&document, service, &task_definition);
     let (wanted, tags_behind) = match &task_definition {
         TaskDefinitionRef::Existing(arn) => {
             let wanted = desired.service_tags(id, arn);
@@ -255,6 +258,8 @@ fn plan_changes(
             document,
             task_definition,
             changes,
+            members,
+            kept: service.deployment_kept.clone(),
             retag: tags_behind,
             untag,
             rollback: None,

@@ -17,6 +17,7 @@ pub mod prune;
 pub mod status;
 pub mod target;
 pub mod tddiff;
+pub mod update;
 pub mod vocab;
 
 pub use action::{
@@ -37,4 +38,5 @@ pub use observed::{
 pub use prune::{Inventory, Orphan, PruneAction, PruneLimits, PruneRefusal};
 pub use status::{Condition, GroupStatus};
 pub use target::Target;
+pub use update::{DeploymentAlarms, DeploymentKept, ServiceMember, ServiceMembers};
 pub use vocab::{ConditionStatus, ConditionType, Reason};

@@ -39,6 +39,8 @@ pub struct ObservedService {
     pub network: Option<AwsVpcConfiguration>,
     /// Deployment bounds and circuit breaker, when reported.
     pub deployment_configuration: Option<DeploymentConfiguration>,
+    /// The deployment configuration's members a group does not manage, sent back unchanged.
+    pub deployment_kept: crate::update::DeploymentKept,
     /// Placement strategy, when reported.
     pub placement_strategy: Option<Vec<PlacementStrategy>>,
     /// `aws ecs execute-command` allowed.

@@ -1,7 +1,9 @@
 //! The ECS calls through aws-sdk-ecs: one builder each, answers read by `response`.
 
 use aws_sdk_ecs::types as ecs;
-use plan::{InstanceCapacity, ObservedService, ObservedTask, ObservedTaskDefinition};
+use plan::{
+    InstanceCapacity, ObservedService, ObservedTask, ObservedTaskDefinition, ServiceMember,
+};
 
 use client::api::{Page, RunTaskOutput, TaskFilter};
 use client::call;
@@ -98,21 +100,39 @@ impl SdkApi {
         call::UpdateService {
             document,
             task_definition,
+            members,
+            kept,
         }: call::UpdateService,
     ) -> Result<ObservedService> {
         let fields = request::service_fields(&document)?;
-        let request = self
+        let mut request = self
             .ecs
             .update_service()
             .cluster(&document.cluster)
-            .service(&document.service_name)
-            .task_definition(task_definition)
-            .desired_count(document.desired_count)
-            .set_placement_strategy(Some(fields.placement).filter(|p| !p.is_empty()))
-            .set_network_configuration(fields.network)
-            .deployment_configuration(fields.deployment)
-            .enable_execute_command(document.enable_execute_command)
-            .propagate_tags(ecs::PropagateTags::from(document.propagate_tags.as_str()));
+            .service(&document.service_name);
+        // Only the members that change: taskDefinition and networkConfiguration start a new
+        // deployment whenever they are sent (plan::update).
+        for member in members {
+            request = match member {
+                ServiceMember::DesiredCount => request.desired_count(document.desired_count),
+                ServiceMember::TaskDefinition => request.task_definition(&task_definition),
+                ServiceMember::NetworkConfiguration => {
+                    request.set_network_configuration(fields.network.clone())
+                }
+                ServiceMember::DeploymentConfiguration => request.deployment_configuration(
+                    request::keep_deployment(fields.deployment.clone(), &kept)?,
+                ),
+                ServiceMember::PlacementStrategy => {
+                    request.set_placement_strategy(Some(fields.placement.clone()))
+                }
+                ServiceMember::EnableExecuteCommand => {
+                    request.enable_execute_command(document.enable_execute_command)
+                }
+                ServiceMember::PropagateTags => request.propagate_tags(
+                    ecs::PropagateTags::from(document.propagate_tags.as_str()),
+                ),
+            };
+        }
         let out = answer(Operation::UpdateService, request.send()).await?;
         out.service()
             .map(response::observed_service)

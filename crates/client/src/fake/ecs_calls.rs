@@ -1,7 +1,9 @@
 //! The fake's ECS calls of services, task definitions, tags and clusters: each one's effect on
 //! the account, after `FakeAws::call` logged it.
 
-use plan::{ObservedService, ObservedTaskDefinition, ServiceStatus, TaskDefinitionStatus};
+use plan::{
+    ObservedService, ObservedTaskDefinition, ServiceMember, ServiceStatus, TaskDefinitionStatus,
+};
 use spec::render::TAG_SPEC_HASH;
 
 use super::{not_found, page_of, FakeAws, State, ACCOUNT};
@@ -174,6 +176,8 @@ impl FakeAws {
         call::UpdateService {
             document,
             task_definition,
+            members,
+            kept,
         }: &call::UpdateService,
     ) -> Result<ObservedService> {
         let mut state = self.state();
@@ -183,16 +187,31 @@ impl FakeAws {
             &document.cluster,
             &document.service_name,
         )?;
-        service.desired_count = document.desired_count;
-        service.task_definition = task_definition.into();
-        service.network = document
-            .network_configuration
-            .as_ref()
-            .map(|n| n.awsvpc_configuration.clone());
-        service.deployment_configuration = Some(document.deployment_configuration.clone());
-        service.placement_strategy = Some(document.placement_strategy.clone());
-        service.enable_execute_command = document.enable_execute_command;
-        service.propagate_tags = Some(document.propagate_tags.clone());
+        // Only the members sent change, as on ECS.
+        for member in members {
+            match member {
+                ServiceMember::DesiredCount => service.desired_count = document.desired_count,
+                ServiceMember::TaskDefinition => service.task_definition = task_definition.into(),
+                ServiceMember::NetworkConfiguration => {
+                    let network = document.network_configuration.as_ref();
+                    service.network = network.map(|n| n.awsvpc_configuration.clone());
+                }
+                ServiceMember::DeploymentConfiguration => {
+                    let wanted = document.deployment_configuration.clone();
+                    service.deployment_configuration = Some(wanted);
+                    service.deployment_kept = kept.clone();
+                }
+                ServiceMember::PlacementStrategy => {
+                    service.placement_strategy = Some(document.placement_strategy.clone());
+                }
+                ServiceMember::EnableExecuteCommand => {
+                    service.enable_execute_command = document.enable_execute_command;
+                }
+                ServiceMember::PropagateTags => {
+                    service.propagate_tags = Some(document.propagate_tags.clone());
+                }
+            }
+        }
         Ok(service.clone())
     }
 

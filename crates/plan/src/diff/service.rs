@@ -38,27 +38,29 @@ pub(super) fn immutable_changes(
     changes
 }
 
-/// Differences UpdateService can make, field by field.
+/// Differences UpdateService can make, field by field, and the members that carry them.
 pub(super) fn service_changes(
     document: &ServiceDocument,
     service: &ObservedService,
     task_definition: &TaskDefinitionRef,
-) -> Vec<FieldChange> {
+) -> (Vec<FieldChange>, ServiceMembers) {
+    use ServiceMember::*;
     let mut changes = Vec::new();
+    let mut members = ServiceMembers::new();
+    let mut change = |member: ServiceMember, change: FieldChange| {
+        members.insert(member);
+        changes.push(change);
+    };
     if service.desired_count != document.desired_count {
-        changes.push(FieldChange::new(
-            "desiredCount",
-            service.desired_count,
-            document.desired_count,
-        ));
+        let (from, to) = (service.desired_count, document.desired_count);
+        change(DesiredCount, FieldChange::new("desiredCount", from, to));
     }
     match task_definition {
         TaskDefinitionRef::Existing(arn) if *arn == service.task_definition => {}
-        wanted => changes.push(FieldChange::new(
-            "taskDefinition",
-            task_definition_short(&service.task_definition),
-            wanted,
-        )),
+        wanted => {
+            let live = task_definition_short(&service.task_definition);
+            change(TaskDefinition, FieldChange::new("taskDefinition", live, wanted));
+        }
     }
     if let Some(wanted) = document
         .network_configuration
@@ -67,15 +69,16 @@ pub(super) fn service_changes(
     {
         let live = service.network.as_ref();
         if live.map(normalise_network) != Some(normalise_network(wanted)) {
-            changes.push(FieldChange::new(
-                "networkConfiguration.awsvpcConfiguration",
-                live.map_or("none".into(), describe_network),
-                describe_network(wanted),
-            ));
+            let field = "networkConfiguration.awsvpcConfiguration";
+            let live = live.map_or("none".into(), describe_network);
+            let to = describe_network(wanted);
+            change(NetworkConfiguration, FieldChange::new(field, live, to));
         }
     }
     if let Some(live) = &service.deployment_configuration {
-        deployment_changes(live, &document.deployment_configuration, &mut changes);
+        for c in deployment_changes(live, &document.deployment_configuration) {
+            change(DeploymentConfiguration, c);
+        }
     }
     if let Some(live) = &service.placement_strategy {
         if *live != document.placement_strategy {
@@ -85,26 +88,24 @@ pub(super) fn service_changes(
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            changes.push(FieldChange::new(
-                "placementStrategy",
-                text(live),
-                text(&document.placement_strategy),
-            ));
+            let (from, to) = (text(live), text(&document.placement_strategy));
+            change(PlacementStrategy, FieldChange::new("placementStrategy", from, to));
         }
     }
     if service.enable_execute_command != document.enable_execute_command {
-        changes.push(FieldChange::new(
-            "enableExecuteCommand",
-            service.enable_execute_command,
-            document.enable_execute_command,
-        ));
+        let (from, to) = (service.enable_execute_command, document.enable_execute_command);
+        let field = "enableExecuteCommand";
+        change(EnableExecuteCommand, FieldChange::new(field, from, to));
     }
-    changes.extend(echoed_change(
+    let propagate = echoed_change(
         "propagateTags",
         &service.propagate_tags,
         &document.propagate_tags,
-    ));
-    changes
+    );
+    if let Some(c) = propagate {
+        change(PropagateTags, c);
+    }
+    (changes, members)
 }
 
 /// A field that not every answer carries: a change only when ECS echoed it and it differs.
@@ -116,8 +117,8 @@ fn echoed_change(field: &str, live: &Option<String>, wanted: &str) -> Option<Fie
 pub(super) fn deployment_changes(
     live: &DeploymentConfiguration,
     wanted: &DeploymentConfiguration,
-    changes: &mut Vec<FieldChange>,
-) {
+) -> Vec<FieldChange> {
+    let mut changes = Vec::new();
     let prefix = "deploymentConfiguration";
     if live.minimum_healthy_percent != wanted.minimum_healthy_percent {
         changes.push(FieldChange::new(
@@ -144,6 +145,7 @@ pub(super) fn deployment_changes(
             format!("enable={} rollback={}", w.enable, w.rollback),
         ));
     }
+    changes
 }
 
 pub(super) fn normalise_network(n: &AwsVpcConfiguration) -> (Vec<String>, Vec<String>, String) {

@@ -129,6 +129,19 @@ fn count_drift_is_one_update_without_registration() {
     let plan = plan_over(&d, service);
     assert_eq!(kinds(&plan), ["update-service"]);
     assert_eq!(changes(&plan), ["desiredCount: 5 -> 2"]);
+    // A scale sends desiredCount alone: no new deployment.
+    assert_eq!(members(&plan), [ServiceMember::DesiredCount]);
+}
+
+/// The members the plan's UpdateService carries.
+fn members(plan: &GroupPlan) -> Vec<ServiceMember> {
+    plan.actions
+        .iter()
+        .find_map(|a| match a {
+            Action::UpdateService { members, .. } => Some(members.iter().copied().collect()),
+            _ => None,
+        })
+        .unwrap_or_default()
 }
 
 #[test]
@@ -150,6 +163,7 @@ fn an_image_change_registers_once_and_points_the_service_at_it() {
         changes(&plan),
         ["taskDefinition: d1:1 -> d1:(new revision)"]
     );
+    assert_eq!(members(&plan), [ServiceMember::TaskDefinition]);
 }
 
 #[test]
@@ -310,6 +324,12 @@ fn fields_the_endpoint_does_not_report_are_not_compared_but_reported_ones_are() 
             rollback: false,
         },
     });
+    // Alarms set outside the controller travel with the deployment configuration it changes.
+    service.deployment_kept.alarms = Some(crate::DeploymentAlarms {
+        alarm_names: vec!["delegate-errors".into()],
+        enable: true,
+        rollback: true,
+    });
     let plan = plan_group(&d, &observed(&service), &options());
     assert_eq!(
         changes(&plan),
@@ -318,6 +338,12 @@ fn fields_the_endpoint_does_not_report_are_not_compared_but_reported_ones_are() 
             "deploymentConfiguration.deploymentCircuitBreaker: enable=false rollback=false -> enable=true rollback=true"
         ]
     );
+    assert_eq!(members(&plan), [ServiceMember::DeploymentConfiguration]);
+    let kept = plan.actions.iter().find_map(|a| match a {
+        Action::UpdateService { kept, .. } => Some(kept),
+        _ => None,
+    });
+    assert_eq!(kept, Some(&service.deployment_kept));
 }
 
 #[test]

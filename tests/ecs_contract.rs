@@ -1,0 +1,91 @@
+//! ECS as its API reference says it answers (issue 28), each point against the local endpoint,
+//! which follows the same sentences (`scripts/ecs_behaviour.py`).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+mod support;
+
+use serde_json::{json, Value};
+use support::Moto;
+
+fn group(count: i64, service: &str) -> String {
+    plan::DesiredGroup::test("d1")
+        .cluster("c1")
+        .count(count)
+        .spec(service)
+        .yaml()
+}
+
+/// The members of the recorded UpdateService requests, sorted.
+fn members(moto: &Moto) -> Vec<Vec<String>> {
+    let requests = moto.requests("UpdateService");
+    let keys = |r: &Value| {
+        let mut keys: Vec<String> = r.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    requests.iter().map(keys).collect()
+}
+
+/// The service's deployments (id, status), newest first.
+fn deployments(moto: &Moto) -> Vec<(String, String)> {
+    let service = moto.active_service("c1", "d1").expect("the service");
+    let list = service["deployments"].as_array().unwrap();
+    let entry = |d: &Value| (d["id"].to_string(), d["status"].to_string());
+    list.iter().map(entry).collect()
+}
+
+/// UpdateService's `desiredCount` "doesn't trigger a new service deployment"; `taskDefinition`
+/// "triggers a new service deployment" (API reference, UpdateServiceRequest). A count change must
+/// send the count alone, or every delegate is replaced to scale by one.
+#[test]
+fn a_count_change_scales_without_a_new_deployment() {
+    let moto = Moto::with_clusters(&["c1"]);
+    moto.register_container_instances("c1", 4);
+    moto.write("g.yaml", &group(2, ""));
+    moto.run_ok(&["reconcile", "--once", "--wait", "60s", "g.yaml"]);
+    let before = deployments(&moto);
+    assert_eq!(before.len(), 1, "{before:?}");
+
+    moto.write("g.yaml", &group(3, ""));
+    moto.reset_calls();
+    moto.run_ok(&["reconcile", "--once", "--wait", "60s", "g.yaml"]);
+    assert_eq!(members(&moto), [["cluster", "desiredCount", "service"]]);
+    assert_eq!(deployments(&moto), before, "the same deployment, scaled");
+    assert_eq!(moto.desired("c1", "d1"), Some(3));
+}
+
+/// UpdateService takes deploymentConfiguration whole: the alarms someone set on the service
+/// are sent back with the percentages the group changes, and nothing else is sent.
+#[test]
+fn a_rollout_setting_change_keeps_the_alarms_set_outside_the_controller() {
+    let moto = Moto::with_clusters(&["c1"]);
+    moto.register_container_instances("c1", 4);
+    moto.write("g.yaml", &group(2, ""));
+    moto.run_ok(&["reconcile", "--once", "--wait", "60s", "g.yaml"]);
+    let alarms = json!({"alarmNames": ["delegate-errors"], "enable": true, "rollback": false});
+    let by_hand = json!({
+        "cluster": "c1",
+        "service": "d1",
+        "deploymentConfiguration": {
+            "maximumPercent": 200,
+            "minimumHealthyPercent": 100,
+            "deploymentCircuitBreaker": {"enable": true, "rollback": true},
+            "alarms": alarms,
+        },
+    });
+    moto.ecs_call("UpdateService", &by_hand.to_string());
+    let before = deployments(&moto);
+
+    moto.write("g.yaml", &group(2, "  service:\n    maximumPercent: 150"));
+    moto.reset_calls();
+    moto.run_ok(&["reconcile", "--once", "g.yaml"]);
+    assert_eq!(
+        members(&moto),
+        [["cluster", "deploymentConfiguration", "service"]]
+    );
+    let service = moto.active_service("c1", "d1").unwrap();
+    let config = &service["deploymentConfiguration"];
+    assert_eq!(config["maximumPercent"], 150, "{config}");
+    assert_eq!(config["alarms"], alarms, "{config}");
+    assert_eq!(deployments(&moto), before, "no new deployment");
+}
