@@ -25,6 +25,16 @@ brought up to "now"; nothing runs between requests, so tests are deterministic):
   LOCALECS_FAILING_IMAGES, comma separated) exits with code 1 when it would become RUNNING: the
   task stops with stopCode EssentialContainerExited, "Essential container in task exited".
   https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stopped-task-errors.html
+- Interruptions. A task whose image tag starts with "interrupted" runs, then is stopped by ECS
+  at the next observation (after LOCALECS_START_SECONDS) with stopCode SpotInterruption: what
+  a Fargate Spot interruption leaves (when it happens is modelled; the message "Your Spot Task
+  was interrupted." is modelled, no source). It is no failure: the circuit breaker does not count
+  it, and the service replaces the task. The stop codes are the TaskStopCode enum of the API
+  (botocore's ecs/2014-11-13 model): TaskFailedToStart, EssentialContainerExited,
+  UserInitiated, ServiceSchedulerInitiated, SpotInterruption, TerminationNotice,
+  InfrastructureHealth.
+  https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Task.html
+  https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html
 - Circuit breaker. With deploymentCircuitBreaker.enable, a deployment fails when its failed tasks
   reach the threshold 0.5 x desired count, at least 3 and at most 200 (rolloutState FAILED,
   "ECS deployment circuit breaker: tasks failed to start."); with rollback, a new deployment of
@@ -274,13 +284,18 @@ def rule_update_service(service, params, backend):
 # The scheduler.
 
 
-def image_fails(task_definition):
+def image_tags(task_definition):
     for container in task_definition.container_definitions:
         image = container.get("image") or ""
-        tag = image.rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else ""
-        if tag.startswith("crash") or image in FAILING_IMAGES:
-            return True
-    return False
+        yield image, image.rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else ""
+
+
+def image_fails(task_definition):
+    return any(tag.startswith("crash") or image in FAILING_IMAGES for image, tag in image_tags(task_definition))
+
+
+def image_interrupted(task_definition):
+    return any(tag.startswith("interrupted") for _, tag in image_tags(task_definition))
 
 
 def requirements(task_definition):
@@ -354,6 +369,7 @@ def place(backend, cluster, task_definition, launch_type, network, group, starte
         task.created_at = created
         task._start_at = ts(created) + START_SECONDS
         task._fails = image_fails(task_definition)
+        task._interrupted = image_interrupted(task_definition)
         task._secret_denied = unreadable_secret(backend, task_definition)
         for container in task.containers:
             container.last_status = "PENDING"
@@ -436,6 +452,11 @@ def unreadable_secret(backend, task_definition):
 def advance_task(backend, task, moment):
     """PENDING -> RUNNING, or STOPPED: with exit code 1 when its image fails, before starting
     when the execution role cannot read a secret."""
+    if task.last_status == "RUNNING" and task.desired_status == "RUNNING" and getattr(task, "_interrupted", False):
+        if moment >= ts(task.started_at) + START_SECONDS:
+            stop(backend, task, "Your Spot Task was interrupted.", "SpotInterruption")
+            return "interrupted"
+        return None
     if task.last_status != "PENDING" or task.desired_status != "RUNNING":
         return None
     if moment < getattr(task, "_start_at", 0):
@@ -614,6 +635,7 @@ def tick_service(backend, cluster, service, moment, tasks=None):
         and primary["rolloutState"] != "IN_PROGRESS"
         and service.pending_count == 0
         and service.running_count == primary["desiredCount"]
+        and not any(getattr(t, "_interrupted", False) and t.desired_status == "RUNNING" for t in tasks)
     )
 
 

@@ -89,3 +89,40 @@ fn a_rollout_setting_change_keeps_the_alarms_set_outside_the_controller() {
     assert_eq!(config["alarms"], alarms, "{config}");
     assert_eq!(deployments(&moto), before, "no new deployment");
 }
+
+/// Stopped tasks of service d1 in c1, as ECS lists them (desiredStatus STOPPED).
+fn stopped_tasks(moto: &Moto) -> usize {
+    let body = json!({"cluster": "c1", "serviceName": "d1", "desiredStatus": "STOPPED"});
+    let answer: Value =
+        serde_json::from_str(&moto.ecs_call("ListTasks", &body.to_string())).unwrap();
+    answer["taskArns"].as_array().map_or(0, Vec::len)
+}
+
+/// A Spot interruption (stopCode SpotInterruption) is ECS reclaiming capacity, not a delegate
+/// that fails: only TaskFailedToStart and EssentialContainerExited count towards a crash loop.
+#[test]
+fn spot_interruptions_are_not_a_crash_loop() {
+    // Tasks take 2 s to start, and are interrupted 2 s after: the service is short of running
+    // tasks (so its stopped tasks are looked at) for half of the time.
+    let moto = Moto::start_configured(&[("LOCALECS_START_SECONDS", "2")]);
+    moto.create_clusters(&["c1"]);
+    moto.register_container_instances("c1", 4);
+    let yaml = plan::DesiredGroup::test("d1")
+        .cluster("c1")
+        .image("harness/delegate:interrupted-24.10")
+        .yaml();
+    moto.write("g.yaml", &yaml);
+    moto.reconciled("g.yaml");
+    // Status while the interrupted tasks are being replaced, after at least two interruptions.
+    let replacing = support::eventually(std::time::Duration::from_secs(60), || {
+        let status = support::status_json(&moto, "g.yaml");
+        let group = status["groups"][0].clone();
+        (stopped_tasks(&moto) >= 2 && group["running"].as_i64() < Some(2)).then_some(group)
+    });
+    let group = replacing.expect("the endpoint interrupts the tasks, and ECS replaces them");
+    let degraded = support::find_condition(&group, "Degraded");
+    assert!(
+        degraded.is_none_or(|c| c["reason"] != "CrashLoop"),
+        "{group:#}"
+    );
+}

@@ -100,7 +100,7 @@ impl<P: ClientProvider> Engine<P> {
                     o.stopped_tasks = stopped
                         .iter()
                         .filter(ours)
-                        .filter(|t| t.is_unexpected_stop(now))
+                        .filter(|t| t.is_failure_stop(now))
                         .cloned()
                         .collect();
                 }
@@ -195,7 +195,7 @@ impl<P: ClientProvider> Engine<P> {
                     o.stopped_tasks = tasks
                         .into_iter()
                         .filter(|t| t.group.as_deref() == Some(group.as_str()))
-                        .filter(|t| t.is_unexpected_stop(now))
+                        .filter(|t| t.is_failure_stop(now))
                         .collect();
                 }
                 (Err(e), slot) => *slot = Err(e),

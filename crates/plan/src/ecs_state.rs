@@ -131,6 +131,29 @@ closed_set! {
         SpotInterruption = "SpotInterruption",
         /// A Fargate maintenance termination notice.
         TerminationNotice = "TerminationNotice",
+        /// ECS replaced it because its infrastructure was unhealthy.
+        InfrastructureHealth = "InfrastructureHealth",
+    }
+}
+
+impl StopCode {
+    /// Whether the stop means the delegate failed, as the TaskStopCode values of the API
+    /// (Task.stopCode) tell it: it never started (TaskFailedToStart, which is where
+    /// ResourceInitializationError and CannotPullContainerError land) or its essential
+    /// container exited (EssentialContainerExited). `Some(false)` for the stops of a healthy
+    /// task (someone's StopTask, the scheduler's scale-in, rebalancing or replacement, a Spot
+    /// interruption, a termination notice, unhealthy infrastructure); `None` for a code this
+    /// program does not know, or none.
+    pub fn is_failure(&self) -> Option<bool> {
+        match self {
+            StopCode::TaskFailedToStart | StopCode::EssentialContainerExited => Some(true),
+            StopCode::UserInitiated
+            | StopCode::ServiceSchedulerInitiated
+            | StopCode::SpotInterruption
+            | StopCode::TerminationNotice
+            | StopCode::InfrastructureHealth => Some(false),
+            StopCode::Other(_) => None,
+        }
     }
 }
 
@@ -146,5 +169,23 @@ mod tests {
         assert_eq!(later, RolloutState::Other("PAUSED".into()));
         assert_eq!(later.as_str(), "PAUSED");
         assert_eq!(StopCode::default().as_str(), "");
+    }
+
+    #[test]
+    fn only_a_failed_start_or_an_exited_container_is_a_failure() {
+        let failures: Vec<_> = [
+            "TaskFailedToStart",
+            "EssentialContainerExited",
+            "UserInitiated",
+            "ServiceSchedulerInitiated",
+            "SpotInterruption",
+            "TerminationNotice",
+            "InfrastructureHealth",
+        ]
+        .into_iter()
+        .filter(|code| StopCode::from(*code).is_failure() == Some(true))
+        .collect();
+        assert_eq!(failures, ["TaskFailedToStart", "EssentialContainerExited"]);
+        assert_eq!(StopCode::from("SomethingNew").is_failure(), None);
     }
 }

@@ -163,16 +163,23 @@ impl ObservedTask {
         self.is_live() && self.last_status == TaskStatus::Running
     }
 
-    /// Evidence of a crash at `now` (seconds since the epoch): a recent stop that the
-    /// controller did not ask for (its reasons start with [`STOP_REASON_PREFIX`]), no user
-    /// initiated, and that is no ordinary scale-in.
-    pub fn is_unexpected_stop(&self, now: i64) -> bool {
-        let reason = self.stopped_reason.as_deref().unwrap_or("");
-        self.stopped_at
-            .is_none_or(|at| now - at <= RECENT_STOP_SECONDS)
-            && self.stop_code != Some(StopCode::UserInitiated)
-            && !reason.starts_with(STOP_REASON_PREFIX)
-            && !reason.starts_with("Scaling activity")
+    /// Evidence of a failing delegate at `now` (seconds since the epoch): a recent stop whose
+    /// stop code says the delegate failed ([`StopCode::is_failure`]). Spot interruptions,
+    /// scale-in, rebalancing and StopTask are not. Without a stop code this program knows, a
+    /// stop counts unless the controller asked for it (its reasons start with
+    /// [`STOP_REASON_PREFIX`]) or it was a scale-in.
+    pub fn is_failure_stop(&self, now: i64) -> bool {
+        let recent = self
+            .stopped_at
+            .is_none_or(|at| now - at <= RECENT_STOP_SECONDS);
+        let failure = match self.stop_code.as_ref().and_then(StopCode::is_failure) {
+            Some(known) => known,
+            None => {
+                let reason = self.stopped_reason.as_deref().unwrap_or("");
+                !reason.starts_with(STOP_REASON_PREFIX) && !reason.starts_with("Scaling activity")
+            }
+        };
+        recent && failure
     }
 }
 

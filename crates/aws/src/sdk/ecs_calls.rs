@@ -128,9 +128,8 @@ impl SdkApi {
                 ServiceMember::EnableExecuteCommand => {
                     request.enable_execute_command(document.enable_execute_command)
                 }
-                ServiceMember::PropagateTags => request.propagate_tags(
-                    ecs::PropagateTags::from(document.propagate_tags.as_str()),
-                ),
+                ServiceMember::PropagateTags => request
+                    .propagate_tags(ecs::PropagateTags::from(document.propagate_tags.as_str())),
             };
         }
         let out = answer(Operation::UpdateService, request.send()).await?;

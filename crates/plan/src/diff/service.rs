@@ -59,7 +59,10 @@ pub(super) fn service_changes(
         TaskDefinitionRef::Existing(arn) if *arn == service.task_definition => {}
         wanted => {
             let live = task_definition_short(&service.task_definition);
-            change(TaskDefinition, FieldChange::new("taskDefinition", live, wanted));
+            change(
+                TaskDefinition,
+                FieldChange::new("taskDefinition", live, wanted),
+            );
         }
     }
     if let Some(wanted) = document
@@ -89,11 +92,17 @@ pub(super) fn service_changes(
                     .join(", ")
             };
             let (from, to) = (text(live), text(&document.placement_strategy));
-            change(PlacementStrategy, FieldChange::new("placementStrategy", from, to));
+            change(
+                PlacementStrategy,
+                FieldChange::new("placementStrategy", from, to),
+            );
         }
     }
     if service.enable_execute_command != document.enable_execute_command {
-        let (from, to) = (service.enable_execute_command, document.enable_execute_command);
+        let (from, to) = (
+            service.enable_execute_command,
+            document.enable_execute_command,
+        );
         let field = "enableExecuteCommand";
         change(EnableExecuteCommand, FieldChange::new(field, from, to));
     }
