@@ -38,7 +38,8 @@ pub struct GlobalArgs {
         global = true,
         env = "ECS_DELEGATE_CONTROLLER_ID",
         default_value = "default",
-        value_name = "ID"
+        value_name = "ID",
+        value_parser = controller_id
     )]
     pub controller_id: String,
     /// Only groups whose metadata.labels match, e.g. `team=platform` (repeat or comma-separate
@@ -362,10 +363,35 @@ impl Cli {
     }
 }
 
+/// `--controller-id`: it becomes the value of the managed-by tag on everything the controller
+/// creates, so it is refused here, before any call, where ECS would refuse that tag.
+fn controller_id(value: &str) -> Result<String, String> {
+    let tag = spec::render::TAG_MANAGED_BY;
+    if value.is_empty() {
+        return Err(format!(
+            "must not be empty: it is the value of the tag {tag}"
+        ));
+    }
+    match spec::validate::tag_value_problem(value) {
+        Some(problem) => Err(format!(
+            "it becomes the value of the tag {tag}, and it {problem}"
+        )),
+        None => Ok(value.to_owned()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn a_controller_id_ecs_would_refuse_as_a_tag_value_is_refused() {
+        assert_eq!(controller_id("team-a_1").as_deref(), Ok("team-a_1"));
+        for refused in ["", "a,b", "aws:x", "\u{24b6}", "x\ty"] {
+            assert!(controller_id(refused).is_err(), "{refused:?}");
+        }
+    }
 
     #[test]
     fn cli_definition_is_consistent() {

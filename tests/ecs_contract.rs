@@ -126,3 +126,62 @@ fn spot_interruptions_are_not_a_crash_loop() {
         "{group:#}"
     );
 }
+
+/// The validator's patterns are the service models' own (botocore's data in the virtualenv).
+#[test]
+fn the_validators_patterns_are_the_service_models() {
+    let script = "import botocore.session, json\n\
+        s = botocore.session.get_session()\n\
+        ecs, iam = s.get_service_model('ecs'), s.get_service_model('iam')\n\
+        shapes = [ecs.shape_for('TagKey'), ecs.shape_for('TagValue'), iam.shape_for('roleNameType')]\n\
+        print(json.dumps([s.metadata for s in shapes]))";
+    let out = std::process::Command::new(support::venv().join("bin/python"))
+        .args(["-c", script])
+        .output()
+        .expect("python runs (make setup installs it)");
+    assert!(out.status.success(), "{}", support::show(&out));
+    let models: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let ours = [
+        &*spec::model_string::TAG_KEY,
+        &*spec::model_string::TAG_VALUE,
+        &*spec::model_string::ROLE_NAME,
+    ];
+    for (model, ours) in models.iter().zip(ours) {
+        assert_eq!(model["pattern"], ours.pattern, "{model}");
+        assert_eq!(model["min"], ours.min, "{model}");
+        assert_eq!(model["max"], ours.max, "{model}");
+    }
+}
+
+/// A tag value ECS would refuse (a combining vowel sign, which `char::is_alphanumeric` takes)
+/// and a controller id ECS would refuse as a tag value are refused before any AWS call.
+#[test]
+fn a_tag_or_controller_id_ecs_would_refuse_is_refused_before_any_call() {
+    let moto = Moto::with_clusters(&["c1"]);
+    let yaml = plan::DesiredGroup::test("d1")
+        .cluster("c1")
+        .spec("  tags:\n    team: \"\u{0915}\u{093e}\"")
+        .yaml();
+    moto.write("g.yaml", &yaml);
+    moto.reset_calls();
+    let out = moto.run(&["reconcile", "--once", "g.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", support::show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    support::assert_has(&stderr, "g.yaml:");
+    support::assert_has(&stderr, "spec.tags.team: the value has");
+    assert_eq!(moto.calls(), Vec::<String>::new());
+
+    moto.write("g.yaml", &group(2, ""));
+    let out = moto.run(&[
+        "reconcile",
+        "--once",
+        "--controller-id",
+        "\u{24b6}",
+        "g.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", support::show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    support::assert_has(&stderr, "--controller-id");
+    support::assert_has(&stderr, "ecs-delegate-controller.io/managed-by");
+    assert_eq!(moto.calls(), Vec::<String>::new());
+}

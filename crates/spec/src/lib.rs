@@ -10,6 +10,7 @@ pub mod hash;
 pub mod import;
 pub mod load;
 pub mod location;
+pub mod model_string;
 pub mod policy;
 pub mod render;
 pub mod types;

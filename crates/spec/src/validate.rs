@@ -11,6 +11,7 @@ use crate::types::{
 };
 
 mod tags;
+pub use tags::tag_value_problem;
 use tags::*;
 
 mod names;
@@ -179,13 +180,11 @@ fn check_selectors(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
 
 /// The task and execution roles and the token secret.
 fn check_roles_and_token(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
-    if let Some(task) = &spec.roles.task {
-        if !is_role_arn(task) {
-            err("spec.roles.task", role_message(task));
-        }
+    if let Some(problem) = spec.roles.task.as_deref().and_then(role_problem) {
+        err("spec.roles.task", problem);
     }
-    if !is_role_arn(&spec.roles.execution) {
-        err("spec.roles.execution", role_message(&spec.roles.execution));
+    if let Some(problem) = role_problem(&spec.roles.execution) {
+        err("spec.roles.execution", problem);
     }
     let token = &spec.delegate.token.secret_arn;
     if !is_secret_arn(token) {

@@ -53,6 +53,22 @@ pub(super) fn role_message(value: &str) -> String {
     format!("{value:?} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
 }
 
+/// What IAM refuses in a role ARN's name (its model's roleNameType: 1 to 64 of `[\w+=,.@-]`),
+/// or that it is no role ARN at all.
+pub(super) fn role_problem(arn: &str) -> Option<String> {
+    if !is_role_arn(arn) {
+        return Some(role_message(arn));
+    }
+    let name = arn.rsplit('/').next().unwrap_or_default();
+    let role = &crate::model_string::ROLE_NAME;
+    if !role.fits(name) {
+        return Some(format!("the role name {name:?} must be 1 to 64 characters"));
+    }
+    role.first_refused(name).map(|c| {
+        format!("the role name {name:?} has {c:?}; IAM allows ASCII letters, digits and _+=,.@-")
+    })
+}
+
 /// A Secrets Manager secret ARN or an SSM parameter ARN.
 pub(super) fn is_secret_arn(arn: &str) -> bool {
     Arn::parse(arn).is_some_and(|a| a.is_secret())

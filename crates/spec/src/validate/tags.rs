@@ -2,6 +2,7 @@
 //! with the controller's own tags counted.
 
 use super::*;
+use crate::model_string::{TAG_KEY, TAG_VALUE};
 
 /// User tags: count, reserved prefixes, lengths.
 pub(super) fn check_tags(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
@@ -68,46 +69,39 @@ pub(super) fn own_tag_count(spec: &DelegateGroupSpec) -> usize {
     5 + usize::from(!spec.selectors.is_empty()) + usize::from(!spec.tags.is_empty())
 }
 
-/// What ECS refuses in a tag (API_Tag: key 1 to 128 and value up to 256 Unicode characters
-/// matching `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`, no `aws:` prefix in any case on either).
+/// What ECS refuses in a tag (its model's TagKey and TagValue: key 1 to 128 and value up to
+/// 256 characters matching `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`; API_Tag: no `aws:` prefix in any case
+/// on either).
 pub(super) fn tag_problem(key: &str, value: &str) -> Option<String> {
-    if key.is_empty() || key.chars().count() > 128 {
+    if !TAG_KEY.fits(key) {
         return Some("tag keys must be 1 to 128 characters".into());
     }
     if is_aws_reserved(key) {
         return Some("tag keys under aws: are reserved by AWS".into());
     }
-    if let Some(c) = key.chars().find(|c| !is_tag_char(*c)) {
-        return Some(format!(
-            "the key has {c:?}; ECS allows letters, numbers, spaces and _ . : / = + - @"
-        ));
+    if let Some(c) = TAG_KEY.first_refused(key) {
+        return Some(format!("the key has {c:?}; {TAG_CHARACTERS}"));
     }
     tag_value_problem(value).map(|problem| format!("the value {problem}"))
 }
 
 /// What ECS refuses in a tag value; phrased to follow "the value".
-pub(super) fn tag_value_problem(value: &str) -> Option<String> {
-    if value.chars().count() > 256 {
+pub fn tag_value_problem(value: &str) -> Option<String> {
+    if !TAG_VALUE.fits(value) {
         return Some("is longer than 256 characters".into());
     }
     if is_aws_reserved(value) {
         return Some("starts with aws:, which AWS reserves".into());
     }
-    value
-        .chars()
-        .find(|c| !is_tag_char(*c))
-        .map(|c| format!("has {c:?}; ECS allows letters, numbers, spaces and _ . : / = + - @"))
+    let refused = TAG_VALUE.first_refused(value);
+    refused.map(|c| format!("has {c:?}; {TAG_CHARACTERS}"))
 }
+
+/// What the tag pattern allows, in words.
+const TAG_CHARACTERS: &str =
+    "ECS allows letters, numbers, spaces (Unicode's categories L, N and Z) and _ . : / = + - @";
 
 pub(super) fn is_aws_reserved(text: &str) -> bool {
     text.get(..4)
         .is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
-}
-
-/// `[\p{L}\p{Z}\p{N}_.:/=+\-@]`: letters, separators (spaces, not tabs or line breaks),
-/// numbers and seven punctuation characters.
-pub(super) fn is_tag_char(c: char) -> bool {
-    c.is_alphanumeric()
-        || (c.is_whitespace() && !c.is_control())
-        || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
 }
