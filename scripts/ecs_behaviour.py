@@ -65,7 +65,10 @@ brought up to "now"; nothing runs between requests, so tests are deterministic):
   https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
   https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-user_externalid.html
 
-The request rules are the `rule_*` functions below, each with its source page.
+The request rules are the `rule_*` functions below, each with its source page. Before them,
+every request is checked against ECS's published service model (`ecs_model.py`: required and
+unknown members, types, enums, lengths, ranges, patterns), and refused with the code
+LocalModelViolation (the endpoint's own) when the model does not allow it.
 """
 
 import base64
@@ -115,31 +118,38 @@ def client_error(message):
 
 def rule_tags(tags, existing=None):
     """Tag rules of every call that takes tags (CreateService, RunTask, RegisterTaskDefinition,
-    TagResource): at most 50 per resource, key 1-128 and value 0-256 characters, letters, numbers,
-    spaces and `+ - = . _ : / @`, no `aws:` prefix on keys or values. Messages modelled.
+    TagResource) beyond the model's (lengths and characters, `ecs_model.py`): no `aws:` prefix
+    on keys or values, at most 50 per resource counting those it has. Messages modelled.
     https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Tag.html
     https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-using-tags.html"""
     keys = set(existing or ())
     for tag in tags or []:
         key, value = tag.get("key") or "", tag.get("value") or ""
-        if not 1 <= len(key) <= 128:
-            raise invalid(f"Tag key must be between 1 and 128 characters: '{key[:40]}'")
-        if len(value) > 256:
-            raise invalid(f"Tag value for key '{key}' must be at most 256 characters")
         for text in (key, value):
             if text.lower().startswith("aws:"):
                 raise invalid(f"Tag keys and values may not start with the reserved prefix 'aws:': '{text}'")
-            bad = [c for c in text if not allowed_tag_character(c)]
-            if bad:
-                raise invalid(f"Tag '{key}' contains a character ECS does not allow: {bad[0]!r}")
         keys.add(key)
     if len(keys) > 50:
         raise invalid(f"A resource may have at most 50 tags; this request would give it {len(keys)}")
 
 
-def allowed_tag_character(c):
-    # ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$ (the Tag pattern in the API reference)
-    return unicodedata.category(c)[0] in "LZN" or c in "_.:/=+-@"
+def raw_body(body):
+    import json
+
+    try:
+        value = json.loads(body or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def model_refusal(operation, params):
+    """Every request as ECS's published service model allows it (`ecs_model.py`): the error for
+    a request the controller should never send, which fails the test that sent it, or None."""
+    import ecs_model
+
+    found = ecs_model.problems(operation, params)
+    return ECSException("LocalModelViolation", "; ".join(found)) if found else None
 
 
 def rule_list_tasks(params):
@@ -731,6 +741,7 @@ def page(items, params, default):
 def install():
     """Patches moto's ECS in this process."""
     from moto.core.responses import ActionResult
+    from moto.core.utils import camelcase_to_underscores
     from moto.moto_api import state_manager
 
     # Task states are this module's; moto's own per-describe progression is off.
@@ -743,6 +754,15 @@ def install():
     def call_action(self):
         with LOCK:
             tick(self.ecs_backend)
+            # The body as sent: moto's params are already parsed with the model (types coerced,
+            # unknown members dropped).
+            refusal = model_refusal(self._get_action(), raw_body(self.body))
+            if refusal is not None:
+                # Raised from this request's handler, so that moto answers it as ECS's error.
+                def refuse():
+                    raise refusal
+
+                setattr(self, camelcase_to_underscores(self._get_action()), refuse)
             return original_call(self)
 
     Response.call_action = call_action

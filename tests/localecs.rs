@@ -26,7 +26,9 @@ fn refused(moto: &Moto, operation: &str, body: &Value) -> (String, String) {
     let kind = value["__type"]
         .as_str()
         .unwrap_or_else(|| panic!("{operation} was accepted: {answer}"));
-    let message = value["message"].as_str().unwrap_or_default();
+    // ECS writes "message"; moto's generic errors "Message" (both are read by the SDKs).
+    let message = value["message"].as_str().or(value["Message"].as_str());
+    let message = message.unwrap_or_default();
     (
         kind.rsplit('#').next().unwrap().to_owned(),
         message.to_owned(),
@@ -123,26 +125,29 @@ async fn assign_public_ip_is_refused_outside_fargate() {
 fn tags_are_checked_on_every_call_that_takes_them() {
     let moto = Moto::with_clusters(&["c1"]);
     let td = bridge_definition(&moto, "e", "i");
+    // The model's constraints (ecs_model.py), then ECS's rules beyond them (rule_tags).
+    let model = "LocalModelViolation";
+    let rule = "InvalidParameterException";
     let bad_tags = [
         (
             json!([{"key": "k".repeat(129), "value": "v"}]),
-            "between 1 and 128",
+            (model, "129 characters, at most 128"),
         ),
         (
             json!([{"key": "k", "value": "v".repeat(257)}]),
-            "at most 256",
+            (model, "257 characters, at most 256"),
         ),
         (
             json!([{"key": "k", "value": "a,b"}]),
-            "character ECS does not allow",
+            (model, "'a,b' does not match"),
         ),
         (
             json!([{"key": "aws:k", "value": "v"}]),
-            "reserved prefix 'aws:'",
+            (rule, "reserved prefix 'aws:'"),
         ),
         (
             json!([{"key": "k", "value": "AWS:v"}]),
-            "reserved prefix 'aws:'",
+            (rule, "reserved prefix 'aws:'"),
         ),
         (
             Value::Array(
@@ -150,10 +155,10 @@ fn tags_are_checked_on_every_call_that_takes_them() {
                     .map(|i| json!({"key": format!("k{i}"), "value": "v"}))
                     .collect(),
             ),
-            "at most 50 tags",
+            (model, "51 items, at most 50"),
         ),
     ];
-    for (tags, expected) in bad_tags {
+    for (tags, (code, expected)) in bad_tags {
         let requests = [
             (
                 "RegisterTaskDefinition",
@@ -171,7 +176,7 @@ fn tags_are_checked_on_every_call_that_takes_them() {
         ];
         for (operation, body) in requests {
             let (kind, message) = refused(&moto, operation, &body);
-            assert_eq!(kind, "InvalidParameterException", "{operation}: {message}");
+            assert_eq!(kind, code, "{operation}: {message}");
             assert!(message.contains(expected), "{operation}: {message}");
         }
     }
@@ -675,5 +680,39 @@ fn assume_role_follows_the_roles_trust_policy() {
             &refused,
             &format!("is not authorized to perform: sts:AssumeRole on resource: {role}"),
         );
+    }
+}
+
+/// Every request is checked against ECS's published service model first (scripts/ecs_model.py),
+/// so that a test whose controller sends what the model does not allow fails.
+#[test]
+fn requests_the_service_model_does_not_allow_are_refused() {
+    let moto = Moto::with_clusters(&["c1"]);
+    let cases = [
+        (
+            "ListServices",
+            json!({"cluster": "c1", "maxResults": "10"}),
+            "ListServices.maxResults: an integer was expected",
+        ),
+        (
+            "RunTask",
+            json!({"cluster": "c1", "taskDefinition": "t", "launchType": "EC3"}),
+            "RunTask.launchType: 'EC3' is not one of EC2, FARGATE, EXTERNAL",
+        ),
+        (
+            "DescribeServices",
+            json!({"cluster": "c1", "services": ["s"], "includeTags": true}),
+            "DescribeServices.includeTags: not a member of DescribeServicesRequest",
+        ),
+        (
+            "UpdateService",
+            json!({"cluster": "c1"}),
+            "UpdateService.service: required",
+        ),
+    ];
+    for (operation, body, expected) in cases {
+        let (kind, message) = refused(&moto, operation, &body);
+        assert_eq!(kind, "LocalModelViolation", "{operation}: {message}");
+        assert!(message.contains(expected), "{operation}: {message}");
     }
 }

@@ -1,0 +1,113 @@
+"""Every ECS request the endpoint receives, checked against ECS's published service model
+(botocore's `data/ecs/2014-11-13/service-2.json` in this virtualenv): required members, unknown
+members, types, enums, lengths and ranges, patterns. A request the model does not allow is
+refused with the code `LocalModelViolation` (no AWS code: the check is the endpoint's), so that
+a test whose controller sent it fails. botocore's own ParamValidator checks required members,
+types and minimums; the maximums, enums and patterns are checked here as well.
+https://docs.aws.amazon.com/AmazonECS/latest/APIReference/Welcome.html"""
+
+import re
+import unicodedata
+from functools import lru_cache
+
+
+@lru_cache(maxsize=None)
+def service_model():
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("ecs")
+
+
+def problems(operation, params):
+    """What the model does not allow in `params` of `operation`, as 'path: problem' lines."""
+    model = service_model()
+    if operation not in model.operation_names:
+        return [f"{operation}: not an operation of the ECS model"]
+    shape = model.operation_model(operation).input_shape
+    found = []
+    if shape is not None:
+        check(shape, params, operation, found)
+    return found
+
+
+def check(shape, value, path, found):
+    kind = shape.type_name
+    md = shape.metadata
+    if kind == "structure":
+        if not isinstance(value, dict):
+            found.append(f"{path}: a structure was expected")
+            return
+        for name in md.get("required", []):
+            if value.get(name) is None:
+                found.append(f"{path}.{name}: required")
+        for name, member in value.items():
+            if name not in shape.members:
+                found.append(f"{path}.{name}: not a member of {shape.name}")
+            elif member is not None:
+                check(shape.members[name], member, f"{path}.{name}", found)
+    elif kind == "list":
+        if not isinstance(value, list):
+            found.append(f"{path}: a list was expected")
+            return
+        bounds(md, len(value), path, "items", found)
+        for i, item in enumerate(value):
+            check(shape.member, item, f"{path}[{i}]", found)
+    elif kind == "map":
+        if not isinstance(value, dict):
+            found.append(f"{path}: a map was expected")
+            return
+        for k, v in value.items():
+            check(shape.key, k, f"{path}.<key>", found)
+            check(shape.value, v, f"{path}.{k}", found)
+    elif kind == "string":
+        if not isinstance(value, str):
+            found.append(f"{path}: a string was expected")
+            return
+        bounds(md, len(value), path, "characters", found)
+        if shape.enum and value not in shape.enum:
+            found.append(f"{path}: {value!r} is not one of {', '.join(shape.enum)}")
+        pattern = md.get("pattern")
+        if pattern and not matches(pattern, value):
+            found.append(f"{path}: {value!r} does not match {pattern}")
+    elif kind in ("integer", "long"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            found.append(f"{path}: an integer was expected")
+            return
+        if "min" in md and value < md["min"]:
+            found.append(f"{path}: {value} is below {md['min']}")
+        if "max" in md and value > md["max"]:
+            found.append(f"{path}: {value} is above {md['max']}")
+    elif kind == "boolean":
+        if not isinstance(value, bool):
+            found.append(f"{path}: a boolean was expected")
+    elif kind in ("double", "float"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            found.append(f"{path}: a number was expected")
+
+
+def bounds(md, size, path, unit, found):
+    if "min" in md and size < md["min"]:
+        found.append(f"{path}: {size} {unit}, at least {md['min']}")
+    if "max" in md and size > md["max"]:
+        found.append(f"{path}: {size} {unit}, at most {md['max']}")
+
+
+# The model's patterns are Java regular expressions, matched against the whole value. Python's
+# re has no \p{..}: the one class the ECS model writes with it (TagKey, TagValue) is checked by
+# Unicode general category.
+UNICODE_CLASS = re.compile(r"^\(?\[((?:\\p\{[LZN]\})+)([^\]]*)\]\*\)?$")
+
+
+@lru_cache(maxsize=None)
+def compiled(pattern):
+    unicode_class = UNICODE_CLASS.match(pattern)
+    if unicode_class:
+        categories = set(re.findall(r"\\p\{([LZN])\}", unicode_class.group(1)))
+        others = set(unicode_class.group(2).replace("\\", ""))
+        return lambda value: all(unicodedata.category(c)[0] in categories or c in others for c in value)
+    java = re.compile(pattern)
+    return lambda value: java.fullmatch(value) is not None
+
+
+def matches(pattern, value):
+    return compiled(pattern)(value)
