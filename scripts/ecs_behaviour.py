@@ -38,7 +38,16 @@ brought up to "now"; nothing runs between requests, so tests are deterministic):
 - Circuit breaker. With deploymentCircuitBreaker.enable, a deployment fails when its failed tasks
   reach the threshold 0.5 x desired count, at least 3 and at most 200 (rolloutState FAILED,
   "ECS deployment circuit breaker: tasks failed to start."); with rollback, a new deployment of
-  the last COMPLETED deployment's task definition becomes primary.
+  the last COMPLETED deployment's task definition becomes primary, and the failed deployment's
+  rolloutStateReason is the one the guide documents, "ECS deployment circuit breaker: rolling
+  back to deploymentId <id>." No service event names the rollback (none is documented).
+- Service deployments and revisions (ListServiceDeployments, DescribeServiceDeployments,
+  DescribeServiceRevisions, with the model's shapes): one revision per deployment, one service
+  deployment per UpdateService or CreateService that deploys (IN_PROGRESS, SUCCESSFUL, STOPPED
+  when the breaker fails it without rollback); a rollback is part of the service deployment it
+  rolls back (ROLLBACK_IN_PROGRESS, then ROLLBACK_SUCCESSFUL when the old revision runs again),
+  with rollback.serviceRevisionArn the revision it went back to.
+  https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ServiceDeployment.html
   https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-circuit-breaker.html
   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ServiceDeploymentCircuitBreaker.html
 - Deployments. UpdateService starts a new deployment whenever it carries taskDefinition,
@@ -509,7 +518,68 @@ def breaker(service):
     return bool(b.get("enable")), bool(b.get("rollback"))
 
 
-def new_deployment(service, task_definition_arn, network, reason="in progress"):
+# Service revisions and service deployments (ListServiceDeployments, DescribeServiceDeployments,
+# DescribeServiceRevisions): one revision per deployment started, one service deployment per
+# deployment the service starts; a circuit-breaker rollback is part of the service deployment it
+# rolls back (ROLLBACK_IN_PROGRESS, then ROLLBACK_SUCCESSFUL), whose `rollback.serviceRevisionArn`
+# is "the service revision deployed as part of the rollback".
+# https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ServiceDeployment.html
+# https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Rollback.html
+REVISIONS = {}
+SERVICE_DEPLOYMENTS = {}
+
+
+def history_arn(service, kind):
+    prefix = service.arn.split(":service/")[0]
+    cluster = service.cluster_arn.split("/")[-1]
+    return f"{prefix}:{kind}/{cluster}/{service.name}/{uuid.uuid4().hex[:20]}"
+
+
+def new_revision(service, task_definition_arn, moment):
+    arn = history_arn(service, "service-revision")
+    REVISIONS[arn] = {
+        "serviceRevisionArn": arn,
+        "serviceArn": service.arn,
+        "clusterArn": service.cluster_arn,
+        "taskDefinition": task_definition_arn,
+        "launchType": service.launch_type,
+        "createdAt": moment,
+    }
+    return arn
+
+
+def start_service_deployment(service, primary, moment):
+    """The service deployment of a new deployment, from the revisions running before it."""
+    sources = [d["_revision"] for d in service.deployments[1:] if d.get("_revision")]
+    arn = history_arn(service, "service-deployment")
+    SERVICE_DEPLOYMENTS[arn] = {
+        "serviceDeploymentArn": arn,
+        "serviceArn": service.arn,
+        "clusterArn": service.cluster_arn,
+        "createdAt": moment,
+        "startedAt": moment,
+        "updatedAt": moment,
+        "sourceServiceRevisions": [{"arn": a} for a in dict.fromkeys(sources)],
+        "targetServiceRevision": {"arn": primary["_revision"]},
+        "status": "IN_PROGRESS",
+    }
+    primary["_service_deployment"] = arn
+
+
+def service_deployment_status(deployment, status, moment, reason=None):
+    record = SERVICE_DEPLOYMENTS.get(deployment.get("_service_deployment"))
+    if record is None:
+        return None
+    record["status"] = status
+    record["updatedAt"] = moment
+    if status in ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "STOPPED", "ROLLBACK_FAILED"):
+        record["finishedAt"] = moment
+    if reason:
+        record["statusReason"] = reason
+    return record
+
+
+def new_deployment(service, task_definition_arn, network, reason="in progress", rollback_of=None):
     deployment_id = f"ecs-svc/{uuid.uuid4().int % 10**19:019d}"
     moment = now()
     for d in service.deployments:
@@ -534,7 +604,14 @@ def new_deployment(service, task_definition_arn, network, reason="in progress"):
         },
     )
     service.task_definition = task_definition_arn
-    return service.deployments[0]
+    primary = service.deployments[0]
+    primary["_revision"] = new_revision(service, task_definition_arn, moment)
+    if rollback_of is None:
+        start_service_deployment(service, primary, moment)
+    else:
+        # The rollback belongs to the service deployment it rolls back.
+        primary["_service_deployment"] = rollback_of.get("_service_deployment")
+    return primary
 
 
 def tick_service(backend, cluster, service, moment, tasks=None):
@@ -574,13 +651,24 @@ def tick_service(backend, cluster, service, moment, tasks=None):
             f"(service {service.name}) (deployment {primary['id']}) deployment failed: tasks failed to start.",
         )
         last_good = getattr(service, "_last_completed_td", None)
+        moment_now = now()
         if rollback and last_good and last_good != primary["taskDefinition"]:
             failed = primary
-            primary = new_deployment(service, last_good, failed.get("networkConfiguration"), "rolling back")
-            service_event(
-                service,
-                f"(service {service.name}) rolling back to deployment {primary['id']}.",
+            primary = new_deployment(
+                service, last_good, failed.get("networkConfiguration"), "rolling back", rollback_of=failed
             )
+            # The reason ECS documents for a circuit-breaker rollback (deployment-circuit-breaker.html).
+            reason = f"ECS deployment circuit breaker: rolling back to deploymentId {primary['id']}."
+            failed["rolloutStateReason"] = reason
+            record = service_deployment_status(failed, "ROLLBACK_IN_PROGRESS", moment_now, reason)
+            if record is not None:
+                record["rollback"] = {
+                    "reason": reason,
+                    "startedAt": moment_now,
+                    "serviceRevisionArn": primary["_revision"],
+                }
+        else:
+            service_deployment_status(primary, "STOPPED", moment_now, primary["rolloutStateReason"])
 
     mine = live.get(primary["id"], [])
     if primary["rolloutState"] != "FAILED":
@@ -634,6 +722,9 @@ def tick_service(backend, cluster, service, moment, tasks=None):
     ):
         primary["rolloutState"] = "COMPLETED"
         primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
+        record = SERVICE_DEPLOYMENTS.get(primary.get("_service_deployment"))
+        rolled_back = record is not None and record["status"] == "ROLLBACK_IN_PROGRESS"
+        service_deployment_status(primary, "ROLLBACK_SUCCESSFUL" if rolled_back else "SUCCESSFUL", now())
         service._last_completed_td = primary["taskDefinition"]
         service_event(service, f"(service {service.name}) (deployment {primary['id']}) deployment completed.")
         service_event(service, f"(service {service.name}) has reached a steady state.")
@@ -987,7 +1078,53 @@ def install():
                 raise invalid(f"Tag keys with the reserved prefix 'aws:' cannot be removed: '{key}'")
         return original(self)
 
+    def list_service_deployments(self):
+        """The service's deployments with one of `status`, newest first, at most maxResults
+        (default 20). https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListServiceDeployments.html"""
+        p = params(self)
+        cluster = cluster_of(self, p)
+        service = self.ecs_backend._get_service(cluster.name, p["service"])
+        wanted = set(p.get("status") or [])
+        found = [
+            d
+            for d in SERVICE_DEPLOYMENTS.values()
+            if d["serviceArn"] == service.arn and (not wanted or d["status"] in wanted)
+        ]
+        found.sort(key=lambda d: d["createdAt"], reverse=True)
+        brief = [
+            {
+                "serviceDeploymentArn": d["serviceDeploymentArn"],
+                "serviceArn": d["serviceArn"],
+                "clusterArn": d["clusterArn"],
+                "createdAt": d["createdAt"],
+                "startedAt": d.get("startedAt"),
+                "finishedAt": d.get("finishedAt"),
+                "targetServiceRevisionArn": d["targetServiceRevision"]["arn"],
+                "status": d["status"],
+                "statusReason": d.get("statusReason"),
+            }
+            for d in found[: int(p.get("maxResults") or 20)]
+        ]
+        return ActionResult({"serviceDeployments": brief})
+
+    def describe_service_deployments(self):
+        """https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeServiceDeployments.html"""
+        arns = params(self).get("serviceDeploymentArns") or []
+        found = [SERVICE_DEPLOYMENTS[a] for a in arns if a in SERVICE_DEPLOYMENTS]
+        failures = [{"arn": a, "reason": "MISSING"} for a in arns if a not in SERVICE_DEPLOYMENTS]
+        return ActionResult({"serviceDeployments": found, "failures": failures})
+
+    def describe_service_revisions(self):
+        """https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeServiceRevisions.html"""
+        arns = params(self).get("serviceRevisionArns") or []
+        found = [REVISIONS[a] for a in arns if a in REVISIONS]
+        failures = [{"arn": a, "reason": "MISSING"} for a in arns if a not in REVISIONS]
+        return ActionResult({"serviceRevisions": found, "failures": failures})
+
     for name, handler in {
+        "list_service_deployments": list_service_deployments,
+        "describe_service_deployments": describe_service_deployments,
+        "describe_service_revisions": describe_service_revisions,
         "register_task_definition": register_task_definition,
         "create_service": create_service,
         "update_service": update_service,

@@ -56,6 +56,16 @@ async fn a_rolled_back_deployment_is_not_fought_and_a_new_spec_deploys_again() {
             show(&out)
         );
         if pass == 0 {
+            // The FAILED deployment has left the list: only ECS's service deployments say
+            // that this is a rollback and not a hand edit.
+            let calls = moto.calls();
+            for evidence in [
+                "ListServiceDeployments",
+                "DescribeServiceDeployments",
+                "DescribeServiceRevisions",
+            ] {
+                assert!(calls.iter().any(|c| c == evidence), "{calls:?}");
+            }
             assert_eq!(writes, ["TagResource"], "{}", show(&out));
             let stdout = String::from_utf8_lossy(&out.stdout);
             assert_has(&stdout, "ECS rolled service d1 back from d1:2 to d1:1");

@@ -594,11 +594,48 @@ async fn a_crashing_image_fails_the_deployment_and_the_breaker_rolls_back() {
             .any(|e| e.ends_with("deployment failed: tasks failed to start.")),
         "{events:?}"
     );
+    // No service event names the rollback (none is documented); the service deployments do.
     assert!(
-        events
-            .iter()
-            .any(|e| e.starts_with("(service s) rolling back to deployment")),
+        !events.iter().any(|e| e.contains("rolling back")),
         "{events:?}"
+    );
+    let service_arn = service["serviceArn"].clone();
+    let listed = call(
+        &moto,
+        "ListServiceDeployments",
+        &json!({"cluster": "c1", "service": "s", "status": ["ROLLBACK_SUCCESSFUL"]}),
+    );
+    let rolled_back = &listed["serviceDeployments"][0];
+    assert_eq!(rolled_back["serviceArn"], service_arn, "{listed:#}");
+    let described = call(
+        &moto,
+        "DescribeServiceDeployments",
+        &json!({"serviceDeploymentArns": [rolled_back["serviceDeploymentArn"]]}),
+    );
+    let deployment = &described["serviceDeployments"][0];
+    let reason = deployment["rollback"]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/"),
+        "{deployment:#}"
+    );
+    let revisions = call(
+        &moto,
+        "DescribeServiceRevisions",
+        &json!({"serviceRevisionArns": [
+            deployment["targetServiceRevision"]["arn"],
+            deployment["rollback"]["serviceRevisionArn"],
+        ]}),
+    );
+    let task_definitions: Vec<&Value> = revisions["serviceRevisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["taskDefinition"])
+        .collect();
+    assert_eq!(
+        task_definitions,
+        [&json!(bad), &json!(good)],
+        "{revisions:#}"
     );
 
     let stopped = call(

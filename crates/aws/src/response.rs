@@ -99,19 +99,9 @@ pub fn observed_service(s: &ecs::Service) -> ObservedService {
                 created_at: d.created_at().map(|t| t.secs()),
             })
             .collect(),
-        rollback_deployment: rollback_deployment(s.events()),
+        // Looked up from the service deployments, when needed (engine::rollbacks).
+        rolled_back: None,
     }
-}
-
-/// The deployment named by the newest circuit-breaker rollback event, "(service NAME) rolling
-/// back to deployment ecs-svc/ID." (events are listed newest first).
-/// <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-circuit-breaker.html>
-fn rollback_deployment(events: &[ecs::ServiceEvent]) -> Option<String> {
-    events.iter().find_map(|e| {
-        let message = e.message()?;
-        let (_, rest) = message.split_once("rolling back to deployment ")?;
-        Some(rest.trim_end_matches('.').trim().to_owned())
-    })
 }
 
 /// A task definition revision as the engine sees it.

@@ -258,6 +258,15 @@ impl AwsApi for SdkApi {
             Request::DescribeContainerInstances(c) => {
                 Answer::DescribeContainerInstances(self.describe_container_instances(c).await?)
             }
+            Request::ListServiceDeployments(c) => {
+                Answer::ListServiceDeployments(self.list_service_deployments(c).await?)
+            }
+            Request::DescribeServiceDeployments(c) => {
+                Answer::DescribeServiceDeployments(self.describe_service_deployments(c).await?)
+            }
+            Request::DescribeServiceRevisions(c) => {
+                Answer::DescribeServiceRevisions(self.describe_service_revisions(c).await?)
+            }
             Request::GetRole(c) => Answer::GetRole(self.get_role(c).await?),
             Request::ListRolePolicies(c) => {
                 Answer::ListRolePolicies(self.list_role_policies(c).await?)

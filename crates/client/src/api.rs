@@ -175,6 +175,38 @@ where
     }
 }
 
+/// A service deployment as ListServiceDeployments lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceDeploymentBrief {
+    /// Its ARN.
+    pub arn: String,
+    /// PENDING, SUCCESSFUL, STOPPED, ..., ROLLBACK_SUCCESSFUL (ServiceDeploymentStatus).
+    pub status: String,
+    /// When it was created (seconds since the epoch).
+    pub created_at: Option<i64>,
+}
+
+/// A service deployment as DescribeServiceDeployments describes it: the revision it deployed
+/// and, when ECS rolled it back, the revision it went back to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceDeploymentDetail {
+    /// Its ARN.
+    pub arn: String,
+    /// `targetServiceRevision.arn`: the revision this deployment deployed.
+    pub target_revision: Option<String>,
+    /// `rollback.serviceRevisionArn`: "the service revision deployed as part of the rollback".
+    pub rollback_revision: Option<String>,
+}
+
+/// A service revision: which task definition it runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceRevision {
+    /// Its ARN.
+    pub arn: String,
+    /// The task definition ARN.
+    pub task_definition: String,
+}
+
 /// What RunTask started, and why it started fewer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunTaskOutput {

@@ -9,7 +9,10 @@
 use plan::{InstanceCapacity, ObservedService, ObservedTask, ObservedTaskDefinition};
 use spec::document::{RunTaskDocument, ServiceDocument, Tag, TaskDefinitionDocument};
 
-use crate::api::{ObservedRole, Page, RunTaskOutput, TaskFilter};
+use crate::api::{
+    ObservedRole, Page, RunTaskOutput, ServiceDeploymentBrief, ServiceDeploymentDetail,
+    ServiceRevision, TaskFilter,
+};
 use crate::operation::Operation;
 
 /// One typed call: what it sends, what it answers, which operation it is.
@@ -142,6 +145,19 @@ calls! {
     /// DescribeContainerInstances of at most 100 ARNs: their free resources.
     DescribeContainerInstances as DescribeContainerInstances { cluster: String, arns: Vec<String> }
         -> Vec<InstanceCapacity>;
+    /// ListServiceDeployments of one service with one of `statuses` (ServiceDeploymentStatus
+    /// values), the first page (ECS's default of 20).
+    ListServiceDeployments as ListServiceDeployments {
+        cluster: String,
+        service: String,
+        statuses: Vec<String>,
+    } -> Vec<ServiceDeploymentBrief>;
+    /// DescribeServiceDeployments of at most 20 ARNs.
+    DescribeServiceDeployments as DescribeServiceDeployments { arns: Vec<String> }
+        -> Vec<ServiceDeploymentDetail>;
+    /// DescribeServiceRevisions of at most 20 ARNs.
+    DescribeServiceRevisions as DescribeServiceRevisions { arns: Vec<String> }
+        -> Vec<ServiceRevision>;
     /// GetRole by name; `None` when the role does not exist.
     GetRole as GetRole { name: String } -> Option<ObservedRole>;
     /// ListRolePolicies: the names of the role's inline policies.

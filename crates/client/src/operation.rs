@@ -100,6 +100,9 @@ operations! {
     ListClusters => "ecs", Other;
     ListContainerInstances => "ecs", Other;
     DescribeContainerInstances => "ecs", Other;
+    ListServiceDeployments => "ecs", Other;
+    DescribeServiceDeployments => "ecs", Other;
+    DescribeServiceRevisions => "ecs", Other;
     GetRole => "iam", Iam;
     ListRolePolicies => "iam", Iam;
     GetRolePolicy => "iam", Iam;

@@ -20,6 +20,7 @@ pub mod pass;
 mod prune;
 pub mod retry;
 mod roles;
+mod rollbacks;
 pub mod scope;
 mod tasks;
 pub mod write;

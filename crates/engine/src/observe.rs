@@ -142,6 +142,7 @@ impl<P: ClientProvider> Engine<P> {
             }
         }
         self.observe_renames(desired, &mut results).await;
+        self.observe_rollbacks(desired, &mut results).await;
         self.observe_tasks(desired, &mut results).await;
         self.observe_unsteady_services(desired, &mut results).await;
         self.observe_capacity(desired, &mut results).await;

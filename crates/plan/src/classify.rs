@@ -142,8 +142,10 @@ pub(crate) fn converged_by_tags(desired: &DesiredGroup, service: &ObservedServic
 /// The service's spec-hash tag names the current spec and its task-definition tag the revision
 /// the controller deployed for it; ECS rolled that deployment back when the service runs
 /// another revision and either the controller recorded the rollback (the rolled-back tag), or
-/// ECS still shows it: a FAILED deployment of that revision, or a primary deployment that ECS's
-/// "rolling back to deployment" event names. A hand edit has neither, and stays drift.
+/// ECS shows it: a FAILED deployment of that revision still in the list, or, after it left
+/// the list, a rolled-back service deployment from that revision to the running one
+/// (ListServiceDeployments, status ROLLBACK_SUCCESSFUL). A hand edit has neither, and stays
+/// drift. No free text is read.
 /// <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-circuit-breaker.html>
 pub fn rollback_of(desired: &DesiredGroup, service: &ObservedService) -> Option<Rollback> {
     if !service.is_active() || service.tags.get(TAG_SPEC_HASH) != Some(&desired.rendered.spec_hash)
@@ -160,17 +162,35 @@ pub fn rollback_of(desired: &DesiredGroup, service: &ObservedService) -> Option<
     if *failed == service.task_definition {
         return None;
     }
-    let failed_deployment = service
-        .deployments
-        .iter()
-        .any(|d| d.rollout_state == Some(RolloutState::Failed) && d.task_definition == *failed);
-    let primary = service.deployments.first();
-    let rolling_back = primary.is_some_and(|p| {
-        service.rollback_deployment.as_ref() == Some(&p.id)
-            && p.task_definition == service.task_definition
-    });
-    (failed_deployment || rolling_back).then(|| Rollback {
+    let recorded = service
+        .rolled_back
+        .as_ref()
+        .is_some_and(|r| r.failed == *failed && r.running == service.task_definition);
+    (failed_deployment(service, failed) || recorded).then(|| Rollback {
         failed: failed.clone(),
         running: service.task_definition.clone(),
     })
+}
+
+/// A FAILED deployment of `task_definition` in the service's deployments list (while ECS still
+/// lists it: it leaves the list once the rollback completes).
+fn failed_deployment(service: &ObservedService, task_definition: &str) -> bool {
+    let deployments = service.deployments.iter();
+    deployments
+        .filter(|d| d.rollout_state == Some(RolloutState::Failed))
+        .any(|d| d.task_definition == task_definition)
+}
+
+/// Whether only ECS's service deployments can tell a rollback from a hand edit: the service is
+/// this group's spec, runs another revision than the one the controller set, and neither the
+/// rolled-back tag nor a FAILED deployment in the list says why. Costs ListServiceDeployments,
+/// DescribeServiceDeployments and DescribeServiceRevisions, for such services only.
+pub fn rollback_evidence_needed(desired: &DesiredGroup, service: &ObservedService) -> bool {
+    let tags = &service.tags;
+    let set = tags.get(TAG_TASK_DEFINITION);
+    service.is_active()
+        && tags.get(TAG_SPEC_HASH) == Some(&desired.rendered.spec_hash)
+        && !tags.contains_key(TAG_ROLLED_BACK)
+        && set.is_some_and(|set| *set != service.task_definition)
+        && !set.is_some_and(|set| failed_deployment(service, set))
 }

@@ -24,7 +24,8 @@ pub use action::{
     Action, FieldChange, GroupError, GroupPlan, Plan, Replacement, Rollback, TaskDefinitionRef,
 };
 pub use classify::{
-    classify, owner, rollback_of, task_definition_lookup_needed, Owner, ServiceClass,
+    classify, owner, rollback_evidence_needed, rollback_of, task_definition_lookup_needed, Owner,
+    ServiceClass,
 };
 pub use desired::DesiredGroup;
 pub use diff::{plan_group, PlanOptions};
@@ -32,8 +33,8 @@ pub use ecs_state::{
     DeploymentStatus, RolloutState, ServiceStatus, StopCode, TaskDefinitionStatus, TaskStatus,
 };
 pub use observed::{
-    InstanceCapacity, ObservedDeployment, ObservedGroup, ObservedService, ObservedTask,
-    ObservedTaskDefinition, RoleProblem, SecretAccessProblem,
+    InstanceCapacity, ObservedDeployment, ObservedGroup, ObservedRollback, ObservedService,
+    ObservedTask, ObservedTaskDefinition, RoleProblem, SecretAccessProblem,
 };
 pub use prune::{Inventory, Orphan, PruneAction, PruneLimits, PruneRefusal};
 pub use status::{Condition, GroupStatus};

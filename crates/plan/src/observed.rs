@@ -51,9 +51,19 @@ pub struct ObservedService {
     pub tags: BTreeMap<String, String>,
     /// Its deployments, newest first as ECS lists them.
     pub deployments: Vec<ObservedDeployment>,
-    /// The deployment that ECS's newest "rolling back to deployment ..." service event names:
-    /// the circuit breaker's rollback, while that deployment is the service's primary one.
-    pub rollback_deployment: Option<String>,
+    /// The newest rollback ECS's service deployments record (ListServiceDeployments and
+    /// DescribeServiceDeployments), when it was looked up (`rollback_evidence_needed`).
+    pub rolled_back: Option<ObservedRollback>,
+}
+
+/// A circuit-breaker rollback as ECS's service deployments record it: the task definition the
+/// rolled-back deployment deployed, and the one ECS went back to.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObservedRollback {
+    /// The task definition of the deployment ECS rolled back.
+    pub failed: String,
+    /// The task definition it went back to.
+    pub running: String,
 }
 
 impl ObservedService {

@@ -5,7 +5,10 @@ use plan::{
     InstanceCapacity, ObservedService, ObservedTask, ObservedTaskDefinition, ServiceMember,
 };
 
-use client::api::{Page, RunTaskOutput, TaskFilter};
+use client::api::{
+    Page, RunTaskOutput, ServiceDeploymentBrief, ServiceDeploymentDetail, ServiceRevision,
+    TaskFilter,
+};
 use client::call;
 use client::{Operation, Result};
 
@@ -329,5 +332,67 @@ impl SdkApi {
         let out = answer(Operation::DescribeContainerInstances, request.send()).await?;
         let instances = out.container_instances().iter();
         Ok(instances.map(response::instance_capacity).collect())
+    }
+
+    pub(super) async fn list_service_deployments(
+        &self,
+        call::ListServiceDeployments {
+            cluster,
+            service,
+            statuses,
+        }: call::ListServiceDeployments,
+    ) -> Result<Vec<ServiceDeploymentBrief>> {
+        let statuses = statuses
+            .iter()
+            .map(|s| ecs::ServiceDeploymentStatus::from(s.as_str()));
+        let request = self.ecs.list_service_deployments().cluster(cluster);
+        let request = request
+            .service(service)
+            .set_status(Some(statuses.collect()));
+        let out = answer(Operation::ListServiceDeployments, request.send()).await?;
+        let brief = |d: &ecs::ServiceDeploymentBrief| ServiceDeploymentBrief {
+            arn: d.service_deployment_arn().unwrap_or_default().to_owned(),
+            status: d
+                .status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            created_at: d.created_at().map(|t| t.secs()),
+        };
+        Ok(out.service_deployments().iter().map(brief).collect())
+    }
+
+    pub(super) async fn describe_service_deployments(
+        &self,
+        call::DescribeServiceDeployments { arns }: call::DescribeServiceDeployments,
+    ) -> Result<Vec<ServiceDeploymentDetail>> {
+        let request = self.ecs.describe_service_deployments();
+        let request = request.set_service_deployment_arns(Some(arns));
+        let out = answer(Operation::DescribeServiceDeployments, request.send()).await?;
+        let detail = |d: &ecs::ServiceDeployment| ServiceDeploymentDetail {
+            arn: d.service_deployment_arn().unwrap_or_default().to_owned(),
+            target_revision: d
+                .target_service_revision()
+                .and_then(|r| r.arn())
+                .map(str::to_owned),
+            rollback_revision: d
+                .rollback()
+                .and_then(|r| r.service_revision_arn())
+                .map(str::to_owned),
+        };
+        Ok(out.service_deployments().iter().map(detail).collect())
+    }
+
+    pub(super) async fn describe_service_revisions(
+        &self,
+        call::DescribeServiceRevisions { arns }: call::DescribeServiceRevisions,
+    ) -> Result<Vec<ServiceRevision>> {
+        let request = self.ecs.describe_service_revisions();
+        let request = request.set_service_revision_arns(Some(arns));
+        let out = answer(Operation::DescribeServiceRevisions, request.send()).await?;
+        let revision = |r: &ecs::ServiceRevision| ServiceRevision {
+            arn: r.service_revision_arn().unwrap_or_default().to_owned(),
+            task_definition: r.task_definition().unwrap_or_default().to_owned(),
+        };
+        Ok(out.service_revisions().iter().map(revision).collect())
     }
 }

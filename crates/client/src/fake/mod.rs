@@ -386,6 +386,13 @@ impl AwsApi for FakeAws {
             Request::DescribeContainerInstances(c) => {
                 Answer::DescribeContainerInstances(self.describe_container_instances(&c)?)
             }
+            // The fake keeps no service deployment history: no rollback is ever recorded there
+            // (its rollbacks show as FAILED deployments, set by the tests).
+            Request::ListServiceDeployments(_) => Answer::ListServiceDeployments(Vec::new()),
+            Request::DescribeServiceDeployments(_) => {
+                Answer::DescribeServiceDeployments(Vec::new())
+            }
+            Request::DescribeServiceRevisions(_) => Answer::DescribeServiceRevisions(Vec::new()),
             Request::GetRole(c) => Answer::GetRole(self.get_role(&c)?),
             Request::ListRolePolicies(c) => Answer::ListRolePolicies(self.list_role_policies(&c)?),
             Request::GetRolePolicy(c) => Answer::GetRolePolicy(self.get_role_policy(&c)?),

@@ -1,7 +1,7 @@
 //! Plans from scripted observations.
 
 use super::*;
-use crate::classify::{rollback_of, task_definition_lookup_needed};
+use crate::classify::{rollback_evidence_needed, rollback_of, task_definition_lookup_needed};
 use crate::observed::ObservedService;
 use spec::document::DeploymentCircuitBreaker;
 use spec::render::TAG_SPEC_HASH;
@@ -561,6 +561,37 @@ fn a_hand_edit_without_a_failed_deployment_is_drift_not_a_rollback() {
         matches!(&plan.actions[..], [Action::UpdateService { rollback: None, task_definition: TaskDefinitionRef::Existing(td), .. }] if td == TD2),
         "{plan:?}"
     );
+}
+
+#[test]
+fn after_the_failed_deployment_left_the_list_the_service_deployments_tell_a_rollback() {
+    let d = desired("");
+    let mut s = rolled_back(&d);
+    // Neither the tag nor a FAILED deployment: only ECS's service deployments can tell.
+    assert!(rollback_evidence_needed(&d, &s));
+    assert_eq!(rollback_of(&d, &s), None);
+    // They recorded a rollback of TD2 to TD1: held at TD1.
+    s.rolled_back = Some(crate::ObservedRollback {
+        failed: TD2.into(),
+        running: TD1.into(),
+    });
+    let rollback = rollback_of(&d, &s).expect("a rollback");
+    assert_eq!(
+        (rollback.failed.as_str(), rollback.running.as_str()),
+        (TD2, TD1)
+    );
+    // A rollback of another revision (an older one) is no evidence for this one.
+    s.rolled_back = Some(crate::ObservedRollback {
+        failed: "arn:aws:ecs:us-east-1:123456789012:task-definition/d1:9".into(),
+        running: TD1.into(),
+    });
+    assert_eq!(rollback_of(&d, &s), None);
+    // Once recorded in the tag, or while the FAILED deployment is listed, nothing is looked up;
+    // nor for a service that runs what the controller set.
+    let mut recorded = rolled_back(&d);
+    recorded.tags.insert(TAG_ROLLED_BACK.into(), TD1.to_owned());
+    assert!(!rollback_evidence_needed(&d, &recorded));
+    assert!(!rollback_evidence_needed(&d, &converged(&d, TD2)));
 }
 
 #[test]
