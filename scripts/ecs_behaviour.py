@@ -21,6 +21,11 @@ brought up to "now"; nothing runs between requests, so tests are deterministic):
   container secret (secretsmanager:GetSecretValue, ssm:GetParameters) stops before starting with
   ECS's ResourceInitializationError (stopCode TaskFailedToStart).
   https://docs.aws.amazon.com/AmazonECS/latest/developerguide/resource-initialization-error.html
+- Quotas. With LOCALECS_FARGATE_TASK_LIMIT=N, a FARGATE task beyond N running ones in the
+  region is not placed; the service gets the event the service event messages page documents,
+  "service (service-name) was unable to place a task. Reason: You've reached the limit on the
+  number of tasks you can run concurrently" (RunTask reports the failure QUOTA:TASKS, modelled).
+  https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-event-messages-list.html
 - Failing images. A container image whose tag starts with "crash" (or that is listed in
   LOCALECS_FAILING_IMAGES, comma separated) exits with code 1 when it would become RUNNING: the
   task stops with stopCode EssentialContainerExited, "Essential container in task exited".
@@ -91,6 +96,8 @@ from datetime import datetime, timezone
 START_SECONDS = float(os.environ.get("LOCALECS_START_SECONDS", "1"))
 DRAIN_SECONDS = float(os.environ.get("LOCALECS_DRAIN_SECONDS", "5"))
 FAILING_IMAGES = {i for i in os.environ.get("LOCALECS_FAILING_IMAGES", "").split(",") if i}
+# The account's quota of concurrent Fargate tasks (unset: none), per region.
+FARGATE_TASK_LIMIT = int(os.environ.get("LOCALECS_FARGATE_TASK_LIMIT", "0") or 0)
 # Stopped tasks ECS keeps describable per service (it keeps them about an hour); a crash loop
 # would otherwise grow without bound.
 STOPPED_KEPT = 30
@@ -355,6 +362,16 @@ def place(backend, cluster, task_definition, launch_type, network, group, starte
     placed, failures = [], []
     for _ in range(count):
         instance = None
+        if launch_type == "FARGATE" and FARGATE_TASK_LIMIT:
+            live = [
+                t
+                for tasks in backend.tasks.values()
+                for t in tasks.values()
+                if t.desired_status == "RUNNING" and t.launch_type == "FARGATE"
+            ]
+            if len(live) >= FARGATE_TASK_LIMIT:
+                failures.append({"reason": "QUOTA:TASKS"})
+                continue
         if launch_type != "FARGATE":
             candidates = [
                 i for i in backend.container_instances.get(cluster.name, {}).values() if i.status == "ACTIVE"
@@ -689,7 +706,17 @@ def tick_service(backend, cluster, service, moment, tasks=None):
             mine = mine + placed
             tasks = tasks + placed
             for failure in failures[:1]:
-                if failure.get("arn"):
+                if failure["reason"] == "QUOTA:TASKS":
+                    # service-event-messages-list.html: "service (service-name) was unable to
+                    # place a task. Reason: You've reached the limit on the number of tasks you
+                    # can run concurrently" (the rest of the message modelled).
+                    service_event(
+                        service,
+                        f"(service {service.name}) was unable to place a task. Reason: You've reached "
+                        "the limit on the number of tasks you can run concurrently. For more "
+                        "information, see the Troubleshooting section of the Amazon ECS Developer Guide.",
+                    )
+                elif failure.get("arn"):
                     kind = "memory" if failure["reason"] == "RESOURCE:MEMORY" else "CPU"
                     service_event(
                         service,

@@ -185,3 +185,29 @@ fn a_tag_or_controller_id_ecs_would_refuse_is_refused_before_any_call() {
     support::assert_has(&stderr, "ecs-delegate-controller.io/managed-by");
     assert_eq!(moto.calls(), Vec::<String>::new());
 }
+
+/// A quota ECS names in a service event ("was unable to place a task. Reason: You've reached the
+/// limit on the number of tasks you can run concurrently") is the group's reason, with ECS's
+/// message, instead of a rollout that seems to progress for ever.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fargate_quota_in_the_service_events_is_the_groups_reason() {
+    let moto = Moto::start_configured(&[("LOCALECS_FARGATE_TASK_LIMIT", "2")]);
+    moto.create_clusters(&["c1"]);
+    let (subnet, _) = moto.default_network().await;
+    let yaml = plan::DesiredGroup::test("d1")
+        .cluster("c1")
+        .count(3)
+        .fargate(&subnet)
+        .yaml();
+    moto.write("g.yaml", &yaml);
+    moto.reconciled("g.yaml");
+    let status = support::status_json(&moto, "g.yaml");
+    let group = &status["groups"][0];
+    let degraded = support::condition(group, "Degraded");
+    assert_eq!(degraded["reason"], "QuotaExceeded", "{group:#}");
+    let message = degraded["message"].as_str().unwrap();
+    support::assert_has(
+        message,
+        "You've reached the limit on the number of tasks you can run concurrently",
+    );
+}

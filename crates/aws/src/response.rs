@@ -99,6 +99,19 @@ pub fn observed_service(s: &ecs::Service) -> ObservedService {
                 created_at: d.created_at().map(|t| t.secs()),
             })
             .collect(),
+        placement_problem: plan::service_events::placement_problem(
+            s.service_name().unwrap_or_default(),
+            s.events().iter().map(|e| {
+                (
+                    e.created_at().map(|t| t.secs()),
+                    e.message().unwrap_or_default(),
+                )
+            }),
+            s.deployments()
+                .first()
+                .and_then(|d| d.created_at())
+                .map(|t| t.secs()),
+        ),
         // Looked up from the service deployments, when needed (engine::rollbacks).
         rolled_back: None,
     }

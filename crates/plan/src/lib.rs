@@ -14,6 +14,7 @@ pub mod iam;
 pub mod observed;
 pub mod output;
 pub mod prune;
+pub mod service_events;
 pub mod status;
 pub mod target;
 pub mod tddiff;

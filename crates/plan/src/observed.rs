@@ -51,6 +51,9 @@ pub struct ObservedService {
     pub tags: BTreeMap<String, String>,
     /// Its deployments, newest first as ECS lists them.
     pub deployments: Vec<ObservedDeployment>,
+    /// Why ECS cannot place the tasks, from its newest service event since the primary
+    /// deployment started (`service_events`), if one of the documented forms says so.
+    pub placement_problem: Option<crate::service_events::ServiceProblem>,
     /// The newest rollback ECS's service deployments record (ListServiceDeployments and
     /// DescribeServiceDeployments), when it was looked up (`rollback_evidence_needed`).
     pub rolled_back: Option<ObservedRollback>,

@@ -57,8 +57,12 @@ pub enum Reason {
     SecretNotReadable,
     /// Tasks stop again and again, not by anyone's request.
     CrashLoop,
-    /// EC2: the container instances cannot place the missing tasks.
+    /// EC2: the container instances cannot place the missing tasks (or ECS's service events
+    /// say no capacity could place them).
     InsufficientCapacity,
+    /// ECS's service events say an account quota stops the tasks from being placed (concurrent
+    /// tasks or vCPUs, task size).
+    QuotaExceeded,
     /// `spec.suspend: true`.
     Suspended,
     /// A task or execution role does not exist.
@@ -107,6 +111,7 @@ impl Reason {
             Reason::CrashLoop => "CrashLoop",
             Reason::SecretNotReadable => "SecretNotReadable",
             Reason::InsufficientCapacity => "InsufficientCapacity",
+            Reason::QuotaExceeded => "QuotaExceeded",
             Reason::Suspended => "Suspended",
             Reason::RoleNotFound => "RoleNotFound",
             Reason::RoleTrustMissing => "RoleTrustMissing",

@@ -121,6 +121,17 @@ pub(super) fn verdict(
         };
         return (degraded, message);
     }
+    // What ECS's own service events say cannot be placed (a quota, Fargate capacity), while
+    // the service is short of tasks.
+    let short = service.filter(|s| !s.is_steady());
+    if let Some(problem) = short.and_then(|s| s.placement_problem.as_ref()) {
+        let degraded = Summary::Degraded {
+            reason: problem.reason,
+            progressing: true,
+        };
+        let message = format!("ECS cannot place the delegates: {}", problem.message);
+        return (degraded, message);
+    }
     let rolling = Summary::Progressing(Reason::DeploymentInProgress);
     if applied == Applied::Changes {
         let message = "changes were applied; waiting for ECS to roll them out";
