@@ -30,6 +30,10 @@ brought up to "now"; nothing runs between requests, so tests are deterministic):
   LOCALECS_FAILING_IMAGES, comma separated) exits with code 1 when it would become RUNNING: the
   task stops with stopCode EssentialContainerExited, "Essential container in task exited".
   https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stopped-task-errors.html
+- Flaky images. A tag starting with "flaky": the first task of each deployment runs, every later
+  one exits 1 (EssentialContainerExited). With the circuit breaker's rule (Deployment.failedTasks
+  in the API reference: "Once a service deployment has one or more successfully running tasks,
+  the failed task count resets to zero and stops being evaluated"), such a rollout never fails.
 - Interruptions. A task whose image tag starts with "interrupted" runs, then is stopped by ECS
   at the next observation (after LOCALECS_START_SECONDS) with stopCode SpotInterruption: what
   a Fargate Spot interruption leaves (when it happens is modelled; the message "Your Spot Task
@@ -320,6 +324,14 @@ def image_fails(task_definition):
     return any(tag.startswith("crash") or image in FAILING_IMAGES for image, tag in image_tags(task_definition))
 
 
+def image_flaky(task_definition):
+    return any(tag.startswith("flaky") for _, tag in image_tags(task_definition))
+
+
+# Deployments (startedBy) that already placed the one task of a flaky image that runs.
+FLAKY_STARTED = set()
+
+
 def image_interrupted(task_definition):
     return any(tag.startswith("interrupted") for _, tag in image_tags(task_definition))
 
@@ -405,6 +417,10 @@ def place(backend, cluster, task_definition, launch_type, network, group, starte
         task.created_at = created
         task._start_at = ts(created) + START_SECONDS
         task._fails = image_fails(task_definition)
+        if image_flaky(task_definition):
+            # The first task of a deployment runs; every later one exits 1.
+            task._fails = started_by in FLAKY_STARTED
+            FLAKY_STARTED.add(started_by)
         task._interrupted = image_interrupted(task_definition)
         task._secret_denied = unreadable_secret(backend, task_definition)
         for container in task.containers:
@@ -637,10 +653,18 @@ def tick_service(backend, cluster, service, moment, tasks=None):
     by_deployment = {}
     for task in tasks:
         outcome = advance_task(backend, task, moment)
+        for d in service.deployments:
+            if d["id"] != task.started_by:
+                continue
+            # Deployment.failedTasks (API reference): "Once a service deployment has one or more
+            # successfully running tasks, the failed task count resets to zero and stops being
+            # evaluated."
+            if outcome == "started":
+                d["_ran"] = True
+                d["failedTasks"] = 0
+            elif outcome == "failed" and not d.get("_ran"):
+                d["failedTasks"] += 1
         if outcome == "failed":
-            for d in service.deployments:
-                if d["id"] == task.started_by:
-                    d["failedTasks"] += 1
             service_event(service, f"(service {service.name}) has stopped 1 running tasks: (task {task.id}).")
         by_deployment.setdefault(task.started_by, []).append(task)
     live = {d: [t for t in ts_ if t.desired_status == "RUNNING"] for d, ts_ in by_deployment.items()}
@@ -660,7 +684,12 @@ def tick_service(backend, cluster, service, moment, tasks=None):
         return
     enabled, rollback = breaker(service)
     threshold = min(max((primary["desiredCount"] + 1) // 2, 3), 200)
-    if enabled and primary["rolloutState"] == "IN_PROGRESS" and primary["failedTasks"] >= threshold:
+    if (
+        enabled
+        and primary["rolloutState"] == "IN_PROGRESS"
+        and not primary.get("_ran")
+        and primary["failedTasks"] >= threshold
+    ):
         primary["rolloutState"] = "FAILED"
         primary["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start."
         service_event(

@@ -34,15 +34,21 @@ fn deployments(moto: &Moto) -> Vec<(String, String)> {
     list.iter().map(entry).collect()
 }
 
+/// An endpoint with cluster c1, room for four delegates, and group d1 of `count` converged.
+fn converged_group(count: i64) -> Moto {
+    let moto = Moto::with_clusters(&["c1"]);
+    moto.register_container_instances("c1", 4);
+    moto.write("g.yaml", &group(count, ""));
+    moto.run_ok(&["reconcile", "--once", "--wait", "60s", "g.yaml"]);
+    moto
+}
+
 /// UpdateService's `desiredCount` "doesn't trigger a new service deployment"; `taskDefinition`
 /// "triggers a new service deployment" (API reference, UpdateServiceRequest). A count change must
 /// send the count alone, or every delegate is replaced to scale by one.
 #[test]
 fn a_count_change_scales_without_a_new_deployment() {
-    let moto = Moto::with_clusters(&["c1"]);
-    moto.register_container_instances("c1", 4);
-    moto.write("g.yaml", &group(2, ""));
-    moto.run_ok(&["reconcile", "--once", "--wait", "60s", "g.yaml"]);
+    let moto = converged_group(2);
     let before = deployments(&moto);
     assert_eq!(before.len(), 1, "{before:?}");
 
@@ -58,10 +64,7 @@ fn a_count_change_scales_without_a_new_deployment() {
 /// are sent back with the percentages the group changes, and nothing else is sent.
 #[test]
 fn a_rollout_setting_change_keeps_the_alarms_set_outside_the_controller() {
-    let moto = Moto::with_clusters(&["c1"]);
-    moto.register_container_instances("c1", 4);
-    moto.write("g.yaml", &group(2, ""));
-    moto.run_ok(&["reconcile", "--once", "--wait", "60s", "g.yaml"]);
+    let moto = converged_group(2);
     let alarms = json!({"alarmNames": ["delegate-errors"], "enable": true, "rollback": false});
     let by_hand = json!({
         "cluster": "c1",
@@ -209,5 +212,35 @@ async fn a_fargate_quota_in_the_service_events_is_the_groups_reason() {
     support::assert_has(
         message,
         "You've reached the limit on the number of tasks you can run concurrently",
+    );
+}
+
+/// Once one task of a deployment ran, ECS's circuit breaker stops counting failed tasks: a
+/// rollout whose other tasks keep crashing never fails and is never rolled back. The status says
+/// so, instead of a crash loop that seems to wait for the breaker.
+#[test]
+fn a_partly_healthy_rollout_is_reported_as_such() {
+    let moto = Moto::with_clusters(&["c1"]);
+    moto.register_container_instances("c1", 4);
+    let yaml = plan::DesiredGroup::test("d1")
+        .cluster("c1")
+        .image("harness/delegate:flaky-24.10")
+        .yaml();
+    moto.write("g.yaml", &yaml);
+    moto.reconciled("g.yaml");
+    let crash_loop = support::eventually(std::time::Duration::from_secs(60), || {
+        let status = support::status_json(&moto, "g.yaml");
+        let group = status["groups"][0].clone();
+        let degraded = support::find_condition(&group, "Degraded")?.clone();
+        (degraded["reason"] == "CrashLoop").then_some(degraded)
+    });
+    let degraded = crash_loop.expect("the second delegate keeps crashing");
+    let message = degraded["message"].as_str().unwrap();
+    support::assert_has(message, "the rollout is partly healthy (1 of 2 running");
+    support::assert_has(message, "Essential container in task exited");
+    let service = moto.active_service("c1", "d1").unwrap();
+    assert_eq!(
+        service["deployments"][0]["rolloutState"], "IN_PROGRESS",
+        "{service:#}"
     );
 }

@@ -30,6 +30,17 @@ pub enum ServiceMember {
 }
 
 impl ServiceMember {
+    /// Every member, in the order of the request.
+    pub const ALL: [ServiceMember; 7] = [
+        ServiceMember::DesiredCount,
+        ServiceMember::TaskDefinition,
+        ServiceMember::NetworkConfiguration,
+        ServiceMember::DeploymentConfiguration,
+        ServiceMember::PlacementStrategy,
+        ServiceMember::EnableExecuteCommand,
+        ServiceMember::PropagateTags,
+    ];
+
     /// Whether UpdateService starts a new deployment (new tasks for every delegate) when it
     /// carries this member.
     pub fn starts_deployment(self) -> bool {
@@ -75,17 +86,14 @@ mod tests {
 
     #[test]
     fn only_the_task_definition_and_the_network_start_a_deployment() {
-        use ServiceMember::*;
-        let all = [
-            DesiredCount,
-            TaskDefinition,
-            NetworkConfiguration,
-            DeploymentConfiguration,
-            PlacementStrategy,
-            EnableExecuteCommand,
-            PropagateTags,
-        ];
-        let deploying: Vec<_> = all.into_iter().filter(|m| m.starts_deployment()).collect();
-        assert_eq!(deploying, [TaskDefinition, NetworkConfiguration]);
+        let all = ServiceMember::ALL.into_iter();
+        let deploying: Vec<_> = all.filter(|m| m.starts_deployment()).collect();
+        assert_eq!(
+            deploying,
+            [
+                ServiceMember::TaskDefinition,
+                ServiceMember::NetworkConfiguration
+            ]
+        );
     }
 }

@@ -100,7 +100,8 @@ pub(super) fn verdict(
             .collect();
         reasons.dedup();
         let message = format!(
-            "{} tasks stopped recently: {}",
+            "{}{} tasks stopped recently: {}",
+            partly_healthy(service).unwrap_or_default(),
             observed.stopped_tasks.len(),
             if reasons.is_empty() {
                 "no reason given".to_owned()
@@ -176,6 +177,23 @@ pub(super) fn verdict(
 }
 
 /// A deployment ECS marked FAILED (the circuit breaker tripped), and whether it rolled back.
+/// A rollout some of whose tasks run while others keep failing: ECS's circuit breaker will
+/// never fail it. The API reference (Deployment.failedTasks): "Once a service deployment has
+/// one or more successfully running tasks, the failed task count resets to zero and stops being
+/// evaluated."
+fn partly_healthy(service: Option<&ObservedService>) -> Option<String> {
+    let primary = service?.deployments.first()?;
+    let rolling = primary.rollout_state == Some(RolloutState::InProgress);
+    let (running, wanted) = (primary.running_count, primary.desired_count);
+    (rolling && running > 0 && running < wanted).then(|| {
+        format!(
+            "the rollout is partly healthy ({running} of {wanted} running; ECS's circuit breaker \
+             stops counting failed tasks once one runs, so it will not fail or roll back this \
+             deployment); "
+        )
+    })
+}
+
 pub(super) fn failed_deployment(service: Option<&ObservedService>) -> Option<String> {
     let service = service?;
     let failed = service
@@ -194,7 +212,15 @@ pub(super) fn failed_deployment(service: Option<&ObservedService>) -> Option<Str
                 task_definition_short(&p.task_definition)
             )
         })
-        .unwrap_or_default();
+        // Nothing to go back to (a first deployment, or no rollback configured): the failed
+        // deployment stays primary and launches nothing more ("a service deployment will
+        // transition to a failed state and stop launching new tasks", DeploymentCircuitBreaker
+        // in the API reference).
+        .unwrap_or_else(|| {
+            "; ECS launches no more tasks for it: change the spec (the image, or \
+             spec.service.restartedAt) to deploy again"
+                .to_owned()
+        });
     Some(format!(
         "the deployment of {} failed: {}{rolled_back}",
         task_definition_short(&failed.task_definition),
@@ -262,4 +288,46 @@ pub(super) fn deployed_at(
         .iter()
         .find(|d| d.status == DeploymentStatus::Primary)
         .and_then(|d| d.created_at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observed::ObservedDeployment;
+
+    fn deployment(id: &str, status: &str, rollout: &str, td: &str) -> ObservedDeployment {
+        ObservedDeployment {
+            id: id.into(),
+            status: status.into(),
+            rollout_state: Some(rollout.into()),
+            rollout_state_reason: Some(
+                "ECS deployment circuit breaker: tasks failed to start.".into(),
+            ),
+            task_definition: td.into(),
+            ..ObservedDeployment::default()
+        }
+    }
+
+    #[test]
+    fn a_failed_deployment_with_nothing_to_go_back_to_says_a_spec_change_is_needed() {
+        let first = ObservedService {
+            deployments: vec![deployment("ecs-svc/1", "PRIMARY", "FAILED", "d1:1")],
+            ..ObservedService::default()
+        };
+        let message = failed_deployment(Some(&first)).unwrap();
+        assert!(
+            message.starts_with("the deployment of d1:1 failed: ECS deployment circuit breaker")
+        );
+        assert!(message.contains("change the spec"), "{message}");
+
+        let rolled_back = ObservedService {
+            deployments: vec![
+                deployment("ecs-svc/2", "PRIMARY", "IN_PROGRESS", "d1:1"),
+                deployment("ecs-svc/1", "ACTIVE", "FAILED", "d1:2"),
+            ],
+            ..ObservedService::default()
+        };
+        let message = failed_deployment(Some(&rolled_back)).unwrap();
+        assert!(message.ends_with("; rolled back to d1:1"), "{message}");
+    }
 }
