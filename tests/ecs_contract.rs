@@ -145,9 +145,9 @@ fn the_validators_patterns_are_the_service_models() {
     assert!(out.status.success(), "{}", support::show(&out));
     let models: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     let ours = [
-        &*spec::model_string::TAG_KEY,
-        &*spec::model_string::TAG_VALUE,
-        &*spec::model_string::ROLE_NAME,
+        &spec::model_string::TAG_KEY,
+        &spec::model_string::TAG_VALUE,
+        &spec::model_string::ROLE_NAME,
     ];
     for (model, ours) in models.iter().zip(ours) {
         assert_eq!(model["pattern"], ours.pattern, "{model}");

@@ -5,24 +5,41 @@
 //! takes combining marks and circled letters, which AWS refuses), and `\w` is ASCII, as in the
 //! Java patterns the models are written in.
 
-use std::sync::LazyLock;
-
-use regex_syntax::hir::{Class, Hir, HirKind};
+mod tag_class;
 
 /// ECS's TagKey: `([\p{L}\p{Z}\p{N}_.:/=+\-@]*)`, 1 to 128 characters.
-pub static TAG_KEY: LazyLock<ModelString> =
-    LazyLock::new(|| ModelString::new(r"([\p{L}\p{Z}\p{N}_.:/=+\-@]*)", 1, 128));
+pub static TAG_KEY: ModelString = ModelString {
+    pattern: r"([\p{L}\p{Z}\p{N}_.:/=+\-@]*)",
+    min: 1,
+    max: 128,
+    allowed: tag_class::TAG_CLASS,
+};
 
 /// ECS's TagValue: the same characters, 0 to 256 of them.
-pub static TAG_VALUE: LazyLock<ModelString> =
-    LazyLock::new(|| ModelString::new(r"([\p{L}\p{Z}\p{N}_.:/=+\-@]*)", 0, 256));
+pub static TAG_VALUE: ModelString = ModelString {
+    pattern: r"([\p{L}\p{Z}\p{N}_.:/=+\-@]*)",
+    min: 0,
+    max: 256,
+    allowed: tag_class::TAG_CLASS,
+};
 
-/// IAM's roleNameType: `[\w+=,.@-]+`, 1 to 64 characters.
-pub static ROLE_NAME: LazyLock<ModelString> =
-    LazyLock::new(|| ModelString::new(r"[\w+=,.@-]+", 1, 64));
+/// IAM's roleNameType: `[\w+=,.@-]+`, 1 to 64 characters (`\w` is ASCII, as in Java).
+pub static ROLE_NAME: ModelString = ModelString {
+    pattern: r"[\w+=,.@-]+",
+    min: 1,
+    max: 64,
+    allowed: &[
+        ('+', '.'),
+        ('0', '9'),
+        ('=', '='),
+        ('@', 'Z'),
+        ('_', '_'),
+        ('a', 'z'),
+    ],
+};
 
-/// One model string type: its pattern (as the model writes it), the characters that pattern
-/// allows, and its length bounds in characters.
+/// One model string type: its pattern (as the service model writes it), the characters that
+/// pattern allows, and its length bounds in characters.
 #[derive(Debug)]
 pub struct ModelString {
     /// The pattern, as the service model writes it.
@@ -31,29 +48,12 @@ pub struct ModelString {
     pub min: usize,
     /// The most characters.
     pub max: usize,
-    /// The allowed characters, as sorted inclusive ranges; empty if the pattern is not one
-    /// repeated class (then nothing is allowed, and the unit tests fail).
-    allowed: Vec<(char, char)>,
+    /// The allowed characters, as sorted inclusive ranges (the tests derive them from
+    /// `pattern` with regex-syntax).
+    allowed: &'static [(char, char)],
 }
 
 impl ModelString {
-    fn new(pattern: &'static str, min: usize, max: usize) -> Self {
-        // Java's \w is ASCII (without UNICODE_CHARACTER_CLASS); regex-syntax's is Unicode.
-        let text = pattern.replace(r"\w", "A-Za-z0-9_");
-        let hir = regex_syntax::ParserBuilder::new().build().parse(&text);
-        let allowed = hir
-            .ok()
-            .as_ref()
-            .and_then(repeated_class)
-            .unwrap_or_default();
-        ModelString {
-            pattern,
-            min,
-            max,
-            allowed,
-        }
-    }
-
     /// Whether the pattern allows `c`.
     pub fn allows(&self, c: char) -> bool {
         let position = self.allowed.partition_point(|(_, end)| *end < c);
@@ -73,24 +73,6 @@ impl ModelString {
     }
 }
 
-/// The class of a pattern that is one class repeated (in a group or not).
-fn repeated_class(hir: &Hir) -> Option<Vec<(char, char)>> {
-    match hir.kind() {
-        HirKind::Capture(c) => repeated_class(&c.sub),
-        HirKind::Repetition(r) => match r.sub.kind() {
-            HirKind::Class(Class::Unicode(class)) => Some(
-                class
-                    .ranges()
-                    .iter()
-                    .map(|r| (r.start(), r.end()))
-                    .collect(),
-            ),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +89,38 @@ mod tests {
         }
         assert!(TAG_KEY.fits("k") && !TAG_KEY.fits("") && TAG_VALUE.fits(""));
         assert!(!TAG_KEY.fits(&"k".repeat(129)) && TAG_VALUE.fits(&"é".repeat(256)));
+    }
+
+    use regex_syntax::hir::{Class, Hir, HirKind};
+
+    /// The class of a pattern that is one class repeated (in a group or not), as regex-syntax
+    /// reads it (Java's `\w` is ASCII; regex-syntax's is Unicode).
+    fn parsed(pattern: &str) -> Vec<(char, char)> {
+        fn class(hir: &Hir) -> Option<Vec<(char, char)>> {
+            match hir.kind() {
+                HirKind::Capture(c) => class(&c.sub),
+                HirKind::Repetition(r) => match r.sub.kind() {
+                    HirKind::Class(Class::Unicode(c)) => {
+                        Some(c.ranges().iter().map(|r| (r.start(), r.end())).collect())
+                    }
+                    _ => None,
+                },
+                _ => None,
+            }
+        }
+        let text = pattern.replace(r"\w", "A-Za-z0-9_");
+        let hir = regex_syntax::ParserBuilder::new()
+            .build()
+            .parse(&text)
+            .unwrap();
+        class(&hir).unwrap()
+    }
+
+    #[test]
+    fn the_tables_are_what_the_patterns_say() {
+        for model in [&TAG_KEY, &TAG_VALUE, &ROLE_NAME] {
+            assert_eq!(model.allowed, parsed(model.pattern), "{}", model.pattern);
+        }
     }
 
     #[test]
