@@ -71,7 +71,8 @@ pub fn observed_service(s: &ecs::Service) -> ObservedService {
         deployment_kept: s
             .deployment_configuration()
             .map(deployment_kept)
-            .unwrap_or_default(),
+            .filter(|kept| *kept != plan::DeploymentKept::default())
+            .map(Box::new),
         placement_strategy: s.placement_strategy.as_ref().map(|list| {
             list.iter()
                 .map(|p| PlacementStrategy {
@@ -111,7 +112,8 @@ pub fn observed_service(s: &ecs::Service) -> ObservedService {
                 .first()
                 .and_then(|d| d.created_at())
                 .map(|t| t.secs()),
-        ),
+        )
+        .map(Box::new),
         // Looked up from the service deployments, when needed (engine::rollbacks).
         rolled_back: None,
     }

@@ -38,7 +38,7 @@ impl<P: ClientProvider> Engine<P> {
             match (rollback, &mut results[i]) {
                 (Ok(rollback), Ok(o)) => {
                     if let Some(s) = o.service.as_mut() {
-                        s.rolled_back = rollback;
+                        s.rolled_back = rollback.map(Box::new);
                     }
                 }
                 (Err(e), slot) => *slot = Err(e),

@@ -217,7 +217,11 @@ fn plan_changes(
                 task_definition: target,
                 changes,
                 members,
-                kept: service.deployment_kept.clone(),
+                kept: service
+                    .deployment_kept
+                    .as_deref()
+                    .cloned()
+                    .unwrap_or_default(),
                 retag,
                 untag,
                 rollback: Some(rollback),
@@ -259,7 +263,11 @@ fn plan_changes(
             task_definition,
             changes,
             members,
-            kept: service.deployment_kept.clone(),
+            kept: service
+                .deployment_kept
+                .as_deref()
+                .cloned()
+                .unwrap_or_default(),
             retag: tags_behind,
             untag,
             rollback: None,

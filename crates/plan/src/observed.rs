@@ -40,7 +40,9 @@ pub struct ObservedService {
     /// Deployment bounds and circuit breaker, when reported.
     pub deployment_configuration: Option<DeploymentConfiguration>,
     /// The deployment configuration's members a group does not manage, sent back unchanged.
-    pub deployment_kept: crate::update::DeploymentKept,
+    /// (Boxed, and `None` when the service has none of them: most services, and a fleet's
+    /// observations are kept between passes.)
+    pub deployment_kept: Option<Box<crate::update::DeploymentKept>>,
     /// Placement strategy, when reported.
     pub placement_strategy: Option<Vec<PlacementStrategy>>,
     /// `aws ecs execute-command` allowed.
@@ -53,10 +55,10 @@ pub struct ObservedService {
     pub deployments: Vec<ObservedDeployment>,
     /// Why ECS cannot place the tasks, from its newest service event since the primary
     /// deployment started (`service_events`), if one of the documented forms says so.
-    pub placement_problem: Option<crate::service_events::ServiceProblem>,
+    pub placement_problem: Option<Box<crate::service_events::ServiceProblem>>,
     /// The newest rollback ECS's service deployments record (ListServiceDeployments and
     /// DescribeServiceDeployments), when it was looked up (`rollback_evidence_needed`).
-    pub rolled_back: Option<ObservedRollback>,
+    pub rolled_back: Option<Box<ObservedRollback>>,
 }
 
 /// A circuit-breaker rollback as ECS's service deployments record it: the task definition the

@@ -199,7 +199,7 @@ impl FakeAws {
                 ServiceMember::DeploymentConfiguration => {
                     let wanted = document.deployment_configuration.clone();
                     service.deployment_configuration = Some(wanted);
-                    service.deployment_kept = kept.clone();
+                    service.deployment_kept = Some(Box::new(kept.clone()));
                 }
                 ServiceMember::PlacementStrategy => {
                     service.placement_strategy = Some(document.placement_strategy.clone());

@@ -325,11 +325,14 @@ fn fields_the_endpoint_does_not_report_are_not_compared_but_reported_ones_are() 
         },
     });
     // Alarms set outside the controller travel with the deployment configuration it changes.
-    service.deployment_kept.alarms = Some(crate::DeploymentAlarms {
-        alarm_names: vec!["delegate-errors".into()],
-        enable: true,
-        rollback: true,
-    });
+    service.deployment_kept = Some(Box::new(crate::DeploymentKept {
+        alarms: Some(crate::DeploymentAlarms {
+            alarm_names: vec!["delegate-errors".into()],
+            enable: true,
+            rollback: true,
+        }),
+        ..crate::DeploymentKept::default()
+    }));
     let plan = plan_group(&d, &observed(&service), &options());
     assert_eq!(
         changes(&plan),
@@ -343,7 +346,7 @@ fn fields_the_endpoint_does_not_report_are_not_compared_but_reported_ones_are() 
         Action::UpdateService { kept, .. } => Some(kept),
         _ => None,
     });
-    assert_eq!(kept, Some(&service.deployment_kept));
+    assert_eq!(kept, service.deployment_kept.as_deref());
 }
 
 #[test]
@@ -571,20 +574,20 @@ fn after_the_failed_deployment_left_the_list_the_service_deployments_tell_a_roll
     assert!(rollback_evidence_needed(&d, &s));
     assert_eq!(rollback_of(&d, &s), None);
     // They recorded a rollback of TD2 to TD1: held at TD1.
-    s.rolled_back = Some(crate::ObservedRollback {
+    s.rolled_back = Some(Box::new(crate::ObservedRollback {
         failed: TD2.into(),
         running: TD1.into(),
-    });
+    }));
     let rollback = rollback_of(&d, &s).expect("a rollback");
     assert_eq!(
         (rollback.failed.as_str(), rollback.running.as_str()),
         (TD2, TD1)
     );
     // A rollback of another revision (an older one) is no evidence for this one.
-    s.rolled_back = Some(crate::ObservedRollback {
+    s.rolled_back = Some(Box::new(crate::ObservedRollback {
         failed: "arn:aws:ecs:us-east-1:123456789012:task-definition/d1:9".into(),
         running: TD1.into(),
-    });
+    }));
     assert_eq!(rollback_of(&d, &s), None);
     // Once recorded in the tag, or while the FAILED deployment is listed, nothing is looked up;
     // nor for a service that runs what the controller set.

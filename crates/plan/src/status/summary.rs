@@ -125,7 +125,7 @@ pub(super) fn verdict(
     // What ECS's own service events say cannot be placed (a quota, Fargate capacity), while
     // the service is short of tasks.
     let short = service.filter(|s| !s.is_steady());
-    if let Some(problem) = short.and_then(|s| s.placement_problem.as_ref()) {
+    if let Some(problem) = short.and_then(|s| s.placement_problem.as_deref()) {
         let degraded = Summary::Degraded {
             reason: problem.reason,
             progressing: true,
