@@ -5,7 +5,8 @@
 //! the top is not given back; and each thread that allocates may get an arena of its own.
 //! Here the mmap threshold is fixed (blocks of 128 KiB and more are always mapped and returned
 //! on free) and the process keeps one arena (the loop runs on one thread; its other threads
-//! only read files). `make bench`, 5 runs a layout: 28.8-29.4 MiB in every run. An operator's
+//! only read files). `make bench`, 5 runs a layout: 28.8-29.4 MiB in every run at the end of the
+//! structural step; 29.5-30.4 MiB after issue 28's observations (bench/RESULTS.md). An operator's
 //! own `MALLOC_ARENA_MAX` / `MALLOC_MMAP_THRESHOLD_` are left alone.
 //!
 //! glibc documents both: <https://www.gnu.org/software/libc/manual/html_node/Malloc-Tunable-Parameters.html>
