@@ -30,8 +30,8 @@ brought up to "now"; nothing runs between requests, so tests are deterministic):
   LOCALECS_FAILING_IMAGES, comma separated) exits with code 1 when it would become RUNNING: the
   task stops with stopCode EssentialContainerExited, "Essential container in task exited".
   https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stopped-task-errors.html
-- Flaky images. A tag starting with "flaky": the first task of each deployment runs, every later
-  one exits 1 (EssentialContainerExited). With the circuit breaker's rule (Deployment.failedTasks
+- Flaky images (a test knob, modelled). A tag starting with "flaky": the first task of each
+  deployment runs, every later one exits 1 (EssentialContainerExited). With the circuit breaker's rule (Deployment.failedTasks
   in the API reference: "Once a service deployment has one or more successfully running tasks,
   the failed task count resets to zero and stops being evaluated"), such a rollout never fails.
 - Interruptions. A task whose image tag starts with "interrupted" runs, then is stopped by ECS
@@ -52,8 +52,9 @@ brought up to "now"; nothing runs between requests, so tests are deterministic):
   back to deploymentId <id>." No service event names the rollback (none is documented).
 - Service deployments and revisions (ListServiceDeployments, DescribeServiceDeployments,
   DescribeServiceRevisions, with the model's shapes): one revision per deployment, one service
-  deployment per UpdateService or CreateService that deploys (IN_PROGRESS, SUCCESSFUL, STOPPED
-  when the breaker fails it without rollback); a rollback is part of the service deployment it
+  deployment per UpdateService or CreateService that deploys (IN_PROGRESS, SUCCESSFUL, and
+  STOPPED when the breaker fails it without rollback: that status is modelled, no source); a
+  rollback is part of the service deployment it
   rolls back (ROLLBACK_IN_PROGRESS, then ROLLBACK_SUCCESSFUL when the old revision runs again),
   with rollback.serviceRevisionArn the revision it went back to.
   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ServiceDeployment.html
@@ -93,7 +94,6 @@ import base64
 import os
 import threading
 import time
-import unicodedata
 import uuid
 from datetime import datetime, timezone
 

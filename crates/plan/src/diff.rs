@@ -217,11 +217,7 @@ fn plan_changes(
                 task_definition: target,
                 changes,
                 members,
-                kept: service
-                    .deployment_kept
-                    .as_deref()
-                    .cloned()
-                    .unwrap_or_default(),
+                kept: service.kept_deployment(),
                 retag,
                 untag,
                 rollback: Some(rollback),
@@ -263,11 +259,7 @@ fn plan_changes(
             task_definition,
             changes,
             members,
-            kept: service
-                .deployment_kept
-                .as_deref()
-                .cloned()
-                .unwrap_or_default(),
+            kept: service.kept_deployment(),
             retag: tags_behind,
             untag,
             rollback: None,

@@ -72,6 +72,12 @@ pub struct ObservedRollback {
 }
 
 impl ObservedService {
+    /// The deployment configuration members to send back with a change of it (none set: the
+    /// default).
+    pub fn kept_deployment(&self) -> crate::update::DeploymentKept {
+        self.deployment_kept.as_deref().cloned().unwrap_or_default()
+    }
+
     /// An ACTIVE service occupies its name; DRAINING and INACTIVE ones are on their way out.
     pub fn is_active(&self) -> bool {
         self.status == ServiceStatus::Active
