@@ -76,6 +76,11 @@ brought up to "now"; nothing runs between requests, so tests are deterministic):
   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListServices.html
   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html
 - Client tokens: CreateService and RunTask with a token already used return the first answer.
+- Describe failures. DescribeServices answers a name it does not know in `failures` with reason
+  MISSING ("The specified service wasn't found", the API failure reasons page, which gives no
+  other reason for DescribeServices). A test knob (modelled): LOCALECS_DESCRIBE_FAILURES
+  ("name=REASON,...") answers those services as failures with that reason instead.
+  https://docs.aws.amazon.com/AmazonECS/latest/developerguide/api_failures_messages.html
 - Role trust (STS, for the accounts a controller reaches through roles). AssumeRole succeeds only
   when the role exists in its account and its trust policy allows the caller (its account's
   root, the account id, the caller's ARN, or "*") for sts:AssumeRole, with the sts:ExternalId
@@ -102,6 +107,12 @@ DRAIN_SECONDS = float(os.environ.get("LOCALECS_DRAIN_SECONDS", "5"))
 FAILING_IMAGES = {i for i in os.environ.get("LOCALECS_FAILING_IMAGES", "").split(",") if i}
 # The account's quota of concurrent Fargate tasks (unset: none), per region.
 FARGATE_TASK_LIMIT = int(os.environ.get("LOCALECS_FARGATE_TASK_LIMIT", "0") or 0)
+# A test knob (modelled): services DescribeServices answers as a failure with a reason other
+# than MISSING ("name=REASON,..."). The API failure reasons page documents only MISSING for
+# DescribeServices; the Failure shape (arn, reason, detail) is the model's.
+DESCRIBE_FAILURES = dict(
+    item.split("=", 1) for item in os.environ.get("LOCALECS_DESCRIBE_FAILURES", "").split(",") if "=" in item
+)
 # Stopped tasks ECS keeps describable per service (it keeps them about an hour); a crash loop
 # would otherwise grow without bound.
 STOPPED_KEPT = 30
@@ -1046,8 +1057,24 @@ def install():
         return ActionResult({"serviceArns": chunk, "nextToken": token})
 
     def describe_services(self, original=Response.describe_services):
-        rule_describe_services(params(self))
-        return original(self)
+        p = params(self)
+        rule_describe_services(p)
+        names = p.get("services") or []
+        if not any(n.rsplit("/", 1)[-1] in DESCRIBE_FAILURES for n in names):
+            return original(self)
+        cluster = cluster_of(self, p)
+        asked = [n for n in names if n.rsplit("/", 1)[-1] not in DESCRIBE_FAILURES]
+        services, failures = self.ecs_backend.describe_services(cluster.name, asked)
+        for name in names:
+            short = name.rsplit("/", 1)[-1]
+            if short in DESCRIBE_FAILURES:
+                arn = f"arn:aws:ecs:{self.region}:{self.current_account}:service/{cluster.name}/{short}"
+                failures.append({"arn": arn, "reason": DESCRIBE_FAILURES[short], "detail": "test knob"})
+        if "TAGS" in (p.get("include") or []):
+            self._include_in_response(ecs_responses.DESCRIBE_SERVICES_TAGS)
+        else:
+            self._exclude_from_response(ecs_responses.DESCRIBE_SERVICES_TAGS)
+        return ActionResult({"services": services, "failures": failures})
 
     def list_tasks(self):
         p = params(self)

@@ -244,3 +244,21 @@ fn a_partly_healthy_rollout_is_reported_as_such() {
         "{service:#}"
     );
 }
+
+/// DescribeServices reports a service it could not describe in `failures`; the API failure
+/// reasons page gives MISSING ("The specified service wasn't found") as the one reason that
+/// means absent. Any other reason is the group's error, and nothing is created beside a service
+/// that may exist.
+#[test]
+fn a_describe_failure_other_than_missing_is_no_absent_service() {
+    let moto = Moto::start_configured(&[("LOCALECS_DESCRIBE_FAILURES", "d1=ACCESS_DENIED")]);
+    moto.create_clusters(&["c1"]);
+    moto.register_container_instances("c1", 4);
+    moto.write("g.yaml", &group(1, ""));
+    let out = moto.run(&["reconcile", "--once", "g.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", support::show(&out));
+    assert!(moto.ecs_writes().is_empty(), "{:?}", moto.ecs_writes());
+    let printed = support::printed(&out);
+    support::assert_has(&printed, "ECS could not describe d1: ACCESS_DENIED");
+    support::assert_has(&printed, "not taken as absent");
+}

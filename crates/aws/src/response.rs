@@ -385,6 +385,16 @@ fn container_document(
     }
 }
 
+/// A Describe call's failure, named by the last part of its ARN (`service/cluster/name`).
+pub fn describe_failure(f: &ecs::Failure) -> client::api::DescribeFailure {
+    let arn = f.arn().unwrap_or_default();
+    client::api::DescribeFailure {
+        name: arn.rsplit('/').next().unwrap_or(arn).to_owned(),
+        reason: f.reason().unwrap_or_default().to_owned(),
+        detail: f.detail().map(str::to_owned),
+    }
+}
+
 /// A task as the engine sees it.
 pub fn observed_task(t: &ecs::Task) -> ObservedTask {
     ObservedTask {

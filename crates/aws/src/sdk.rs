@@ -196,7 +196,8 @@ impl SdkApi {
                 cluster: cluster.to_owned(),
                 names: vec![service.to_owned()],
             })
-            .await?;
+            .await?
+            .complete()?;
         let live = services
             .into_iter()
             .find(|s| s.is_active())

@@ -2,7 +2,7 @@
 //! The SDK implementation (`sdk`) is tested end to end; the engine is tested with `fake`.
 
 use async_trait::async_trait;
-use plan::{InstanceCapacity, ObservedTask};
+use plan::{InstanceCapacity, ObservedService, ObservedTask};
 
 use crate::call::{self, Answer, Call, Request};
 use crate::error::{AwsError, Result};
@@ -205,6 +205,74 @@ pub struct ServiceRevision {
     pub arn: String,
     /// The task definition ARN.
     pub task_definition: String,
+}
+
+/// DescribeServices' answer: the services, and the ones it could not describe.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DescribedServices {
+    /// The services ECS described (ACTIVE, DRAINING or INACTIVE).
+    pub services: Vec<ObservedService>,
+    /// `failures` other than `MISSING`, the one reason the API failure reasons page gives for
+    /// DescribeServices ("The specified service wasn't found"): a service ECS could not say
+    /// anything about, which is not a service that is absent.
+    pub failures: Vec<DescribeFailure>,
+}
+
+/// One entry of a Describe call's `failures` (the model's `Failure`: arn, reason, detail).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DescribeFailure {
+    /// The resource's name: the last part of the failure's `arn`.
+    pub name: String,
+    /// `reason`, e.g. `MISSING`.
+    pub reason: String,
+    /// `detail`, when ECS gave one.
+    pub detail: Option<String>,
+}
+
+impl DescribedServices {
+    /// The services, or the first failure as the call's error: for a caller that must know
+    /// whether a service exists.
+    ///
+    /// # Errors
+    /// When ECS could not describe one of the services.
+    pub fn complete(self) -> Result<Vec<ObservedService>> {
+        match self.failures.first() {
+            Some(failure) => Err(failure.error(crate::Operation::DescribeServices)),
+            None => Ok(self.services),
+        }
+    }
+}
+
+impl DescribeFailure {
+    /// The failure reason that means "no such resource" (API failure reasons page).
+    pub const MISSING: &'static str = "MISSING";
+
+    /// The resource does not exist; any other reason says nothing about whether it does.
+    pub fn is_missing(&self) -> bool {
+        self.reason == Self::MISSING
+    }
+
+    /// The failure as the error of `operation`: a cause the pass may retry, never an absence.
+    pub fn error(&self, operation: crate::Operation) -> AwsError {
+        AwsError::with_code(
+            operation,
+            None,
+            format!(
+                "ECS could not describe {}: {self}; not taken as absent",
+                self.name
+            ),
+        )
+    }
+}
+
+impl std::fmt::Display for DescribeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.reason)?;
+        match &self.detail {
+            Some(detail) => write!(f, " ({detail})"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// What RunTask started, and why it started fewer.

@@ -10,8 +10,8 @@ use plan::{InstanceCapacity, ObservedService, ObservedTask, ObservedTaskDefiniti
 use spec::document::{RunTaskDocument, ServiceDocument, Tag, TaskDefinitionDocument};
 
 use crate::api::{
-    ObservedRole, Page, RunTaskOutput, ServiceDeploymentBrief, ServiceDeploymentDetail,
-    ServiceRevision, TaskFilter,
+    DescribedServices, ObservedRole, Page, RunTaskOutput, ServiceDeploymentBrief,
+    ServiceDeploymentDetail, ServiceRevision, TaskFilter,
 };
 use crate::operation::Operation;
 
@@ -85,9 +85,10 @@ macro_rules! calls {
 }
 
 calls! {
-    /// DescribeServices with tags for at most 10 names; services ECS does not know are omitted.
+    /// DescribeServices with tags for at most 10 names; services ECS does not know are omitted,
+    /// services it could not describe for another reason are failures.
     DescribeServices as DescribeServices { cluster: String, names: Vec<String> }
-        -> Vec<ObservedService>;
+        -> DescribedServices;
     /// DescribeTaskDefinition with tags, by ARN, `family:revision` or family (its latest ACTIVE
     /// revision); `None` when there is no such task definition.
     DescribeTaskDefinition as DescribeTaskDefinition { task_definition: String }

@@ -9,8 +9,9 @@ use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use client::api::DescribeFailure;
 use client::call;
-use client::{AwsApi, AwsError};
+use client::{AwsApi, AwsError, Operation};
 use client::{ClientProvider, Target};
 use plan::{
     plan_group, task_definition_lookup_needed, DesiredGroup, GroupError, GroupPlan, ObservedGroup,
@@ -76,10 +77,13 @@ impl<P: ClientProvider> Engine<P> {
                 let key = (d.target.clone(), d.cluster().to_owned());
                 match services.get(&key) {
                     Some(Err(e)) => Err(e.clone()),
-                    Some(Ok(by_name)) => Ok(ObservedGroup {
-                        service: by_name.get(d.service_name()).cloned(),
-                        ..ObservedGroup::default()
-                    }),
+                    Some(Ok(listed)) => match listed.failures.get(d.service_name()) {
+                        Some(failure) => Err(failure.error(Operation::DescribeServices)),
+                        None => Ok(ObservedGroup {
+                            service: listed.services.get(d.service_name()).cloned(),
+                            ..ObservedGroup::default()
+                        }),
+                    },
                     None => Ok(ObservedGroup::default()),
                 }
             })
@@ -212,11 +216,11 @@ impl<P: ClientProvider> Engine<P> {
         }
     }
 
-    /// DescribeServices, batched by 10 per (region, cluster); name -> service.
+    /// DescribeServices, batched by 10 per (region, cluster).
     async fn describe_services(
         &self,
         desired: &[&DesiredGroup],
-    ) -> HashMap<(Target, String), Result<HashMap<String, ObservedService>, AwsError>> {
+    ) -> HashMap<(Target, String), Result<Described, AwsError>> {
         let mut names: BTreeMap<(Target, String), Vec<String>> = BTreeMap::new();
         for d in desired.iter().filter(|d| d.mode() == Mode::Service) {
             let list = names
@@ -241,20 +245,23 @@ impl<P: ClientProvider> Engine<P> {
             (key, answer)
         };
         let answers: Vec<_> = bounded(batches, describe, self.concurrency).await;
-        let mut by_cluster: HashMap<
-            (Target, String),
-            Result<HashMap<String, ObservedService>, AwsError>,
-        > = HashMap::new();
+        let mut by_cluster: HashMap<(Target, String), Result<Described, AwsError>> = HashMap::new();
         for (key, answer) in answers {
-            let entry = by_cluster.entry(key).or_insert_with(|| Ok(HashMap::new()));
+            let entry = by_cluster
+                .entry(key)
+                .or_insert_with(|| Ok(Described::default()));
             match (answer, entry) {
-                (Ok(services), Ok(map)) => {
-                    for s in services {
+                (Ok(answer), Ok(listed)) => {
+                    for s in answer.services {
                         // An ACTIVE service wins over an INACTIVE one of the same name.
+                        let map = &mut listed.services;
                         let keep_existing = map.get(&s.name).is_some_and(|e| e.is_active());
                         if !keep_existing {
                             map.insert(s.name.clone(), s);
                         }
+                    }
+                    for f in answer.failures {
+                        listed.failures.insert(f.name.clone(), f);
                     }
                 }
                 (Err(e), entry) => *entry = Err(e),
@@ -333,6 +340,14 @@ impl<P: ClientProvider> Engine<P> {
         cache.insert(key.clone(), revision.clone());
         cache.insert((key.0.clone(), revision.arn.clone()), revision);
     }
+}
+
+/// One cluster's DescribeServices answers: services by name, and the names ECS could not
+/// describe (a failure other than MISSING: the service's existence is unknown).
+#[derive(Default)]
+struct Described {
+    services: HashMap<String, ObservedService>,
+    failures: HashMap<String, DescribeFailure>,
 }
 
 /// A failed observation as the group's error. A cluster that does not exist is named with where

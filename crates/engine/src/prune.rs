@@ -79,7 +79,8 @@ impl<P: ClientProvider> Engine<P> {
                 cluster: cluster.to_owned(),
                 names: chunk.to_vec(),
             };
-            services.extend(self.client(target).send(describe).await?);
+            // A service ECS cannot describe is not seen, so not pruned.
+            services.extend(self.client(target).send(describe).await?.services);
         }
         Ok(services)
     }

@@ -137,7 +137,7 @@ impl<P: ClientProvider> Engine<P> {
             cluster: cluster.to_owned(),
             names: vec![name.to_owned()],
         };
-        self.client(target).send(describe).await
+        self.client(target).send(describe).await?.complete()
     }
 
     /// Creates the group's service with its ownership tags, exactly once.

@@ -6,8 +6,8 @@ use plan::{
 };
 
 use client::api::{
-    Page, RunTaskOutput, ServiceDeploymentBrief, ServiceDeploymentDetail, ServiceRevision,
-    TaskFilter,
+    DescribedServices, Page, RunTaskOutput, ServiceDeploymentBrief, ServiceDeploymentDetail,
+    ServiceRevision, TaskFilter,
 };
 use client::call;
 use client::{Operation, Result};
@@ -20,17 +20,25 @@ impl SdkApi {
     pub(super) async fn describe_services(
         &self,
         call::DescribeServices { cluster, names }: call::DescribeServices,
-    ) -> Result<Vec<ObservedService>> {
+    ) -> Result<DescribedServices> {
         let request = self.ecs.describe_services().cluster(cluster);
         let request = request
             .set_services(Some(names.to_vec()))
             .include(ecs::ServiceField::Tags);
         let out = answer(Operation::DescribeServices, request.send()).await?;
-        Ok(out
-            .services()
-            .iter()
-            .map(response::observed_service)
-            .collect())
+        Ok(DescribedServices {
+            services: out
+                .services()
+                .iter()
+                .map(response::observed_service)
+                .collect(),
+            failures: out
+                .failures()
+                .iter()
+                .map(response::describe_failure)
+                .filter(|f| !f.is_missing())
+                .collect(),
+        })
     }
 
     pub(super) async fn describe_task_definition(

@@ -7,7 +7,7 @@ use plan::{
 use spec::render::TAG_SPEC_HASH;
 
 use super::{not_found, page_of, FakeAws, State, ACCOUNT};
-use crate::api::Page;
+use crate::api::{DescribedServices, Page};
 use crate::call;
 use crate::error::{AwsError, ErrorKind, Result};
 use crate::operation::Operation;
@@ -16,7 +16,7 @@ impl FakeAws {
     pub(super) fn describe_services(
         &self,
         call::DescribeServices { cluster, names }: &call::DescribeServices,
-    ) -> Result<Vec<ObservedService>> {
+    ) -> Result<DescribedServices> {
         let region = self.region.as_str();
         let cluster = self.check_cluster(Operation::DescribeServices, region, cluster)?;
         if names.len() > 10 {
@@ -26,7 +26,7 @@ impl FakeAws {
             ));
         }
         let state = self.state();
-        Ok(names
+        let services = names
             .iter()
             .filter_map(|n| {
                 state
@@ -34,7 +34,11 @@ impl FakeAws {
                     .get(&(region.into(), cluster.clone(), n.clone()))
                     .cloned()
             })
-            .collect())
+            .collect();
+        Ok(DescribedServices {
+            services,
+            failures: Vec::new(),
+        })
     }
 
     pub(super) fn describe_task_definition(

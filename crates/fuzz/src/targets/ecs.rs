@@ -101,10 +101,13 @@ pub fn run(data: &[u8]) {
         }),
     };
     h.runtime.block_on(async {
-        if let Ok(Answer::DescribeServices(services)) = h.ecs.call(request).await {
-            for s in services {
+        if let Ok(Answer::DescribeServices(answer)) = h.ecs.call(request).await {
+            for s in answer.services {
                 // Whatever it says, it came from the answer.
                 assert!(s.name.len() + s.arn.len() <= body.len());
+            }
+            for f in answer.failures {
+                assert!(!f.is_missing() && f.name.len() + f.reason.len() <= body.len());
             }
         }
     });
