@@ -76,6 +76,13 @@ brought up to "now"; nothing runs between requests, so tests are deterministic):
   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListServices.html
   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html
 - Client tokens: CreateService and RunTask with a token already used return the first answer.
+- Eventual consistency. "The Amazon ECS API follows an eventual consistency model ... the
+  result of an API command you run that affects your Amazon ECS resources might not be
+  immediately visible to all subsequent commands you run" (RunTask, API reference). With
+  LOCALECS_VISIBLE_AFTER_SECONDS=N (a test knob; the delay is modelled, ECS gives no bound) a
+  service CreateService made is answered MISSING by DescribeServices and not listed by
+  ListServices, and the tasks RunTask started are not listed by ListTasks, for N seconds.
+  https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html
 - Describe failures. DescribeServices answers a name it does not know in `failures` with reason
   MISSING ("The specified service wasn't found", the API failure reasons page, which gives no
   other reason for DescribeServices). A test knob (modelled): LOCALECS_DESCRIBE_FAILURES
@@ -113,6 +120,9 @@ FARGATE_TASK_LIMIT = int(os.environ.get("LOCALECS_FARGATE_TASK_LIMIT", "0") or 0
 DESCRIBE_FAILURES = dict(
     item.split("=", 1) for item in os.environ.get("LOCALECS_DESCRIBE_FAILURES", "").split(",") if "=" in item
 )
+# Eventual consistency (a test knob; how long is modelled): services CreateService made and
+# tasks RunTask started are not described or listed until this many seconds later.
+VISIBLE_AFTER = float(os.environ.get("LOCALECS_VISIBLE_AFTER_SECONDS", "0") or 0)
 # Stopped tasks ECS keeps describable per service (it keeps them about an hour); a crash loop
 # would otherwise grow without bound.
 STOPPED_KEPT = 30
@@ -199,6 +209,11 @@ def rule_max_results(params):
     value = params.get("maxResults")
     if value is not None and not 1 <= int(value) <= 100:
         raise invalid("maxResults must be between 1 and 100")
+
+
+def visible(resource):
+    """Whether List/Describe show `resource` yet (LOCALECS_VISIBLE_AFTER_SECONDS)."""
+    return getattr(resource, "_visible_at", 0) <= time.time()
 
 
 def rule_describe_services(params):
@@ -973,6 +988,7 @@ def install():
             role_arn=p.get("role"),
         )
         service._fingerprint = fingerprint
+        service._visible_at = time.time() + VISIBLE_AFTER
         service.deployment_configuration = p.get("deploymentConfiguration") or {
             "deploymentCircuitBreaker": {"enable": False, "rollback": False},
             "maximumPercent": 200,
@@ -1050,6 +1066,7 @@ def install():
             for s in self.ecs_backend.services.values()
             if s.cluster_name == cluster.name
             and s.status != "INACTIVE"
+            and visible(s)
             and (not p.get("launchType") or s.launch_type == p["launchType"])
             and (not p.get("schedulingStrategy") or s.scheduling_strategy == p["schedulingStrategy"])
         )
@@ -1060,16 +1077,25 @@ def install():
         p = params(self)
         rule_describe_services(p)
         names = p.get("services") or []
-        if not any(n.rsplit("/", 1)[-1] in DESCRIBE_FAILURES for n in names):
-            return original(self)
         cluster = cluster_of(self, p)
-        asked = [n for n in names if n.rsplit("/", 1)[-1] not in DESCRIBE_FAILURES]
-        services, failures = self.ecs_backend.describe_services(cluster.name, asked)
-        for name in names:
+
+        def failure(name):
+            """The failure reason a name is answered with instead of its service, if any."""
             short = name.rsplit("/", 1)[-1]
             if short in DESCRIBE_FAILURES:
-                arn = f"arn:aws:ecs:{self.region}:{self.current_account}:service/{cluster.name}/{short}"
-                failures.append({"arn": arn, "reason": DESCRIBE_FAILURES[short], "detail": "test knob"})
+                return DESCRIBE_FAILURES[short]
+            service = self.ecs_backend.services.get(f"{cluster.name}:{short}")
+            return None if service is None or visible(service) else "MISSING"
+
+        refused = {n: failure(n) for n in names if failure(n)}
+        if not refused:
+            return original(self)
+        asked = [n for n in names if n not in refused]
+        services, failures = self.ecs_backend.describe_services(cluster.name, asked)
+        for name, reason in refused.items():
+            short = name.rsplit("/", 1)[-1]
+            arn = f"arn:aws:ecs:{self.region}:{self.current_account}:service/{cluster.name}/{short}"
+            failures.append({"arn": arn, "reason": reason})
         if "TAGS" in (p.get("include") or []):
             self._include_in_response(ecs_responses.DESCRIBE_SERVICES_TAGS)
         else:
@@ -1087,7 +1113,7 @@ def install():
             families = set(backend.list_task_definitions(p["family"]))
         arns = []
         for task in backend.tasks.get(cluster.name, {}).values():
-            if task.desired_status != wanted:
+            if task.desired_status != wanted or not visible(task):
                 continue
             if p.get("startedBy") and task.started_by != p["startedBy"]:
                 continue
@@ -1125,6 +1151,8 @@ def install():
             backend, cluster, td, launch_type, p.get("networkConfiguration"), group,
             p.get("startedBy") or "", p.get("tags"), count_,
         )
+        for task in tasks:
+            task._visible_at = time.time() + VISIBLE_AFTER
         if p.get("clientToken"):
             tokens[key] = (tasks, failures)
         return ActionResult({"tasks": tasks, "failures": failures})

@@ -262,3 +262,52 @@ fn a_describe_failure_other_than_missing_is_no_absent_service() {
     support::assert_has(&printed, "ECS could not describe d1: ACCESS_DENIED");
     support::assert_has(&printed, "not taken as absent");
 }
+
+/// The sum of `count` over the recorded RunTask requests.
+fn tasks_started(moto: &Moto) -> i64 {
+    let runs = moto.requests("RunTask");
+    runs.iter().map(|r| r["count"].as_i64().unwrap_or(1)).sum()
+}
+
+/// The loop, resyncing every second, over `yaml` on an endpoint that lists what is created
+/// only 4 s later; stopped after 9 s (a few passes after the new resources became visible).
+fn loop_with_late_listings(yaml: &str) -> Moto {
+    let moto = Moto::start_configured(&[("LOCALECS_VISIBLE_AFTER_SECONDS", "4")]);
+    moto.create_clusters(&["c1"]);
+    moto.register_container_instances("c1", 4);
+    moto.write("g.yaml", yaml);
+    let looping = support::Loop::start(&moto, &["--interval", "1s", "g.yaml"]);
+    std::thread::sleep(std::time::Duration::from_secs(9));
+    looping.terminate();
+    moto
+}
+
+/// "The Amazon ECS API follows an eventual consistency model ... the result of an API command
+/// you run that affects your Amazon ECS resources might not be immediately visible to all
+/// subsequent commands you run" (RunTask). Tasks RunTask started and ListTasks does not show yet
+/// are counted from RunTask's own answer: the count is started once, nothing is stopped.
+#[test]
+fn tasks_not_listed_yet_are_not_started_again() {
+    let yaml = plan::DesiredGroup::test("d1")
+        .cluster("c1")
+        .count(2)
+        .tasks_mode()
+        .yaml();
+    let moto = loop_with_late_listings(&yaml);
+    assert_eq!(tasks_started(&moto), 2, "{:?}", moto.calls());
+    assert!(moto.requests("StopTask").is_empty(), "{:?}", moto.calls());
+}
+
+/// The same in service mode: a service CreateService made and DescribeServices does not show
+/// yet is the one CreateService answered, not a service to create again.
+#[test]
+fn a_service_not_described_yet_is_not_created_again() {
+    let moto = loop_with_late_listings(&group(2, ""));
+    assert_eq!(
+        moto.requests("CreateService").len(),
+        1,
+        "{:?}",
+        moto.calls()
+    );
+    assert_eq!(moto.desired("c1", "d1"), Some(2));
+}

@@ -250,6 +250,8 @@ impl<P: ClientProvider> Engine<P> {
                         .await
                         .map_err(group_error)?;
                     started += out.tasks.len();
+                    // Until ListTasks shows them, the next pass counts them from this answer.
+                    self.unlisted().started(crate::group_key(d), &out.tasks);
                     failures.extend(out.failures);
                     left -= batch;
                 }

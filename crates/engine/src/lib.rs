@@ -23,6 +23,7 @@ mod roles;
 mod rollbacks;
 pub mod scope;
 mod tasks;
+mod unlisted;
 pub mod write;
 mod writes;
 
@@ -101,6 +102,15 @@ pub struct GroupOutcome {
 /// (account and region, cluster, group name).
 type GroupKey = (Target, String, String);
 
+/// A group's key: (target, cluster, name).
+fn group_key(d: &DesiredGroup) -> GroupKey {
+    (
+        d.target.clone(),
+        d.cluster().to_owned(),
+        d.name().to_owned(),
+    )
+}
+
 /// The reconcile engine: the API, the plan settings, the caches (immutable revisions, roles
 /// found good) and the retry policy's per-group state, for the life of the process.
 pub struct Engine<P> {
@@ -116,6 +126,8 @@ pub struct Engine<P> {
     renames: Mutex<HashMap<GroupKey, (String, tokio::time::Instant)>>,
     /// (execution role, token) -> when checked, and what was found.
     secrets: Mutex<HashMap<String, (tokio::time::Instant, Option<plan::SecretAccessProblem>)>>,
+    /// Services created and tasks started that ECS may not list yet (eventual consistency).
+    unlisted: Mutex<unlisted::Unlisted>,
     /// With `--harness-api-key-secret`: Ready also means connected to Harness.
     harness: Option<Arc<harness::HarnessCheck>>,
 }
@@ -143,6 +155,7 @@ impl<P: ClientProvider> Engine<P> {
             roles: Mutex::new(HashMap::new()),
             secrets: Mutex::new(HashMap::new()),
             renames: Mutex::new(HashMap::new()),
+            unlisted: Mutex::new(unlisted::Unlisted::default()),
             harness: None,
         }
     }
@@ -152,6 +165,13 @@ impl<P: ClientProvider> Engine<P> {
     pub fn with_harness(mut self, check: Option<Arc<harness::HarnessCheck>>) -> Self {
         self.harness = check;
         self
+    }
+
+    /// What was created and may not be listed yet.
+    fn unlisted(&self) -> std::sync::MutexGuard<'_, unlisted::Unlisted> {
+        self.unlisted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The retries (the loop forgets removed groups through them).

@@ -22,7 +22,8 @@ use spec::Mode;
 use tokio::time::Instant;
 
 use crate::{
-    borrowed, bounded, by_cluster, group_error, Engine, GroupReport, DESCRIBE_SERVICES_BATCH,
+    borrowed, bounded, by_cluster, group_error, group_key, Engine, GroupReport,
+    DESCRIBE_SERVICES_BATCH,
 };
 
 impl<P: ClientProvider> Engine<P> {
@@ -68,6 +69,7 @@ impl<P: ClientProvider> Engine<P> {
     ) -> Vec<Result<ObservedGroup, AwsError>> {
         let desired = &borrowed(desired)[..];
         let services = self.describe_services(desired).await;
+        let now = Instant::now();
         let mut results: Vec<Result<ObservedGroup, AwsError>> = desired
             .iter()
             .map(|d| {
@@ -75,17 +77,21 @@ impl<P: ClientProvider> Engine<P> {
                     return Ok(ObservedGroup::default());
                 }
                 let key = (d.target.clone(), d.cluster().to_owned());
-                match services.get(&key) {
-                    Some(Err(e)) => Err(e.clone()),
-                    Some(Ok(listed)) => match listed.failures.get(d.service_name()) {
-                        Some(failure) => Err(failure.error(Operation::DescribeServices)),
-                        None => Ok(ObservedGroup {
-                            service: listed.services.get(d.service_name()).cloned(),
-                            ..ObservedGroup::default()
-                        }),
-                    },
-                    None => Ok(ObservedGroup::default()),
+                let listed = match services.get(&key) {
+                    Some(Err(e)) => return Err(e.clone()),
+                    Some(Ok(listed)) => listed,
+                    None => return Ok(ObservedGroup::default()),
+                };
+                if let Some(failure) = listed.failures.get(d.service_name()) {
+                    return Err(failure.error(Operation::DescribeServices));
                 }
+                let described = listed.services.get(d.service_name()).cloned();
+                // A service created moments ago may not be described yet.
+                let service = self.unlisted().service(&group_key(d), described, now);
+                Ok(ObservedGroup {
+                    service,
+                    ..ObservedGroup::default()
+                })
             })
             .collect();
 
@@ -158,13 +164,7 @@ impl<P: ClientProvider> Engine<P> {
     /// only when a service is about to be created.
     async fn observe_renames(&self, desired: &[&DesiredGroup], results: &mut crate::Observations) {
         let id = &self.options.controller_id;
-        let key = |d: &DesiredGroup| {
-            (
-                d.target.clone(),
-                d.cluster().to_owned(),
-                d.name().to_owned(),
-            )
-        };
+        let key = group_key;
         let clusters = {
             let mut checked = self
                 .renames

@@ -1,16 +1,18 @@
 //! Task-level observation: only for tasks-mode groups and for services that are not steady.
 
+use std::collections::HashSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use plan::{DesiredGroup, ObservedTask};
 use spec::render::{STARTED_BY, TAG_GROUP};
 use spec::Mode;
 
-use crate::{bounded, by_cluster, Engine, Observations};
+use crate::{bounded, by_cluster, group_key, Engine, Observations};
 use client::api::{AwsApi, DesiredStatus, TaskFilter};
 use client::call;
 use client::AwsError;
 use client::{ClientProvider, Target};
+use tokio::time::Instant;
 
 /// DescribeTasks takes at most 100 ARNs.
 const DESCRIBE_TASKS_BATCH: usize = 100;
@@ -89,6 +91,11 @@ impl<P: ClientProvider> Engine<P> {
                     continue;
                 }
             };
+            let seen: HashSet<&str> = live
+                .iter()
+                .chain(&stopped)
+                .map(|t| t.arn.as_str())
+                .collect();
             for &i in &members {
                 let name = desired[i].name();
                 let ours = |t: &&ObservedTask| {
@@ -97,6 +104,10 @@ impl<P: ClientProvider> Engine<P> {
                 };
                 if let Ok(o) = &mut results[i] {
                     o.tasks = live.iter().filter(ours).cloned().collect();
+                    // Tasks RunTask started moments ago may not be listed yet.
+                    let key = group_key(desired[i]);
+                    let at = Instant::now();
+                    self.unlisted().tasks(&key, &mut o.tasks, &seen, at);
                     o.stopped_tasks = stopped
                         .iter()
                         .filter(ours)

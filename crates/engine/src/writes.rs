@@ -81,13 +81,14 @@ impl<P: ClientProvider> Engine<P> {
 
     /// CreateService exactly once: after a failure whose answer may have been lost, the service
     /// is looked up before trying again ("already exists" is then success, not an error).
+    /// CreateService's answer, when it was the one that created it.
     pub(crate) async fn create_once(
         &self,
         target: &Target,
         document: &spec::document::ServiceDocument,
         task_definition: &str,
         tags: &[spec::document::Tag],
-    ) -> Result<(), AwsError> {
+    ) -> Result<Option<ObservedService>, AwsError> {
         let mut attempt = 0;
         // One token for every attempt: ECS answers a repeat with the service it created.
         let token = client_token();
@@ -99,7 +100,7 @@ impl<P: ClientProvider> Engine<P> {
                 client_token: token.clone(),
             };
             let failed = match self.client(target).send(create).await {
-                Ok(_) => return Ok(()),
+                Ok(created) => return Ok(Some(created)),
                 Err(e) => e,
             };
             let ours =
@@ -115,7 +116,7 @@ impl<P: ClientProvider> Engine<P> {
                     .describe_service(target, &document.cluster, &document.service_name)
                     .await?;
                 if found.iter().any(ours) {
-                    return Ok(());
+                    return Ok(None);
                 }
                 if !retryable(&failed) {
                     return Err(failed);
@@ -148,13 +149,23 @@ impl<P: ClientProvider> Engine<P> {
         task_definition: &str,
     ) -> Result<(), AwsError> {
         let tags = d.service_tags(&self.options.controller_id, task_definition);
-        self.create_once(
-            &d.target,
-            document,
-            task_definition,
-            &plan::desired::to_tag_list(&tags),
-        )
-        .await
+        let created = self
+            .create_once(
+                &d.target,
+                document,
+                task_definition,
+                &plan::desired::to_tag_list(&tags),
+            )
+            .await?;
+        if let Some(mut created) = created {
+            // Until DescribeServices shows it, the next pass sees this answer, with the tags
+            // the service was created with (CreateService need not echo them).
+            if created.tags.is_empty() {
+                created.tags = tags;
+            }
+            self.unlisted().created(crate::group_key(d), created);
+        }
+        Ok(())
     }
 
     /// Deletes the service `previous` (scaled to 0 first) and creates the group's service in
