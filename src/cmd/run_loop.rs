@@ -70,6 +70,7 @@ pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow
             }),
             dry_run: args.dry_run,
             prune: args.lifecycle.prune.then_some(args.lifecycle.max_prune),
+            after_pass: Some(crate::memory::release),
             ..Settings::default()
         },
         backoff: Backoff::default(),

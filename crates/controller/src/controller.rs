@@ -61,6 +61,9 @@ pub struct Settings {
     /// `--prune` with its `--max-prune`: at each resync, remove the groups no longer in the
     /// files (never after an invalid load).
     pub prune: Option<usize>,
+    /// Called after each pass's results are recorded, when the pass's garbage has just been
+    /// freed (the binary hands that memory back to the system here: `src/memory.rs`).
+    pub after_pass: Option<fn()>,
 }
 
 impl Default for Settings {
@@ -72,6 +75,7 @@ impl Default for Settings {
             max_passes: 4,
             debounce: Duration::from_millis(100),
             prune: None,
+            after_pass: None,
         }
     }
 }
@@ -227,7 +231,12 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
                     break;
                 }
                 Some(done) = passes.join_next(), if !passes.is_empty() => match done {
-                    Ok(done) => self.finish(done, &desired, &mut queue, events.as_mut()),
+                    Ok(done) => {
+                        self.finish(done, &desired, &mut queue, events.as_mut());
+                        if let Some(after_pass) = self.settings.after_pass {
+                            after_pass();
+                        }
+                    }
                     Err(e) => error!(error = %e, "a reconcile pass panicked"),
                 },
                 Some(loaded) = loads.join_next(), if !loads.is_empty() => match loaded {
