@@ -13,8 +13,10 @@ brought up to "now"; nothing runs between requests, so tests are deterministic):
   FARGATE always; on EC2 on an ACTIVE container instance with enough free CPU and memory, else
   the service event ECS writes ("unable to place a task because no container instance met all
   of its requirements"). Tasks start PENDING and become RUNNING after LOCALECS_START_SECONDS
-  (default 1). When the primary deployment runs its count, older deployments are drained (their
-  tasks stopped) and the rollout becomes COMPLETED with the "steady state" event.
+  (default 1; the delay is modelled). When the primary deployment runs its count, older
+  deployments are drained (their tasks stopped) and the rollout becomes COMPLETED with the
+  "steady state" event (the order of starts and stops within a rollout is modelled: all new
+  tasks first, maximumPercent not applied).
   https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service_definition_parameters.html
   https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-placement.html
 - Unreadable secrets. A task whose execution role's identity policies do not allow reading a
@@ -26,7 +28,8 @@ brought up to "now"; nothing runs between requests, so tests are deterministic):
   "service (service-name) was unable to place a task. Reason: You've reached the limit on the
   number of tasks you can run concurrently" (RunTask reports the failure QUOTA:TASKS, modelled).
   https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-event-messages-list.html
-- Failing images. A container image whose tag starts with "crash" (or that is listed in
+- Failing images (the tag rule is a test knob). A container image whose tag starts with
+  "crash" (or that is listed in
   LOCALECS_FAILING_IMAGES, comma separated) exits with code 1 when it would become RUNNING: the
   task stops with stopCode EssentialContainerExited, "Essential container in task exited".
   https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stopped-task-errors.html
@@ -68,14 +71,22 @@ brought up to "now"; nothing runs between requests, so tests are deterministic):
   does not say whether members left out are kept; assuming they are not is the safe side).
   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateService.html
 - Deletion. DeleteService stops the tasks and leaves the service DRAINING for
-  LOCALECS_DRAIN_SECONDS (default 5) before INACTIVE; INACTIVE services are not listed.
+  LOCALECS_DRAIN_SECONDS (default 5; how long is modelled) before INACTIVE: "the service status
+  moves from ACTIVE to DRAINING, and the service is no longer visible in the console or in the
+  ListServices API operation ... Services in the DRAINING or INACTIVE status can still be viewed
+  with the DescribeServices API operation" (DeleteService): neither is listed, both described.
   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeleteService.html
 - Paging: ListServices (default 10, at most 100) and ListTasks (default 100, at most 100) return
-  pages with nextToken. ListTasks without desiredStatus lists RUNNING-desired tasks, and honours
+  pages with nextToken ("This value can be between 1 and 100", maxResults of each). ListTasks without desiredStatus lists RUNNING-desired tasks, and honours
   serviceName.
   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListServices.html
   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html
-- Client tokens: CreateService and RunTask with a token already used return the first answer.
+- Client tokens: CreateService and RunTask with a token already used return the first answer
+  ("An identifier that you provide to ensure the idempotency of the request"; up to 36 and 64
+  characters, clientToken of each in the model). How long a token is remembered is modelled
+  (for the server's life). A CreateService of an existing ACTIVE service with the same
+  parameters answers it; with others, "Creation of service was not idempotent." (modelled, as
+  users of ECS report the message).
 - Eventual consistency. "The Amazon ECS API follows an eventual consistency model ... the
   result of an API command you run that affects your Amazon ECS resources might not be
   immediately visible to all subsequent commands you run" (RunTask, API reference). With
@@ -83,6 +94,18 @@ brought up to "now"; nothing runs between requests, so tests are deterministic):
   service CreateService made is answered MISSING by DescribeServices and not listed by
   ListServices, and the tasks RunTask started are not listed by ListTasks, for N seconds.
   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html
+- Capacity providers. CreateService and RunTask take a launchType, else a
+  capacityProviderStrategy, else the cluster's default strategy ("If no
+  capacityProviderStrategy or launchType is specified, the defaultCapacityProviderStrategy for
+  the cluster is used"; with none, EC2: modelled); a provider must be associated with the
+  cluster (message modelled). FARGATE and FARGATE_SPOT tasks are placed as FARGATE ones, an
+  Auto Scaling group provider's on the cluster's container instances. A service keeps its
+  strategy (DescribeServices answers it, with weight and base). UpdateService with a strategy
+  changes it ("This parameter doesn't trigger a new service deployment"), from a launch type
+  only with forceNewDeployment (modelled, as the Terraform AWS provider encodes it); an empty
+  list goes back to a launch type (EC2: modelled).
+  https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html
+  https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateService.html
 - Describe failures. DescribeServices answers a name it does not know in `failures` with reason
   MISSING ("The specified service wasn't found", the API failure reasons page, which gives no
   other reason for DescribeServices). A test knob (modelled): LOCALECS_DESCRIBE_FAILURES
@@ -286,6 +309,48 @@ def rule_network(launch_type, task_definition, network, creating):
             raise invalid("Task definition does not support launch_type FARGATE.")
 
 
+FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
+
+
+def capacity(cluster, params):
+    """The launch type and capacity provider strategy a CreateService or RunTask gets: the
+    launchType, else the strategy given, else the cluster's default strategy ("If no
+    capacityProviderStrategy or launchType is specified, the defaultCapacityProviderStrategy for
+    the cluster is used"), else EC2 (a cluster without a default strategy, modelled). Each
+    provider must be associated with the cluster ("Only capacity providers that are already
+    associated with a cluster ... can be used in a capacity provider strategy"; message
+    modelled). Items are echoed with weight and base (default 0).
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CapacityProviderStrategyItem.html"""
+    if params.get("launchType"):
+        return params["launchType"], []
+    strategy = params.get("capacityProviderStrategy") or cluster.default_capacity_provider_strategy or []
+    if not strategy:
+        return "EC2", []
+    associated = set(cluster.capacity_providers or [])
+    for item in strategy:
+        if item["capacityProvider"] not in associated:
+            raise invalid(
+                "The specified capacity provider strategy cannot contain a capacity provider that "
+                "is not associated with the cluster. Associate the capacity provider with the "
+                "cluster or specify a valid capacity provider and try again."
+            )
+    items = [
+        {"capacityProvider": i["capacityProvider"], "weight": int(i.get("weight") or 0), "base": int(i.get("base") or 0)}
+        for i in strategy
+    ]
+    return None, items
+
+
+def runs_on(launch_type, strategy):
+    """Where tasks go: FARGATE for the FARGATE launch type or Fargate providers, else EC2
+    instances (an Auto Scaling group provider's instances are the cluster's container
+    instances)."""
+    if launch_type:
+        return launch_type
+    return "FARGATE" if strategy and strategy[0]["capacityProvider"] in FARGATE_PROVIDERS else "EC2"
+
+
 def rule_client_token(params, limit):
     """clientToken: CreateService up to 36 ASCII characters, RunTask up to 64. Message modelled.
     https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html
@@ -333,7 +398,7 @@ def rule_update_service(service, params, backend):
     network = params.get("networkConfiguration")
     if network is None and td.network_mode == "awsvpc":
         network = service.network_configuration or None
-    rule_network(service.launch_type, td, network, creating=True)
+    rule_network(runs_on(service.launch_type, getattr(service, "capacity_provider_strategy", [])), td, network, creating=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -751,7 +816,7 @@ def tick_service(backend, cluster, service, moment, tasks=None):
                 backend,
                 cluster,
                 td,
-                service.launch_type or "EC2",
+                runs_on(service.launch_type, getattr(service, "capacity_provider_strategy", [])),
                 primary.get("networkConfiguration") or service.network_configuration or None,
                 f"service:{service.name}",
                 primary["id"],
@@ -957,7 +1022,7 @@ def install():
         rule_tags(p.get("tags"))
         rule_desired_count(p)
         rule_client_token(p, 36)
-        launch_type = p.get("launchType") or ("EC2" if not p.get("capacityProviderStrategy") else None)
+        launch_type, strategy = capacity(cluster, p)
         td = backend.describe_task_definition(p["taskDefinition"]) if p.get("taskDefinition") else None
         fingerprint = {k: v for k, v in p.items() if k != "clientToken"}
         existing = backend.services.get(f"{cluster.name}:{p['serviceName']}")
@@ -970,7 +1035,7 @@ def install():
             if getattr(existing, "_fingerprint", None) == fingerprint:
                 return ActionResult({"service": existing})
             raise invalid("Creation of service was not idempotent.")
-        rule_network(launch_type, td, p.get("networkConfiguration"), creating=True)
+        rule_network(runs_on(launch_type, strategy), td, p.get("networkConfiguration"), creating=True)
         service = backend.create_service(
             p.get("cluster") or "default",
             p["serviceName"],
@@ -987,6 +1052,10 @@ def install():
             propagate_tags=p.get("propagateTags") or "NONE",
             role_arn=p.get("role"),
         )
+        # moto keeps no strategy and makes every service EC2: the answer's members are read from
+        # these attributes.
+        service.launch_type = launch_type
+        service.capacity_provider_strategy = strategy
         service._fingerprint = fingerprint
         service._visible_at = time.time() + VISIBLE_AFTER
         service.deployment_configuration = p.get("deploymentConfiguration") or {
@@ -1020,6 +1089,14 @@ def install():
             service.enable_execute_command = bool(p["enableExecuteCommand"])
         if p.get("platformVersion"):
             service.platform_version = p["platformVersion"]
+        if p.get("capacityProviderStrategy") is not None:
+            # An empty list goes back to the launch type (UpdateServiceRequest); which one is not
+            # said (modelled: EC2).
+            strategy = []
+            if p["capacityProviderStrategy"]:
+                _, strategy = capacity(cluster, {"capacityProviderStrategy": p["capacityProviderStrategy"]})
+            service.launch_type = None if strategy else "EC2"
+            service.capacity_provider_strategy = strategy
         td_arn = backend.describe_task_definition(p["taskDefinition"]).arn if p.get("taskDefinition") else before_td
         network = p["networkConfiguration"] if p.get("networkConfiguration") else before_net
         # UpdateServiceRequest (botocore's ecs/2014-11-13/service-2.json): taskDefinition,
@@ -1065,7 +1142,7 @@ def install():
             s.arn
             for s in self.ecs_backend.services.values()
             if s.cluster_name == cluster.name
-            and s.status != "INACTIVE"
+            and s.status == "ACTIVE"
             and visible(s)
             and (not p.get("launchType") or s.launch_type == p["launchType"])
             and (not p.get("schedulingStrategy") or s.scheduling_strategy == p["schedulingStrategy"])
@@ -1144,7 +1221,8 @@ def install():
             tasks, failures = tokens[key]
             return ActionResult({"tasks": tasks, "failures": failures})
         td = backend.describe_task_definition(p["taskDefinition"])
-        launch_type = p.get("launchType") or "EC2"
+        launch_type, strategy = capacity(cluster, p)
+        launch_type = runs_on(launch_type, strategy)
         rule_network(launch_type, td, p.get("networkConfiguration"), creating=True)
         group = p.get("group") or f"family:{td.family}"
         tasks, failures = place(

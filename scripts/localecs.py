@@ -140,9 +140,11 @@ def register_instance(url, cluster):
 
 def demo_setup(url):
     ecs = client("ecs", url)
-    for cluster in ("delegates", "delegates-fargate"):
-        ecs.create_cluster(clusterName=cluster)
-        print(f"  cluster       {cluster}")
+    ecs.create_cluster(clusterName="delegates")
+    print("  cluster       delegates")
+    # examples/fargate-spot.yaml's providers are associated with its cluster.
+    ecs.create_cluster(clusterName="delegates-fargate", capacityProviders=["FARGATE", "FARGATE_SPOT"])
+    print("  cluster       delegates-fargate (capacity providers FARGATE, FARGATE_SPOT)")
     # Room for the four EC2 delegates of the examples (up to 6144 MiB each; 7482 per instance).
     for _ in range(4):
         instance = register_instance(url, "delegates")

@@ -311,3 +311,76 @@ fn a_service_not_described_yet_is_not_created_again() {
     );
     assert_eq!(moto.desired("c1", "d1"), Some(2));
 }
+
+/// A group on capacity providers (CreateService: "If a capacityProviderStrategy is specified,
+/// the launchType parameter must be omitted"), and a FARGATE group moved onto them: UpdateService
+/// carries the strategy (with forceNewDeployment, from a launch type); a strategy as ECS echoes
+/// it, weight and base filled in, is converged.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_capacity_provider_group_is_created_moved_and_converged() {
+    let moto = Moto::start();
+    let cluster = r#"{"clusterName":"c1","capacityProviders":["FARGATE","FARGATE_SPOT"]}"#;
+    assert!(moto
+        .ecs_call("CreateCluster", cluster)
+        .contains("clusterArn"));
+    let (subnet, _) = moto.default_network().await;
+    let strategy = "  capacityProviderStrategy:\n    - {capacityProvider: FARGATE, base: 1, weight: 1}\n    - {capacityProvider: FARGATE_SPOT, weight: 3}";
+    let network =
+        format!("  network: {{subnets: [{subnet}]}}\n  resources: {{cpu: 1024, memory: 4096}}");
+    let on_providers = |name: &str| {
+        plan::DesiredGroup::test(name)
+            .cluster("c1")
+            .spec(strategy)
+            .spec(&network)
+            .yaml()
+    };
+
+    // Created on the providers.
+    moto.write("spot.yaml", &on_providers("spot"));
+    moto.run_ok(&["reconcile", "--once", "--wait", "60s", "spot.yaml"]);
+    let created = &moto.requests("CreateService")[0];
+    assert!(created.get("launchType").is_none(), "{created:#}");
+    assert_eq!(
+        created["capacityProviderStrategy"][1]["capacityProvider"],
+        "FARGATE_SPOT"
+    );
+    let service = moto.active_service("c1", "spot").unwrap();
+    assert_eq!(
+        service["capacityProviderStrategy"][0]["base"], 1,
+        "{service:#}"
+    );
+    let status = support::status_json(&moto, "spot.yaml");
+    let capacity = status["groups"][0]["capacity"].as_str().unwrap_or_default();
+    support::assert_has(capacity, "FARGATE_SPOT (weight 3)");
+    moto.reset_calls();
+    moto.run_ok(&["reconcile", "--once", "spot.yaml"]);
+    assert!(moto.ecs_writes().is_empty(), "{:?}", moto.ecs_writes());
+
+    // A FARGATE group moved onto them.
+    let fargate = plan::DesiredGroup::test("d1")
+        .cluster("c1")
+        .fargate(&subnet)
+        .yaml();
+    moto.write("g.yaml", &fargate);
+    moto.run_ok(&["reconcile", "--once", "--wait", "60s", "g.yaml"]);
+    moto.write("g.yaml", &on_providers("d1"));
+    moto.reset_calls();
+    moto.run_ok(&["reconcile", "--once", "--wait", "60s", "g.yaml"]);
+    assert_eq!(
+        members(&moto),
+        [[
+            "capacityProviderStrategy",
+            "cluster",
+            "forceNewDeployment",
+            "service"
+        ]]
+    );
+    let service = moto.active_service("c1", "d1").unwrap();
+    assert!(
+        service.get("launchType").is_none_or(Value::is_null),
+        "{service:#}"
+    );
+    moto.reset_calls();
+    moto.run_ok(&["reconcile", "--once", "g.yaml"]);
+    assert!(moto.ecs_writes().is_empty(), "{:?}", moto.ecs_writes());
+}

@@ -83,7 +83,8 @@ async fn prune_removes_only_this_controllers_removed_groups() {
         "unmanaged"
     );
 
-    // A second prune finds nothing: a DRAINING service is on its way out (still listed).
+    // A second prune finds nothing: a DRAINING service is on its way out (ListServices no
+    // longer lists it).
     moto.reset_calls();
     moto.run_ok(&["reconcile", "--once", "--prune", "groups"]);
     assert_eq!(moto.writes(), Vec::<String>::new());

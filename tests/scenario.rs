@@ -322,6 +322,9 @@ async fn scenario(t: Target) {
     }
     ecs.create_cluster()
         .cluster_name(&cluster)
+        // For the capacity-provider step: Fargate's providers, associated with the cluster.
+        .capacity_providers("FARGATE")
+        .capacity_providers("FARGATE_SPOT")
         .tags(
             aws_sdk_ecs::types::Tag::builder()
                 .key("edc-acc-run")
@@ -428,6 +431,28 @@ async fn scenario(t: Target) {
     );
     t.write("fargate.yaml", &fargate(2, &t.image(1)));
     ok(&t.run(&["reconcile", "--once", "--wait", &wait, "."]));
+
+    // Capacity providers instead of the launch type: one delegate on FARGATE, the rest on
+    // FARGATE_SPOT; then nothing more to do.
+    let on_spot = fargate(2, &t.image(1)).replace(
+        "  launchType: FARGATE\n",
+        "  capacityProviderStrategy:\n    - {capacityProvider: FARGATE, base: 1, weight: 1}\n    - {capacityProvider: FARGATE_SPOT, weight: 1}\n",
+    );
+    assert!(on_spot.contains("FARGATE_SPOT"), "{on_spot}");
+    t.write("fargate.yaml", &on_spot);
+    ok(&t.run(&["reconcile", "--once", "--wait", &wait, "."]));
+    let moved = service(&t, &cluster, &fargate_name).await;
+    let providers: Vec<&str> = moved
+        .capacity_provider_strategy()
+        .iter()
+        .map(|i| i.capacity_provider())
+        .collect();
+    assert_eq!(providers, ["FARGATE", "FARGATE_SPOT"], "{moved:?}");
+    let text = ok(&t.run(&["reconcile", "--once", "."]));
+    assert!(
+        text.contains(&format!("{fargate_name} ({cluster}): in sync")),
+        "{text}"
+    );
 
     // Import and adopt a delegate service made by hand.
     let by_hand = format!("{cluster}-by-hand");

@@ -279,7 +279,7 @@ async fn check_clusters(
         let ec2: Vec<&DesiredGroup> = desired
             .iter()
             .filter(|d| d.target == target && d.cluster() == cluster)
-            .filter(|d| d.group.spec.launch_type == spec::LaunchType::Ec2)
+            .filter(|d| d.group.spec.compatibility() == spec::LaunchType::Ec2)
             .collect();
         let Some(largest) = ec2.iter().max_by_key(|d| d.group.spec.resources.memory) else {
             list.ok(&what, "exists");

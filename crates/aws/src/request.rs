@@ -255,6 +255,31 @@ pub fn placement(strategy: &[PlacementStrategy]) -> Vec<ecs::PlacementStrategy> 
         .collect()
 }
 
+/// A capacity provider strategy.
+///
+/// # Errors
+/// When an item lacks its provider (the builder's required member).
+pub fn capacity_strategy(
+    items: &[spec::CapacityProviderItem],
+) -> Result<Vec<ecs::CapacityProviderStrategyItem>> {
+    items
+        .iter()
+        .map(|i| {
+            let item = ecs::CapacityProviderStrategyItem::builder()
+                .capacity_provider(&i.capacity_provider)
+                .set_weight(i.weight)
+                .set_base(i.base)
+                .build();
+            built(Operation::CreateService, item)
+        })
+        .collect()
+}
+
+/// The launch type, if the document has one.
+pub fn launch_type(launch_type: Option<&str>) -> Option<ecs::LaunchType> {
+    launch_type.map(ecs::LaunchType::from)
+}
+
 /// The service fields CreateService and UpdateService share.
 pub fn service_fields(document: &ServiceDocument) -> Result<ServiceFields> {
     Ok(ServiceFields {
@@ -265,6 +290,7 @@ pub fn service_fields(document: &ServiceDocument) -> Result<ServiceFields> {
             .transpose()?,
         deployment: deployment(&document.deployment_configuration)?,
         placement: placement(&document.placement_strategy),
+        capacity: capacity_strategy(&document.capacity_provider_strategy)?,
     })
 }
 
@@ -276,4 +302,6 @@ pub struct ServiceFields {
     pub deployment: ecs::DeploymentConfiguration,
     /// Placement strategy.
     pub placement: Vec<ecs::PlacementStrategy>,
+    /// Capacity provider strategy (empty with a launch type or the cluster's default).
+    pub capacity: Vec<ecs::CapacityProviderStrategyItem>,
 }

@@ -37,6 +37,15 @@ pub fn observed_service(s: &ecs::Service) -> ObservedService {
         pending_count: s.pending_count(),
         task_definition: s.task_definition().unwrap_or_default().to_owned(),
         launch_type: s.launch_type().map(|l| l.as_str().to_owned()),
+        capacity_provider_strategy: s
+            .capacity_provider_strategy()
+            .iter()
+            .map(|i| spec::CapacityProviderItem {
+                capacity_provider: i.capacity_provider().to_owned(),
+                weight: Some(i.weight()),
+                base: Some(i.base()),
+            })
+            .collect(),
         scheduling_strategy: s.scheduling_strategy().map(|l| l.as_str().to_owned()),
         deployment_controller: s
             .deployment_controller()

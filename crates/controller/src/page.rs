@@ -299,6 +299,7 @@ mod tests {
             running: 2,
             pending: 0,
             task_definition: Some(format!("{name}:1")),
+            capacity: None,
             in_sync: true,
             harness: plan::harness::Connection::default(),
             conditions,

@@ -21,7 +21,9 @@ impl<P: ClientProvider> Engine<P> {
         let clusters = by_cluster(desired, results, |d, o| {
             let (running, pending) = o.task_counts(d.mode());
             let spec = &d.group.spec;
-            spec.launch_type == LaunchType::Ec2 && spec.count > running + pending && !spec.suspend
+            spec.compatibility() == LaunchType::Ec2
+                && spec.count > running + pending
+                && !spec.suspend
         });
         let read = |(target, cluster): (Target, String)| async move {
             let instances = self.client(&target).container_instances(&cluster).await;

@@ -177,6 +177,7 @@ mod tests {
             running: 1,
             pending: 0,
             task_definition: None,
+            capacity: None,
             in_sync: true,
             harness: plan::harness::Connection::default(),
             conditions: Vec::new(),

@@ -182,7 +182,7 @@ impl Action {
             } => vec![
                 format!("desiredCount: {}", document.desired_count),
                 format!("taskDefinition: {task_definition}"),
-                format!("launchType: {}", document.launch_type),
+                document.capacity(),
             ],
             Action::UpdateService {
                 changes,

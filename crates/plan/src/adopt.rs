@@ -56,6 +56,10 @@ pub fn live_documents(
     if let Some(launch_type) = &service.launch_type {
         doc["launchType"] = launch_type.clone().into();
     }
+    if !service.capacity_provider_strategy.is_empty() {
+        doc["capacityProviderStrategy"] =
+            serde_json::to_value(&service.capacity_provider_strategy)?;
+    }
     if let Some(network) = &service.network {
         doc["networkConfiguration"] = json!({ "awsvpcConfiguration": network });
     }

@@ -31,6 +31,8 @@ pub struct ObservedService {
     pub task_definition: String,
     /// EC2, FARGATE, EXTERNAL; `None` with a capacity provider strategy.
     pub launch_type: Option<String>,
+    /// Its capacity provider strategy (empty with a launch type).
+    pub capacity_provider_strategy: Vec<spec::CapacityProviderItem>,
     /// REPLICA or DAEMON.
     pub scheduling_strategy: Option<String>,
     /// ECS, CODE_DEPLOY or EXTERNAL, when reported.

@@ -46,8 +46,11 @@ fn headline(action: &Action) -> String {
             document,
             task_definition,
         } => format!(
-            "create-service {}: desiredCount {}, launchType {}, taskDefinition {}",
-            document.service_name, document.desired_count, document.launch_type, task_definition
+            "create-service {}: desiredCount {}, {}, taskDefinition {}",
+            document.service_name,
+            document.desired_count,
+            document.capacity(),
+            task_definition
         ),
         Action::UpdateService {
             document,
@@ -102,8 +105,8 @@ fn headline(action: &Action) -> String {
             count,
             document,
         } => format!(
-            "run-task {count} x {task_definition}, launchType {}",
-            document.launch_type
+            "run-task {count} x {task_definition}, {}",
+            document.capacity()
         ),
         Action::StopTask {
             task_arn, reason, ..
@@ -144,6 +147,7 @@ fn detail(action: &Action) -> Value {
             "taskDefinition": task_definition.to_string(),
             "desiredCount": document.desired_count,
             "launchType": document.launch_type,
+            "capacityProviderStrategy": document.capacity_provider_strategy,
         }),
         Action::UpdateService {
             document,
@@ -179,6 +183,7 @@ fn detail(action: &Action) -> Value {
             "taskDefinition": task_definition.to_string(),
             "count": count,
             "launchType": document.launch_type,
+            "capacityProviderStrategy": document.capacity_provider_strategy,
         }),
         Action::StopTask {
             task_arn, reason, ..

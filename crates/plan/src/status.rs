@@ -74,6 +74,10 @@ pub struct GroupStatus {
     pub pending: i64,
     /// The task definition the service runs (`family:revision`).
     pub task_definition: Option<String>,
+    /// The capacity providers the service runs on, when it has a strategy rather than a launch
+    /// type (`capacityProviderStrategy FARGATE_SPOT (weight 3), ...`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<String>,
     /// The plan had nothing to do.
     pub in_sync: bool,
     /// What Harness says about its delegates (`check: off` without an API key).
@@ -174,6 +178,9 @@ pub fn derive(
                 .map(|t| task_definition_short(&t.task_definition).to_owned()),
             (false, s) => s.map(|s| task_definition_short(&s.task_definition).to_owned()),
         },
+        capacity: service
+            .filter(|s| !s.capacity_provider_strategy.is_empty())
+            .map(|s| spec::document::describe_capacity(None, &s.capacity_provider_strategy)),
         in_sync: plan.is_some_and(GroupPlan::in_sync) && applied == Applied::Nothing,
         harness: Connection::default(),
         conditions: Vec::new(),

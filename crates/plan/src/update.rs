@@ -27,11 +27,17 @@ pub enum ServiceMember {
     EnableExecuteCommand,
     /// `propagateTags`.
     PropagateTags,
+    /// `capacityProviderStrategy` ("This parameter doesn't trigger a new service deployment").
+    CapacityProviderStrategy,
+    /// `forceNewDeployment`: with a first capacity provider strategy for a service that had a
+    /// launch type (the endpoint refuses that change without it, as the Terraform AWS provider
+    /// encodes it; no AWS sentence says so).
+    ForceNewDeployment,
 }
 
 impl ServiceMember {
     /// Every member, in the order of the request.
-    pub const ALL: [ServiceMember; 7] = [
+    pub const ALL: [ServiceMember; 9] = [
         ServiceMember::DesiredCount,
         ServiceMember::TaskDefinition,
         ServiceMember::NetworkConfiguration,
@@ -39,6 +45,8 @@ impl ServiceMember {
         ServiceMember::PlacementStrategy,
         ServiceMember::EnableExecuteCommand,
         ServiceMember::PropagateTags,
+        ServiceMember::CapacityProviderStrategy,
+        ServiceMember::ForceNewDeployment,
     ];
 
     /// Whether UpdateService starts a new deployment (new tasks for every delegate) when it
@@ -46,7 +54,9 @@ impl ServiceMember {
     pub fn starts_deployment(self) -> bool {
         matches!(
             self,
-            ServiceMember::TaskDefinition | ServiceMember::NetworkConfiguration
+            ServiceMember::TaskDefinition
+                | ServiceMember::NetworkConfiguration
+                | ServiceMember::ForceNewDeployment
         )
     }
 }
@@ -85,14 +95,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_the_task_definition_and_the_network_start_a_deployment() {
+    fn only_the_task_definition_the_network_and_a_forced_one_start_a_deployment() {
         let all = ServiceMember::ALL.into_iter();
         let deploying: Vec<_> = all.filter(|m| m.starts_deployment()).collect();
         assert_eq!(
             deploying,
             [
                 ServiceMember::TaskDefinition,
-                ServiceMember::NetworkConfiguration
+                ServiceMember::NetworkConfiguration,
+                ServiceMember::ForceNewDeployment
             ]
         );
     }

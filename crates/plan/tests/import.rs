@@ -57,7 +57,13 @@ fn hand_made(d: &DesiredGroup) -> (ObservedService, ObservedTaskDefinition) {
         status: "ACTIVE".into(),
         desired_count: doc.desired_count,
         task_definition: arn.clone(),
-        launch_type: Some(doc.launch_type.clone()),
+        // Neither: the cluster's default strategy, EC2 on a cluster without one.
+        launch_type: doc.launch_type.clone().or_else(|| {
+            doc.capacity_provider_strategy
+                .is_empty()
+                .then(|| "EC2".into())
+        }),
+        capacity_provider_strategy: doc.capacity_provider_strategy.clone(),
         network: doc.network_configuration.map(|n| n.awsvpc_configuration),
         deployment_configuration: Some(doc.deployment_configuration.clone()),
         enable_execute_command: doc.enable_execute_command,
@@ -135,5 +141,5 @@ fn every_example_service_is_adopted_exactly_with_only_the_ownership_tags_to_add(
         );
         adopted += 1;
     }
-    assert_eq!(adopted, 4, "every service-mode example");
+    assert_eq!(adopted, 5, "every service-mode example");
 }

@@ -60,7 +60,13 @@ fn converged_service(d: &DesiredGroup) -> ObservedService {
         desired_count: doc.desired_count,
         running_count: doc.desired_count,
         task_definition: arn,
-        launch_type: Some(doc.launch_type.clone()),
+        // Neither: the cluster's default strategy, EC2 on a cluster without one.
+        launch_type: doc.launch_type.clone().or_else(|| {
+            doc.capacity_provider_strategy
+                .is_empty()
+                .then(|| "EC2".into())
+        }),
+        capacity_provider_strategy: doc.capacity_provider_strategy.clone(),
         scheduling_strategy: Some("REPLICA".into()),
         network: doc.network_configuration.map(|n| n.awsvpc_configuration),
         enable_execute_command: doc.enable_execute_command,
@@ -125,7 +131,8 @@ fn converged(groups: &[DesiredGroup]) -> Vec<ObservedGroup> {
 }
 
 /// Each group drifted differently: a hand scale-down and a newer image in the files; a launch
-/// type that UpdateService cannot change; a service someone else made; tasks on an old revision.
+/// type that UpdateService cannot change; a launch type to leave for capacity providers; a
+/// service someone else made; tasks on an old revision.
 fn drifted(groups: &[DesiredGroup]) -> Vec<ObservedGroup> {
     let mut observed = converged(groups);
     for (d, o) in groups.iter().zip(&mut observed) {
@@ -151,6 +158,12 @@ fn drifted(groups: &[DesiredGroup]) -> Vec<ObservedGroup> {
                 o.tasks = vec![task(d, "t0", 0), task(d, "t1", 1), task(d, "t2", 1)];
                 o.task_revisions =
                     vec![revision(d, 0, "0ld"), revision(d, 1, &d.rendered.spec_hash)];
+            }
+            "spot-delegate" => {
+                // Still on the FARGATE launch type: moved onto the providers in place.
+                let s = o.service.as_mut().unwrap();
+                s.launch_type = Some("FARGATE".into());
+                s.capacity_provider_strategy.clear();
             }
             "prod-eu-delegate" => {
                 // Scaled up by hand in the other account.

@@ -272,8 +272,12 @@ pub struct ServiceDocument {
     pub cluster: String,
     /// Tasks wanted.
     pub desired_count: i32,
-    /// EC2 or FARGATE.
-    pub launch_type: String,
+    /// EC2 or FARGATE; `None` with a capacity provider strategy, or for the cluster's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_type: Option<String>,
+    /// The capacity providers instead of a launch type.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capacity_provider_strategy: Vec<crate::types::CapacityProviderItem>,
     /// REPLICA.
     pub scheduling_strategy: String,
     /// Spread over zones and instances (EC2 only).
@@ -297,8 +301,12 @@ pub struct ServiceDocument {
 pub struct RunTaskDocument {
     /// Cluster name or ARN.
     pub cluster: String,
-    /// EC2 or FARGATE.
-    pub launch_type: String,
+    /// EC2 or FARGATE; `None` with a capacity provider strategy, or for the cluster's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_type: Option<String>,
+    /// The capacity providers instead of a launch type.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capacity_provider_strategy: Vec<crate::types::CapacityProviderItem>,
     /// Marks the tasks as the controller's (`ecs-delegate-controller`).
     pub started_by: String,
     /// Spread over zones and instances (EC2 only).
@@ -374,4 +382,52 @@ pub struct Tag {
     pub key: String,
     /// Tag value.
     pub value: String,
+}
+
+/// Where a service's or task's capacity comes from, for people: `launchType EC2`,
+/// `capacityProviderStrategy FARGATE_SPOT (weight 3), FARGATE (base 1, weight 1)`, or the
+/// cluster's default strategy.
+pub fn describe_capacity(
+    launch_type: Option<&str>,
+    strategy: &[crate::types::CapacityProviderItem],
+) -> String {
+    if let Some(launch_type) = launch_type {
+        return format!("launchType {launch_type}");
+    }
+    if strategy.is_empty() {
+        return "the cluster's default capacity provider strategy".into();
+    }
+    let items: Vec<String> = strategy
+        .iter()
+        .map(|i| {
+            let mut parts = Vec::new();
+            // ECS echoes a base of 0 on every provider; only a real one is worth saying.
+            if let Some(base) = i.base.filter(|b| *b > 0) {
+                parts.push(format!("base {base}"));
+            }
+            parts.push(format!("weight {}", i.weight.unwrap_or(0)));
+            format!("{} ({})", i.capacity_provider, parts.join(", "))
+        })
+        .collect();
+    format!("capacityProviderStrategy {}", items.join(", "))
+}
+
+impl ServiceDocument {
+    /// Where its capacity comes from ([`describe_capacity`]).
+    pub fn capacity(&self) -> String {
+        describe_capacity(
+            self.launch_type.as_deref(),
+            &self.capacity_provider_strategy,
+        )
+    }
+}
+
+impl RunTaskDocument {
+    /// Where its capacity comes from ([`describe_capacity`]).
+    pub fn capacity(&self) -> String {
+        describe_capacity(
+            self.launch_type.as_deref(),
+            &self.capacity_provider_strategy,
+        )
+    }
 }

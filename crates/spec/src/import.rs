@@ -12,9 +12,9 @@ use serde_json::{Map, Value};
 
 use crate::render::{owned_variables, render, token_variable};
 use crate::types::{
-    CircuitBreaker, Delegate, DelegateGroup, DelegateGroupSpec, Flavor, LaunchType, Metadata, Mode,
-    Network, NetworkMode, PropagateTags, Resources, Roles, ServiceSettings, TokenRef, API_VERSION,
-    KIND,
+    CapacityProviderItem, CircuitBreaker, Delegate, DelegateGroup, DelegateGroupSpec, Flavor,
+    LaunchType, Metadata, Mode, Network, NetworkMode, PropagateTags, Resources, Roles,
+    ServiceSettings, TokenRef, API_VERSION, KIND,
 };
 
 mod live;
@@ -161,7 +161,8 @@ pub fn import(source: &ImportSource<'_>) -> Result<Imported, ImportError> {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
 
-    let (launch_type, network_mode, network) = placement(td, service, &mut warnings);
+    let strategy = capacity_strategy(service);
+    let (launch_type, network_mode, network) = placement(td, service, &strategy, &mut warnings);
     let uses_awsvpc =
         network_mode == Some(NetworkMode::Awsvpc) || launch_type == LaunchType::Fargate;
 
@@ -221,7 +222,9 @@ pub fn import(source: &ImportSource<'_>) -> Result<Imported, ImportError> {
             account: None,
             count,
             mode: Mode::Service,
-            launch_type,
+            // A service with a capacity provider strategy has no launch type.
+            launch_type: strategy.is_empty().then_some(launch_type),
+            capacity_provider_strategy: strategy,
             network_mode,
             network: if uses_awsvpc { network } else { None },
             hostname: text(container, "hostname").map(str::to_owned),
@@ -329,6 +332,7 @@ fn token_secret(
 fn placement(
     td: &Value,
     service: Option<&Value>,
+    strategy: &[CapacityProviderItem],
     warnings: &mut Vec<String>,
 ) -> (LaunchType, Option<NetworkMode>, Option<Network>) {
     let compatibilities: Vec<&str> = td
@@ -339,6 +343,12 @@ fn placement(
     let launch_type = match service.and_then(|s| text(s, "launchType")) {
         Some("FARGATE") => LaunchType::Fargate,
         Some(_) => LaunchType::Ec2,
+        None if strategy
+            .first()
+            .is_some_and(CapacityProviderItem::is_fargate) =>
+        {
+            LaunchType::Fargate
+        }
         None if compatibilities == ["FARGATE"] => LaunchType::Fargate,
         None => LaunchType::Ec2,
     };
@@ -372,6 +382,28 @@ fn placement(
         warnings.push("awsvpc networking needs spec.network.subnets: add them".into());
     }
     (launch_type, network_mode, network)
+}
+
+/// The service's capacity provider strategy (CreateService/DescribeServices shape), if any.
+fn capacity_strategy(service: Option<&Value>) -> Vec<CapacityProviderItem> {
+    let items = service
+        .and_then(|s| s.get("capacityProviderStrategy"))
+        .and_then(Value::as_array);
+    let number = |item: &Value, key: &str| {
+        let n = item.get(key).and_then(Value::as_i64)?;
+        i32::try_from(n).ok()
+    };
+    items
+        .into_iter()
+        .flatten()
+        .filter_map(|item| {
+            Some(CapacityProviderItem {
+                capacity_provider: text(item, "capacityProvider")?.to_owned(),
+                weight: number(item, "weight"),
+                base: number(item, "base").filter(|b| *b != 0),
+            })
+        })
+        .collect()
 }
 
 /// Service settings that differ from the defaults.

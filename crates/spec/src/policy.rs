@@ -409,12 +409,12 @@ pub fn check_group(
         }
     }
     if let Some(types) = &policy.launch_types {
-        if !types.contains(&spec.launch_type) {
+        if !types.contains(&spec.compatibility()) {
             refuse(
                 report,
                 "spec.launchType",
                 "launchTypes",
-                format!("{} is not allowed", spec.launch_type.as_str()),
+                format!("{} is not allowed", spec.compatibility().as_str()),
             );
         }
     }

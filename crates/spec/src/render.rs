@@ -127,7 +127,7 @@ fn base_task_definition(group: &DelegateGroup, region: &str) -> TaskDefinitionDo
     let delegate = &spec.delegate;
     let network_mode = spec.effective_network_mode();
     let memory = i32::try_from(spec.resources.memory).unwrap_or(i32::MAX);
-    let hostname = match (spec.launch_type, network_mode) {
+    let hostname = match (spec.compatibility(), network_mode) {
         (LaunchType::Ec2, NetworkMode::Bridge | NetworkMode::Host) => spec.hostname.clone(),
         _ => None,
     };
@@ -183,7 +183,7 @@ fn base_task_definition(group: &DelegateGroup, region: &str) -> TaskDefinitionDo
     TaskDefinitionDocument {
         family: group.metadata.name.clone(),
         container_definitions: vec![container],
-        requires_compatibilities: vec![spec.launch_type.as_str().into()],
+        requires_compatibilities: vec![spec.compatibility().as_str().into()],
         network_mode: Some(network_mode.as_str().into()),
         cpu: Some(spec.resources.cpu.to_string()),
         memory: Some(spec.resources.memory.to_string()),
@@ -273,9 +273,10 @@ fn service_document(group: &DelegateGroup) -> ServiceDocument {
         service_name: group.service_name().into(),
         cluster: spec.cluster.clone(),
         desired_count: i32::try_from(spec.count).unwrap_or(i32::MAX),
-        launch_type: spec.launch_type.as_str().into(),
+        launch_type: spec.launch_type.map(|l| l.as_str().into()),
+        capacity_provider_strategy: spec.capacity_provider_strategy.clone(),
         scheduling_strategy: "REPLICA".into(),
-        placement_strategy: placement_strategy(spec.launch_type),
+        placement_strategy: placement_strategy(spec.compatibility()),
         network_configuration: network_configuration(group),
         deployment_configuration: DeploymentConfiguration {
             minimum_healthy_percent: settings.minimum_healthy_percent.unwrap_or(100),
@@ -294,9 +295,10 @@ fn service_document(group: &DelegateGroup) -> ServiceDocument {
 fn run_task_document(group: &DelegateGroup) -> RunTaskDocument {
     RunTaskDocument {
         cluster: group.spec.cluster.clone(),
-        launch_type: group.spec.launch_type.as_str().into(),
+        launch_type: group.spec.launch_type.map(|l| l.as_str().into()),
+        capacity_provider_strategy: group.spec.capacity_provider_strategy.clone(),
         started_by: STARTED_BY.into(),
-        placement_strategy: placement_strategy(group.spec.launch_type),
+        placement_strategy: placement_strategy(group.spec.compatibility()),
         network_configuration: network_configuration(group),
         enable_execute_command: false,
     }

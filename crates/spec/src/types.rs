@@ -63,9 +63,15 @@ pub struct DelegateGroupSpec {
     /// `service` (an ECS service keeps the count) or `tasks` (the controller keeps standalone tasks).
     #[serde(default)]
     pub mode: Mode,
-    /// `EC2` or `FARGATE`.
-    #[serde(default)]
-    pub launch_type: LaunchType,
+    /// `EC2` or `FARGATE`. With neither this nor `capacityProviderStrategy`, ECS uses the
+    /// cluster's default capacity provider strategy, for tasks built for EC2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_type: Option<LaunchType>,
+    /// Capacity providers instead of a launch type: `FARGATE`, `FARGATE_SPOT`, or the cluster's
+    /// Auto Scaling group providers, with their weight and base.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub capacity_provider_strategy: Vec<CapacityProviderItem>,
     /// `bridge` (EC2 default), `host` or `awsvpc` (forced by FARGATE).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_mode: Option<NetworkMode>,
@@ -123,6 +129,35 @@ pub enum LaunchType {
     /// Serverless; needs awsvpc networking.
     #[serde(rename = "FARGATE")]
     Fargate,
+}
+
+/// One capacity provider of a strategy (the model's CapacityProviderStrategyItem).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct CapacityProviderItem {
+    /// The provider's short name: FARGATE, FARGATE_SPOT, or an Auto Scaling group provider.
+    #[schemars(length(min = 1, max = 255))]
+    pub capacity_provider: String,
+    /// Its share of the tasks beyond the base (0 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1000))]
+    pub weight: Option<i32>,
+    /// Tasks placed on it first (0 when absent); one provider at most may have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 100000))]
+    pub base: Option<i32>,
+}
+
+impl CapacityProviderItem {
+    /// The Fargate capacity providers every account has ("specify either the FARGATE or
+    /// FARGATE_SPOT capacity providers", CapacityProviderStrategyItem in the API reference).
+    pub const FARGATE_PROVIDERS: [&'static str; 2] = ["FARGATE", "FARGATE_SPOT"];
+
+    /// A Fargate provider (else an Auto Scaling group's, on EC2 instances).
+    pub fn is_fargate(&self) -> bool {
+        Self::FARGATE_PROVIDERS.contains(&self.capacity_provider.as_str())
+    }
 }
 
 impl LaunchType {
@@ -390,9 +425,19 @@ impl Delegate {
 }
 
 impl DelegateGroupSpec {
+    /// What the tasks are built for (the task definition's requiresCompatibilities): the
+    /// launch type; with a strategy, FARGATE when its providers are Fargate's; else EC2.
+    pub fn compatibility(&self) -> LaunchType {
+        match (self.launch_type, self.capacity_provider_strategy.first()) {
+            (Some(launch_type), _) => launch_type,
+            (None, Some(first)) if first.is_fargate() => LaunchType::Fargate,
+            (None, _) => LaunchType::Ec2,
+        }
+    }
+
     /// The network mode in force: the one given, else awsvpc on FARGATE and bridge on EC2.
     pub fn effective_network_mode(&self) -> NetworkMode {
-        match (self.network_mode, self.launch_type) {
+        match (self.network_mode, self.compatibility()) {
             (Some(mode), _) => mode,
             (None, LaunchType::Fargate) => NetworkMode::Awsvpc,
             (None, LaunchType::Ec2) => NetworkMode::Bridge,

@@ -14,6 +14,7 @@ mod tags;
 pub use tags::tag_value_problem;
 use tags::*;
 
+mod capacity;
 mod names;
 pub use names::fargate_memory_options;
 use names::*;
@@ -24,6 +25,7 @@ pub fn validate_group(group: &DelegateGroup, report: &mut dyn FnMut(FieldPath, S
     check_identity(group, &mut err);
     let spec = &group.spec;
     check_network(spec, &mut err);
+    capacity::check_capacity(spec, &mut err);
     check_selectors(spec, &mut err);
     check_roles_and_token(spec, &mut err);
     check_account(spec, &mut err);
@@ -81,7 +83,7 @@ fn check_identity(group: &DelegateGroup, err: &mut Report<'_>) {
 /// Networking: launch type, network mode, awsvpc network, hostname.
 fn check_network(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
     let network_mode = spec.effective_network_mode();
-    if spec.launch_type == LaunchType::Fargate && network_mode != NetworkMode::Awsvpc {
+    if spec.compatibility() == LaunchType::Fargate && network_mode != NetworkMode::Awsvpc {
         err(
             "spec.networkMode",
             format!(
@@ -126,7 +128,7 @@ fn check_network(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
             }
             // RunTask/CreateService: "assignPublicIp ... only supported for tasks that use the
             // FARGATE launch type" (ECS API reference, AwsVpcConfiguration).
-            if network.assign_public_ip && spec.launch_type != LaunchType::Fargate {
+            if network.assign_public_ip && spec.compatibility() != LaunchType::Fargate {
                 err(
                     "spec.network.assignPublicIp",
                     "ECS assigns public IPs to FARGATE tasks only; on EC2 use a public subnet \
@@ -272,7 +274,7 @@ fn check_resources(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
     if resources.memory == 0 {
         err("spec.resources.memory", "must be greater than 0 MiB".into());
     }
-    if spec.launch_type == LaunchType::Fargate && resources.memory > 0 {
+    if spec.compatibility() == LaunchType::Fargate && resources.memory > 0 {
         if let Some(problem) = fargate_problem(resources.cpu, resources.memory) {
             err("spec.resources", problem);
         }

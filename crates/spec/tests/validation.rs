@@ -32,6 +32,7 @@ fn examples_are_valid() {
         [
             "ecs-delegate",
             "fargate-delegate",
+            "spot-delegate",
             "firstgen-delegate",
             "prod-eu-delegate",
             "tasks-delegate"

@@ -89,7 +89,8 @@ impl SdkApi {
             .service_name(&document.service_name)
             .task_definition(task_definition)
             .desired_count(document.desired_count)
-            .launch_type(ecs::LaunchType::from(document.launch_type.as_str()))
+            .set_launch_type(request::launch_type(document.launch_type.as_deref()))
+            .set_capacity_provider_strategy(Some(fields.capacity).filter(|c| !c.is_empty()))
             .scheduling_strategy(ecs::SchedulingStrategy::from(
                 document.scheduling_strategy.as_str(),
             ))
@@ -141,6 +142,10 @@ impl SdkApi {
                 }
                 ServiceMember::PropagateTags => request
                     .propagate_tags(ecs::PropagateTags::from(document.propagate_tags.as_str())),
+                ServiceMember::CapacityProviderStrategy => {
+                    request.set_capacity_provider_strategy(Some(fields.capacity.clone()))
+                }
+                ServiceMember::ForceNewDeployment => request.force_new_deployment(true),
             };
         }
         let out = answer(Operation::UpdateService, request.send()).await?;
@@ -237,7 +242,13 @@ impl SdkApi {
             .cluster(&document.cluster)
             .task_definition(task_definition)
             .count(count)
-            .launch_type(ecs::LaunchType::from(document.launch_type.as_str()))
+            .set_launch_type(request::launch_type(document.launch_type.as_deref()))
+            .set_capacity_provider_strategy(
+                Some(request::capacity_strategy(
+                    &document.capacity_provider_strategy,
+                )?)
+                .filter(|c| !c.is_empty()),
+            )
             .started_by(&document.started_by)
             .set_placement_strategy(Some(placement).filter(|p| !p.is_empty()))
             .set_network_configuration(network)

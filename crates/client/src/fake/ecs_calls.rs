@@ -151,7 +151,13 @@ impl FakeAws {
             desired_count: document.desired_count,
             pending_count: document.desired_count,
             task_definition: task_definition.into(),
-            launch_type: Some(document.launch_type.clone()),
+            // Neither: the cluster's default strategy, which the fake's clusters do not have
+            // (ECS then uses EC2).
+            launch_type: document.launch_type.clone().or_else(|| {
+                let none = document.capacity_provider_strategy.is_empty();
+                none.then(|| "EC2".into())
+            }),
+            capacity_provider_strategy: document.capacity_provider_strategy.clone(),
             scheduling_strategy: Some(document.scheduling_strategy.clone()),
             network: document
                 .network_configuration
@@ -214,6 +220,12 @@ impl FakeAws {
                 ServiceMember::PropagateTags => {
                     service.propagate_tags = Some(document.propagate_tags.clone());
                 }
+                ServiceMember::CapacityProviderStrategy => {
+                    let strategy = document.capacity_provider_strategy.clone();
+                    service.launch_type = None;
+                    service.capacity_provider_strategy = strategy;
+                }
+                ServiceMember::ForceNewDeployment => {}
             }
         }
         Ok(service.clone())

@@ -96,8 +96,15 @@ impl FakeAws {
         let (cpu, memory) = state.sizes.get(task_definition).copied().unwrap_or((0, 0));
         let key = (region.to_owned(), cluster.clone());
         let mut output = RunTaskOutput::default();
+        let on_instances = match &document.launch_type {
+            Some(launch_type) => launch_type == "EC2",
+            None => !document
+                .capacity_provider_strategy
+                .iter()
+                .any(|i| i.is_fargate()),
+        };
         for _ in 0..*count {
-            if document.launch_type == "EC2" {
+            if on_instances {
                 let slot = state.instances.get_mut(&key).and_then(|list| {
                     list.iter_mut()
                         .find(|i| i.remaining_cpu >= cpu && i.remaining_memory >= memory)

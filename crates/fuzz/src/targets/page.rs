@@ -30,6 +30,7 @@ pub fn run(data: &[u8]) {
             running: 1,
             pending: 0,
             task_definition: Some(next()),
+            capacity: None,
             in_sync: false,
             harness: plan::harness::Connection::default(),
             conditions: Vec::new(),

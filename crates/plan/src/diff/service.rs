@@ -2,6 +2,8 @@
 //! (a replacement), and the controller's tags that are stale, compared the way ECS echoes them.
 
 use super::*;
+use spec::document::describe_capacity;
+use spec::CapacityProviderItem;
 
 pub(super) fn is_subset(
     wanted: &BTreeMap<String, String>,
@@ -25,11 +27,22 @@ pub(super) fn immutable_changes(
             "bridge or host (no network configuration)",
         ));
     }
-    changes.extend(echoed_change(
-        "launchType",
-        &service.launch_type,
-        &document.launch_type,
-    ));
+    // UpdateService has no launchType: a different launch type, or a launch type instead of a
+    // capacity provider strategy (which "back to the launch type" would not choose), is a
+    // replacement. Without a launch type the group leaves it to the strategy (below) or to
+    // the cluster's default.
+    if let Some(wanted) = &document.launch_type {
+        match &service.launch_type {
+            Some(live) if live != wanted => {
+                changes.push(FieldChange::new("launchType", live, wanted));
+            }
+            None if !service.capacity_provider_strategy.is_empty() => {
+                let live = describe_capacity(None, &service.capacity_provider_strategy);
+                changes.push(FieldChange::new("launchType", live, wanted));
+            }
+            _ => {}
+        }
+    }
     changes.extend(echoed_change(
         "schedulingStrategy",
         &service.scheduling_strategy,
@@ -98,6 +111,21 @@ pub(super) fn service_changes(
             );
         }
     }
+    let wanted = &document.capacity_provider_strategy;
+    if !wanted.is_empty() && !same_strategy(&service.capacity_provider_strategy, wanted) {
+        let live = describe_capacity(
+            service.launch_type.as_deref(),
+            &service.capacity_provider_strategy,
+        );
+        let field = "capacityProviderStrategy";
+        let to = describe_capacity(None, wanted);
+        change(CapacityProviderStrategy, FieldChange::new(field, live, to));
+        if service.launch_type.is_some() {
+            // From a launch type, the change takes a new deployment (see ForceNewDeployment).
+            let field = "forceNewDeployment";
+            change(ForceNewDeployment, FieldChange::new(field, false, true));
+        }
+    }
     if service.enable_execute_command != document.enable_execute_command {
         let (from, to) = (
             service.enable_execute_command,
@@ -115,6 +143,22 @@ pub(super) fn service_changes(
         change(PropagateTags, c);
     }
     (changes, members)
+}
+
+/// Two strategies alike, in any order, an absent weight or base being 0 (the model's default).
+fn same_strategy(live: &[CapacityProviderItem], wanted: &[CapacityProviderItem]) -> bool {
+    let key = |items: &[CapacityProviderItem]| {
+        let mut keys: Vec<(String, i32, i32)> = items
+            .iter()
+            .map(|i| {
+                let name = i.capacity_provider.clone();
+                (name, i.weight.unwrap_or(0), i.base.unwrap_or(0))
+            })
+            .collect();
+        keys.sort();
+        keys
+    };
+    key(live) == key(wanted)
 }
 
 /// A field that not every answer carries: a change only when ECS echoed it and it differs.

@@ -33,6 +33,10 @@ fn converged(d: &DesiredGroup, td: &str) -> ObservedService {
         launch_type: Some("EC2".into()),
         scheduling_strategy: Some("REPLICA".into()),
         propagate_tags: Some("SERVICE".into()),
+        network: doc
+            .network_configuration
+            .as_ref()
+            .map(|n| n.awsvpc_configuration.clone()),
         tags,
         ..ObservedService::default()
     }
@@ -262,7 +266,7 @@ fn inactive_services_are_gone_and_draining_ones_block() {
 
 #[test]
 fn a_launch_type_change_is_a_replace() {
-    let d = desired("");
+    let d = desired("  launchType: EC2");
     let mut service = converged(&d, TD1);
     service.launch_type = Some("FARGATE".into());
     let plan = plan_over(&d, service);
@@ -616,4 +620,78 @@ fn a_new_spec_deploys_again_after_a_rollback_and_drops_the_record() {
         panic!()
     };
     assert_eq!(untag, &[TAG_ROLLED_BACK.to_owned()]);
+}
+
+const SPOT: &str = "  capacityProviderStrategy:\n    - {capacityProvider: FARGATE_SPOT, weight: 3}\n    - {capacityProvider: FARGATE, base: 1, weight: 1}\n  network: {subnets: [subnet-1]}\n  resources: {cpu: 1024, memory: 4096}";
+
+fn spot_items() -> Vec<spec::CapacityProviderItem> {
+    let item = |name: &str, weight, base| spec::CapacityProviderItem {
+        capacity_provider: name.into(),
+        weight: Some(weight),
+        base: Some(base),
+    };
+    // As ECS echoes them: weight and base always there, in any order.
+    vec![item("FARGATE", 1, 1), item("FARGATE_SPOT", 3, 0)]
+}
+
+#[test]
+fn without_a_launch_type_or_strategy_the_service_keeps_what_it_has() {
+    let d = desired("");
+    let mut service = converged(&d, TD1);
+    service.launch_type = Some("FARGATE".into());
+    assert!(plan_over(&d, service).actions.is_empty());
+}
+
+#[test]
+fn a_capacity_provider_strategy_as_ecs_echoes_it_is_converged() {
+    let d = desired(SPOT);
+    let mut service = converged(&d, TD1);
+    service.launch_type = None;
+    service.capacity_provider_strategy = spot_items();
+    let plan = plan_over(&d, service);
+    assert!(plan.actions.is_empty(), "{:?}", changes(&plan));
+}
+
+#[test]
+fn a_launch_type_service_moves_to_a_strategy_with_a_forced_deployment() {
+    let d = desired(SPOT);
+    let mut service = converged(&d, TD1);
+    service.launch_type = Some("FARGATE".into());
+    let plan = plan_over(&d, service);
+    assert_eq!(kinds(&plan), ["update-service"]);
+    assert_eq!(
+        members(&plan),
+        [
+            ServiceMember::CapacityProviderStrategy,
+            ServiceMember::ForceNewDeployment
+        ]
+    );
+    assert_eq!(
+        changes(&plan),
+        [
+            "capacityProviderStrategy: launchType FARGATE -> capacityProviderStrategy FARGATE_SPOT (weight 3), FARGATE (base 1, weight 1)",
+            "forceNewDeployment: false -> true"
+        ]
+    );
+}
+
+#[test]
+fn a_strategy_change_alone_is_no_new_deployment() {
+    let d = desired(SPOT);
+    let mut service = converged(&d, TD1);
+    service.launch_type = None;
+    service.capacity_provider_strategy = spot_items();
+    service.capacity_provider_strategy[1].weight = Some(1);
+    let plan = plan_over(&d, service);
+    assert_eq!(members(&plan), [ServiceMember::CapacityProviderStrategy]);
+}
+
+#[test]
+fn a_launch_type_instead_of_a_strategy_is_a_replace() {
+    let d = desired("  launchType: EC2");
+    let mut service = converged(&d, TD1);
+    service.launch_type = None;
+    service.capacity_provider_strategy = spot_items();
+    let plan = plan_over(&d, service);
+    assert_eq!(kinds(&plan), ["replace-service"]);
 }
