@@ -122,7 +122,8 @@ brought up to "now"; nothing runs between requests, so tests are deterministic):
 The request rules are the `rule_*` functions below, each with its source page. Before them,
 every request is checked against ECS's published service model (`ecs_model.py`: required and
 unknown members, types, enums, lengths, ranges, patterns), and refused with the code
-LocalModelViolation (the endpoint's own) when the model does not allow it.
+LocalModelViolation (the endpoint's own) when the model does not allow it; so are the requests
+to Secrets Manager, SSM, DynamoDB and SQS (every member), IAM and STS (top-level members).
 """
 
 import base64
@@ -200,6 +201,8 @@ def rule_tags(tags, existing=None):
 def raw_body(body):
     import json
 
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
     try:
         value = json.loads(body or "{}")
     except (TypeError, ValueError):
@@ -1004,6 +1007,35 @@ def install():
             return original_call(self)
 
     Response.call_action = call_action
+
+    # The other services the controller calls, against their own models (ecs_model.py).
+    from moto.core.exceptions import ServiceException
+    from moto.core.responses import BaseResponse
+
+    import ecs_model
+
+    base_call = BaseResponse.call_action
+
+    class LocalModelViolation(ServiceException):
+        """The endpoint's own error (its module is not moto's: serialized with the service's
+        model, whatever the code)."""
+
+        code = "LocalModelViolation"
+
+    def checked_call(self):
+        service = getattr(self, "service_name", None)
+        if service in ecs_model.CHECKED and service != "ecs":
+            action = self._get_action()
+            if ecs_model.service_model(service).metadata["protocol"] == "query":
+                found = ecs_model.query_problems(service, action, self.querystring)
+            else:
+                found = ecs_model.problems(action, raw_body(getattr(self, "raw_body", b"")), service)
+            if found:
+                # Answered here, before moto reads the request for itself (it may not cope).
+                return self.serialized(ActionResult(LocalModelViolation("; ".join(found))))
+        return base_call(self)
+
+    BaseResponse.call_action = checked_call
 
     def params(self):
         return self._get_params()

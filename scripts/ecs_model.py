@@ -1,33 +1,82 @@
-"""Every ECS request the endpoint receives, checked against ECS's published service model
-(botocore's `data/ecs/2014-11-13/service-2.json` in this virtualenv): required members, unknown
-members, types, enums, lengths and ranges, patterns. A request the model does not allow is
-refused with the code `LocalModelViolation` (no AWS code: the check is the endpoint's), so that
-a test whose controller sent it fails. botocore's own ParamValidator checks required members,
-types and minimums; the maximums, enums and patterns are checked here as well.
+"""Every request the endpoint receives, checked against the service's published model
+(botocore's `data/<service>/<version>/service-2.json` in this virtualenv): required members,
+unknown members, types, enums, lengths and ranges, patterns. ECS (every member), and the other
+services the controller calls: Secrets Manager, DynamoDB, SQS (JSON: every member), IAM, STS and
+SSM (query protocol: the top-level members, which is where their names, ARNs and ids are; the
+nested form keys `X.member.N` are not unflattened). A request the model does not allow is refused
+with the code `LocalModelViolation` (no AWS code: the check is the endpoint's), so that a test
+whose controller sent it fails. botocore's own ParamValidator checks required members, types and
+minimums; the maximums, enums and patterns are checked here as well.
 https://docs.aws.amazon.com/AmazonECS/latest/APIReference/Welcome.html"""
 
 import re
 import unicodedata
 from functools import lru_cache
 
+# The services whose requests are checked; ECS through its own handler (ecs_behaviour.py).
+CHECKED = ("ecs", "secretsmanager", "dynamodb", "sqs", "iam", "sts", "ssm")
+
 
 @lru_cache(maxsize=None)
-def service_model():
+def service_model(service="ecs"):
     import botocore.session
 
-    return botocore.session.get_session().get_service_model("ecs")
+    return botocore.session.get_session().get_service_model(service)
 
 
-def problems(operation, params):
+def problems(operation, params, service="ecs"):
     """What the model does not allow in `params` of `operation`, as 'path: problem' lines."""
-    model = service_model()
+    model = service_model(service)
     if operation not in model.operation_names:
-        return [f"{operation}: not an operation of the ECS model"]
+        return [f"{operation}: not an operation of the {service} model"]
     shape = model.operation_model(operation).input_shape
     found = []
     if shape is not None:
         check(shape, params, operation, found)
     return found
+
+
+def query_problems(service, operation, querystring):
+    """`problems` of a query-protocol request (IAM, STS), from its form fields: the top-level
+    scalar members as the model types them; a list or structure member counts as present when
+    any of its flattened keys (`Name.member.1`, `Name.Key`) is, and is not checked further."""
+    model = service_model(service)
+    if operation not in model.operation_names:
+        return [f"{operation}: not an operation of the {service} model"]
+    shape = model.operation_model(operation).input_shape
+    if shape is None:
+        return []
+    found = []
+    fields = {k: v[0] if isinstance(v, list) and v else v for k, v in querystring.items()}
+    present = {k.split(".", 1)[0] for k in fields}
+    for name in shape.metadata.get("required", []):
+        if name not in present:
+            found.append(f"{operation}.{name}: required")
+    for key, raw in fields.items():
+        if key in ("Action", "Version") or "." in key:
+            continue
+        member = shape.members.get(key)
+        if member is None:
+            found.append(f"{operation}.{key}: not a member of {shape.name}")
+            continue
+        value = typed(member.type_name, raw)
+        if value is not None:
+            check(member, value, f"{operation}.{key}", found)
+    return found
+
+
+def typed(kind, raw):
+    """A form field's text as the model's scalar type; None for what is not a scalar."""
+    if kind == "string":
+        return raw
+    if kind in ("integer", "long"):
+        try:
+            return int(raw)
+        except ValueError:
+            return raw
+    if kind == "boolean":
+        return {"true": True, "false": False}.get(raw, raw)
+    return None
 
 
 def check(shape, value, path, found):

@@ -692,7 +692,7 @@ fn assume_role_follows_the_roles_trust_policy() {
     moto.target_account("222222222222", &["us-east-1"], "999999999999", None);
     let assume = |role: &str, external: Option<&str>| {
         let mut query = format!(
-            "Action=AssumeRole&Version=2011-06-15&RoleSessionName=t&RoleArn={}",
+            "Action=AssumeRole&Version=2011-06-15&RoleSessionName=test&RoleArn={}",
             support::form_encode(role)
         );
         if let Some(external) = external {
@@ -752,4 +752,32 @@ fn requests_the_service_model_does_not_allow_are_refused() {
         assert_eq!(kind, "LocalModelViolation", "{operation}: {message}");
         assert!(message.contains(expected), "{operation}: {message}");
     }
+}
+
+/// The other services the controller calls are checked against their own models too: Secrets
+/// Manager every member (JSON), STS its top-level members (query).
+#[test]
+fn other_services_requests_are_checked_against_their_models() {
+    let moto = Moto::start();
+    let unknown = r#"{"SecretId": "x", "Bogus": 1}"#;
+    let sm = moto.json_call("secretsmanager", "secretsmanager.DescribeSecret", unknown);
+    support::assert_has(&sm, "LocalModelViolation");
+    support::assert_has(
+        &sm,
+        "DescribeSecret.Bogus: not a member of DescribeSecretRequest",
+    );
+    let form = "Action=AssumeRole&Version=2011-06-15\
+        &RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fr&RoleSessionName=a%20b";
+    let sts = moto.query("sts", form);
+    support::assert_has(&sts, "LocalModelViolation");
+    support::assert_has(&sts, "AssumeRole.RoleSessionName: 'a b' does not match");
+    let missing = "Action=AssumeRole&Version=2011-06-15&RoleSessionName=ab";
+    support::assert_has(&moto.query("sts", missing), "AssumeRole.RoleArn: required");
+    // A request the model allows goes on to moto's own answer.
+    let allowed = moto.json_call(
+        "secretsmanager",
+        "secretsmanager.DescribeSecret",
+        r#"{"SecretId": "nope"}"#,
+    );
+    assert!(!allowed.contains("LocalModelViolation"), "{allowed}");
 }
