@@ -376,3 +376,29 @@ async fn invalid_files_and_unknown_clusters_fail_without_writing() {
     assert!(!show(&out).contains("WARN aws_"), "{}", show(&out));
     assert_eq!(service(&moto, "c1", "good").await.desired_count(), 2);
 }
+
+/// A stopping NextGen delegate finishes its running tasks; Harness gives it up to 10 minutes
+/// (Graceful delegate shutdown), ECS 30 s unless `stopTimeout` says more, and at most 120 on
+/// Fargate. The registered NextGen task definition says 120; a FirstGen one leaves ECS's default.
+#[test]
+fn a_nextgen_delegate_gets_ecs_longest_stop_timeout() {
+    let moto = Moto::with_clusters(&["c1"]);
+    moto.register_container_instances("c1", 4);
+    let nextgen = plan::DesiredGroup::test("ng").cluster("c1").yaml();
+    let firstgen = plan::DesiredGroup::test("fg")
+        .cluster("c1")
+        .firstgen()
+        .yaml();
+    moto.write("groups/ng.yaml", &nextgen);
+    moto.write("groups/fg.yaml", &firstgen);
+    moto.run_ok(&["reconcile", "--once", "groups"]);
+    let registered = moto.requests("RegisterTaskDefinition");
+    let stop_timeout = |family: &str| {
+        let request = registered.iter().find(|r| r["family"] == family).unwrap();
+        request["containerDefinitions"][0]
+            .get("stopTimeout")
+            .cloned()
+    };
+    assert_eq!(stop_timeout("ng"), Some(serde_json::json!(120)));
+    assert_eq!(stop_timeout("fg"), None);
+}

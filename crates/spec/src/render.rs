@@ -47,6 +47,8 @@ pub const STARTED_BY: &str = "ecs-delegate-controller";
 /// How the reason of every task the controller stops begins: a stop with it is the
 /// controller's own, never evidence of a crash.
 pub const STOP_REASON_PREFIX: &str = "ecs-delegate-controller:";
+/// How long ECS lets a stopping NextGen delegate finish its tasks: ECS's maximum on Fargate.
+pub const STOP_TIMEOUT_SECONDS: i32 = 120;
 /// The health check of the NextGen delegate.
 pub const HEALTH_CHECK_COMMAND: &str = "curl -f http://localhost:3460/api/health || exit 1";
 
@@ -178,6 +180,13 @@ fn base_task_definition(group: &DelegateGroup, region: &str) -> TaskDefinitionDo
             .and_then(|s| s.restarted_at.clone())
             .map(|at| BTreeMap::from([(TAG_RESTARTED_AT.to_owned(), at)]))
             .unwrap_or_default(),
+        // A stopping NextGen delegate stops taking tasks and finishes the running ones; Harness
+        // gives it up to 10 minutes ("The maximum time upgrader waits for tasks to finish before
+        // force-termination is 10 minutes", Graceful delegate shutdown). ECS kills it after 30 s
+        // unless told otherwise, and allows at most 120 on Fargate ("the max stop timeout value
+        // is 120 seconds and if the parameter is not specified, the default value of 30
+        // seconds is used", ContainerDefinition.stopTimeout).
+        stop_timeout: (delegate.flavor == Flavor::Nextgen).then_some(STOP_TIMEOUT_SECONDS),
         ..ContainerDefinition::default()
     };
     TaskDefinitionDocument {
