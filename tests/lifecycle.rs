@@ -232,7 +232,9 @@ fn import_of_a_harness_task_spec_never_copies_the_token() {
     assert_eq!(group["metadata"]["name"], "ecs-delegate");
     assert_eq!(spec["cluster"], "delegates");
     assert_eq!(spec["count"], 2);
-    assert_eq!(spec["hostname"], "ecs-delegate-1");
+    // Two NextGen delegates cannot share Harness's fixed hostname: left out, with a warning.
+    assert!(spec.get("hostname").is_none(), "{yaml}");
+    assert_has(&stderr, "hostname ecs-delegate-1 left out");
     assert_eq!(spec["selectors"], serde_json::json!(["ecs", "prod"]));
     assert_eq!(
         spec["resources"],
@@ -301,7 +303,6 @@ async fn import_of_a_live_service_plans_no_change_and_the_first_reconcile_adopts
         .image("harness/delegate:24.10.84200")
         .essential(true)
         .memory(6144)
-        .hostname("delegate-by-hand")
         .environment(env("ACCOUNT_ID", "abc123"))
         .environment(env(
             "MANAGER_HOST_AND_PORT",

@@ -59,11 +59,11 @@ async fn three_shapes(moto: &Moto) {
     );
     moto.write(
         "groups/ec2.yaml",
-        &group_yaml(
-            "ec2-bridge",
-            "c1",
-            "  hostname: delegate-1\n  selectors: [ecs, prod]\n",
-        ),
+        &plan::DesiredGroup::test("ec2-bridge")
+            .cluster("c1")
+            .count(1)
+            .spec("  hostname: delegate-1\n  selectors: [ecs, prod]\n")
+            .yaml(),
     );
     moto.write(
         "groups/fargate.yaml",
@@ -100,7 +100,11 @@ async fn cold_converge_creates_every_shape_then_a_second_pass_writes_nothing() {
 
     // EC2 bridge: service, count, launch type, tags; task definition contents.
     let ec2 = service(&moto, "c1", "ec2-bridge").await;
-    assert_eq!(ec2.desired_count(), 2);
+    assert_eq!(
+        ec2.desired_count(),
+        1,
+        "one delegate: a fixed hostname is for one"
+    );
     assert_eq!(ec2.launch_type().unwrap().as_str(), "EC2");
     let ec2_tags = tags(ec2.tags());
     assert_eq!(ec2_tags["ecs-delegate-controller.io/managed-by"], "default");

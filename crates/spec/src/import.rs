@@ -227,7 +227,7 @@ pub fn import(source: &ImportSource<'_>) -> Result<Imported, ImportError> {
             capacity_provider_strategy: strategy,
             network_mode,
             network: if uses_awsvpc { network } else { None },
-            hostname: text(container, "hostname").map(str::to_owned),
+            hostname: hostname(container, count, flavor, &mut warnings),
             selectors,
             profile: env.get("DELEGATE_PROFILE").cloned().filter(|_| firstgen),
             roles: Roles {
@@ -382,6 +382,25 @@ fn placement(
         warnings.push("awsvpc networking needs spec.network.subnets: add them".into());
     }
     (launch_type, network_mode, network)
+}
+
+/// The container's hostname, unless several NextGen delegates would share it (validation
+/// refuses that: Harness would take them for one delegate).
+fn hostname(
+    container: &Value,
+    count: i64,
+    flavor: Flavor,
+    warnings: &mut Vec<String>,
+) -> Option<String> {
+    let hostname = text(container, "hostname")?;
+    if count > 1 && flavor == Flavor::Nextgen {
+        warnings.push(format!(
+            "hostname {hostname} left out: {count} delegates would share it and Harness would \
+             take them for one (each task gets its own hostname; the task definition changes)"
+        ));
+        return None;
+    }
+    Some(hostname.to_owned())
 }
 
 /// The service's capacity provider strategy (CreateService/DescribeServices shape), if any.

@@ -153,6 +153,22 @@ fn check_network(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
             "ECS refuses a hostname with awsvpc networking (and so on FARGATE); remove it".into(),
         );
     }
+    // Harness finds a registering delegate's existing record by account, host name and IP
+    // (harness-core DelegateServiceImpl.register: "filter(DelegateKeys.hostName, ...)", and the
+    // IP unless the host name carries the account); bridge IPs repeat from host to host, so
+    // several tasks with one host name can be taken for one delegate.
+    if spec.hostname.is_some() && spec.count > 1 && spec.delegate.flavor == Flavor::Nextgen {
+        err(
+            "spec.hostname",
+            format!(
+                "a fixed hostname is shared by all {} delegates, and Harness tells delegates \
+                 apart by host name and IP (which repeats across hosts on bridge networking): \
+                 they would register as one; remove hostname (each task gets its own) or set \
+                 count: 1",
+                spec.count
+            ),
+        );
+    }
 }
 
 /// Selectors (DELEGATE_TAGS) and the FirstGen profile.

@@ -151,7 +151,7 @@ fn members(plan: &GroupPlan) -> Vec<ServiceMember> {
 #[test]
 fn an_image_change_registers_once_and_points_the_service_at_it() {
     let old = desired("");
-    let new = desired("  hostname: h").clone();
+    let new = DesiredGroup::test("d1").image("harness/delegate:2").build();
     let service = converged(&old, TD1);
     assert!(lookup_needed(&new, &service));
     let observed = ObservedGroup {
