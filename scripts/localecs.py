@@ -210,10 +210,11 @@ def summary(url):
         for s in services["services"]:
             tags = {t["key"]: t["value"] for t in s.get("tags", [])}
             td = s["taskDefinition"].split("/")[-1]
+            providers = "+".join(i["capacityProvider"] for i in s.get("capacityProviderStrategy") or [])
             print(
                 f"  {cluster.split('/')[-1]:<18} {s['serviceName']:<18} desired={s['desiredCount']} "
                 f"running={s['runningCount']} "
-                f"{s.get('launchType', ''):<8} {td:<22} managed-by={tags.get('ecs-delegate-controller.io/managed-by')}"
+                f"{s.get('launchType') or providers:<8} {td:<22} managed-by={tags.get('ecs-delegate-controller.io/managed-by')}"
             )
 
 
