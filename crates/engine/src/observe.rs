@@ -69,31 +69,7 @@ impl<P: ClientProvider> Engine<P> {
     ) -> Vec<Result<ObservedGroup, AwsError>> {
         let desired = &borrowed(desired)[..];
         let services = self.describe_services(desired).await;
-        let now = Instant::now();
-        let mut results: Vec<Result<ObservedGroup, AwsError>> = desired
-            .iter()
-            .map(|d| {
-                if d.mode() != Mode::Service {
-                    return Ok(ObservedGroup::default());
-                }
-                let key = (d.target.clone(), d.cluster().to_owned());
-                let listed = match services.get(&key) {
-                    Some(Err(e)) => return Err(e.clone()),
-                    Some(Ok(listed)) => listed,
-                    None => return Ok(ObservedGroup::default()),
-                };
-                if let Some(failure) = listed.failures.get(d.service_name()) {
-                    return Err(failure.error(Operation::DescribeServices));
-                }
-                let described = listed.services.get(d.service_name()).cloned();
-                // A service created moments ago may not be described yet.
-                let service = self.unlisted().service(&group_key(d), described, now);
-                Ok(ObservedGroup {
-                    service,
-                    ..ObservedGroup::default()
-                })
-            })
-            .collect();
+        let mut results = self.described(desired, &services);
 
         // Task definitions, only for groups whose service tags do not prove convergence.
         let mut lookups: Vec<(usize, String)> = Vec::new();
@@ -157,6 +133,43 @@ impl<P: ClientProvider> Engine<P> {
         self.observe_unsteady_services(desired, &mut results).await;
         self.observe_capacity(desired, &mut results).await;
         results
+    }
+
+    /// Each group's service as DescribeServices answered, or, while it is not described yet,
+    /// the one CreateService answered (not async: the lock is never held across an await).
+    fn described(
+        &self,
+        desired: &[&DesiredGroup],
+        services: &HashMap<(Target, String), Result<Described, AwsError>>,
+    ) -> Vec<Result<ObservedGroup, AwsError>> {
+        let now = Instant::now();
+        let mut unlisted = self.unlisted();
+        desired
+            .iter()
+            .map(|d| {
+                if d.mode() != Mode::Service {
+                    return Ok(ObservedGroup::default());
+                }
+                let key = (d.target.clone(), d.cluster().to_owned());
+                let listed = match services.get(&key) {
+                    Some(Err(e)) => return Err(e.clone()),
+                    Some(Ok(listed)) => listed,
+                    None => return Ok(ObservedGroup::default()),
+                };
+                if let Some(failure) = listed.failures.get(d.service_name()) {
+                    return Err(failure.error(Operation::DescribeServices));
+                }
+                let mut service = listed.services.get(d.service_name()).cloned();
+                // A service created moments ago may not be described yet.
+                if !unlisted.is_empty() {
+                    service = unlisted.service(&group_key(d), service, now);
+                }
+                Ok(ObservedGroup {
+                    service,
+                    ..ObservedGroup::default()
+                })
+            })
+            .collect()
     }
 
     /// Groups about to create their service: is one of this controller's services in the

@@ -105,9 +105,11 @@ impl<P: ClientProvider> Engine<P> {
                 if let Ok(o) = &mut results[i] {
                     o.tasks = live.iter().filter(ours).cloned().collect();
                     // Tasks RunTask started moments ago may not be listed yet.
-                    let key = group_key(desired[i]);
-                    let at = Instant::now();
-                    self.unlisted().tasks(&key, &mut o.tasks, &seen, at);
+                    let mut unlisted = self.unlisted();
+                    if !unlisted.is_empty() {
+                        let key = group_key(desired[i]);
+                        unlisted.tasks(&key, &mut o.tasks, &seen, Instant::now());
+                    }
                     o.stopped_tasks = stopped
                         .iter()
                         .filter(ours)

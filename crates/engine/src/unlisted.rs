@@ -31,12 +31,15 @@ pub(crate) struct Unlisted {
 impl Unlisted {
     /// CreateService answered `service` for the group.
     pub(crate) fn created(&mut self, key: GroupKey, service: ObservedService) {
-        self.services.insert(key, (service, Instant::now()));
+        let now = Instant::now();
+        self.forget_expired(now);
+        self.services.insert(key, (service, now));
     }
 
     /// RunTask answered with `tasks` for the group.
     pub(crate) fn started(&mut self, key: GroupKey, tasks: &[ObservedTask]) {
         let now = Instant::now();
+        self.forget_expired(now);
         let list = self.tasks.entry(key).or_default();
         list.extend(tasks.iter().map(|t| (t.clone(), now)));
     }
@@ -81,10 +84,20 @@ impl Unlisted {
         }
     }
 
-    /// Nothing is waiting to be listed.
-    #[cfg(test)]
+    /// Nothing is waiting to be listed (a steady fleet's case: observation skips the lookups).
     pub(crate) fn is_empty(&self) -> bool {
         self.services.is_empty() && self.tasks.is_empty()
+    }
+
+    /// Drops what is past the grace, so that the entries of a group removed from the files
+    /// (never observed again) do not stay for the life of the loop.
+    fn forget_expired(&mut self, now: Instant) {
+        let fresh = |at: &Instant| now.duration_since(*at) <= VISIBILITY_GRACE;
+        self.services.retain(|_, (_, at)| fresh(at));
+        self.tasks.retain(|_, list| {
+            list.retain(|(_, at)| fresh(at));
+            !list.is_empty()
+        });
     }
 }
 
@@ -131,6 +144,21 @@ mod tests {
         let seen = unlisted.service(&key(), Some(described.clone()), start);
         assert_eq!(seen, Some(described));
         assert!(unlisted.is_empty(), "what ECS describes is all there is");
+    }
+
+    #[test]
+    fn entries_past_the_grace_go_with_the_next_write() {
+        let mut unlisted = Unlisted::default();
+        let removed = (Target::default(), "c1".into(), "gone".into());
+        unlisted.created(removed.clone(), service());
+        unlisted.started(removed.clone(), &[task("t0")]);
+        let long_ago = Instant::now() - VISIBILITY_GRACE - Duration::from_secs(1);
+        unlisted.services.get_mut(&removed).unwrap().1 = long_ago;
+        unlisted.tasks.get_mut(&removed).unwrap()[0].1 = long_ago;
+        unlisted.created(key(), service());
+        assert!(!unlisted.services.contains_key(&removed));
+        assert!(!unlisted.tasks.contains_key(&removed));
+        assert!(unlisted.services.contains_key(&key()));
     }
 
     #[test]
