@@ -410,11 +410,21 @@ pub fn check_group(
     }
     if let Some(types) = &policy.launch_types {
         if !types.contains(&spec.compatibility()) {
+            // Capacity providers run the tasks as FARGATE or EC2 ones: the same rule, said
+            // where the file chose them.
+            let (field, through) = if spec.capacity_provider_strategy.is_empty() {
+                ("spec.launchType", "")
+            } else {
+                (
+                    "spec.capacityProviderStrategy",
+                    " (through its capacity providers)",
+                )
+            };
             refuse(
                 report,
-                "spec.launchType",
+                field,
                 "launchTypes",
-                format!("{} is not allowed", spec.compatibility().as_str()),
+                format!("{}{through} is not allowed", spec.compatibility().as_str()),
             );
         }
     }

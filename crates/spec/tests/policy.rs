@@ -273,3 +273,20 @@ fn the_checked_in_policy_schema_is_up_to_date() {
         "deploy/policy.schema.json is stale: run `make schema`"
     );
 }
+
+/// `launchTypes` holds for capacity providers too: FARGATE_SPOT runs FARGATE tasks, and the
+/// refusal points at the strategy the file chose.
+#[test]
+fn launch_types_hold_for_capacity_providers() {
+    let ec2_only = policy("launchTypes: [EC2]\n");
+    let spot = group("g", "").replace(
+        "  launchType: FARGATE\n",
+        "  capacityProviderStrategy: [{capacityProvider: FARGATE_SPOT, weight: 1}]\n",
+    );
+    let found = errors("spot", &spot, &ec2_only);
+    assert_eq!(
+        found,
+        ["g.yaml:8:3: error: spec.capacityProviderStrategy: FARGATE (through its capacity providers) is not allowed (policy rule launchTypes)"],
+        "{found:#?}"
+    );
+}
