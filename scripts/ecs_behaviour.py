@@ -325,6 +325,10 @@ def capacity(cluster, params):
     modelled). Items are echoed with weight and base (default 0).
     https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html
     https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CapacityProviderStrategyItem.html"""
+    if params.get("launchType") and params.get("capacityProviderStrategy"):
+        # "If a launchType is specified, the capacityProviderStrategy parameter must be omitted"
+        # (CreateService, RunTask; message modelled).
+        raise invalid("Specifying both a launch type and capacity provider strategy is not supported.")
     if params.get("launchType"):
         return params["launchType"], []
     strategy = params.get("capacityProviderStrategy") or cluster.default_capacity_provider_strategy or []
@@ -1196,7 +1200,7 @@ def install():
             service = self.ecs_backend.services.get(f"{cluster.name}:{short}")
             return None if service is None or visible(service) else "MISSING"
 
-        refused = {n: failure(n) for n in names if failure(n)}
+        refused = {n: reason for n in names if (reason := failure(n))}
         if not refused:
             return original(self)
         asked = [n for n in names if n not in refused]

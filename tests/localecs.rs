@@ -781,3 +781,27 @@ fn other_services_requests_are_checked_against_their_models() {
     );
     assert!(!allowed.contains("LocalModelViolation"), "{allowed}");
 }
+
+/// A launch type and a capacity provider strategy exclude each other ("If a launchType is
+/// specified, the capacityProviderStrategy parameter must be omitted", CreateService).
+#[test]
+fn a_launch_type_and_a_capacity_provider_strategy_are_refused_together() {
+    let moto = Moto::with_clusters(&["c1"]);
+    let td = bridge_definition(&moto, "e", "i");
+    let strategy = json!([{"capacityProvider": "FARGATE"}]);
+    let create = json!({"cluster": "c1", "serviceName": "s", "taskDefinition": td,
+        "desiredCount": 1, "launchType": "EC2", "capacityProviderStrategy": strategy});
+    let run = json!({"cluster": "c1", "taskDefinition": td, "launchType": "EC2",
+        "capacityProviderStrategy": strategy});
+    for (operation, body) in [("CreateService", create), ("RunTask", run)] {
+        assert_eq!(
+            refused(&moto, operation, &body),
+            (
+                "InvalidParameterException".into(),
+                "Specifying both a launch type and capacity provider strategy is not supported."
+                    .into()
+            ),
+            "{operation}"
+        );
+    }
+}
