@@ -144,6 +144,13 @@ const POLICY_DOCUMENT: &str = "EDC_POLICY_DOCUMENT";
 /// # Errors
 /// A policy inside a PATH, or one that cannot be read.
 pub fn policy(global: &GlobalArgs, paths: &[PathBuf]) -> anyhow::Result<Arc<spec::Policy>> {
+    let mut policy = Arc::unwrap_or_clone(policy_file(global, paths)?);
+    policy.harness_check = global.harness_api_key_secret.is_some();
+    Ok(Arc::new(policy))
+}
+
+/// The operator's policy as written (`--policy`, or deploy/'s variable).
+fn policy_file(global: &GlobalArgs, paths: &[PathBuf]) -> anyhow::Result<Arc<spec::Policy>> {
     let Some(file) = &global.policy else {
         // deploy/ injects the policy from its own SSM parameter or secret as this variable.
         return match std::env::var(POLICY_DOCUMENT) {

@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -362,8 +363,39 @@ async fn harness_failing_or_slow_never_blocks_ecs() {
     assert!(connected["message"].as_str().unwrap().contains("timed out"));
 }
 
+/// The environment and hostname of the task definition `service` of cluster `c1` runs: what
+/// its delegates start with.
+async fn started_with(
+    moto: &support::Moto,
+    service: &str,
+) -> (BTreeMap<String, String>, Option<String>) {
+    let service = moto.service("c1", service).await.expect("the service");
+    let td = moto
+        .ecs()
+        .await
+        .describe_task_definition()
+        .task_definition(service.task_definition().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let container = &td.task_definition().unwrap().container_definitions()[0];
+    let env = container
+        .environment()
+        .iter()
+        .map(|kv| {
+            (
+                kv.name().unwrap().to_owned(),
+                kv.value().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    (env, container.hostname().map(str::to_owned))
+}
+
+/// FirstGen delegates start (the template's locations are there), register with the
+/// DELEGATE_NAME the controller gives them, and so are found connected; GraphQL is asked.
 #[tokio::test(flavor = "multi_thread")]
-async fn firstgen_groups_are_asked_through_graphql() {
+async fn firstgen_groups_start_register_and_are_connected() {
     let w = World::start().await;
     let yaml = plan::DesiredGroup::test("fg")
         .count(2)
@@ -372,18 +404,24 @@ async fn firstgen_groups_are_asked_through_graphql() {
         .fargate(&w.subnet)
         .yaml();
     w.moto.write("fg.yaml", &yaml);
-    w.harness.set(
-        "fg",
-        vec![current("1.0.77221", true), current("1.0.77221", false)],
-    );
     w.reconciled("fg.yaml");
+    let (env, hostname) = started_with(&w.moto, "fg").await;
+    assert!(
+        w.harness.register(
+            &env,
+            hostname.as_deref(),
+            vec![current("1.0.77221", true), current("1.0.77221", false)],
+        ),
+        "the rendered FirstGen delegate would not start: {env:?}"
+    );
     let status = w.status("fg.yaml", &["--harness-grace", "0s"]);
     let g = &status["groups"][0];
-    assert_eq!(g["harness"]["connected"], 1);
+    assert_eq!(g["harness"]["connected"], 1, "{g:#}");
     assert_eq!(condition(g, "Degraded")["reason"], "NotConnected");
 
-    w.harness.set(
-        "fg",
+    w.harness.register(
+        &env,
+        hostname.as_deref(),
         vec![current("1.0.77221", true), current("1.0.77221", true)],
     );
     let status = w.status("fg.yaml", &[]);
@@ -405,6 +443,111 @@ async fn firstgen_groups_are_asked_through_graphql() {
     ] {
         assert_has(query, field);
     }
+}
+
+/// A key whose user may not list delegates gets GraphQL `errors` with HTTP 200: that is
+/// HarnessUnauthorized, not Harness being unreachable.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_graphql_refusal_is_unauthorized() {
+    let w = World::start().await;
+    let yaml = plan::DesiredGroup::test("fg")
+        .count(1)
+        .firstgen()
+        .manager_url(&w.harness.url)
+        .fargate(&w.subnet)
+        .yaml();
+    w.moto.write("fg.yaml", &yaml);
+    w.harness.behave(Behaviour::GraphQlDenied);
+    w.reconciled("fg.yaml");
+    let status = w.status("fg.yaml", &[]);
+    let g = &status["groups"][0];
+    let connected = find_condition(g, "Connected").expect("a Connected condition");
+    assert_eq!(connected["reason"], "HarnessUnauthorized", "{g:#}");
+    assert_has(connected["message"].as_str().unwrap(), "Not authorized");
+}
+
+/// Harness keeps a replaced replica listed, disconnected, for hours: its expired version is not
+/// the fleet's.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_version_counts_only_when_connected() {
+    let w = World::start().await;
+    w.group("g.yaml", "ng", 1);
+    w.harness.set(
+        "ng",
+        vec![
+            Replica {
+                connected: false,
+                version: "23.01.78000".into(),
+                expiring_at: support::harness::now_ms() - 86_400_000,
+            },
+            current("25.01.84800", true),
+        ],
+    );
+    w.reconciled("g.yaml");
+    let status = w.status("g.yaml", &[]);
+    let g = &status["groups"][0];
+    assert!(g["harness"].get("expiredVersions").is_none(), "{g:#}");
+    assert_eq!(condition(g, "Ready")["status"], "True");
+}
+
+/// A project's token registers its delegates in the project. A group naming its org and project
+/// is asked there and found; one naming neither is asked at account scope, where Harness (as
+/// `getDelegateGroupIds` filters) lists nothing, and says where to look. A project without its
+/// org is refused before anything is written.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scope_asked_is_the_one_the_delegates_register_in() {
+    let w = World::start().await;
+    w.harness.token_scope(Some("eng"), Some("payments"));
+    let scoped = plan::DesiredGroup::test("scoped")
+        .count(1)
+        .manager_url(&w.harness.url)
+        .fargate(&w.subnet)
+        .yaml()
+        .replace(
+            "    accountId:",
+            "    org: eng\n    project: payments\n    accountId:",
+        );
+    w.moto.write("groups/scoped.yaml", &scoped);
+    w.group("groups/unscoped.yaml", "unscoped", 1);
+    w.reconciled("groups");
+    for name in ["scoped", "unscoped"] {
+        let (env, hostname) = started_with(&w.moto, name).await;
+        assert!(w.harness.register(
+            &env,
+            hostname.as_deref(),
+            vec![current("25.01.84800", true)]
+        ));
+    }
+    let status = w.status("groups", &["--harness-grace", "0s"]);
+    let groups = status["groups"].as_array().unwrap();
+    let group = |name: &str| groups.iter().find(|g| g["name"] == name).unwrap();
+    assert_eq!(condition(group("scoped"), "Ready")["status"], "True");
+    let unscoped = group("unscoped");
+    assert_eq!(condition(unscoped, "Degraded")["reason"], "NotConnected");
+    let message = condition(unscoped, "Degraded")["message"].as_str().unwrap();
+    assert_has(message, "at account scope");
+    assert_has(message, "spec.delegate.org");
+    let asked: Vec<String> = w
+        .harness
+        .requests()
+        .iter()
+        .map(|r| r.query.clone())
+        .collect();
+    assert!(
+        asked
+            .iter()
+            .any(|q| q == "accountIdentifier=abc123&orgIdentifier=eng&projectIdentifier=payments"),
+        "{asked:?}"
+    );
+
+    let lone = scoped.replace("    org: eng\n", "");
+    w.moto.write("lone.yaml", &lone);
+    w.moto.reset_calls();
+    let out = w.run(&["reconcile", "--once", "lone.yaml"]);
+    assert!(!out.status.success());
+    assert_has(&show(&out), "spec.delegate.project");
+    assert_has(&show(&out), "set spec.delegate.org too");
+    assert!(w.moto.ecs_writes().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]

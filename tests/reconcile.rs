@@ -79,8 +79,11 @@ async fn three_shapes(moto: &Moto) {
     );
     moto.write(
         "groups/firstgen.yaml",
-        &group_yaml("firstgen", "c1", "  profile: Primary\n")
-            .replace("    image:", "    flavor: firstgen\n    image:"),
+        &plan::DesiredGroup::test("firstgen")
+            .cluster("c1")
+            .spec("  profile: QFWin33JRlKWKBzpzE5A9A")
+            .firstgen()
+            .yaml(),
     );
 }
 
@@ -175,7 +178,7 @@ async fn cold_converge_creates_every_shape_then_a_second_pass_writes_nothing() {
     let vars = env(&td);
     assert_eq!(vars["DELEGATE_TYPE"], "ECS");
     assert_eq!(vars["DELEGATE_GROUP_NAME"], "firstgen");
-    assert_eq!(vars["DELEGATE_PROFILE"], "Primary");
+    assert_eq!(vars["DELEGATE_PROFILE"], "QFWin33JRlKWKBzpzE5A9A");
     assert_eq!(vars["POLL_FOR_TASKS"], "false");
     assert_eq!(
         td.container_definitions()[0].secrets()[0].name(),

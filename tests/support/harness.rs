@@ -1,8 +1,25 @@
-//! A local fake of Harness's two delegate listings, serving the documented shapes:
-//! NextGen `POST /gateway/ng/api/delegate-setup/listDelegates` (`RestResponse` of
-//! `DelegateListResponse` with `delegateReplicas`) and FirstGen `POST /gateway/api/graphql`
-//! (`delegateList { nodes { ... } }`). Switches: which delegates are connected and their
-//! versions (expired ones too), a refused key (401), 500s, slowness. Every request is recorded.
+//! A local fake of Harness's delegate listings and version endpoint, answering field by field as
+//! harness-core's classes do:
+//!
+//! - NextGen `POST /gateway/ng/api/delegate-setup/listDelegates` (`RestResponse` of
+//!   `DelegateListResponse` with `delegateReplicas`), filtered by scope as
+//!   `DelegateSetupServiceImpl.getDelegateGroupIds` does: the owner built from the query's org
+//!   and project (`DelegateEntityOwnerHelper.buildOwner`: org and project, org alone, or none)
+//!   must equal the group's, and "none" lists account-level groups only.
+//! - FirstGen `POST /gateway/api/graphql` (`delegateList { nodes { ... } }`, `QLDelegate`): one
+//!   node per delegate with the `delegateName` it registered with (`DelegateParams.delegateName`,
+//!   from DELEGATE_NAME; empty when unset, as Harness's own ECS download leaves it) and the host
+//!   name Harness gives an ECS delegate (`hostname_seq`, `getHostNameToBeUsedForECSDelegate`).
+//! - NextGen `GET /gateway/ng/api/delegate-setup/latest-supported-version`
+//!   (`RestResponse<SupportedDelegateVersion>`: `latestSupportedVersion`,
+//!   `latestSupportedMinimalVersion` = the version and `.minimal`, as
+//!   `DelegateSetupResource.getSupportedDelegateVersion` builds it).
+//!
+//! Disconnected replicas stay listed (Harness keeps a delegate record for hours after its last
+//! heartbeat). Delegates register from the environment a task runs with ([`FakeHarness::register`]):
+//! a NextGen one in its DELEGATE_ORG/PROJECT_IDENTIFIER scope, else its token's scope; a
+//! FirstGen one only when the variables its start script needs are there. Switches: a refused
+//! key (401), GraphQL refusing the query, 500s, slowness. Every request is recorded.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -39,6 +56,9 @@ pub enum Behaviour {
     ServerError,
     /// Answers after this long.
     Slow(Duration),
+    /// FirstGen GraphQL answers 200 with `errors`: the key's user may not list delegates
+    /// (`AuthRuleGraphQL`'s AccessDeniedException, through `AbstractDataFetcher`).
+    GraphQlDenied,
     /// 307 to the same path on this loopback port: a redirect an attacker (or a proxy) could
     /// answer with, to carry the key elsewhere. Not Harness's behaviour; modelled for the test.
     Redirect(u16),
@@ -57,11 +77,39 @@ pub struct Recorded {
     pub key_ok: bool,
 }
 
+/// One delegate (NextGen: a group of replicas) as Harness keeps it.
+#[derive(Debug, Clone)]
+struct Record {
+    nextgen: bool,
+    /// NextGen: the group name; FirstGen: `delegateName` (may be empty).
+    name: String,
+    /// The host name before Harness's ECS sequence number.
+    host: String,
+    /// NextGen: `org` or `org/project`; `None` at account level.
+    owner: Option<String>,
+    replicas: Vec<Replica>,
+}
+
 #[derive(Default)]
 struct FakeState {
-    delegates: BTreeMap<String, Vec<Replica>>,
+    records: Vec<Record>,
+    /// The scope a NextGen token belongs to (`org` or `org/project`; `None`: account).
+    token_owner: Option<String>,
+    latest: Option<String>,
     behaviour: Option<Behaviour>,
     requests: Vec<Recorded>,
+}
+
+/// `DelegateEntityOwnerHelper.buildOwner`: a project owner needs its org.
+fn build_owner(org: Option<&str>, project: Option<&str>) -> Option<String> {
+    match (
+        org.filter(|o| !o.is_empty()),
+        project.filter(|p| !p.is_empty()),
+    ) {
+        (Some(org), Some(project)) => Some(format!("{org}/{project}")),
+        (Some(org), None) => Some(org.to_owned()),
+        _ => None,
+    }
 }
 
 /// The fake, served on a free loopback port from its own thread; stopped on drop.
@@ -103,6 +151,10 @@ impl FakeHarness {
                 post(nextgen),
             )
             .route("/gateway/api/graphql", post(firstgen))
+            .route(
+                "/gateway/ng/api/delegate-setup/latest-supported-version",
+                axum::routing::get(latest),
+            )
             .with_state(Arc::clone(&state));
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -129,9 +181,30 @@ impl FakeHarness {
         f(&mut self.state.lock().unwrap())
     }
 
-    /// The replicas Harness lists under `name`.
+    /// The replicas Harness lists under the account-level NextGen group `name`.
     pub fn set(&self, name: &str, replicas: Vec<Replica>) {
-        self.with(|s| s.delegates.insert(name.into(), replicas));
+        self.set_record(true, name, "ip-10-0-0", None, replicas);
+    }
+
+    fn set_record(
+        &self,
+        nextgen: bool,
+        name: &str,
+        host: &str,
+        owner: Option<String>,
+        replicas: Vec<Replica>,
+    ) {
+        self.with(|s| {
+            s.records
+                .retain(|r| !(r.nextgen == nextgen && r.name == name && r.owner == owner));
+            s.records.push(Record {
+                nextgen,
+                name: name.into(),
+                host: host.into(),
+                owner,
+                replicas,
+            });
+        });
     }
 
     /// `connected` of `total` replicas of `name` connected, on `version`.
@@ -140,6 +213,61 @@ impl FakeHarness {
             .map(|i| current(version, i < connected))
             .collect();
         self.set(name, replicas);
+    }
+
+    /// NextGen tokens belong to this scope (`None`: the account).
+    pub fn token_scope(&self, org: Option<&str>, project: Option<&str>) {
+        let owner = build_owner(org, project);
+        self.with(|s| s.token_owner = owner);
+    }
+
+    /// Delegates started with `env` (a task definition's variables) and `hostname` (the
+    /// container's, if set) register as Harness registers them, one per replica; `false` when
+    /// such a delegate would never start or register.
+    pub fn register(
+        &self,
+        env: &BTreeMap<String, String>,
+        hostname: Option<&str>,
+        replicas: Vec<Replica>,
+    ) -> bool {
+        let var = |name: &str| env.get(name).map(String::as_str).filter(|v| !v.is_empty());
+        let nextgen = var("NEXT_GEN") == Some("true");
+        if nextgen {
+            let Some(name) = var("DELEGATE_NAME") else {
+                return false;
+            };
+            let owner = build_owner(
+                var("DELEGATE_ORG_IDENTIFIER"),
+                var("DELEGATE_PROJECT_IDENTIFIER"),
+            )
+            .or_else(|| self.with(|s| s.token_owner.clone()));
+            self.set_record(true, name, hostname.unwrap_or("ip-10-0-0"), owner, replicas);
+            return true;
+        }
+        // The legacy image's start script fetches the watcher from
+        // $WATCHER_STORAGE_URL/$WATCHER_CHECK_LOCATION and writes the delegate's check location
+        // into config-watcher.yml: without them nothing starts.
+        let starts = [
+            "WATCHER_STORAGE_URL",
+            "WATCHER_CHECK_LOCATION",
+            "DELEGATE_STORAGE_URL",
+            "DELEGATE_CHECK_LOCATION",
+            "ACCOUNT_ID",
+            "MANAGER_HOST_AND_PORT",
+        ]
+        .iter()
+        .all(|v| var(v).is_some());
+        if !starts {
+            return false;
+        }
+        let name = var("DELEGATE_NAME").unwrap_or_default();
+        self.set_record(false, name, hostname.unwrap_or("ip-10-0-1"), None, replicas);
+        true
+    }
+
+    /// Harness's latest supported delegate version for the account.
+    pub fn set_latest(&self, version: &str) {
+        self.with(|s| s.latest = Some(version.into()));
     }
 
     /// How it answers from now on.
@@ -213,6 +341,7 @@ async fn nextgen(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
+    let query_text = query.clone().unwrap_or_default();
     if let Some(refusal) = admit(
         &state,
         "/gateway/ng/api/delegate-setup/listDelegates",
@@ -224,10 +353,24 @@ async fn nextgen(
     {
         return refusal;
     }
-    let delegates = state.lock().unwrap().delegates.clone();
-    let resource: Vec<Value> = delegates
+    let param = |name: &str| -> Option<String> {
+        // Identifiers need no percent-decoding.
+        query_text
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_owned())
+    };
+    let asked = build_owner(
+        param("orgIdentifier").as_deref(),
+        param("projectIdentifier").as_deref(),
+    );
+    let records = state.lock().unwrap().records.clone();
+    let resource: Vec<Value> = records
         .iter()
-        .map(|(name, replicas)| {
+        .filter(|r| r.nextgen && r.owner == asked)
+        .map(|r| {
+            let (name, replicas) = (&r.name, &r.replicas);
             let newest = if replicas.is_empty() { 0 } else { now_ms() };
             json!({
                 "type": "DOCKER",
@@ -236,18 +379,18 @@ async fn nextgen(
                 "tags": [],
                 "lastHeartBeat": newest,
                 "connected": replicas.iter().any(|r| r.connected),
-                "delegateReplicas": replicas.iter().enumerate().map(|(i, r)| json!({
+                "delegateReplicas": replicas.iter().enumerate().map(|(i, rep)| json!({
                     "uuid": format!("{name}-{i}"),
-                    "lastHeartbeat": if r.connected { now_ms() } else { now_ms() - 3_600_000 },
-                    "connected": r.connected,
-                    "hostName": format!("ip-10-0-0-{i}"),
-                    "version": r.version,
-                    "expiringAt": r.expiring_at,
+                    "lastHeartbeat": if rep.connected { now_ms() } else { now_ms() - 3_600_000 },
+                    "connected": rep.connected,
+                    "hostName": format!("{}-{i}", r.host),
+                    "version": rep.version,
+                    "expiringAt": rep.expiring_at,
                 })).collect::<Vec<_>>(),
                 "autoUpgrade": "OFF",
                 "legacy": false,
-                "orgName": null,
-                "projectName": null,
+                "orgName": r.owner.as_ref().map(|o| o.split('/').next().unwrap_or_default().to_owned()),
+                "projectName": r.owner.as_ref().and_then(|o| o.split('/').nth(1).map(str::to_owned)),
             })
         })
         .collect();
@@ -277,18 +420,29 @@ async fn firstgen(
             .unwrap_or(0)
     };
     let (limit, offset) = (number("limit"), number("offset"));
-    let delegates = state.lock().unwrap().delegates.clone();
-    let nodes: Vec<Value> = delegates
+    if state.lock().unwrap().behaviour == Some(Behaviour::GraphQlDenied) {
+        // graphql-java's ExceptionWhileDataFetching around the data fetcher's WingsException.
+        return axum::Json(json!({"data": {"delegateList": null}, "errors": [{
+            "message": "Exception while fetching data (/delegateList) : Not authorized",
+            "locations": [{"line": 1, "column": 3}],
+            "path": ["delegateList"],
+            "extensions": {"classification": "DataFetchingException"},
+        }]}))
+        .into_response();
+    }
+    let records = state.lock().unwrap().records.clone();
+    let nodes: Vec<Value> = records
         .iter()
-        .flat_map(|(name, replicas)| {
-            replicas.iter().enumerate().map(move |(i, r)| {
+        .filter(|r| !r.nextgen)
+        .flat_map(|r| {
+            r.replicas.iter().enumerate().map(move |(i, rep)| {
                 json!({
-                    "delegateName": name,
-                    "hostName": format!("ip-10-0-1-{i}"),
+                    "delegateName": r.name,
+                    "hostName": format!("{}_{}", r.host, i + 1),
                     "status": "ENABLED",
-                    "disconnected": !r.connected,
-                    "lastHeartBeat": now_ms(),
-                    "version": r.version,
+                    "disconnected": !rep.connected,
+                    "lastHeartBeat": if rep.connected { now_ms() } else { now_ms() - 3_600_000 },
+                    "version": rep.version,
                 })
             })
         })
@@ -296,4 +450,27 @@ async fn firstgen(
         .take(limit)
         .collect();
     axum::Json(json!({"data": {"delegateList": {"nodes": nodes}}})).into_response()
+}
+
+async fn latest(State(state): Shared, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    let path = "/gateway/ng/api/delegate-setup/latest-supported-version";
+    if let Some(refusal) = admit(&state, path, &headers, query, &Bytes::new()).await {
+        return refusal;
+    }
+    let Some(version) = state.lock().unwrap().latest.clone() else {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "no version set in the fake",
+        )
+            .into_response();
+    };
+    axum::Json(json!({
+        "metaData": {},
+        "resource": {
+            "latestSupportedVersion": version,
+            "latestSupportedMinimalVersion": format!("{version}.minimal"),
+        },
+        "responseMessages": [],
+    }))
+    .into_response()
 }

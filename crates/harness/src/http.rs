@@ -204,7 +204,10 @@ impl HttpHarness {
                         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
                     ) =>
                 {
-                    return Err(HarnessFailure::Unauthorized(response.status().as_u16()));
+                    return Err(HarnessFailure::Unauthorized(format!(
+                        "HTTP {}",
+                        response.status().as_u16()
+                    )));
                 }
                 Ok(response) if response.status().is_redirection() => {
                     return Err(HarnessFailure::Unreachable(format!(
@@ -271,10 +274,11 @@ impl HttpHarness {
                 .await?;
             let page = parse_firstgen(&answer).map_err(|e| undocumented(&url, &e))?;
             if let Some(error) = page.error {
-                return Err(HarnessFailure::Unreachable(format!(
-                    "{}: GraphQL error: {error}",
-                    path(&url)
-                )));
+                return Err(if refuses_access(&error) {
+                    HarnessFailure::Unauthorized(format!("GraphQL: {error}"))
+                } else {
+                    HarnessFailure::Unreachable(format!("{}: GraphQL error: {error}", path(&url)))
+                });
             }
             let full = page.delegates.len() == PAGE;
             delegates.extend(page.delegates);
@@ -297,6 +301,29 @@ impl HarnessApi for HttpHarness {
             Flavor::Firstgen => self.firstgen(scope).await,
         }
     }
+}
+
+/// Whether a GraphQL error is Harness refusing the key. FirstGen's GraphQL answers 200 with
+/// `errors` when the key's user may not run the query: its data fetchers turn the
+/// `AccessDeniedException` of `AuthRuleGraphQL` (ErrorCode `ACCESS_DENIED`, "Not authorized")
+/// and an invalid key's `INVALID_TOKEN`/`USER_NOT_AUTHORIZED` into a `WingsException` whose
+/// message is the error's only content (harness-core `AbstractDataFetcher.get`: no code, no
+/// extensions beyond graphql-java's `classification`). So the message is what there is to
+/// decide from; anything else stays "could not be read".
+fn refuses_access(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    [
+        "not authorized",
+        "access denied",
+        "accessdenied",
+        "access_denied",
+        "user_not_authorized",
+        "invalid_token",
+        "invalid api key",
+        "permission",
+    ]
+    .iter()
+    .any(|marker| message.contains(marker))
 }
 
 fn endpoint(base: &str, params: &[(&str, &str)]) -> Result<Url, HarnessFailure> {

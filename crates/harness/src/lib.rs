@@ -104,7 +104,7 @@ impl HarnessCheck {
                 let delegates = match cache.get(scope).map(|e| &e.answer) {
                     Some(Ok(all)) => Ok(all
                         .iter()
-                        .filter(|d| d.name == group.name())
+                        .filter(|d| plan::harness::belongs(group, d))
                         .cloned()
                         .collect()),
                     Some(Err(failure)) => Err(failure.clone()),
@@ -114,6 +114,7 @@ impl HarnessCheck {
                     delegates,
                     grace_seconds,
                     now,
+                    unlisted_hint: plan::harness::unlisted_hint(group),
                 }
             })
             .collect()

@@ -138,7 +138,7 @@ spec:
     accountId: abc123
     managerUrl: {manager_url}
     token: {{secretArn: "arn:aws:secretsmanager:us-east-1:{account}:secret:delegate-token"}}
-"#,
+{firstgen}"#,
             account = self.account,
             name = self.name,
             cluster = self.cluster,
@@ -151,6 +151,11 @@ spec:
                 ""
             },
             manager_url = self.manager_url,
+            firstgen = if self.flavor == "firstgen" {
+                FIRSTGEN_DOWNLOAD
+            } else {
+                ""
+            },
         )
     }
 
@@ -164,3 +169,16 @@ spec:
         DesiredGroup::new(group, &self.region).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
     }
 }
+
+/// The locations Harness's FirstGen download gives a SaaS account (Harness's Docker delegate
+/// docs show the same values).
+pub const FIRSTGEN_DOWNLOAD: &str = "    firstgen:
+      watcherStorageUrl: https://app.harness.io/public/prod/premium/watchers
+      watcherCheckLocation: current.version
+      delegateStorageUrl: https://app.harness.io
+      delegateCheckLocation: delegateprod.txt
+      useCdn: true
+      cdnUrl: https://app.harness.io
+      remoteWatcherUrlCdn: https://app.harness.io/public/shared/watchers/builds
+      jreVersion: 11.0.19
+";

@@ -74,12 +74,13 @@ pub struct HarnessDelegate {
 /// Why Harness could not be read. Never carries the API key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HarnessFailure {
-    /// 401 or 403: the key is wrong, revoked, or may not list delegates.
+    /// 401 or 403, or a GraphQL error refusing the query: the key is wrong, revoked, or may
+    /// not list delegates. Carries how Harness said it (`HTTP 401`, the GraphQL message).
     #[error(
-        "Harness refused the API key (HTTP {0}): check the key in the secret \
+        "Harness refused the API key ({0}): check the key in the secret \
          --harness-api-key-secret names, and that it may view delegates"
     )]
-    Unauthorized(u16),
+    Unauthorized(String),
     /// Connection refused, timeout, 5xx or 429 after retries, or an answer not in the
     /// documented shape.
     #[error("Harness could not be read: {0}")]
@@ -102,6 +103,50 @@ pub struct HarnessView {
     pub grace_seconds: i64,
     /// Now, in seconds since the epoch.
     pub now: i64,
+    /// Said when Harness lists none of the group's delegates and the group is NotConnected:
+    /// where they may be instead.
+    pub unlisted_hint: Option<String>,
+}
+
+/// Whether Harness's `delegate` is one of `desired`'s.
+///
+/// By name: NextGen lists a group under its DELEGATE_NAME, and FirstGen lists each delegate
+/// with the DELEGATE_NAME it was started with (see `spec::render`). The documented fallback for
+/// FirstGen delegates started without one (Harness's own download sets none, so older task
+/// definitions and imported ones list an empty `delegateName`): the host name Harness gives an
+/// ECS delegate, the container's hostname and `_` and its sequence number
+/// (`DelegateServiceImpl.getHostNameToBeUsedForECSDelegate`), when the group sets
+/// `spec.hostname`.
+pub fn belongs(desired: &DesiredGroup, delegate: &HarnessDelegate) -> bool {
+    if delegate.name == desired.name() {
+        return true;
+    }
+    let spec = &desired.group.spec;
+    if spec.delegate.flavor != Flavor::Firstgen || !delegate.name.is_empty() {
+        return false;
+    }
+    spec.hostname.as_deref().is_some_and(|hostname| {
+        delegate
+            .host
+            .strip_prefix(hostname)
+            .and_then(|rest| rest.strip_prefix('_'))
+            .is_some_and(|seq| !seq.is_empty() && seq.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
+/// The hint for a NextGen group asked at account scope whose delegates Harness does not list.
+pub fn unlisted_hint(desired: &DesiredGroup) -> Option<String> {
+    let delegate = &desired.group.spec.delegate;
+    (delegate.flavor == Flavor::Nextgen && delegate.org.is_none()).then(|| {
+        format!(
+            "Harness lists no delegate named {:?} at account scope. A delegate registers in its \
+             token's scope (\"Delegate scope for a delegate for Amazon ECS is based on the token \
+             you use\", Harness's ECS delegate docs), and the controller asks the scope the \
+             file names: if the token belongs to an organization or project, set \
+             spec.delegate.org (and project) to it",
+            desired.name()
+        )
+    })
 }
 
 /// What the check found, summed up for `status` and `/status`.
@@ -200,7 +245,9 @@ pub fn judge(
     versions.dedup();
     versions.retain(|v| !v.is_empty());
     let now_ms = view.now.saturating_mul(1000);
-    let mut expired: Vec<String> = delegates
+    // Only the connected: Harness keeps a disconnected replica listed for hours after it went
+    // away (a replaced task's old version is not the fleet's).
+    let mut expired: Vec<String> = connected
         .iter()
         .filter(|d| d.expiring_at.is_some_and(|at| at > 0 && at <= now_ms))
         .map(|d| d.version.clone())
@@ -252,6 +299,9 @@ pub fn judge(
                 None => String::new(),
             }
         ));
+        if let Some(hint) = view.unlisted_hint.as_ref().filter(|_| delegates.is_empty()) {
+            message.push_str(&format!(". {hint}"));
+        }
         Judgement::NotConnected
     };
     Finding {
@@ -296,6 +346,7 @@ mod tests {
             delegates: Ok(delegates),
             grace_seconds: 600,
             now: 1_800_000_100,
+            unlisted_hint: None,
         }
     }
 
@@ -366,11 +417,49 @@ mod tests {
     }
 
     #[test]
+    fn expired_versions_count_connected_replicas_only() {
+        let mut gone = delegate(false, "23.01.1");
+        gone.expiring_at = Some(1_700_000_000_000);
+        let found = judge(
+            &view(vec![gone, delegate(true, "25.01.2")]),
+            1,
+            None,
+            "https://app.harness.io",
+        );
+        assert!(found.connection.expired_versions.is_empty());
+        assert!(!found.message.contains("expired"), "{}", found.message);
+    }
+
+    #[test]
+    fn a_firstgen_delegate_without_a_name_is_found_by_its_ecs_host_name() {
+        let group = DesiredGroup::test("fg")
+            .firstgen()
+            .spec("  hostname: fg-host")
+            .build();
+        let listed = |name: &str, host: &str| HarnessDelegate {
+            name: name.into(),
+            host: host.into(),
+            ..HarnessDelegate::default()
+        };
+        assert!(belongs(&group, &listed("fg", "whatever")));
+        assert!(belongs(&group, &listed("", "fg-host_3")));
+        assert!(!belongs(&group, &listed("", "fg-host_")));
+        assert!(!belongs(&group, &listed("", "fg-host-2_3")));
+        assert!(!belongs(&group, &listed("other", "fg-host_3")));
+        let nextgen = DesiredGroup::test("fg")
+            .count(1)
+            .spec("  hostname: fg-host")
+            .build();
+        assert!(!belongs(&nextgen, &listed("", "fg-host_3")));
+    }
+
+    #[test]
     fn a_failure_is_unknown_not_broken() {
         let v = HarnessView {
-            delegates: Err(HarnessFailure::Unauthorized(401)),
+            delegates: Err(HarnessFailure::Unauthorized("HTTP 401".into())),
             grace_seconds: 600,
             now: 0,
+            unlisted_hint: None,
         };
         let found = judge(&v, 1, None, "https://app.harness.io");
         assert_eq!(found.connection.check, CheckState::Failed);

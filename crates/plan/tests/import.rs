@@ -40,6 +40,83 @@ fn a_harness_task_spec_becomes_a_group_without_its_token() {
     insta::assert_snapshot!("harness_task_spec", yaml);
 }
 
+/// Harness's FirstGen download: the template's locations become `spec.delegate.firstgen`, the
+/// profile id and group id are kept, the plain-text account secret is not, and the group renders
+/// back every variable of the template.
+#[test]
+fn a_firstgen_download_imports_and_renders_every_template_variable() {
+    let td = read_json("tests/fixtures/firstgen/ecs-task-spec.json");
+    let imported = import(&ImportSource {
+        task_definition: &td,
+        service: None,
+        name: None,
+        cluster: Some("delegates"),
+        exact: false,
+    })
+    .unwrap();
+    let yaml = to_yaml(&imported, "ecs-task-spec.json");
+    assert!(!yaml.contains("2f6b0988b6fb3370073c3d0505baee59"), "{yaml}");
+    let group = &imported.group;
+    assert_eq!(group.metadata.name, "ecs-fg");
+    assert_eq!(group.spec.delegate.flavor, spec::Flavor::Firstgen);
+    assert_eq!(
+        group.spec.profile.as_deref(),
+        Some("QFWin33JRlKWKBzpzE5A9A")
+    );
+    let download = group.spec.delegate.firstgen.as_ref().unwrap();
+    assert_eq!(
+        download.watcher_storage_url,
+        "https://app.harness.io/public/prod/premium/watchers"
+    );
+    assert_eq!(download.watcher_check_location, "current.version");
+    assert_eq!(download.delegate_check_location, "delegateprod.txt");
+    assert_eq!(download.delegate_group_id, "nEwOdYpSRqS1VsO1lmzBxw");
+    assert!(download.use_cdn);
+    assert!(
+        group.spec.delegate.env.is_empty(),
+        "the template's defaults are not copied: {:?}",
+        group.spec.delegate.env
+    );
+    insta::assert_snapshot!("firstgen_task_spec", yaml);
+
+    // With the token's placeholder replaced, the group is valid and renders every variable of
+    // Harness's template, with the template's values (the secret as a secret).
+    let yaml = yaml.replace(
+        "REPLACE-ME: the ARN of the secret holding the delegate token",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:account-secret",
+    );
+    let yaml = yaml.replace(
+        "REPLACE-ME: the ARN of the task execution role",
+        "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
+    );
+    let group = spec::parse_group(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    let rendered = DesiredGroup::new(group, "us-east-1").unwrap().rendered;
+    let container = &rendered.task_definition.container_definitions[0];
+    let rendered_env: std::collections::BTreeMap<&str, &str> = container
+        .environment
+        .iter()
+        .map(|kv| (kv.name.as_str(), kv.value.as_str()))
+        .collect();
+    for var in td["containerDefinitions"][0]["environment"]
+        .as_array()
+        .unwrap()
+    {
+        let (name, value) = (
+            var["name"].as_str().unwrap(),
+            var["value"].as_str().unwrap(),
+        );
+        if name == "ACCOUNT_SECRET" {
+            assert_eq!(container.secrets[0].name, "ACCOUNT_SECRET");
+            continue;
+        }
+        assert_eq!(rendered_env.get(name), Some(&value), "{name}");
+    }
+    assert_eq!(
+        rendered_env["DELEGATE_NAME"], "ecs-fg",
+        "what delegateList lists"
+    );
+}
+
 /// A service someone made by hand, exactly as `d` would render it, without ownership tags.
 fn hand_made(d: &DesiredGroup) -> (ObservedService, ObservedTaskDefinition) {
     let doc = d.rendered.service.clone().unwrap();

@@ -155,11 +155,37 @@ pub fn import(source: &ImportSource<'_>) -> Result<Imported, ImportError> {
         })
         .unwrap_or_default();
     let owned = owned_variables(flavor);
+    // FirstGen: the template's client tool settings at the template's values are what the
+    // controller renders anyway.
+    let template_default = |key: &str, value: &str| {
+        firstgen
+            && crate::render::FIRSTGEN_TEMPLATE_DEFAULTS
+                .iter()
+                .any(|(k, v)| *k == key && *v == value)
+    };
     let extra_env: BTreeMap<String, String> = env
         .iter()
-        .filter(|(k, v)| !owned.contains(&k.as_str()) && !v.contains("${"))
+        .filter(|(k, v)| {
+            !owned.contains(&k.as_str()) && !v.contains("${") && !template_default(k, v)
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    let deploy_mode = match env.get("DEPLOY_MODE").map(String::as_str) {
+        None | Some("" | "KUBERNETES") => None,
+        Some(other) => {
+            let parsed =
+                serde_json::from_value::<crate::types::DeployMode>(Value::String(other.to_owned()))
+                    .ok();
+            if parsed.is_none() {
+                warnings.push(format!(
+                    "DEPLOY_MODE {other:?} is not one of Harness's deploy modes; Harness's \
+                     default (KUBERNETES) is used"
+                ));
+            }
+            parsed
+        }
+    };
+    let download = firstgen.then(|| firstgen_download(&env, &mut warnings));
 
     let strategy = capacity_strategy(service);
     let (launch_type, network_mode, network) = placement(td, service, &strategy, &mut warnings);
@@ -229,7 +255,10 @@ pub fn import(source: &ImportSource<'_>) -> Result<Imported, ImportError> {
             network: if uses_awsvpc { network } else { None },
             hostname: hostname(container, count, flavor, &mut warnings),
             selectors,
-            profile: env.get("DELEGATE_PROFILE").cloned().filter(|_| firstgen),
+            profile: env
+                .get("DELEGATE_PROFILE")
+                .cloned()
+                .filter(|p| firstgen && !p.is_empty() && !p.contains("${")),
             roles: Roles {
                 task: text(td, "taskRoleArn").map(str::to_owned),
                 execution,
@@ -252,6 +281,10 @@ pub fn import(source: &ImportSource<'_>) -> Result<Imported, ImportError> {
                 env: extra_env,
                 log_group,
                 health_check,
+                deploy_mode,
+                firstgen: download,
+                version: None,
+                resolved_version: None,
             },
             service: Some(settings).filter(|s| *s != ServiceSettings::default()),
             task_definition_overrides: None,
@@ -270,6 +303,37 @@ pub fn import(source: &ImportSource<'_>) -> Result<Imported, ImportError> {
         reproduce_exactly(&mut group, td)?;
     }
     Ok(Imported { group, warnings })
+}
+
+/// The locations Harness's FirstGen template filled in; a placeholder (with a warning) for one
+/// the file lacks.
+fn firstgen_download(
+    env: &BTreeMap<String, String>,
+    warnings: &mut Vec<String>,
+) -> crate::types::FirstgenDownload {
+    let mut value = |name: &str, required: bool| -> String {
+        match env.get(name).filter(|v| !v.contains("${")) {
+            Some(v) => v.clone(),
+            None if required => {
+                warnings.push(format!(
+                    "no {name}: fill in the firstgen location from Harness's download"
+                ));
+                format!("{PLACEHOLDER}-{name}")
+            }
+            None => String::new(),
+        }
+    };
+    crate::types::FirstgenDownload {
+        watcher_storage_url: value("WATCHER_STORAGE_URL", true),
+        watcher_check_location: value("WATCHER_CHECK_LOCATION", true),
+        delegate_storage_url: value("DELEGATE_STORAGE_URL", true),
+        delegate_check_location: value("DELEGATE_CHECK_LOCATION", true),
+        use_cdn: value("USE_CDN", false) == "true",
+        cdn_url: value("CDN_URL", false),
+        remote_watcher_url_cdn: value("REMOTE_WATCHER_URL_CDN", false),
+        jre_version: value("JRE_VERSION", false),
+        delegate_group_id: value("DELEGATE_GROUP_ID", false),
+    }
 }
 
 /// The container's plain variables and its secrets (name -> valueFrom).

@@ -323,6 +323,15 @@ fn check_policy(policy: &Policy, groups: &[LoadedGroup]) -> Vec<Diagnostic> {
             base.as_ref().map(|r| &r.task_definition),
             &mut report,
         );
+        if group.spec.delegate.auto_track().is_some() && !policy.harness_check {
+            report(
+                FieldPath::new("spec.delegate.version"),
+                "auto asks Harness for the latest supported version, which needs the Harness \
+                 API key: run with --harness-api-key-secret (EDC_HARNESS_API_KEY_SECRET), or pin \
+                 a version"
+                    .into(),
+            );
+        }
         total = total.saturating_add(group.spec.count);
         if let Some(max) = ceiling.filter(|max| total > *max) {
             report(

@@ -86,6 +86,11 @@ pub struct Policy {
     /// given, and then only in these clusters.
     #[serde(default)]
     pub adoption: Option<AdoptionRules>,
+    /// Whether the Harness check runs (`--harness-api-key-secret`): set by the command line,
+    /// never read from the file. `spec.delegate.version: auto` needs it.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub harness_check: bool,
 }
 
 fn yes() -> bool {
@@ -169,6 +174,7 @@ impl Default for Policy {
             resources: None,
             family_prefix: None,
             adoption: None,
+            harness_check: false,
         }
     }
 }

@@ -65,17 +65,47 @@ pub const NEXTGEN_OWNED: &[&str] = &[
     "DELEGATE_ORG_IDENTIFIER",
     "DELEGATE_PROJECT_IDENTIFIER",
 ];
-/// Variables the controller sets for a FirstGen delegate (ACCOUNT_SECRET is a secret).
+/// Variables the controller sets for a FirstGen delegate (ACCOUNT_SECRET is a secret): those of
+/// Harness's FirstGen ECS template that carry the account's values, and DELEGATE_NAME.
 pub const FIRSTGEN_OWNED: &[&str] = &[
     "ACCOUNT_ID",
     "ACCOUNT_SECRET",
     "MANAGER_HOST_AND_PORT",
+    "DELEGATE_NAME",
     "DELEGATE_GROUP_NAME",
+    "DELEGATE_GROUP_ID",
     "DELEGATE_PROFILE",
     "DELEGATE_TYPE",
     "DEPLOY_MODE",
     "POLL_FOR_TASKS",
+    "WATCHER_STORAGE_URL",
+    "WATCHER_CHECK_LOCATION",
+    "DELEGATE_STORAGE_URL",
+    "DELEGATE_CHECK_LOCATION",
+    "REMOTE_WATCHER_URL_CDN",
+    "USE_CDN",
+    "CDN_URL",
+    "JRE_VERSION",
 ];
+
+/// The rest of Harness's FirstGen ECS template, with its values: client tool paths and
+/// switches a user may set in `spec.delegate.env`.
+pub const FIRSTGEN_TEMPLATE_DEFAULTS: &[(&str, &str)] = &[
+    ("INIT_SCRIPT", ""),
+    ("CF_PLUGIN_HOME", ""),
+    ("HELM3_PATH", ""),
+    ("HELM_PATH", ""),
+    ("CF_CLI6_PATH", ""),
+    ("CF_CLI7_PATH", ""),
+    ("KUSTOMIZE_PATH", ""),
+    ("OC_PATH", ""),
+    ("KUBECTL_PATH", ""),
+    ("INSTALL_CLIENT_TOOLS_IN_BACKGROUND", "true"),
+];
+
+/// The tag rendered for `version: auto` before Harness was asked: the engine never writes a
+/// task definition that carries it.
+pub const UNRESOLVED_TAG: &str = "unresolved-auto-version";
 
 /// What a group becomes in ECS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,7 +189,7 @@ fn base_task_definition(group: &DelegateGroup, region: &str) -> TaskDefinitionDo
         });
     let container = ContainerDefinition {
         name: CONTAINER_NAME.into(),
-        image: delegate.image.clone(),
+        image: image(delegate),
         essential: Some(true),
         memory: Some(memory),
         environment: environment(group),
@@ -206,6 +236,29 @@ fn base_task_definition(group: &DelegateGroup, region: &str) -> TaskDefinitionDo
     }
 }
 
+/// The container image: `image` as written, or with `version`, the repository and the version
+/// (pinned, or the one Harness named for `auto`).
+pub fn image(delegate: &crate::types::Delegate) -> String {
+    match delegate
+        .version
+        .as_ref()
+        .map(crate::types::VersionSetting::wanted)
+    {
+        None => delegate.image.clone(),
+        Some(crate::types::WantedVersion::Pinned(version)) => {
+            format!("{}:{version}", delegate.image)
+        }
+        Some(crate::types::WantedVersion::Auto(_)) => format!(
+            "{}:{}",
+            delegate.image,
+            delegate
+                .resolved_version
+                .as_deref()
+                .unwrap_or(UNRESOLVED_TAG)
+        ),
+    }
+}
+
 /// The variable that carries the token secret.
 pub fn token_variable(flavor: Flavor) -> &'static str {
     match flavor {
@@ -228,12 +281,12 @@ fn environment(group: &DelegateGroup) -> Vec<KeyValue> {
     let mut vars: BTreeMap<&str, String> = BTreeMap::new();
     vars.insert("ACCOUNT_ID", delegate.account_id.clone());
     vars.insert("MANAGER_HOST_AND_PORT", delegate.manager_url.clone());
+    vars.insert("DEPLOY_MODE", delegate.deploy_mode().as_str().into());
     match delegate.flavor {
         Flavor::Nextgen => {
             vars.insert("NEXT_GEN", "true".into());
             vars.insert("DELEGATE_NAME", name.into());
             vars.insert("DELEGATE_TYPE", "DOCKER".into());
-            vars.insert("DEPLOY_MODE", "KUBERNETES".into());
             vars.insert("DELEGATE_TAGS", group.spec.selectors.join(","));
             if let Some(org) = &delegate.org {
                 vars.insert("DELEGATE_ORG_IDENTIFIER", org.clone());
@@ -243,19 +296,47 @@ fn environment(group: &DelegateGroup) -> Vec<KeyValue> {
             }
         }
         Flavor::Firstgen => {
+            // Harness's FirstGen ECS download: harness-core's
+            // `260-delegate/src/main/resources/delegatetemplates/harness-ecs-delegate.json.ftl`,
+            // filled by `DelegateServiceImpl` (`watcherStorageUrl`, `watcherCheckLocation`,
+            // `delegateStorageUrl`, `delegateCheckLocation`, `remoteWatcherUrlCdn`, `useCdn`,
+            // `cdnUrl`, `jreVersion`, `delegateGroupId`, ...). The legacy image's start script
+            // fetches the watcher from `$WATCHER_STORAGE_URL/$WATCHER_CHECK_LOCATION`: without
+            // them the delegate never starts.
+            let download = delegate.firstgen.clone().unwrap_or_default();
             vars.insert("DELEGATE_GROUP_NAME", name.into());
-            if let Some(profile) = &group.spec.profile {
-                vars.insert("DELEGATE_PROFILE", profile.clone());
-            }
+            // The template leaves DELEGATE_NAME out, so Harness lists the delegates with an
+            // empty `delegateName` and `delegateList` has no group field: the delegate reads
+            // DELEGATE_NAME into `DelegateParams.delegateName` (`DelegateAgentServiceImpl`),
+            // which is how the Harness check finds them.
+            vars.insert("DELEGATE_NAME", name.into());
+            vars.insert("DELEGATE_GROUP_ID", download.delegate_group_id);
+            // A profile id (`DelegateParams.delegateProfileId`), not its name.
+            vars.insert(
+                "DELEGATE_PROFILE",
+                group.spec.profile.clone().unwrap_or_default(),
+            );
             vars.insert("DELEGATE_TYPE", "ECS".into());
-            vars.insert("DEPLOY_MODE", "KUBERNETES".into());
             vars.insert("POLL_FOR_TASKS", "false".into());
+            vars.insert("WATCHER_STORAGE_URL", download.watcher_storage_url);
+            vars.insert("WATCHER_CHECK_LOCATION", download.watcher_check_location);
+            vars.insert("DELEGATE_STORAGE_URL", download.delegate_storage_url);
+            vars.insert("DELEGATE_CHECK_LOCATION", download.delegate_check_location);
+            vars.insert("USE_CDN", download.use_cdn.to_string());
+            vars.insert("CDN_URL", download.cdn_url);
+            vars.insert("REMOTE_WATCHER_URL_CDN", download.remote_watcher_url_cdn);
+            vars.insert("JRE_VERSION", download.jre_version);
         }
     }
     // Validation refuses user variables that collide with these; `or_insert` keeps the
     // controller's value should an unvalidated group get here.
     for (key, value) in &delegate.env {
         vars.entry(key.as_str()).or_insert_with(|| value.clone());
+    }
+    if delegate.flavor == Flavor::Firstgen {
+        for (key, value) in FIRSTGEN_TEMPLATE_DEFAULTS {
+            vars.entry(key).or_insert_with(|| (*value).to_owned());
+        }
     }
     vars.into_iter()
         .map(|(name, value)| KeyValue {

@@ -330,6 +330,141 @@ pub struct Delegate {
     /// Container health check on the delegate's /api/health (default: on for nextgen).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check: Option<bool>,
+    /// DEPLOY_MODE: how the Harness installation the delegate joins is deployed (`KUBERNETES`,
+    /// Harness SaaS and Harness's default; `KUBERNETES_ONPREM` for Self-Managed Enterprise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy_mode: Option<DeployMode>,
+    /// FirstGen: where the delegate's start script fetches the watcher and the delegate, as in
+    /// the `ecs-task-spec.json` Harness's FirstGen download gives (`import` copies them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firstgen: Option<FirstgenDownload>,
+    /// The delegate version: `auto` (Harness's latest supported version for the account, the
+    /// `latest` track; `{auto: minimal}` for the minimal image) or a pinned version such as
+    /// `25.01.84800`. With it, `image` is the repository (`harness/delegate`, a mirror, an ECR
+    /// repository) without a tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<VersionSetting>,
+    /// With `version: auto`: the version Harness named, set by the controller before rendering
+    /// (never read from a file).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub resolved_version: Option<String>,
+}
+
+/// Harness's DeployMode: the value of DEPLOY_MODE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeployMode {
+    /// Harness SaaS (Harness's default).
+    #[default]
+    Kubernetes,
+    /// Harness Self-Managed Enterprise Edition.
+    KubernetesOnprem,
+    /// An on-premises manager installed without Kubernetes.
+    Onprem,
+    /// A manager on AWS.
+    Aws,
+}
+
+impl DeployMode {
+    /// As Harness spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeployMode::Kubernetes => "KUBERNETES",
+            DeployMode::KubernetesOnprem => "KUBERNETES_ONPREM",
+            DeployMode::Onprem => "ONPREM",
+            DeployMode::Aws => "AWS",
+        }
+    }
+}
+
+/// The values Harness's FirstGen ECS template (`harness-ecs-delegate.json.ftl`) fills in for
+/// an account: copy them from the downloaded `ecs-task-spec.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct FirstgenDownload {
+    /// WATCHER_STORAGE_URL, e.g. `https://app.harness.io/public/prod/premium/watchers`.
+    pub watcher_storage_url: String,
+    /// WATCHER_CHECK_LOCATION, e.g. `current.version`.
+    pub watcher_check_location: String,
+    /// DELEGATE_STORAGE_URL, e.g. `https://app.harness.io`.
+    pub delegate_storage_url: String,
+    /// DELEGATE_CHECK_LOCATION, e.g. `delegateprod.txt`.
+    pub delegate_check_location: String,
+    /// USE_CDN: fetch the watcher from the CDN (`remoteWatcherUrlCdn`).
+    #[serde(default)]
+    pub use_cdn: bool,
+    /// CDN_URL, with `useCdn`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cdn_url: String,
+    /// REMOTE_WATCHER_URL_CDN, with `useCdn`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub remote_watcher_url_cdn: String,
+    /// JRE_VERSION the watcher runs the delegate on, e.g. `11.0.19`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub jre_version: String,
+    /// DELEGATE_GROUP_ID, when the download named an existing delegate group.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub delegate_group_id: String,
+}
+
+/// `spec.delegate.version`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum VersionSetting {
+    /// `auto`, or a pinned version such as `25.01.84800`.
+    Text(String),
+    /// `{auto: latest}` or `{auto: minimal}`.
+    Track {
+        /// Which of Harness's supported versions: `latest` or `minimal`.
+        auto: Track,
+    },
+}
+
+/// Which image Harness's latest supported version names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Track {
+    /// `latestSupportedVersion`.
+    Latest,
+    /// `latestSupportedMinimalVersion` (the image without client tools).
+    Minimal,
+}
+
+/// What `spec.delegate.version` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WantedVersion<'a> {
+    /// Harness's latest supported version on a track.
+    Auto(Track),
+    /// This version.
+    Pinned(&'a str),
+}
+
+impl VersionSetting {
+    /// What it asks for.
+    pub fn wanted(&self) -> WantedVersion<'_> {
+        match self {
+            VersionSetting::Text(text) if text == "auto" => WantedVersion::Auto(Track::Latest),
+            VersionSetting::Text(text) => WantedVersion::Pinned(text),
+            VersionSetting::Track { auto } => WantedVersion::Auto(*auto),
+        }
+    }
+}
+
+impl Delegate {
+    /// The track when the version is `auto`.
+    pub fn auto_track(&self) -> Option<Track> {
+        match self.version.as_ref().map(VersionSetting::wanted) {
+            Some(WantedVersion::Auto(track)) => Some(track),
+            _ => None,
+        }
+    }
+
+    /// DEPLOY_MODE.
+    pub fn deploy_mode(&self) -> DeployMode {
+        self.deploy_mode.unwrap_or_default()
+    }
 }
 
 /// A reference to the delegate token.

@@ -194,6 +194,24 @@ fn check_selectors(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
             "profile applies to firstgen delegates only (DELEGATE_PROFILE)".into(),
         );
     }
+    // The delegate sends DELEGATE_PROFILE as `delegateProfileId`: Harness's generated ids are
+    // 22 URL-safe base64 characters.
+    if let Some(profile) = &spec.profile {
+        let id = !profile.is_empty()
+            && profile.len() <= 64
+            && profile
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+        if !id {
+            err(
+                "spec.profile",
+                format!(
+                    "{profile:?} is not a delegate profile id: DELEGATE_PROFILE takes the \
+                     profile's id (as in its URL, e.g. QFWin33JRlKWKBzpzE5A9A), not its name"
+                ),
+            );
+        }
+    }
 }
 
 /// The task and execution roles and the token secret.
@@ -336,7 +354,33 @@ fn check_delegate(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
                 "firstgen delegates serve no /api/health endpoint; remove it or set false".into(),
             );
         }
+        check_firstgen_download(delegate.firstgen.as_ref(), err);
+        if delegate.version.is_some() {
+            err(
+                "spec.delegate.version",
+                "applies to nextgen delegates only: a firstgen delegate's watcher upgrades it"
+                    .into(),
+            );
+        }
+    } else {
+        if delegate.firstgen.is_some() {
+            err(
+                "spec.delegate.firstgen",
+                "applies to firstgen delegates only".into(),
+            );
+        }
+        // Harness's `DelegateEntityOwnerHelper.buildOwner(org, project)` makes a project owner
+        // only with its org: a project alone registers the delegate at account scope.
+        if delegate.project.is_some() && delegate.org.is_none() {
+            err(
+                "spec.delegate.project",
+                "a project is named with its organization: set spec.delegate.org too (Harness \
+                 registers a delegate with a project but no org at account scope)"
+                    .into(),
+            );
+        }
     }
+    check_version(delegate, err);
     let owned = owned_variables(flavor);
     for key in delegate.env.keys() {
         let path = format!("spec.delegate.env.{key}");
@@ -359,6 +403,106 @@ fn check_delegate(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
                 "must be 1 to 512 characters".into(),
             );
         }
+    }
+}
+
+/// FirstGen: the values of Harness's ECS template the start script needs.
+fn check_firstgen_download(
+    download: Option<&crate::types::FirstgenDownload>,
+    err: &mut Report<'_>,
+) {
+    let Some(download) = download else {
+        err(
+            "spec.delegate.firstgen",
+            "a firstgen delegate needs the watcher and delegate locations of Harness's ECS \
+             download (watcherStorageUrl, watcherCheckLocation, delegateStorageUrl, \
+             delegateCheckLocation): copy them from ecs-task-spec.json, or run `import` on it"
+                .into(),
+        );
+        return;
+    };
+    let urls = [
+        ("watcherStorageUrl", &download.watcher_storage_url, true),
+        ("delegateStorageUrl", &download.delegate_storage_url, true),
+        ("cdnUrl", &download.cdn_url, download.use_cdn),
+        (
+            "remoteWatcherUrlCdn",
+            &download.remote_watcher_url_cdn,
+            download.use_cdn,
+        ),
+    ];
+    for (field, value, required) in urls {
+        if required && value.is_empty() {
+            err(
+                &format!("spec.delegate.firstgen.{field}"),
+                "required (with useCdn: true, for the CDN); see ecs-task-spec.json".into(),
+            );
+        } else if !value.is_empty() && !is_http_url(value) {
+            err(
+                &format!("spec.delegate.firstgen.{field}"),
+                format!("{value:?} is not an http(s) URL (see ecs-task-spec.json)"),
+            );
+        }
+    }
+    for (field, value) in [
+        ("watcherCheckLocation", &download.watcher_check_location),
+        ("delegateCheckLocation", &download.delegate_check_location),
+    ] {
+        if value.is_empty() || value.contains(['/', '?', '#']) || value.chars().any(is_unsafe) {
+            err(
+                &format!("spec.delegate.firstgen.{field}"),
+                format!("{value:?} must be a file name such as delegateprod.txt"),
+            );
+        }
+    }
+    for (field, value) in [
+        ("jreVersion", &download.jre_version),
+        ("delegateGroupId", &download.delegate_group_id),
+    ] {
+        if value.chars().any(is_unsafe) || value.len() > 128 {
+            err(
+                &format!("spec.delegate.firstgen.{field}"),
+                "must be at most 128 characters, without white space".into(),
+            );
+        }
+    }
+}
+
+fn is_unsafe(c: char) -> bool {
+    c.is_whitespace() || c.is_control()
+}
+
+/// `version`: a Docker tag, and then `image` is a repository without a tag or digest.
+fn check_version(delegate: &crate::types::Delegate, err: &mut Report<'_>) {
+    let Some(version) = &delegate.version else {
+        return;
+    };
+    if let crate::types::WantedVersion::Pinned(tag) = version.wanted() {
+        let valid = tag.len() <= 128
+            && tag
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            && tag
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if !valid {
+            err(
+                "spec.delegate.version",
+                format!("{tag:?} is neither auto nor a version such as 25.01.84800"),
+            );
+        }
+    }
+    let last = delegate.image.rsplit('/').next().unwrap_or_default();
+    if last.contains(':') || delegate.image.contains('@') {
+        err(
+            "spec.delegate.image",
+            format!(
+                "with spec.delegate.version, the image is the repository alone (e.g. \
+                 harness/delegate), without a tag or digest: {:?}",
+                delegate.image
+            ),
+        );
     }
 }
 

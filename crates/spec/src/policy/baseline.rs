@@ -134,6 +134,10 @@ pub(super) fn images_of<'a>(
         .into_iter()
         .flat_map(|d| d.container_definitions.iter().enumerate())
     {
+        // The delegate's own image is the repository alone when `version` is set.
+        if i == 0 && c.image == crate::render::image(&group.spec.delegate) {
+            continue;
+        }
         if c.image != group.spec.delegate.image {
             images.push((Some(i), c.image.as_str()));
         }
