@@ -77,6 +77,10 @@ pub struct GlobalArgs {
     /// before a group whose tasks run is Degraded (NotConnected).
     #[arg(long, global = true, default_value = "10m", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub harness_grace: std::time::Duration,
+    /// With the Harness check: warn (condition ExpiringSoon, a notification) this long before
+    /// a connected delegate's version expires.
+    #[arg(long, global = true, default_value = "30d", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub harness_expiry_warning: std::time::Duration,
     /// With the Harness check: give up a Harness request after this long (retried twice).
     #[arg(long, global = true, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub harness_timeout: std::time::Duration,

@@ -1,5 +1,6 @@
 //! `status -o table`: one line per group, then the reason of each stalled or degraded group,
-//! of a Harness that could not be read, and of expired delegate versions.
+//! of a Harness that could not be read, of delegate versions expired or expiring, and where a
+//! managed version came from.
 
 use plan::{ConditionStatus, ConditionType, GroupStatus};
 
@@ -73,6 +74,16 @@ pub fn table(statuses: &[GroupStatus]) -> String {
                  spec.delegate.image\n",
                 s.name,
                 s.harness.expired_versions.join(", ")
+            ));
+        } else if let Some(soon) = s.condition(ConditionType::ExpiringSoon) {
+            out.push_str(&format!("{}: warning: {}\n", s.name, soon.message));
+        }
+        if let Some(version) = &s.version {
+            out.push_str(&format!(
+                "{}: version {} ({})\n",
+                s.name,
+                version.image.as_deref().unwrap_or("not resolved"),
+                version.source
             ));
         }
     }

@@ -108,10 +108,10 @@ pub async fn harness(
     let api =
         harness::HttpHarness::new(harness::ApiKey::new(&key), global.harness_timeout, origins)
             .map_err(|e| anyhow::anyhow!("the Harness HTTP client: {e}"))?;
-    Ok(Some(Arc::new(harness::HarnessCheck::new(
-        Arc::new(api),
-        global.harness_grace,
-    ))))
+    Ok(Some(Arc::new(
+        harness::HarnessCheck::new(Arc::new(api), global.harness_grace)
+            .with_expiry_warning(global.harness_expiry_warning),
+    )))
 }
 
 /// Where the Harness API key may go: `--harness-origin` (EDC_HARNESS_ORIGINS), Harness SaaS

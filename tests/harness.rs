@@ -26,7 +26,17 @@ impl World {
     }
 
     async fn with_key(key: &str) -> World {
-        let moto = Moto::with_clusters(&["c1"]);
+        World::with(Moto::with_clusters(&["c1"]), key).await
+    }
+
+    /// With the endpoint's settings (`LOCALECS_*`).
+    async fn configured(settings: &[(&str, &str)]) -> World {
+        let moto = Moto::start_configured(settings);
+        moto.create_clusters(&["c1"]);
+        World::with(moto, GOOD_KEY).await
+    }
+
+    async fn with(moto: Moto, key: &str) -> World {
         let harness = FakeHarness::start();
         let answer = moto.json_call(
             "secretsmanager",
@@ -745,5 +755,285 @@ async fn the_key_goes_only_to_the_operators_origins_and_never_across_a_redirect(
         ),
         "{}",
         show(&out)
+    );
+}
+
+/// The image the service runs now.
+async fn running_image(moto: &support::Moto, service: &str) -> String {
+    let service = moto.service("c1", service).await.expect("the service");
+    let td = moto
+        .ecs()
+        .await
+        .describe_task_definition()
+        .task_definition(service.task_definition().unwrap())
+        .send()
+        .await
+        .unwrap();
+    td.task_definition().unwrap().container_definitions()[0]
+        .image()
+        .unwrap()
+        .to_owned()
+}
+
+/// A FARGATE group of one delegate with `version` and the image's repository.
+fn versioned(w: &World, file: &str, name: &str, version: &str) {
+    let yaml = plan::DesiredGroup::test(name)
+        .count(1)
+        .image("harness/delegate")
+        .version(version)
+        .manager_url(&w.harness.url)
+        .fargate(&w.subnet)
+        .yaml();
+    w.moto.write(file, &yaml);
+}
+
+/// Status until ECS's deployment is done (the reason is no longer ECS's rollout).
+#[track_caller]
+fn settled(w: &World, file: &str) -> Value {
+    support::eventually(Duration::from_secs(60), || {
+        let status = w.status(file, &[]);
+        let reason = condition(&status["groups"][0], "Ready")["reason"].clone();
+        (reason != "DeploymentInProgress").then_some(status)
+    })
+    .expect("ECS finishes the deployment")
+}
+
+/// `version: auto`: the image is the repository and Harness's latest supported version, shown in
+/// plan and status with where it came from. When Harness names a newer one, the fleet rolls out
+/// to it, and is Ready only once Harness lists the delegates connected on the new version.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_auto_version_rolls_out_and_is_done_when_harness_lists_it_connected() {
+    let w = World::start().await;
+    w.harness.set_latest("25.01.84800");
+    versioned(&w, "g.yaml", "ng", "auto");
+    let plan = w.run_ok(&["plan", "g.yaml"]);
+    assert_has(
+        &String::from_utf8_lossy(&plan.stdout),
+        "ng: version harness/delegate:25.01.84800 (auto (latest): Harness's latest supported version for the account, asked ",
+    );
+    w.reconciled("g.yaml");
+    assert_eq!(
+        running_image(&w.moto, "ng").await,
+        "harness/delegate:25.01.84800"
+    );
+    let (env, host) = started_with(&w.moto, "ng").await;
+    w.harness
+        .register(&env, host.as_deref(), vec![current("25.01.84800", true)]);
+    let status = settled(&w, "g.yaml");
+    let g = &status["groups"][0];
+    assert_eq!(condition(g, "Ready")["status"], "True", "{g:#}");
+    assert_eq!(g["version"]["image"], "harness/delegate:25.01.84800");
+    assert_has(g["version"]["source"].as_str().unwrap(), "auto (latest)");
+    let asked = |w: &World| {
+        w.harness
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/latest-supported-version"))
+            .map(|r| r.query.clone())
+            .collect::<Vec<_>>()
+    };
+    assert!(asked(&w).iter().all(|q| q == "accountIdentifier=abc123"));
+
+    // Harness publishes a newer version: deployed, but not done while Harness lists the
+    // delegates on the old one.
+    w.harness.set_latest("25.02.85000");
+    w.reconciled("g.yaml");
+    assert_eq!(
+        running_image(&w.moto, "ng").await,
+        "harness/delegate:25.02.85000"
+    );
+    let status = settled(&w, "g.yaml");
+    let g = &status["groups"][0];
+    assert_eq!(
+        condition(g, "Ready")["reason"],
+        "WaitingForConnection",
+        "{g:#}"
+    );
+    assert_has(
+        condition(g, "Connected")["message"].as_str().unwrap(),
+        "0 of 1 delegate connected to Harness on version 25.02.85000 (1 more on 25.01.84800)",
+    );
+    w.harness
+        .register(&env, host.as_deref(), vec![current("25.02.85000", true)]);
+    let status = w.status("g.yaml", &[]);
+    assert_eq!(condition(&status["groups"][0], "Ready")["status"], "True");
+}
+
+/// A new version that crashes: ECS's circuit breaker rolls it back, the controller reports it
+/// and does not deploy it again while Harness still names it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crashing_version_is_rolled_back_reported_and_not_retried() {
+    let w = World::configured(&[("LOCALECS_FAILING_IMAGES", "harness/delegate:25.03.86000")]).await;
+    w.harness.set_latest("25.01.84800");
+    versioned(&w, "g.yaml", "ng", "auto");
+    w.reconciled("g.yaml");
+    let good = w.moto.service("c1", "ng").await.unwrap();
+    let good_revision = good.task_definition().unwrap().to_owned();
+    settled(&w, "g.yaml");
+
+    w.harness.set_latest("25.03.86000");
+    w.reconciled("g.yaml");
+    let rolled_back = support::eventually(Duration::from_secs(60), || {
+        let s = futures::executor::block_on(w.moto.service("c1", "ng"))?;
+        (s.task_definition() == Some(good_revision.as_str()) && s.deployments().len() == 1)
+            .then_some(())
+    });
+    assert!(rolled_back.is_some(), "ECS rolls the crashing version back");
+    for pass in 0..3 {
+        w.moto.reset_calls();
+        let out = w.reconciled("g.yaml");
+        let writes = w.moto.writes();
+        assert!(
+            !writes
+                .iter()
+                .any(|c| c == "UpdateService" || c == "RegisterTaskDefinition"),
+            "pass {pass}: {writes:?}\n{}",
+            show(&out)
+        );
+    }
+    assert_eq!(
+        running_image(&w.moto, "ng").await,
+        "harness/delegate:25.01.84800"
+    );
+    let status = w.status("g.yaml", &[]);
+    let g = &status["groups"][0];
+    let degraded = condition(g, "Degraded");
+    assert_eq!(degraded["reason"], "RolledBack", "{g:#}");
+    assert_has(
+        degraded["message"].as_str().unwrap(),
+        "harness/delegate:25.03.86000 is not deployed again",
+    );
+}
+
+/// Harness is asked for the latest version once per manager and account, however many groups
+/// share it and however often the loop passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_latest_version_is_asked_once_per_account_and_kept() {
+    let w = World::start().await;
+    w.harness.set_latest("25.01.84800");
+    for name in ["a", "b", "c"] {
+        versioned(&w, &format!("groups/{name}.yaml"), name, "auto");
+    }
+    let looping = support::Loop::start(
+        &w.moto,
+        &[
+            "groups",
+            "--interval",
+            "2s",
+            "--harness-api-key-secret",
+            &w.key_arn,
+            "--harness-origin",
+            &w.harness.url,
+        ],
+    );
+    assert!(
+        looping.wait_ready(Duration::from_secs(30)),
+        "{}",
+        looping.logs()
+    );
+    // Several resyncs, each reading the services.
+    let passes = support::eventually(Duration::from_secs(60), || {
+        let reads = w
+            .moto
+            .calls()
+            .iter()
+            .filter(|c| *c == "DescribeServices")
+            .count();
+        (reads >= 5).then_some(reads)
+    });
+    let asked = w
+        .harness
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/latest-supported-version"))
+        .count();
+    looping.terminate();
+    assert!(passes.is_some(), "{}", looping.logs());
+    assert_eq!(asked, 1, "one call for three groups over several passes");
+    for name in ["a", "b", "c"] {
+        assert_eq!(
+            running_image(&w.moto, name).await,
+            "harness/delegate:25.01.84800"
+        );
+    }
+}
+
+/// A connected delegate whose version expires within the warning period: ExpiringSoon in
+/// status, on the page, and one notification however many passes see it.
+#[tokio::test(flavor = "multi_thread")]
+async fn expiring_soon_is_a_condition_and_one_notification() {
+    let w = World::start().await;
+    w.group("g.yaml", "ng", 1);
+    w.harness.set(
+        "ng",
+        vec![Replica {
+            connected: true,
+            version: "25.01.84800".into(),
+            expiring_at: support::harness::now_ms() + 10 * 86_400_000,
+        }],
+    );
+    let hook = support::hook::Hook::start();
+    let url = format!("http://127.0.0.1:{}/hooks/T0/B0/X", hook.port);
+    let looping = support::Loop::start(
+        &w.moto,
+        &[
+            "g.yaml",
+            "--interval",
+            "2s",
+            "--notify",
+            &url,
+            "--notify-gap",
+            "1s",
+            "--harness-api-key-secret",
+            &w.key_arn,
+            "--harness-origin",
+            &w.harness.url,
+        ],
+    );
+    hook.wait_for("ExpiringSoon", 60, &looping);
+    // Several more passes: still one.
+    std::thread::sleep(Duration::from_secs(8));
+    let (_, body) = looping.get("/status");
+    let (_, page) = looping.get("/");
+    looping.terminate();
+    let kinds = hook.kinds();
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "ExpiringSoon").count(),
+        1,
+        "{kinds:?}"
+    );
+    let status: Value = serde_json::from_str(&body).unwrap();
+    let soon = condition(&status["groups"][0], "ExpiringSoon");
+    assert_eq!(soon["reason"], "VersionExpiringSoon");
+    assert_has(
+        soon["message"].as_str().unwrap(),
+        "version 25.01.84800 expires at",
+    );
+    assert_has(&page, "ExpiringSoon");
+}
+
+/// `version: auto` without the Harness key is a validation error naming the flag, before any
+/// AWS call; a pinned version needs no key.
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_without_the_key_is_refused_naming_the_flag() {
+    let w = World::start().await;
+    versioned(&w, "g.yaml", "ng", "auto");
+    w.moto.reset_calls();
+    for command in [
+        vec!["validate", "g.yaml"],
+        vec!["reconcile", "--once", "g.yaml"],
+    ] {
+        let out = w.moto.run(&command);
+        assert!(!out.status.success(), "{}", show(&out));
+        assert_has(&show(&out), "g.yaml:");
+        assert_has(&show(&out), "spec.delegate.version");
+        assert_has(&show(&out), "--harness-api-key-secret");
+    }
+    assert!(w.moto.calls().is_empty(), "{:?}", w.moto.calls());
+    versioned(&w, "g.yaml", "ng", "25.01.84800");
+    w.moto.run_ok(&["reconcile", "--once", "g.yaml"]);
+    assert_eq!(
+        running_image(&w.moto, "ng").await,
+        "harness/delegate:25.01.84800"
     );
 }

@@ -5,12 +5,10 @@
 
 mod support;
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use support::hook::Hook;
 use support::{assert_has, eventually, group_yaml, request, Loop, Moto};
 
 const SECRET_ENV: &str = "hunter2-not-for-logs";
@@ -252,64 +250,6 @@ fn status_and_the_page_show_events_the_applied_revision_and_escape_everything() 
     let out = moto.run(&["plan", "-o", "markdown", "repo/delegates"]);
     let markdown = String::from_utf8_lossy(&out.stdout);
     assert_has(&markdown, &format!("`{}`", &head[..12]));
-}
-
-/// A webhook receiver: every POST body it got.
-struct Hook {
-    port: u16,
-    bodies: Arc<Mutex<Vec<Value>>>,
-}
-
-impl Hook {
-    fn start() -> Hook {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let bodies = Arc::new(Mutex::new(Vec::new()));
-        let seen = Arc::clone(&bodies);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut length = 0;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; length];
-                if reader.read_exact(&mut body).is_ok() {
-                    if let Ok(v) = serde_json::from_slice(&body) {
-                        seen.lock().unwrap().push(v);
-                    }
-                }
-                let mut stream = stream;
-                let _ = stream.write_all(
-                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
-                );
-            }
-        });
-        Hook { port, bodies }
-    }
-
-    fn kinds(&self) -> Vec<String> {
-        self.bodies
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|b| b["kind"].as_str().unwrap_or_default().to_owned())
-            .collect()
-    }
-
-    /// Waits up to `secs` for a notice of `kind`.
-    #[track_caller]
-    fn wait_for(&self, kind: &str, secs: u64, looping: &Loop) {
-        let seen = || self.kinds().iter().any(|k| k == kind).then_some(());
-        let found = eventually(Duration::from_secs(secs), seen).is_some();
-        assert!(found, "no {kind}: {:?}\n{}", self.kinds(), looping.logs());
-    }
 }
 
 #[test]

@@ -21,7 +21,8 @@ pub async fn run(
         paths,
         8,
         lifecycle.allow_replace,
-        false,
+        // With the key: `version: auto` resolves to the version Harness names.
+        true,
         on_empty(&lifecycle),
     )
     .await?

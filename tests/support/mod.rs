@@ -5,6 +5,7 @@
 
 mod accounts;
 pub mod harness;
+pub mod hook;
 mod looping;
 pub mod proxy;
 mod recording;

@@ -30,6 +30,10 @@ pub enum NoticeKind {
     DriftCorrected,
     /// The group was removed from the files and its service or tasks from ECS.
     Pruned,
+    /// A connected delegate's version expires within the warning period.
+    ExpiringSoon,
+    /// A connected delegate's version has expired.
+    Expired,
 }
 
 /// One notice.
@@ -59,7 +63,10 @@ impl Notice {
     /// The Slack-compatible line.
     pub fn text(&self) -> String {
         let icon = match self.kind {
-            NoticeKind::Degraded | NoticeKind::Stalled => ":warning:",
+            NoticeKind::Degraded
+            | NoticeKind::Stalled
+            | NoticeKind::ExpiringSoon
+            | NoticeKind::Expired => ":warning:",
             NoticeKind::Recovered => ":white_check_mark:",
             NoticeKind::DriftCorrected => ":wrench:",
             NoticeKind::Pruned => ":wastebasket:",
@@ -70,6 +77,8 @@ impl Notice {
             NoticeKind::Recovered => "is Ready again",
             NoticeKind::DriftCorrected => "had drift corrected",
             NoticeKind::Pruned => "was pruned",
+            NoticeKind::ExpiringSoon => "runs a delegate version that expires soon",
+            NoticeKind::Expired => "runs an expired delegate version",
         };
         format!(
             "{icon} DelegateGroup *{}* ({}/{}/{}) {what}: {} — {}",

@@ -181,7 +181,12 @@ fn row(status: &StatusState, g: &GroupStatus) -> Markup {
                 td data-label="Region" { (g.region) }
                 td data-label="Cluster" { (g.cluster) }
                 td data-label="Desired / running / pending" { (g.desired) " / " (g.running) " / " (g.pending) }
-                td data-label="Task definition" { (g.task_definition.as_deref().unwrap_or("-")) }
+                td data-label="Task definition" {
+                    (g.task_definition.as_deref().unwrap_or("-"))
+                    @if let Some(version) = &g.version {
+                        " " span.version title=(version.source) { (version.image.as_deref().unwrap_or("version not resolved")) }
+                    }
+                }
                 td data-label="Applied revision" {
                     @match status.applied.get(&g.name) {
                         Some(rev) => code title=(rev) { (short(rev)) },
@@ -193,7 +198,7 @@ fn row(status: &StatusState, g: &GroupStatus) -> Markup {
                         @for c in &g.conditions {
                             li class={ "c-" (format!("{:?}", c.status).to_lowercase()) } title=(c.message) {
                                 (format!("{:?}", c.kind)) "=" (format!("{:?}", c.status)) " " em { (c.reason.to_string()) }
-                                @if c.status == ConditionStatus::True && matches!(c.kind, ConditionType::Degraded | ConditionType::Stalled) || c.kind == ConditionType::Ready && c.status != ConditionStatus::True {
+                                @if c.status == ConditionStatus::True && matches!(c.kind, ConditionType::Degraded | ConditionType::Stalled | ConditionType::ExpiringSoon | ConditionType::Expired) || c.kind == ConditionType::Ready && c.status != ConditionStatus::True {
                                     span.message { ": " (c.message) }
                                 }
                             }
@@ -253,6 +258,7 @@ tbody.group.progressing tr:first-child td:first-child { border-left: 4px solid v
 tbody.group.ready tr:first-child td:first-child { border-left: 4px solid var(--ok); }
 ul.labels { list-style: none; margin: .2rem 0 0; padding: 0; font-size: .85em; color: var(--muted); }
 ul.conditions, tr.events ul { list-style: none; margin: 0; padding: 0; }
+span.version { display: block; font-size: smaller; }
 li.c-true em { color: inherit; }
 li.warning .type { color: var(--bad); font-weight: 600; }
 li.normal .type { color: var(--ok); }
@@ -303,6 +309,7 @@ mod tests {
             in_sync: true,
             harness: plan::harness::Connection::default(),
             conditions,
+            version: None,
         }
     }
 

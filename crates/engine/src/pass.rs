@@ -141,11 +141,14 @@ impl<P: ClientProvider> Engine<P> {
         gate: &dyn WriteGate,
     ) -> PassReport {
         let started = tokio::time::Instant::now();
+        let resolved = self.resolve_versions(groups).await;
+        let groups = &resolved[..];
         // Harness is asked while ECS is read: a slow Harness delays status, never a write.
         let (mut records, views) =
             tokio::join!(self.observe_and_plan(groups), self.harness_views(groups));
         for record in &mut records {
             record.harness = views.get(record.desired.name()).cloned();
+            hold_unresolved(record);
         }
         let mut prune_report = match prune {
             Some(limits) => Some(self.plan_prune(scope, groups, limits, gate).await),
@@ -304,6 +307,61 @@ impl<P: ClientProvider> Engine<P> {
         }
     }
 
+    /// The groups with `spec.delegate.version: auto` rendered with the version Harness names
+    /// (cached an hour per manager and account); a group Harness has named no version for
+    /// stays unresolved, and [`hold_unresolved`] keeps it from being written.
+    async fn resolve_versions(&self, groups: &[Arc<DesiredGroup>]) -> Vec<Arc<DesiredGroup>> {
+        let Some(check) = self.harness.as_ref() else {
+            return groups.to_vec();
+        };
+        if !groups
+            .iter()
+            .any(|g| g.group.spec.delegate.auto_track().is_some())
+        {
+            return groups.to_vec();
+        }
+        let borrowed: Vec<&DesiredGroup> = groups.iter().map(|g| &**g).collect();
+        let answers = check.resolve(&borrowed).await;
+        groups
+            .iter()
+            .zip(answers)
+            .map(|(group, answer)| {
+                let Some(track) = group.group.spec.delegate.auto_track() else {
+                    return Arc::clone(group);
+                };
+                let track = plan::desired::track_name(track);
+                match answer {
+                    Some(Ok(found)) => {
+                        let asked = humantime::format_rfc3339_seconds(found.asked_at);
+                        let mut source = format!(
+                            "auto ({track}): Harness's latest supported version for the \
+                             account, asked {asked}"
+                        );
+                        if let Some(failure) = &found.stale {
+                            source.push_str(&format!(" (Harness fails since: {failure})"));
+                        }
+                        match group.resolved(&found.version, source) {
+                            Ok(resolved) => Arc::new(resolved),
+                            Err(e) => {
+                                warn!(group = %group.name(), error = %e, "rendering the resolved version failed");
+                                Arc::clone(group)
+                            }
+                        }
+                    }
+                    Some(Err(failure)) => {
+                        let mut unresolved = (**group).clone();
+                        if let Some(note) = unresolved.version.as_mut() {
+                            note.source =
+                                format!("auto ({track}): Harness could not be read: {failure}");
+                        }
+                        Arc::new(unresolved)
+                    }
+                    None => Arc::clone(group),
+                }
+            })
+            .collect()
+    }
+
     /// With the Harness check on: what Harness says about each group, by group name (empty
     /// without it).
     async fn harness_views(
@@ -330,6 +388,29 @@ impl<P: ClientProvider> Engine<P> {
         self.retries
             .next(group.desired.name(), group.error.as_ref(), &group.status)
     }
+}
+
+/// A group whose `version: auto` Harness has not answered is observed but never written:
+/// there is no image to write. Its plan is emptied and the group is stalled with why.
+fn hold_unresolved(record: &mut GroupReport) {
+    if !record.desired.unresolved() || record.error.is_some() {
+        return;
+    }
+    let source = record
+        .desired
+        .version
+        .as_ref()
+        .map_or_else(String::new, |n| n.source.clone());
+    record.plan.actions.clear();
+    record.error = Some(GroupError {
+        reason: plan::Reason::VersionUnknown,
+        message: format!(
+            "spec.delegate.version is {source}; nothing is changed for this group until Harness \
+             names a version"
+        ),
+        retryable: true,
+        source: None,
+    });
 }
 
 /// A group's status from its record: what was observed, planned and done, its error and

@@ -181,6 +181,7 @@ mod tests {
             in_sync: true,
             harness: plan::harness::Connection::default(),
             conditions: Vec::new(),
+            version: None,
         }
     }
 

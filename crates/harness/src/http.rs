@@ -20,7 +20,9 @@ use std::time::Duration;
 
 use backoff::backoff::Backoff as _;
 use backoff::ExponentialBackoff;
-use plan::harness::{HarnessDelegate, HarnessFailure, HarnessScope};
+use plan::harness::{
+    HarnessDelegate, HarnessFailure, HarnessScope, SupportedVersion, VersionScope,
+};
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use reqwest::{StatusCode, Url};
 use serde::Deserialize;
@@ -162,9 +164,17 @@ impl HttpHarness {
         Ok(HttpHarness { http, key, origins })
     }
 
-    /// One POST, retried with backoff when the failure may pass; the answer's body, at most
-    /// [`MAX_ANSWER_BYTES`].
+    /// One POST (with `body`) or GET (without), retried with backoff when the failure may
+    /// pass; the answer's body, at most [`MAX_ANSWER_BYTES`].
     async fn post(&self, url: Url, body: &serde_json::Value) -> Result<Vec<u8>, HarnessFailure> {
+        self.send(url, Some(body)).await
+    }
+
+    async fn send(
+        &self,
+        url: Url,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Vec<u8>, HarnessFailure> {
         if !self.origins.allows(&url) {
             return Err(HarnessFailure::OriginNotAllowed(
                 url.origin().ascii_serialization(),
@@ -179,14 +189,15 @@ impl HttpHarness {
         };
         let mut attempt = 1;
         loop {
-            let sent = self
-                .http
-                .post(url.clone())
-                .header("x-api-key", key.clone())
-                .header(CONTENT_TYPE, "application/json")
-                .json(body)
-                .send()
-                .await;
+            let request = match body {
+                Some(body) => self
+                    .http
+                    .post(url.clone())
+                    .header(CONTENT_TYPE, "application/json")
+                    .json(body),
+                None => self.http.get(url.clone()),
+            };
+            let sent = request.header("x-api-key", key.clone()).send().await;
             let failure = match sent {
                 Ok(response) if response.status().is_success() => {
                     return read_bounded(response).await.map_err(|e| match e {
@@ -292,6 +303,26 @@ impl HttpHarness {
 
 #[async_trait::async_trait]
 impl HarnessApi for HttpHarness {
+    async fn latest_version(
+        &self,
+        scope: &VersionScope,
+    ) -> Result<SupportedVersion, HarnessFailure> {
+        let url = endpoint(
+            &format!(
+                "{}/ng/api/delegate-setup/latest-supported-version",
+                scope.api
+            ),
+            &[("accountIdentifier", scope.account.as_str())],
+        )?;
+        let answer = self.send(url.clone(), None).await?;
+        parse_latest(&answer).map_err(|e| {
+            HarnessFailure::Unreachable(format!(
+                "{}: an answer not in the documented shape: {e}",
+                path(&url)
+            ))
+        })
+    }
+
     async fn list_delegates(
         &self,
         scope: &HarnessScope,
@@ -370,6 +401,38 @@ fn undocumented(url: &Url, e: &serde_json::Error) -> HarnessFailure {
         "{}: an answer not in the documented shape: {e}",
         path(url)
     ))
+}
+
+/// `GET /ng/api/delegate-setup/latest-supported-version`: Harness's
+/// `RestResponse<SupportedDelegateVersion>` (`{"resource": {"latestSupportedVersion":
+/// "24.04.82804", "latestSupportedMinimalVersion": "24.04.82804.minimal"}}`, Harness's
+/// "Delegate automatic upgrades and expiration policy" page). Each version becomes an image tag,
+/// so each must be one (`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`): an answer is outside bytes.
+///
+/// # Errors
+/// Another shape, or a version that is not a tag.
+pub fn parse_latest(body: &[u8]) -> Result<SupportedVersion, String> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Supported {
+        latest_supported_version: String,
+        latest_supported_minimal_version: String,
+    }
+    #[derive(Deserialize)]
+    struct Answer {
+        resource: Supported,
+    }
+    let answer: Answer = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let Supported {
+        latest_supported_version: latest,
+        latest_supported_minimal_version: minimal,
+    } = answer.resource;
+    for version in [&latest, &minimal] {
+        if !spec::validate::is_image_tag(version) {
+            return Err(format!("{version:?} is not an image tag"));
+        }
+    }
+    Ok(SupportedVersion { latest, minimal })
 }
 
 /// NextGen's listing answer: one [`HarnessDelegate`] per replica.

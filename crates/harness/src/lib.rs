@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use client::limiter::TokenBucket;
-use plan::harness::{HarnessDelegate, HarnessFailure, HarnessScope, HarnessView};
+use plan::harness::{
+    HarnessDelegate, HarnessFailure, HarnessScope, HarnessView, SupportedVersion, VersionScope,
+};
 use plan::DesiredGroup;
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -19,7 +21,7 @@ use tracing::{info, warn};
 mod http;
 
 pub use http::{
-    parse_firstgen, parse_nextgen, AllowedOrigins, ApiKey, FirstgenPage, HttpHarness,
+    parse_firstgen, parse_latest, parse_nextgen, AllowedOrigins, ApiKey, FirstgenPage, HttpHarness,
     MAX_ANSWER_BYTES,
 };
 
@@ -31,6 +33,43 @@ pub trait HarnessApi: Send + Sync {
         &self,
         scope: &HarnessScope,
     ) -> Result<Vec<HarnessDelegate>, HarnessFailure>;
+
+    /// Harness's latest supported delegate version for an account.
+    async fn latest_version(
+        &self,
+        _scope: &VersionScope,
+    ) -> Result<SupportedVersion, HarnessFailure> {
+        Err(HarnessFailure::Unreachable(
+            "this API does not answer the latest supported version".into(),
+        ))
+    }
+}
+
+/// How long Harness's latest supported version is kept before Harness is asked again: the
+/// Kubernetes upgrader's hourly cron ("a cron job that runs every hour by default", Harness's
+/// "Delegate automatic upgrades and expiration policy").
+pub const VERSION_FRESH: Duration = Duration::from_secs(3600);
+
+/// The default warning period before a version expires.
+pub const DEFAULT_EXPIRY_WARNING: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// A version `auto` resolved to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The version (the image tag).
+    pub version: String,
+    /// When Harness answered it.
+    pub asked_at: SystemTime,
+    /// Harness failed since: this is the last version it named.
+    pub stale: Option<HarnessFailure>,
+}
+
+struct VersionEntry {
+    at: Instant,
+    hold: Duration,
+    failures: u32,
+    good: Option<(SupportedVersion, SystemTime)>,
+    error: Option<HarnessFailure>,
 }
 
 /// How long an answer serves the passes that follow (the loop's passes of single groups, a
@@ -58,8 +97,10 @@ struct Entry {
 pub struct HarnessCheck {
     api: Arc<dyn HarnessApi>,
     grace: Duration,
+    expiry_warning: Duration,
     bucket: TokenBucket,
     cache: Mutex<HashMap<HarnessScope, Entry>>,
+    versions: Mutex<HashMap<VersionScope, VersionEntry>>,
 }
 
 impl HarnessCheck {
@@ -68,8 +109,118 @@ impl HarnessCheck {
         HarnessCheck {
             api,
             grace,
+            expiry_warning: DEFAULT_EXPIRY_WARNING,
             bucket: TokenBucket::new(BURST, RATE),
             cache: Mutex::new(HashMap::new()),
+            versions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Warns (`ExpiringSoon`) this long before a connected delegate's version expires.
+    #[must_use]
+    pub fn with_expiry_warning(mut self, period: Duration) -> Self {
+        self.expiry_warning = period;
+        self
+    }
+
+    /// What `version: auto` resolves to for each group, aligned with `groups` (`None` for a
+    /// group without it): Harness's latest supported version on the group's track. One call per
+    /// (manager, account) an hour ([`VERSION_FRESH`]), through the same bucket as the listings.
+    /// When Harness fails, the last version it named serves (marked stale), and the scope is
+    /// held off as a failing listing is; with no version ever named, the failure.
+    pub async fn resolve(
+        &self,
+        groups: &[&DesiredGroup],
+    ) -> Vec<Option<Result<Resolved, HarnessFailure>>> {
+        let scopes: Vec<Option<(VersionScope, spec::Track)>> = groups
+            .iter()
+            .map(|g| {
+                g.group
+                    .spec
+                    .delegate
+                    .auto_track()
+                    .map(|track| (VersionScope::of(g), track))
+            })
+            .collect();
+        let mut wanted: Vec<&VersionScope> = scopes.iter().flatten().map(|(s, _)| s).collect();
+        wanted.sort();
+        wanted.dedup();
+        let stale: Vec<&VersionScope> = wanted
+            .into_iter()
+            .filter(|scope| {
+                self.versions_lock()
+                    .get(*scope)
+                    .is_none_or(|e| e.at.elapsed() >= e.hold)
+            })
+            .collect();
+        let answers = futures::future::join_all(stale.iter().map(|scope| async move {
+            self.bucket.take().await;
+            (*scope, self.api.latest_version(scope).await)
+        }))
+        .await;
+        for (scope, answer) in answers {
+            self.remember_version(scope, answer);
+        }
+        let cache = self.versions_lock();
+        scopes
+            .iter()
+            .map(|wanted| {
+                let (scope, track) = wanted.as_ref()?;
+                let entry = cache.get(scope);
+                Some(match entry.and_then(|e| e.good.as_ref()) {
+                    Some((supported, asked_at)) => Ok(Resolved {
+                        version: supported.of(*track).to_owned(),
+                        asked_at: *asked_at,
+                        stale: entry.and_then(|e| e.error.clone()),
+                    }),
+                    None => Err(entry
+                        .and_then(|e| e.error.clone())
+                        .unwrap_or_else(|| HarnessFailure::Unreachable("not asked yet".into()))),
+                })
+            })
+            .collect()
+    }
+
+    fn versions_lock(&self) -> std::sync::MutexGuard<'_, HashMap<VersionScope, VersionEntry>> {
+        self.versions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn remember_version(
+        &self,
+        scope: &VersionScope,
+        answer: Result<SupportedVersion, HarnessFailure>,
+    ) {
+        let mut cache = self.versions_lock();
+        let entry = cache.entry(scope.clone()).or_insert(VersionEntry {
+            at: Instant::now(),
+            hold: Duration::ZERO,
+            failures: 0,
+            good: None,
+            error: None,
+        });
+        entry.at = Instant::now();
+        match answer {
+            Ok(supported) => {
+                let changed = entry.good.as_ref().map(|(s, _)| s) != Some(&supported);
+                if changed {
+                    info!(harness = %scope, latest = %supported.latest, "Harness's latest supported delegate version");
+                }
+                entry.good = Some((supported, SystemTime::now()));
+                entry.hold = VERSION_FRESH;
+                entry.failures = 0;
+                entry.error = None;
+            }
+            Err(failure) => {
+                let hold = FRESH
+                    .saturating_mul(1 << entry.failures.min(6))
+                    .min(HOLD_MAX);
+                warn!(harness = %scope, error = %failure, retry_in = %humantime::format_duration(hold), "asking Harness for the latest supported delegate version failed");
+                entry.hold = hold;
+                entry.failures = entry.failures.saturating_add(1);
+                entry.error = Some(failure);
+            }
         }
     }
 
@@ -115,6 +266,9 @@ impl HarnessCheck {
                     grace_seconds,
                     now,
                     unlisted_hint: plan::harness::unlisted_hint(group),
+                    wanted_version: plan::harness::wanted_version(group),
+                    expiry_warning_seconds: i64::try_from(self.expiry_warning.as_secs())
+                        .unwrap_or(i64::MAX),
                 }
             })
             .collect()
@@ -216,6 +370,95 @@ mod tests {
         tokio::time::advance(FRESH).await;
         check.views(&[&a]).await;
         assert_eq!(api.calls.load(Ordering::SeqCst), 3);
+    }
+
+    /// Answers the latest version (`25.01.<calls>`), or fails once `fail` is set.
+    struct Versions {
+        calls: AtomicUsize,
+        fail: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait::async_trait]
+    impl HarnessApi for Versions {
+        async fn list_delegates(
+            &self,
+            _scope: &HarnessScope,
+        ) -> Result<Vec<HarnessDelegate>, HarnessFailure> {
+            Ok(Vec::new())
+        }
+
+        async fn latest_version(
+            &self,
+            _scope: &VersionScope,
+        ) -> Result<SupportedVersion, HarnessFailure> {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(HarnessFailure::Unreachable("HTTP 503".into()));
+            }
+            Ok(SupportedVersion {
+                latest: format!("25.01.{n}"),
+                minimal: format!("25.01.{n}.minimal"),
+            })
+        }
+    }
+
+    fn auto(name: &str, account: &str, track: &str) -> DesiredGroup {
+        let mut group = DesiredGroup::test(name)
+            .image("harness/delegate")
+            .version(track)
+            .build();
+        group.group.spec.delegate.account_id = account.into();
+        group
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_latest_version_is_asked_once_an_hour_per_account_and_kept_through_failures() {
+        let api = Arc::new(Versions {
+            calls: AtomicUsize::new(0),
+            fail: std::sync::atomic::AtomicBool::new(false),
+        });
+        let check = HarnessCheck::new(api.clone(), DEFAULT_GRACE);
+        let (a, b, c) = (
+            auto("a", "acct1", "auto"),
+            auto("b", "acct1", "{auto: minimal}"),
+            auto("c", "acct2", "auto"),
+        );
+        let pinned = DesiredGroup::test("p")
+            .image("harness/delegate")
+            .version("25.01.1")
+            .build();
+        let versions =
+            |answers: Vec<Option<Result<Resolved, HarnessFailure>>>| -> Vec<Option<String>> {
+                answers
+                    .into_iter()
+                    .map(|a| a.map(|r| r.map_or_else(|e| e.to_string(), |r| r.version)))
+                    .collect()
+            };
+        let first = versions(check.resolve(&[&a, &b, &c, &pinned]).await);
+        assert_eq!(api.calls.load(Ordering::SeqCst), 2, "one call per account");
+        assert_eq!(first[0].as_deref(), Some("25.01.1"));
+        assert_eq!(first[1].as_deref(), Some("25.01.1.minimal"), "the track");
+        assert!(first[3].is_none(), "a pinned version is not asked");
+        tokio::time::advance(VERSION_FRESH - Duration::from_secs(1)).await;
+        check.resolve(&[&a, &b, &c]).await;
+        assert_eq!(api.calls.load(Ordering::SeqCst), 2, "kept for an hour");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        api.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+        let failing = check.resolve(&[&a]).await;
+        assert_eq!(api.calls.load(Ordering::SeqCst), 3);
+        let kept = failing[0].clone().unwrap().unwrap();
+        assert_eq!(kept.version, "25.01.1", "the last version Harness named");
+        assert!(kept.stale.is_some());
+        check.resolve(&[&a]).await;
+        assert_eq!(
+            api.calls.load(Ordering::SeqCst),
+            3,
+            "a failing scope is held off"
+        );
+        // A scope never answered has no version: the failure.
+        let d = auto("d", "acct3", "auto");
+        let none = check.resolve(&[&d]).await;
+        assert!(none[0].clone().unwrap().is_err());
     }
 
     #[tokio::test(start_paused = true)]

@@ -307,6 +307,9 @@ pub struct GroupPlan {
     pub error: Option<GroupError>,
     /// The group is suspended: observed only.
     pub suspended: bool,
+    /// What `plan` says besides the actions: the delegate version and where it came from, a
+    /// pinned version past Harness's support window.
+    pub notes: Vec<String>,
 }
 
 impl GroupPlan {
@@ -319,6 +322,7 @@ impl GroupPlan {
             actions: Vec::new(),
             error: None,
             suspended: desired.group.spec.suspend,
+            notes: version_notes(desired, std::time::SystemTime::now()),
         }
     }
 
@@ -366,5 +370,81 @@ impl Action {
                 ..
             } if changes.is_empty()
         )
+    }
+}
+
+/// Harness supports a delegate version for 6 months after its release, and it expires at 8
+/// (Harness's "Delegate automatic upgrades and expiration policy").
+pub const SUPPORT_MONTHS: i64 = 6;
+
+/// The version line of a group with `spec.delegate.version`, and a warning for a pinned
+/// version (`yy.mm.build`) released more than [`SUPPORT_MONTHS`] before `now`.
+pub fn version_notes(desired: &crate::DesiredGroup, now: std::time::SystemTime) -> Vec<String> {
+    let Some(note) = &desired.version else {
+        return Vec::new();
+    };
+    let mut notes = vec![format!(
+        "version {} ({})",
+        note.image.as_deref().unwrap_or("not resolved"),
+        note.source
+    )];
+    if let Some(spec::WantedVersion::Pinned(tag)) = desired
+        .group
+        .spec
+        .delegate
+        .version
+        .as_ref()
+        .map(spec::VersionSetting::wanted)
+    {
+        if let Some(age) = months_since_release(tag, now) {
+            if age > SUPPORT_MONTHS {
+                notes.push(format!(
+                    "warning: pinned version {tag} was released about {age} months ago: Harness \
+                     supports a delegate version for {SUPPORT_MONTHS} months after its release \
+                     and expires it at 8; pin a newer one or use version: auto"
+                ));
+            }
+        }
+    }
+    notes
+}
+
+/// Whole months from a `yy.mm.build` version's release month to `now`.
+fn months_since_release(tag: &str, now: std::time::SystemTime) -> Option<i64> {
+    let mut parts = tag.split('.');
+    let year: i64 = parts.next()?.parse().ok()?;
+    let month: i64 = parts.next()?.parse().ok()?;
+    if !(1..=12).contains(&month) || !(0..100).contains(&year) {
+        return None;
+    }
+    let stamp = humantime::format_rfc3339_seconds(now).to_string();
+    let now_year: i64 = stamp.get(0..4)?.parse().ok()?;
+    let now_month: i64 = stamp.get(5..7)?.parse().ok()?;
+    Some((now_year - 2000 - year) * 12 + (now_month - month))
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::*;
+
+    #[test]
+    fn a_pinned_version_past_the_support_window_is_a_warning() {
+        let now = humantime::parse_rfc3339("2026-12-08T00:00:00Z").unwrap();
+        let pinned = |tag: &str| {
+            crate::DesiredGroup::test("g")
+                .image("harness/delegate")
+                .spec("")
+                .version(tag)
+                .build()
+        };
+        let old = version_notes(&pinned("26.03.88000"), now);
+        assert_eq!(
+            old[0],
+            "version harness/delegate:26.03.88000 (pinned (spec.delegate.version))"
+        );
+        assert!(old[1].contains("about 9 months ago"), "{old:?}");
+        let recent = version_notes(&pinned("26.08.89000"), now);
+        assert_eq!(recent.len(), 1, "{recent:?}");
+        assert!(version_notes(&crate::DesiredGroup::test("g").build(), now).is_empty());
     }
 }

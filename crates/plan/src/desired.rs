@@ -20,6 +20,20 @@ pub struct DesiredGroup {
     pub target: Target,
     /// Its documents and spec-hash.
     pub rendered: Rendered,
+    /// With `spec.delegate.version`: the image it resolved to and where the version came from.
+    pub version: Option<VersionNote>,
+}
+
+/// The delegate version a group runs, for `plan` and `status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionNote {
+    /// The image with its tag (`harness/delegate:25.01.84800`); absent while `auto` is not
+    /// resolved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Where the version came from.
+    pub source: String,
 }
 
 impl DesiredGroup {
@@ -35,11 +49,47 @@ impl DesiredGroup {
             .clone()
             .unwrap_or_else(|| default_region.to_owned());
         let rendered = spec::render(&group, &region)?;
+        let delegate = &group.spec.delegate;
+        let version = delegate.version.as_ref().map(|v| match v.wanted() {
+            spec::WantedVersion::Pinned(_) => VersionNote {
+                image: Some(spec::render::image(delegate)),
+                source: "pinned (spec.delegate.version)".into(),
+            },
+            spec::WantedVersion::Auto(track) => VersionNote {
+                image: delegate
+                    .resolved_version
+                    .as_ref()
+                    .map(|_| spec::render::image(delegate)),
+                source: format!("auto ({}): Harness not asked yet", track_name(track)),
+            },
+        });
         Ok(DesiredGroup {
             target: Target::of(group.spec.account.as_ref(), &region),
             group,
             rendered,
+            version,
         })
+    }
+
+    /// This group with `version: auto` resolved to `version` (Harness's answer, described by
+    /// `source`), rendered again.
+    ///
+    /// # Errors
+    /// As [`DesiredGroup::new`].
+    pub fn resolved(&self, version: &str, source: String) -> Result<Self, spec::RenderError> {
+        let mut group = self.group.clone();
+        group.spec.delegate.resolved_version = Some(version.to_owned());
+        let mut resolved = DesiredGroup::new(group, &self.target.region)?;
+        if let Some(note) = resolved.version.as_mut() {
+            note.source = source;
+        }
+        Ok(resolved)
+    }
+
+    /// `version: auto` that Harness has not answered: nothing may be written from it.
+    pub fn unresolved(&self) -> bool {
+        let delegate = &self.group.spec.delegate;
+        delegate.auto_track().is_some() && delegate.resolved_version.is_none()
     }
 
     /// The group name.
@@ -108,4 +158,12 @@ pub fn to_tag_list(tags: &BTreeMap<String, String>) -> Vec<Tag> {
             value: value.clone(),
         })
         .collect()
+}
+
+/// `latest` or `minimal`.
+pub fn track_name(track: spec::Track) -> &'static str {
+    match track {
+        spec::Track::Latest => "latest",
+        spec::Track::Minimal => "minimal",
+    }
 }

@@ -20,6 +20,7 @@ pub struct GroupFixture {
     flavor: &'static str,
     account: String,
     spec_lines: Vec<String>,
+    version: Option<String>,
 }
 
 impl DesiredGroup {
@@ -36,6 +37,7 @@ impl DesiredGroup {
             flavor: "nextgen",
             account: ACCOUNT.into(),
             spec_lines: Vec::new(),
+            version: None,
         }
     }
 }
@@ -78,6 +80,12 @@ impl GroupFixture {
     /// `spec.count`.
     pub fn count(mut self, count: i64) -> Self {
         self.count = count;
+        self
+    }
+
+    /// `spec.delegate.version` (set `image` to the repository alone).
+    pub fn version(mut self, version: &str) -> Self {
+        self.version = Some(version.into());
         self
     }
 
@@ -138,7 +146,7 @@ spec:
     accountId: abc123
     managerUrl: {manager_url}
     token: {{secretArn: "arn:aws:secretsmanager:us-east-1:{account}:secret:delegate-token"}}
-{firstgen}"#,
+{version}{firstgen}"#,
             account = self.account,
             name = self.name,
             cluster = self.cluster,
@@ -151,6 +159,10 @@ spec:
                 ""
             },
             manager_url = self.manager_url,
+            version = self
+                .version
+                .as_ref()
+                .map_or(String::new(), |v| format!("    version: {v}\n")),
             firstgen = if self.flavor == "firstgen" {
                 FIRSTGEN_DOWNLOAD
             } else {

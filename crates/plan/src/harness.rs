@@ -54,6 +54,52 @@ impl std::fmt::Display for HarnessScope {
     }
 }
 
+/// Where Harness's latest supported delegate version is asked: the manager API and account
+/// (the version Harness releases to an account, `DelegateRingService.getDelegateImageTag`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VersionScope {
+    /// The API base (`origin/gateway`).
+    pub api: String,
+    /// Harness account identifier.
+    pub account: String,
+}
+
+impl VersionScope {
+    /// The scope a group's version is asked in.
+    pub fn of(desired: &DesiredGroup) -> VersionScope {
+        let scope = HarnessScope::of(desired);
+        VersionScope {
+            api: scope.api,
+            account: scope.account,
+        }
+    }
+}
+
+impl std::fmt::Display for VersionScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} account {}", self.api, self.account)
+    }
+}
+
+/// Harness's `SupportedDelegateVersion`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupportedVersion {
+    /// `latestSupportedVersion`, e.g. `25.01.84800`.
+    pub latest: String,
+    /// `latestSupportedMinimalVersion`, e.g. `25.01.84800.minimal`.
+    pub minimal: String,
+}
+
+impl SupportedVersion {
+    /// The version of a track.
+    pub fn of(&self, track: spec::Track) -> &str {
+        match track {
+            spec::Track::Latest => &self.latest,
+            spec::Track::Minimal => &self.minimal,
+        }
+    }
+}
+
 /// One delegate as Harness lists it: a NextGen delegate replica, or a FirstGen delegate.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct HarnessDelegate {
@@ -106,6 +152,26 @@ pub struct HarnessView {
     /// Said when Harness lists none of the group's delegates and the group is NotConnected:
     /// where they may be instead.
     pub unlisted_hint: Option<String>,
+    /// With `spec.delegate.version`: the version the delegates must run to count (its
+    /// `.minimal` suffix dropped: a minimal image reports the build's version).
+    pub wanted_version: Option<String>,
+    /// `ExpiringSoon` this long before a connected delegate's version expires.
+    pub expiry_warning_seconds: i64,
+}
+
+/// The version a group's delegates must report, with `spec.delegate.version`.
+pub fn wanted_version(desired: &DesiredGroup) -> Option<String> {
+    let delegate = &desired.group.spec.delegate;
+    let version = match delegate.version.as_ref()?.wanted() {
+        spec::WantedVersion::Pinned(tag) => tag.to_owned(),
+        spec::WantedVersion::Auto(_) => delegate.resolved_version.clone()?,
+    };
+    Some(reported(&version).to_owned())
+}
+
+/// A version as a delegate reports it: without the image's `.minimal` suffix.
+fn reported(version: &str) -> &str {
+    version.strip_suffix(".minimal").unwrap_or(version)
 }
 
 /// Whether Harness's `delegate` is one of `desired`'s.
@@ -215,6 +281,43 @@ pub struct Finding {
     pub verdict: Judgement,
     /// For people.
     pub message: String,
+    /// A connected delegate's version expires soon, or has expired.
+    pub expiry: Option<Expiry>,
+}
+
+/// What Harness's `expiringAt` of the connected delegates says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expiry {
+    /// Within the warning period: the versions and the first expiry (RFC 3339).
+    Soon {
+        /// The versions.
+        versions: Vec<String>,
+        /// When the first expires.
+        at: String,
+    },
+    /// Past it.
+    Expired {
+        /// The versions.
+        versions: Vec<String>,
+    },
+}
+
+impl Expiry {
+    /// For the condition and the notice.
+    pub fn message(&self) -> String {
+        match self {
+            Expiry::Soon { versions, at } => format!(
+                "Harness says delegate version {} expires at {at}: a delegate keeps working only \
+                 until its version expires; update spec.delegate.version (or image)",
+                versions.join(", ")
+            ),
+            Expiry::Expired { versions } => format!(
+                "Harness says delegate version {} has expired: update spec.delegate.version (or \
+                 image)",
+                versions.join(", ")
+            ),
+        }
+    }
 }
 
 /// Judges a group's delegates: `wanted` is the count, `deployed_at` the start of its last
@@ -236,24 +339,57 @@ pub fn judge(
                 },
                 verdict: Judgement::Unknown(failure.clone()),
                 message: failure.to_string(),
+                expiry: None,
             }
         }
     };
-    let connected: Vec<&HarnessDelegate> = delegates.iter().filter(|d| d.connected).collect();
-    let mut versions: Vec<String> = connected.iter().map(|d| d.version.clone()).collect();
+    let all_connected: Vec<&HarnessDelegate> = delegates.iter().filter(|d| d.connected).collect();
+    // With a version wanted, only delegates on it count: a rollout is done when Harness lists
+    // the new version connected, not when ECS replaced the tasks.
+    let (connected, others): (Vec<&HarnessDelegate>, Vec<&HarnessDelegate>) =
+        all_connected.iter().partition(|d| {
+            view.wanted_version
+                .as_deref()
+                .is_none_or(|wanted| reported(&d.version) == wanted)
+        });
+    let mut versions: Vec<String> = all_connected.iter().map(|d| d.version.clone()).collect();
     versions.sort_unstable();
     versions.dedup();
     versions.retain(|v| !v.is_empty());
     let now_ms = view.now.saturating_mul(1000);
     // Only the connected: Harness keeps a disconnected replica listed for hours after it went
     // away (a replaced task's old version is not the fleet's).
-    let mut expired: Vec<String> = connected
+    let mut expired: Vec<String> = all_connected
         .iter()
         .filter(|d| d.expiring_at.is_some_and(|at| at > 0 && at <= now_ms))
         .map(|d| d.version.clone())
         .collect();
     expired.sort_unstable();
     expired.dedup();
+    let warn_until = now_ms.saturating_add(view.expiry_warning_seconds.saturating_mul(1000));
+    let soon: Vec<&HarnessDelegate> = all_connected
+        .iter()
+        .copied()
+        .filter(|d| {
+            d.expiring_at
+                .is_some_and(|at| at > now_ms && at <= warn_until)
+        })
+        .collect();
+    let expiry = if !expired.is_empty() {
+        Some(Expiry::Expired {
+            versions: expired.clone(),
+        })
+    } else if let Some(first) = soon.iter().filter_map(|d| d.expiring_at).min() {
+        let mut versions: Vec<String> = soon.iter().map(|d| d.version.clone()).collect();
+        versions.sort_unstable();
+        versions.dedup();
+        Some(Expiry::Soon {
+            versions,
+            at: rfc3339_ms(first),
+        })
+    } else {
+        None
+    };
     let newest = delegates.iter().filter_map(|d| d.last_heartbeat).max();
     let count = i64::try_from(connected.len()).unwrap_or(i64::MAX);
     let connection = Connection {
@@ -267,8 +403,20 @@ pub fn judge(
         "{count} of {wanted} delegate{} connected to Harness",
         if wanted == 1 { "" } else { "s" }
     );
-    if !versions.is_empty() {
-        message.push_str(&format!(" (version {})", versions.join(", ")));
+    match &view.wanted_version {
+        Some(version) => {
+            message.push_str(&format!(" on version {version}"));
+            if !others.is_empty() {
+                let mut old: Vec<&str> = others.iter().map(|d| d.version.as_str()).collect();
+                old.sort_unstable();
+                old.dedup();
+                message.push_str(&format!(" ({} more on {})", others.len(), old.join(", ")));
+            }
+        }
+        None if !versions.is_empty() => {
+            message.push_str(&format!(" (version {})", versions.join(", ")));
+        }
+        None => {}
     }
     if let Some(newest) = newest {
         message.push_str(&format!("; last heartbeat {}", rfc3339_ms(newest)));
@@ -308,6 +456,7 @@ pub fn judge(
         connection,
         verdict,
         message,
+        expiry,
     }
 }
 
@@ -347,6 +496,8 @@ mod tests {
             grace_seconds: 600,
             now: 1_800_000_100,
             unlisted_hint: None,
+            wanted_version: None,
+            expiry_warning_seconds: 30 * 86_400,
         }
     }
 
@@ -460,6 +611,8 @@ mod tests {
             grace_seconds: 600,
             now: 0,
             unlisted_hint: None,
+            wanted_version: None,
+            expiry_warning_seconds: 30 * 86_400,
         };
         let found = judge(&v, 1, None, "https://app.harness.io");
         assert_eq!(found.connection.check, CheckState::Failed);

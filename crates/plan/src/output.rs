@@ -343,6 +343,11 @@ pub fn place(cluster: &str, target: &Target) -> String {
 /// The plan for a terminal.
 pub fn to_text(plan: &Plan) -> String {
     let mut out = String::new();
+    for group in &plan.groups {
+        for note in &group.notes {
+            let _ = writeln!(out, "  {}: {note}", group.group);
+        }
+    }
     let any_action = rows(plan).next().is_some();
     if !any_action && !plan.has_errors() {
         let suspended = plan.groups.iter().filter(|g| g.suspended).count();
@@ -420,6 +425,18 @@ pub fn to_json(plan: &Plan) -> Value {
         })
         .collect();
     let mut value = json!({"changes": changes, "errors": errors, "summary": summary(plan)});
+    let notes: Vec<Value> = plan
+        .groups
+        .iter()
+        .flat_map(|g| {
+            g.notes
+                .iter()
+                .map(move |n| json!({"group": g.group, "note": n}))
+        })
+        .collect();
+    if !notes.is_empty() {
+        value["notes"] = json!(notes);
+    }
     if let Some(revision) = &plan.revision {
         value["revision"] = json!(revision);
     }

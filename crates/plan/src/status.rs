@@ -84,6 +84,9 @@ pub struct GroupStatus {
     pub harness: Connection,
     /// Ready, Progressing, Degraded, Stalled, and Connected with the Harness check on.
     pub conditions: Vec<Condition>,
+    /// With `spec.delegate.version`: the image it resolves to and where the version came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<crate::desired::VersionNote>,
 }
 
 impl GroupStatus {
@@ -184,6 +187,7 @@ pub fn derive(
         in_sync: plan.is_some_and(GroupPlan::in_sync) && applied == Applied::Nothing,
         harness: Connection::default(),
         conditions: Vec::new(),
+        version: desired.version.clone(),
     };
     let finding = harness.map(|view| {
         judge(
@@ -236,6 +240,19 @@ pub fn derive(
             reason,
             message: finding.message,
         });
+        if let Some(expiry) = &finding.expiry {
+            let (kind, reason) = match expiry {
+                crate::harness::Expiry::Soon { .. } => {
+                    (ConditionType::ExpiringSoon, Reason::VersionExpiringSoon)
+                }
+                crate::harness::Expiry::Expired { .. } => {
+                    (ConditionType::Expired, Reason::VersionExpired)
+                }
+            };
+            status
+                .conditions
+                .push(Condition::new(kind, true, reason, expiry.message()));
+        }
         status.harness = finding.connection;
     }
     status

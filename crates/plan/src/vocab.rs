@@ -16,6 +16,11 @@ pub enum ConditionType {
     Stalled,
     /// The group's delegates are connected to Harness (only with the Harness check on).
     Connected,
+    /// A connected delegate's version expires within the warning period (a warning; only
+    /// present while it holds).
+    ExpiringSoon,
+    /// A connected delegate's version has expired (only present while it holds).
+    Expired,
 }
 
 /// Whether a condition holds.
@@ -97,6 +102,12 @@ pub enum Reason {
     HarnessUnauthorized,
     /// The group's manager URL is not an origin the API key may be sent to.
     HarnessOriginNotAllowed,
+    /// A connected delegate's version expires soon.
+    VersionExpiringSoon,
+    /// A connected delegate's version has expired.
+    VersionExpired,
+    /// `spec.delegate.version: auto` and Harness has not named a version yet.
+    VersionUnknown,
 }
 
 impl Reason {
@@ -128,6 +139,9 @@ impl Reason {
             Reason::HarnessUnreachable => "HarnessUnreachable",
             Reason::HarnessUnauthorized => "HarnessUnauthorized",
             Reason::HarnessOriginNotAllowed => "HarnessOriginNotAllowed",
+            Reason::VersionExpiringSoon => "VersionExpiringSoon",
+            Reason::VersionExpired => "VersionExpired",
+            Reason::VersionUnknown => "VersionUnknown",
         }
     }
 }

@@ -472,21 +472,25 @@ fn is_unsafe(c: char) -> bool {
     c.is_whitespace() || c.is_control()
 }
 
+/// A Docker image tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+pub fn is_image_tag(tag: &str) -> bool {
+    tag.len() <= 128
+        && tag
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
 /// `version`: a Docker tag, and then `image` is a repository without a tag or digest.
 fn check_version(delegate: &crate::types::Delegate, err: &mut Report<'_>) {
     let Some(version) = &delegate.version else {
         return;
     };
     if let crate::types::WantedVersion::Pinned(tag) = version.wanted() {
-        let valid = tag.len() <= 128
-            && tag
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-            && tag
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-        if !valid {
+        if !is_image_tag(tag) {
             err(
                 "spec.delegate.version",
                 format!("{tag:?} is neither auto nor a version such as 25.01.84800"),

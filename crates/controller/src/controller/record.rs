@@ -108,7 +108,9 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
         let now = State::of(&group.status);
         let history = status.events.entry(name.to_owned()).or_default();
         let mut notices = Vec::new();
-        for entry in story(group, before, drift) {
+        let mut entries = story(group, before, drift);
+        entries.extend(expiry(status.groups.get(name), &group.status));
+        for entry in entries {
             history::record(history, entry.kind, &entry.reason, &entry.message, at);
             let Some(kind) = entry.notice else { continue };
             match kind {
@@ -117,6 +119,9 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
                 }
                 NoticeKind::Recovered => {
                     info!(group = %name, %cluster, "group recovered: Ready");
+                }
+                NoticeKind::ExpiringSoon | NoticeKind::Expired => {
+                    warn!(group = %name, %cluster, %account, %region, reason = %entry.reason, message = %entry.message, "delegate version expiring");
                 }
                 NoticeKind::DriftCorrected | NoticeKind::Pruned => {}
             }
@@ -149,6 +154,31 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
     }
 }
 
+/// `ExpiringSoon` or `Expired` that a group did not have before: a warning on the record and
+/// a notice, once (while the condition stays, nothing more is said).
+pub(crate) fn expiry(before: Option<&plan::GroupStatus>, now: &plan::GroupStatus) -> Vec<Entry> {
+    [
+        (plan::ConditionType::ExpiringSoon, NoticeKind::ExpiringSoon),
+        (plan::ConditionType::Expired, NoticeKind::Expired),
+    ]
+    .into_iter()
+    .filter_map(|(kind, notice)| {
+        let condition = now.condition(kind)?;
+        if before.is_some_and(|b| b.condition(kind).is_some()) {
+            return None;
+        }
+        Some(
+            Entry::new(
+                EventType::Warning,
+                condition.reason.to_string(),
+                &condition.message,
+            )
+            .notify(notice),
+        )
+    })
+    .collect()
+}
+
 /// Identifies a group's whole spec as written (not only its task definition's spec-hash: a
 /// count change is a change of the files too).
 pub(super) fn fingerprint(group: &DesiredGroup) -> u64 {
@@ -156,6 +186,10 @@ pub(super) fn fingerprint(group: &DesiredGroup) -> u64 {
     let mut hasher = fnv::FnvHasher::default();
     hasher.write(&serde_json::to_vec(&group.group).unwrap_or_default());
     hasher.write(group.target.to_string().as_bytes());
+    // `version: auto` resolved to a new version is a change of what is wanted, not drift.
+    if let Some(version) = &group.group.spec.delegate.resolved_version {
+        hasher.write(version.as_bytes());
+    }
     hasher.finish()
 }
 

@@ -1,5 +1,5 @@
-//! Harness's answers: the NextGen listing and a FirstGen GraphQL page, then what the
-//! controller derives from them.
+//! Harness's answers: the NextGen listing, a FirstGen GraphQL page and the latest supported
+//! version, then what the controller derives from them.
 
 /// Parses `data` as both answers.
 pub fn run(data: &[u8]) {
@@ -10,5 +10,10 @@ pub fn run(data: &[u8]) {
     }
     if let Ok(page) = harness::parse_firstgen(data) {
         assert!(page.delegates.len() <= data.len());
+    }
+    if let Ok(supported) = harness::parse_latest(data) {
+        for version in [&supported.latest, &supported.minimal] {
+            assert!(spec::validate::is_image_tag(version), "{version:?}");
+        }
     }
 }

@@ -34,6 +34,10 @@ pub fn run(data: &[u8]) {
             in_sync: false,
             harness: plan::harness::Connection::default(),
             conditions: Vec::new(),
+            version: Some(plan::desired::VersionNote {
+                image: Some(next()),
+                source: next(),
+            }),
         };
         group.conditions.push(Condition::new(
             ConditionType::Ready,

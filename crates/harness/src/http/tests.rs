@@ -126,3 +126,41 @@ fn origins_are_https_or_loopback_http_without_a_path() {
         assert!(AllowedOrigins::parse(&[bad]).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn parses_the_latest_supported_version_and_refuses_what_is_no_image_tag() {
+    let answer = br#"{"metaData":{},"resource":{"latestSupportedVersion":"24.04.82804",
+        "latestSupportedMinimalVersion":"24.04.82804.minimal"},"responseMessages":[]}"#;
+    let supported = parse_latest(answer).unwrap();
+    assert_eq!(supported.latest, "24.04.82804");
+    assert_eq!(supported.minimal, "24.04.82804.minimal");
+    for hostile in [
+        "24.04.1@sha256:00",
+        "evil.example/harness:1",
+        "",
+        "-flag",
+        "a b",
+        &"9".repeat(129),
+    ] {
+        let body = serde_json::json!({"resource": {"latestSupportedVersion": hostile,
+            "latestSupportedMinimalVersion": "1.minimal"}});
+        let refused = parse_latest(body.to_string().as_bytes());
+        assert!(refused.is_err(), "{hostile:?}");
+    }
+    assert!(parse_latest(br#"{"resource":null}"#).is_err());
+}
+
+/// Harness's GraphQL refusal of a key is told apart from a query Harness could not run.
+#[test]
+fn a_graphql_refusal_is_told_from_other_errors() {
+    assert!(refuses_access(
+        "Exception while fetching data (/delegateList) : Not authorized"
+    ));
+    assert!(refuses_access(
+        "User does not have permission to view delegates"
+    ));
+    assert!(!refuses_access(
+        "Exception while fetching data (/delegateList) : An error has occurred. Please contact the Harness support team."
+    ));
+    assert!(!refuses_access("Validation error of type FieldUndefined"));
+}

@@ -9,6 +9,7 @@ fn failed(name: &str) -> GroupPlan {
         actions: Vec::new(),
         error: Some(GroupError::new(Reason::ReconcileError, "could not be read")),
         suspended: false,
+        notes: Vec::new(),
     }
 }
 

@@ -40,7 +40,7 @@ pub(super) fn verdict(
         reasons.sort_unstable();
         reasons.dedup();
         let failed = task_definition_short(&rollback.failed);
-        let message = format!(
+        let mut message = format!(
             "ECS's deployment circuit breaker rolled {failed} back to {}{}; {failed} is not \
              deployed again until the spec (or spec.service.restartedAt) changes",
             task_definition_short(&rollback.running),
@@ -50,6 +50,15 @@ pub(super) fn verdict(
                 format!(" (its tasks stopped: {})", reasons.join("; "))
             }
         );
+        // A managed version: the delegates keep the version they ran; the failed one waits for
+        // Harness to name another (or the files to change).
+        if let Some(image) = desired.version.as_ref().and_then(|v| v.image.as_deref()) {
+            message.push_str(&format!(
+                "; version {image} is not deployed again, and the delegates keep the version \
+                 of {}",
+                task_definition_short(&rollback.running)
+            ));
+        }
         let degraded = Summary::Degraded {
             reason: Reason::RolledBack,
             progressing: false,
