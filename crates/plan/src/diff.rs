@@ -343,7 +343,7 @@ fn plan_tasks(
     let Some(document) = desired.rendered.run_task.clone() else {
         return;
     };
-    let want = usize::try_from(desired.group.spec.count).unwrap_or(0);
+    let want = usize::try_from(desired.group.spec.count.unwrap_or(0)).unwrap_or(0);
     let wanted_arn = match &task_definition {
         TaskDefinitionRef::Existing(arn) => Some(arn.clone()),
         TaskDefinitionRef::ToRegister { .. } => None,

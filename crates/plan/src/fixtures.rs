@@ -12,7 +12,7 @@ pub const ACCOUNT: &str = "123456789012";
 pub struct GroupFixture {
     name: String,
     cluster: String,
-    count: i64,
+    count: Option<i64>,
     image: String,
     execution_role: String,
     region: String,
@@ -29,7 +29,7 @@ impl DesiredGroup {
         GroupFixture {
             name: name.into(),
             cluster: "c1".into(),
-            count: 2,
+            count: Some(2),
             image: "harness/delegate:24.10.84200".into(),
             execution_role: format!("arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole"),
             region: "us-east-1".into(),
@@ -79,7 +79,13 @@ impl GroupFixture {
 
     /// `spec.count`.
     pub fn count(mut self, count: i64) -> Self {
-        self.count = count;
+        self.count = Some(count);
+        self
+    }
+
+    /// No `spec.count`: someone else owns the count.
+    pub fn no_count(mut self) -> Self {
+        self.count = None;
         self
     }
 
@@ -138,8 +144,7 @@ metadata:
   name: {name}
 spec:
   cluster: {cluster}
-  count: {count}
-  roles:
+{count}  roles:
     execution: {role}
 {extra}  delegate:
 {flavor}    image: {image}
@@ -150,7 +155,9 @@ spec:
             account = self.account,
             name = self.name,
             cluster = self.cluster,
-            count = self.count,
+            count = self
+                .count
+                .map_or(String::new(), |c| format!("  count: {c}\n")),
             role = self.execution_role,
             image = self.image,
             flavor = if self.flavor == "firstgen" {

@@ -339,6 +339,15 @@ impl std::fmt::Display for SecretAccessProblem {
 }
 
 impl ObservedGroup {
+    /// The ACTIVE service's desiredCount (0 without one): what runs when the count is owned by
+    /// someone else.
+    pub fn desired_count(&self) -> i64 {
+        self.service
+            .as_ref()
+            .filter(|s| s.is_active())
+            .map_or(0, |s| i64::from(s.desired_count))
+    }
+
     /// Its tasks (running, pending) as ECS reports them: the ACTIVE service's counts, or in
     /// tasks mode its live tasks, those running and the rest. The status and the engine's
     /// capacity check both read this.

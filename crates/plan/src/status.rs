@@ -172,7 +172,12 @@ pub fn derive(
         account: desired.target.account_id().map(str::to_owned),
         region: desired.target.region.clone(),
         mode: if tasks_mode { "tasks" } else { "service" }.into(),
-        desired: desired.group.spec.count,
+        // Owned by someone else: what the service wants now.
+        desired: desired
+            .group
+            .spec
+            .count
+            .unwrap_or_else(|| observed.desired_count()),
         running,
         pending,
         task_definition: match (tasks_mode, service) {

@@ -270,8 +270,12 @@ pub struct ServiceDocument {
     pub service_name: String,
     /// Cluster name or ARN.
     pub cluster: String,
-    /// Tasks wanted.
+    /// Tasks wanted (sent on creation).
     pub desired_count: i32,
+    /// Whether the controller owns the count (`spec.count` given): when not, desiredCount is
+    /// written on creation only and never compared.
+    #[serde(skip, default = "owns_count")]
+    pub owns_count: bool,
     /// EC2 or FARGATE; `None` with a capacity provider strategy, or for the cluster's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launch_type: Option<String>,
@@ -430,4 +434,8 @@ impl RunTaskDocument {
             &self.capacity_provider_strategy,
         )
     }
+}
+
+fn owns_count() -> bool {
+    true
 }

@@ -332,7 +332,15 @@ fn check_policy(policy: &Policy, groups: &[LoadedGroup]) -> Vec<Diagnostic> {
                     .into(),
             );
         }
-        total = total.saturating_add(group.spec.count);
+        if group.spec.count.is_none() && ceiling.is_some() {
+            report(
+                FieldPath::new("spec.count"),
+                "the policy bounds the total count (count.total), and a group without a count \
+                 could grow past it: set a count"
+                    .into(),
+            );
+        }
+        total = total.saturating_add(group.spec.count.unwrap_or(0));
         if let Some(max) = ceiling.filter(|max| total > *max) {
             report(
                 FieldPath::new("spec.count"),

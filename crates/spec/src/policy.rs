@@ -449,13 +449,23 @@ pub fn check_group(
         }
     }
     if let Some(max) = policy.count.as_ref().and_then(|c| c.per_group) {
-        if spec.count > max {
-            refuse(
+        match spec.count {
+            Some(count) if count > max => refuse(
                 report,
                 "spec.count",
                 "count.perGroup",
-                format!("{} is over the ceiling of {max}", spec.count),
-            );
+                format!("{count} is over the ceiling of {max}"),
+            ),
+            None => refuse(
+                report,
+                "spec.count",
+                "count.perGroup",
+                format!(
+                    "a group without a count (owned by someone else) could grow past the \
+                     ceiling of {max}: set a count"
+                ),
+            ),
+            _ => {}
         }
     }
     if let Some(resources) = &policy.resources {

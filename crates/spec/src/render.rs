@@ -362,7 +362,8 @@ fn service_document(group: &DelegateGroup) -> ServiceDocument {
     ServiceDocument {
         service_name: group.service_name().into(),
         cluster: spec.cluster.clone(),
-        desired_count: i32::try_from(spec.count).unwrap_or(i32::MAX),
+        desired_count: i32::try_from(spec.initial_count()).unwrap_or(i32::MAX),
+        owns_count: spec.count.is_some(),
         launch_type: spec.launch_type.map(|l| l.as_str().into()),
         capacity_provider_strategy: spec.capacity_provider_strategy.clone(),
         scheduling_strategy: "REPLICA".into(),

@@ -57,9 +57,12 @@ pub struct DelegateGroupSpec {
     /// absent: the controller's own account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<Account>,
-    /// Number of delegate tasks wanted (>= 0).
+    /// Number of delegate tasks wanted (>= 0). Leave it out when someone else owns the count
+    /// (Application Auto Scaling, a person with the console): the controller then never writes
+    /// desiredCount, and creates the service with 1. `mode: tasks` needs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 2147483647))]
-    pub count: i64,
+    pub count: Option<i64>,
     /// `service` (an ECS service keeps the count) or `tasks` (the controller keeps standalone tasks).
     #[serde(default)]
     pub mode: Mode,
@@ -560,6 +563,11 @@ impl Delegate {
 }
 
 impl DelegateGroupSpec {
+    /// The count a new service starts with: `count`, or 1 when someone else owns the count.
+    pub fn initial_count(&self) -> i64 {
+        self.count.unwrap_or(1)
+    }
+
     /// What the tasks are built for (the task definition's requiresCompatibilities): the
     /// launch type; with a strategy, FARGATE when its providers are Fargate's; else EC2.
     pub fn compatibility(&self) -> LaunchType {

@@ -70,13 +70,18 @@ fn check_identity(group: &DelegateGroup, err: &mut Report<'_>) {
             );
         }
     }
-    if spec.count < 0 {
-        err("spec.count", format!("must be >= 0, got {}", spec.count));
-    } else if spec.count > i64::from(i32::MAX) {
-        err(
+    match spec.count {
+        Some(count) if count < 0 => err("spec.count", format!("must be >= 0, got {count}")),
+        Some(count) if count > i64::from(i32::MAX) => err(
             "spec.count",
-            format!("must be <= {}, got {}", i32::MAX, spec.count),
-        );
+            format!("must be <= {}, got {count}", i32::MAX),
+        ),
+        None if spec.mode == Mode::Tasks => err(
+            "spec.count",
+            "mode: tasks needs a count: the controller itself keeps that many standalone tasks"
+                .into(),
+        ),
+        _ => {}
     }
 }
 
@@ -157,15 +162,20 @@ fn check_network(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
     // (harness-core DelegateServiceImpl.register: "filter(DelegateKeys.hostName, ...)", and the
     // IP unless the host name carries the account); bridge IPs repeat from host to host, so
     // several tasks with one host name can be taken for one delegate.
-    if spec.hostname.is_some() && spec.count > 1 && spec.delegate.flavor == Flavor::Nextgen {
+    if spec.hostname.is_some()
+        && spec.count.is_none_or(|count| count > 1)
+        && spec.delegate.flavor == Flavor::Nextgen
+    {
+        let all = spec
+            .count
+            .map_or_else(|| "however many".to_owned(), |c| format!("all {c}"));
         err(
             "spec.hostname",
             format!(
-                "a fixed hostname is shared by all {} delegates, and Harness tells delegates \
+                "a fixed hostname is shared by {all} delegates, and Harness tells delegates \
                  apart by host name and IP (which repeats across hosts on bridge networking): \
                  they would register as one; remove hostname (each task gets its own) or set \
-                 count: 1",
-                spec.count
+                 count: 1"
             ),
         );
     }

@@ -76,12 +76,14 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
                     status
                         .labels
                         .insert(name.clone(), group.group.metadata.labels.clone());
-                    self.metrics
-                        .desired_tasks
-                        .get_or_create(&GroupLabels {
-                            group: name.clone(),
-                        })
-                        .set(group.group.spec.count);
+                    if let Some(count) = group.group.spec.count {
+                        self.metrics
+                            .desired_tasks
+                            .get_or_create(&GroupLabels {
+                                group: name.clone(),
+                            })
+                            .set(count);
+                    }
                 }
                 status.config_loaded = true;
                 if desired.is_empty() || !all {

@@ -64,7 +64,7 @@ pub(super) fn service_changes(
         members.insert(member);
         changes.push(change);
     };
-    if service.desired_count != document.desired_count {
+    if document.owns_count && service.desired_count != document.desired_count {
         let (from, to) = (service.desired_count, document.desired_count);
         change(DesiredCount, FieldChange::new("desiredCount", from, to));
     }

@@ -137,6 +137,31 @@ fn count_drift_is_one_update_without_registration() {
     assert_eq!(members(&plan), [ServiceMember::DesiredCount]);
 }
 
+/// Without `spec.count` someone else owns the count: a scaled service is in sync, and nothing
+/// else the plan writes carries desiredCount.
+#[test]
+fn an_omitted_count_is_never_compared_or_written() {
+    let d = DesiredGroup::test("d1").no_count().build();
+    assert_eq!(
+        d.rendered.service.as_ref().unwrap().desired_count,
+        1,
+        "created with 1"
+    );
+    let mut service = converged(&d, TD1);
+    service.desired_count = 7;
+    assert!(plan_over(&d, service.clone()).in_sync());
+    let moved = DesiredGroup::test("d1")
+        .no_count()
+        .spec("  service: {minimumHealthyPercent: 50}")
+        .build();
+    let plan = plan_over(&moved, service);
+    assert!(
+        !members(&plan).contains(&ServiceMember::DesiredCount),
+        "{:?}",
+        members(&plan)
+    );
+}
+
 /// The members the plan's UpdateService carries.
 fn members(plan: &GroupPlan) -> Vec<ServiceMember> {
     plan.actions
