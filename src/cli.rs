@@ -77,6 +77,20 @@ pub struct GlobalArgs {
     /// before a group whose tasks run is Degraded (NotConnected).
     #[arg(long, global = true, default_value = "10m", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub harness_grace: std::time::Duration,
+    /// A change window (repeatable): `allow|deny MIN HOUR DAY-OF-MONTH MONTH DAY-OF-WEEK
+    /// DURATION [TIME_ZONE]`, e.g. `deny 0 22 * * 5 48h Europe/Berlin`. Inside a deny window,
+    /// or outside every allow window, changes are planned and reported but not written.
+    #[arg(
+        long = "window",
+        global = true,
+        env = "EDC_WINDOWS",
+        value_delimiter = ';',
+        value_name = "WINDOW"
+    )]
+    pub windows: Vec<String>,
+    /// Put drift back (ECS changed, the files did not) even while a window holds changes.
+    #[arg(long, global = true, env = "EDC_DRIFT_OUTSIDE_WINDOWS")]
+    pub drift_outside_windows: bool,
     /// With the Harness check: warn (condition ExpiringSoon, a notification) this long before
     /// a connected delegate's version expires.
     #[arg(long, global = true, default_value = "30d", value_parser = humantime::parse_duration, value_name = "DURATION")]

@@ -50,6 +50,9 @@ pub fn table(statuses: &[GroupStatus]) -> String {
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }
+    if let Some(window) = statuses.iter().find_map(|s| s.window.as_deref()) {
+        out.push_str(&format!("change window: {window}\n"));
+    }
     for s in statuses {
         let problem = s
             .conditions

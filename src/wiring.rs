@@ -114,6 +114,37 @@ pub async fn harness(
     )))
 }
 
+/// The change windows of `--window` and the policy file; `None` without any.
+///
+/// # Errors
+/// A window that does not parse, naming where it came from.
+pub fn windows(
+    global: &GlobalArgs,
+    policy: &spec::Policy,
+) -> anyhow::Result<Option<Arc<engine::windows::Windows>>> {
+    let mut windows = Vec::new();
+    for text in &global.windows {
+        windows.push(
+            engine::windows::Window::parse(text).map_err(|e| anyhow::anyhow!("--window {e}"))?,
+        );
+    }
+    for (i, text) in policy.windows.iter().flatten().enumerate() {
+        windows.push(
+            engine::windows::Window::parse(text)
+                .map_err(|e| anyhow::anyhow!("the policy's windows[{i}]: {e}"))?,
+        );
+    }
+    if windows.is_empty() {
+        return Ok(None);
+    }
+    let drift = global.drift_outside_windows || policy.drift_outside_windows == Some(true);
+    let list: Vec<String> = windows.iter().map(ToString::to_string).collect();
+    tracing::info!(windows = %list.join("; "), drift_outside_windows = drift, "change windows: writes only while they allow");
+    Ok(Some(Arc::new(engine::windows::Windows::new(
+        windows, drift,
+    ))))
+}
+
 /// Where the Harness API key may go: `--harness-origin` (EDC_HARNESS_ORIGINS), Harness SaaS
 /// when none is given.
 ///
@@ -223,8 +254,10 @@ pub async fn prepare(
     )>,
 > {
     let aws = Aws::new(global).await?;
+    let policy = policy(global, paths)?;
+    let windows = windows(global, &policy)?;
     let source = FileSource::new(paths.to_vec(), &global.selector, aws.sdk.default_region())?
-        .with_retries(policy(global, paths)?);
+        .with_retries(policy);
     let desired = match source.load_now() {
         Ok(desired) => desired,
         Err(SourceError::Invalid(lines)) => {
@@ -270,6 +303,8 @@ pub async fn prepare(
     Ok(Some((
         desired.into_iter().map(Arc::new).collect(),
         scope(&source),
-        Engine::new(aws.limited(), options, concurrency).with_harness(check),
+        Engine::new(aws.limited(), options, concurrency)
+            .with_harness(check)
+            .with_windows(windows),
     )))
 }

@@ -3,7 +3,10 @@
 
 mod support;
 
-use support::{assert_has, show, status_json, Moto};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::{assert_has, condition, eventually, show, status_json, Loop, Moto};
 
 /// Without `spec.count` the controller creates the service with 1 and never writes desiredCount
 /// again: a scale by someone else (autoscaling, a person) stays, pass after pass.
@@ -38,4 +41,133 @@ async fn an_omitted_count_is_never_written() {
     assert_eq!(status["groups"][0]["desired"], 3, "{status:#}");
     let plan = moto.run_ok(&["plan", "g.yaml"]);
     assert_has(&String::from_utf8_lossy(&plan.stdout), "No changes");
+}
+
+/// A deny window that started this minute (UTC) and ends `left` from now.
+fn deny_for(left: Duration) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let (minute, hour) = ((now / 60) % 60, (now / 3600) % 24);
+    let duration = now % 60 + left.as_secs();
+    format!("deny {minute} {hour} * * * {duration}s UTC")
+}
+
+fn group_of(subnet: &str, count: i64) -> String {
+    plan::DesiredGroup::test("g")
+        .count(count)
+        .fargate(subnet)
+        .yaml()
+}
+
+/// The group's status as the loop serves it.
+fn served(looping: &Loop) -> Option<Value> {
+    let (code, body) = looping.get("/status");
+    let status: Value = serde_json::from_str(&body).ok()?;
+    (code == 200).then(|| status["groups"][0].clone())
+}
+
+/// Inside a deny window a change of the files is planned and reported, not written; drift is
+/// put back when the operator allows it; when the window closes the held change is applied
+/// without a new commit (Argo CD's #21692).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deny_window_holds_a_change_puts_drift_back_and_applies_the_change_when_it_ends() {
+    let moto = Moto::with_clusters(&["c1"]);
+    let (subnet, _) = moto.default_network().await;
+    moto.write("g.yaml", &group_of(&subnet, 1));
+    moto.run_ok(&["reconcile", "--once", "g.yaml"]);
+    let window = deny_for(Duration::from_secs(35));
+    let opens = Instant::now() + Duration::from_secs(35);
+    let looping = Loop::ready(
+        &moto,
+        &[
+            "g.yaml",
+            "--interval",
+            "2s",
+            "--window",
+            &window,
+            "--drift-outside-windows",
+        ],
+        Duration::from_secs(30),
+    );
+    // In sync at the window's start: a clean pass on record.
+    eventually(Duration::from_secs(20), || {
+        let g = served(&looping)?;
+        (g["inSync"] == true).then_some(())
+    })
+    .unwrap_or_else(|| panic!("{}", looping.logs()));
+    let page = looping.get("/").1;
+    assert_has(&page, "Change window: held by window (deny ");
+
+    // Drift: put back although the window holds changes.
+    moto.ecs_call(
+        "UpdateService",
+        &json!({"cluster": "c1", "service": "g", "desiredCount": 3}).to_string(),
+    );
+    eventually(Duration::from_secs(20), || {
+        (moto.desired("c1", "g") == Some(1)).then_some(())
+    })
+    .unwrap_or_else(|| panic!("drift not put back: {}", looping.logs()));
+
+    // A change of the files: held, and said so.
+    moto.write("g.yaml", &group_of(&subnet, 2));
+    let held = eventually(Duration::from_secs(20), || {
+        let g = served(&looping)?;
+        (condition(&g, "Ready")["reason"] == "HeldByWindow").then_some(g)
+    })
+    .unwrap_or_else(|| panic!("never held: {}", looping.logs()));
+    assert_has(
+        condition(&held, "Ready")["message"].as_str().unwrap(),
+        "changes planned but held by window (deny ",
+    );
+    assert_has(held["window"].as_str().unwrap(), "writes resume at ");
+    assert!(Instant::now() < opens, "the test ran past the window");
+    assert_eq!(moto.desired("c1", "g"), Some(1), "held: not written");
+    assert_has(&looping.logs(), "changes held by a change window");
+
+    // The window ends: the held change is applied, with no new commit.
+    let applied = eventually(Duration::from_secs(60), || {
+        (moto.desired("c1", "g") == Some(2)).then_some(())
+    });
+    looping.terminate();
+    assert!(applied.is_some(), "{}", looping.logs());
+    assert!(Instant::now() >= opens, "applied before the window ended");
+}
+
+/// Without the operator's word, drift is held like any change; `plan` and `reconcile --once`
+/// say so, and nothing is written.
+#[tokio::test(flavor = "multi_thread")]
+async fn inside_a_deny_window_drift_waits_too_unless_allowed() {
+    let moto = Moto::with_clusters(&["c1"]);
+    let (subnet, _) = moto.default_network().await;
+    moto.write("g.yaml", &group_of(&subnet, 1));
+    moto.run_ok(&["reconcile", "--once", "g.yaml"]);
+    moto.ecs_call(
+        "UpdateService",
+        &json!({"cluster": "c1", "service": "g", "desiredCount": 3}).to_string(),
+    );
+    let window = deny_for(Duration::from_secs(600));
+    moto.reset_calls();
+    let out = moto.run_ok(&["reconcile", "--once", "g.yaml", "--window", &window]);
+    assert!(
+        moto.ecs_writes().is_empty(),
+        "{:?}\n{}",
+        moto.ecs_writes(),
+        show(&out)
+    );
+    assert_eq!(moto.desired("c1", "g"), Some(3));
+    let plan = moto.run_ok(&["plan", "g.yaml", "--window", &window]);
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert_has(&text, "desiredCount: 3 -> 1");
+    assert_has(&text, "g: held by window (deny ");
+    let table = moto.run_ok(&["status", "g.yaml", "--window", &window]);
+    assert_has(
+        &String::from_utf8_lossy(&table.stdout),
+        "change window: held by window",
+    );
+    let bad = moto.run(&["plan", "g.yaml", "--window", "deny 0 25 * * * 1h"]);
+    assert!(!bad.status.success());
+    assert_has(&show(&bad), "--window");
+    assert_has(&show(&bad), "schedule");
 }

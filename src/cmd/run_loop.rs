@@ -29,6 +29,7 @@ pub struct Loop {
 pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow::Result<ExitCode> {
     let aws = Aws::new(global).await?;
     let policy = crate::wiring::policy(global, &paths)?;
+    let windows = crate::wiring::windows(global, &policy)?;
     let source =
         FileSource::new(paths, &global.selector, aws.sdk.default_region())?.with_retries(policy);
     let scope = scope(&source);
@@ -81,6 +82,7 @@ pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow
         },
         concurrency: args.concurrency,
         harness,
+        windows,
         leadership: elector.as_ref().map(|e| e.on_acquire()),
         events,
         notify,

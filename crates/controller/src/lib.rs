@@ -50,6 +50,8 @@ pub struct LoopConfig<S> {
     pub concurrency: usize,
     /// With `--harness-api-key-secret`: Ready also means connected to Harness.
     pub harness: Option<Arc<harness::HarnessCheck>>,
+    /// The operator's change windows.
+    pub windows: Option<Arc<engine::windows::Windows>>,
     /// With several replicas: changes each time this one takes the lease (it then reconciles
     /// every group at once: a failover starts warm).
     pub leadership: Option<tokio::sync::watch::Receiver<u64>>,
@@ -105,7 +107,8 @@ pub async fn serve_and_run<P: ClientProvider + 'static, S: DesiredSource>(
         config.concurrency,
         Retries::new(config.backoff, config.progress_requeue),
     )
-    .with_harness(config.harness);
+    .with_harness(config.harness)
+    .with_windows(config.windows);
     let state = http::AppState {
         status: Arc::clone(&status),
         registry: Arc::new(registry),

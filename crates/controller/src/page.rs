@@ -122,6 +122,9 @@ pub fn render(status: &StatusState, filter: Option<State>, context: &Context) ->
                         @if let Some(events) = &context.events { " · " (events) }
                         " · refreshed every " (REFRESH_SECONDS) " s"
                     }
+                    @if let Some(window) = groups.iter().find_map(|g| g.window.as_deref()) {
+                        p.meta { "Change window: " (window) }
+                    }
                 }
                 @if !status.config_errors.is_empty() {
                     section.errors role="alert" {
@@ -310,6 +313,7 @@ mod tests {
             harness: plan::harness::Connection::default(),
             conditions,
             version: None,
+            window: None,
         }
     }
 

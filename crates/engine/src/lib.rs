@@ -24,6 +24,7 @@ mod rollbacks;
 pub mod scope;
 mod tasks;
 mod unlisted;
+pub mod windows;
 pub mod write;
 mod writes;
 
@@ -130,6 +131,25 @@ pub struct Engine<P> {
     unlisted: Mutex<unlisted::Unlisted>,
     /// With `--harness-api-key-secret`: Ready also means connected to Harness.
     harness: Option<Arc<harness::HarnessCheck>>,
+    /// The operator's change windows: when writes are held.
+    windows: Option<Arc<windows::Windows>>,
+    /// Each group's [`fingerprint`] at its last clean pass (in sync, or applied without
+    /// error): a later difference with the same fingerprint is drift, not a change of files.
+    clean: Mutex<HashMap<GroupKey, u64>>,
+}
+
+/// Identifies a group's whole spec as written and resolved (not only its task definition's
+/// spec-hash: a count change is a change of the files too).
+pub fn fingerprint(group: &DesiredGroup) -> u64 {
+    use std::hash::Hasher as _;
+    let mut hasher = fnv::FnvHasher::default();
+    hasher.write(&serde_json::to_vec(&group.group).unwrap_or_default());
+    hasher.write(group.target.to_string().as_bytes());
+    // `version: auto` resolved to a new version is a change of what is wanted, not drift.
+    if let Some(version) = &group.group.spec.delegate.resolved_version {
+        hasher.write(version.as_bytes());
+    }
+    hasher.finish()
 }
 
 impl<P: ClientProvider> Engine<P> {
@@ -157,7 +177,16 @@ impl<P: ClientProvider> Engine<P> {
             renames: Mutex::new(HashMap::new()),
             unlisted: Mutex::new(unlisted::Unlisted::default()),
             harness: None,
+            windows: None,
+            clean: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Writes only as `windows` allow.
+    #[must_use]
+    pub fn with_windows(mut self, windows: Option<Arc<windows::Windows>>) -> Self {
+        self.windows = windows.filter(|w| !w.is_empty());
+        self
     }
 
     /// Ready also requires the delegates connected to Harness, as `check` reads it.

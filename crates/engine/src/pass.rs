@@ -50,6 +50,8 @@ pub struct GroupReport {
     pub error: Option<GroupError>,
     /// What Harness said of it, with the Harness check on.
     pub harness: Option<HarnessView>,
+    /// Its changes were held by a change window: why, and until when.
+    pub held: Option<String>,
     /// Its derived status.
     pub status: GroupStatus,
 }
@@ -64,6 +66,7 @@ impl GroupReport {
             done: Vec::new(),
             error: None,
             harness: None,
+            held: None,
             status: GroupStatus::default(),
         }
     }
@@ -155,17 +158,45 @@ impl<P: ClientProvider> Engine<P> {
             None => None,
         };
         let refused = prune_report.as_ref().is_some_and(|p| p.problem.is_some());
+        let window = self
+            .windows
+            .as_ref()
+            .map(|w| (w.at(std::time::SystemTime::now()), w.drift_always));
+        if let Some((verdict, drift_always)) = window.as_ref().filter(|(v, _)| v.is_held()) {
+            self.hold(&mut records, verdict, *drift_always);
+        }
         if mode == Mode::Apply && !refused {
             for record in &records {
                 log_out_of_sync(record, gate);
             }
+            // A held group keeps its plan (for plan and status) but is not applied.
+            let mut held: Vec<Vec<plan::Action>> = records
+                .iter_mut()
+                .map(|r| {
+                    if r.held.is_some() {
+                        std::mem::take(&mut r.plan.actions)
+                    } else {
+                        Vec::new()
+                    }
+                })
+                .collect();
             self.apply(&mut records, gate).await;
-            if let Some(report) = prune_report.as_mut() {
+            for (record, actions) in records.iter_mut().zip(held.iter_mut()) {
+                if record.held.is_some() {
+                    record.plan.actions = std::mem::take(actions);
+                }
+            }
+            let writes_held = window.as_ref().is_some_and(|(v, _)| v.is_held());
+            if let Some(report) = prune_report.as_mut().filter(|_| !writes_held) {
                 self.carry_out_prune(report, gate).await;
             }
+            self.remember_clean(&records);
         }
         for record in &mut records {
             record.status = status_of(record);
+            if let Some((verdict, _)) = &window {
+                record.status.window = Some(verdict.describe());
+            }
         }
         if mode == Mode::Apply {
             log_pass(&records, started.elapsed());
@@ -390,6 +421,56 @@ impl<P: ClientProvider> Engine<P> {
     }
 }
 
+impl<P: ClientProvider> Engine<P> {
+    /// Marks the groups whose changes a closed window holds: every group with actions, except
+    /// drift when the operator lets drift always be put back. On the record at the default
+    /// level, as the writes would have been.
+    fn hold(
+        &self,
+        records: &mut [GroupReport],
+        verdict: &crate::windows::Verdict,
+        drift_always: bool,
+    ) {
+        let clean = self
+            .clean
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for record in records.iter_mut() {
+            if record.plan.actions.is_empty() || record.error.is_some() {
+                continue;
+            }
+            let key = crate::group_key(&record.desired);
+            let drift = clean.get(&key) == Some(&crate::fingerprint(&record.desired));
+            if drift && drift_always {
+                continue;
+            }
+            let why = verdict.describe();
+            info!(group = %record.desired.name(), cluster = %record.desired.cluster(), drift, held = %why, "changes held by a change window");
+            record.plan.notes.push(why.clone());
+            record.held = Some(why);
+        }
+    }
+
+    /// Records the groups that ended this pass clean: in sync, or applied without error.
+    fn remember_clean(&self, records: &[GroupReport]) {
+        let mut clean = self
+            .clean
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for record in records {
+            if record.error.is_none()
+                && record.held.is_none()
+                && (record.plan.actions.is_empty() || !record.done.is_empty())
+            {
+                clean.insert(
+                    crate::group_key(&record.desired),
+                    crate::fingerprint(&record.desired),
+                );
+            }
+        }
+    }
+}
+
 /// A group whose `version: auto` Harness has not answered is observed but never written:
 /// there is no image to write. Its plan is emptied and the group is stalled with why.
 fn hold_unresolved(record: &mut GroupReport) {
@@ -421,6 +502,18 @@ fn status_of(record: &GroupReport) -> GroupStatus {
     } else {
         Applied::Changes
     };
+    if let Some(why) = &record.held {
+        let mut status = derive(
+            &record.desired,
+            record.observed.as_ref(),
+            Some(&record.plan),
+            applied,
+            record.error.as_ref(),
+            record.harness.as_ref(),
+        );
+        status.hold(why);
+        return status;
+    }
     derive(
         &record.desired,
         record.observed.as_ref(),

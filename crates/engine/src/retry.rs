@@ -182,6 +182,7 @@ mod tests {
             harness: plan::harness::Connection::default(),
             conditions: Vec::new(),
             version: None,
+            window: None,
         }
     }
 

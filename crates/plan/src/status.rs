@@ -87,6 +87,9 @@ pub struct GroupStatus {
     /// With `spec.delegate.version`: the image it resolves to and where the version came from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<crate::desired::VersionNote>,
+    /// With change windows: whether writes are held now, and when that changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
 }
 
 impl GroupStatus {
@@ -114,6 +117,27 @@ impl GroupStatus {
     pub fn is_progressing(&self) -> bool {
         self.condition(ConditionType::Progressing)
             .is_some_and(Condition::is_true)
+    }
+
+    /// Its changes are held by a change window (`why`): not Ready, and Progressing, so that
+    /// it is looked at again soon and the change is applied once the window opens.
+    pub fn hold(&mut self, why: &str) {
+        let message = format!("changes planned but {why}");
+        self.conditions
+            .retain(|c| c.kind != ConditionType::Ready && c.kind != ConditionType::Progressing);
+        self.conditions.insert(
+            0,
+            Condition::new(
+                ConditionType::Progressing,
+                true,
+                Reason::HeldByWindow,
+                &message,
+            ),
+        );
+        self.conditions.insert(
+            0,
+            Condition::new(ConditionType::Ready, false, Reason::HeldByWindow, &message),
+        );
     }
 
     /// Adds Stalled=True with a reason, and Ready=False.
@@ -193,6 +217,7 @@ pub fn derive(
         harness: Connection::default(),
         conditions: Vec::new(),
         version: desired.version.clone(),
+        window: None,
     };
     let finding = harness.map(|view| {
         judge(

@@ -108,6 +108,8 @@ pub enum Reason {
     VersionExpired,
     /// `spec.delegate.version: auto` and Harness has not named a version yet.
     VersionUnknown,
+    /// A change window holds the group's changes.
+    HeldByWindow,
 }
 
 impl Reason {
@@ -142,6 +144,7 @@ impl Reason {
             Reason::VersionExpiringSoon => "VersionExpiringSoon",
             Reason::VersionExpired => "VersionExpired",
             Reason::VersionUnknown => "VersionUnknown",
+            Reason::HeldByWindow => "HeldByWindow",
         }
     }
 }

@@ -86,6 +86,13 @@ pub struct Policy {
     /// given, and then only in these clusters.
     #[serde(default)]
     pub adoption: Option<AdoptionRules>,
+    /// Change windows, each as `--window` takes it: `allow|deny MIN HOUR DAY-OF-MONTH MONTH
+    /// DAY-OF-WEEK DURATION [TIME_ZONE]` (checked when the controller starts).
+    #[serde(default)]
+    pub windows: Option<Vec<String>>,
+    /// Put drift back even while a window holds changes.
+    #[serde(default)]
+    pub drift_outside_windows: Option<bool>,
     /// Whether the Harness check runs (`--harness-api-key-secret`): set by the command line,
     /// never read from the file. `spec.delegate.version: auto` needs it.
     #[serde(skip)]
@@ -174,6 +181,8 @@ impl Default for Policy {
             resources: None,
             family_prefix: None,
             adoption: None,
+            windows: None,
+            drift_outside_windows: None,
             harness_check: false,
         }
     }

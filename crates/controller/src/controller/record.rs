@@ -98,7 +98,7 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
         );
         let region = &group.desired.target.region;
         let at = SystemTime::now();
-        let spec = fingerprint(&group.desired);
+        let spec = engine::fingerprint(&group.desired);
         // Writes to a group whose files did not change since its last clean pass: drift.
         let drift = !group.done.is_empty() && status.spec_applied.get(name) == Some(&spec);
         if drift {
@@ -177,20 +177,6 @@ pub(crate) fn expiry(before: Option<&plan::GroupStatus>, now: &plan::GroupStatus
         )
     })
     .collect()
-}
-
-/// Identifies a group's whole spec as written (not only its task definition's spec-hash: a
-/// count change is a change of the files too).
-pub(super) fn fingerprint(group: &DesiredGroup) -> u64 {
-    use std::hash::Hasher as _;
-    let mut hasher = fnv::FnvHasher::default();
-    hasher.write(&serde_json::to_vec(&group.group).unwrap_or_default());
-    hasher.write(group.target.to_string().as_bytes());
-    // `version: auto` resolved to a new version is a change of what is wanted, not drift.
-    if let Some(version) = &group.group.spec.delegate.resolved_version {
-        hasher.write(version.as_bytes());
-    }
-    hasher.finish()
 }
 
 /// A change of what Harness says about a group, on the record.

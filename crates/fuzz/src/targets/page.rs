@@ -38,6 +38,7 @@ pub fn run(data: &[u8]) {
                 image: Some(next()),
                 source: next(),
             }),
+            window: Some(next()),
         };
         group.conditions.push(Condition::new(
             ConditionType::Ready,
