@@ -1,7 +1,8 @@
 """Every request the endpoint receives, checked against the service's published model
 (botocore's `data/<service>/<version>/service-2.json` in this virtualenv): required members,
 unknown members, types, enums, lengths and ranges, patterns. ECS (every member), and the other
-services the controller calls: Secrets Manager, DynamoDB, SQS (JSON: every member), IAM, STS and
+services the controller calls: Secrets Manager, DynamoDB, SQS, Application Auto Scaling (JSON:
+every member), IAM, STS and
 SSM (query protocol: the top-level members, which is where their names, ARNs and ids are; the
 nested form keys `X.member.N` are not unflattened). A request the model does not allow is refused
 with the code `LocalModelViolation` (no AWS code: the check is the endpoint's), so that a test
@@ -14,7 +15,16 @@ import unicodedata
 from functools import lru_cache
 
 # The services whose requests are checked; ECS through its own handler (ecs_behaviour.py).
-CHECKED = ("ecs", "secretsmanager", "dynamodb", "sqs", "iam", "sts", "ssm")
+CHECKED = (
+    "ecs",
+    "secretsmanager",
+    "dynamodb",
+    "sqs",
+    "application-autoscaling",
+    "iam",
+    "sts",
+    "ssm",
+)
 
 
 @lru_cache(maxsize=None)
@@ -154,6 +164,12 @@ def compiled(pattern):
         categories = set(re.findall(r"\\p\{([LZN])\}", unicode_class.group(1)))
         others = set(unicode_class.group(2).replace("\\", ""))
         return lambda value: all(unicodedata.category(c)[0] in categories or c in others for c in value)
+    # Java writes characters beyond the BMP as surrogate pairs: "\uD800\uDC00-\uDBFF\uDFFF" is
+    # U+10000 to U+10FFFF (Application Auto Scaling's XmlString patterns), a range Python's re
+    # reads backwards.
+    pattern = pattern.replace("\\uD800\\uDC00-\\uDBFF\\uDFFF", "\\U00010000-\\U0010FFFF")
+    # Java's POSIX class \p{Print}: printable US-ASCII (Application Auto Scaling's PolicyName).
+    pattern = pattern.replace("\\p{Print}", "[\\x20-\\x7E]")
     java = re.compile(pattern)
     return lambda value: java.fullmatch(value) is not None
 

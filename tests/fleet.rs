@@ -171,3 +171,121 @@ async fn inside_a_deny_window_drift_waits_too_unless_allowed() {
     assert_has(&show(&bad), "--window");
     assert_has(&show(&bad), "schedule");
 }
+
+/// A count range: the controller registers the scalable target and a target-tracking policy,
+/// leaves a desiredCount that autoscaling moved inside the range alone pass after pass, puts one
+/// outside it back to the nearest bound, and deregisters the target when the range goes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_count_range_is_registered_with_autoscaling_and_only_its_bounds_are_kept() {
+    let moto = Moto::with_clusters(&["c1"]);
+    let (subnet, _) = moto.default_network().await;
+    let ranged = |min: i64, max: i64| {
+        plan::DesiredGroup::test("g")
+            .no_count()
+            .fargate(&subnet)
+            .spec(&format!("  count: {{min: {min}, max: {max}, cpu: 60}}"))
+            .yaml()
+    };
+    moto.write("g.yaml", &ranged(2, 5));
+    let plan = moto.run_ok(&["plan", "g.yaml"]);
+    assert_has(
+        &String::from_utf8_lossy(&plan.stdout),
+        "put-scaling service/c1/g: 2 to 5 tasks, ECSServiceAverageCPUUtilization at 60%",
+    );
+    moto.run_ok(&["reconcile", "--once", "g.yaml"]);
+    assert_eq!(moto.requests("CreateService")[0]["desiredCount"], 2);
+    let target = &moto.requests("RegisterScalableTarget")[0];
+    assert_eq!(target["ServiceNamespace"], "ecs");
+    assert_eq!(target["ResourceId"], "service/c1/g");
+    assert_eq!(target["ScalableDimension"], "ecs:service:DesiredCount");
+    assert_eq!(
+        (target["MinCapacity"].clone(), target["MaxCapacity"].clone()),
+        (json!(2), json!(5))
+    );
+    let policy = &moto.requests("PutScalingPolicy")[0];
+    assert_eq!(policy["PolicyType"], "TargetTrackingScaling");
+    let tracking = &policy["TargetTrackingScalingPolicyConfiguration"];
+    assert_eq!(tracking["TargetValue"], 60.0);
+    assert_eq!(
+        tracking["PredefinedMetricSpecification"]["PredefinedMetricType"],
+        "ECSServiceAverageCPUUtilization"
+    );
+
+    // Autoscaling scales out inside the range (the test plays Application Auto Scaling's part:
+    // it writes desiredCount as a scaling activity would).
+    moto.ecs_call(
+        "UpdateService",
+        &json!({"cluster": "c1", "service": "g", "desiredCount": 4}).to_string(),
+    );
+    for pass in 0..3 {
+        moto.reset_calls();
+        let out = moto.run_ok(&["reconcile", "--once", "g.yaml"]);
+        assert!(
+            moto.writes().is_empty(),
+            "pass {pass}: {:?}\n{}",
+            moto.writes(),
+            show(&out)
+        );
+    }
+    assert_eq!(moto.desired("c1", "g"), Some(4));
+    let status = status_json(&moto, "g.yaml");
+    assert_eq!(status["groups"][0]["desired"], 4, "{status:#}");
+
+    // Outside the range: the nearest bound.
+    moto.ecs_call(
+        "UpdateService",
+        &json!({"cluster": "c1", "service": "g", "desiredCount": 9}).to_string(),
+    );
+    moto.reset_calls();
+    moto.run_ok(&["reconcile", "--once", "g.yaml"]);
+    assert_eq!(moto.ecs_writes(), ["UpdateService"]);
+    assert_eq!(moto.desired("c1", "g"), Some(5));
+
+    // A new range: the target is registered again with it, the policy left as it is.
+    moto.write("g.yaml", &ranged(1, 8));
+    moto.reset_calls();
+    moto.run_ok(&["reconcile", "--once", "g.yaml"]);
+    assert_eq!(
+        moto.writes(),
+        ["RegisterScalableTarget"],
+        "{:?}",
+        moto.calls()
+    );
+
+    // A fixed count again: the controller's target goes, and the count is the file's.
+    moto.write("g.yaml", &group_of(&subnet, 3));
+    moto.reset_calls();
+    moto.run_ok(&["reconcile", "--once", "g.yaml"]);
+    let writes = moto.writes();
+    assert!(
+        writes.contains(&"DeregisterScalableTarget".to_owned()),
+        "{writes:?}"
+    );
+    assert_eq!(moto.desired("c1", "g"), Some(3));
+    let targets = moto.json_call(
+        "application-autoscaling",
+        "AnyScaleFrontendService.DescribeScalableTargets",
+        &json!({"ServiceNamespace": "ecs"}).to_string(),
+    );
+    assert!(!targets.contains("service/c1/g"), "deregistered: {targets}");
+}
+
+/// `import --cluster --service` of a service with a scalable target: a count range.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_with_a_scalable_target_imports_as_a_range() {
+    let moto = Moto::with_clusters(&["c1"]);
+    let (subnet, _) = moto.default_network().await;
+    let yaml = plan::DesiredGroup::test("g")
+        .no_count()
+        .fargate(&subnet)
+        .spec("  count: {min: 1, max: 4, memory: 75}")
+        .yaml();
+    moto.write("g.yaml", &yaml);
+    moto.run_ok(&["reconcile", "--once", "g.yaml"]);
+    let out = moto.run_ok(&["import", "--cluster", "c1", "--service", "g"]);
+    let imported = String::from_utf8_lossy(&out.stdout);
+    assert_has(
+        &imported,
+        "  count:\n    min: 1\n    max: 4\n    memory: 75\n",
+    );
+}

@@ -755,7 +755,7 @@ fn requests_the_service_model_does_not_allow_are_refused() {
 }
 
 /// The other services the controller calls are checked against their own models too: Secrets
-/// Manager every member (JSON), STS its top-level members (query).
+/// Manager and Application Auto Scaling every member (JSON), STS its top-level members (query).
 #[test]
 fn other_services_requests_are_checked_against_their_models() {
     let moto = Moto::start();
@@ -780,6 +780,25 @@ fn other_services_requests_are_checked_against_their_models() {
         r#"{"SecretId": "nope"}"#,
     );
     assert!(!allowed.contains("LocalModelViolation"), "{allowed}");
+    // Application Auto Scaling: Java's \p{Print} and surrogate-pair ranges as the model has them.
+    let scaling = moto.json_call(
+        "application-autoscaling",
+        "AnyScaleFrontendService.PutScalingPolicy",
+        r#"{"ServiceNamespace": "ecs", "ResourceId": "service/c1/g",
+            "ScalableDimension": "ecs:service:DesiredCount", "PolicyName": "caf\u00e9"}"#,
+    );
+    support::assert_has(&scaling, "LocalModelViolation");
+    support::assert_has(
+        &scaling,
+        "PutScalingPolicy.PolicyName: 'caf\\u00e9' does not match",
+    );
+    let dimension = moto.json_call(
+        "application-autoscaling",
+        "AnyScaleFrontendService.RegisterScalableTarget",
+        r#"{"ServiceNamespace": "ecs", "ResourceId": "service/c1/g",
+            "ScalableDimension": "ecs:service:Desired"}"#,
+    );
+    support::assert_has(&dimension, "RegisterScalableTarget.ScalableDimension");
 }
 
 /// A launch type and a capacity provider strategy exclude each other ("If a launchType is

@@ -31,6 +31,7 @@ pub async fn run(
             account.role_arn
         );
     }
+    let mut range = None;
     let (task_definition, service, origin, exact) = match (task_spec, live) {
         (Some(path), _) => {
             let service = service_spec.as_deref().map(read_json).transpose()?;
@@ -48,11 +49,14 @@ pub async fn run(
                 .clone()
                 .or_else(|| api.default_region())
                 .context("no region: set --region or AWS_REGION")?;
-            let (live, document) = api
-                .clients(&client::Target::of(account.as_ref(), &region))
+            let clients = api.clients(&client::Target::of(account.as_ref(), &region));
+            let (live, document) = clients
                 .live_service(&cluster, &service)
                 .await
                 .context("reading the live service")?;
+            range = scaling_of(&clients, &cluster, &service)
+                .await
+                .context("reading the service's autoscaling")?;
             let (td, service_json) = plan::adopt::live_documents(&live, &cluster, &document)?;
             // Managed by any controller: which id will run the imported file is not known here.
             if let Some(owner) = live.tags.get(spec::render::TAG_MANAGED_BY) {
@@ -72,6 +76,9 @@ pub async fn run(
         cluster: None,
         exact,
     })?;
+    if let Some(range) = range {
+        imported.group.spec.count = Some(spec::Count::Range(range));
+    }
     if account.is_some() {
         imported.group.spec.account = account;
         imported.group.spec.region.clone_from(&global.region);
@@ -83,4 +90,51 @@ pub async fn run(
         .lock()
         .write_all(spec::import::to_yaml(&imported, &origin).as_bytes())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A service with a scalable target and a target-tracking policy on ECS's average CPU or
+/// memory (the controller's, or one of that form) imports as a count range.
+async fn scaling_of(
+    clients: &aws::SdkApi,
+    cluster: &str,
+    service: &str,
+) -> anyhow::Result<Option<spec::CountRange>> {
+    use client::AwsApi as _;
+    let resource_id = format!("service/{}/{service}", spec::arn::cluster_name(cluster));
+    let Some((min, max)) = clients
+        .send(client::call::DescribeScalableTarget {
+            resource_id: resource_id.clone(),
+        })
+        .await?
+    else {
+        return Ok(None);
+    };
+    let policy = clients
+        .send(client::call::DescribeScalingPolicy {
+            resource_id,
+            policy_name: spec::document::SCALING_POLICY_NAME.into(),
+        })
+        .await?;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let percent = |value: f64| value.round().clamp(1.0, 100.0) as u8;
+    let (cpu, memory) = match policy {
+        Some((metric, value)) if metric == "ECSServiceAverageMemoryUtilization" => {
+            (None, Some(percent(value)))
+        }
+        Some((_, value)) => (Some(percent(value)), None),
+        None => {
+            eprintln!(
+                "warning: {service} has a scalable target but not the controller's \
+                 target-tracking policy; count.cpu is set to 70 for you to review, and the \
+                 service's own policies stay as they are"
+            );
+            (Some(70), None)
+        }
+    };
+    Ok(Some(spec::CountRange {
+        min: i64::from(min),
+        max: i64::from(max),
+        cpu,
+        memory,
+    }))
 }

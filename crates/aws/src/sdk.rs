@@ -14,6 +14,7 @@ use client::{AwsError, Operation, Result, Target};
 
 mod ecs_calls;
 mod iam_calls;
+mod scaling_calls;
 
 use crate::error::{answer, lacking};
 use crate::response;
@@ -164,10 +165,14 @@ impl SdkProvider {
         let ecs = aws_sdk_ecs::config::Builder::from(&config)
             .region(Region::new(target.region.clone()))
             .build();
+        let scaling = aws_sdk_applicationautoscaling::config::Builder::from(&config)
+            .region(Region::new(target.region.clone()))
+            .build();
         SdkApi {
             ecs: aws_sdk_ecs::Client::from_conf(ecs),
             iam: aws_sdk_iam::Client::new(&config),
             secrets: aws_sdk_secretsmanager::Client::new(&config),
+            scaling: aws_sdk_applicationautoscaling::Client::from_conf(scaling),
         }
     }
 }
@@ -178,6 +183,7 @@ pub struct SdkApi {
     ecs: aws_sdk_ecs::Client,
     iam: aws_sdk_iam::Client,
     secrets: aws_sdk_secretsmanager::Client,
+    scaling: aws_sdk_applicationautoscaling::Client,
 }
 
 impl SdkApi {
@@ -283,6 +289,21 @@ impl AwsApi for SdkApi {
                 Answer::GetPolicyVersion(self.get_policy_version(c).await?)
             }
             Request::SecretKmsKey(c) => Answer::SecretKmsKey(self.secret_kms_key(c).await?),
+            Request::DescribeScalableTarget(c) => {
+                Answer::DescribeScalableTarget(self.describe_scalable_target(c).await?)
+            }
+            Request::DescribeScalingPolicy(c) => {
+                Answer::DescribeScalingPolicy(self.describe_scaling_policy(c).await?)
+            }
+            Request::RegisterScalableTarget(c) => {
+                Answer::RegisterScalableTarget(self.register_scalable_target(c).await?)
+            }
+            Request::PutScalingPolicy(c) => {
+                Answer::PutScalingPolicy(self.put_scaling_policy(c).await?)
+            }
+            Request::DeregisterScalableTarget(c) => {
+                Answer::DeregisterScalableTarget(self.deregister_scalable_target(c).await?)
+            }
         })
     }
 }

@@ -171,6 +171,24 @@ calls! {
     PolicyDefaultVersion as GetPolicy { arn: String } -> String;
     /// GetPolicyVersion: that version's document (JSON, decoded).
     GetPolicyVersion as GetPolicyVersion { arn: String, version: String } -> String;
+    /// Application Auto Scaling DescribeScalableTargets of one ECS service's desired count:
+    /// its MinCapacity and MaxCapacity, `None` when none is registered.
+    DescribeScalableTarget as DescribeScalableTargets { resource_id: String } -> Option<(i32, i32)>;
+    /// DescribeScalingPolicies of one service, for the policy named `policy_name`: its
+    /// predefined metric and target value, `None` when it has none.
+    DescribeScalingPolicy as DescribeScalingPolicies { resource_id: String, policy_name: String }
+        -> Option<(String, f64)>;
+    /// RegisterScalableTarget (creates or updates MinCapacity/MaxCapacity).
+    RegisterScalableTarget as RegisterScalableTarget { resource_id: String, min: i32, max: i32 } -> ();
+    /// PutScalingPolicy: target tracking of `metric` (a predefined ECS metric) at `target` %.
+    PutScalingPolicy as PutScalingPolicy {
+        resource_id: String,
+        policy_name: String,
+        metric: String,
+        target: u8,
+    } -> ();
+    /// DeregisterScalableTarget (its policies go with it).
+    DeregisterScalableTarget as DeregisterScalableTarget { resource_id: String } -> ();
     /// Secrets Manager DescribeSecret: the KMS key a secret is encrypted with, when it is not
     /// the account's default (`aws/secretsmanager`) key.
     SecretKmsKey as DescribeSecret { secret_arn: String } -> Option<String>;

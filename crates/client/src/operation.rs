@@ -109,6 +109,11 @@ operations! {
     ListAttachedRolePolicies => "iam", Iam;
     GetPolicy => "iam", Iam;
     GetPolicyVersion => "iam", Iam;
+    DescribeScalableTargets => "application-autoscaling", Other;
+    DescribeScalingPolicies => "application-autoscaling", Other;
+    RegisterScalableTarget => "application-autoscaling", Other;
+    PutScalingPolicy => "application-autoscaling", Other;
+    DeregisterScalableTarget => "application-autoscaling", Other;
     DescribeSecret => "secretsmanager", Iam;
     GetSecretValue => "secretsmanager", Iam;
     GetParameter => "ssm", Iam;
@@ -138,6 +143,9 @@ impl Operation {
                 | Operation::UntagResource
                 | Operation::RunTask
                 | Operation::StopTask
+                | Operation::RegisterScalableTarget
+                | Operation::PutScalingPolicy
+                | Operation::DeregisterScalableTarget
                 | Operation::PutItem
                 | Operation::UpdateItem
                 | Operation::DeleteMessage

@@ -314,6 +314,7 @@ mod tests {
             conditions,
             version: None,
             window: None,
+            autoscaling: None,
         }
     }
 

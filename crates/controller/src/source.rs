@@ -348,7 +348,7 @@ mod tests {
         let Load::Changed(first) = source.load_if_changed(&AtomicBool::new(false)).unwrap() else {
             panic!("the first load reads the files");
         };
-        assert_eq!(first.groups["a"].group.spec.count, Some(1));
+        assert_eq!(first.groups["a"].group.spec.fixed_count(), Some(1));
         assert_eq!(
             source.load_if_changed(&AtomicBool::new(false)).unwrap(),
             Load::Unchanged
@@ -358,7 +358,7 @@ mod tests {
         let Load::Changed(second) = source.load_if_changed(&AtomicBool::new(false)).unwrap() else {
             panic!("a rewritten file is read again");
         };
-        assert_eq!(second.groups["a"].group.spec.count, Some(12));
+        assert_eq!(second.groups["a"].group.spec.fixed_count(), Some(12));
         assert_ne!(second.revision, first.revision);
 
         write(&dir, "b", 1);

@@ -116,6 +116,48 @@ impl<P: ClientProvider> Engine<P> {
             }),
         };
         match action {
+            Action::PutScaling {
+                document,
+                register,
+                policy,
+                changes,
+            } => {
+                let api = self.client(&d.target);
+                if *register {
+                    api.send(client::call::RegisterScalableTarget {
+                        resource_id: document.resource_id.clone(),
+                        min: document.min,
+                        max: document.max,
+                    })
+                    .await
+                    .map_err(group_error)?;
+                }
+                if *policy {
+                    api.send(client::call::PutScalingPolicy {
+                        resource_id: document.resource_id.clone(),
+                        policy_name: document.policy_name.clone(),
+                        metric: document.metric.clone(),
+                        target: document.target,
+                    })
+                    .await
+                    .map_err(group_error)?;
+                }
+                Ok(Write::PutScaling {
+                    resource_id: document.resource_id.clone(),
+                    changes: changes.clone(),
+                })
+            }
+            Action::RemoveScaling { resource_id } => {
+                self.client(&d.target)
+                    .send(client::call::DeregisterScalableTarget {
+                        resource_id: resource_id.clone(),
+                    })
+                    .await
+                    .map_err(group_error)?;
+                Ok(Write::RemovedScaling {
+                    resource_id: resource_id.clone(),
+                })
+            }
             Action::RegisterTaskDefinition {
                 document,
                 spec_hash,

@@ -22,7 +22,7 @@ impl<P: ClientProvider> Engine<P> {
             let (running, pending) = o.task_counts(d.mode());
             let spec = &d.group.spec;
             spec.compatibility() == LaunchType::Ec2
-                && spec.count.unwrap_or_else(|| o.desired_count()) > running + pending
+                && spec.fixed_count().unwrap_or_else(|| o.desired_count()) > running + pending
                 && !spec.suspend
         });
         let read = |(target, cluster): (Target, String)| async move {

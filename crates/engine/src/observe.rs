@@ -132,6 +132,7 @@ impl<P: ClientProvider> Engine<P> {
         self.observe_tasks(desired, &mut results).await;
         self.observe_unsteady_services(desired, &mut results).await;
         self.observe_capacity(desired, &mut results).await;
+        self.observe_scaling(desired, &mut results).await;
         results
     }
 
@@ -398,4 +399,71 @@ struct RevisionLookup {
     group: usize,
     which: Revision,
     arn: String,
+}
+
+impl<P: ClientProvider> Engine<P> {
+    /// Application Auto Scaling of the groups with a count range, and of the services whose
+    /// scaling tag says the controller registered a scalable target: two reads per such group
+    /// (its target, its policy); none for the others. A failure fails the group's observation.
+    async fn observe_scaling(
+        &self,
+        desired: &[&DesiredGroup],
+        results: &mut [Result<ObservedGroup, AwsError>],
+    ) {
+        let wanted: Vec<(usize, plan::Target, String)> = desired
+            .iter()
+            .zip(results.iter())
+            .enumerate()
+            .filter_map(|(i, (d, o))| {
+                let o = o.as_ref().ok()?;
+                let service = o.service.as_ref().filter(|s| s.is_active())?;
+                let ours = service.tags.contains_key(spec::render::TAG_SCALING);
+                (d.rendered.scaling.is_some() || ours).then(|| {
+                    let resource = format!(
+                        "service/{}/{}",
+                        spec::arn::cluster_name(d.cluster()),
+                        service.name
+                    );
+                    (i, d.target.clone(), resource)
+                })
+            })
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let read = |(i, target, resource_id): (usize, plan::Target, String)| async move {
+            let api = self.client(&target);
+            let target = api
+                .send(client::call::DescribeScalableTarget {
+                    resource_id: resource_id.clone(),
+                })
+                .await;
+            let policy = api
+                .send(client::call::DescribeScalingPolicy {
+                    resource_id,
+                    policy_name: spec::document::SCALING_POLICY_NAME.into(),
+                })
+                .await;
+            (
+                i,
+                target.and_then(|t| {
+                    policy.map(|p| plan::ObservedScaling {
+                        target: t,
+                        policy: p,
+                    })
+                }),
+            )
+        };
+        let found: Vec<_> = crate::bounded(wanted, read, self.concurrency).await;
+        for (i, scaling) in found {
+            match scaling {
+                Ok(scaling) => {
+                    if let Ok(o) = &mut results[i] {
+                        o.scaling = Some(scaling);
+                    }
+                }
+                Err(e) => results[i] = Err(e),
+            }
+        }
+    }
 }

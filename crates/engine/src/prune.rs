@@ -110,13 +110,31 @@ impl<P: ClientProvider> Engine<P> {
                     PruneAction::DeleteService {
                         cluster,
                         service_name,
+                        scaling,
                         ..
-                    } => self
-                        .delete_service(&orphan.target, cluster, service_name)
-                        .await
-                        .map(|()| Write::DeletedService {
-                            service: service_name.clone(),
-                        }),
+                    } => {
+                        let deregistered = if *scaling {
+                            self.client(&orphan.target)
+                                .send(call::DeregisterScalableTarget {
+                                    resource_id: format!(
+                                        "service/{}/{service_name}",
+                                        spec::arn::cluster_name(cluster)
+                                    ),
+                                })
+                                .await
+                        } else {
+                            Ok(())
+                        };
+                        match deregistered {
+                            Ok(()) => self
+                                .delete_service(&orphan.target, cluster, service_name)
+                                .await
+                                .map(|()| Write::DeletedService {
+                                    service: service_name.clone(),
+                                }),
+                            Err(e) => Err(e),
+                        }
+                    }
                     PruneAction::StopTask {
                         cluster,
                         task_arn,

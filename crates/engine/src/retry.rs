@@ -183,6 +183,7 @@ mod tests {
             conditions: Vec::new(),
             version: None,
             window: None,
+            autoscaling: None,
         }
     }
 

@@ -194,7 +194,7 @@ async fn a_count_change_is_a_single_update_call() {
     e.api().clear_calls();
     let scaled = group("g", "c1", "").group.clone();
     let mut scaled = scaled;
-    scaled.spec.count = Some(4);
+    scaled.spec.count = Some(spec::Count::Fixed(4));
     let scaled = DesiredGroup::new(scaled, "us-east-1").unwrap();
     pass(&e, std::slice::from_ref(&scaled)).await;
     assert_eq!(e.api().writes(), ["UpdateService"]);
@@ -669,6 +669,7 @@ async fn prune_scales_to_zero_whatever_count_it_saw() {
             cluster: "c1".into(),
             service_name: "g".into(),
             desired_count: 0,
+            scaling: false,
         }],
     };
     let outcomes = e.apply_prune(&[orphan], &AlwaysOpen).await;

@@ -77,6 +77,18 @@ pub enum Write {
         /// Service name.
         service: String,
     },
+    /// RegisterScalableTarget and/or PutScalingPolicy.
+    PutScaling {
+        /// `service/CLUSTER/SERVICE`.
+        resource_id: String,
+        /// What changed.
+        changes: Vec<FieldChange>,
+    },
+    /// DeregisterScalableTarget.
+    RemovedScaling {
+        /// `service/CLUSTER/SERVICE`.
+        resource_id: String,
+    },
 }
 
 /// `a: x -> y, b: ...`.
@@ -100,6 +112,8 @@ impl Write {
             Write::StoppedTask { .. } => "StoppedTask",
             Write::ReplacedService { .. } => "ReplacedService",
             Write::DeletedService { .. } => "DeletedService",
+            Write::PutScaling { .. } => "PutScaling",
+            Write::RemovedScaling { .. } => "RemovedScaling",
         }
     }
 }
@@ -181,6 +195,18 @@ impl fmt::Display for Write {
                 task_definition_short(task_definition)
             ),
             Write::DeletedService { service } => write!(f, "deleted service {service}"),
+            Write::PutScaling {
+                resource_id,
+                changes,
+            } => write!(
+                f,
+                "autoscaling of {resource_id} set ({})",
+                describe_changes(changes)
+            ),
+            Write::RemovedScaling { resource_id } => write!(
+                f,
+                "deregistered the scalable target of {resource_id}"
+            ),
         }
     }
 }

@@ -124,6 +124,23 @@ pub enum Action {
         /// Why, recorded on the task.
         reason: String,
     },
+    /// Register the service's scalable target and/or put its target-tracking policy.
+    PutScaling {
+        /// What Application Auto Scaling should have.
+        document: spec::document::ScalingDocument,
+        /// RegisterScalableTarget (missing, or min/max differ).
+        register: bool,
+        /// PutScalingPolicy (missing, or metric/target differ).
+        policy: bool,
+        /// What differs.
+        changes: Vec<FieldChange>,
+    },
+    /// Deregister the scalable target the controller registered (the range went; its policy
+    /// goes with it).
+    RemoveScaling {
+        /// `service/CLUSTER/SERVICE`.
+        resource_id: String,
+    },
     /// A difference UpdateService cannot make: the service must be deleted and created again
     /// (only with --allow-replace).
     ReplaceService {
@@ -160,6 +177,8 @@ impl Action {
             Action::ReplaceService { .. } => "replace-service",
             Action::RunTask { .. } => "run-task",
             Action::StopTask { .. } => "stop-task",
+            Action::PutScaling { .. } => "put-scaling",
+            Action::RemoveScaling { .. } => "remove-scaling",
         }
     }
 
@@ -223,6 +242,10 @@ impl Action {
                 "task {}: stopped ({reason})",
                 spec::arn::last_segment(task_arn)
             )],
+            Action::PutScaling { changes, .. } => fields(changes),
+            Action::RemoveScaling { resource_id } => {
+                vec![format!("scalable target {resource_id}: deregistered")]
+            }
         };
         parts.join("; ")
     }

@@ -146,6 +146,9 @@ impl DesiredGroup {
         if let Some(keys) = encode_tag_keys(self.group.spec.tags.keys()) {
             tags.insert(TAG_TAG_KEYS.into(), keys);
         }
+        if self.rendered.scaling.is_some() {
+            tags.insert(spec::render::TAG_SCALING.into(), "registered".into());
+        }
         tags
     }
 }

@@ -196,9 +196,19 @@ fn plan_changes(
             document,
             task_definition,
         });
+        plan.actions.extend(scaling_actions(desired, None, None));
         return plan;
     };
 
+    // The count the service should run now: the file's, the live one moved into a range, or
+    // (owned by someone else) the live one. UpdateService sends it only when it changes; a
+    // replacement is created with it.
+    let mut document = document;
+    document.desired_count = match document.count_rule {
+        spec::document::CountRule::Fixed => document.desired_count,
+        spec::document::CountRule::Within { min, max } => service.desired_count.clamp(min, max),
+        spec::document::CountRule::Unowned => service.desired_count,
+    };
     let id = &options.controller_id;
     if let Some(ServiceClass::RolledBack(_, rollback)) = class {
         // Not deployed again: ECS would fail and roll it back again, forever. The service is
@@ -266,6 +276,11 @@ fn plan_changes(
             adopt: matches!(class, Some(ServiceClass::Adoptable(_))),
         });
     }
+    plan.actions.extend(scaling_actions(
+        desired,
+        Some(service),
+        observed.scaling.as_ref(),
+    ));
     plan
 }
 
@@ -343,7 +358,7 @@ fn plan_tasks(
     let Some(document) = desired.rendered.run_task.clone() else {
         return;
     };
-    let want = usize::try_from(desired.group.spec.count.unwrap_or(0)).unwrap_or(0);
+    let want = usize::try_from(desired.group.spec.fixed_count().unwrap_or(0)).unwrap_or(0);
     let wanted_arn = match &task_definition {
         TaskDefinitionRef::Existing(arn) => Some(arn.clone()),
         TaskDefinitionRef::ToRegister { .. } => None,
@@ -417,3 +432,63 @@ fn conflict_message(
 
 #[cfg(test)]
 mod tests;
+
+/// Application Auto Scaling for a group with a count range: the scalable target (min, max) and
+/// the target-tracking policy, registered or put when missing or different (after the service
+/// exists: AAS checks it). Without a range, a scalable target the controller registered (its
+/// scaling tag on the service) is deregistered; one someone else registered is never touched.
+fn scaling_actions(
+    desired: &DesiredGroup,
+    service: Option<&ObservedService>,
+    observed: Option<&crate::observed::ObservedScaling>,
+) -> Vec<Action> {
+    let Some(document) = desired.rendered.scaling.clone() else {
+        let ours = service.is_some_and(|s| s.tags.contains_key(spec::render::TAG_SCALING));
+        let registered = observed.is_some_and(|o| o.target.is_some());
+        return match (ours && registered, service) {
+            (true, Some(_)) => vec![Action::RemoveScaling {
+                resource_id: format!(
+                    "service/{}/{}",
+                    spec::arn::cluster_name(desired.cluster()),
+                    desired.service_name()
+                ),
+            }],
+            _ => Vec::new(),
+        };
+    };
+    let mut changes = Vec::new();
+    let target = observed.and_then(|o| o.target);
+    let wanted = (document.min, document.max);
+    let register = target != Some(wanted);
+    if register {
+        let from = target.map_or("none".into(), |(min, max)| format!("{min}-{max}"));
+        changes.push(FieldChange::new(
+            "scalableTarget",
+            from,
+            format!("{}-{}", document.min, document.max),
+        ));
+    }
+    let policy = observed.and_then(|o| o.policy.clone());
+    let same_policy = policy.as_ref().is_some_and(|(metric, value)| {
+        *metric == document.metric && (value - f64::from(document.target)).abs() < 1e-6
+    });
+    if !same_policy {
+        let from = policy.map_or("none".into(), |(metric, value)| {
+            format!("{metric} {value}%")
+        });
+        changes.push(FieldChange::new(
+            "scalingPolicy",
+            from,
+            format!("{} {}%", document.metric, document.target),
+        ));
+    }
+    if changes.is_empty() {
+        return Vec::new();
+    }
+    vec![Action::PutScaling {
+        document,
+        register,
+        policy: !same_policy,
+        changes,
+    }]
+}

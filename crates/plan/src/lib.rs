@@ -34,8 +34,8 @@ pub use ecs_state::{
     DeploymentStatus, RolloutState, ServiceStatus, StopCode, TaskDefinitionStatus, TaskStatus,
 };
 pub use observed::{
-    InstanceCapacity, ObservedDeployment, ObservedGroup, ObservedRollback, ObservedService,
-    ObservedTask, ObservedTaskDefinition, RoleProblem, SecretAccessProblem,
+    InstanceCapacity, ObservedDeployment, ObservedGroup, ObservedRollback, ObservedScaling,
+    ObservedService, ObservedTask, ObservedTaskDefinition, RoleProblem, SecretAccessProblem,
 };
 pub use prune::{Inventory, Orphan, PruneAction, PruneLimits, PruneRefusal};
 pub use status::{Condition, GroupStatus};

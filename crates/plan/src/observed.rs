@@ -272,7 +272,7 @@ impl std::fmt::Display for RoleProblem {
 }
 
 /// What was observed for one group.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ObservedGroup {
     /// Its service, if one with its name exists (any status).
     pub service: Option<ObservedService>,
@@ -299,6 +299,19 @@ pub struct ObservedGroup {
     pub previous_service: Option<ObservedService>,
     /// The execution role's policies do not let it read the token (checked with the roles).
     pub secret_access: Option<SecretAccessProblem>,
+    /// The service's Application Auto Scaling setup, read for a group with a count range or
+    /// a service whose scaling tag says the controller registered one.
+    pub scaling: Option<ObservedScaling>,
+}
+
+/// A service's scalable target and the controller's policy on it, as Application Auto Scaling
+/// describes them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ObservedScaling {
+    /// MinCapacity and MaxCapacity of the registered scalable target, if there is one.
+    pub target: Option<(i32, i32)>,
+    /// The predefined metric and target value of the controller's policy, if there is one.
+    pub policy: Option<(String, f64)>,
 }
 
 /// The execution role cannot read the delegate token: ECS would stop every task with

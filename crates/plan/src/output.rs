@@ -10,7 +10,7 @@ use crate::action::{Action, GroupPlan, Plan, Replacement};
 use crate::prune::{Orphan, PruneAction};
 use crate::target::Target;
 
-const ACTION_KINDS: [&str; 7] = [
+const ACTION_KINDS: [&str; 9] = [
     "register-task-definition",
     "create-service",
     "update-service",
@@ -18,6 +18,8 @@ const ACTION_KINDS: [&str; 7] = [
     "delete-service",
     "run-task",
     "stop-task",
+    "put-scaling",
+    "remove-scaling",
 ];
 
 fn sign(action: &Action) -> &'static str {
@@ -27,6 +29,8 @@ fn sign(action: &Action) -> &'static str {
         Action::ReplaceService { .. } => "-/+",
         Action::RunTask { .. } => "+",
         Action::StopTask { .. } => "-",
+        Action::PutScaling { .. } => "~",
+        Action::RemoveScaling { .. } => "-",
     }
 }
 
@@ -117,6 +121,13 @@ fn headline(action: &Action) -> String {
                 .trim_start_matches(spec::render::STOP_REASON_PREFIX)
                 .trim()
         ),
+        Action::PutScaling { document, .. } => format!(
+            "put-scaling {}: {} to {} tasks, {} at {}%",
+            document.resource_id, document.min, document.max, document.metric, document.target
+        ),
+        Action::RemoveScaling { resource_id } => {
+            format!("remove-scaling {resource_id} (deregister the scalable target)")
+        }
     }
 }
 
@@ -124,6 +135,7 @@ fn field_lines(action: &Action) -> Vec<String> {
     match action {
         Action::UpdateService { changes, .. }
         | Action::ReplaceService { changes, .. }
+        | Action::PutScaling { changes, .. }
         | Action::RegisterTaskDefinition { changes, .. } => changes
             .iter()
             .map(|c| format!("{}: {} -> {}", c.field, c.from, c.to))
@@ -188,6 +200,10 @@ fn detail(action: &Action) -> Value {
         Action::StopTask {
             task_arn, reason, ..
         } => json!({"taskArn": task_arn, "reason": reason}),
+        Action::PutScaling {
+            document, changes, ..
+        } => json!({"scaling": document, "changes": changes}),
+        Action::RemoveScaling { resource_id } => json!({"resourceId": resource_id}),
     }
 }
 
@@ -315,6 +331,15 @@ fn summary_line(plan: &Plan) -> String {
                 })
                 .sum::<u64>(),
             n("stop-task")
+        );
+    }
+    if n("put-scaling") + n("remove-scaling") > 0 {
+        line.pop();
+        let _ = write!(
+            line,
+            ", {} autoscaling to set, {} to remove.",
+            n("put-scaling"),
+            n("remove-scaling")
         );
     }
     if rows(plan).next().is_some() && !plan.has_changes() {

@@ -26,6 +26,9 @@ pub enum PruneAction {
         service_name: String,
         /// Its desired count when it was found.
         desired_count: i32,
+        /// The controller registered its scalable target (deregistered first, or Application
+        /// Auto Scaling could scale it up again while it drains).
+        scaling: bool,
     },
     /// Stop a standalone task.
     StopTask {
@@ -199,6 +202,7 @@ pub fn plan_prune(
                     cluster: cluster.to_owned(),
                     service_name: s.name.clone(),
                     desired_count: s.desired_count,
+                    scaling: s.tags.contains_key(spec::render::TAG_SCALING),
                 });
         }
         for t in &inventory.tasks {
@@ -306,7 +310,8 @@ mod tests {
             [PruneAction::DeleteService {
                 cluster: "c1".into(),
                 service_name: "gone".into(),
-                desired_count: 2
+                desired_count: 2,
+                scaling: false,
             }]
         );
     }

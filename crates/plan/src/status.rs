@@ -90,6 +90,9 @@ pub struct GroupStatus {
     /// With change windows: whether writes are held now, and when that changes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window: Option<String>,
+    /// With a count range: the scalable target and policy the files want.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<spec::document::ScalingDocument>,
 }
 
 impl GroupStatus {
@@ -200,7 +203,7 @@ pub fn derive(
         desired: desired
             .group
             .spec
-            .count
+            .fixed_count()
             .unwrap_or_else(|| observed.desired_count()),
         running,
         pending,
@@ -218,6 +221,7 @@ pub fn derive(
         conditions: Vec::new(),
         version: desired.version.clone(),
         window: None,
+        autoscaling: desired.rendered.scaling.clone(),
     };
     let finding = harness.map(|view| {
         judge(

@@ -119,6 +119,11 @@ fn converged(groups: &[DesiredGroup]) -> Vec<ObservedGroup> {
         .map(|d| match d.mode() {
             Mode::Service => ObservedGroup {
                 service: Some(converged_service(d)),
+                // A range's scalable target and policy, as the controller put them.
+                scaling: d.rendered.scaling.as_ref().map(|s| plan::ObservedScaling {
+                    target: Some((s.min, s.max)),
+                    policy: Some((s.metric.clone(), f64::from(s.target))),
+                }),
                 ..ObservedGroup::default()
             },
             Mode::Tasks => ObservedGroup {
@@ -199,6 +204,7 @@ fn orphan() -> plan::Orphan {
             cluster: "delegates".into(),
             service_name: "old-delegate".into(),
             desired_count: 2,
+            scaling: false,
         }],
     }
 }

@@ -272,10 +272,9 @@ pub struct ServiceDocument {
     pub cluster: String,
     /// Tasks wanted (sent on creation).
     pub desired_count: i32,
-    /// Whether the controller owns the count (`spec.count` given): when not, desiredCount is
-    /// written on creation only and never compared.
-    #[serde(skip, default = "owns_count")]
-    pub owns_count: bool,
+    /// What desiredCount the controller keeps after creation.
+    #[serde(skip)]
+    pub count_rule: CountRule,
     /// EC2 or FARGATE; `None` with a capacity provider strategy, or for the cluster's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launch_type: Option<String>,
@@ -436,6 +435,42 @@ impl RunTaskDocument {
     }
 }
 
-fn owns_count() -> bool {
-    true
+/// What desiredCount the controller keeps after creating a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CountRule {
+    /// `desired_count` exactly.
+    #[default]
+    Fixed,
+    /// Anything within `min..=max` (Application Auto Scaling moves it); outside, the nearest
+    /// bound.
+    Within {
+        /// The range's min.
+        min: i32,
+        /// Its max.
+        max: i32,
+    },
+    /// Someone else owns it: never written after creation.
+    Unowned,
 }
+
+/// The Application Auto Scaling setup of a group with a count range: a scalable target on the
+/// service's desired count and one target-tracking policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScalingDocument {
+    /// `service/CLUSTER/SERVICE` (the cluster's name, not its ARN).
+    pub resource_id: String,
+    /// MinCapacity.
+    pub min: i32,
+    /// MaxCapacity.
+    pub max: i32,
+    /// The policy's name (one per service).
+    pub policy_name: String,
+    /// `ECSServiceAverageCPUUtilization` or `ECSServiceAverageMemoryUtilization`.
+    pub metric: String,
+    /// The target value, in percent (TargetValue).
+    pub target: u8,
+}
+
+/// The name of the target-tracking policy the controller puts on a service.
+pub const SCALING_POLICY_NAME: &str = "ecs-delegate-controller-target-tracking";

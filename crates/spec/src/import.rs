@@ -246,7 +246,7 @@ pub fn import(source: &ImportSource<'_>) -> Result<Imported, ImportError> {
             cluster,
             region: None,
             account: None,
-            count: Some(count),
+            count: Some(crate::types::Count::Fixed(count)),
             mode: Mode::Service,
             // A service with a capacity provider strategy has no launch type.
             launch_type: strategy.is_empty().then_some(launch_type),

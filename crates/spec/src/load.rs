@@ -332,7 +332,7 @@ fn check_policy(policy: &Policy, groups: &[LoadedGroup]) -> Vec<Diagnostic> {
                     .into(),
             );
         }
-        if group.spec.count.is_none() && ceiling.is_some() {
+        if group.spec.max_count().is_none() && ceiling.is_some() {
             report(
                 FieldPath::new("spec.count"),
                 "the policy bounds the total count (count.total), and a group without a count \
@@ -340,7 +340,7 @@ fn check_policy(policy: &Policy, groups: &[LoadedGroup]) -> Vec<Diagnostic> {
                     .into(),
             );
         }
-        total = total.saturating_add(group.spec.count.unwrap_or(0));
+        total = total.saturating_add(group.spec.max_count().unwrap_or(0));
         if let Some(max) = ceiling.filter(|max| total > *max) {
             report(
                 FieldPath::new("spec.count"),

@@ -458,7 +458,7 @@ pub fn check_group(
         }
     }
     if let Some(max) = policy.count.as_ref().and_then(|c| c.per_group) {
-        match spec.count {
+        match spec.max_count() {
             Some(count) if count > max => refuse(
                 report,
                 "spec.count",

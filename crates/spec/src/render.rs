@@ -40,6 +40,10 @@ pub const TAG_ROLLED_BACK: &str = "ecs-delegate-controller.io/rolled-back";
 /// so that one the spec drops is removed, and a tag someone else added never is. The value is
 /// length-prefixed (`4:team11:cost-center`): keys may contain any character a value may.
 pub const TAG_TAG_KEYS: &str = "ecs-delegate-controller.io/tag-keys";
+/// Tag (services): the controller registered the service's scalable target (a count range),
+/// so it may deregister it when the range goes; a target someone else registered is never
+/// touched.
+pub const TAG_SCALING: &str = "ecs-delegate-controller.io/scaling";
 /// Container label: `spec.service.restartedAt`, so that changing it makes a new revision.
 pub const TAG_RESTARTED_AT: &str = "ecs-delegate-controller.io/restarted-at";
 /// `startedBy` of standalone tasks.
@@ -120,6 +124,8 @@ pub struct Rendered {
     pub run_task: Option<RunTaskDocument>,
     /// The user's tags and the selectors tag; the ownership tags are added when applying.
     pub tags: Vec<Tag>,
+    /// With a count range: the scalable target and policy.
+    pub scaling: Option<crate::document::ScalingDocument>,
 }
 
 /// A `taskDefinitionOverrides` patch that does not produce a task definition this controller can
@@ -145,7 +151,27 @@ pub fn render(group: &DelegateGroup, region: &str) -> Result<Rendered, RenderErr
     let spec_hash = spec_hash(&task_definition);
     let service = (group.spec.mode == Mode::Service).then(|| service_document(group));
     let run_task = (group.spec.mode == Mode::Tasks).then(|| run_task_document(group));
+    let scaling = group
+        .spec
+        .count_range()
+        .filter(|_| group.spec.mode == Mode::Service)
+        .map(|range| {
+            let (metric, target) = range.target();
+            crate::document::ScalingDocument {
+                resource_id: format!(
+                    "service/{}/{}",
+                    crate::arn::cluster_name(&group.spec.cluster),
+                    group.service_name()
+                ),
+                min: i32::try_from(range.min).unwrap_or(0),
+                max: i32::try_from(range.max).unwrap_or(i32::MAX),
+                policy_name: crate::document::SCALING_POLICY_NAME.into(),
+                metric: metric.into(),
+                target,
+            }
+        });
     Ok(Rendered {
+        scaling,
         task_definition,
         spec_hash,
         service,
@@ -363,7 +389,14 @@ fn service_document(group: &DelegateGroup) -> ServiceDocument {
         service_name: group.service_name().into(),
         cluster: spec.cluster.clone(),
         desired_count: i32::try_from(spec.initial_count()).unwrap_or(i32::MAX),
-        owns_count: spec.count.is_some(),
+        count_rule: match &spec.count {
+            Some(crate::types::Count::Fixed(_)) => crate::document::CountRule::Fixed,
+            Some(crate::types::Count::Range(range)) => crate::document::CountRule::Within {
+                min: i32::try_from(range.min).unwrap_or(0),
+                max: i32::try_from(range.max).unwrap_or(i32::MAX),
+            },
+            None => crate::document::CountRule::Unowned,
+        },
         launch_type: spec.launch_type.map(|l| l.as_str().into()),
         capacity_provider_strategy: spec.capacity_provider_strategy.clone(),
         scheduling_strategy: "REPLICA".into(),

@@ -57,12 +57,13 @@ pub struct DelegateGroupSpec {
     /// absent: the controller's own account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<Account>,
-    /// Number of delegate tasks wanted (>= 0). Leave it out when someone else owns the count
-    /// (Application Auto Scaling, a person with the console): the controller then never writes
-    /// desiredCount, and creates the service with 1. `mode: tasks` needs it.
+    /// Delegate tasks wanted: a number (>= 0), or a range Application Auto Scaling keeps
+    /// (`{min: 2, max: 10, cpu: 60}`: a target-tracking policy on the service's average CPU,
+    /// or `memory`, utilization in percent). Leave it out when someone else owns the count (a
+    /// person, an autoscaling setup of your own): the controller then never writes desiredCount,
+    /// and creates the service with 1. `mode: tasks` needs a number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0, max = 2147483647))]
-    pub count: Option<i64>,
+    pub count: Option<Count>,
     /// `service` (an ECS service keeps the count) or `tasks` (the controller keeps standalone tasks).
     #[serde(default)]
     pub mode: Mode,
@@ -109,6 +110,47 @@ pub struct DelegateGroupSpec {
     /// Observe and report only; change nothing.
     #[serde(default)]
     pub suspend: bool,
+}
+
+/// `spec.count`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    untagged,
+    expecting = "a whole number of tasks (2), or a range {min: 2, max: 10, cpu: 60} (or memory)"
+)]
+pub enum Count {
+    /// This many tasks.
+    Fixed(#[schemars(range(min = 0, max = 2147483647))] i64),
+    /// Between `min` and `max`, as Application Auto Scaling scales the service.
+    Range(CountRange),
+}
+
+/// A count Application Auto Scaling keeps between `min` and `max`, tracking one target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CountRange {
+    /// The scalable target's MinCapacity (and the count a new service starts with).
+    pub min: i64,
+    /// Its MaxCapacity.
+    pub max: i64,
+    /// Target average CPU utilization of the service, in percent (ECSServiceAverageCPUUtilization).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<u8>,
+    /// Target average memory utilization, in percent (ECSServiceAverageMemoryUtilization).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u8>,
+}
+
+impl CountRange {
+    /// The predefined metric and its target value.
+    pub fn target(&self) -> (&'static str, u8) {
+        match (self.cpu, self.memory) {
+            (_, Some(memory)) if self.cpu.is_none() => {
+                ("ECSServiceAverageMemoryUtilization", memory)
+            }
+            (cpu, _) => ("ECSServiceAverageCPUUtilization", cpu.unwrap_or(0)),
+        }
+    }
 }
 
 /// How the delegate tasks are kept running.
@@ -563,9 +605,40 @@ impl Delegate {
 }
 
 impl DelegateGroupSpec {
-    /// The count a new service starts with: `count`, or 1 when someone else owns the count.
+    /// The count a new service starts with: `count`, a range's `min`, or 1 when someone else
+    /// owns the count.
     pub fn initial_count(&self) -> i64 {
-        self.count.unwrap_or(1)
+        match &self.count {
+            Some(Count::Fixed(n)) => *n,
+            Some(Count::Range(range)) => range.min,
+            None => 1,
+        }
+    }
+
+    /// A fixed count.
+    pub fn fixed_count(&self) -> Option<i64> {
+        match &self.count {
+            Some(Count::Fixed(n)) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// A range Application Auto Scaling keeps.
+    pub fn count_range(&self) -> Option<&CountRange> {
+        match &self.count {
+            Some(Count::Range(range)) => Some(range),
+            _ => None,
+        }
+    }
+
+    /// The most tasks the files allow: the count, or a range's max; `None` when someone else
+    /// owns the count.
+    pub fn max_count(&self) -> Option<i64> {
+        match &self.count {
+            Some(Count::Fixed(n)) => Some(*n),
+            Some(Count::Range(range)) => Some(range.max),
+            None => None,
+        }
     }
 
     /// What the tasks are built for (the task definition's requiresCompatibilities): the

@@ -7,7 +7,8 @@ use crate::arn::Arn;
 use crate::location::FieldPath;
 use crate::render::{owned_variables, render, TAG_PREFIX, TAG_SELECTORS, TAG_TAG_KEYS};
 use crate::types::{
-    DelegateGroup, DelegateGroupSpec, Flavor, LaunchType, Mode, NetworkMode, API_VERSION, KIND,
+    Count, DelegateGroup, DelegateGroupSpec, Flavor, LaunchType, Mode, NetworkMode, API_VERSION,
+    KIND,
 };
 
 mod tags;
@@ -70,12 +71,46 @@ fn check_identity(group: &DelegateGroup, err: &mut Report<'_>) {
             );
         }
     }
-    match spec.count {
-        Some(count) if count < 0 => err("spec.count", format!("must be >= 0, got {count}")),
-        Some(count) if count > i64::from(i32::MAX) => err(
+    let in_range = |n: i64| (0..=i64::from(i32::MAX)).contains(&n);
+    match &spec.count {
+        Some(Count::Fixed(count)) if *count < 0 => {
+            err("spec.count", format!("must be >= 0, got {count}"));
+        }
+        Some(Count::Fixed(count)) if !in_range(*count) => err(
             "spec.count",
             format!("must be <= {}, got {count}", i32::MAX),
         ),
+        Some(Count::Range(range)) => {
+            if !in_range(range.min) || !in_range(range.max) || range.min > range.max {
+                err(
+                    "spec.count",
+                    format!(
+                        "min {} and max {} must be between 0 and {}, min <= max",
+                        range.min,
+                        range.max,
+                        i32::MAX
+                    ),
+                );
+            }
+            match (range.cpu, range.memory) {
+                (Some(_), Some(_)) | (None, None) => err(
+                    "spec.count",
+                    "a range tracks one target: cpu or memory (average utilization, percent)"
+                        .into(),
+                ),
+                (Some(t), None) | (None, Some(t)) if !(1..=100).contains(&t) => err(
+                    "spec.count",
+                    format!("the target utilization must be 1 to 100 percent, got {t}"),
+                ),
+                _ => {}
+            }
+            if spec.mode == Mode::Tasks {
+                err(
+                    "spec.count",
+                    "a range scales a service: mode: tasks needs a number".into(),
+                );
+            }
+        }
         None if spec.mode == Mode::Tasks => err(
             "spec.count",
             "mode: tasks needs a count: the controller itself keeps that many standalone tasks"
@@ -163,11 +198,11 @@ fn check_network(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
     // IP unless the host name carries the account); bridge IPs repeat from host to host, so
     // several tasks with one host name can be taken for one delegate.
     if spec.hostname.is_some()
-        && spec.count.is_none_or(|count| count > 1)
+        && spec.fixed_count().is_none_or(|count| count > 1)
         && spec.delegate.flavor == Flavor::Nextgen
     {
         let all = spec
-            .count
+            .fixed_count()
             .map_or_else(|| "however many".to_owned(), |c| format!("all {c}"));
         err(
             "spec.hostname",

@@ -40,6 +40,10 @@ struct State {
     role_policies: BTreeMap<String, Vec<String>>,
     /// Customer managed KMS keys of secrets, by secret ARN.
     secret_keys: BTreeMap<String, String>,
+    /// Scalable targets by resource id: (min, max).
+    scalable_targets: BTreeMap<String, (i32, i32)>,
+    /// Scaling policies by (resource id, name): (metric, target).
+    scaling_policies: BTreeMap<(String, String), (String, f64)>,
     next_task: u64,
     calls: Vec<String>,
     /// Calls of an operation still to answer with ThrottlingException.
@@ -404,6 +408,36 @@ impl AwsApi for FakeAws {
             }
             Request::GetPolicyVersion(c) => Answer::GetPolicyVersion(self.get_policy_version(&c)?),
             Request::SecretKmsKey(c) => Answer::SecretKmsKey(self.secret_kms_key(&c)?),
+            Request::DescribeScalableTarget(c) => Answer::DescribeScalableTarget(
+                self.state().scalable_targets.get(&c.resource_id).copied(),
+            ),
+            Request::DescribeScalingPolicy(c) => Answer::DescribeScalingPolicy(
+                self.state()
+                    .scaling_policies
+                    .get(&(c.resource_id, c.policy_name))
+                    .cloned(),
+            ),
+            Request::RegisterScalableTarget(c) => {
+                self.state()
+                    .scalable_targets
+                    .insert(c.resource_id, (c.min, c.max));
+                Answer::RegisterScalableTarget(())
+            }
+            Request::PutScalingPolicy(c) => {
+                self.state().scaling_policies.insert(
+                    (c.resource_id, c.policy_name),
+                    (c.metric, f64::from(c.target)),
+                );
+                Answer::PutScalingPolicy(())
+            }
+            Request::DeregisterScalableTarget(c) => {
+                let mut state = self.state();
+                state.scalable_targets.remove(&c.resource_id);
+                state
+                    .scaling_policies
+                    .retain(|(resource, _), _| *resource != c.resource_id);
+                Answer::DeregisterScalableTarget(())
+            }
         };
         self.answer(operation, answer)
     }

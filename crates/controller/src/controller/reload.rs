@@ -76,7 +76,7 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
                     status
                         .labels
                         .insert(name.clone(), group.group.metadata.labels.clone());
-                    if let Some(count) = group.group.spec.count {
+                    if let Some(count) = group.group.spec.fixed_count() {
                         self.metrics
                             .desired_tasks
                             .get_or_create(&GroupLabels {

@@ -39,6 +39,7 @@ pub fn run(data: &[u8]) {
                 source: next(),
             }),
             window: Some(next()),
+            autoscaling: None,
         };
         group.conditions.push(Condition::new(
             ConditionType::Ready,

@@ -64,7 +64,8 @@ pub(super) fn service_changes(
         members.insert(member);
         changes.push(change);
     };
-    if document.owns_count && service.desired_count != document.desired_count {
+    // The caller set desired_count to what the count rule wants of this service.
+    if service.desired_count != document.desired_count {
         let (from, to) = (service.desired_count, document.desired_count);
         change(DesiredCount, FieldChange::new("desiredCount", from, to));
     }

@@ -66,7 +66,9 @@ pub(super) const MAX_TAGS: usize = 50;
 /// task-definition and (after a circuit-breaker rollback) rolled-back; the selectors and the
 /// keys of the user tags when the group has them.
 pub(super) fn own_tag_count(spec: &DelegateGroupSpec) -> usize {
-    5 + usize::from(!spec.selectors.is_empty()) + usize::from(!spec.tags.is_empty())
+    5 + usize::from(!spec.selectors.is_empty())
+        + usize::from(!spec.tags.is_empty())
+        + usize::from(spec.count_range().is_some())
 }
 
 /// What ECS refuses in a tag (its model's TagKey and TagValue: key 1 to 128 and value up to
