@@ -91,6 +91,14 @@ pub struct GlobalArgs {
     /// Put drift back (ECS changed, the files did not) even while a window holds changes.
     #[arg(long, global = true, env = "EDC_DRIFT_OUTSIDE_WINDOWS")]
     pub drift_outside_windows: bool,
+    /// Rollout waves (`spec.rollout.wave`): how long every changed group of a wave must have
+    /// been Ready before the next wave starts.
+    #[arg(long, global = true, env = "EDC_WAVE_BAKE", default_value = "5m", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub wave_bake: std::time::Duration,
+    /// Rollout waves: after a failed or rolled-back group, `halt` later waves until a new
+    /// commit fixes it, or `continue`.
+    #[arg(long, global = true, env = "EDC_WAVE_FAILURE", default_value = "halt", value_parser = ["halt", "continue"], value_name = "POLICY")]
+    pub wave_failure: String,
     /// With the Harness check: warn (condition ExpiringSoon, a notification) this long before
     /// a connected delegate's version expires.
     #[arg(long, global = true, default_value = "30d", value_parser = humantime::parse_duration, value_name = "DURATION")]

@@ -114,6 +114,18 @@ pub async fn harness(
     )))
 }
 
+/// The rollout wave settings of `--wave-bake` and `--wave-failure`.
+pub fn waves(global: &GlobalArgs) -> engine::waves::WaveSettings {
+    engine::waves::WaveSettings {
+        bake: global.wave_bake,
+        on_failure: if global.wave_failure == "continue" {
+            engine::waves::OnFailure::Continue
+        } else {
+            engine::waves::OnFailure::Halt
+        },
+    }
+}
+
 /// The change windows of `--window` and the policy file; `None` without any.
 ///
 /// # Errors
@@ -305,6 +317,7 @@ pub async fn prepare(
         scope(&source),
         Engine::new(aws.limited(), options, concurrency)
             .with_harness(check)
-            .with_windows(windows),
+            .with_windows(windows)
+            .with_waves(waves(global)),
     )))
 }

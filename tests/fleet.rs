@@ -289,3 +289,130 @@ async fn a_service_with_a_scalable_target_imports_as_a_range() {
         "  count:\n    min: 1\n    max: 4\n    memory: 75\n",
     );
 }
+
+/// Three groups in waves 0, 1 and 2.
+fn waves_of(moto: &Moto, subnet: &str, image: &str) {
+    for (name, wave) in [("a", 0), ("b", 1), ("c", 2)] {
+        let yaml = plan::DesiredGroup::test(name)
+            .count(1)
+            .image(image)
+            .fargate(subnet)
+            .spec(&format!("  rollout: {{wave: {wave}}}"))
+            .yaml();
+        moto.write(&format!("groups/{name}.yaml"), &yaml);
+    }
+}
+
+/// The services UpdateService was called for, in order.
+fn updated(moto: &Moto) -> Vec<String> {
+    moto.requests("UpdateService")
+        .iter()
+        .map(|r| r["service"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// A change to groups of three waves reaches wave 0 first and each later wave only once the
+/// earlier one is Ready and baked; `reconcile --once --wait` walks them. A crashing image in
+/// wave 0 is rolled back by ECS and halts waves 1 and 2 (untouched, and said so); a new commit
+/// resumes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_rolls_out_wave_by_wave_halts_on_a_failure_and_resumes_on_a_new_commit() {
+    let moto = Moto::with_clusters(&["c1"]);
+    let (subnet, _) = moto.default_network().await;
+    waves_of(&moto, &subnet, "harness/delegate:24.10.84200");
+    moto.run_ok(&[
+        "reconcile",
+        "--once",
+        "--wait",
+        "120s",
+        "--wave-bake",
+        "0s",
+        "groups",
+    ]);
+
+    waves_of(&moto, &subnet, "harness/delegate:24.10.84300");
+    let plan = moto.run_ok(&["plan", "groups", "--wave-bake", "3s"]);
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert_has(
+        &text,
+        "b: wave 1: waiting for wave 0: a has changes to roll out",
+    );
+    assert_has(
+        &text,
+        "c: wave 2: waiting for wave 0: a has changes to roll out",
+    );
+    moto.reset_calls();
+    let started = Instant::now();
+    let out = moto.run_ok(&[
+        "reconcile",
+        "--once",
+        "--wait",
+        "180s",
+        "--wave-bake",
+        "3s",
+        "groups",
+    ]);
+    assert_eq!(updated(&moto), ["a", "b", "c"], "{}", show(&out));
+    assert!(
+        started.elapsed() >= Duration::from_secs(6),
+        "two bakes of 3 s"
+    );
+    assert_has(&show(&out), "changes held for an earlier wave");
+
+    // A crashing image everywhere: wave 0 fails and is rolled back; the others never move.
+    waves_of(&moto, &subnet, "harness/delegate:crash-24.10");
+    moto.reset_calls();
+    let out = moto.run(&[
+        "reconcile",
+        "--once",
+        "--wait",
+        "180s",
+        "--wave-bake",
+        "1s",
+        "groups",
+    ]);
+    assert!(!out.status.success(), "{}", show(&out));
+    assert_eq!(updated(&moto), ["a"], "{}", show(&out));
+    eventually(Duration::from_secs(60), || {
+        let s = status_json(&moto, "groups");
+        let b = s["groups"]
+            .as_array()?
+            .iter()
+            .find(|g| g["name"] == "b")?
+            .clone();
+        (condition(&b, "Ready")["reason"] == "WaveHalted").then_some(())
+    })
+    .expect("b is halted");
+    let s = status_json(&moto, "groups");
+    let c = s["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "c")
+        .unwrap();
+    assert_has(
+        condition(c, "Ready")["message"].as_str().unwrap(),
+        "halted: a of wave 0 failed (RolledBack)",
+    );
+    assert!(
+        !moto
+            .requests("RegisterTaskDefinition")
+            .iter()
+            .any(|r| r["family"] != "a"),
+        "waves 1 and 2 untouched"
+    );
+
+    // A new commit fixes it: the rollout resumes, wave by wave.
+    waves_of(&moto, &subnet, "harness/delegate:24.10.84400");
+    moto.reset_calls();
+    let out = moto.run_ok(&[
+        "reconcile",
+        "--once",
+        "--wait",
+        "180s",
+        "--wave-bake",
+        "1s",
+        "groups",
+    ]);
+    assert_eq!(updated(&moto), ["a", "b", "c"], "{}", show(&out));
+}

@@ -86,7 +86,17 @@ pub async fn run(global: &GlobalArgs, paths: &[PathBuf], once: Once) -> anyhow::
     match once.wait {
         Some(limit) => {
             let end = engine
-                .wait_ready(&scope, &groups, limit, progress(groups.len(), limit))
+                .wait_ready(
+                    &scope,
+                    &groups,
+                    limit,
+                    if once.dry_run {
+                        Mode::Plan
+                    } else {
+                        Mode::Apply
+                    },
+                    progress(groups.len(), limit),
+                )
                 .await;
             Ok(match end {
                 WaitEnd::Ready => ExitCode::SUCCESS,

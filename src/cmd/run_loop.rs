@@ -83,6 +83,7 @@ pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow
         concurrency: args.concurrency,
         harness,
         windows,
+        waves: crate::wiring::waves(global),
         leadership: elector.as_ref().map(|e| e.on_acquire()),
         events,
         notify,

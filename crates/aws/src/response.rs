@@ -107,6 +107,7 @@ pub fn observed_service(s: &ecs::Service) -> ObservedService {
                 pending_count: d.pending_count(),
                 failed_tasks: d.failed_tasks(),
                 created_at: d.created_at().map(|t| t.secs()),
+                updated_at: d.updated_at().map(|t| t.secs()),
             })
             .collect(),
         placement_problem: plan::service_events::placement_problem(

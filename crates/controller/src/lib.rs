@@ -52,6 +52,8 @@ pub struct LoopConfig<S> {
     pub harness: Option<Arc<harness::HarnessCheck>>,
     /// The operator's change windows.
     pub windows: Option<Arc<engine::windows::Windows>>,
+    /// Rollout waves: bake time and failure policy.
+    pub waves: engine::waves::WaveSettings,
     /// With several replicas: changes each time this one takes the lease (it then reconciles
     /// every group at once: a failover starts warm).
     pub leadership: Option<tokio::sync::watch::Receiver<u64>>,
@@ -108,7 +110,8 @@ pub async fn serve_and_run<P: ClientProvider + 'static, S: DesiredSource>(
         Retries::new(config.backoff, config.progress_requeue),
     )
     .with_harness(config.harness)
-    .with_windows(config.windows);
+    .with_windows(config.windows)
+    .with_waves(config.waves);
     let state = http::AppState {
         status: Arc::clone(&status),
         registry: Arc::new(registry),

@@ -34,6 +34,8 @@ pub enum NoticeKind {
     ExpiringSoon,
     /// A connected delegate's version has expired.
     Expired,
+    /// A failed group of an earlier rollout wave halts this group's changes.
+    WaveHalted,
 }
 
 /// One notice.
@@ -66,7 +68,8 @@ impl Notice {
             NoticeKind::Degraded
             | NoticeKind::Stalled
             | NoticeKind::ExpiringSoon
-            | NoticeKind::Expired => ":warning:",
+            | NoticeKind::Expired
+            | NoticeKind::WaveHalted => ":warning:",
             NoticeKind::Recovered => ":white_check_mark:",
             NoticeKind::DriftCorrected => ":wrench:",
             NoticeKind::Pruned => ":wastebasket:",
@@ -79,6 +82,7 @@ impl Notice {
             NoticeKind::Pruned => "was pruned",
             NoticeKind::ExpiringSoon => "runs a delegate version that expires soon",
             NoticeKind::Expired => "runs an expired delegate version",
+            NoticeKind::WaveHalted => "is halted: an earlier rollout wave failed",
         };
         format!(
             "{icon} DelegateGroup *{}* ({}/{}/{}) {what}: {} — {}",

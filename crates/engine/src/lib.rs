@@ -24,6 +24,7 @@ mod rollbacks;
 pub mod scope;
 mod tasks;
 mod unlisted;
+pub mod waves;
 pub mod windows;
 pub mod write;
 mod writes;
@@ -133,6 +134,10 @@ pub struct Engine<P> {
     harness: Option<Arc<harness::HarnessCheck>>,
     /// The operator's change windows: when writes are held.
     windows: Option<Arc<windows::Windows>>,
+    /// Rollout waves: the bake time and the failure policy.
+    wave_settings: waves::WaveSettings,
+    /// What the last pass that observed each group saw of it, by name (see [`waves`]).
+    seen: Mutex<HashMap<String, waves::Seen>>,
     /// Each group's [`fingerprint`] at its last clean pass (in sync, or applied without
     /// error): a later difference with the same fingerprint is drift, not a change of files.
     clean: Mutex<HashMap<GroupKey, u64>>,
@@ -178,8 +183,17 @@ impl<P: ClientProvider> Engine<P> {
             unlisted: Mutex::new(unlisted::Unlisted::default()),
             harness: None,
             windows: None,
+            wave_settings: waves::WaveSettings::default(),
+            seen: Mutex::new(HashMap::new()),
             clean: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Rollout waves with `settings` (bake time, failure policy).
+    #[must_use]
+    pub fn with_waves(mut self, settings: waves::WaveSettings) -> Self {
+        self.wave_settings = settings;
+        self
     }
 
     /// Writes only as `windows` allow.

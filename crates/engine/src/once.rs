@@ -109,20 +109,29 @@ impl<P: ClientProvider> Engine<P> {
         report
     }
 
-    /// Polls (planning only) until every group is Ready, a deployment fails or a group
-    /// stalls, or `limit` passes; `progress` sees every look, the last one with its end.
+    /// Polls until every group is Ready, a deployment fails or a group stalls, or `limit`
+    /// passes; `progress` sees every look, the last one with its end. Each look plans only,
+    /// unless groups are held for an earlier rollout wave: then it applies (`mode` Apply), so
+    /// that `reconcile --once --wait` walks the waves.
     pub async fn wait_ready(
         &self,
         scope: &Scope,
         groups: &[Arc<DesiredGroup>],
         limit: Duration,
+        mode: Mode,
         mut progress: impl FnMut(&WaitProgress),
     ) -> WaitEnd {
         let start = Instant::now();
+        let mut walking = false;
         loop {
+            let look = if walking { mode } else { Mode::Plan };
             let report = self
-                .pass(scope, groups, Mode::Plan, None, &crate::AlwaysOpen)
+                .pass(scope, groups, look, None, &crate::AlwaysOpen)
                 .await;
+            walking = report
+                .groups
+                .iter()
+                .any(|g| matches!(g.held, Some((plan::Reason::HeldByWave, _))));
             let statuses: Vec<GroupStatus> = report.groups.into_iter().map(|g| g.status).collect();
             let elapsed = start.elapsed();
             let end = if statuses.iter().all(GroupStatus::is_ready) {

@@ -50,8 +50,9 @@ pub struct GroupReport {
     pub error: Option<GroupError>,
     /// What Harness said of it, with the Harness check on.
     pub harness: Option<HarnessView>,
-    /// Its changes were held by a change window: why, and until when.
-    pub held: Option<String>,
+    /// Its changes were held (by a change window, or an earlier rollout wave): the reason and
+    /// why, for people.
+    pub held: Option<(plan::Reason, String)>,
     /// Its derived status.
     pub status: GroupStatus,
 }
@@ -153,6 +154,7 @@ impl<P: ClientProvider> Engine<P> {
             record.harness = views.get(record.desired.name()).cloned();
             hold_unresolved(record);
         }
+        self.hold_waves(&mut records);
         let mut prune_report = match prune {
             Some(limits) => Some(self.plan_prune(scope, groups, limits, gate).await),
             None => None,
@@ -444,11 +446,73 @@ impl<P: ClientProvider> Engine<P> {
             if drift && drift_always {
                 continue;
             }
+            if record.held.is_some() {
+                continue;
+            }
             let why = verdict.describe();
             info!(group = %record.desired.name(), cluster = %record.desired.cluster(), drift, held = %why, "changes held by a change window");
             record.plan.notes.push(why.clone());
-            record.held = Some(why);
+            record.held = Some((plan::Reason::HeldByWindow, why));
         }
+    }
+
+    /// Records what this pass saw of each group, then holds the changes of each group whose
+    /// earlier waves have not settled (see [`crate::waves`]). Nothing is held while no group
+    /// names a wave.
+    fn hold_waves(&self, records: &mut [GroupReport]) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for record in records.iter() {
+            if record.observed.is_none() {
+                continue;
+            }
+            let pending =
+                record.error.is_none() && record.plan.actions.iter().any(|a| !a.is_tags_only());
+            let before = status_of(record);
+            seen.insert(
+                record.desired.name().to_owned(),
+                crate::waves::Seen::of(
+                    record.desired.group.spec.wave(),
+                    pending,
+                    &before,
+                    record.observed.as_ref(),
+                ),
+            );
+        }
+        if !seen.values().any(|s| s.wave() > 0) {
+            return;
+        }
+        for record in records.iter_mut() {
+            let wave = record.desired.group.spec.wave();
+            let pending =
+                record.error.is_none() && record.plan.actions.iter().any(|a| !a.is_tags_only());
+            if !pending || record.held.is_some() {
+                continue;
+            }
+            match crate::waves::wait_reason(wave, &seen, self.wave_settings, now) {
+                Some((reason, why)) => {
+                    info!(group = %record.desired.name(), cluster = %record.desired.cluster(), wave, held = %why, "changes held for an earlier wave");
+                    record.plan.notes.push(format!("wave {wave}: {why}"));
+                    record.held = Some((reason, why));
+                }
+                None if wave > 0 => record.plan.notes.push(format!("wave {wave}: goes now")),
+                None => {}
+            }
+        }
+    }
+
+    /// Forgets a group removed from the files (its wave no longer holds anyone).
+    pub fn forget(&self, name: &str) {
+        self.retries.forget(name);
+        self.seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(name);
     }
 
     /// Records the groups that ended this pass clean: in sync, or applied without error.
@@ -502,7 +566,7 @@ fn status_of(record: &GroupReport) -> GroupStatus {
     } else {
         Applied::Changes
     };
-    if let Some(why) = &record.held {
+    if let Some((reason, why)) = &record.held {
         let mut status = derive(
             &record.desired,
             record.observed.as_ref(),
@@ -511,7 +575,7 @@ fn status_of(record: &GroupReport) -> GroupStatus {
             record.error.as_ref(),
             record.harness.as_ref(),
         );
-        status.hold(why);
+        status.hold(*reason, why);
         return status;
     }
     derive(

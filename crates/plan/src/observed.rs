@@ -124,6 +124,8 @@ pub struct ObservedDeployment {
     pub failed_tasks: i32,
     /// When the deployment began (seconds since the epoch), when reported.
     pub created_at: Option<i64>,
+    /// When it last changed (its rollout completing, for a COMPLETED one), when reported.
+    pub updated_at: Option<i64>,
 }
 
 /// A task definition revision (immutable: safe to cache by ARN).

@@ -124,7 +124,7 @@ impl GroupStatus {
 
     /// Its changes are held by a change window (`why`): not Ready, and Progressing, so that
     /// it is looked at again soon and the change is applied once the window opens.
-    pub fn hold(&mut self, why: &str) {
+    pub fn hold(&mut self, reason: Reason, why: &str) {
         let message = format!("changes planned but {why}");
         self.conditions
             .retain(|c| c.kind != ConditionType::Ready && c.kind != ConditionType::Progressing);
@@ -139,7 +139,7 @@ impl GroupStatus {
         );
         self.conditions.insert(
             0,
-            Condition::new(ConditionType::Ready, false, Reason::HeldByWindow, &message),
+            Condition::new(ConditionType::Ready, false, reason, &message),
         );
     }
 

@@ -110,6 +110,10 @@ pub enum Reason {
     VersionUnknown,
     /// A change window holds the group's changes.
     HeldByWindow,
+    /// An earlier rollout wave has not settled: the group's changes wait.
+    HeldByWave,
+    /// A group of an earlier wave failed: later waves wait for a new commit.
+    WaveHalted,
 }
 
 impl Reason {
@@ -145,6 +149,8 @@ impl Reason {
             Reason::VersionExpired => "VersionExpired",
             Reason::VersionUnknown => "VersionUnknown",
             Reason::HeldByWindow => "HeldByWindow",
+            Reason::HeldByWave => "HeldByWave",
+            Reason::WaveHalted => "WaveHalted",
         }
     }
 }

@@ -289,6 +289,7 @@ pub fn import(source: &ImportSource<'_>) -> Result<Imported, ImportError> {
             service: Some(settings).filter(|s| *s != ServiceSettings::default()),
             task_definition_overrides: None,
             tags: BTreeMap::new(),
+            rollout: None,
             suspend: false,
         },
     };

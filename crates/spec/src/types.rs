@@ -107,9 +107,31 @@ pub struct DelegateGroupSpec {
     /// Tags put on the task definition and the service (keys may not use the controller's prefix).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// How a change reaches this group when it touches several (`wave`: 0 first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
     /// Observe and report only; change nothing.
     #[serde(default)]
     pub suspend: bool,
+}
+
+/// `spec.rollout`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct Rollout {
+    /// The wave: a change reaches wave N only once every group of the waves before it is Ready
+    /// (and connected, with the Harness check), baked, and not failed.
+    #[serde(default)]
+    #[schemars(range(max = 100))]
+    pub wave: u32,
+}
+
+impl DelegateGroupSpec {
+    /// The group's wave (0 without `rollout`).
+    pub fn wave(&self) -> u32 {
+        self.rollout.as_ref().map_or(0, |r| r.wave)
+    }
 }
 
 /// `spec.count`.

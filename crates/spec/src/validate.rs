@@ -557,6 +557,15 @@ fn check_version(delegate: &crate::types::Delegate, err: &mut Report<'_>) {
 
 /// Service settings: name, deployment bounds, restartedAt.
 fn check_service(spec: &DelegateGroupSpec, err: &mut Report<'_>) {
+    if spec.wave() > 100 {
+        err(
+            "spec.rollout.wave",
+            format!(
+                "{} waves is more than a rollout needs: 0 to 100",
+                spec.wave()
+            ),
+        );
+    }
     if let Some(service) = &spec.service {
         if spec.mode == Mode::Tasks {
             err(

@@ -110,6 +110,7 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
         let mut notices = Vec::new();
         let mut entries = story(group, before, drift);
         entries.extend(expiry(status.groups.get(name), &group.status));
+        entries.extend(halted(status.groups.get(name), &group.status));
         for entry in entries {
             history::record(history, entry.kind, &entry.reason, &entry.message, at);
             let Some(kind) = entry.notice else { continue };
@@ -119,6 +120,9 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
                 }
                 NoticeKind::Recovered => {
                     info!(group = %name, %cluster, "group recovered: Ready");
+                }
+                NoticeKind::WaveHalted => {
+                    warn!(group = %name, %cluster, %account, %region, message = %entry.message, "rollout halted for this group");
                 }
                 NoticeKind::ExpiringSoon | NoticeKind::Expired => {
                     warn!(group = %name, %cluster, %account, %region, reason = %entry.reason, message = %entry.message, "delegate version expiring");
@@ -152,6 +156,22 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
             }
         }
     }
+}
+
+/// A group whose changes an earlier wave's failure halts, when it was not before: a warning
+/// and a notice, once.
+pub(crate) fn halted(before: Option<&plan::GroupStatus>, now: &plan::GroupStatus) -> Vec<Entry> {
+    let is_halted = |s: &plan::GroupStatus| {
+        s.condition(plan::ConditionType::Ready)
+            .is_some_and(|c| c.reason == plan::Reason::WaveHalted)
+    };
+    if !is_halted(now) || before.is_some_and(is_halted) {
+        return Vec::new();
+    }
+    let message = now
+        .condition(plan::ConditionType::Ready)
+        .map_or(String::new(), |c| c.message.clone());
+    vec![Entry::new(EventType::Warning, "WaveHalted", message).notify(NoticeKind::WaveHalted)]
 }
 
 /// `ExpiringSoon` or `Expired` that a group did not have before: a warning on the record and
@@ -281,5 +301,31 @@ mod tests {
             ]
         );
         assert_eq!(entries[2].message, entries[0].message);
+    }
+
+    #[test]
+    fn a_halt_and_an_expiring_version_are_each_one_notice() {
+        let mut held = GroupStatus::default();
+        held.hold(
+            Reason::WaveHalted,
+            "halted: a of wave 0 failed (RolledBack)",
+        );
+        assert_eq!(notices(&halted(None, &held)), [NoticeKind::WaveHalted]);
+        assert!(halted(Some(&held), &held).is_empty(), "once");
+        let mut waiting = GroupStatus::default();
+        waiting.hold(Reason::HeldByWave, "waiting for wave 0");
+        assert!(halted(None, &waiting).is_empty());
+
+        let soon = GroupStatus {
+            conditions: vec![Condition::new(
+                ConditionType::ExpiringSoon,
+                true,
+                Reason::VersionExpiringSoon,
+                "expires at 2027-01-01T00:00:00Z",
+            )],
+            ..GroupStatus::default()
+        };
+        assert_eq!(notices(&expiry(None, &soon)), [NoticeKind::ExpiringSoon]);
+        assert!(expiry(Some(&soon), &soon).is_empty(), "once");
     }
 }

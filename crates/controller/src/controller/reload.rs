@@ -58,7 +58,7 @@ impl<P: ClientProvider + 'static, S: DesiredSource> Controller<P, S> {
                 for name in desired.keys().filter(|n| !new.contains_key(*n)) {
                     info!(group = %name, "group removed from the files; no longer reconciled");
                     queue.remove(name);
-                    self.engine.retries().forget(name);
+                    self.engine.forget(name);
                     status.forget(name);
                     let labels = GroupLabels {
                         group: name.clone(),
