@@ -8,6 +8,28 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use support::{assert_has, condition, eventually, show, status_json, Loop, Moto};
 
+/// Someone else (a person, Application Auto Scaling: the test plays its part) scales service
+/// `g` to `count`; three passes later nothing was written and status shows that count.
+fn scaled_by_someone_else_stays(moto: &Moto, count: i64) {
+    moto.ecs_call(
+        "UpdateService",
+        &json!({"cluster": "c1", "service": "g", "desiredCount": count}).to_string(),
+    );
+    for pass in 0..3 {
+        moto.reset_calls();
+        let out = moto.run_ok(&["reconcile", "--once", "g.yaml"]);
+        assert!(
+            moto.writes().is_empty(),
+            "pass {pass}: {:?}\n{}",
+            moto.writes(),
+            show(&out)
+        );
+    }
+    assert_eq!(moto.desired("c1", "g"), Some(count));
+    let status = status_json(moto, "g.yaml");
+    assert_eq!(status["groups"][0]["desired"], count, "{status:#}");
+}
+
 /// Without `spec.count` the controller creates the service with 1 and never writes desiredCount
 /// again: a scale by someone else (autoscaling, a person) stays, pass after pass.
 #[tokio::test(flavor = "multi_thread")]
@@ -22,23 +44,7 @@ async fn an_omitted_count_is_never_written() {
     moto.run_ok(&["reconcile", "--once", "g.yaml"]);
     let created = moto.requests("CreateService");
     assert_eq!(created[0]["desiredCount"], 1, "{created:?}");
-    moto.ecs_call(
-        "UpdateService",
-        &serde_json::json!({"cluster": "c1", "service": "g", "desiredCount": 3}).to_string(),
-    );
-    for pass in 0..3 {
-        moto.reset_calls();
-        let out = moto.run_ok(&["reconcile", "--once", "g.yaml"]);
-        assert!(
-            moto.ecs_writes().is_empty(),
-            "pass {pass}: {:?}\n{}",
-            moto.ecs_writes(),
-            show(&out)
-        );
-    }
-    assert_eq!(moto.desired("c1", "g"), Some(3));
-    let status = status_json(&moto, "g.yaml");
-    assert_eq!(status["groups"][0]["desired"], 3, "{status:#}");
+    scaled_by_someone_else_stays(&moto, 3);
     let plan = moto.run_ok(&["plan", "g.yaml"]);
     assert_has(&String::from_utf8_lossy(&plan.stdout), "No changes");
 }
@@ -78,7 +84,8 @@ async fn a_deny_window_holds_a_change_puts_drift_back_and_applies_the_change_whe
     moto.write("g.yaml", &group_of(&subnet, 1));
     moto.run_ok(&["reconcile", "--once", "g.yaml"]);
     let window = deny_for(Duration::from_secs(35));
-    let opens = Instant::now() + Duration::from_secs(35);
+    // The window ends on a whole second: up to one before 35 s from now.
+    let opens = Instant::now() + Duration::from_secs(34);
     let looping = Loop::ready(
         &moto,
         &[
@@ -211,25 +218,8 @@ async fn a_count_range_is_registered_with_autoscaling_and_only_its_bounds_are_ke
         "ECSServiceAverageCPUUtilization"
     );
 
-    // Autoscaling scales out inside the range (the test plays Application Auto Scaling's part:
-    // it writes desiredCount as a scaling activity would).
-    moto.ecs_call(
-        "UpdateService",
-        &json!({"cluster": "c1", "service": "g", "desiredCount": 4}).to_string(),
-    );
-    for pass in 0..3 {
-        moto.reset_calls();
-        let out = moto.run_ok(&["reconcile", "--once", "g.yaml"]);
-        assert!(
-            moto.writes().is_empty(),
-            "pass {pass}: {:?}\n{}",
-            moto.writes(),
-            show(&out)
-        );
-    }
-    assert_eq!(moto.desired("c1", "g"), Some(4));
-    let status = status_json(&moto, "g.yaml");
-    assert_eq!(status["groups"][0]["desired"], 4, "{status:#}");
+    // Autoscaling scales out inside the range.
+    scaled_by_someone_else_stays(&moto, 4);
 
     // Outside the range: the nearest bound.
     moto.ecs_call(

@@ -373,12 +373,11 @@ async fn harness_failing_or_slow_never_blocks_ecs() {
     assert!(connected["message"].as_str().unwrap().contains("timed out"));
 }
 
-/// The environment and hostname of the task definition `service` of cluster `c1` runs: what
-/// its delegates start with.
-async fn started_with(
+/// The delegate container of the task definition `service` of cluster `c1` runs.
+async fn container_of(
     moto: &support::Moto,
     service: &str,
-) -> (BTreeMap<String, String>, Option<String>) {
+) -> aws_sdk_ecs::types::ContainerDefinition {
     let service = moto.service("c1", service).await.expect("the service");
     let td = moto
         .ecs()
@@ -388,7 +387,16 @@ async fn started_with(
         .send()
         .await
         .unwrap();
-    let container = &td.task_definition().unwrap().container_definitions()[0];
+    td.task_definition().unwrap().container_definitions()[0].clone()
+}
+
+/// The environment and hostname of the task definition `service` of cluster `c1` runs: what
+/// its delegates start with.
+async fn started_with(
+    moto: &support::Moto,
+    service: &str,
+) -> (BTreeMap<String, String>, Option<String>) {
+    let container = container_of(moto, service).await;
     let env = container
         .environment()
         .iter()
@@ -760,16 +768,8 @@ async fn the_key_goes_only_to_the_operators_origins_and_never_across_a_redirect(
 
 /// The image the service runs now.
 async fn running_image(moto: &support::Moto, service: &str) -> String {
-    let service = moto.service("c1", service).await.expect("the service");
-    let td = moto
-        .ecs()
+    container_of(moto, service)
         .await
-        .describe_task_definition()
-        .task_definition(service.task_definition().unwrap())
-        .send()
-        .await
-        .unwrap();
-    td.task_definition().unwrap().container_definitions()[0]
         .image()
         .unwrap()
         .to_owned()

@@ -183,7 +183,12 @@ fn row(status: &StatusState, g: &GroupStatus) -> Markup {
                 td data-label="Account" { (g.account.as_deref().unwrap_or("self")) }
                 td data-label="Region" { (g.region) }
                 td data-label="Cluster" { (g.cluster) }
-                td data-label="Desired / running / pending" { (g.desired) " / " (g.running) " / " (g.pending) }
+                td data-label="Desired / running / pending" {
+                    (g.desired) " / " (g.running) " / " (g.pending)
+                    @if let Some(scaling) = &g.autoscaling {
+                        " " span.version title=(scaling.metric) { "autoscaling " (scaling.min) "–" (scaling.max) " at " (scaling.target) "%" }
+                    }
+                }
                 td data-label="Task definition" {
                     (g.task_definition.as_deref().unwrap_or("-"))
                     @if let Some(version) = &g.version {

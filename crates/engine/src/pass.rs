@@ -471,14 +471,12 @@ impl<P: ClientProvider> Engine<P> {
             if record.observed.is_none() {
                 continue;
             }
-            let pending =
-                record.error.is_none() && record.plan.actions.iter().any(|a| !a.is_tags_only());
             let before = status_of(record);
             seen.insert(
                 record.desired.name().to_owned(),
                 crate::waves::Seen::of(
                     record.desired.group.spec.wave(),
-                    pending,
+                    has_changes(record),
                     &before,
                     record.observed.as_ref(),
                 ),
@@ -489,9 +487,7 @@ impl<P: ClientProvider> Engine<P> {
         }
         for record in records.iter_mut() {
             let wave = record.desired.group.spec.wave();
-            let pending =
-                record.error.is_none() && record.plan.actions.iter().any(|a| !a.is_tags_only());
-            if !pending || record.held.is_some() {
+            if !has_changes(record) || record.held.is_some() {
                 continue;
             }
             match crate::waves::wait_reason(wave, &seen, self.wave_settings, now) {
@@ -533,6 +529,11 @@ impl<P: ClientProvider> Engine<P> {
             }
         }
     }
+}
+
+/// Changes planned for the group that change what runs (not only its tags), and no error.
+fn has_changes(record: &GroupReport) -> bool {
+    record.error.is_none() && record.plan.actions.iter().any(|a| !a.is_tags_only())
 }
 
 /// A group whose `version: auto` Harness has not answered is observed but never written:

@@ -39,7 +39,14 @@ pub fn run(data: &[u8]) {
                 source: next(),
             }),
             window: Some(next()),
-            autoscaling: None,
+            autoscaling: Some(spec::document::ScalingDocument {
+                resource_id: next(),
+                min: 1,
+                max: 4,
+                policy_name: next(),
+                metric: next(),
+                target: 60,
+            }),
         };
         group.conditions.push(Condition::new(
             ConditionType::Ready,
