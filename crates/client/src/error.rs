@@ -131,6 +131,8 @@ fn classify_code(code: &str) -> ErrorKind {
         | "TaskSetNotFoundException"
         | "ServiceDeploymentNotFoundException"
         | "DaemonNotFoundException"
+        // Application Auto Scaling: no such scalable target or policy.
+        | "ObjectNotFoundException"
         | "NoSuchEntity" => ErrorKind::NotFound,
         // Passing: try again later (the SDK's retries already did, with backoff).
         "ThrottlingException"
@@ -180,6 +182,20 @@ fn classify_code(code: &str) -> ErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A scalable target already deregistered is Application Auto Scaling's
+    /// ObjectNotFoundException: not found, which the deregistration takes as done.
+    #[test]
+    fn a_missing_scalable_target_is_not_found() {
+        assert_eq!(
+            classify(
+                Operation::DeregisterScalableTarget,
+                Some("ObjectNotFoundException"),
+                "No scalable target registered for service namespace: ecs"
+            ),
+            ErrorKind::NotFound
+        );
+    }
 
     #[test]
     fn client_exceptions_are_told_apart_by_their_documented_messages() {

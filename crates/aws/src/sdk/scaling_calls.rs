@@ -123,7 +123,11 @@ impl SdkApi {
             .service_namespace(NAMESPACE)
             .scalable_dimension(DIMENSION)
             .resource_id(resource_id);
-        answer(Operation::DeregisterScalableTarget, request.send()).await?;
-        Ok(())
+        // Already gone (deregistered by hand, or an earlier attempt whose answer was lost): what
+        // was wanted.
+        match answer(Operation::DeregisterScalableTarget, request.send()).await {
+            Err(e) if e.kind == client::ErrorKind::NotFound => Ok(()),
+            other => other.map(|_| ()),
+        }
     }
 }
