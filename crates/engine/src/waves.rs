@@ -7,8 +7,8 @@
 //! and when its service's primary deployment last changed), and a group of a later wave is held
 //! while a group of an earlier one is not settled. A restarted or newly elected controller
 //! observes every group in its first pass, so the order holds across restarts and replicas.
-//! With shards, a replica only knows the groups of the shards it holds: a group whose earlier
-//! waves it has never observed is held (safe), so give the groups of one rollout one shard.
+//! With shards, a replica only observes the groups of the shards it holds, and orders only
+//! those: give the groups of one rollout one shard.
 //!
 //! A failed or rolled-back group of an earlier wave halts the later ones ("halted"), until a
 //! new commit changes it and it settles (`--wave-failure continue` lets them go on instead).
