@@ -67,6 +67,17 @@ impl World {
         self.moto.write(file, &yaml);
     }
 
+    /// A FARGATE FirstGen group of `count` delegates whose manager is the fake.
+    fn firstgen_group(&self, file: &str, name: &str, count: i64) {
+        let yaml = plan::DesiredGroup::test(name)
+            .count(count)
+            .firstgen()
+            .manager_url(&self.harness.url)
+            .fargate(&self.subnet)
+            .yaml();
+        self.moto.write(file, &yaml);
+    }
+
     /// `args` with the Harness check on.
     fn run(&self, args: &[&str]) -> std::process::Output {
         let mut all: Vec<&str> = args.to_vec();
@@ -415,13 +426,7 @@ async fn started_with(
 #[tokio::test(flavor = "multi_thread")]
 async fn firstgen_groups_start_register_and_are_connected() {
     let w = World::start().await;
-    let yaml = plan::DesiredGroup::test("fg")
-        .count(2)
-        .firstgen()
-        .manager_url(&w.harness.url)
-        .fargate(&w.subnet)
-        .yaml();
-    w.moto.write("fg.yaml", &yaml);
+    w.firstgen_group("fg.yaml", "fg", 2);
     w.reconciled("fg.yaml");
     let (env, hostname) = started_with(&w.moto, "fg").await;
     assert!(
@@ -468,13 +473,7 @@ async fn firstgen_groups_start_register_and_are_connected() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_graphql_refusal_is_unauthorized() {
     let w = World::start().await;
-    let yaml = plan::DesiredGroup::test("fg")
-        .count(1)
-        .firstgen()
-        .manager_url(&w.harness.url)
-        .fargate(&w.subnet)
-        .yaml();
-    w.moto.write("fg.yaml", &yaml);
+    w.firstgen_group("fg.yaml", "fg", 1);
     w.harness.behave(Behaviour::GraphQlDenied);
     w.reconciled("fg.yaml");
     let status = w.status("fg.yaml", &[]);

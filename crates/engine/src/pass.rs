@@ -567,26 +567,18 @@ fn status_of(record: &GroupReport) -> GroupStatus {
     } else {
         Applied::Changes
     };
-    if let Some((reason, why)) = &record.held {
-        let mut status = derive(
-            &record.desired,
-            record.observed.as_ref(),
-            Some(&record.plan),
-            applied,
-            record.error.as_ref(),
-            record.harness.as_ref(),
-        );
-        status.hold(*reason, why);
-        return status;
-    }
-    derive(
+    let mut status = derive(
         &record.desired,
         record.observed.as_ref(),
         Some(&record.plan),
         applied,
         record.error.as_ref(),
         record.harness.as_ref(),
-    )
+    );
+    if let Some((reason, why)) = &record.held {
+        status.hold(*reason, why);
+    }
+    status
 }
 
 /// A group that differs from its files, on the record before anything is written: which
