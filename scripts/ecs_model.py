@@ -43,6 +43,26 @@ def problems(operation, params, service="ecs"):
     found = []
     if shape is not None:
         check(shape, params, operation, found)
+    found.extend(documented_problems(service, operation, params))
+    return found
+
+
+def documented_problems(service, operation, params):
+    """Rules the model's documentation states in words, not in its shapes (quoted from the
+    member's documentation in botocore's service-2.json)."""
+    found = []
+    if service == "application-autoscaling" and isinstance(params, dict):
+        if operation in ("DescribeScalableTargets", "DescribeScalingPolicies", "DescribeScalingActivities"):
+            # "If you specify a scalable dimension, you must also specify a resource ID."
+            if "ScalableDimension" in params and not (params.get("ResourceId") or params.get("ResourceIds")):
+                found.append(f"{operation}.ScalableDimension: given without a resource ID")
+        limits = {"DescribeScalingPolicies": 10, "DescribeScalableTargets": 50}
+        # "This value can be between 1 and 10" (DescribeScalingPolicies), "... 1 and 50"
+        # (DescribeScalableTargets).
+        top = limits.get(operation)
+        value = params.get("MaxResults")
+        if top and isinstance(value, int) and not 1 <= value <= top:
+            found.append(f"{operation}.MaxResults: {value}, between 1 and {top}")
     return found
 
 

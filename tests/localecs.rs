@@ -799,6 +799,16 @@ fn other_services_requests_are_checked_against_their_models() {
             "ScalableDimension": "ecs:service:Desired"}"#,
     );
     support::assert_has(&dimension, "RegisterScalableTarget.ScalableDimension");
+    // What the documentation states in words: a dimension needs a resource id, and
+    // DescribeScalingPolicies pages are of at most 10.
+    let words = moto.json_call(
+        "application-autoscaling",
+        "AnyScaleFrontendService.DescribeScalingPolicies",
+        r#"{"ServiceNamespace": "ecs", "ScalableDimension": "ecs:service:DesiredCount",
+            "MaxResults": 50}"#,
+    );
+    support::assert_has(&words, "ScalableDimension: given without a resource ID");
+    support::assert_has(&words, "MaxResults: 50, between 1 and 10");
 }
 
 /// A launch type and a capacity provider strategy exclude each other ("If a launchType is

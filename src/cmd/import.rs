@@ -101,20 +101,24 @@ async fn scaling_of(
 ) -> anyhow::Result<Option<spec::CountRange>> {
     use client::AwsApi as _;
     let resource_id = format!("service/{}/{service}", spec::arn::cluster_name(cluster));
-    let Some((min, max)) = clients
-        .send(client::call::DescribeScalableTarget {
-            resource_id: resource_id.clone(),
+    let Some((_, min, max)) = clients
+        .send(client::call::DescribeScalableTargets {
+            resource_ids: vec![resource_id.clone()],
         })
         .await?
+        .into_iter()
+        .find(|(id, _, _)| *id == resource_id)
     else {
         return Ok(None);
     };
     let policy = clients
-        .send(client::call::DescribeScalingPolicy {
-            resource_id,
+        .send(client::call::DescribeScalingPolicies {
             policy_name: spec::document::SCALING_POLICY_NAME.into(),
         })
-        .await?;
+        .await?
+        .into_iter()
+        .find(|(id, _, _)| *id == resource_id)
+        .map(|(_, metric, target)| (metric, target));
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let percent = |value: f64| value.round().clamp(1.0, 100.0) as u8;
     let (cpu, memory) = match policy {

@@ -289,11 +289,11 @@ impl AwsApi for SdkApi {
                 Answer::GetPolicyVersion(self.get_policy_version(c).await?)
             }
             Request::SecretKmsKey(c) => Answer::SecretKmsKey(self.secret_kms_key(c).await?),
-            Request::DescribeScalableTarget(c) => {
-                Answer::DescribeScalableTarget(self.describe_scalable_target(c).await?)
+            Request::DescribeScalableTargets(c) => {
+                Answer::DescribeScalableTargets(self.describe_scalable_targets(c).await?)
             }
-            Request::DescribeScalingPolicy(c) => {
-                Answer::DescribeScalingPolicy(self.describe_scaling_policy(c).await?)
+            Request::DescribeScalingPolicies(c) => {
+                Answer::DescribeScalingPolicies(self.describe_scaling_policies(c).await?)
             }
             Request::RegisterScalableTarget(c) => {
                 Answer::RegisterScalableTarget(self.register_scalable_target(c).await?)

@@ -171,13 +171,16 @@ calls! {
     PolicyDefaultVersion as GetPolicy { arn: String } -> String;
     /// GetPolicyVersion: that version's document (JSON, decoded).
     GetPolicyVersion as GetPolicyVersion { arn: String, version: String } -> String;
-    /// Application Auto Scaling DescribeScalableTargets of one ECS service's desired count:
-    /// its MinCapacity and MaxCapacity, `None` when none is registered.
-    DescribeScalableTarget as DescribeScalableTargets { resource_id: String } -> Option<(i32, i32)>;
-    /// DescribeScalingPolicies of one service, for the policy named `policy_name`: its
-    /// predefined metric and target value, `None` when it has none.
-    DescribeScalingPolicy as DescribeScalingPolicies { resource_id: String, policy_name: String }
-        -> Option<(String, f64)>;
+    /// Application Auto Scaling DescribeScalableTargets of ECS services' desired counts, at most
+    /// 50 resource ids (`service/CLUSTER/SERVICE`): the registered ones, with MinCapacity and
+    /// MaxCapacity.
+    DescribeScalableTargets as DescribeScalableTargets { resource_ids: Vec<String> }
+        -> Vec<(String, i32, i32)>;
+    /// DescribeScalingPolicies of ECS services' desired counts named `policy_name`, every page:
+    /// each one's resource id, predefined metric and target value. One call (per 10 policies)
+    /// for every service of a region, since the controller names its policy the same on each.
+    DescribeScalingPolicies as DescribeScalingPolicies { policy_name: String }
+        -> Vec<(String, String, f64)>;
     /// RegisterScalableTarget (creates or updates MinCapacity/MaxCapacity).
     RegisterScalableTarget as RegisterScalableTarget { resource_id: String, min: i32, max: i32 } -> ();
     /// PutScalingPolicy: target tracking of `metric` (a predefined ECS metric) at `target` %.

@@ -403,8 +403,9 @@ struct RevisionLookup {
 
 impl<P: ClientProvider> Engine<P> {
     /// Application Auto Scaling of the groups with a count range, and of the services whose
-    /// scaling tag says the controller registered a scalable target: two reads per such group
-    /// (its target, its policy); none for the others. A failure fails the group's observation.
+    /// scaling tag says the controller registered a scalable target: per account and region, one
+    /// DescribeScalableTargets per 50 such groups and one DescribeScalingPolicies; nothing
+    /// without such groups. A failure fails the observation of the groups it was for.
     async fn observe_scaling(
         &self,
         desired: &[&DesiredGroup],
@@ -431,38 +432,54 @@ impl<P: ClientProvider> Engine<P> {
         if wanted.is_empty() {
             return;
         }
-        let read = |(i, target, resource_id): (usize, plan::Target, String)| async move {
+        // Per target (account and region): DescribeScalableTargets by 50 resource ids, and one
+        // DescribeScalingPolicies for the controller's policy name (every service's at once).
+        let mut by_target: HashMap<plan::Target, Vec<(usize, String)>> = HashMap::new();
+        for (i, target, resource_id) in wanted {
+            by_target.entry(target).or_default().push((i, resource_id));
+        }
+        let read = |(target, members): (plan::Target, Vec<(usize, String)>)| async move {
             let api = self.client(&target);
-            let target = api
-                .send(client::call::DescribeScalableTarget {
-                    resource_id: resource_id.clone(),
-                })
-                .await;
-            let policy = api
-                .send(client::call::DescribeScalingPolicy {
-                    resource_id,
+            let mut targets = HashMap::new();
+            for chunk in members.chunks(50) {
+                let found = api
+                    .send(client::call::DescribeScalableTargets {
+                        resource_ids: chunk.iter().map(|(_, id)| id.clone()).collect(),
+                    })
+                    .await;
+                match found {
+                    Ok(found) => {
+                        targets.extend(found.into_iter().map(|(id, min, max)| (id, (min, max))))
+                    }
+                    Err(e) => return (members, Err(e)),
+                }
+            }
+            let policies = api
+                .send(client::call::DescribeScalingPolicies {
                     policy_name: spec::document::SCALING_POLICY_NAME.into(),
                 })
-                .await;
-            (
-                i,
-                target.and_then(|t| {
-                    policy.map(|p| plan::ObservedScaling {
-                        target: t,
-                        policy: p,
-                    })
-                }),
-            )
+                .await
+                .map(|all| {
+                    all.into_iter()
+                        .map(|(id, metric, target)| (id, (metric, target)))
+                        .collect::<HashMap<_, _>>()
+                });
+            (members, policies.map(|policies| (targets, policies)))
         };
-        let found: Vec<_> = crate::bounded(wanted, read, self.concurrency).await;
-        for (i, scaling) in found {
-            match scaling {
-                Ok(scaling) => {
-                    if let Ok(o) = &mut results[i] {
-                        o.scaling = Some(scaling);
+        let found: Vec<_> = crate::bounded(by_target, read, self.concurrency).await;
+        for (members, answer) in found {
+            for (i, resource_id) in members {
+                match &answer {
+                    Ok((targets, policies)) => {
+                        if let Ok(o) = &mut results[i] {
+                            o.scaling = Some(plan::ObservedScaling {
+                                target: targets.get(&resource_id).copied(),
+                                policy: policies.get(&resource_id).cloned(),
+                            });
+                        }
                     }
+                    Err(e) => results[i] = Err(e.clone()),
                 }
-                Err(e) => results[i] = Err(e),
             }
         }
     }

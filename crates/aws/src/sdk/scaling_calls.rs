@@ -9,57 +9,78 @@ use client::call;
 use client::{Operation, Result};
 
 use super::SdkApi;
-use crate::error::answer;
+use crate::error::{answer, every_page};
 
 const NAMESPACE: ServiceNamespace = ServiceNamespace::Ecs;
 const DIMENSION: ScalableDimension = ScalableDimension::EcsServiceDesiredCount;
 
+/// Pages of DescribeScalingPolicies read at most.
+const MAX_PAGES: usize = 500;
+
 impl SdkApi {
-    pub(super) async fn describe_scalable_target(
+    pub(super) async fn describe_scalable_targets(
         &self,
-        call::DescribeScalableTarget { resource_id }: call::DescribeScalableTarget,
-    ) -> Result<Option<(i32, i32)>> {
+        call::DescribeScalableTargets { resource_ids }: call::DescribeScalableTargets,
+    ) -> Result<Vec<(String, i32, i32)>> {
         let request = self
             .scaling
             .describe_scalable_targets()
             .service_namespace(NAMESPACE)
             .scalable_dimension(DIMENSION)
-            .resource_ids(resource_id.clone());
+            .set_resource_ids(Some(resource_ids))
+            // At most 50 ids are asked: one page holds them.
+            .max_results(50);
         let out = answer(Operation::DescribeScalableTargets, request.send()).await?;
         Ok(out
             .scalable_targets()
             .iter()
-            .find(|t| t.resource_id() == resource_id)
-            .map(|t| (t.min_capacity(), t.max_capacity())))
+            .map(|t| {
+                (
+                    t.resource_id().to_owned(),
+                    t.min_capacity(),
+                    t.max_capacity(),
+                )
+            })
+            .collect())
     }
 
-    pub(super) async fn describe_scaling_policy(
+    pub(super) async fn describe_scaling_policies(
         &self,
-        call::DescribeScalingPolicy {
-            resource_id,
-            policy_name,
-        }: call::DescribeScalingPolicy,
-    ) -> Result<Option<(String, f64)>> {
-        let request = self
+        call::DescribeScalingPolicies { policy_name }: call::DescribeScalingPolicies,
+    ) -> Result<Vec<(String, String, f64)>> {
+        // No ScalableDimension: "If you specify a scalable dimension, you must also specify a
+        // resource ID" (DescribeScalingPolicies), and this asks for every service's; the
+        // dimension is checked on each answer instead. MaxResults "can be between 1 and 10".
+        let mut stream = self
             .scaling
             .describe_scaling_policies()
             .service_namespace(NAMESPACE)
-            .scalable_dimension(DIMENSION)
-            .resource_id(resource_id)
-            .policy_names(policy_name.clone());
-        let out = answer(Operation::DescribeScalingPolicies, request.send()).await?;
-        Ok(out
-            .scaling_policies()
+            .policy_names(policy_name.clone())
+            .max_results(10)
+            .into_paginator()
+            .send();
+        // A bound on what an answer can make us read (a next token forever): 5000 policies.
+        let mut pages = Vec::new();
+        while pages.len() < MAX_PAGES {
+            match stream.next().await {
+                Some(page) => pages.push(page),
+                None => break,
+            }
+        }
+        let pages = every_page(Operation::DescribeScalingPolicies, pages)?;
+        Ok(pages
             .iter()
-            .find(|p| p.policy_name() == policy_name)
-            .and_then(|p| p.target_tracking_scaling_policy_configuration())
-            .map(|c| {
+            .flat_map(|page| page.scaling_policies())
+            .filter(|p| p.policy_name() == policy_name && p.scalable_dimension() == &DIMENSION)
+            .filter_map(|p| {
+                let c = p.target_tracking_scaling_policy_configuration()?;
                 let metric = c
                     .predefined_metric_specification()
                     .map(|m| m.predefined_metric_type().as_str().to_owned())
                     .unwrap_or_default();
-                (metric, c.target_value())
-            }))
+                Some((p.resource_id().to_owned(), metric, c.target_value()))
+            })
+            .collect())
     }
 
     pub(super) async fn register_scalable_target(

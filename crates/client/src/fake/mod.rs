@@ -408,14 +408,25 @@ impl AwsApi for FakeAws {
             }
             Request::GetPolicyVersion(c) => Answer::GetPolicyVersion(self.get_policy_version(&c)?),
             Request::SecretKmsKey(c) => Answer::SecretKmsKey(self.secret_kms_key(&c)?),
-            Request::DescribeScalableTarget(c) => Answer::DescribeScalableTarget(
-                self.state().scalable_targets.get(&c.resource_id).copied(),
-            ),
-            Request::DescribeScalingPolicy(c) => Answer::DescribeScalingPolicy(
+            Request::DescribeScalableTargets(c) => {
+                let state = self.state();
+                Answer::DescribeScalableTargets(
+                    c.resource_ids
+                        .iter()
+                        .filter_map(|id| {
+                            let (min, max) = state.scalable_targets.get(id)?;
+                            Some((id.clone(), *min, *max))
+                        })
+                        .collect(),
+                )
+            }
+            Request::DescribeScalingPolicies(c) => Answer::DescribeScalingPolicies(
                 self.state()
                     .scaling_policies
-                    .get(&(c.resource_id, c.policy_name))
-                    .cloned(),
+                    .iter()
+                    .filter(|((_, name), _)| *name == c.policy_name)
+                    .map(|((id, _), (metric, target))| (id.clone(), metric.clone(), *target))
+                    .collect(),
             ),
             Request::RegisterScalableTarget(c) => {
                 self.state()
