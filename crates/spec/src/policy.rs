@@ -456,6 +456,25 @@ pub fn check_group(
                 format!("origin {origin:?} is not allowed (the delegates send their token there)"),
             );
         }
+        // FirstGen: the start script downloads the watcher (and with it the delegate) from
+        // these and runs it: a code path around the image rules, held to the same origins.
+        for (field, url) in spec.delegate.download_urls() {
+            let origin = crate::types::origin_of(url);
+            if !origins
+                .iter()
+                .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin))
+            {
+                refuse(
+                    report,
+                    &format!("spec.delegate.firstgen.{field}"),
+                    "managerOrigins",
+                    format!(
+                        "origin {origin:?} is not allowed (the delegate downloads and runs the \
+                         watcher from there)"
+                    ),
+                );
+            }
+        }
     }
     if let Some(max) = policy.count.as_ref().and_then(|c| c.per_group) {
         match spec.max_count() {

@@ -617,13 +617,37 @@ impl Delegate {
     /// `scheme://host[:port]` of the manager URL (validation requires an http(s) URL): where
     /// the delegates send their token, and where Harness's API is asked.
     pub fn manager_origin(&self) -> &str {
-        let url = self.manager_url.as_str();
-        let start = url.find("://").map_or(0, |i| i + 3);
-        let end = url[start..]
-            .find(['/', '?', '#'])
-            .map_or(url.len(), |i| start + i);
-        &url[..end]
+        origin_of(&self.manager_url)
     }
+
+    /// FirstGen: the URLs the delegate's start script downloads the watcher and the delegate
+    /// from (and runs), with their fields.
+    pub fn download_urls(&self) -> Vec<(&'static str, &str)> {
+        let Some(download) = self.firstgen.as_ref() else {
+            return Vec::new();
+        };
+        [
+            ("watcherStorageUrl", download.watcher_storage_url.as_str()),
+            ("delegateStorageUrl", download.delegate_storage_url.as_str()),
+            ("cdnUrl", download.cdn_url.as_str()),
+            (
+                "remoteWatcherUrlCdn",
+                download.remote_watcher_url_cdn.as_str(),
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, url)| !url.is_empty())
+        .collect()
+    }
+}
+
+/// `scheme://host[:port]` of a URL as written.
+pub fn origin_of(url: &str) -> &str {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    &url[..end]
 }
 
 impl DelegateGroupSpec {

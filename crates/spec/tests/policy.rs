@@ -290,3 +290,32 @@ fn launch_types_hold_for_capacity_providers() {
         "{found:#?}"
     );
 }
+
+/// A FirstGen delegate's start script downloads the watcher from its `firstgen` URLs and runs
+/// it: with `managerOrigins`, those are held to the same origins as the manager.
+#[test]
+fn firstgen_download_urls_are_held_to_the_manager_origins() {
+    let origins = policy("managerOrigins: [\"https://app.harness.io\"]\n");
+    let firstgen = |watchers: &str| {
+        group("fg", "").replace("  delegate:\n", "  delegate:\n    flavor: firstgen\n")
+            + &format!(
+                "    firstgen:\n      watcherStorageUrl: {watchers}\n      watcherCheckLocation: current.version\n      delegateStorageUrl: https://app.harness.io\n      delegateCheckLocation: delegateprod.txt\n"
+            )
+    };
+    assert!(errors(
+        "fg-ok",
+        &firstgen("https://app.harness.io/public/prod/premium/watchers"),
+        &origins
+    )
+    .is_empty());
+    let found = errors(
+        "fg-evil",
+        &firstgen("https://evil.example.com/watchers"),
+        &origins,
+    );
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].contains("spec.delegate.firstgen.watcherStorageUrl: origin \"https://evil.example.com\" is not allowed"),
+        "{found:#?}"
+    );
+}
