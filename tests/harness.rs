@@ -78,6 +78,18 @@ impl World {
         self.moto.write(file, &yaml);
     }
 
+    /// The loop over `args` with the Harness check on.
+    fn looping(&self, args: &[&str]) -> support::Loop {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend([
+            "--harness-api-key-secret",
+            &self.key_arn,
+            "--harness-origin",
+            &self.harness.url,
+        ]);
+        support::Loop::start(&self.moto, &all)
+    }
+
     /// `args` with the Harness check on.
     fn run(&self, args: &[&str]) -> std::process::Output {
         let mut all: Vec<&str> = args.to_vec();
@@ -616,18 +628,7 @@ async fn the_loop_serves_the_connection_in_status_and_follows_harness() {
     let w = World::start().await;
     w.group("g.yaml", "ng", 2);
     w.harness.set_connected("ng", 0, 0, "");
-    let looping = support::Loop::start(
-        &w.moto,
-        &[
-            "g.yaml",
-            "--interval",
-            "300s",
-            "--harness-api-key-secret",
-            &w.key_arn,
-            "--harness-origin",
-            &w.harness.url,
-        ],
-    );
+    let looping = w.looping(&["g.yaml", "--interval", "300s"]);
     assert!(
         looping.wait_ready(Duration::from_secs(30)),
         "{}",
@@ -913,18 +914,7 @@ async fn the_latest_version_is_asked_once_per_account_and_kept() {
     for name in ["a", "b", "c"] {
         versioned(&w, &format!("groups/{name}.yaml"), name, "auto");
     }
-    let looping = support::Loop::start(
-        &w.moto,
-        &[
-            "groups",
-            "--interval",
-            "2s",
-            "--harness-api-key-secret",
-            &w.key_arn,
-            "--harness-origin",
-            &w.harness.url,
-        ],
-    );
+    let looping = w.looping(&["groups", "--interval", "2s"]);
     assert!(
         looping.wait_ready(Duration::from_secs(30)),
         "{}",
@@ -973,22 +963,15 @@ async fn expiring_soon_is_a_condition_and_one_notification() {
     );
     let hook = support::hook::Hook::start();
     let url = format!("http://127.0.0.1:{}/hooks/T0/B0/X", hook.port);
-    let looping = support::Loop::start(
-        &w.moto,
-        &[
-            "g.yaml",
-            "--interval",
-            "2s",
-            "--notify",
-            &url,
-            "--notify-gap",
-            "1s",
-            "--harness-api-key-secret",
-            &w.key_arn,
-            "--harness-origin",
-            &w.harness.url,
-        ],
-    );
+    let looping = w.looping(&[
+        "g.yaml",
+        "--interval",
+        "2s",
+        "--notify",
+        &url,
+        "--notify-gap",
+        "1s",
+    ]);
     hook.wait_for("ExpiringSoon", 60, &looping);
     // Several more passes: still one.
     std::thread::sleep(Duration::from_secs(8));

@@ -16,7 +16,9 @@
 //!   `DelegateSetupResource.getSupportedDelegateVersion` builds it).
 //!
 //! Disconnected replicas stay listed (Harness keeps a delegate record for hours after its last
-//! heartbeat). Delegates register from the environment a task runs with ([`FakeHarness::register`]):
+//! heartbeat; how long is modelled, no source: an hour-old heartbeat here). Modelled, with no
+//! source sentence: NextGen replica host names (`host-N`), the GraphQL refusal's exact message
+//! and `classification`, and the 500 when no latest version is set. Delegates register from the environment a task runs with ([`FakeHarness::register`]):
 //! a NextGen one in its DELEGATE_ORG/PROJECT_IDENTIFIER scope, else its token's scope; a
 //! FirstGen one only when the variables its start script needs are there. Switches: a refused
 //! key (401), GraphQL refusing the query, 500s, slowness. Every request is recorded.

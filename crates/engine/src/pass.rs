@@ -502,13 +502,18 @@ impl<P: ClientProvider> Engine<P> {
         }
     }
 
-    /// Forgets a group removed from the files (its wave no longer holds anyone).
+    /// Forgets a group removed from the files: its backoff, its wave (which no longer holds
+    /// anyone) and its last clean pass.
     pub fn forget(&self, name: &str) {
         self.retries.forget(name);
         self.seen
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(name);
+        self.clean
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|(_, _, group), _| group != name);
     }
 
     /// Records the groups that ended this pass clean: in sync, or applied without error.
