@@ -55,7 +55,7 @@ impl<P: ClientProvider> Engine<P> {
         let id = GroupId::of(d);
         for action in &group_plan.actions {
             // Held while the write is in flight: a lease is not handed over under it.
-            let Some(_permit) = gate.enter(&id) else {
+            let Some(permit) = gate.enter(&id) else {
                 // Not an error: the next pass (of whoever may write then) plans it again.
                 debug!(
                     action = action.kind(),
@@ -63,9 +63,17 @@ impl<P: ClientProvider> Engine<P> {
                 );
                 break;
             };
-            let result = self
-                .apply_action(d, action, &mut registered, registrations)
-                .await;
+            // Every attempt and retry of it over by the lease's deadline (none with one replica).
+            let result = permit
+                .within(self.apply_action(d, action, &mut registered, registrations))
+                .await
+                .unwrap_or_else(|cut| {
+                    Err(GroupError::new(
+                        plan::Reason::ReconcileError,
+                        cut.to_string(),
+                    ))
+                });
+            drop(permit);
             // On the record at the default level: who, where, what changed from what.
             let target = &group_plan.target;
             match result {

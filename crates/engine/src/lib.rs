@@ -36,7 +36,7 @@ pub use once::{WaitEnd, WaitProgress, ONCE_RETRY_ROUNDS};
 pub use pass::{GroupReport, Mode, PassReport, PruneProblem, PruneReport};
 pub use plan::PruneLimits;
 pub use retry::{Backoff, Next, Retries};
-pub use scope::{AlwaysOpen, GroupId, Leadership, Scope, WriteGate, WritePermit};
+pub use scope::{AlwaysOpen, DeadlinePassed, GroupId, Leadership, Scope, WriteGate, WritePermit};
 pub use write::Write;
 pub use writes::group_error;
 

@@ -103,57 +103,21 @@ impl<P: ClientProvider> Engine<P> {
             };
             let id = crate::GroupId::of_orphan(orphan);
             for action in &orphan.actions {
-                let Some(_permit) = gate.enter(&id) else {
+                let Some(permit) = gate.enter(&id) else {
                     break;
                 };
-                let result = match action {
-                    PruneAction::DeleteService {
-                        cluster,
-                        service_name,
-                        scaling,
-                        ..
-                    } => {
-                        let deregistered = if *scaling {
-                            self.client(&orphan.target)
-                                .send(call::DeregisterScalableTarget {
-                                    resource_id: format!(
-                                        "service/{}/{service_name}",
-                                        spec::arn::cluster_name(cluster)
-                                    ),
-                                })
-                                .await
-                        } else {
-                            Ok(())
-                        };
-                        match deregistered {
-                            Ok(()) => self
-                                .delete_service(&orphan.target, cluster, service_name)
-                                .await
-                                .map(|()| Write::DeletedService {
-                                    service: service_name.clone(),
-                                }),
-                            Err(e) => Err(e),
-                        }
-                    }
-                    PruneAction::StopTask {
-                        cluster,
-                        task_arn,
-                        reason,
-                    } => self
-                        .stop_task(&orphan.target, cluster, task_arn, reason)
-                        .await
-                        .map(|()| Write::StoppedTask {
-                            task: task_arn.clone(),
-                            reason: reason.clone(),
-                        }),
+                let write = self.prune_action(&orphan.target, action);
+                // Cut at the lease's deadline: the next holder prunes what is left.
+                let result = match permit.within(write).await {
+                    Ok(written) => written.map_err(|e| e.to_string()),
+                    Err(cut) => Err(cut.to_string()),
                 };
+                drop(permit);
                 match result {
                     Ok(done) => outcome.done.push(done),
                     Err(e) => {
-                        outcome.error = Some(plan::GroupError::new(
-                            plan::Reason::ReconcileError,
-                            e.to_string(),
-                        ));
+                        outcome.error =
+                            Some(plan::GroupError::new(plan::Reason::ReconcileError, e));
                         break;
                     }
                 }
@@ -163,6 +127,51 @@ impl<P: ClientProvider> Engine<P> {
             }
         }
         outcomes
+    }
+
+    /// One write of an orphan's removal.
+    async fn prune_action(&self, target: &Target, action: &PruneAction) -> Result<Write, AwsError> {
+        match action {
+            PruneAction::DeleteService {
+                cluster,
+                service_name,
+                scaling,
+                ..
+            } => {
+                let deregistered = if *scaling {
+                    self.client(target)
+                        .send(call::DeregisterScalableTarget {
+                            resource_id: format!(
+                                "service/{}/{service_name}",
+                                spec::arn::cluster_name(cluster)
+                            ),
+                        })
+                        .await
+                } else {
+                    Ok(())
+                };
+                match deregistered {
+                    Ok(()) => self
+                        .delete_service(target, cluster, service_name)
+                        .await
+                        .map(|()| Write::DeletedService {
+                            service: service_name.clone(),
+                        }),
+                    Err(e) => Err(e),
+                }
+            }
+            PruneAction::StopTask {
+                cluster,
+                task_arn,
+                reason,
+            } => self
+                .stop_task(target, cluster, task_arn, reason)
+                .await
+                .map(|()| Write::StoppedTask {
+                    task: task_arn.clone(),
+                    reason: reason.clone(),
+                }),
+        }
     }
 
     /// Scales a service to 0 (ECS refuses to delete one whose desired count is not 0), then

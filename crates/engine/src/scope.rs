@@ -87,23 +87,66 @@ impl<'a> GroupId<'a> {
 }
 
 /// Held while one write is in flight; the gate does not hand the group's lease over before
-/// every permit of it is dropped.
+/// every permit of it is dropped. Under a lease it carries a deadline: the write, every attempt
+/// and retry of it, must be over by then ([`WritePermit::within`]), because after it another
+/// replica may take the lease and ECS takes no fencing token.
 #[must_use = "the permit covers the write only while it is held"]
 pub struct WritePermit {
     /// Dropped with the permit: what tells the gate the write is over.
-    _guard: Option<Box<dyn Send>>,
+    _guard: Option<Box<dyn Send + Sync>>,
+    /// When the write must be over (none: a single replica's).
+    deadline: Option<tokio::time::Instant>,
 }
+
+/// A write cut at its permit's deadline: whatever it sent may or may not have landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the write was abandoned at its lease deadline (the lease's renew deadline minus the clock-drift margin); whether it landed is unknown, and the lease's next holder plans it again")]
+pub struct DeadlinePassed;
 
 impl WritePermit {
     /// A permit with nothing to release (a single replica).
     pub fn free() -> Self {
-        WritePermit { _guard: None }
+        WritePermit {
+            _guard: None,
+            deadline: None,
+        }
     }
 
     /// A permit that drops `guard` when the write is over.
-    pub fn guarded(guard: impl Send + 'static) -> Self {
+    pub fn guarded(guard: impl Send + Sync + 'static) -> Self {
         WritePermit {
             _guard: Some(Box::new(guard)),
+            deadline: None,
+        }
+    }
+
+    /// The same permit, which the write must be over by `deadline`.
+    pub fn until(self, deadline: tokio::time::Instant) -> Self {
+        WritePermit {
+            deadline: Some(deadline),
+            ..self
+        }
+    }
+
+    /// When the write must be over, if ever.
+    pub fn deadline(&self) -> Option<tokio::time::Instant> {
+        self.deadline
+    }
+
+    /// Runs `write` (every attempt and retry of it) until the deadline: dropped then, so the
+    /// request in flight is abandoned and no further attempt starts.
+    ///
+    /// # Errors
+    /// The deadline passed first.
+    pub async fn within<T>(
+        &self,
+        write: impl std::future::Future<Output = T>,
+    ) -> Result<T, DeadlinePassed> {
+        match self.deadline {
+            None => Ok(write.await),
+            Some(deadline) => tokio::time::timeout_at(deadline, write)
+                .await
+                .map_err(|_| DeadlinePassed),
         }
     }
 }
