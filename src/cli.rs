@@ -190,9 +190,15 @@ pub struct LeaseArgs {
     #[arg(long, default_value = "15s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub lease_duration: std::time::Duration,
     /// The holder stops writing this long after the start of its last successful renew
-    /// (client-go's 10s; shorter than --lease-duration).
+    /// (client-go's 10s), less the clock-drift margin (1/20 of --lease-duration): every write
+    /// is over by then.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub lease_renew_deadline: std::time::Duration,
+    /// Under a lease, the longest one attempt of an AWS call may take (the SDK's attempt
+    /// timeout); a request is assumed to reach AWS within it or never. --lease-duration must be
+    /// at least --lease-renew-deadline + this + the drift margin (1/20 of --lease-duration).
+    #[arg(long, default_value = "4s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub lease_write_timeout: std::time::Duration,
     /// How often each replica tries to take or renew the lease (client-go's 2s).
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub lease_retry: std::time::Duration,

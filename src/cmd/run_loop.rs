@@ -27,7 +27,18 @@ pub struct Loop {
 }
 
 pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow::Result<ExitCode> {
-    let aws = Aws::new(global).await?;
+    // Before anything is read or called: a bad combination of the lease's durations.
+    let timing = args
+        .lease
+        .lease_table
+        .as_ref()
+        .map(|_| lease_timing(&args.lease))
+        .transpose()?;
+    let mut aws = Aws::new(global).await?;
+    if let Some(timing) = &timing {
+        // No attempt waits longer than a request is assumed to travel.
+        aws.sdk = aws.sdk.with_attempt_timeout(timing.write_timeout);
+    }
     let policy = crate::wiring::policy(global, &paths)?;
     let windows = crate::wiring::windows(global, &policy)?;
     let source =
@@ -44,9 +55,11 @@ pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow
     }
     let notify = receivers(&args.notify)?;
     let harness = crate::wiring::harness(global, &aws.sdk).await?;
-    let elector = match &args.lease.lease_table {
-        Some(table) => Some(elector(global, &aws, table, &args.lease).await?),
-        None => None,
+    let elector = match (&args.lease.lease_table, timing) {
+        (Some(table), Some(timing)) => {
+            Some(elector(global, &aws, table, &args.lease, timing).await?)
+        }
+        _ => None,
     };
     let gate: Arc<dyn engine::WriteGate> = match &elector {
         Some(elector) => Arc::clone(elector) as Arc<dyn engine::WriteGate>,
@@ -114,23 +127,22 @@ pub async fn run(global: &GlobalArgs, paths: Vec<PathBuf>, args: Loop) -> anyhow
     Ok(ExitCode::SUCCESS)
 }
 
-/// The replica's elector, after a first round that proves the table can be used: a missing
-/// table or a denied call is a startup error naming the table and the action.
-async fn elector(
-    global: &GlobalArgs,
-    aws: &crate::wiring::Aws,
-    table: &str,
-    args: &LeaseArgs,
-) -> anyhow::Result<Arc<lease::Elector>> {
+/// The lease's durations, checked: a bad combination is a startup error naming the flags and
+/// the rule.
+fn lease_timing(args: &LeaseArgs) -> anyhow::Result<lease::Timing> {
     let timing = lease::Timing {
         duration: args.lease_duration,
         renew_deadline: args.lease_renew_deadline,
         retry: args.lease_retry,
+        write_timeout: args.lease_write_timeout,
     };
     timing.check().map_err(|e| {
         let flags = match e {
             lease::TimingError::DeadlineNotShorterThanLease { .. } => {
                 "--lease-renew-deadline must be shorter than --lease-duration"
+            }
+            lease::TimingError::WritesOutliveLease { .. } => {
+                "--lease-duration must be at least --lease-renew-deadline + --lease-write-timeout + the drift margin (--lease-duration / 20)"
             }
             lease::TimingError::RetryNotShorterThanDeadline { .. } => {
                 "--lease-retry must be shorter than --lease-renew-deadline"
@@ -138,6 +150,18 @@ async fn elector(
         };
         anyhow::anyhow!("{flags}: {e}")
     })?;
+    Ok(timing)
+}
+
+/// The replica's elector, after a first round that proves the table can be used: a missing
+/// table or a denied call is a startup error naming the table and the action.
+async fn elector(
+    global: &GlobalArgs,
+    aws: &crate::wiring::Aws,
+    table: &str,
+    args: &LeaseArgs,
+    timing: lease::Timing,
+) -> anyhow::Result<Arc<lease::Elector>> {
     let client = aws_sdk_dynamodb::Client::new(aws.sdk.config());
     let store = Arc::new(lease::DynamoStore::new(client, table));
     let name = args

@@ -80,6 +80,22 @@ impl SdkProvider {
         SdkProvider { config }
     }
 
+    /// The same, with every attempt of every call cut after `timeout` (under a lease: a request
+    /// is assumed to reach AWS within the write timeout or never, so no attempt waits longer).
+    #[must_use]
+    pub fn with_attempt_timeout(self, timeout: Duration) -> Self {
+        let mut timeouts = self
+            .config
+            .timeout_config()
+            .map(aws_config::timeout::TimeoutConfig::to_builder)
+            .unwrap_or_default();
+        timeouts.set_operation_attempt_timeout(Some(timeout));
+        let timeouts = timeouts.build();
+        SdkProvider {
+            config: self.config.to_builder().timeout_config(timeouts).build(),
+        }
+    }
+
     /// The loaded configuration (for the clients of other services: the lease table).
     pub fn config(&self) -> &SdkConfig {
         &self.config

@@ -10,6 +10,16 @@
 //! the renew that wrote it, the holder stops writing before anyone else may start. A paused
 //! holder (SIGSTOP, a long GC, a frozen host) resumes with its gate already closed.
 //!
+//! ECS takes no fencing token, so a write already sent cannot be refused once the lease has
+//! moved: the guarantee is time. Every write permitted under a lease is over by its deadline,
+//! the lease's gate-close instant minus a clock-drift margin ([`Timing::margin`]): it is cut
+//! there, with every attempt and retry of it ([`engine::WritePermit::within`]). A request the
+//! network still carries reaches ECS within the write timeout or never (the assumption), so
+//! the last write lands by `renew + renew_deadline + write_timeout`, which [`Timing::check`]
+//! keeps before `renew + duration - margin`, the earliest a contender takes over. A lease is
+//! released (SIGTERM, hand-back) only once its writes are over and a write timeout has passed
+//! since the last; otherwise it is left to expire.
+//!
 //! With `--shards N` the groups are split by a stable hash into N leases, and the same holds
 //! per lease. Replicas count each other by membership items (one per replica, advanced every
 //! round, alive while seen changing); each holds at most ceil(N / alive). A replica over that
@@ -34,6 +44,12 @@ pub const DEFAULT_DURATION: Duration = Duration::from_secs(15);
 pub const DEFAULT_RENEW_DEADLINE: Duration = Duration::from_secs(10);
 /// See [`DEFAULT_DURATION`].
 pub const DEFAULT_RETRY: Duration = Duration::from_secs(2);
+/// The longest one attempt of a write may take under a lease (the SDK's attempt timeout), and
+/// how long a request may travel before it reaches AWS: 15 s >= 10 s + 4 s + 0.75 s.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(4);
+/// Clock rates are assumed to differ by less than this fraction (NTP keeps them within
+/// 0.05%): the margin is this part of the lease duration.
+pub const DRIFT_DIVISOR: u32 = 20;
 
 /// The lease item as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +113,8 @@ pub struct Timing {
     pub renew_deadline: Duration,
     /// How often a replica tries to take or renew.
     pub retry: Duration,
+    /// The longest one attempt of a write may take; a request reaches AWS within it or never.
+    pub write_timeout: Duration,
 }
 
 impl Default for Timing {
@@ -105,6 +123,7 @@ impl Default for Timing {
             duration: DEFAULT_DURATION,
             renew_deadline: DEFAULT_RENEW_DEADLINE,
             retry: DEFAULT_RETRY,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
         }
     }
 }
@@ -122,6 +141,20 @@ pub enum TimingError {
         /// The lease duration.
         duration: Duration,
     },
+    /// A write permitted just before the gate closed could land after a contender took over.
+    #[error(
+        "the lease duration ({duration:?}) must be at least the renew deadline ({deadline:?}) + the write timeout ({write:?}) + the clock-drift margin ({margin:?}, 1/20 of the lease duration): otherwise a write permitted just before the holder stops writing could reach ECS after another replica took the lease"
+    )]
+    WritesOutliveLease {
+        /// The lease duration.
+        duration: Duration,
+        /// The renew deadline.
+        deadline: Duration,
+        /// The write timeout.
+        write: Duration,
+        /// The drift margin.
+        margin: Duration,
+    },
     /// The holder would lose its lease between two renews.
     #[error(
         "the retry interval ({retry:?}) must be shorter than the renew deadline ({deadline:?})"
@@ -135,7 +168,20 @@ pub enum TimingError {
 }
 
 impl Timing {
-    /// The renew deadline must be shorter than the lease, and the retry than the deadline.
+    /// The margin for clock-rate drift between replicas: 1/20 of the lease duration.
+    pub fn margin(&self) -> Duration {
+        self.duration / DRIFT_DIVISOR
+    }
+
+    /// How long the holder writes after the start of its last renew: every write permitted
+    /// under it is over by then.
+    pub fn write_window(&self) -> Duration {
+        self.renew_deadline.saturating_sub(self.margin())
+    }
+
+    /// The renew deadline must be shorter than the lease; the lease at least the renew
+    /// deadline, the write timeout and the drift margin together; the retry shorter than the
+    /// renew deadline.
     ///
     /// # Errors
     /// The rule broken.
@@ -144,6 +190,14 @@ impl Timing {
             return Err(TimingError::DeadlineNotShorterThanLease {
                 deadline: self.renew_deadline,
                 duration: self.duration,
+            });
+        }
+        if self.renew_deadline + self.write_timeout + self.margin() > self.duration {
+            return Err(TimingError::WritesOutliveLease {
+                duration: self.duration,
+                deadline: self.renew_deadline,
+                write: self.write_timeout,
+                margin: self.margin(),
             });
         }
         if self.retry >= self.renew_deadline {
@@ -168,9 +222,22 @@ struct Lease {
     releasing: bool,
     /// Writes in flight under this lease (permits not yet dropped).
     writing: usize,
+    /// A write timeout after the last write under this lease ended: until then a request it
+    /// sent may still reach AWS, and the lease is not released.
+    quiet_at: Option<Instant>,
 }
 
 impl Lease {
+    /// No write under it is in flight, and none can still reach AWS.
+    fn quiet(&self) -> bool {
+        self.writing == 0 && self.quiet_at.is_none_or(|at| at <= Instant::now())
+    }
+
+    /// When the writes under it may be released, if they are all over.
+    fn quiet_when(&self) -> Option<Instant> {
+        (self.writing == 0).then(|| self.quiet_at.unwrap_or_else(Instant::now))
+    }
+
     fn open(&self, renew_deadline: Duration) -> bool {
         !self.releasing
             && self
@@ -212,6 +279,8 @@ pub struct Elector {
 struct Writing {
     state: Arc<Mutex<State>>,
     shard: usize,
+    /// A request it sent may reach AWS until this long after it ended.
+    write_timeout: Duration,
 }
 
 impl Drop for Writing {
@@ -219,6 +288,8 @@ impl Drop for Writing {
         let mut state = lock(&self.state);
         if let Some(lease) = state.leases.get_mut(self.shard) {
             lease.writing = lease.writing.saturating_sub(1);
+            let quiet = Instant::now() + self.write_timeout;
+            lease.quiet_at = Some(lease.quiet_at.map_or(quiet, |at| at.max(quiet)));
         }
     }
 }
@@ -334,7 +405,8 @@ impl Elector {
     }
 
     /// Takes part until `stop` resolves, then releases the leases held, so other replicas
-    /// take over within one retry period.
+    /// take over within one retry period (once no write under them can still land, or they
+    /// are left to expire).
     ///
     /// # Errors
     /// A store error of the configuration (the table is missing, a call is denied).
@@ -351,35 +423,87 @@ impl Elector {
                 _ = tick.tick() => self.round().await?,
             }
         }
-        self.release().await;
+        self.release(self.release_grace()).await;
         Ok(())
     }
 
-    /// Gives every lease up at once (SIGTERM): each item's holder becomes empty, and so does
-    /// the replica's membership item.
-    pub async fn release(&self) {
-        let held: Vec<(usize, u64)> = {
+    /// How long [`Elector::release`] waits at most for the writes under a lease: until the
+    /// last write's deadline (a renew deadline away) and a write timeout after it.
+    pub fn release_grace(&self) -> Duration {
+        self.timing.renew_deadline + self.timing.write_timeout
+    }
+
+    /// Gives every lease up (SIGTERM): closed to new writes at once, each released (its
+    /// holder emptied) as soon as no write under it is in flight and a write timeout has passed
+    /// since the last one ended, so nothing it sent can still reach AWS. A lease whose writes
+    /// are not over within `grace` is left to expire instead. The replica's membership item
+    /// is emptied too.
+    pub async fn release(&self, grace: Duration) {
+        let give_up = Instant::now() + grace;
+        let mut held: Vec<(usize, u64)> = {
             let mut state = self.lock();
             state
                 .leases
                 .iter_mut()
                 .enumerate()
-                .filter_map(|(i, l)| l.held.take().map(|(v, _)| (i, v)))
+                .filter_map(|(i, l)| {
+                    l.releasing = true;
+                    l.held.map(|(v, _)| (i, v))
+                })
                 .collect()
         };
-        for (i, version) in held {
-            let item = self.item(i);
-            match self.store.advance(&item, "", version).await {
-                Ok(true) => info!(lease = %item, "released the lease"),
-                Ok(false) => {}
-                Err(e) => {
-                    warn!(lease = %item, error = %e, "releasing the lease failed; it expires instead");
-                }
+        while !held.is_empty() {
+            let (quiet, waiting): (Vec<_>, Vec<_>) = {
+                let state = self.lock();
+                held.iter().partition(|(i, _)| state.leases[*i].quiet())
+            };
+            for &(i, version) in &quiet {
+                self.give_back(i, version).await;
             }
+            held = waiting;
+            if held.is_empty() {
+                break;
+            }
+            // The earliest a waiting lease may be quiet: its last write's end plus a write
+            // timeout; while writes are in flight, look again shortly.
+            let next = {
+                let state = self.lock();
+                held.iter()
+                    .filter_map(|(i, _)| state.leases[*i].quiet_when())
+                    .min()
+                    .unwrap_or_else(|| Instant::now() + Duration::from_millis(50))
+            };
+            if next > give_up {
+                for (i, _) in held.drain(..) {
+                    let item = self.item(i);
+                    warn!(lease = %item, "writes under the lease may still reach AWS; not released, it expires instead");
+                    self.lock().leases[i].held = None;
+                }
+                break;
+            }
+            tokio::time::sleep_until(next.max(Instant::now() + Duration::from_millis(1))).await;
         }
         let member = self.lock().member_version.take();
         if let Some(version) = member {
             let _ = self.store.advance(&self.member_item(), "", version).await;
+        }
+    }
+
+    /// Releases lease `i` held at `version` (its writes are over).
+    async fn give_back(&self, i: usize, version: u64) {
+        {
+            let mut state = self.lock();
+            let lease = &mut state.leases[i];
+            lease.held = None;
+            lease.releasing = false;
+        }
+        let item = self.item(i);
+        match self.store.advance(&item, "", version).await {
+            Ok(true) => info!(lease = %item, "released the lease"),
+            Ok(false) => {}
+            Err(e) => {
+                warn!(lease = %item, error = %e, "releasing the lease failed; it expires instead");
+            }
         }
     }
 }
@@ -392,11 +516,19 @@ impl engine::WriteGate for Elector {
         if !lease.open(self.timing.renew_deadline) {
             return None;
         }
+        // Over by the gate-close instant minus the drift margin; none starts after it.
+        let (_, renewed) = lease.held?;
+        let deadline = renewed + self.timing.write_window();
+        if deadline <= Instant::now() {
+            return None;
+        }
         lease.writing += 1;
-        Some(engine::WritePermit::guarded(Writing {
+        let writing = Writing {
             state: Arc::clone(&self.state),
             shard,
-        }))
+            write_timeout: self.timing.write_timeout,
+        };
+        Some(engine::WritePermit::guarded(writing).until(deadline))
     }
 
     fn covers(&self, group: &engine::GroupId<'_>) -> bool {

@@ -183,7 +183,8 @@ impl Elector {
     }
 
     /// Over the fair share: close the extra leases to new writes, and release each once its
-    /// writes in flight are over (this round or a later one).
+    /// writes in flight are over and a write timeout has passed since the last (this round or
+    /// a later one).
     pub(crate) async fn hand_back(&self, share: usize) -> Result<(), LeaseError> {
         let ready: Vec<(usize, u64)> = {
             let mut state = self.lock();
@@ -200,7 +201,8 @@ impl Elector {
                 .leases
                 .iter()
                 .enumerate()
-                .filter(|(_, l)| l.releasing && l.writing == 0)
+                // Nothing under it in flight, nor able to reach AWS any more.
+                .filter(|(_, l)| l.releasing && l.quiet())
                 .filter_map(|(i, l)| l.held.map(|(v, _)| (i, v)))
                 .collect()
         };

@@ -3,6 +3,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::*;
 use engine::WriteGate as _;
 
+mod model;
+
 /// The lease items in memory, with a switch that makes every call fail (a lost connection).
 #[derive(Default)]
 struct Memory {
@@ -90,6 +92,7 @@ fn timing() -> Timing {
         duration: Duration::from_secs(15),
         renew_deadline: Duration::from_secs(10),
         retry: Duration::from_secs(2),
+        write_timeout: Duration::from_secs(4),
     }
 }
 
@@ -160,7 +163,7 @@ async fn release_hands_over_within_one_retry() {
     let (store, a, b) = pair();
     a.round().await.unwrap();
     b.round().await.unwrap();
-    a.release().await;
+    a.release(a.release_grace()).await;
     assert_eq!(store.holder().as_deref(), Some(""));
     assert!(!a.is_leader());
     tokio::time::advance(Duration::from_secs(2)).await;
@@ -263,6 +266,12 @@ async fn a_lease_is_handed_back_only_after_its_writes_in_flight() {
     );
     drop(permit);
     rounds(&[&a, &b], 2).await;
+    assert_eq!(
+        store.holder_of("l/shard/7-of-8").as_deref(),
+        Some("a"),
+        "not released within a write timeout of the write's end: a request it sent may still land"
+    );
+    rounds(&[&a, &b], 2).await;
     assert_eq!(sizes(&[&a, &b]), [4, 4]);
     assert_eq!(store.holder_of("l/shard/7-of-8").as_deref(), Some("b"));
 }
@@ -283,7 +292,7 @@ async fn replicas_with_another_shard_count_are_never_joined() {
         "takes nothing while the plain lease lives"
     );
     // The plain replica goes away: once its lease has expired, the shards are taken.
-    plain.release().await;
+    plain.release(plain.release_grace()).await;
     rounds(&[&a], 1).await;
     assert_eq!(a.held().len(), 8);
 }
@@ -299,4 +308,74 @@ fn timing_is_checked() {
         bad.check(),
         Err(TimingError::DeadlineNotShorterThanLease { .. })
     ));
+    // 15 s < 10 s + 5 s + 0.75 s: a write could land after a contender took over.
+    let slow = Timing {
+        write_timeout: Duration::from_secs(5),
+        ..Timing::default()
+    };
+    let err = slow.check().unwrap_err();
+    assert!(matches!(err, TimingError::WritesOutliveLease { .. }));
+    assert!(err.to_string().contains("750ms"), "{err}");
+    // The edge holds: 15 s >= 10 s + 4.25 s + 0.75 s.
+    let edge = Timing {
+        write_timeout: Duration::from_millis(4250),
+        ..Timing::default()
+    };
+    assert!(edge.check().is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_permit_ends_its_write_by_the_renew_deadline_less_the_margin() {
+    let (_store, a, _b) = pair();
+    a.round().await.unwrap();
+    let target = plan::Target::region("us-east-1");
+    let id = engine::GroupId {
+        target: &target,
+        cluster: "c1",
+        name: "g",
+    };
+    let permit = a.enter(&id).expect("open");
+    let deadline = permit.deadline().expect("a deadline under a lease");
+    assert_eq!(
+        deadline - tokio::time::Instant::now(),
+        Duration::from_millis(9250)
+    );
+    // A write that would take longer is cut there: nothing of it runs after.
+    let cut = permit
+        .within(tokio::time::sleep(Duration::from_secs(60)))
+        .await;
+    assert_eq!(cut, Err(engine::DeadlinePassed));
+    assert_eq!(tokio::time::Instant::now(), deadline);
+    drop(permit);
+    // No permit in the margin before the renew deadline, though the lease is still held.
+    tokio::time::advance(Duration::from_millis(500)).await;
+    assert!(a.is_leader());
+    assert!(a.enter(&id).is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn release_waits_until_no_write_can_land_or_leaves_the_lease_to_expire() {
+    let (store, a, _b) = pair();
+    a.round().await.unwrap();
+    let target = plan::Target::region("us-east-1");
+    let id = engine::GroupId {
+        target: &target,
+        cluster: "c1",
+        name: "g",
+    };
+    // A write just ended: a request it sent may reach AWS for a write timeout more.
+    drop(a.enter(&id).expect("open"));
+    let asked = tokio::time::Instant::now();
+    a.release(a.release_grace()).await;
+    assert_eq!(asked.elapsed(), Duration::from_secs(4));
+    assert_eq!(store.holder().as_deref(), Some(""));
+
+    // A write that does not end within the grace: the lease is not released.
+    let (store, a, _b) = pair();
+    a.round().await.unwrap();
+    let permit = a.enter(&id).expect("open");
+    a.release(Duration::from_secs(2)).await;
+    assert_eq!(store.holder().as_deref(), Some("a"), "left to expire");
+    assert!(!a.is_leader());
+    drop(permit);
 }
