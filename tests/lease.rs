@@ -69,11 +69,24 @@ fn replicas(moto: &Moto, lease: &[&str]) -> Vec<Replica> {
         .collect()
 }
 
+/// 4 s >= 2 s + 1.5 s + 0.2 s (the renew deadline, the write timeout and the drift margin).
 const FAST: &[&str] = &[
     "--lease-duration",
-    "3s",
+    "4s",
     "--lease-renew-deadline",
     "2s",
+    "--lease-retry",
+    "500ms",
+    "--lease-write-timeout",
+    "1.5s",
+];
+
+/// The default write timeout (4 s), a short renew deadline: 8 s >= 3 s + 4 s + 0.4 s.
+const SLOW_NETWORK: &[&str] = &[
+    "--lease-duration",
+    "8s",
+    "--lease-renew-deadline",
+    "3s",
     "--lease-retry",
     "500ms",
 ];
@@ -193,7 +206,7 @@ fn a_killed_holder_is_replaced_and_the_new_one_converges_a_change_made_meanwhile
         moto.reaches_desired("c1", "a", 4, Duration::from_secs(30)),
         "the new holder converges the change made while the old one was gone"
     );
-    // Lease duration (3 s) + retry (0.5 s), with a generous margin for a loaded machine.
+    // Lease duration (4 s) + retry (0.5 s), with a generous margin for a loaded machine.
     assert!(killed.elapsed() < Duration::from_secs(30));
 }
 
@@ -288,6 +301,39 @@ fn a_missing_table_is_a_startup_error_naming_the_table_and_the_action() {
     assert!(
         writes.iter().all(|w| w == "GetItem"),
         "no ECS write before the lease works: {writes:?}"
+    );
+}
+
+#[test]
+fn lease_durations_that_let_a_write_outlive_the_lease_are_a_startup_error() {
+    let moto = Moto::start();
+    moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
+    // 12 s < 10 s + 4 s + 0.6 s: a write permitted just before the holder stops writing could
+    // reach ECS after another replica took the lease.
+    let out = moto.run(&[
+        "reconcile",
+        "groups",
+        "--listen",
+        "127.0.0.1:0",
+        "--lease-table",
+        TABLE,
+        "--lease-duration",
+        "12s",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for flag in [
+        "--lease-duration",
+        "--lease-renew-deadline",
+        "--lease-write-timeout",
+        "drift margin",
+    ] {
+        assert_has(&err, flag);
+    }
+    assert!(
+        moto.calls().is_empty(),
+        "nothing is called before the durations are checked: {:?}",
+        moto.calls()
     );
 }
 
@@ -424,4 +470,109 @@ fn eight_shards_over_three_replicas_each_group_written_by_one_and_moved_when_one
 fn write_count(moto: &Moto, count: u32) {
     let yaml = group_yaml("a", "c1", "").replace("count: 2", &format!("count: {count}"));
     moto.write("groups/a.yaml", &yaml);
+}
+
+/// Waits until `replica`'s proxy holds a write, then until another replica writes to ECS; that
+/// replica and when its first write was sent.
+fn takeover(replicas: &[Replica], holder: usize) -> (usize, Instant) {
+    assert!(
+        eventually(Duration::from_secs(30), || replicas[holder]
+            .proxy
+            .holding()
+            .then_some(()))
+        .is_some(),
+        "the holder never wrote the change"
+    );
+    eventually(Duration::from_secs(60), || {
+        (0..replicas.len())
+            .filter(|i| *i != holder)
+            .find_map(|i| replicas[i].ecs_writes().first().map(|c| (i, c.started)))
+    })
+    .unwrap_or_else(|| panic!("nobody took over: {}", replicas[holder].looping.logs()))
+}
+
+/// The holder's ECS writes that reached the endpoint at or after `since`.
+fn late_writes(replica: &Replica, since: Instant) -> Vec<String> {
+    replica
+        .ecs_writes()
+        .into_iter()
+        .filter(|c| c.started >= since)
+        .map(|c| c.operation)
+        .collect()
+}
+
+#[test]
+fn a_write_the_network_holds_is_cut_at_its_deadline_and_never_lands_after_the_new_holder_writes() {
+    let moto = world();
+    let replicas = replicas(&moto, SLOW_NETWORK);
+    let leader = the_leader(&replicas, Duration::from_secs(30));
+    assert!(moto.reaches_desired("c1", "a", 2, Duration::from_secs(30)));
+    // From its next ECS write on, the holder is cut off: that write and its lease renews are
+    // held by the network, and delivered if their caller still waits when it heals.
+    replicas[leader].proxy.hold_from_next_write(true);
+    write_count(&moto, 3);
+    let (next, first) = takeover(&replicas, leader);
+    assert!(replicas[next].leading());
+    // The network heals after the new holder's first write.
+    std::thread::sleep(Duration::from_secs(1));
+    replicas[leader].proxy.heal();
+    assert!(moto.reaches_desired("c1", "a", 3, Duration::from_secs(30)));
+    std::thread::sleep(Duration::from_secs(3));
+    let late = late_writes(&replicas[leader], first);
+    assert!(
+        late.is_empty(),
+        "the old holder's {late:?} reached ECS after the new holder's first write: {}",
+        replicas[leader].looping.logs()
+    );
+    // Its held write was cut at the lease's deadline (the caller went), not delivered.
+    assert!(replicas[leader]
+        .proxy
+        .stats()
+        .abandoned
+        .iter()
+        .any(|op| op == "UpdateService"));
+    assert!(replicas[leader]
+        .looping
+        .logs()
+        .contains("abandoned at its lease deadline"));
+    no_overlap(&replicas);
+}
+
+#[test]
+fn sigterm_with_a_write_in_flight_releases_the_lease_only_once_no_write_can_land() {
+    let moto = world();
+    let mut replicas = replicas(&moto, SLOW_NETWORK);
+    let leader = the_leader(&replicas, Duration::from_secs(30));
+    assert!(moto.reaches_desired("c1", "a", 2, Duration::from_secs(30)));
+    // The holder's ECS writes are held (its lease calls are not: it stays the holder).
+    replicas[leader].proxy.hold_from_next_write(false);
+    write_count(&moto, 3);
+    assert!(eventually(Duration::from_secs(30), || replicas[leader]
+        .proxy
+        .holding()
+        .then_some(()))
+    .is_some());
+    std::thread::sleep(Duration::from_secs(5));
+    replicas[leader].looping.signal("-TERM");
+    let status = replicas[leader].looping.wait_exit(Duration::from_secs(60));
+    assert!(status.is_some_and(|s| s.success()));
+    let stats = replicas[leader].proxy.stats();
+    assert_eq!(
+        stats.released_over_writes,
+        0,
+        "the lease was released while a write of the holder was in flight: {}",
+        replicas[leader].looping.logs()
+    );
+    assert!(replicas[leader]
+        .looping
+        .logs()
+        .contains("released the lease"));
+    let (_, first) = takeover(&replicas, leader);
+    replicas[leader].proxy.heal();
+    assert!(moto.reaches_desired("c1", "a", 3, Duration::from_secs(30)));
+    std::thread::sleep(Duration::from_secs(2));
+    let late = late_writes(&replicas[leader], first);
+    assert!(late.is_empty(), "the old holder's {late:?} landed late");
+    no_overlap(&replicas);
+    drop(std::mem::take(&mut replicas));
 }

@@ -44,6 +44,11 @@ pub struct Stats {
     /// Every forwarded call with an `X-Amz-Target` (ECS, DynamoDB, ...): the operation and when
     /// it was sent upstream and answered.
     pub calls: Vec<Call>,
+    /// Held requests dropped because their caller had gone.
+    pub abandoned: Vec<String>,
+    /// Lease releases (UpdateItem emptying the holder) forwarded while an ECS write of the
+    /// same caller was held with its caller still waiting: a write that could still land.
+    pub released_over_writes: u64,
 }
 
 /// One forwarded call.
@@ -87,6 +92,23 @@ struct Shared {
     faults: Faults,
     stats: Stats,
     buckets: HashMap<&'static str, Bucket>,
+    hold: Hold,
+}
+
+/// A slow network: requests held until [`Proxy::heal`]. A held request whose caller has gone
+/// (closed its connection: an attempt timed out, a write cut at its deadline, the process
+/// exited) is dropped, never delivered: the network delivers a request while its sender still
+/// waits for it, or not at all (the controller's assumption, README "Running several
+/// replicas").
+#[derive(Debug, Default)]
+struct Hold {
+    /// From the next ECS write on, hold ECS writes (`Some(false)`) or every request, the
+    /// lease table's included (`Some(true)`: cut off).
+    armed: Option<bool>,
+    /// Holding now: ECS writes only, or everything.
+    active: Option<bool>,
+    /// ECS writes held whose caller still waits.
+    writes_held: usize,
 }
 
 /// The proxy; stops accepting on drop.
@@ -122,6 +144,7 @@ impl Proxy {
             faults,
             stats: Stats::default(),
             buckets: HashMap::new(),
+            hold: Hold::default(),
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let (accept_shared, accept_stop) = (Arc::clone(&shared), Arc::clone(&stop));
@@ -155,6 +178,77 @@ impl Proxy {
     pub fn port(&self) -> u16 {
         self.port
     }
+
+    /// From the next ECS write on, hold ECS writes until [`Proxy::heal`]; with `cut_off`, every
+    /// request (the lease table's too).
+    pub fn hold_from_next_write(&self, cut_off: bool) {
+        self.shared.lock().expect("lock").hold.armed = Some(cut_off);
+    }
+
+    /// Whether a write is being held (the hold has begun).
+    pub fn holding(&self) -> bool {
+        self.shared.lock().expect("lock").hold.active.is_some()
+    }
+
+    /// Stops holding: held requests whose caller still waits are delivered now.
+    pub fn heal(&self) {
+        let mut shared = self.shared.lock().expect("lock");
+        shared.hold.armed = None;
+        shared.hold.active = None;
+    }
+}
+
+/// Whether the caller at the other end of `client` has closed its connection.
+fn gone(client: &TcpStream) -> bool {
+    let _ = client.set_nonblocking(true);
+    let mut byte = [0u8; 1];
+    let closed = matches!(client.peek(&mut byte), Ok(0))
+        || client
+            .peek(&mut byte)
+            .is_err_and(|e| e.kind() != std::io::ErrorKind::WouldBlock);
+    let _ = client.set_nonblocking(false);
+    closed
+}
+
+/// Holds the request while the proxy holds; whether to deliver it (false: its caller went).
+fn hold(client: &TcpStream, shared: &Mutex<Shared>, operation: Option<&str>) -> bool {
+    let ecs_write = operation.is_some_and(|o| is_write(o, Some("ecs")));
+    {
+        let mut shared = shared.lock().expect("lock");
+        let hold = &mut shared.hold;
+        if ecs_write {
+            if let Some(cut_off) = hold.armed.take() {
+                hold.active = Some(cut_off);
+            }
+        }
+        match hold.active {
+            Some(cut_off) if ecs_write || cut_off => {}
+            _ => return true,
+        }
+        if ecs_write {
+            hold.writes_held += 1;
+        }
+    }
+    let deliver = loop {
+        if shared.lock().expect("lock").hold.active.is_none() {
+            break true;
+        }
+        if gone(client) {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut shared = shared.lock().expect("lock");
+    if ecs_write {
+        shared.hold.writes_held -= 1;
+    }
+    if !deliver {
+        shared
+            .stats
+            .abandoned
+            .push(operation.unwrap_or_default().to_owned());
+    }
+    deliver
 }
 
 impl Drop for Proxy {
@@ -253,6 +347,16 @@ fn handle(client: TcpStream, upstream: u16, shared: &Mutex<Shared>) -> std::io::
     let mut body = vec![0; content_length];
     reader.read_exact(&mut body)?;
     let mut client = client;
+    if !hold(&client, shared, target.as_deref()) {
+        return Ok(());
+    }
+    if target.as_deref() == Some("UpdateItem") {
+        let body = String::from_utf8_lossy(&body);
+        let mut shared = shared.lock().expect("lock");
+        if body.contains(r#"":h":{"S":""}"#) && shared.hold.writes_held > 0 {
+            shared.stats.released_over_writes += 1;
+        }
+    }
     let verdict = match &target {
         Some(operation) => decide(shared, operation),
         None => Verdict::Forward { drop_answer: false },
