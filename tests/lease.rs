@@ -281,20 +281,21 @@ fn sigterm_hands_the_lease_over_in_about_one_retry_period() {
     );
 }
 
-#[test]
-fn a_missing_table_is_a_startup_error_naming_the_table_and_the_action() {
+/// The loop started with `flags` on one group: it must fail; the endpoint and its stderr.
+fn refused_at_startup(flags: &[&str]) -> (Moto, String) {
     let moto = Moto::start();
     moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
-    let out = moto.run(&[
-        "reconcile",
-        "groups",
-        "--listen",
-        "127.0.0.1:0",
-        "--lease-table",
-        "no-such-table",
-    ]);
+    let mut args = vec!["reconcile", "groups", "--listen", "127.0.0.1:0"];
+    args.extend(flags);
+    let out = moto.run(&args);
     assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    (moto, err)
+}
+
+#[test]
+fn a_missing_table_is_a_startup_error_naming_the_table_and_the_action() {
+    let (moto, err) = refused_at_startup(&["--lease-table", "no-such-table"]);
     assert_has(&err, "no-such-table");
     assert_has(&err, "dynamodb:GetItem");
     let writes = moto.writes();
@@ -306,22 +307,9 @@ fn a_missing_table_is_a_startup_error_naming_the_table_and_the_action() {
 
 #[test]
 fn lease_durations_that_let_a_write_outlive_the_lease_are_a_startup_error() {
-    let moto = Moto::start();
-    moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
     // 12 s < 10 s + 4 s + 0.6 s: a write permitted just before the holder stops writing could
     // reach ECS after another replica took the lease.
-    let out = moto.run(&[
-        "reconcile",
-        "groups",
-        "--listen",
-        "127.0.0.1:0",
-        "--lease-table",
-        TABLE,
-        "--lease-duration",
-        "12s",
-    ]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (moto, err) = refused_at_startup(&["--lease-table", TABLE, "--lease-duration", "12s"]);
     for flag in [
         "--lease-duration",
         "--lease-renew-deadline",

@@ -324,16 +324,21 @@ fn timing_is_checked() {
     assert!(edge.check().is_ok());
 }
 
+/// Group `g` of cluster `c1` in `target`.
+fn group(target: &plan::Target) -> engine::GroupId<'_> {
+    engine::GroupId {
+        target,
+        cluster: "c1",
+        name: "g",
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_permit_ends_its_write_by_the_renew_deadline_less_the_margin() {
     let (_store, a, _b) = pair();
     a.round().await.unwrap();
     let target = plan::Target::region("us-east-1");
-    let id = engine::GroupId {
-        target: &target,
-        cluster: "c1",
-        name: "g",
-    };
+    let id = group(&target);
     let permit = a.enter(&id).expect("open");
     let deadline = permit.deadline().expect("a deadline under a lease");
     assert_eq!(
@@ -358,11 +363,7 @@ async fn release_waits_until_no_write_can_land_or_leaves_the_lease_to_expire() {
     let (store, a, _b) = pair();
     a.round().await.unwrap();
     let target = plan::Target::region("us-east-1");
-    let id = engine::GroupId {
-        target: &target,
-        cluster: "c1",
-        name: "g",
-    };
+    let id = group(&target);
     // A write just ended: a request it sent may reach AWS for a write timeout more.
     drop(a.enter(&id).expect("open"));
     let asked = tokio::time::Instant::now();
