@@ -618,9 +618,23 @@ fn explore(timing: Timing, only: Option<&str>) -> (Vec<String>, Vec<String>) {
         if only.is_some_and(|only| only != family) {
             continue;
         }
+        // Each schedule runs alone on its own runtime: spread them over the cores.
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let chunk = schedules.len().div_ceil(threads);
+        let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
+            let workers: Vec<_> = schedules
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || part.iter().map(|s| run(s, timing)).collect::<Vec<_>>())
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap())
+                .collect()
+        });
         let (mut handed_over, mut bad) = (0, 0);
-        for schedule in &schedules {
-            let outcome = run(schedule, timing);
+        for (schedule, outcome) in schedules.iter().zip(outcomes) {
             handed_over += usize::from(outcome.handed_over);
             if let Some(trace) = outcome.violation {
                 bad += 1;
