@@ -138,9 +138,40 @@ struct Landing {
 struct World {
     origin: Instant,
     landed: Mutex<Vec<Landing>>,
+    /// A's writes in flight and A's requests still in the network.
+    a_busy: std::sync::atomic::AtomicUsize,
+    /// A's write time has come (written, or refused by the gate).
+    a_tried: std::sync::atomic::AtomicBool,
+}
+
+/// Something of A's that may still land, while it lives.
+struct Busy(Option<Arc<World>>);
+
+impl Busy {
+    fn of(replica: &str, world: &Arc<World>) -> Busy {
+        if replica != "A" {
+            return Busy(None);
+        }
+        world.a_busy.fetch_add(1, Ordering::SeqCst);
+        Busy(Some(Arc::clone(world)))
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        if let Some(world) = &self.0 {
+            world.a_busy.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
 }
 
 impl World {
+    /// Nothing of A's can land any more: its one write has been tried, and nothing of it is in
+    /// flight or in the network.
+    fn a_done(&self) -> bool {
+        self.a_tried.load(Ordering::SeqCst) && self.a_busy.load(Ordering::SeqCst) == 0
+    }
+
     fn land(&self, replica: &'static str, group: usize, epoch: u64) {
         let at = self.origin.elapsed();
         self.landed.lock().unwrap().push(Landing {
@@ -307,7 +338,9 @@ async fn send(
             Fate::Late(percent) => {
                 let late = sdk.attempt * percent / 100;
                 let network = Arc::clone(&world);
+                let busy = Busy::of(replica, &world);
                 tokio::spawn(async move {
+                    let _busy = busy;
                     sleep(late).await;
                     network.land(replica, group, epoch);
                 });
@@ -364,8 +397,10 @@ async fn replica(
             let Some(epoch) = epoch(&elector, shard) else {
                 continue;
             };
+            let busy = Busy::of(name, &world);
             let world = Arc::clone(&world);
             writes.spawn(async move {
+                let _busy = busy;
                 let _ = permit
                     .within(send(world, sdk, fates, pause, (name, group, epoch)))
                     .await;
@@ -387,6 +422,7 @@ async fn replica(
             Some((at, fates)) if !written && now >= at => {
                 written = true;
                 start_write(&mut writes, fates);
+                world.a_tried.store(true, Ordering::SeqCst);
             }
             None => start_write(&mut writes, &[Fate::Fast]),
             Some(_) => {}
@@ -425,6 +461,8 @@ fn run(schedule: &Schedule, timing: Timing) -> Outcome {
         let world = Arc::new(World {
             origin,
             landed: Mutex::new(Vec::new()),
+            a_busy: std::sync::atomic::AtomicUsize::new(0),
+            a_tried: std::sync::atomic::AtomicBool::new(false),
         });
         let groups = Arc::new(Groups::new(schedule.shards));
         let sdk = Sdk::under(&timing);
@@ -465,7 +503,23 @@ fn run(schedule: &Schedule, timing: Timing) -> Outcome {
                 replica(name, elector, world, groups, sdk, None, None, None, horizon).await;
             });
         }
-        while replicas.join_next().await.is_some() {}
+        // Once nothing of A's can land, later landings cannot break the order with A's: the
+        // run ends a lease duration and two retries after that (time for a takeover to show),
+        // or at the horizon.
+        let tail = timing.duration + timing.retry * 2 + Duration::from_secs(2);
+        let mut done_since: Option<Instant> = None;
+        loop {
+            tokio::select! {
+                finished = replicas.join_next() => if finished.is_none() { break },
+                () = sleep(Duration::from_secs(1)) => {}
+            }
+            if !world.a_done() {
+                done_since = None;
+            } else if done_since.get_or_insert_with(Instant::now).elapsed() >= tail {
+                break;
+            }
+        }
+        replicas.abort_all();
         let landed = world.landed.lock().unwrap().clone();
         check(&landed)
     })
