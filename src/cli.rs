@@ -194,8 +194,9 @@ pub struct LeaseArgs {
     /// is over by then.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub lease_renew_deadline: std::time::Duration,
-    /// Under a lease, the longest one attempt of an AWS call may take (the SDK's attempt
-    /// timeout); a request is assumed to reach AWS within it or never. --lease-duration must be
+    /// Under a lease, the longest one attempt of an ECS, IAM, Secrets Manager or Application
+    /// Auto Scaling call may take (the SDK's attempt timeout); a request is assumed to reach AWS
+    /// within it or never. --lease-duration must be
     /// at least --lease-renew-deadline + this + the drift margin (1/20 of --lease-duration).
     #[arg(long, default_value = "4s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub lease_write_timeout: std::time::Duration,

@@ -72,27 +72,29 @@ pub async fn load_config(connection: &Connection) -> SdkConfig {
 #[derive(Debug, Clone)]
 pub struct SdkProvider {
     config: SdkConfig,
+    /// Under a lease: every attempt of a target's calls is cut after this.
+    attempt_timeout: Option<Duration>,
 }
 
 impl SdkProvider {
     /// Targets of the account `config` is for.
     pub fn new(config: SdkConfig) -> Self {
-        SdkProvider { config }
+        SdkProvider {
+            config,
+            attempt_timeout: None,
+        }
     }
 
-    /// The same, with every attempt of every call cut after `timeout` (under a lease: a request
-    /// is assumed to reach AWS within the write timeout or never, so no attempt waits longer).
+    /// The same, with every attempt of a target's calls (ECS, IAM, Secrets Manager, Application
+    /// Auto Scaling: the clients that write) cut after `timeout`. Under a lease a request is
+    /// assumed to reach AWS within the write timeout or never, so no attempt waits longer. The
+    /// other services' clients ([`SdkProvider::config`]: the lease table, the events queue's
+    /// 20 s long polls, STS) keep the loaded timeouts.
     #[must_use]
     pub fn with_attempt_timeout(self, timeout: Duration) -> Self {
-        let mut timeouts = self
-            .config
-            .timeout_config()
-            .map(aws_config::timeout::TimeoutConfig::to_builder)
-            .unwrap_or_default();
-        timeouts.set_operation_attempt_timeout(Some(timeout));
-        let timeouts = timeouts.build();
         SdkProvider {
-            config: self.config.to_builder().timeout_config(timeouts).build(),
+            attempt_timeout: Some(timeout),
+            ..self
         }
     }
 
@@ -176,6 +178,17 @@ impl SdkProvider {
                         aws_credential_types::provider::SharedCredentialsProvider::new(provider),
                     )
                     .build()
+            }
+        };
+        let config = match self.attempt_timeout {
+            None => config,
+            Some(timeout) => {
+                let mut timeouts = config
+                    .timeout_config()
+                    .map(aws_config::timeout::TimeoutConfig::to_builder)
+                    .unwrap_or_default();
+                timeouts.set_operation_attempt_timeout(Some(timeout));
+                config.to_builder().timeout_config(timeouts.build()).build()
             }
         };
         let ecs = aws_sdk_ecs::config::Builder::from(&config)
@@ -321,5 +334,40 @@ impl AwsApi for SdkApi {
                 Answer::DeregisterScalableTarget(self.deregister_scalable_target(c).await?)
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_config::timeout::TimeoutConfig;
+
+    fn attempt(timeouts: Option<&TimeoutConfig>) -> Option<Duration> {
+        timeouts.and_then(TimeoutConfig::operation_attempt_timeout)
+    }
+
+    #[test]
+    fn under_a_lease_only_the_targets_clients_cut_their_attempts() {
+        let loaded = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_attempt_timeout(Duration::from_secs(20))
+                    .build(),
+            )
+            .build();
+        let provider = SdkProvider::new(loaded).with_attempt_timeout(Duration::from_secs(4));
+        let api = provider.clients(&Target::region("us-east-1"));
+        let four = Some(Duration::from_secs(4));
+        assert_eq!(attempt(api.ecs.config().timeout_config()), four);
+        assert_eq!(attempt(api.iam.config().timeout_config()), four);
+        assert_eq!(attempt(api.scaling.config().timeout_config()), four);
+        // The lease table's, STS's and the events queue's clients (20 s long polls) keep the
+        // loaded timeouts.
+        assert_eq!(
+            attempt(provider.config().timeout_config()),
+            Some(Duration::from_secs(20))
+        );
     }
 }
