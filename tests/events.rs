@@ -417,3 +417,25 @@ fn a_deleted_queue_falls_back_to_the_interval_and_is_reported() {
     assert!(looping.logs().contains("the events queue cannot be read"));
     assert_eq!(looping.get("/healthz").0, 200);
 }
+
+#[test]
+fn with_a_lease_the_queue_is_long_polled_and_events_still_correct_hand_edits() {
+    let (moto, url) = world();
+    moto.create_lease_table("edc-leases");
+    let looping = start(&moto, &url, &["--lease-table", "edc-leases"]);
+    // Three long polls' worth of an empty queue: under a lease the target clients cut their
+    // attempts at the write timeout (4 s), the queue's 20 s polls must not be.
+    std::thread::sleep(Duration::from_secs(14));
+    let logs = looping.logs();
+    assert!(!logs.contains("cannot be read"), "{logs}");
+    moto.ecs_call(
+        "UpdateService",
+        &json!({"cluster": "c1", "service": "a", "desiredCount": 1}).to_string(),
+    );
+    put(&moto, &cloudtrail("cloudtrail-update-service", "a", ALICE));
+    assert!(
+        moto.reaches_desired("c1", "a", 2, SOON),
+        "{}",
+        looping.logs()
+    );
+}

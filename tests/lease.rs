@@ -41,21 +41,6 @@ impl Replica {
     }
 }
 
-fn create_table(moto: &Moto) {
-    let answer = moto.json_call(
-        "dynamodb",
-        "DynamoDB_20120810.CreateTable",
-        &serde_json::json!({
-            "TableName": TABLE,
-            "KeySchema": [{"AttributeName": "name", "KeyType": "HASH"}],
-            "AttributeDefinitions": [{"AttributeName": "name", "AttributeType": "S"}],
-            "BillingMode": "PAY_PER_REQUEST"
-        })
-        .to_string(),
-    );
-    assert_has(&answer, "TableDescription");
-}
-
 /// Three replicas with the lease durations given as `--lease-*` flags.
 fn replicas(moto: &Moto, lease: &[&str]) -> Vec<Replica> {
     (0..3)
@@ -94,7 +79,7 @@ const SLOW_NETWORK: &[&str] = &[
 fn world() -> Moto {
     let moto = Moto::with_clusters(&["c1"]);
     moto.register_container_instances("c1", 3);
-    create_table(&moto);
+    moto.create_lease_table(TABLE);
     moto.write("groups/a.yaml", &group_yaml("a", "c1", ""));
     moto
 }
@@ -376,7 +361,7 @@ fn eight_shards_over_three_replicas_each_group_written_by_one_and_moved_when_one
     const GROUPS: usize = 16;
     let moto = Moto::with_clusters(&["c1"]);
     moto.register_container_instances("c1", 12);
-    create_table(&moto);
+    moto.create_lease_table(TABLE);
     moto.write("groups/README", "no groups yet");
     let mut args = FAST.to_vec();
     args.extend(["--shards", "8"]);

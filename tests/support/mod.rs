@@ -178,6 +178,22 @@ impl Moto {
         self.active_service(cluster, name)?["desiredCount"].as_i64()
     }
 
+    /// A lease table as deploy/lease-table.json makes it (key `name`, on demand).
+    pub fn create_lease_table(&self, table: &str) {
+        let answer = self.json_call(
+            "dynamodb",
+            "DynamoDB_20120810.CreateTable",
+            &serde_json::json!({
+                "TableName": table,
+                "KeySchema": [{"AttributeName": "name", "KeyType": "HASH"}],
+                "AttributeDefinitions": [{"AttributeName": "name", "AttributeType": "S"}],
+                "BillingMode": "PAY_PER_REQUEST"
+            })
+            .to_string(),
+        );
+        assert_has(&answer, "TableDescription");
+    }
+
     /// Waits up to `limit` for service `name`'s desired count to be `count`.
     pub fn reaches_desired(&self, cluster: &str, name: &str, count: i64, limit: Duration) -> bool {
         eventually(limit, || {
