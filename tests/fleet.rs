@@ -293,6 +293,27 @@ fn waves_of(moto: &Moto, subnet: &str, image: &str) {
     }
 }
 
+/// `reconcile --once --wait WAIT --wave-bake BAKE groups`: the waves walked.
+fn walk(moto: &Moto, wait: &str, bake: &str) -> std::process::Output {
+    moto.run(&[
+        "reconcile",
+        "--once",
+        "--wait",
+        wait,
+        "--wave-bake",
+        bake,
+        "groups",
+    ])
+}
+
+/// [`walk`], which must succeed.
+#[track_caller]
+fn walked(moto: &Moto, wait: &str, bake: &str) -> std::process::Output {
+    let out = walk(moto, wait, bake);
+    assert!(out.status.success(), "{}", show(&out));
+    out
+}
+
 /// The services UpdateService was called for, in order.
 fn updated(moto: &Moto) -> Vec<String> {
     moto.requests("UpdateService")
@@ -310,15 +331,7 @@ async fn a_change_rolls_out_wave_by_wave_halts_on_a_failure_and_resumes_on_a_new
     let moto = Moto::with_clusters(&["c1"]);
     let (subnet, _) = moto.default_network().await;
     waves_of(&moto, &subnet, "harness/delegate:24.10.84200");
-    moto.run_ok(&[
-        "reconcile",
-        "--once",
-        "--wait",
-        "120s",
-        "--wave-bake",
-        "0s",
-        "groups",
-    ]);
+    walked(&moto, "120s", "0s");
 
     waves_of(&moto, &subnet, "harness/delegate:24.10.84300");
     let plan = moto.run_ok(&["plan", "groups", "--wave-bake", "3s"]);
@@ -333,15 +346,7 @@ async fn a_change_rolls_out_wave_by_wave_halts_on_a_failure_and_resumes_on_a_new
     );
     moto.reset_calls();
     let started = Instant::now();
-    let out = moto.run_ok(&[
-        "reconcile",
-        "--once",
-        "--wait",
-        "180s",
-        "--wave-bake",
-        "3s",
-        "groups",
-    ]);
+    let out = walked(&moto, "180s", "3s");
     assert_eq!(updated(&moto), ["a", "b", "c"], "{}", show(&out));
     assert!(
         started.elapsed() >= Duration::from_secs(6),
@@ -352,15 +357,7 @@ async fn a_change_rolls_out_wave_by_wave_halts_on_a_failure_and_resumes_on_a_new
     // A crashing image everywhere: wave 0 fails and is rolled back; the others never move.
     waves_of(&moto, &subnet, "harness/delegate:crash-24.10");
     moto.reset_calls();
-    let out = moto.run(&[
-        "reconcile",
-        "--once",
-        "--wait",
-        "180s",
-        "--wave-bake",
-        "1s",
-        "groups",
-    ]);
+    let out = walk(&moto, "180s", "1s");
     assert!(!out.status.success(), "{}", show(&out));
     assert_eq!(updated(&moto), ["a"], "{}", show(&out));
     eventually(Duration::from_secs(60), || {
@@ -395,14 +392,6 @@ async fn a_change_rolls_out_wave_by_wave_halts_on_a_failure_and_resumes_on_a_new
     // A new commit fixes it: the rollout resumes, wave by wave.
     waves_of(&moto, &subnet, "harness/delegate:24.10.84400");
     moto.reset_calls();
-    let out = moto.run_ok(&[
-        "reconcile",
-        "--once",
-        "--wait",
-        "180s",
-        "--wave-bake",
-        "1s",
-        "groups",
-    ]);
+    let out = walked(&moto, "180s", "1s");
     assert_eq!(updated(&moto), ["a", "b", "c"], "{}", show(&out));
 }

@@ -80,6 +80,11 @@ impl World {
 
     /// The loop over `args` with the Harness check on.
     fn looping(&self, args: &[&str]) -> support::Loop {
+        support::Loop::start(&self.moto, &self.with_harness(args))
+    }
+
+    /// `args` and the flags that turn the Harness check on.
+    fn with_harness<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
         let mut all: Vec<&str> = args.to_vec();
         all.extend([
             "--harness-api-key-secret",
@@ -87,19 +92,12 @@ impl World {
             "--harness-origin",
             &self.harness.url,
         ]);
-        support::Loop::start(&self.moto, &all)
+        all
     }
 
     /// `args` with the Harness check on.
     fn run(&self, args: &[&str]) -> std::process::Output {
-        let mut all: Vec<&str> = args.to_vec();
-        all.extend([
-            "--harness-api-key-secret",
-            &self.key_arn,
-            "--harness-origin",
-            &self.harness.url,
-        ]);
-        self.moto.run(&all)
+        self.moto.run(&self.with_harness(args))
     }
 
     /// `run`, which must succeed.
