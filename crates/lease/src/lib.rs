@@ -228,14 +228,14 @@ struct Lease {
 }
 
 impl Lease {
-    /// No write under it is in flight, and none can still reach AWS.
-    fn quiet(&self) -> bool {
-        self.writing == 0 && self.quiet_at.is_none_or(|at| at <= Instant::now())
-    }
-
-    /// When the writes under it may be released, if they are all over.
+    /// When nothing written under it can reach AWS any more, once its writes are all over.
     fn quiet_when(&self) -> Option<Instant> {
         (self.writing == 0).then(|| self.quiet_at.unwrap_or_else(Instant::now))
+    }
+
+    /// No write under it is in flight, and none can still reach AWS.
+    fn quiet(&self) -> bool {
+        self.quiet_when().is_some_and(|at| at <= Instant::now())
     }
 
     fn open(&self, renew_deadline: Duration) -> bool {
